@@ -1,0 +1,579 @@
+//! The first-party caveat language: `FIELD OP VALUE...`, one predicate per caveat.
+//!
+//! The grammar is strict on purpose: single spaces, upper-case methods, lower-case hosts,
+//! RFC 3339 UTC times to the second. Anything accepted prints back byte for byte, so what
+//! `inspect` shows is exactly what the token carries, and a typo is a parse error at
+//! attenuation time instead of a caveat that silently never matches.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::host::Host;
+use crate::path::{PathGlob, RequestPath};
+use crate::request::{Method, Request};
+
+/// A caveat that could not be parsed: which one, where, and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("caveat {caveat:?}, column {column}: {message}")]
+pub struct CaveatError {
+    /// The caveat text (lossy if it was not UTF-8).
+    pub caveat: String,
+    /// 1-based character column where the problem starts.
+    pub column: usize,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+/// One first-party caveat. Every caveat of a token must hold.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Caveat {
+    /// `time < T`: the request must be before `T` (expiry).
+    TimeBefore(SystemTime),
+    /// `time > T`: the request must be after `T` (not before).
+    TimeAfter(SystemTime),
+    /// `method = M`
+    MethodIs(Method),
+    /// `method in M...`
+    MethodIn(Vec<Method>),
+    /// `host = H`
+    HostIs(Host),
+    /// `host in H...`
+    HostIn(Vec<Host>),
+    /// `path = P`
+    PathIs(RequestPath),
+    /// `path prefix P...`: the path is one of these or below one on a segment boundary.
+    PathPrefix(Vec<RequestPath>),
+    /// `path glob G...`: the path matches one of these globs.
+    PathGlob(Vec<PathGlob>),
+}
+
+/// A failed caveat check, in words a person understands.
+pub type Unmet = String;
+
+const FIELDS: &str = "time, method, host or path";
+
+impl Caveat {
+    /// Parses one caveat in canonical form.
+    pub fn parse(text: &str) -> Result<Caveat, CaveatError> {
+        let err = |column: usize, message: String| CaveatError {
+            caveat: text.to_string(),
+            column,
+            message,
+        };
+        if text.is_empty() {
+            return Err(err(
+                1,
+                format!("empty caveat; expected FIELD OP VALUE with FIELD one of {FIELDS}"),
+            ));
+        }
+        if let Some(pos) = text.find(|c: char| c.is_whitespace() && c != ' ') {
+            return Err(err(
+                col(text, pos),
+                "tabs and newlines are not allowed; separate words with single spaces".into(),
+            ));
+        }
+        if let Some(pos) = text.find("  ") {
+            return Err(err(
+                col(text, pos) + 1,
+                "two spaces in a row; separate words with single spaces".into(),
+            ));
+        }
+        if text.starts_with(' ') {
+            return Err(err(1, "leading space".into()));
+        }
+        if text.ends_with(' ') {
+            return Err(err(col(text, text.len() - 1), "trailing space".into()));
+        }
+        // Words with their byte offsets, so errors can point at the word.
+        let mut words = Vec::new();
+        let mut start = 0;
+        for part in text.split(' ') {
+            words.push((start, part));
+            start += part.len() + 1;
+        }
+        let (_, field) = words[0];
+        let Some(&(op_at, op)) = words.get(1) else {
+            return Err(err(
+                col(text, text.len()),
+                format!("{field:?} has no operator; expected e.g. \"{field} = VALUE\""),
+            ));
+        };
+        let values = &words[2..];
+        let ops: &[&str] = match field {
+            "time" => &["<", ">"],
+            "method" | "host" => &["=", "in"],
+            "path" => &["=", "prefix", "glob"],
+            _ => {
+                return Err(err(1, format!("unknown field {field:?}; expected {FIELDS}")));
+            }
+        };
+        if !ops.contains(&op) {
+            return Err(err(
+                col(text, op_at),
+                format!(
+                    "unknown operator {op:?} for {field}; expected {}",
+                    ops.join(" or ")
+                ),
+            ));
+        }
+        if values.is_empty() {
+            return Err(err(
+                col(text, text.len()) + 1,
+                format!("\"{field} {op}\" needs a value"),
+            ));
+        }
+        let single = matches!(op, "<" | ">" | "=");
+        if single && values.len() > 1 {
+            let (at, _) = values[1];
+            let hint = match field {
+                "path" => "; use \"path prefix\" or \"path glob\" for several paths",
+                "time" => "; expected one RFC 3339 UTC time like 2026-11-25T12:00:00Z",
+                _ => "; use \"in\" for several values",
+            };
+            return Err(err(
+                col(text, at),
+                format!("\"{field} {op}\" takes one value{hint}"),
+            ));
+        }
+        let v = |i: usize| values[i];
+        let each = |f: &dyn Fn(&str) -> Result<(), String>| -> Result<(), CaveatError> {
+            for &(at, w) in values {
+                f(w).map_err(|m| err(col(text, at), m))?;
+            }
+            Ok(())
+        };
+        let caveat = match (field, op) {
+            ("time", _) => {
+                let (at, w) = v(0);
+                let t = parse_time(w).map_err(|m| err(col(text, at), m))?;
+                if op == "<" {
+                    Caveat::TimeBefore(t)
+                } else {
+                    Caveat::TimeAfter(t)
+                }
+            }
+            ("method", _) => {
+                let mut out = Vec::new();
+                each(&|w| Method::parse_canonical(w).map(|_| ()).map_err(|e| e.to_string()))?;
+                for &(_, w) in values {
+                    out.extend(Method::parse_canonical(w).ok());
+                }
+                if op == "=" {
+                    Caveat::MethodIs(out.remove(0))
+                } else {
+                    Caveat::MethodIn(out)
+                }
+            }
+            ("host", _) => {
+                each(&|w| Host::parse_canonical(w).map(|_| ()).map_err(|e| e.to_string()))?;
+                let mut out: Vec<Host> = values
+                    .iter()
+                    .filter_map(|(_, w)| Host::parse_canonical(w).ok())
+                    .collect();
+                if op == "=" {
+                    Caveat::HostIs(out.remove(0))
+                } else {
+                    Caveat::HostIn(out)
+                }
+            }
+            ("path", "glob") => {
+                each(&|w| {
+                    PathGlob::parse(w)
+                        .map(|_| ())
+                        .map_err(|e| format!("bad path glob {w:?}: {e}"))
+                })?;
+                Caveat::PathGlob(
+                    values
+                        .iter()
+                        .filter_map(|(_, w)| PathGlob::parse(w).ok())
+                        .collect(),
+                )
+            }
+            ("path", _) => {
+                each(&|w| {
+                    if w.contains('*') {
+                        return Err(format!("{w:?} contains '*'; use \"path glob\" for patterns"));
+                    }
+                    RequestPath::parse(w)
+                        .map(|_| ())
+                        .map_err(|e| format!("bad path {w:?}: {e}"))
+                })?;
+                let mut out: Vec<RequestPath> = values
+                    .iter()
+                    .filter_map(|(_, w)| RequestPath::parse(w).ok())
+                    .collect();
+                if op == "=" {
+                    Caveat::PathIs(out.remove(0))
+                } else {
+                    Caveat::PathPrefix(out)
+                }
+            }
+            _ => unreachable!("operators were checked against the field above"),
+        };
+        Ok(caveat)
+    }
+
+    /// The short kind name used in JSON output (`time-before`, `method`, `path-prefix`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Caveat::TimeBefore(_) => "expires",
+            Caveat::TimeAfter(_) => "not-before",
+            Caveat::MethodIs(_) | Caveat::MethodIn(_) => "method",
+            Caveat::HostIs(_) | Caveat::HostIn(_) => "host",
+            Caveat::PathIs(_) => "path",
+            Caveat::PathPrefix(_) => "path-prefix",
+            Caveat::PathGlob(_) => "path-glob",
+        }
+    }
+
+    /// Checks the caveat against a request.
+    pub fn check(&self, req: &Request) -> Result<(), Unmet> {
+        let ok = match self {
+            Caveat::TimeBefore(t) => req.time < *t,
+            Caveat::TimeAfter(t) => req.time > *t,
+            Caveat::MethodIs(m) => req.method == *m,
+            Caveat::MethodIn(ms) => ms.contains(&req.method),
+            Caveat::HostIs(h) => req.host == *h,
+            Caveat::HostIn(hs) => hs.contains(&req.host),
+            Caveat::PathIs(p) => req.path.decoded() == p.decoded(),
+            Caveat::PathPrefix(ps) => ps.iter().any(|p| req.path.is_under(p)),
+            Caveat::PathGlob(gs) => gs.iter().any(|g| g.matches(&req.path)),
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self {
+            Caveat::TimeBefore(t) => format!(
+                "the token expired at {} ({} ago)",
+                fmt_time(*t),
+                fmt_duration(req.time.duration_since(*t).unwrap_or_default())
+            ),
+            Caveat::TimeAfter(t) => format!(
+                "the token is not valid before {} (in {})",
+                fmt_time(*t),
+                fmt_duration(t.duration_since(req.time).unwrap_or_default())
+            ),
+            Caveat::MethodIs(_) | Caveat::MethodIn(_) => {
+                format!(
+                    "method {} is not allowed; {}",
+                    req.method,
+                    self.explain_at(req.time)
+                )
+            }
+            Caveat::HostIs(_) | Caveat::HostIn(_) => {
+                format!("host {} is not allowed; {}", req.host, self.explain_at(req.time))
+            }
+            Caveat::PathIs(_) | Caveat::PathPrefix(_) | Caveat::PathGlob(_) => {
+                format!("path {} is not allowed; {}", req.path, self.explain_at(req.time))
+            }
+        })
+    }
+
+    /// Says in plain words what the caveat allows, with times relative to `now`.
+    pub fn explain_at(&self, now: SystemTime) -> String {
+        match self {
+            Caveat::TimeBefore(t) => match t.duration_since(now) {
+                Ok(d) => format!("expires in {} ({})", fmt_duration(d), fmt_time(*t)),
+                Err(e) => format!("expired {} ago ({})", fmt_duration(e.duration()), fmt_time(*t)),
+            },
+            Caveat::TimeAfter(t) => match t.duration_since(now) {
+                Ok(d) => format!("not valid until {} from now ({})", fmt_duration(d), fmt_time(*t)),
+                Err(e) => format!(
+                    "valid since {} ago ({})",
+                    fmt_duration(e.duration()),
+                    fmt_time(*t)
+                ),
+            },
+            Caveat::MethodIs(m) => format!("only {m}"),
+            Caveat::MethodIn(ms) => format!("only {}", join(ms, ", ")),
+            Caveat::HostIs(h) => format!("only host {h}"),
+            Caveat::HostIn(hs) => format!("only hosts {}", join(hs, ", ")),
+            Caveat::PathIs(p) => format!("only the path {p}"),
+            Caveat::PathPrefix(ps) => format!("only paths under {}", join(ps, " or ")),
+            Caveat::PathGlob(gs) => format!("only paths matching {}", join(gs, " or ")),
+        }
+    }
+}
+
+impl fmt::Display for Caveat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caveat::TimeBefore(t) => write!(f, "time < {}", fmt_time(*t)),
+            Caveat::TimeAfter(t) => write!(f, "time > {}", fmt_time(*t)),
+            Caveat::MethodIs(m) => write!(f, "method = {m}"),
+            Caveat::MethodIn(ms) => write!(f, "method in {}", join(ms, " ")),
+            Caveat::HostIs(h) => write!(f, "host = {h}"),
+            Caveat::HostIn(hs) => write!(f, "host in {}", join(hs, " ")),
+            Caveat::PathIs(p) => write!(f, "path = {p}"),
+            Caveat::PathPrefix(ps) => write!(f, "path prefix {}", join(ps, " ")),
+            Caveat::PathGlob(gs) => write!(f, "path glob {}", join(gs, " ")),
+        }
+    }
+}
+
+impl std::str::FromStr for Caveat {
+    type Err = CaveatError;
+    fn from_str(s: &str) -> Result<Self, CaveatError> {
+        Caveat::parse(s)
+    }
+}
+
+fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
+}
+
+/// 1-based character column of byte offset `pos`.
+fn col(text: &str, pos: usize) -> usize {
+    text[..pos.min(text.len())].chars().count() + 1
+}
+
+fn parse_time(w: &str) -> Result<SystemTime, String> {
+    let expected = "expected an RFC 3339 UTC time to the second, like 2026-11-25T12:00:00Z";
+    let t = humantime::parse_rfc3339(w).map_err(|_| format!("{w:?} is not a time; {expected}"))?;
+    if fmt_time(t) != w {
+        return Err(format!("{w:?} is not in canonical form; {expected}"));
+    }
+    Ok(t)
+}
+
+/// Formats a time the way caveats hold it: RFC 3339, UTC, seconds.
+pub fn fmt_time(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Formats a duration for people, to the second ("9m 58s").
+pub fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Caveat {
+        Caveat::parse(s).unwrap_or_else(|e| panic!("{s:?} should parse: {e}"))
+    }
+
+    fn bad(s: &str) -> CaveatError {
+        Caveat::parse(s).expect_err("must not parse")
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn req(method: &str, host: &str, path: &str, secs: u64) -> Request {
+        Request::new(
+            at(secs),
+            Method::new(method).expect("method"),
+            Host::normalize(host).expect("host"),
+            RequestPath::parse(path).expect("path"),
+        )
+    }
+
+    // 2026-11-25T12:00:00Z
+    const NOON: u64 = 1_795_608_000;
+
+    #[test]
+    fn every_kind_prints_back_exactly() {
+        for s in [
+            "time < 2026-11-25T12:00:00Z",
+            "time > 2026-11-25T11:00:00Z",
+            "method = GET",
+            "method in GET HEAD",
+            "host = api.stripe.com",
+            "host in a.com b.com",
+            "path = /v1/charges",
+            "path prefix /v1/charges /v1/refunds",
+            "path glob /v1/customers/*/sources /v1/**",
+        ] {
+            assert_eq!(parse(s).to_string(), s);
+        }
+    }
+
+    #[test]
+    fn time_before_is_expiry() {
+        let c = parse("time < 2026-11-25T12:00:00Z");
+        assert_eq!(c, Caveat::TimeBefore(at(NOON)));
+        assert!(c.check(&req("GET", "a.com", "/", NOON - 1)).is_ok());
+        let why = c
+            .check(&req("GET", "a.com", "/", NOON + 180))
+            .expect_err("expired");
+        assert_eq!(why, "the token expired at 2026-11-25T12:00:00Z (3m ago)");
+        assert!(
+            c.check(&req("GET", "a.com", "/", NOON)).is_err(),
+            "expiry instant itself is expired"
+        );
+    }
+
+    #[test]
+    fn time_after_is_not_before() {
+        let c = parse("time > 2026-11-25T12:00:00Z");
+        assert!(c.check(&req("GET", "a.com", "/", NOON + 1)).is_ok());
+        let why = c
+            .check(&req("GET", "a.com", "/", NOON - 60))
+            .expect_err("too early");
+        assert!(
+            why.contains("not valid before 2026-11-25T12:00:00Z (in 1m)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn time_must_be_canonical_utc() {
+        for s in [
+            "time < 2026-11-25T12:00:00+01:00",
+            "time < 2026-11-25T12:00:00.5Z",
+            "time < tomorrow",
+            "time < 2026-11-25t12:00:00z",
+        ] {
+            let e = bad(s);
+            assert_eq!(e.column, 8, "{s}: {e}");
+            assert!(e.message.contains("RFC 3339"), "{e}");
+        }
+    }
+
+    #[test]
+    fn time_with_a_space_says_what_format_is_expected() {
+        let e = bad("time < 2026-11-25 12:00:00Z");
+        assert_eq!(e.column, 19);
+        assert!(e.message.contains("RFC 3339"), "{e}");
+    }
+
+    #[test]
+    fn method_is_and_in() {
+        let c = parse("method = GET");
+        assert!(c.check(&req("GET", "a.com", "/", 0)).is_ok());
+        assert_eq!(
+            c.check(&req("POST", "a.com", "/", 0)),
+            Err("method POST is not allowed; only GET".into())
+        );
+        assert!(
+            c.check(&req("get", "a.com", "/", 0)).is_err(),
+            "methods are case-sensitive"
+        );
+        let c = parse("method in GET HEAD");
+        assert!(c.check(&req("HEAD", "a.com", "/", 0)).is_ok());
+        assert_eq!(
+            c.check(&req("DELETE", "a.com", "/", 0)),
+            Err("method DELETE is not allowed; only GET, HEAD".into())
+        );
+    }
+
+    #[test]
+    fn method_must_be_upper_case() {
+        let e = bad("method = get");
+        assert_eq!(e.column, 10);
+        assert!(e.message.contains("upper case: GET"), "{e}");
+        assert_eq!(bad("method in GET po/st").column, 15);
+    }
+
+    #[test]
+    fn host_is_and_in() {
+        let c = parse("host = api.stripe.com");
+        assert!(c.check(&req("GET", "API.Stripe.com", "/", 0)).is_ok());
+        assert!(c.check(&req("GET", "api.stripe.com.evil.com", "/", 0)).is_err());
+        let c = parse("host in a.com b.com");
+        assert!(c.check(&req("GET", "b.com", "/", 0)).is_ok());
+        assert_eq!(
+            c.check(&req("GET", "c.com", "/", 0)),
+            Err("host c.com is not allowed; only hosts a.com, b.com".into())
+        );
+        assert!(bad("host = API.com").message.contains("lower case"));
+        assert!(bad("host = a.com:443").message.contains("port"));
+    }
+
+    #[test]
+    fn path_is_exact() {
+        let c = parse("path = /v1/charges");
+        assert!(c.check(&req("GET", "a.com", "/v1/charges", 0)).is_ok());
+        assert!(c.check(&req("GET", "a.com", "/v1/charges/x", 0)).is_err());
+        assert!(
+            c.check(&req("GET", "a.com", "/v1/%63harges", 0)).is_ok(),
+            "decoded compare"
+        );
+    }
+
+    #[test]
+    fn path_prefix_matches_segment_boundaries() {
+        let c = parse("path prefix /v1/charges /v1/refunds");
+        assert!(c.check(&req("GET", "a.com", "/v1/charges", 0)).is_ok());
+        assert!(c.check(&req("GET", "a.com", "/v1/refunds/re_1", 0)).is_ok());
+        assert_eq!(
+            c.check(&req("GET", "a.com", "/v1/chargesX", 0)),
+            Err("path /v1/chargesX is not allowed; only paths under /v1/charges or /v1/refunds".into())
+        );
+    }
+
+    #[test]
+    fn path_glob_matches_any_of_several() {
+        let c = parse("path glob /v1/customers/*/sources /v2/**");
+        assert!(c
+            .check(&req("GET", "a.com", "/v1/customers/c1/sources", 0))
+            .is_ok());
+        assert!(c.check(&req("GET", "a.com", "/v2/x/y", 0)).is_ok());
+        assert!(c
+            .check(&req("GET", "a.com", "/v1/customers/c1/cards", 0))
+            .is_err());
+    }
+
+    #[test]
+    fn path_values_are_checked_like_request_paths() {
+        assert!(bad("path prefix /v1/../admin").message.contains("dot segment"));
+        assert!(bad("path = v1").message.contains("start with '/'"));
+        assert!(bad("path = /v1/*").message.contains("path glob"));
+        assert!(bad("path = /a /b").message.contains("path prefix"));
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let e = bad("methd = GET");
+        assert_eq!(e.caveat, "methd = GET");
+        assert_eq!(e.column, 1);
+        assert!(e.message.contains("unknown field \"methd\""), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host or path"
+        );
+    }
+
+    #[test]
+    fn unknown_operator_is_named() {
+        let e = bad("method == GET");
+        assert_eq!(e.column, 8);
+        assert!(
+            e.message
+                .contains("unknown operator \"==\" for method; expected = or in"),
+            "{e}"
+        );
+        assert!(bad("time <= 2026-11-25T12:00:00Z")
+            .message
+            .contains("expected < or >"));
+    }
+
+    #[test]
+    fn spacing_is_strict() {
+        assert_eq!(bad("method  = GET").column, 8);
+        assert!(bad(" method = GET").message.contains("leading"));
+        assert!(bad("method = GET ").message.contains("trailing"));
+        assert!(bad("method =\tGET").message.contains("single spaces"));
+        assert!(bad("method =").message.contains("needs a value"));
+        assert!(bad("method").message.contains("no operator"));
+        assert!(bad("").message.contains("empty"));
+        assert!(bad("method = GET POST").message.contains("use \"in\""));
+    }
+
+    #[test]
+    fn explain_is_relative_to_now() {
+        let c = parse("time < 2026-11-25T12:00:00Z");
+        assert_eq!(
+            c.explain_at(at(NOON - 598)),
+            "expires in 9m 58s (2026-11-25T12:00:00Z)"
+        );
+        assert_eq!(
+            c.explain_at(at(NOON + 180)),
+            "expired 3m ago (2026-11-25T12:00:00Z)"
+        );
+        assert_eq!(parse("method in GET HEAD").explain_at(at(0)), "only GET, HEAD");
+    }
+}

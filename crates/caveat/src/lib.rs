@@ -1,0 +1,62 @@
+//! The macaroon core: the caveat language, sealed identifiers, and the one function that
+//! decides whether a request may go through with a token.
+//!
+//! This crate knows nothing of HTTP servers, terminals or token storage, so the CLI's
+//! `verify` dry run and the proxy take their decisions from the same code:
+//! [`decide`] (or [`decide_unsealed`] with a cached [`Payload`]).
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use caveat::*;
+//!
+//! let proxy = ProxyKeyPair::generate();
+//! let now = SystemTime::now();
+//! let root = Token::mint(proxy.public(), MintRequest {
+//!     secret: Secret::new("sk_live_123".into()),
+//!     inject: Injection::Bearer,
+//!     hosts: vec![Host::parse_canonical("api.stripe.com").unwrap()],
+//!     expires: None,
+//!     location: None,
+//! }, now).unwrap();
+//! // Anyone holding the token can narrow it, offline.
+//! let narrow = root
+//!     .attenuate(&Caveat::parse("method = GET").unwrap())
+//!     .attenuate(&Caveat::TimeBefore(now + Duration::from_secs(600)));
+//! let token = Token::decode(&narrow.encode()).unwrap();
+//!
+//! let get = Request::new(now, Method::new("GET").unwrap(),
+//!     Host::normalize("api.stripe.com").unwrap(), RequestPath::parse("/v1/charges").unwrap());
+//! assert!(decide(&token, &[], &[proxy.clone()], &get).is_allowed());
+//!
+//! let post = Request { method: Method::new("POST").unwrap(), ..get };
+//! assert!(!decide(&token, &[], &[proxy], &post).is_allowed());
+//! ```
+
+mod caveat;
+mod crypto;
+mod host;
+mod keys;
+mod path;
+mod request;
+mod sealed;
+mod token;
+mod v2json;
+mod verify;
+
+pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
+pub use crate::host::{Host, HostError};
+pub use crate::keys::{
+    check_private_mode, create_private_dir, write_private_file, KeyError, KeyId, ProxyKeyPair, PublicKey,
+    PRIVATE_KEY_FILE, PUBLIC_KEY_FILE,
+};
+pub use crate::path::{PathError, PathGlob, RequestPath};
+pub use crate::request::{Method, MethodError, Request, Scheme};
+pub use crate::sealed::{
+    Injection, InjectionError, Payload, RootKey, SealedId, Secret, UnsealError, SEALED_PREFIX,
+};
+pub use crate::token::{
+    DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat, MAX_TOKEN_LEN,
+};
+pub use crate::verify::{
+    check_predicates, decide, decide_unsealed, unseal, verify_chain, Decision, Denial, DenyKind,
+};

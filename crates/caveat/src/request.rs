@@ -1,0 +1,141 @@
+//! What the verifier knows about one request: everything a caveat may look at.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use crate::host::Host;
+use crate::path::RequestPath;
+
+/// An HTTP method token, case preserved (methods are case-sensitive: `get` is not `GET`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Method(String);
+
+/// Why a method was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MethodError {
+    /// Empty, or not an HTTP token.
+    #[error("{0:?} is not an HTTP method (expected a word such as GET or POST)")]
+    Invalid(String),
+    /// Lower-case letters in a caveat, where methods are upper case.
+    #[error("methods are written in upper case: {0}")]
+    NotUpperCase(String),
+}
+
+impl Method {
+    /// Takes a method as a client sent it.
+    pub fn new(m: &str) -> Result<Self, MethodError> {
+        let token = !m.is_empty()
+            && m.len() <= 32
+            && m.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if token {
+            Ok(Method(m.to_string()))
+        } else {
+            Err(MethodError::Invalid(m.to_string()))
+        }
+    }
+
+    /// Parses a method as written in a caveat: upper case only.
+    pub fn parse_canonical(m: &str) -> Result<Self, MethodError> {
+        let method = Method::new(m)?;
+        if m.bytes().any(|b| b.is_ascii_lowercase()) {
+            return Err(MethodError::NotUpperCase(m.to_ascii_uppercase()));
+        }
+        Ok(method)
+    }
+
+    /// The method text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Method({:?})", self.0)
+    }
+}
+
+/// The scheme the client used (the proxy always forwards over TLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `http`
+    Http,
+    /// `https`
+    Https,
+}
+
+impl Scheme {
+    /// The default port of the scheme.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// A request as the verifier sees it. The path is already a checked [`RequestPath`]:
+/// a request whose path cannot be checked never becomes a `Request`.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// When the request is decided (the proxy's clock).
+    pub time: SystemTime,
+    /// The HTTP method.
+    pub method: Method,
+    /// The scheme the client asked for.
+    pub scheme: Scheme,
+    /// The one authority of the request (CONNECT target, absolute URI or Host).
+    pub host: Host,
+    /// The port the client asked for.
+    pub port: u16,
+    /// The path that will be forwarded.
+    pub path: RequestPath,
+    /// The raw query string without `?`, if any.
+    pub query: Option<String>,
+    /// Request headers (name lower case, value), for caveats that will read them.
+    pub headers: Vec<(String, String)>,
+    /// The client's address, if known.
+    pub client: Option<IpAddr>,
+}
+
+impl Request {
+    /// A request at `time` for `https://host/path` with no query, headers or client.
+    pub fn new(time: SystemTime, method: Method, host: Host, path: RequestPath) -> Self {
+        Request {
+            time,
+            method,
+            scheme: Scheme::Https,
+            host,
+            port: 443,
+            path,
+            query: None,
+            headers: Vec::new(),
+            client: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_tokens() {
+        assert!(Method::new("GET").is_ok());
+        assert!(Method::new("get").is_ok());
+        assert!(Method::new("").is_err());
+        assert!(Method::new("GE T").is_err());
+        assert_eq!(
+            Method::parse_canonical("get"),
+            Err(MethodError::NotUpperCase("GET".into()))
+        );
+    }
+}

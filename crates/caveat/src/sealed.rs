@@ -1,0 +1,384 @@
+//! Sealed identifiers: the real API key travels inside the token, sealed to the proxy.
+//!
+//! Bytes: `"mk1"` | 8-byte proxy key id | libsodium sealed box (X25519 +
+//! XSalsa20-Poly1305) of a JSON [`Payload`]. Anyone with the proxy's public key can seal;
+//! only the proxy can open. The proxy needs no database: the token carries its own secret,
+//! root key, injection rule and the only hosts the secret may ever be sent to.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sodiumoxide::crypto::sealedbox;
+use zeroize::Zeroizing;
+
+use crate::crypto;
+use crate::host::Host;
+use crate::keys::{KeyId, ProxyKeyPair, PublicKey};
+
+/// The magic prefix of our identifiers (format version 1).
+pub const SEALED_PREFIX: &[u8; 3] = b"mk1";
+
+/// A secret (API key). Wiped on drop; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Secret(Zeroizing::new(value))
+    }
+
+    /// The secret itself, for injecting it upstream. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// The 32-byte root key of the macaroon, exactly as libmacaroons and pymacaroons take it
+/// (`Macaroon(key=root)`), before their "macaroons-key-generator" derivation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootKey(Zeroizing<[u8; 32]>);
+
+impl RootKey {
+    /// A fresh random root key.
+    pub fn generate() -> Self {
+        RootKey(Zeroizing::new(crypto::random()))
+    }
+
+    /// A root key from its bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        RootKey(Zeroizing::new(bytes))
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key the HMAC chain starts from: HMAC("macaroons-key-generator", root).
+    pub(crate) fn derived(&self) -> [u8; 32] {
+        let mut generator = [0u8; 32];
+        generator[..23].copy_from_slice(b"macaroons-key-generator");
+        crypto::hmac(&generator, self.0.as_slice())
+    }
+}
+
+impl fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RootKey(redacted)")
+    }
+}
+
+impl Serialize for RootKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&Zeroizing::new(STANDARD.encode(self.0.as_slice())))
+    }
+}
+
+impl<'de> Deserialize<'de> for RootKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(text.as_bytes())
+                .map_err(serde::de::Error::custom)?,
+        );
+        let arr = <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| serde::de::Error::custom("root key must be 32 bytes"))?;
+        Ok(RootKey::from_bytes(arr))
+    }
+}
+
+/// Where the proxy puts the secret upstream. Sealed: the client cannot choose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Injection {
+    /// `Authorization: Bearer SECRET`
+    Bearer,
+    /// `Authorization: Basic base64(SECRET:)`
+    Basic,
+    /// `NAME: SECRET`
+    Header(String),
+    /// `?NAME=SECRET`
+    Query(String),
+}
+
+/// Why an injection rule was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an injection rule; expected bearer, basic, header:NAME or query:NAME")]
+pub struct InjectionError(pub String);
+
+impl std::str::FromStr for Injection {
+    type Err = InjectionError;
+    fn from_str(s: &str) -> Result<Self, InjectionError> {
+        let bad = || InjectionError(s.to_string());
+        let is_token = |n: &str| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        match s.split_once(':') {
+            None if s == "bearer" => Ok(Injection::Bearer),
+            None if s == "basic" => Ok(Injection::Basic),
+            Some(("header", n)) if is_token(n) => Ok(Injection::Header(n.to_ascii_lowercase())),
+            Some(("query", n)) if is_token(n) && !n.contains(['&', '=', '#']) => {
+                Ok(Injection::Query(n.to_string()))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Injection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Injection::Bearer => f.write_str("bearer"),
+            Injection::Basic => f.write_str("basic"),
+            Injection::Header(n) => write!(f, "header:{n}"),
+            Injection::Query(n) => write!(f, "query:{n}"),
+        }
+    }
+}
+
+/// What the sealed box holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    /// Token family id: 16 random bytes, hex. Revocation lists name this.
+    pub kid: String,
+    /// The macaroon root key.
+    pub root: RootKey,
+    /// The real API key.
+    pub secret: Secret,
+    /// Where the secret goes upstream.
+    pub inject: Injection,
+    /// The only hosts the secret may be sent to; the first is the reverse-proxy default.
+    pub hosts: Vec<Host>,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Hard expiry sealed at wrap time, Unix seconds; caveats cannot extend it.
+    pub exp: Option<u64>,
+}
+
+/// Why a sealed identifier could not be opened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UnsealError {
+    /// The identifier is not one of ours (another implementation's opaque id).
+    #[error("the token identifier is not a macaroon-proxy sealed identifier (no \"mk1\" prefix); it was minted elsewhere")]
+    NotSealed,
+    /// Sealed to a proxy key we do not hold.
+    #[error("the token is sealed to proxy key {0}, which this proxy does not hold")]
+    UnknownKey(KeyId),
+    /// The box does not open with the key it names: forged or corrupted.
+    #[error("the sealed identifier does not open with proxy key {0}: it is corrupted or forged")]
+    Corrupt(KeyId),
+    /// The box opened but the payload is not valid.
+    #[error("the sealed payload is invalid: {0}")]
+    BadPayload(String),
+}
+
+/// The parts of a sealed identifier that can be read without the private key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SealedId<'a> {
+    /// Which proxy key opens it.
+    pub key_id: KeyId,
+    /// The sealed box.
+    pub sealed: &'a [u8],
+}
+
+impl<'a> SealedId<'a> {
+    /// Splits an identifier; `None` if it is not a sealed identifier of ours.
+    pub fn parse(identifier: &'a [u8]) -> Option<Self> {
+        let rest = identifier.strip_prefix(SEALED_PREFIX.as_slice())?;
+        if rest.len() < 8 + sealedbox::SEALBYTES {
+            return None;
+        }
+        let (id, sealed) = rest.split_at(8);
+        let mut key_id = [0u8; 8];
+        key_id.copy_from_slice(id);
+        Some(SealedId {
+            key_id: KeyId(key_id),
+            sealed,
+        })
+    }
+
+    /// Opens the box with whichever of `keys` this identifier names.
+    pub fn open(&self, keys: &[ProxyKeyPair]) -> Result<Payload, UnsealError> {
+        let key = keys
+            .iter()
+            .find(|k| k.key_id() == self.key_id)
+            .ok_or(UnsealError::UnknownKey(self.key_id))?;
+        crypto::init();
+        let plain = Zeroizing::new(
+            sealedbox::open(self.sealed, &key.public().0, key.box_secret())
+                .map_err(|()| UnsealError::Corrupt(self.key_id))?,
+        );
+        let payload: Payload = serde_json::from_slice(&plain)
+            // serde_json's message may quote input; keep only its position.
+            .map_err(|e| {
+                UnsealError::BadPayload(format!(
+                    "not the expected JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+        payload.validate().map_err(UnsealError::BadPayload)?;
+        Ok(payload)
+    }
+}
+
+impl Payload {
+    /// A new payload with a fresh root key and kid, issued at `now`.
+    pub fn new(
+        secret: Secret,
+        inject: Injection,
+        hosts: Vec<Host>,
+        now: SystemTime,
+        exp: Option<SystemTime>,
+    ) -> Self {
+        Payload {
+            kid: hex::encode(crypto::random::<16>()),
+            root: RootKey::generate(),
+            secret,
+            inject,
+            hosts,
+            iat: unix(now),
+            exp: exp.map(unix),
+        }
+    }
+
+    /// Checks what serde cannot: a secret and at least one host.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hosts.is_empty() {
+            return Err("no sealed hosts: the secret could be sent nowhere".into());
+        }
+        if self.secret.expose().is_empty() {
+            return Err("the secret is empty".into());
+        }
+        if self.kid.len() != 32 || !self.kid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("kid must be 32 hex digits".into());
+        }
+        Ok(())
+    }
+
+    /// Seals the payload to a proxy public key, giving identifier bytes.
+    pub fn seal(&self, to: &PublicKey) -> Vec<u8> {
+        crypto::init();
+        // Serializing a struct of strings and numbers cannot fail.
+        let json = Zeroizing::new(serde_json::to_vec(self).unwrap_or_default());
+        let sealed = sealedbox::seal(&json, &to.0);
+        let mut id = Vec::with_capacity(3 + 8 + sealed.len());
+        id.extend_from_slice(SEALED_PREFIX);
+        id.extend_from_slice(&to.key_id().0);
+        id.extend_from_slice(&sealed);
+        id
+    }
+
+    /// The sealed expiry as a time.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.exp.map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+    }
+}
+
+pub(crate) fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload() -> Payload {
+        Payload::new(
+            Secret::new("sk_live_abc".into()),
+            Injection::Bearer,
+            vec![Host::parse_canonical("api.stripe.com").expect("host")],
+            SystemTime::now(),
+            None,
+        )
+    }
+
+    #[test]
+    fn seal_then_open_round_trips() {
+        let kp = ProxyKeyPair::generate();
+        let p = payload();
+        let id = p.seal(kp.public());
+        assert!(id.starts_with(b"mk1"));
+        let sid = SealedId::parse(&id).expect("ours");
+        assert_eq!(sid.key_id, kp.key_id());
+        assert_eq!(sid.open(&[kp]).expect("opens"), p);
+    }
+
+    #[test]
+    fn another_key_does_not_open() {
+        let kp = ProxyKeyPair::generate();
+        let other = ProxyKeyPair::generate();
+        let id = payload().seal(kp.public());
+        let sid = SealedId::parse(&id).expect("ours");
+        assert_eq!(sid.open(&[other]), Err(UnsealError::UnknownKey(kp.key_id())));
+    }
+
+    #[test]
+    fn secret_is_not_visible_in_identifier_or_debug() {
+        let kp = ProxyKeyPair::generate();
+        let p = payload();
+        let id = p.seal(kp.public());
+        assert!(!id.windows(11).any(|w| w == b"sk_live_abc"));
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("sk_live_abc"), "{shown}");
+        assert!(!shown.contains(&STANDARD.encode(p.root.as_bytes())), "{shown}");
+    }
+
+    #[test]
+    fn payload_json_shape_matches_design() {
+        let p = payload();
+        let v: serde_json::Value = serde_json::to_value(&p).expect("json");
+        let obj = v.as_object().expect("object");
+        let mut keys: Vec<_> = obj.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["exp", "hosts", "iat", "inject", "kid", "root", "secret"]);
+        assert_eq!(v["inject"], serde_json::json!({"kind": "bearer"}));
+        assert_eq!(
+            STANDARD
+                .decode(v["root"].as_str().expect("root"))
+                .expect("b64")
+                .len(),
+            32
+        );
+        let h: Payload = serde_json::from_value(serde_json::json!({
+            "kid": "00112233445566778899aabbccddeeff", "root": STANDARD.encode([1u8; 32]),
+            "secret": "s", "inject": {"kind": "header", "name": "x-api-key"},
+            "hosts": ["a.com"], "iat": 1, "exp": null
+        }))
+        .expect("parse");
+        assert_eq!(h.inject, Injection::Header("x-api-key".into()));
+    }
+
+    #[test]
+    fn injection_text_round_trips() {
+        for s in ["bearer", "basic", "header:x-api-key", "query:key"] {
+            assert_eq!(s.parse::<Injection>().expect(s).to_string(), s);
+        }
+        assert!("header:".parse::<Injection>().is_err());
+        assert!("query:a=b".parse::<Injection>().is_err());
+        assert!("cookie:x".parse::<Injection>().is_err());
+    }
+
+    #[test]
+    fn foreign_identifiers_are_not_ours() {
+        assert!(SealedId::parse(b"keyid").is_none());
+        assert!(SealedId::parse(b"mk1short").is_none());
+    }
+}

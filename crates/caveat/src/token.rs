@@ -1,0 +1,319 @@
+//! Tokens: libmacaroons macaroons, read in V1, V2 and V2JSON, written as V2 base64url
+//! without padding.
+//!
+//! The `macaroon` crate does the wire formats and appends caveats; we never use its
+//! `Verifier` (see [`crate::verify`] for why).
+
+use std::fmt;
+use std::time::SystemTime;
+
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use macaroon::{ByteString, Format, Macaroon, MacaroonKey};
+
+use crate::caveat::Caveat;
+use crate::crypto;
+use crate::host::Host;
+use crate::keys::{KeyId, PublicKey};
+use crate::sealed::{Injection, Payload, SealedId, Secret};
+
+/// Longest encoded token we read. Real tokens with 50 caveats are a few kilobytes; the
+/// limit bounds the work a hostile header can cause.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_encode_padding(false)
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+pub(crate) const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+
+/// The serialization a token was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum WireFormat {
+    /// libmacaroons V1 (base64 of packets).
+    V1,
+    /// libmacaroons V2 binary (base64).
+    V2,
+    /// libmacaroons V2 JSON.
+    V2Json,
+}
+
+impl fmt::Display for WireFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireFormat::V1 => "V1",
+            WireFormat::V2 => "V2",
+            WireFormat::V2Json => "V2JSON",
+        })
+    }
+}
+
+/// Why a token could not be read. Messages never quote the token.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Empty input.
+    #[error("the token is empty")]
+    Empty,
+    /// Longer than [`MAX_TOKEN_LEN`].
+    #[error("the token is {0} bytes long; tokens longer than {MAX_TOKEN_LEN} bytes are refused")]
+    TooLong(usize),
+    /// Not base64 or JSON.
+    #[error("the token is not base64 or JSON ({0}); pass the token exactly as `macaroon wrap` or `attenuate` printed it")]
+    Encoding(String),
+    /// Decoded, but not a macaroon.
+    #[error("the token is not a valid macaroon ({0})")]
+    Format(String),
+}
+
+/// Why a token could not be minted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MintError {
+    /// No hosts.
+    #[error("at least one host is required: the secret may only ever be sent to the sealed hosts")]
+    NoHosts,
+    /// Empty secret.
+    #[error("the secret is empty")]
+    EmptySecret,
+    /// The macaroon library refused it.
+    #[error("could not build the macaroon: {0}")]
+    Library(String),
+}
+
+/// A third-party caveat as a token shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ThirdPartyCaveat {
+    /// Where the discharge comes from.
+    pub location: String,
+    /// The caveat id, lossy UTF-8 (it is not secret: the discharger reads it).
+    pub id: String,
+}
+
+/// A macaroon. Its `Debug` shows a fingerprint, never the signature.
+#[derive(Clone)]
+pub struct Token {
+    mac: Macaroon,
+    format: WireFormat,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Token({} caveats, fingerprint {})",
+            self.mac.caveats().len(),
+            self.signature_fingerprint()
+        )
+    }
+}
+
+/// What `wrap` needs to mint a root token.
+#[derive(Debug)]
+pub struct MintRequest {
+    /// The real API key.
+    pub secret: Secret,
+    /// Where it goes upstream.
+    pub inject: Injection,
+    /// The only hosts it may go to.
+    pub hosts: Vec<Host>,
+    /// Hard expiry, sealed.
+    pub expires: Option<SystemTime>,
+    /// Advisory location (not authenticated by the signature).
+    pub location: Option<String>,
+}
+
+impl Token {
+    /// Mints a root token whose identifier seals `req` to the proxy key `to`.
+    /// If `expires` is set, a `time <` caveat is added as well, so that every
+    /// implementation (not only the proxy) sees the expiry.
+    pub fn mint(to: &PublicKey, req: MintRequest, now: SystemTime) -> Result<Token, MintError> {
+        if req.hosts.is_empty() {
+            return Err(MintError::NoHosts);
+        }
+        if req.secret.expose().is_empty() {
+            return Err(MintError::EmptySecret);
+        }
+        let payload = Payload::new(req.secret, req.inject, req.hosts, now, req.expires);
+        let identifier = payload.seal(to);
+        let key = MacaroonKey::from(payload.root.derived());
+        let mac = Macaroon::create(req.location, &key, ByteString(identifier))
+            .map_err(|e| MintError::Library(format!("{e:?}")))?;
+        let mut token = Token {
+            mac,
+            format: WireFormat::V2,
+        };
+        if let Some(exp) = payload.expires_at() {
+            token = token.attenuate(&Caveat::TimeBefore(exp));
+        }
+        Ok(token)
+    }
+
+    /// Builds a token with an arbitrary identifier and root key (for other
+    /// implementations' tokens and tests).
+    pub fn create(location: Option<String>, root: &crate::sealed::RootKey, identifier: &[u8]) -> Token {
+        let key = MacaroonKey::from(root.derived());
+        let mac = Macaroon::create(location, &key, ByteString(identifier.to_vec()))
+            // `create` only fails on an empty identifier.
+            .unwrap_or_else(|_| unreachable_empty());
+        Token {
+            mac,
+            format: WireFormat::V2,
+        }
+    }
+
+    /// Reads a token in V2 or V1 (base64, URL-safe or standard, padded or not) or V2JSON.
+    pub fn decode(text: &str) -> Result<Token, DecodeError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        if text.len() > MAX_TOKEN_LEN {
+            return Err(DecodeError::TooLong(text.len()));
+        }
+        let (bin, format) = if text.starts_with('{') {
+            (
+                crate::v2json::to_binary(text).map_err(DecodeError::Format)?,
+                WireFormat::V2Json,
+            )
+        } else {
+            let bin = b64_decode(text).map_err(|e| DecodeError::Encoding(e.to_string()))?;
+            let format = match bin.first() {
+                Some(2) => WireFormat::V2,
+                _ => WireFormat::V1,
+            };
+            (bin, format)
+        };
+        let mac = Macaroon::deserialize_binary(&bin).map_err(lib_err)?;
+        Ok(Token { mac, format })
+    }
+
+    /// Encodes as V2 binary, base64url without padding.
+    pub fn encode(&self) -> String {
+        let b64 = self
+            .mac
+            .serialize(Format::V2)
+            .unwrap_or_else(|_| unreachable_empty());
+        // The library pads; strip it, as our format has none.
+        let bin = URL_SAFE.decode(b64.trim_end_matches('=')).unwrap_or_default();
+        URL_SAFE.encode(bin)
+    }
+
+    /// Encodes in another libmacaroons format (V1 or V2JSON are for interop).
+    pub fn encode_as(&self, format: WireFormat) -> String {
+        match format {
+            WireFormat::V1 => self.mac.serialize(Format::V1).unwrap_or_default(),
+            WireFormat::V2 => self.encode(),
+            WireFormat::V2Json => crate::v2json::from_macaroon(&self.mac),
+        }
+    }
+
+    /// Adds a first-party caveat. Taking a parsed [`Caveat`] means nothing unparsable
+    /// can be added by mistake.
+    pub fn attenuate(&self, caveat: &Caveat) -> Token {
+        self.attenuate_raw(caveat.to_string().as_bytes())
+    }
+
+    /// Adds a first-party caveat without checking it (other implementations' caveats,
+    /// tests). The proxy denies any caveat it cannot parse.
+    pub fn attenuate_raw(&self, predicate: &[u8]) -> Token {
+        let mut mac = self.mac.clone();
+        mac.add_first_party_caveat(ByteString(predicate.to_vec()));
+        Token {
+            mac,
+            format: self.format,
+        }
+    }
+
+    /// The format this token was read from (V2 for tokens made here).
+    pub fn wire_format(&self) -> WireFormat {
+        self.format
+    }
+
+    /// The identifier bytes.
+    pub fn identifier(&self) -> Vec<u8> {
+        self.mac.identifier().0
+    }
+
+    /// The sealed identifier's proxy key id, if the identifier is one of ours.
+    pub fn key_id(&self) -> Option<KeyId> {
+        SealedId::parse(&self.identifier()).map(|s| s.key_id)
+    }
+
+    /// The advisory location. Not covered by the signature: never route by it.
+    pub fn location(&self) -> Option<String> {
+        self.mac.location()
+    }
+
+    /// The first-party caveat predicates, in order, as raw bytes.
+    pub fn first_party(&self) -> Vec<Vec<u8>> {
+        self.mac
+            .caveats()
+            .into_iter()
+            .filter_map(|c| match c {
+                macaroon::Caveat::FirstParty(fp) => Some(fp.predicate().0),
+                macaroon::Caveat::ThirdParty(_) => None,
+            })
+            .collect()
+    }
+
+    /// The third-party caveats, in order.
+    pub fn third_party(&self) -> Vec<ThirdPartyCaveat> {
+        self.mac
+            .caveats()
+            .into_iter()
+            .filter_map(|c| match c {
+                macaroon::Caveat::ThirdParty(tp) => Some(ThirdPartyCaveat {
+                    location: tp.location(),
+                    id: String::from_utf8_lossy(&tp.id().0).into_owned(),
+                }),
+                macaroon::Caveat::FirstParty(_) => None,
+            })
+            .collect()
+    }
+
+    /// First 8 bytes of SHA-256 of the signature, hex: tells tokens apart without
+    /// revealing them.
+    pub fn signature_fingerprint(&self) -> String {
+        hex::encode(&crypto::sha256(&self.signature())[..8])
+    }
+
+    pub(crate) fn signature(&self) -> [u8; 32] {
+        let sig = self.mac.signature();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&sig[..32.min(sig.len())]);
+        out
+    }
+
+    pub(crate) fn macaroon(&self) -> &Macaroon {
+        &self.mac
+    }
+}
+
+/// Decodes base64 in either alphabet, padded or not.
+pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let engine = if text.contains(['+', '/']) {
+        &STANDARD
+    } else {
+        &URL_SAFE
+    };
+    engine.decode(text)
+}
+
+fn lib_err(e: macaroon::MacaroonError) -> DecodeError {
+    // The library describes structure ("Buffer overrun"), but errors it passes on from
+    // serde_json may quote input; those are replaced so no token bytes reach a message.
+    let text = match e {
+        macaroon::MacaroonError::DeserializationError(s) if !s.contains(['"', '`', '\'']) => s,
+        macaroon::MacaroonError::IncompleteMacaroon(s) | macaroon::MacaroonError::IncompleteCaveat(s) => {
+            s.to_string()
+        }
+        _ => "malformed macaroon structure".to_string(),
+    };
+    DecodeError::Format(text)
+}
+
+#[cold]
+fn unreachable_empty() -> ! {
+    // Only an empty identifier makes the library fail, and tokens always have one.
+    panic!("macaroon library refused a token with a non-empty identifier")
+}

@@ -1,0 +1,431 @@
+//! Tokens end to end through the public API: mint, encode, decode, attenuate, decide.
+
+use std::time::{Duration, SystemTime};
+
+use caveat::*;
+
+fn host(h: &str) -> Host {
+    Host::parse_canonical(h).expect("host")
+}
+
+fn mint(proxy: &ProxyKeyPair, expires: Option<SystemTime>, now: SystemTime) -> Token {
+    Token::mint(
+        proxy.public(),
+        MintRequest {
+            secret: Secret::new("sk_live_SECRET".into()),
+            inject: Injection::Bearer,
+            hosts: vec![host("api.stripe.com"), host("files.stripe.com")],
+            expires,
+            location: Some("https://proxy.example".into()),
+        },
+        now,
+    )
+    .expect("mint")
+}
+
+fn request(now: SystemTime, method: &str, host: &str, path: &str) -> Request {
+    Request::new(
+        now,
+        Method::new(method).expect("method"),
+        Host::normalize(host).expect("host"),
+        RequestPath::parse(path).expect("path"),
+    )
+}
+
+fn deny(d: Decision) -> Denial {
+    match d {
+        Decision::Deny(d) => d,
+        Decision::Allow => panic!("expected a denial"),
+    }
+}
+
+#[test]
+fn root_token_allows_any_request_to_a_sealed_host() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = Token::decode(&mint(&proxy, None, now).encode()).expect("decode");
+    assert!(decide(
+        &t,
+        &[],
+        &[proxy.clone()],
+        &request(now, "POST", "api.stripe.com", "/v1/x")
+    )
+    .is_allowed());
+    assert!(decide(&t, &[], &[proxy], &request(now, "GET", "files.stripe.com", "/")).is_allowed());
+}
+
+#[test]
+fn host_not_sealed_is_denied_even_with_a_host_caveat() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    // A caveat can only narrow; it cannot add evil.com to the sealed hosts.
+    let t = mint(&proxy, None, now).attenuate(&Caveat::parse("host in evil.com api.stripe.com").expect("c"));
+    let d = deny(decide(&t, &[], &[proxy], &request(now, "GET", "evil.com", "/")));
+    assert_eq!(d.kind, DenyKind::HostNotSealed);
+    assert!(!d.kind.is_unauthenticated());
+    assert!(
+        d.reason.contains("evil.com is not one the key was wrapped for"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn encoding_is_v2_base64url_without_padding() {
+    let proxy = ProxyKeyPair::generate();
+    let t = mint(&proxy, None, SystemTime::now());
+    let text = t.encode();
+    assert!(!text.contains('='), "no padding");
+    assert!(text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(text.starts_with('A'), "V2 binary starts with byte 0x02");
+    let padded = format!("{text}{}", "=".repeat((4 - text.len() % 4) % 4));
+    assert_eq!(Token::decode(&padded).expect("padded").encode(), text);
+    let standard = text.replace('-', "+").replace('_', "/");
+    assert_eq!(
+        Token::decode(&standard).expect("standard alphabet").encode(),
+        text
+    );
+}
+
+#[test]
+fn v1_and_v2json_round_trip() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&proxy, None, now).attenuate(&Caveat::parse("method = GET").expect("c"));
+    for f in [WireFormat::V1, WireFormat::V2Json] {
+        let back = Token::decode(&t.encode_as(f)).expect("decode");
+        assert_eq!(back.wire_format(), f);
+        assert_eq!(back.encode(), t.encode());
+        assert!(decide(
+            &back,
+            &[],
+            &[proxy.clone()],
+            &request(now, "GET", "api.stripe.com", "/")
+        )
+        .is_allowed());
+    }
+}
+
+#[test]
+fn attenuated_token_denies_with_the_failing_caveat() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&proxy, None, now)
+        .attenuate(&Caveat::parse("path prefix /v1/charges").expect("c"))
+        .attenuate(&Caveat::parse("method in GET HEAD").expect("c"));
+    let keys = [proxy];
+    assert!(decide(
+        &t,
+        &[],
+        &keys,
+        &request(now, "GET", "api.stripe.com", "/v1/charges/ch_1")
+    )
+    .is_allowed());
+    let d = deny(decide(
+        &t,
+        &[],
+        &keys,
+        &request(now, "POST", "api.stripe.com", "/v1/charges"),
+    ));
+    assert_eq!(d.kind, DenyKind::CaveatFailed);
+    assert_eq!(d.caveat.as_deref(), Some("method in GET HEAD"));
+    assert_eq!(d.reason, "method POST is not allowed; only GET, HEAD");
+    let d = deny(decide(
+        &t,
+        &[],
+        &keys,
+        &request(now, "GET", "api.stripe.com", "/v1/customers"),
+    ));
+    assert_eq!(d.caveat.as_deref(), Some("path prefix /v1/charges"));
+}
+
+#[test]
+fn expired_token_is_denied() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&proxy, None, now).attenuate(&Caveat::TimeBefore(now + Duration::from_secs(600)));
+    assert!(decide(
+        &t,
+        &[],
+        &[proxy.clone()],
+        &request(now, "GET", "api.stripe.com", "/")
+    )
+    .is_allowed());
+    let later = now + Duration::from_secs(601);
+    let d = deny(decide(
+        &t,
+        &[],
+        &[proxy],
+        &request(later, "GET", "api.stripe.com", "/"),
+    ));
+    assert_eq!(d.kind, DenyKind::CaveatFailed);
+    assert!(d.reason.starts_with("the token expired at"), "{}", d.reason);
+}
+
+#[test]
+fn sealed_expiry_denies_and_is_also_a_visible_caveat() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let exp = now + Duration::from_secs(3600);
+    let t = mint(&proxy, Some(exp), now);
+    assert_eq!(t.first_party(), vec![b"time < 2027-01-15T09:00:00Z".to_vec()]);
+    let payload = unseal(&t, &[proxy.clone()]).expect("unseal");
+    assert_eq!(payload.expires_at(), Some(exp));
+    // Even if the visible caveat were satisfied, the sealed expiry holds.
+    let d = decide_unsealed(&t, &payload, &[], &request(exp, "GET", "api.stripe.com", "/"));
+    assert_eq!(deny(d).kind, DenyKind::SealedExpired);
+}
+
+#[test]
+fn unknown_caveat_denies_naming_it() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&proxy, None, now).attenuate_raw(b"account = 3735928559");
+    let d = deny(decide(
+        &t,
+        &[],
+        &[proxy],
+        &request(now, "GET", "api.stripe.com", "/"),
+    ));
+    assert_eq!(d.kind, DenyKind::UnknownCaveat);
+    assert_eq!(d.caveat.as_deref(), Some("account = 3735928559"));
+    assert!(d.reason.contains("unknown field \"account\""), "{}", d.reason);
+}
+
+#[test]
+fn removed_or_altered_caveat_breaks_the_signature() {
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let root = mint(&proxy, None, now);
+    let narrow = root.attenuate(&Caveat::parse("method = GET").expect("c"));
+    // Rebuild the same identifier with a different caveat, keeping the narrow signature.
+    let json: serde_json::Value = serde_json::from_str(&narrow.encode_as(WireFormat::V2Json)).expect("json");
+    let mut forged = json.clone();
+    forged["c"][0] = serde_json::json!({"i": "method = POST"});
+    let forged = Token::decode(&forged.to_string()).expect("decodes");
+    let d = deny(decide(
+        &forged,
+        &[],
+        &[proxy.clone()],
+        &request(now, "POST", "api.stripe.com", "/"),
+    ));
+    assert_eq!(d.kind, DenyKind::BadSignature);
+    assert!(d.kind.is_unauthenticated());
+    let mut stripped = json;
+    stripped["c"] = serde_json::json!([]);
+    let stripped = Token::decode(&stripped.to_string()).expect("decodes");
+    let d = deny(decide(
+        &stripped,
+        &[],
+        &[proxy],
+        &request(now, "POST", "api.stripe.com", "/"),
+    ));
+    assert_eq!(d.kind, DenyKind::BadSignature);
+}
+
+#[test]
+fn token_for_another_proxy_key_is_denied() {
+    let a = ProxyKeyPair::generate();
+    let b = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&a, None, now);
+    let d = deny(decide(&t, &[], &[b], &request(now, "GET", "api.stripe.com", "/")));
+    assert_eq!(d.kind, DenyKind::UnknownProxyKey);
+    assert!(d.reason.contains(&a.key_id().to_string()));
+}
+
+#[test]
+fn proxy_with_several_keys_picks_by_key_id() {
+    let old = ProxyKeyPair::generate();
+    let new = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&old, None, now);
+    assert!(decide(&t, &[], &[new, old], &request(now, "GET", "api.stripe.com", "/")).is_allowed());
+}
+
+#[test]
+fn garbage_is_a_clear_decode_error() {
+    assert!(matches!(Token::decode(""), Err(DecodeError::Empty)));
+    assert!(matches!(
+        Token::decode("not a token!"),
+        Err(DecodeError::Encoding(_))
+    ));
+    assert!(matches!(Token::decode("AAAA"), Err(DecodeError::Format(_))));
+    assert!(matches!(Token::decode("{\"v\":2}"), Err(DecodeError::Format(_))));
+    let huge = "A".repeat(MAX_TOKEN_LEN + 1);
+    assert!(matches!(Token::decode(&huge), Err(DecodeError::TooLong(_))));
+}
+
+#[test]
+fn debug_and_errors_never_show_the_token() {
+    let proxy = ProxyKeyPair::generate();
+    let t = mint(&proxy, None, SystemTime::now());
+    let text = t.encode();
+    let shown = format!("{t:?}");
+    assert!(!shown.contains(&text[10..40]), "{shown}");
+    assert!(shown.contains(&t.signature_fingerprint()));
+    let mut broken = text.clone();
+    broken.push('!');
+    let e = Token::decode(&broken).expect_err("broken").to_string();
+    assert!(!e.contains(&text[10..40]), "{e}");
+}
+
+#[test]
+fn location_is_not_authenticated_and_not_trusted() {
+    // Macaroons do not sign the location; we never route by it. Changing it keeps
+    // the token valid, and the sealed hosts still decide where the secret may go.
+    let proxy = ProxyKeyPair::generate();
+    let now = SystemTime::now();
+    let t = mint(&proxy, None, now);
+    let mut json: serde_json::Value = serde_json::from_str(&t.encode_as(WireFormat::V2Json)).expect("json");
+    json["l"] = serde_json::json!("https://evil.com");
+    let moved = Token::decode(&json.to_string()).expect("decodes");
+    assert_eq!(moved.location().as_deref(), Some("https://evil.com"));
+    assert!(decide(
+        &moved,
+        &[],
+        &[proxy.clone()],
+        &request(now, "GET", "api.stripe.com", "/")
+    )
+    .is_allowed());
+    let d = deny(decide(
+        &moved,
+        &[],
+        &[proxy],
+        &request(now, "GET", "evil.com", "/"),
+    ));
+    assert_eq!(d.kind, DenyKind::HostNotSealed);
+}
+
+mod pymacaroons {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+
+    fn vectors() -> Vec<serde_json::Value> {
+        let text = include_str!("../../../tests/fixtures/pymacaroons/vectors.json");
+        let v: serde_json::Value = serde_json::from_str(text).expect("vectors.json");
+        v["vectors"].as_array().expect("vectors").clone()
+    }
+
+    fn root(v: &serde_json::Value) -> RootKey {
+        let bytes = STANDARD
+            .decode(v["root_key"].as_str().expect("root_key"))
+            .expect("b64");
+        RootKey::from_bytes(bytes.try_into().expect("32 bytes"))
+    }
+
+    fn decide_foreign(v: &serde_json::Value, req: &Request) -> Decision {
+        let token = Token::decode(v["token"].as_str().expect("token")).expect("decodes");
+        let discharges: Vec<Token> = v["discharges"]
+            .as_array()
+            .expect("discharges")
+            .iter()
+            .map(|d| Token::decode(d.as_str().expect("str")).expect("discharge decodes"))
+            .collect();
+        match verify_chain(&token, &root(v), &discharges) {
+            Ok(predicates) => check_predicates(&predicates, req),
+            Err(d) => Decision::Deny(d),
+        }
+    }
+
+    #[test]
+    fn every_format_decodes_with_its_caveats() {
+        let vs = vectors();
+        assert_eq!(vs.len(), 6);
+        for v in &vs {
+            let t = Token::decode(v["token"].as_str().expect("token")).expect("decodes");
+            let want = match v["format"].as_str() {
+                Some("v1") => WireFormat::V1,
+                Some("v2") => WireFormat::V2,
+                _ => WireFormat::V2Json,
+            };
+            assert_eq!(t.wire_format(), want, "{}", v["name"]);
+            assert_eq!(t.identifier(), b"pymacaroons-fixture");
+            assert_eq!(t.location().as_deref(), Some("https://api.example.com"));
+            let caveats: Vec<String> = t
+                .first_party()
+                .into_iter()
+                .map(|c| String::from_utf8(c).expect("utf8"))
+                .collect();
+            assert_eq!(serde_json::json!(caveats), v["caveats"], "{}", v["name"]);
+            assert_eq!(
+                t.third_party().len(),
+                v["third_party"].as_array().map_or(0, |a| a.len())
+            );
+            assert_eq!(t.signature_fingerprint().len(), 16);
+            assert_eq!(t.key_id(), None, "their identifiers are not sealed");
+        }
+    }
+
+    #[test]
+    fn every_format_verifies_with_the_root_key() {
+        let now = SystemTime::now();
+        for v in vectors() {
+            let ok = request(now, "GET", "api.example.com", "/v1/charges/ch_1");
+            assert_eq!(decide_foreign(&v, &ok), Decision::Allow, "{}", v["name"]);
+            let post = request(now, "POST", "api.example.com", "/v1/charges");
+            assert_eq!(
+                deny(decide_foreign(&v, &post)).caveat.as_deref(),
+                Some("method in GET HEAD")
+            );
+        }
+    }
+
+    #[test]
+    fn discharge_caveats_are_checked_too() {
+        let now = SystemTime::now();
+        for v in vectors()
+            .iter()
+            .filter(|v| !v["discharges"].as_array().expect("a").is_empty())
+        {
+            // HEAD passes the token's own caveats but not the discharge's "method = GET".
+            let head = request(now, "HEAD", "api.example.com", "/v1/charges");
+            let d = deny(decide_foreign(v, &head));
+            assert_eq!(d.caveat.as_deref(), Some("method = GET"), "{}", v["name"]);
+        }
+    }
+
+    #[test]
+    fn missing_discharge_is_denied() {
+        let now = SystemTime::now();
+        for v in vectors()
+            .iter()
+            .filter(|v| !v["discharges"].as_array().expect("a").is_empty())
+        {
+            let token = Token::decode(v["token"].as_str().expect("t")).expect("decodes");
+            let d = verify_chain(&token, &root(v), &[]).expect_err("needs a discharge");
+            assert_eq!(d.kind, DenyKind::DischargeMissing);
+            assert!(d.caveat.as_deref().unwrap_or("").contains("approve.example.com"));
+        }
+    }
+
+    #[test]
+    fn unbound_discharge_is_denied() {
+        // The discharge must be bound to the presented token, not just valid on its own.
+        for v in vectors().iter().filter(|v| v["name"] == "v2-third-party") {
+            let token = Token::decode(v["token"].as_str().expect("t")).expect("decodes");
+            let narrower = token.attenuate(&Caveat::parse("method = GET").expect("c"));
+            let discharges: Vec<Token> = v["discharges"]
+                .as_array()
+                .expect("a")
+                .iter()
+                .map(|d| Token::decode(d.as_str().expect("s")).expect("d"))
+                .collect();
+            // Bound to `token`, presented with `narrower`: the binding no longer matches.
+            let d = verify_chain(&narrower, &root(v), &discharges).expect_err("unbound");
+            assert_eq!(d.kind, DenyKind::BadSignature);
+        }
+    }
+
+    #[test]
+    fn wrong_root_key_is_denied() {
+        for v in vectors() {
+            let token = Token::decode(v["token"].as_str().expect("t")).expect("decodes");
+            let d = verify_chain(&token, &RootKey::from_bytes([9; 32]), &[]).expect_err("wrong key");
+            assert!(matches!(d.kind, DenyKind::BadSignature), "{}: {:?}", v["name"], d);
+        }
+    }
+}
