@@ -213,6 +213,18 @@ fn io_err(path: &Path, e: std::io::Error) -> KeyError {
     }
 }
 
+/// The macaroon home: `explicit` (a `--home` flag) if given, else `$MACAROON_HOME`, else
+/// the platform config dir (`~/.config/macaroon` on Linux). `None` if none can be found.
+pub fn macaroon_home(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    match std::env::var_os("MACAROON_HOME") {
+        Some(h) if !h.is_empty() => Some(PathBuf::from(h)),
+        _ => dirs::config_dir().map(|d| d.join("macaroon")),
+    }
+}
+
 /// Creates a directory (and parents) readable only by its owner.
 pub fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
     let mut builder = fs::DirBuilder::new();

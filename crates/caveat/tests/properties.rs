@@ -1,0 +1,220 @@
+//! Property tests for the invariants the rest of the product stands on.
+
+use std::time::{Duration, SystemTime};
+
+use caveat::*;
+use proptest::prelude::*;
+
+const BASE: u64 = 1_800_000_000;
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
+const HOSTS: &[&str] = &["api.stripe.com", "files.stripe.com", "evil.com"];
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("v1".to_string()),
+        Just("charges".to_string()),
+        "[a-z0-9_]{1,5}"
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    (prop::collection::vec(segment(), 0..4), any::<bool>()).prop_map(|(segs, slash)| {
+        let mut p = format!("/{}", segs.join("/"));
+        if slash && !segs.is_empty() {
+            p.push('/');
+        }
+        p
+    })
+}
+
+fn glob() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![segment(), Just("*".to_string()), Just("**".to_string())],
+        1..4,
+    )
+    .prop_map(|s| format!("/{}", s.join("/")))
+}
+
+fn method() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(METHODS)
+}
+
+fn host() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(HOSTS)
+}
+
+fn time_text() -> impl Strategy<Value = String> {
+    (0u64..7200).prop_map(|d| fmt_time(at(BASE - 3600 + d)))
+}
+
+/// Caveat text in canonical form, covering every kind.
+fn caveat_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        time_text().prop_map(|t| format!("time < {t}")),
+        time_text().prop_map(|t| format!("time > {t}")),
+        method().prop_map(|m| format!("method = {m}")),
+        prop::collection::vec(method(), 1..4).prop_map(|m| format!("method in {}", m.join(" "))),
+        host().prop_map(|h| format!("host = {h}")),
+        prop::collection::vec(host(), 1..3).prop_map(|h| format!("host in {}", h.join(" "))),
+        path().prop_map(|p| format!("path = {p}")),
+        prop::collection::vec(path(), 1..3).prop_map(|p| format!("path prefix {}", p.join(" "))),
+        prop::collection::vec(glob(), 1..3).prop_map(|g| format!("path glob {}", g.join(" "))),
+    ]
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    (0u64..7200, method(), host(), path()).prop_map(|(t, m, h, p)| {
+        Request::new(
+            at(BASE - 3600 + t),
+            Method::new(m).expect("method"),
+            Host::normalize(h).expect("host"),
+            RequestPath::parse(&p).expect("path"),
+        )
+    })
+}
+
+fn keypair() -> ProxyKeyPair {
+    ProxyKeyPair::generate()
+}
+
+fn mint(proxy: &ProxyKeyPair, location: Option<String>) -> Token {
+    Token::mint(
+        proxy.public(),
+        MintRequest {
+            secret: Secret::new("sk_test_secret".into()),
+            inject: Injection::Bearer,
+            hosts: vec![
+                Host::normalize("api.stripe.com").expect("h"),
+                Host::normalize("files.stripe.com").expect("h"),
+            ],
+            expires: None,
+            location,
+        },
+        at(BASE - 7200),
+    )
+    .expect("mint")
+}
+
+fn with_caveats(root: &Token, caveats: &[String]) -> Token {
+    caveats.iter().fold(root.clone(), |t, c| {
+        t.attenuate(&Caveat::parse(c).expect("generated caveats parse"))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// print(parse(x)) == x for every generated caveat of every kind.
+    #[test]
+    fn caveats_print_back_exactly(text in caveat_text()) {
+        let c = Caveat::parse(&text).expect("generated caveats are canonical");
+        prop_assert_eq!(c.to_string(), text);
+        prop_assert_eq!(Caveat::parse(&c.to_string()).expect("reparse"), c);
+    }
+
+    /// Mangling a canonical caveat (case, spacing) never yields a different accepted caveat.
+    #[test]
+    fn mangled_caveats_fail_or_print_as_written(text in caveat_text(), pos in any::<prop::sample::Index>(), mangle in 0u8..3) {
+        let i = pos.index(text.len());
+        let mut s = text.clone();
+        match mangle {
+            0 => s.insert(i, ' '),
+            1 => s = s.to_ascii_lowercase(),
+            _ => s.insert(i, '\t'),
+        }
+        if let Ok(c) = Caveat::parse(&s) {
+            prop_assert_eq!(c.to_string(), s);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Attenuation only narrows: adding any caveat never turns a denial into an allow
+    /// (equivalently, if the narrower token allows, the wider one allowed too).
+    #[test]
+    fn adding_a_caveat_never_allows_a_denied_request(
+        caveats in prop::collection::vec(caveat_text(), 0..4),
+        extra in caveat_text(),
+        req in request(),
+    ) {
+        let proxy = keypair();
+        let keys = [proxy.clone()];
+        let wide = with_caveats(&mint(&proxy, None), &caveats);
+        let narrow = wide.attenuate(&Caveat::parse(&extra).expect("parses"));
+        let wide_ok = decide(&wide, &[], &keys, &req).is_allowed();
+        let narrow_ok = decide(&narrow, &[], &keys, &req).is_allowed();
+        prop_assert!(!narrow_ok || wide_ok, "adding {extra:?} allowed a request {caveats:?} denied");
+        // Unknown caveats deny too, so a raw (unparsed) predicate can't widen anything.
+        let raw = wide.attenuate_raw(b"rate < 10");
+        prop_assert!(!decide(&raw, &[], &keys, &req).is_allowed());
+    }
+
+    /// Flipping any bit pattern of any byte of an encoded token makes it fail to decode or
+    /// fail to verify. (Tokens without location: the location is not signed by design.)
+    #[test]
+    fn flipping_any_byte_breaks_the_token(
+        caveats in prop::collection::vec(caveat_text(), 0..3),
+        pos in any::<prop::sample::Index>(),
+        mask in 1u8..=255,
+    ) {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let proxy = keypair();
+        let token = with_caveats(&mint(&proxy, None), &caveats);
+        // A request the untouched token allows, so any denial comes from the flip.
+        let req = Request::new(at(BASE), Method::new("GET").expect("m"), Host::normalize("api.stripe.com").expect("h"), RequestPath::parse("/").expect("p"));
+        let allowed = decide(&token, &[], std::slice::from_ref(&proxy), &req).is_allowed();
+        let mut bin = b64.decode(token.encode()).expect("own encoding");
+        let i = pos.index(bin.len());
+        bin[i] ^= mask;
+        if let Ok(t) = Token::decode(&b64.encode(&bin)) {
+            let d = decide(&t, &[], &[proxy], &req);
+            // A flip may turn an allowed request into a denied one, never the reverse, and
+            // a flipped token that was allowed must now fail on its signature or identifier.
+            if allowed {
+                match d {
+                    Decision::Deny(d) => prop_assert!(d.kind.is_unauthenticated() || d.kind == DenyKind::UnknownCaveat, "{:?}", d),
+                    Decision::Allow => prop_assert!(false, "flipped byte {i} with {mask:#04x} still verifies"),
+                }
+            } else {
+                prop_assert!(!d.is_allowed());
+            }
+        }
+    }
+
+    /// The same, on the base64 text: replacing any character with another one.
+    #[test]
+    fn replacing_any_character_breaks_the_token(pos in any::<prop::sample::Index>(), with in "[A-Za-z0-9_-]") {
+        let proxy = keypair();
+        let token = mint(&proxy, None).attenuate(&Caveat::parse("method = GET").expect("c"));
+        let req = Request::new(at(BASE), Method::new("GET").expect("m"), Host::normalize("api.stripe.com").expect("h"), RequestPath::parse("/").expect("p"));
+        let text = token.encode();
+        let i = pos.index(text.len());
+        prop_assume!(text[i..i + 1] != with);
+        let changed = format!("{}{}{}", &text[..i], with, &text[i + 1..]);
+        if let Ok(t) = Token::decode(&changed) {
+            prop_assert!(!decide(&t, &[], &[proxy], &req).is_allowed(), "char {i} -> {with} still verifies");
+        }
+    }
+
+    /// A token sealed to one proxy key never verifies with another, even when the key id
+    /// in the identifier is rewritten to name the other key.
+    #[test]
+    fn token_sealed_to_one_key_never_verifies_with_another(req in request(), caveats in prop::collection::vec(caveat_text(), 0..2)) {
+        let a = keypair();
+        let b = keypair();
+        let token = with_caveats(&mint(&a, None), &caveats);
+        prop_assert!(!decide(&token, &[], std::slice::from_ref(&b), &req).is_allowed());
+        let mut id = token.identifier();
+        id[3..11].copy_from_slice(&b.key_id().0);
+        let relabelled = Token::create(None, &RootKey::from_bytes([0; 32]), &id);
+        let d = decide(&relabelled, &[], &[b], &req);
+        prop_assert!(matches!(d, Decision::Deny(ref d) if d.kind == DenyKind::CorruptIdentifier), "{:?}", d);
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests: the real binaries in a fresh home, as a user would run them.
+
+mod keygen;
