@@ -213,7 +213,8 @@ impl Caveat {
         Ok(caveat)
     }
 
-    /// The short kind name used in JSON output (`time-before`, `method`, `path-prefix`...).
+    /// The short kind name used in JSON output (`expires`, `not-before`, `method`, `host`,
+    /// `path`, `path-prefix`, `path-glob`).
     pub fn kind(&self) -> &'static str {
         match self {
             Caveat::TimeBefore(_) => "expires",
@@ -273,8 +274,12 @@ impl Caveat {
     pub fn explain_at(&self, now: SystemTime) -> String {
         match self {
             Caveat::TimeBefore(t) => match t.duration_since(now) {
-                Ok(d) => format!("expires in {} ({})", fmt_duration(d), fmt_time(*t)),
-                Err(e) => format!("expired {} ago ({})", fmt_duration(e.duration()), fmt_time(*t)),
+                Ok(d) if !d.is_zero() => format!("expires in {} ({})", fmt_duration(d), fmt_time(*t)),
+                _ => format!(
+                    "expired {} ago ({})",
+                    fmt_duration(now.duration_since(*t).unwrap_or_default()),
+                    fmt_time(*t)
+                ),
             },
             Caveat::TimeAfter(t) => match t.duration_since(now) {
                 Ok(d) => format!("not valid until {} from now ({})", fmt_duration(d), fmt_time(*t)),

@@ -9,7 +9,7 @@ pub enum HostError {
     #[error("the host is empty")]
     Empty,
     /// A character that cannot appear in a DNS name or IP literal.
-    #[error("the host {0:?} contains {1:?}; a host is letters, digits, '-' and '.' (or an IP address)")]
+    #[error("the host {0:?} contains {1:?}; a host is letters, digits, '-', '_' and '.' (or an IP address)")]
     BadChar(String, char),
     /// Upper-case letters where the canonical (lower-case) form is required.
     #[error("the host {0:?} must be written in lower case: {1}")]
@@ -17,6 +17,9 @@ pub enum HostError {
     /// Longer than DNS allows.
     #[error("the host is longer than 253 characters")]
     TooLong,
+    /// Written with a trailing dot or IPv6 brackets where the canonical form has none.
+    #[error("write the host {0:?} as {1}")]
+    NotCanonical(String, String),
     /// A port was included.
     #[error("the host {0:?} includes a port; give the host name alone")]
     HasPort(String),
@@ -50,8 +53,11 @@ impl Host {
                 input.to_ascii_lowercase(),
             ));
         }
-        Self::check(input, input)?;
-        Ok(Host(input.to_string()))
+        let normal = Self::normalize(input)?;
+        if normal.0 != input {
+            return Err(HostError::NotCanonical(input.to_string(), normal.0));
+        }
+        Ok(normal)
     }
 
     fn check(bare: &str, original: &str) -> Result<(), HostError> {
@@ -137,5 +143,14 @@ mod tests {
         ));
         assert!(Host::parse_canonical("").is_err());
         assert!(Host::parse_canonical("a..b").is_err());
+        assert_eq!(
+            Host::parse_canonical("a.com."),
+            Err(HostError::NotCanonical("a.com.".into(), "a.com".into()))
+        );
+        assert!(matches!(
+            Host::parse_canonical("[::1]"),
+            Err(HostError::NotCanonical(..))
+        ));
+        assert!(Host::parse_canonical("::1").is_ok());
     }
 }

@@ -167,6 +167,27 @@ impl ProxyKeyPair {
         Ok(Self::from_private_bytes(*bytes))
     }
 
+    /// Loads every `proxy*.key` in `home` (key rotation: tokens name the key that opens
+    /// them). Errors if there is none, or if any is unreadable or readable by others.
+    pub fn load_all(home: &Path) -> Result<Vec<Self>, KeyError> {
+        let entries = fs::read_dir(home).map_err(|e| io_err(&home.join(PRIVATE_KEY_FILE), e))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("proxy") && name.ends_with(".key")
+            })
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(io_err(
+                &home.join(PRIVATE_KEY_FILE),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        paths.iter().map(|p| Self::load(p)).collect()
+    }
+
     /// Writes `proxy.key` (mode 0600) and `proxy.pub` into `dir`, creating `dir` (0700)
     /// if needed. Refuses to replace existing files unless `force`.
     pub fn save(&self, dir: &Path, force: bool) -> Result<(PathBuf, PathBuf), KeyError> {

@@ -40,6 +40,9 @@ pub enum PathError {
     /// Percent-decoding gave bytes that are not UTF-8 (overlong forms included).
     #[error("the path decodes to invalid UTF-8 (overlong or broken percent-encoded bytes)")]
     InvalidUtf8,
+    /// A `*` that is part of a segment in a glob.
+    #[error("a '*' in a path glob must be a whole segment ('*' or '**'), as in /v1/customers/*/sources")]
+    PartialWildcard,
     /// The query was passed as part of the path.
     #[error("the path contains '?' or '#'; pass the query separately")]
     QueryInPath,
@@ -174,29 +177,30 @@ fn hex_val(c: u8) -> Option<u8> {
 }
 
 /// A path pattern: `*` matches exactly one segment, `**` any number (zero included).
+/// A `*` must be a whole segment (`/v1/ch*` is refused rather than matching nothing).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PathGlob {
-    text: String,
+    path: RequestPath,
 }
 
 impl PathGlob {
     /// Parses a glob; it must be a valid path once `*` and `**` segments are allowed.
     pub fn parse(text: &str) -> Result<Self, PathError> {
-        // A glob is a path whose segments may be `*` or `**`; validate it as a path.
-        RequestPath::parse(text)?;
-        Ok(PathGlob {
-            text: text.to_string(),
-        })
+        let path = RequestPath::parse(text)?;
+        if path.segments().any(|s| s.contains('*') && s != "*" && s != "**") {
+            return Err(PathError::PartialWildcard);
+        }
+        Ok(PathGlob { path })
     }
 
     /// The glob as written.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.path.as_str()
     }
 
-    /// True if `path` matches this glob, segment by segment.
+    /// True if `path` matches this glob, segment by segment (both percent-decoded).
     pub fn matches(&self, path: &RequestPath) -> bool {
-        let pat: Vec<&str> = self.text[1..].split('/').collect();
+        let pat: Vec<&str> = self.path.segments().collect();
         let segs: Vec<&str> = path.segments().collect();
         glob_match(&pat, &segs)
     }
@@ -215,13 +219,13 @@ fn glob_match(pat: &[&str], segs: &[&str]) -> bool {
 
 impl fmt::Display for PathGlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for PathGlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PathGlob({:?})", self.text)
+        write!(f, "PathGlob({:?})", self.as_str())
     }
 }
 
@@ -392,6 +396,19 @@ mod tests {
         let g = PathGlob::parse("/v1/*").expect("glob");
         assert!(g.matches(&p("/v1/x")));
         assert!(!g.matches(&p("/v1/")));
+    }
+
+    #[test]
+    fn glob_star_inside_a_segment_is_refused() {
+        assert_eq!(PathGlob::parse("/v1/ch*"), Err(PathError::PartialWildcard));
+        assert_eq!(PathGlob::parse("/v1/***"), Err(PathError::PartialWildcard));
+    }
+
+    #[test]
+    fn glob_compares_decoded_segments() {
+        let g = PathGlob::parse("/v1/caf%C3%A9/*").expect("glob");
+        assert!(g.matches(&p("/v1/café/x")));
+        assert!(g.matches(&p("/v1/caf%c3%a9/x")));
     }
 
     #[test]

@@ -1,12 +1,93 @@
 //! `macaroon`: wrap API keys into macaroons, narrow them offline, inspect and verify them.
+//!
+//! `main` is wiring only: parse flags, call one function per command, map the outcome to
+//! an exit code with a fixed meaning (0 ok, 1 denied, 2 bad usage or bad input).
 
+mod cli;
+mod commands;
+mod input;
+mod output;
+mod store;
+mod time;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
 use clap::Parser;
 
-/// Scoped, short-lived, offline-attenuable stand-ins for your API keys.
-#[derive(Parser, Debug)]
-#[command(name = "macaroon", version)]
-struct Cli {}
+use crate::cli::{Cli, Command};
+use crate::store::Store;
 
-fn main() {
-    Cli::parse();
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Done, or allowed.
+    Success,
+    /// A verification denied the request.
+    Denied,
+    /// Bad usage or bad input.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        match s {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Denied => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("macaroon: {e:#}");
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+/// A closed stdout (`macaroon list | head -1`) is a normal end, not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let home = caveat::macaroon_home(cli.home.as_deref())
+        .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
+    let store = Store::new(&home);
+    match cli.command {
+        Command::Wrap(args) => commands::wrap::run(args, &home, &store)?,
+        Command::Attenuate { token, attenuation } => {
+            commands::attenuate::run(token.token.as_deref(), &attenuation, &store)?
+        }
+        Command::Inspect { token, json } => commands::inspect::run(token.token.as_deref(), json, &store)?,
+        Command::Verify {
+            token,
+            method,
+            url,
+            proxy_key_file,
+            json,
+        } => {
+            let args = commands::verify::VerifyArgs {
+                token: token.token.as_deref(),
+                method: &method,
+                url: &url,
+                proxy_key_file: proxy_key_file.as_deref(),
+                json,
+            };
+            return commands::verify::run(args, &home, &store);
+        }
+        Command::List { json } => commands::list::run(json, &store)?,
+        Command::Rm { name } => commands::rm::run(&name, &store)?,
+        Command::Completions { shell } => commands::completions::run(shell)?,
+    }
+    Ok(ExitStatus::Success)
 }

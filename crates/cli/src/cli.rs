@@ -1,0 +1,205 @@
+//! Flag definitions. Each field's `///` comment is its `--help` text; shared flag sets
+//! (`TokenArg`, `Attenuation`) are flattened so every command reads them the same way.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Scoped, short-lived, offline-attenuable stand-ins for your API keys.
+///
+/// Wrap a real API key once; hand agents and scripts narrowed macaroons instead. The
+/// macaroon-proxy verifies each request, swaps the token for the key, and forwards only
+/// to the host the key was wrapped for.
+#[derive(Parser, Debug)]
+#[command(name = "macaroon", version, propagate_version = true, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else
+    /// ~/.config/macaroon.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  macaroon-proxy keygen
+  echo \"$STRIPE_KEY\" | macaroon wrap stripe --host api.stripe.com
+  macaroon attenuate stripe --expires 10m --method GET --path /v1/charges
+  macaroon inspect \"$TOKEN\"
+  macaroon verify \"$TOKEN\" --method GET --url https://api.stripe.com/v1/charges";
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Seal a real API key into a new root token, store it under NAME and print it.
+    ///
+    /// The key is read from a hidden prompt (asked twice), or from stdin when stdin is
+    /// not a terminal. It is sealed to the proxy's public key: only the proxy can open it,
+    /// and it will only ever be sent to the --host hosts.
+    #[command(after_help = "\
+Examples:
+  macaroon wrap stripe --host api.stripe.com
+  printf %s \"$OPENAI_API_KEY\" | macaroon wrap openai --host api.openai.com --expires 90d
+  macaroon wrap github --host api.github.com --inject header:authorization --no-store")]
+    Wrap(WrapArgs),
+
+    /// Add caveats to a token, offline, and print the narrower token.
+    ///
+    /// Caveats can be added by anyone holding the token and never removed. Values of one
+    /// repeated flag are alternatives (--method GET --method HEAD: either); separate
+    /// attenuate calls intersect (both must hold). --expires never extends an earlier
+    /// expiry: the earliest one always wins.
+    #[command(after_help = "\
+Examples:
+  macaroon attenuate stripe --expires 10m --method GET --path /v1/charges
+  macaroon attenuate - --path-glob '/v1/customers/*/sources' < token.txt
+  macaroon attenuate \"$TOKEN\" --caveat 'host = api.stripe.com' --not-before 2026-12-01T09:00:00Z")]
+    Attenuate {
+        /// The token to narrow.
+        #[command(flatten)]
+        token: TokenArg,
+        /// What to add.
+        #[command(flatten)]
+        attenuation: Attenuation,
+    },
+
+    /// Show what a token allows, in plain words (or --json).
+    ///
+    /// The signature is never shown, only its fingerprint: the identifier, caveats and
+    /// signature together are the token.
+    #[command(after_help = "\
+Examples:
+  macaroon inspect stripe
+  macaroon inspect \"$TOKEN\" --json | jq .caveats")]
+    Inspect {
+        /// The token to inspect.
+        #[command(flatten)]
+        token: TokenArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Dry-run the proxy's decision for a request: exit 0 if allowed, 1 if denied.
+    ///
+    /// Needs the proxy's private key (default $MACAROON_HOME/proxy.key) to open the
+    /// sealed identifier, exactly as the proxy does.
+    #[command(after_help = "\
+Examples:
+  macaroon verify \"$TOKEN\" --method GET --url https://api.stripe.com/v1/charges
+  macaroon verify agent --method POST --url https://api.stripe.com/v1/refunds --json")]
+    Verify {
+        /// The token to check.
+        #[command(flatten)]
+        token: TokenArg,
+        /// The request method.
+        #[arg(long, short = 'X', value_name = "METHOD")]
+        method: String,
+        /// The request URL (https://HOST/PATH?QUERY).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
+        #[arg(long, value_name = "PATH")]
+        proxy_key_file: Option<PathBuf>,
+        /// Print the decision as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// List stored tokens.
+    #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json")]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Remove a stored token.
+    #[command(after_help = "Example:\n  macaroon rm stripe")]
+    Rm {
+        /// The stored name.
+        name: String,
+    },
+
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  macaroon completions bash > ~/.local/share/bash-completion/completions/macaroon\n  macaroon completions zsh > ~/.zfunc/_macaroon"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Flags of `wrap`.
+#[derive(Args, Debug)]
+pub struct WrapArgs {
+    /// Name to store the root token under (letters, digits, '.', '_', '-').
+    pub name: String,
+    /// A host the key may be sent to (repeatable). The first is the default upstream
+    /// when the proxy runs as a reverse proxy.
+    #[arg(long = "host", value_name = "HOST", required = true)]
+    pub hosts: Vec<String>,
+    /// Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME.
+    #[arg(long, value_name = "RULE", default_value = "bearer")]
+    pub inject: String,
+    /// Hard expiry sealed into the token (e.g. 90d); no caveat can extend it.
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// Advisory location recorded in the token (e.g. the proxy's URL).
+    #[arg(long, value_name = "URL")]
+    pub location: Option<String>,
+    /// The proxy public key (base64), or a file holding it. Default:
+    /// $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub.
+    #[arg(
+        long,
+        value_name = "PUBKEY",
+        env = "MACAROON_PROXY_KEY",
+        hide_env_values = true
+    )]
+    pub proxy_key: Option<String>,
+    /// Print the token without storing it.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Replace a stored token of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where a token comes from.
+#[derive(Args, Debug)]
+pub struct TokenArg {
+    /// A token, a stored NAME, or '-' to read it from stdin. Default: $MACAROON_TOKEN.
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+/// Caveats to add, shared by every command that narrows a token.
+#[derive(Args, Debug, Default)]
+pub struct Attenuation {
+    /// Expire this long from now (e.g. 10m, 1h 30m, 7d).
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long
+    /// from now (e.g. 5m).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub not_before: Option<String>,
+    /// Only these paths or below them (repeatable: any of them; one `path prefix` caveat).
+    #[arg(long = "path", value_name = "PREFIX")]
+    pub paths: Vec<String>,
+    /// Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them).
+    #[arg(long = "path-glob", value_name = "GLOB")]
+    pub path_globs: Vec<String>,
+    /// Only these methods (repeatable: any of them; one `method in` caveat).
+    #[arg(long = "method", value_name = "METHOD")]
+    pub methods: Vec<String>,
+    /// Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are
+    /// already limited to those the key was wrapped for; this narrows further.
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// A caveat in the caveat language, e.g. 'path = /v1/balance' (repeatable).
+    #[arg(long = "caveat", value_name = "EXPR")]
+    pub caveats: Vec<String>,
+}

@@ -1,0 +1,227 @@
+//! `macaroon inspect`: what a token allows, in plain words or JSON. One result type,
+//! two renderings; never the signature (identifier + caveats + signature is the token).
+
+use std::fmt;
+use std::time::SystemTime;
+
+use caveat::{fmt_time, Caveat, SealedId, Token};
+use serde::Serialize;
+
+use crate::input::read_token;
+use crate::output::table;
+use crate::store::Store;
+
+/// The identifier, as far as it can be read without the proxy's private key.
+#[derive(Serialize)]
+pub struct IdentifierInfo {
+    /// `mk1` for our sealed identifiers, `opaque` for other implementations' ids.
+    pub format: &'static str,
+    /// The proxy key id a sealed identifier names.
+    pub proxy_key_id: Option<String>,
+}
+
+/// One first-party caveat.
+#[derive(Serialize)]
+pub struct CaveatInfo {
+    /// The caveat text as the token carries it.
+    pub predicate: String,
+    /// Its kind (`expires`, `method`, `path-prefix`...; `unknown` if not understood).
+    pub kind: String,
+    /// What it means, relative to now.
+    pub explain: String,
+}
+
+/// The time window in which every time caveat holds.
+#[derive(Serialize)]
+pub struct Window {
+    /// Latest `time >` bound, if any.
+    pub not_before: Option<String>,
+    /// Earliest `time <` bound, if any.
+    pub expires: Option<String>,
+    /// The window in words, relative to now.
+    pub explain: String,
+}
+
+/// Everything `inspect` shows.
+#[derive(Serialize)]
+pub struct Inspection {
+    /// The advisory location (not signed).
+    pub location: Option<String>,
+    /// Identifier facts.
+    pub identifier: IdentifierInfo,
+    /// First-party caveats, in order.
+    pub caveats: Vec<CaveatInfo>,
+    /// Third-party caveats, in order.
+    pub third_party: Vec<caveat::ThirdPartyCaveat>,
+    /// First 8 bytes of SHA-256 of the signature, hex.
+    pub signature_fingerprint: String,
+    /// The serialization it was read from (V1, V2, V2JSON).
+    pub wire_format: String,
+    /// The effective validity window.
+    pub effective: Window,
+    /// Where the token was read from (table only).
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl Inspection {
+    /// Inspects `token` as of `now`.
+    pub fn new(token: &Token, source: &str, now: SystemTime) -> Self {
+        let id = token.identifier();
+        let sealed = SealedId::parse(&id);
+        let parsed: Vec<(String, Result<Caveat, caveat::CaveatError>)> = token
+            .first_party()
+            .into_iter()
+            .map(|raw| {
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                let parsed = Caveat::parse(&text);
+                (text, parsed)
+            })
+            .collect();
+        let expires = parsed
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Ok(Caveat::TimeBefore(t)) => Some(*t),
+                _ => None,
+            })
+            .min();
+        let not_before = parsed
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Ok(Caveat::TimeAfter(t)) => Some(*t),
+                _ => None,
+            })
+            .max();
+        let caveats = parsed
+            .iter()
+            .map(|(text, c)| match c {
+                Ok(c) => {
+                    let mut explain = c.explain_at(now);
+                    if let (Caveat::TimeBefore(t), Some(e)) = (c, expires) {
+                        if *t > e {
+                            explain.push_str("; an earlier expiry applies");
+                        }
+                    }
+                    if let (Caveat::TimeAfter(t), Some(nb)) = (c, not_before) {
+                        if *t < nb {
+                            explain.push_str("; a later not-before applies");
+                        }
+                    }
+                    CaveatInfo {
+                        predicate: text.clone(),
+                        kind: c.kind().to_string(),
+                        explain,
+                    }
+                }
+                Err(e) => CaveatInfo {
+                    predicate: text.clone(),
+                    kind: "unknown".into(),
+                    explain: format!(
+                        "not understood, so the proxy denies every request ({})",
+                        e.message
+                    ),
+                },
+            })
+            .collect();
+        Inspection {
+            location: token.location(),
+            identifier: IdentifierInfo {
+                format: if sealed.is_some() { "mk1" } else { "opaque" },
+                proxy_key_id: sealed.map(|s| s.key_id.to_string()),
+            },
+            caveats,
+            third_party: token.third_party(),
+            signature_fingerprint: token.signature_fingerprint(),
+            wire_format: token.wire_format().to_string(),
+            effective: window(not_before, expires, now),
+            source: source.to_string(),
+        }
+    }
+}
+
+fn window(not_before: Option<SystemTime>, expires: Option<SystemTime>, now: SystemTime) -> Window {
+    let ago = |t: SystemTime| caveat::fmt_duration(now.duration_since(t).unwrap_or_default());
+    let until = |t: SystemTime| caveat::fmt_duration(t.duration_since(now).unwrap_or_default());
+    let explain = match (not_before, expires) {
+        (Some(nb), Some(e)) if nb >= e => {
+            "never valid: the not-before time is not before the expiry".to_string()
+        }
+        (_, Some(e)) if e <= now => format!("expired {} ago", ago(e)),
+        (Some(nb), Some(e)) if nb >= now => format!("valid from in {} until in {}", until(nb), until(e)),
+        (Some(nb), None) if nb >= now => format!("valid from in {}, no expiry", until(nb)),
+        (_, Some(e)) => format!("valid now, expires in {}", until(e)),
+        (_, None) => {
+            "valid now, no expiry caveat (the wrapped key may still have a sealed expiry)".to_string()
+        }
+    };
+    Window {
+        not_before: not_before.map(fmt_time),
+        expires: expires.map(fmt_time),
+        explain,
+    }
+}
+
+impl fmt::Display for Inspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let identifier = match &self.identifier.proxy_key_id {
+            Some(k) => format!("sealed (mk1), for proxy key {k}"),
+            None => {
+                "opaque: not a macaroon-proxy sealed identifier (minted by another implementation)".into()
+            }
+        };
+        let mut t = table(["FIELD", "VALUE"]);
+        t.add_row(vec!["Token".to_string(), self.source.clone()]);
+        t.add_row(vec!["Identifier".to_string(), identifier]);
+        t.add_row(vec!["Format".to_string(), self.wire_format.clone()]);
+        t.add_row(vec![
+            "Location".to_string(),
+            self.location.clone().unwrap_or_else(|| "none".into()),
+        ]);
+        t.add_row(vec!["Valid".to_string(), self.effective.explain.clone()]);
+        t.add_row(vec![
+            "Signature".to_string(),
+            format!("fingerprint {}", self.signature_fingerprint),
+        ]);
+        writeln!(f, "{t}")?;
+        if self.caveats.is_empty() {
+            writeln!(
+                f,
+                "No caveats: this token allows anything the wrapped key allows, on its sealed hosts."
+            )?;
+        } else {
+            let mut c = table(["#", "CAVEAT", "MEANING"]);
+            for (i, cav) in self.caveats.iter().enumerate() {
+                c.add_row(vec![
+                    (i + 1).to_string(),
+                    cav.predicate.clone(),
+                    cav.explain.clone(),
+                ]);
+            }
+            writeln!(f, "{c}")?;
+        }
+        if !self.third_party.is_empty() {
+            let mut tp = table(["#", "THIRD-PARTY LOCATION", "CAVEAT ID"]);
+            for (i, c) in self.third_party.iter().enumerate() {
+                tp.add_row(vec![(i + 1).to_string(), c.location.clone(), c.id.clone()]);
+            }
+            writeln!(f, "{tp}")?;
+            writeln!(
+                f,
+                "Each third-party caveat needs a discharge token from its location."
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `inspect`.
+pub fn run(token: Option<&str>, json: bool, store: &Store) -> anyhow::Result<()> {
+    let input = read_token(token, store)?;
+    let inspection = Inspection::new(&input.token, &input.source, SystemTime::now());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{inspection}");
+    }
+    Ok(())
+}

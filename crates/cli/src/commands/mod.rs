@@ -1,0 +1,9 @@
+//! One module per command, each one `pub fn run`.
+
+pub mod attenuate;
+pub mod completions;
+pub mod inspect;
+pub mod list;
+pub mod rm;
+pub mod verify;
+pub mod wrap;

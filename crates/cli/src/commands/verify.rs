@@ -1,0 +1,102 @@
+//! `macaroon verify`: the proxy's decision for one request, by the same core function.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+use caveat::{decide, Decision, Host, Method, ProxyKeyPair, Request, RequestPath, Scheme};
+
+use crate::input::read_token;
+use crate::store::Store;
+use crate::ExitStatus;
+
+/// What to verify.
+pub struct VerifyArgs<'a> {
+    /// The token argument.
+    pub token: Option<&'a str>,
+    /// The method.
+    pub method: &'a str,
+    /// The URL.
+    pub url: &'a str,
+    /// An explicit private key file.
+    pub proxy_key_file: Option<&'a Path>,
+    /// JSON output.
+    pub json: bool,
+}
+
+/// Runs `verify`: exit 0 allow, 1 deny.
+pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<ExitStatus> {
+    let method = Method::new(args.method).with_context(|| format!("--method {:?}", args.method))?;
+    let uri: http::Uri = args.url.parse().with_context(|| {
+        format!(
+            "--url {:?} is not a URL; use e.g. https://api.stripe.com/v1/charges",
+            args.url
+        )
+    })?;
+    let scheme = match uri.scheme_str() {
+        Some("https") => Scheme::Https,
+        Some("http") => Scheme::Http,
+        _ => bail!("--url {:?} must start with https:// (or http://)", args.url),
+    };
+    let host_text = uri.host().context("--url has no host")?;
+    let host = Host::normalize(host_text).with_context(|| format!("--url host {host_text:?}"))?;
+    let keys = match args.proxy_key_file {
+        Some(p) => vec![ProxyKeyPair::load(p)?],
+        None => ProxyKeyPair::load_all(home).context(
+            "verify needs the proxy's private key: run it where the proxy's home is, or pass --proxy-key-file",
+        )?,
+    };
+    let input = read_token(args.token, store)?;
+    let decision = match RequestPath::parse(uri.path()) {
+        Ok(path) => {
+            let req = Request {
+                time: SystemTime::now(),
+                method,
+                scheme,
+                port: uri.port_u16().unwrap_or(scheme.default_port()),
+                host,
+                path,
+                query: uri.query().map(str::to_string),
+                headers: Vec::new(),
+                client: None,
+            };
+            match decide(&input.token, &[], &keys, &req) {
+                Decision::Allow => Ok(()),
+                Decision::Deny(d) => Err((
+                    serde_json::to_value(d.kind).unwrap_or_default(),
+                    d.caveat.clone(),
+                    d.to_string(),
+                    if d.kind.is_unauthenticated() { 401 } else { 403 },
+                )),
+            }
+        }
+        Err(e) => Err((
+            serde_json::json!("bad-path"),
+            None,
+            format!(
+                "the path {:?} is refused before any caveat is checked: {e}",
+                uri.path()
+            ),
+            400,
+        )),
+    };
+    let line = format!("{} {}", args.method, args.url);
+    let allowed = decision.is_ok();
+    match (decision, args.json) {
+        (Ok(()), true) => println!("{}", serde_json::json!({"decision": "allow", "status": 200})),
+        (Ok(()), false) => println!("allow: {line}"),
+        (Err((kind, caveat, reason, status)), true) => println!(
+            "{}",
+            serde_json::json!({"decision": "deny", "kind": kind, "caveat": caveat, "reason": reason, "status": status})
+        ),
+        (Err((_, _, reason, _)), false) => {
+            println!("deny: {line}");
+            eprintln!("denied: {reason}");
+        }
+    }
+    Ok(if allowed {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Denied
+    })
+}

@@ -1,0 +1,133 @@
+//! `macaroon wrap`: seal a real API key to the proxy and print the root token.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+use caveat::{Host, Injection, MintRequest, PublicKey, Secret, Token};
+
+use crate::cli::WrapArgs;
+use crate::store::{check_name, Backend, Entry, Store};
+
+/// Runs `wrap`.
+pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
+    if !args.no_store {
+        check_name(&args.name)?;
+    }
+    let hosts = args
+        .hosts
+        .iter()
+        .map(|h| Host::normalize(h).with_context(|| format!("--host {h:?} is not a host name")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let inject: Injection = args.inject.parse().context("--inject")?;
+    let now = SystemTime::now();
+    let expires = args
+        .expires
+        .as_deref()
+        .map(|d| crate::time::parse_duration(d, "--expires").map(|d| crate::time::whole_seconds(now + d)))
+        .transpose()?;
+    let proxy_key = proxy_key(args.proxy_key.as_deref(), home)?;
+    let secret = read_secret(&args.name)?;
+    let token = Token::mint(
+        &proxy_key,
+        MintRequest {
+            secret,
+            inject: inject.clone(),
+            hosts: hosts.clone(),
+            expires,
+            location: args.location,
+        },
+        now,
+    )?;
+    let encoded = zeroize::Zeroizing::new(token.encode());
+    let hosts_text: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+    if args.no_store {
+        eprintln!(
+            "Wrapped a key for {} ({inject}); not stored.",
+            hosts_text.join(", ")
+        );
+    } else {
+        let entry = Entry {
+            name: args.name.clone(),
+            created: caveat::fmt_time(now),
+            hosts: hosts_text.clone(),
+            expires: expires.map(caveat::fmt_time),
+            inject: inject.to_string(),
+            proxy_key_id: proxy_key.key_id().to_string(),
+            store: Backend::File,
+        };
+        let backend = store.put(entry, &encoded, args.force)?;
+        let place = match backend {
+            Backend::Keyring => "the OS keyring".to_string(),
+            Backend::File => format!("{}", home.join("tokens").join(&args.name).display()),
+        };
+        eprintln!(
+            "Wrapped a key for {} ({inject}), stored as {:?} in {place}.\n\
+             Hand out narrowed copies, e.g.: macaroon attenuate {} --expires 10m --method GET",
+            hosts_text.join(", "),
+            args.name,
+            args.name
+        );
+    }
+    println!("{}", encoded.as_str());
+    Ok(())
+}
+
+/// The proxy public key: --proxy-key / MACAROON_PROXY_KEY (base64 or a file), else
+/// `$MACAROON_HOME/proxy.pub`.
+fn proxy_key(flag: Option<&str>, home: &Path) -> anyhow::Result<PublicKey> {
+    if let Some(value) = flag.map(str::trim).filter(|v| !v.is_empty()) {
+        let path = Path::new(value);
+        if path.is_file() {
+            return Ok(PublicKey::load(path)?);
+        }
+        return Ok(PublicKey::from_base64(
+            value,
+            "--proxy-key (or MACAROON_PROXY_KEY)",
+        )?);
+    }
+    let path = home.join(caveat::PUBLIC_KEY_FILE);
+    if !path.exists() {
+        bail!(
+            "no proxy public key: {} does not exist. Create one with `macaroon-proxy keygen`, \
+             or pass --proxy-key (or set MACAROON_PROXY_KEY) with the proxy's public key",
+            path.display()
+        );
+    }
+    Ok(PublicKey::load(&path)?)
+}
+
+/// Reads the secret: a hidden prompt asked twice on a terminal, else all of stdin
+/// (one trailing newline removed).
+fn read_secret(name: &str) -> anyhow::Result<Secret> {
+    let stdin = std::io::stdin();
+    let value = if stdin.is_terminal() {
+        dialoguer::Password::new()
+            .with_prompt(format!("API key for {name}"))
+            .with_confirmation("Repeat it", "The two entries differ; try again")
+            .allow_empty_password(true)
+            .interact()
+            .context("could not read the key from the terminal")?
+    } else {
+        let mut buf = String::new();
+        stdin
+            .lock()
+            .read_to_string(&mut buf)
+            .context("could not read the key from stdin")?;
+        let trimmed = buf
+            .strip_suffix('\n')
+            .map(|s| s.strip_suffix('\r').unwrap_or(s))
+            .unwrap_or(&buf);
+        let out = trimmed.to_string();
+        zeroize::Zeroize::zeroize(&mut buf);
+        out
+    };
+    if value.trim().is_empty() {
+        bail!("the API key is empty; type it at the prompt or pipe it in, e.g.: printf %s \"$KEY\" | macaroon wrap {name} --host HOST");
+    }
+    if value.contains(['\n', '\r']) {
+        bail!("the API key spans several lines; pass exactly one key");
+    }
+    Ok(Secret::new(value))
+}
