@@ -33,6 +33,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+
+    /// Print shell completions.
+    ///
+    /// Example:
+    ///   macaroon-proxy completions bash > ~/.local/share/bash-completion/completions/macaroon-proxy
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
@@ -49,6 +58,11 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut cmd, "macaroon-proxy", &mut std::io::stdout());
+        return Ok(());
+    }
     let home = caveat::macaroon_home(cli.home.as_deref())
         .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
     match cli.command {
@@ -63,5 +77,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", g.keys.public().to_base64());
             Ok(())
         }
+        Command::Completions { .. } => Ok(()),
     }
 }

@@ -1,0 +1,133 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[macaroon] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'macaroon'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'macaroon'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand wrap 'Seal a real API key into a new root token, store it under NAME and print it'
+            cand attenuate 'Add caveats to a token, offline, and print the narrower token'
+            cand inspect 'Show what a token allows, in plain words (or --json)'
+            cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
+            cand list 'List stored tokens'
+            cand rm 'Remove a stored token'
+            cand completions 'Print shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon;wrap'= {
+            cand --host 'A host the key may be sent to (repeatable). The first is the default upstream when the proxy runs as a reverse proxy'
+            cand --inject 'Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME'
+            cand --expires 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it'
+            cand --location 'Advisory location recorded in the token (e.g. the proxy''s URL)'
+            cand --proxy-key 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --no-store 'Print the token without storing it'
+            cand --force 'Replace a stored token of the same name'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;attenuate'= {
+            cand --expires 'Expire this long from now (e.g. 10m, 1h 30m, 7d)'
+            cand --not-before 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)'
+            cand --path 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)'
+            cand --path-glob 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)'
+            cand --method 'Only these methods (repeatable: any of them; one `method in` caveat)'
+            cand --host 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further'
+            cand --caveat 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;inspect'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;verify'= {
+            cand -X 'The request method'
+            cand --method 'The request method'
+            cand --url 'The request URL (https://HOST/PATH?QUERY)'
+            cand --proxy-key-file 'The proxy private key. Default: $MACAROON_HOME/proxy.key'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --json 'Print the decision as JSON on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;list'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;rm'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;completions'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;help'= {
+            cand wrap 'Seal a real API key into a new root token, store it under NAME and print it'
+            cand attenuate 'Add caveats to a token, offline, and print the narrower token'
+            cand inspect 'Show what a token allows, in plain words (or --json)'
+            cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
+            cand list 'List stored tokens'
+            cand rm 'Remove a stored token'
+            cand completions 'Print shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon;help;wrap'= {
+        }
+        &'macaroon;help;attenuate'= {
+        }
+        &'macaroon;help;inspect'= {
+        }
+        &'macaroon;help;verify'= {
+        }
+        &'macaroon;help;list'= {
+        }
+        &'macaroon;help;rm'= {
+        }
+        &'macaroon;help;completions'= {
+        }
+        &'macaroon;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,86 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_macaroon_global_optspecs
+    string join \n home= h/help V/version
+end
+
+function __fish_macaroon_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_macaroon_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_macaroon_using_subcommand
+    set -l cmd (__fish_macaroon_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c macaroon -n "__fish_macaroon_needs_command" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_needs_command" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "list" -d 'List stored tokens'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "rm" -d 'Remove a stored token'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l host -d 'A host the key may be sent to (repeatable). The first is the default upstream when the proxy runs as a reverse proxy' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l inject -d 'Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l expires -d 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l location -d 'Advisory location recorded in the token (e.g. the proxy\'s URL)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l proxy-key -d 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l no-store -d 'Print the token without storing it'
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l force -d 'Replace a stored token of the same name'
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l expires -d 'Expire this long from now (e.g. 10m, 1h 30m, 7d)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l not-before -d 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l path -d 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l path-glob -d 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -l json -d 'Print JSON instead of a table'
+complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s X -l method -d 'The request method' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l url -d 'The request URL (https://HOST/PATH?QUERY)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l proxy-key-file -d 'The proxy private key. Default: $MACAROON_HOME/proxy.key' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l json -d 'Print the decision as JSON on stdout'
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand list" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand list" -l json -d 'Print JSON instead of a table'
+complete -c macaroon -n "__fish_macaroon_using_subcommand list" -s h -l help -d 'Print help'
+complete -c macaroon -n "__fish_macaroon_using_subcommand list" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand rm" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c macaroon -n "__fish_macaroon_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "list" -d 'List stored tokens'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "rm" -d 'Remove a stored token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "completions" -d 'Print shell completions'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

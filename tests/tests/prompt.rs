@@ -1,0 +1,1 @@
+//! The hidden prompt of `macaroon wrap`, driven through a pseudo-terminal.
