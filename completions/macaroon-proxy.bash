@@ -16,6 +16,9 @@ _macaroon__proxy() {
             ",$1")
                 cmd="macaroon__proxy"
                 ;;
+            macaroon__proxy,ca)
+                cmd="macaroon__proxy__subcmd__ca"
+                ;;
             macaroon__proxy,completions)
                 cmd="macaroon__proxy__subcmd__completions"
                 ;;
@@ -24,6 +27,12 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy,keygen)
                 cmd="macaroon__proxy__subcmd__keygen"
+                ;;
+            macaroon__proxy,run)
+                cmd="macaroon__proxy__subcmd__run"
+                ;;
+            macaroon__proxy__subcmd__help,ca)
+                cmd="macaroon__proxy__subcmd__help__subcmd__ca"
                 ;;
             macaroon__proxy__subcmd__help,completions)
                 cmd="macaroon__proxy__subcmd__help__subcmd__completions"
@@ -34,6 +43,9 @@ _macaroon__proxy() {
             macaroon__proxy__subcmd__help,keygen)
                 cmd="macaroon__proxy__subcmd__help__subcmd__keygen"
                 ;;
+            macaroon__proxy__subcmd__help,run)
+                cmd="macaroon__proxy__subcmd__help__subcmd__run"
+                ;;
             *)
                 ;;
         esac
@@ -41,12 +53,34 @@ _macaroon__proxy() {
 
     case "${cmd}" in
         macaroon__proxy)
-            opts="-h -V --home --help --version keygen completions help"
+            opts="-h -V --home --help --version keygen run ca completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__ca)
+            opts="-h -V --proxy-url --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --proxy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -77,8 +111,22 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help)
-            opts="keygen completions help"
+            opts="keygen run ca completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__ca)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -132,6 +180,20 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__keygen)
             opts="-h -V --force --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -139,6 +201,48 @@ _macaroon__proxy() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__run)
+            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upstream-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passthrough)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

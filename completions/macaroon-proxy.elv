@@ -24,12 +24,36 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
+            cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
+            cand ca 'Print the local CA''s path and the environment lines clients need to trust it'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'macaroon-proxy;keygen'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --force 'Replace existing key files (tokens sealed to the old key stop working)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;run'= {
+            cand --listen 'Address to listen on'
+            cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stderr'
+            cand --admin 'Address for /healthz and /metrics (off unless given)'
+            cand --upstream-ca 'Extra trusted root certificates for upstreams, PEM (repeatable)'
+            cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
+            cand --passthrough 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --allow-private 'Allow upstream addresses in private and loopback ranges'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;ca'= {
+            cand --proxy-url 'The proxy URL to put in HTTPS_PROXY'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -44,10 +68,16 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         }
         &'macaroon-proxy;help'= {
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
+            cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
+            cand ca 'Print the local CA''s path and the environment lines clients need to trust it'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'macaroon-proxy;help;keygen'= {
+        }
+        &'macaroon-proxy;help;run'= {
+        }
+        &'macaroon-proxy;help;ca'= {
         }
         &'macaroon-proxy;help;completions'= {
         }

@@ -90,12 +90,12 @@ impl Session {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+        // The command may exit without reading stdin (an early error): a closed pipe is fine.
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Err(e) = stdin.write_all(input.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin: {e}");
+        }
+        drop(stdin);
         Run::from(child.wait_with_output().expect("wait"))
     }
 }
@@ -140,5 +140,115 @@ impl Run {
     /// Standard output without the trailing newline.
     pub fn out(&self) -> &str {
         self.stdout.trim_end()
+    }
+}
+
+pub mod upstream;
+
+/// A running `macaroon-proxy run`, killed (SIGTERM, then reaped) when dropped.
+pub struct ProxyProcess {
+    child: std::process::Child,
+    /// The proxy listener.
+    pub addr: std::net::SocketAddr,
+    /// The admin listener.
+    pub admin: std::net::SocketAddr,
+    /// The audit log file.
+    pub audit_path: PathBuf,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Session {
+    /// Starts the proxy on ephemeral ports with an audit file in the home, trusting the
+    /// test upstream's CA and sending `hosts` to it. Extra flags are appended.
+    pub fn start_proxy(&self, up: &upstream::Upstream, hosts: &[&str], extra: &[&str]) -> ProxyProcess {
+        use std::io::BufRead;
+        let audit_path = self.home().join("audit.jsonl");
+        let mut cmd = self.cmd("macaroon-proxy");
+        cmd.args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--audit-log",
+        ])
+        .arg(&audit_path)
+        .arg("--upstream-ca")
+        .arg(&up.ca_path);
+        for h in hosts {
+            cmd.arg("--resolve").arg(format!("{h}={}", up.addr));
+        }
+        cmd.args(extra).stderr(Stdio::piped()).stdout(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn macaroon-proxy");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("listening on http://") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(line.clone());
+                    }
+                }
+                sink.lock().expect("log").push_str(&format!("{line}\n"));
+            }
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("proxy did not start; stderr:\n{}", log.lock().expect("log")));
+        let addr_after = |marker: &str| -> std::net::SocketAddr {
+            let rest = &line[line.find(marker).expect("marker") + marker.len()..];
+            let end = rest.find([',', ')', ' ']).unwrap_or(rest.len());
+            rest[..end].parse().expect("address")
+        };
+        ProxyProcess {
+            addr: addr_after("listening on http://"),
+            admin: addr_after("(admin http://"),
+            child,
+            audit_path,
+            stderr: log,
+        }
+    }
+}
+
+impl ProxyProcess {
+    /// The proxy's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The audit lines written so far, parsed.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Everything the proxy printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("log").clone()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -8,7 +8,11 @@ const SECRET: &str = "sk_live_E2E_SECRET_51Hx";
 fn wrapped() -> (Session, String) {
     let s = Session::new();
     s.run("macaroon-proxy", &["keygen"]).ok();
-    let run = s.run_stdin("macaroon", &["wrap", "stripe", "--host", "api.stripe.com"], &format!("{SECRET}\n"));
+    let run = s.run_stdin(
+        "macaroon",
+        &["wrap", "stripe", "--host", "api.stripe.com"],
+        &format!("{SECRET}\n"),
+    );
     run.ok();
     let token = run.out().to_string();
     (s, token)
@@ -41,13 +45,21 @@ fn assert_no_secret(run: &Run) {
 fn wrap_prints_the_token_alone_and_stores_it() {
     let (s, token) = wrapped();
     assert_eq!(token.lines().count(), 1);
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{token}");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{token}"
+    );
     let stored = std::fs::read_to_string(s.home().join("tokens/stripe")).expect("stored");
     assert_eq!(stored.trim(), token);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(s.home().join("tokens/stripe")).expect("m").permissions().mode();
+        let mode = std::fs::metadata(s.home().join("tokens/stripe"))
+            .expect("m")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
@@ -57,7 +69,16 @@ fn the_flow_a_new_user_types() {
     let (s, _) = wrapped();
     let narrow = s.run(
         "macaroon",
-        &["attenuate", "stripe", "--expires", "10m", "--path", "/v1/charges", "--method", "GET"],
+        &[
+            "attenuate",
+            "stripe",
+            "--expires",
+            "10m",
+            "--path",
+            "/v1/charges",
+            "--method",
+            "GET",
+        ],
     );
     narrow.ok();
     let token = narrow.out();
@@ -66,18 +87,39 @@ fn the_flow_a_new_user_types() {
     let v = json(&inspect);
     assert_eq!(v["identifier"]["format"], "mk1");
     assert_eq!(v["identifier"]["proxy_key_id"].as_str().map(str::len), Some(16));
-    let preds: Vec<&str> = v["caveats"].as_array().expect("caveats").iter().map(|c| c["predicate"].as_str().expect("p")).collect();
+    let preds: Vec<&str> = v["caveats"]
+        .as_array()
+        .expect("caveats")
+        .iter()
+        .map(|c| c["predicate"].as_str().expect("p"))
+        .collect();
     assert!(preds[0].starts_with("time < "), "{preds:?}");
     assert_eq!(preds[1..], ["method in GET", "path prefix /v1/charges"]);
     let explain = v["caveats"][0]["explain"].as_str().expect("explain");
-    assert!(explain.starts_with("expires in 9m 5") || explain.starts_with("expires in 10m"), "{explain}");
+    assert!(
+        explain.starts_with("expires in 9m 5") || explain.starts_with("expires in 10m"),
+        "{explain}"
+    );
     assert_eq!(v["caveats"][1]["kind"], "method");
     assert_eq!(v["caveats"][2]["explain"], "only paths under /v1/charges");
     assert_eq!(v["third_party"], serde_json::json!([]));
     assert_eq!(v["signature_fingerprint"].as_str().map(str::len), Some(16));
-    assert!(!inspect.stdout.contains(&token[token.len() - 20..]), "inspect must not print the token");
+    assert!(
+        !inspect.stdout.contains(&token[token.len() - 20..]),
+        "inspect must not print the token"
+    );
 
-    let allow = s.run("macaroon", &["verify", token, "--method", "GET", "--url", "https://api.stripe.com/v1/charges/ch_1"]);
+    let allow = s.run(
+        "macaroon",
+        &[
+            "verify",
+            token,
+            "--method",
+            "GET",
+            "--url",
+            "https://api.stripe.com/v1/charges/ch_1",
+        ],
+    );
     allow.ok();
     assert!(allow.stdout.starts_with("allow"), "{}", allow.stdout);
 }
@@ -86,21 +128,61 @@ fn the_flow_a_new_user_types() {
 fn verify_names_each_reason_for_denying() {
     let (s, _) = wrapped();
     let token = s
-        .run("macaroon", &["attenuate", "stripe", "--path", "/v1/charges", "--method", "GET", "--method", "HEAD"])
+        .run(
+            "macaroon",
+            &[
+                "attenuate",
+                "stripe",
+                "--path",
+                "/v1/charges",
+                "--method",
+                "GET",
+                "--method",
+                "HEAD",
+            ],
+        )
         .out()
         .to_string();
     let cases: &[(&str, &str, &str)] = &[
-        ("POST", "https://api.stripe.com/v1/charges", "caveat \"method in GET HEAD\" failed: method POST is not allowed; only GET, HEAD"),
-        ("GET", "https://api.stripe.com/v1/customers", "caveat \"path prefix /v1/charges\" failed"),
-        ("GET", "https://api.stripe.com/v1/chargesX", "only paths under /v1/charges"),
-        ("GET", "https://evil.example/v1/charges", "host evil.example is not one the key was wrapped for"),
-        ("GET", "https://api.stripe.com/v1/charges/../../admin", "dot segment"),
-        ("GET", "https://api.stripe.com/v1/charges/%2e%2e/admin", "encodes a dot"),
+        (
+            "POST",
+            "https://api.stripe.com/v1/charges",
+            "caveat \"method in GET HEAD\" failed: method POST is not allowed; only GET, HEAD",
+        ),
+        (
+            "GET",
+            "https://api.stripe.com/v1/customers",
+            "caveat \"path prefix /v1/charges\" failed",
+        ),
+        (
+            "GET",
+            "https://api.stripe.com/v1/chargesX",
+            "only paths under /v1/charges",
+        ),
+        (
+            "GET",
+            "https://evil.example/v1/charges",
+            "host evil.example is not one the key was wrapped for",
+        ),
+        (
+            "GET",
+            "https://api.stripe.com/v1/charges/../../admin",
+            "dot segment",
+        ),
+        (
+            "GET",
+            "https://api.stripe.com/v1/charges/%2e%2e/admin",
+            "encodes a dot",
+        ),
     ];
     for (method, url, why) in cases {
         let run = s.run("macaroon", &["verify", &token, "--method", method, "--url", url]);
         run.code(1);
-        assert!(run.stderr.contains(why), "{method} {url}: want {why:?} in {}", run.stderr);
+        assert!(
+            run.stderr.contains(why),
+            "{method} {url}: want {why:?} in {}",
+            run.stderr
+        );
         assert!(run.stdout.starts_with("deny"), "{}", run.stdout);
     }
 }
@@ -108,15 +190,40 @@ fn verify_names_each_reason_for_denying() {
 #[test]
 fn verify_json_gives_kind_caveat_and_status() {
     let (s, _) = wrapped();
-    let token = s.run("macaroon", &["attenuate", "stripe", "--method", "GET"]).out().to_string();
-    let run = s.run("macaroon", &["verify", &token, "-X", "DELETE", "--url", "https://api.stripe.com/v1/x", "--json"]);
+    let token = s
+        .run("macaroon", &["attenuate", "stripe", "--method", "GET"])
+        .out()
+        .to_string();
+    let run = s.run(
+        "macaroon",
+        &[
+            "verify",
+            &token,
+            "-X",
+            "DELETE",
+            "--url",
+            "https://api.stripe.com/v1/x",
+            "--json",
+        ],
+    );
     run.code(1);
     let v = json(&run);
     assert_eq!(v["decision"], "deny");
     assert_eq!(v["kind"], "caveat-failed");
     assert_eq!(v["caveat"], "method in GET");
     assert_eq!(v["status"], 403);
-    let run = s.run("macaroon", &["verify", &token, "-X", "GET", "--url", "https://api.stripe.com/v1/x", "--json"]);
+    let run = s.run(
+        "macaroon",
+        &[
+            "verify",
+            &token,
+            "-X",
+            "GET",
+            "--url",
+            "https://api.stripe.com/v1/x",
+            "--json",
+        ],
+    );
     run.ok();
     assert_eq!(json(&run)["decision"], "allow");
 }
@@ -125,17 +232,43 @@ fn verify_json_gives_kind_caveat_and_status() {
 fn expired_and_not_yet_valid_tokens_are_denied() {
     let (s, _) = wrapped();
     let expired = s
-        .run("macaroon", &["attenuate", "stripe", "--caveat", "time < 2020-01-01T00:00:00Z"])
+        .run(
+            "macaroon",
+            &["attenuate", "stripe", "--caveat", "time < 2020-01-01T00:00:00Z"],
+        )
         .out()
         .to_string();
-    let run = s.run("macaroon", &["verify", &expired, "-X", "GET", "--url", "https://api.stripe.com/"]);
+    let run = s.run(
+        "macaroon",
+        &[
+            "verify",
+            &expired,
+            "-X",
+            "GET",
+            "--url",
+            "https://api.stripe.com/",
+        ],
+    );
     run.code(1);
-    assert!(run.stderr.contains("the token expired at 2020-01-01T00:00:00Z"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the token expired at 2020-01-01T00:00:00Z"),
+        "{}",
+        run.stderr
+    );
     let inspect = s.run("macaroon", &["inspect", &expired, "--json"]);
-    assert!(json(&inspect)["effective"]["explain"].as_str().expect("e").starts_with("expired "));
+    assert!(json(&inspect)["effective"]["explain"]
+        .as_str()
+        .expect("e")
+        .starts_with("expired "));
 
-    let later = s.run("macaroon", &["attenuate", "stripe", "--not-before", "1h"]).out().to_string();
-    let run = s.run("macaroon", &["verify", &later, "-X", "GET", "--url", "https://api.stripe.com/"]);
+    let later = s
+        .run("macaroon", &["attenuate", "stripe", "--not-before", "1h"])
+        .out()
+        .to_string();
+    let run = s.run(
+        "macaroon",
+        &["verify", &later, "-X", "GET", "--url", "https://api.stripe.com/"],
+    );
     run.code(1);
     assert!(run.stderr.contains("not valid before"), "{}", run.stderr);
 }
@@ -143,13 +276,25 @@ fn expired_and_not_yet_valid_tokens_are_denied() {
 #[test]
 fn a_later_expiry_never_extends_an_earlier_one() {
     let (s, _) = wrapped();
-    let short = s.run("macaroon", &["attenuate", "stripe", "--expires", "5m"]).out().to_string();
+    let short = s
+        .run("macaroon", &["attenuate", "stripe", "--expires", "5m"])
+        .out()
+        .to_string();
     let long = s.run("macaroon", &["attenuate", &short, "--expires", "2h"]);
     long.ok();
     let v = json(&s.run("macaroon", &["inspect", long.out(), "--json"]));
     assert_eq!(v["caveats"].as_array().map(Vec::len), Some(2));
-    assert!(v["caveats"][1]["explain"].as_str().expect("e").ends_with("an earlier expiry applies"), "{v}");
-    assert_eq!(v["effective"]["expires"], v["caveats"][0]["predicate"].as_str().expect("p")[7..]);
+    assert!(
+        v["caveats"][1]["explain"]
+            .as_str()
+            .expect("e")
+            .ends_with("an earlier expiry applies"),
+        "{v}"
+    );
+    assert_eq!(
+        v["effective"]["expires"],
+        v["caveats"][0]["predicate"].as_str().expect("p")[7..]
+    );
 }
 
 #[test]
@@ -160,13 +305,35 @@ fn tampered_token_and_other_proxy_key_are_denied_as_unauthenticated() {
     let i = chars.len() - 5;
     chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
     let forged: String = chars.into_iter().collect();
-    let run = s.run("macaroon", &["verify", &forged, "-X", "GET", "--url", "https://api.stripe.com/", "--json"]);
+    let run = s.run(
+        "macaroon",
+        &[
+            "verify",
+            &forged,
+            "-X",
+            "GET",
+            "--url",
+            "https://api.stripe.com/",
+            "--json",
+        ],
+    );
     run.code(1);
     assert_eq!(json(&run)["status"], 401);
 
     let other = Session::new();
     other.run("macaroon-proxy", &["keygen"]).ok();
-    let run = other.run("macaroon", &["verify", &token, "-X", "GET", "--url", "https://api.stripe.com/", "--json"]);
+    let run = other.run(
+        "macaroon",
+        &[
+            "verify",
+            &token,
+            "-X",
+            "GET",
+            "--url",
+            "https://api.stripe.com/",
+            "--json",
+        ],
+    );
     run.code(1);
     assert_eq!(json(&run)["kind"], "unknown-proxy-key");
 }
@@ -177,8 +344,14 @@ fn tokens_come_from_argument_name_stdin_or_environment() {
     let by_name = s.run("macaroon", &["inspect", "stripe", "--json"]);
     let fp = json(&by_name)["signature_fingerprint"].clone();
     let by_arg = json(&s.run("macaroon", &["inspect", &token, "--json"]))["signature_fingerprint"].clone();
-    let by_stdin = json(&s.run_stdin("macaroon", &["inspect", "-", "--json"], &token))["signature_fingerprint"].clone();
-    let by_env = s.cmd("macaroon").args(["inspect", "--json"]).env("MACAROON_TOKEN", &token).output().expect("run");
+    let by_stdin =
+        json(&s.run_stdin("macaroon", &["inspect", "-", "--json"], &token))["signature_fingerprint"].clone();
+    let by_env = s
+        .cmd("macaroon")
+        .args(["inspect", "--json"])
+        .env("MACAROON_TOKEN", &token)
+        .output()
+        .expect("run");
     let by_env: serde_json::Value = serde_json::from_slice(&by_env.stdout).expect("json");
     assert_eq!(fp, by_arg);
     assert_eq!(fp, by_stdin);
@@ -199,24 +372,46 @@ fn list_and_rm() {
     assert_eq!(v[0]["expires"], serde_json::Value::Null);
     assert!(v[0]["created"].as_str().expect("created").ends_with('Z'));
     let table = s.run("macaroon", &["list"]);
-    assert!(table.stdout.contains("stripe") && table.stdout.contains("api.stripe.com"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("stripe") && table.stdout.contains("api.stripe.com"),
+        "{}",
+        table.stdout
+    );
     s.run("macaroon", &["rm", "stripe"]).ok();
     assert!(!s.home().join("tokens/stripe").exists());
-    assert_eq!(json(&s.run("macaroon", &["list", "--json"])), serde_json::json!([]));
+    assert_eq!(
+        json(&s.run("macaroon", &["list", "--json"])),
+        serde_json::json!([])
+    );
     let again = s.run("macaroon", &["rm", "stripe"]);
     again.code(2);
-    assert!(again.stderr.contains("no stored token named \"stripe\"; see the names with: macaroon list"), "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("no stored token named \"stripe\"; see the names with: macaroon list"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
 fn wrap_refuses_to_replace_a_stored_token_without_force() {
     let (s, token) = wrapped();
-    let again = s.run_stdin("macaroon", &["wrap", "stripe", "--host", "api.stripe.com"], "other\n");
+    let again = s.run_stdin(
+        "macaroon",
+        &["wrap", "stripe", "--host", "api.stripe.com"],
+        "other\n",
+    );
     again.code(2);
     assert!(again.stderr.contains("already stored"), "{}", again.stderr);
     let stored = std::fs::read_to_string(s.home().join("tokens/stripe")).expect("stored");
     assert_eq!(stored.trim(), token, "the first token is kept");
-    s.run_stdin("macaroon", &["wrap", "stripe", "--host", "api.stripe.com", "--force"], "other\n").ok();
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "stripe", "--host", "api.stripe.com", "--force"],
+        "other\n",
+    )
+    .ok();
 }
 
 #[test]
@@ -227,8 +422,23 @@ fn the_secret_never_appears_in_output_or_stored_files() {
         vec!["inspect", "stripe", "--json"],
         vec!["list"],
         vec!["list", "--json"],
-        vec!["verify", "stripe", "-X", "GET", "--url", "https://api.stripe.com/"],
-        vec!["verify", "stripe", "-X", "GET", "--url", "https://evil.com/", "--json"],
+        vec![
+            "verify",
+            "stripe",
+            "-X",
+            "GET",
+            "--url",
+            "https://api.stripe.com/",
+        ],
+        vec![
+            "verify",
+            "stripe",
+            "-X",
+            "GET",
+            "--url",
+            "https://evil.com/",
+            "--json",
+        ],
         vec!["attenuate", "stripe", "--method", "GET"],
     ] {
         assert_no_secret(&s.run("macaroon", &args));
@@ -248,20 +458,39 @@ fn bad_input_exits_2_and_says_what_to_do() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["inspect", "AAAAnotatoken!!"], "is not a valid token"),
         (vec!["inspect", "stirpe"], "no stored token named \"stirpe\""),
-        (vec!["attenuate", "stripe", "--expires", "10 parsecs"], "--expires \"10 parsecs\" is not a duration; use e.g. 30s, 10m"),
-        (vec!["attenuate", "stripe", "--caveat", "methd = GET"], "unknown field \"methd\"; expected time, method, host or path"),
-        (vec!["attenuate", "stripe", "--caveat", "method = get"], "upper case: GET"),
+        (
+            vec!["attenuate", "stripe", "--expires", "10 parsecs"],
+            "--expires \"10 parsecs\" is not a duration; use e.g. 30s, 10m",
+        ),
+        (
+            vec!["attenuate", "stripe", "--caveat", "methd = GET"],
+            "unknown field \"methd\"; expected time, method, host or path",
+        ),
+        (
+            vec!["attenuate", "stripe", "--caveat", "method = get"],
+            "upper case: GET",
+        ),
         (vec!["attenuate", "stripe", "--path", "/v1/../x"], "dot segment"),
         (vec!["attenuate", "stripe"], "nothing to add"),
-        (vec!["verify", "stripe", "-X", "GET", "--url", "not a url"], "is not a URL"),
+        (
+            vec!["verify", "stripe", "-X", "GET", "--url", "not a url"],
+            "is not a URL",
+        ),
         (vec!["wrap", "../evil", "--host", "a.com"], "no path separators"),
-        (vec!["wrap", "x", "--host", "a.com", "--inject", "cookie"], "expected bearer, basic, header:NAME or query:NAME"),
+        (
+            vec!["wrap", "x", "--host", "a.com", "--inject", "cookie"],
+            "expected bearer, basic, header:NAME or query:NAME",
+        ),
         (vec!["wrap", "x", "--host", "a.com:443"], "includes a port"),
     ];
     for (args, want) in cases {
         let run = s.run_stdin("macaroon", &args, "key\n");
         run.code(2);
-        assert!(run.stderr.contains(want), "{args:?}: want {want:?} in {}", run.stderr);
+        assert!(
+            run.stderr.contains(want),
+            "{args:?}: want {want:?} in {}",
+            run.stderr
+        );
         assert!(run.stderr.starts_with("macaroon: "), "{}", run.stderr);
         assert!(run.stdout.is_empty(), "{args:?} printed {}", run.stdout);
         assert!(!run.stderr.contains(&token[20..60]), "error quotes the token");
@@ -274,7 +503,11 @@ fn wrap_without_a_proxy_key_says_to_run_keygen() {
     let run = s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "key\n");
     run.code(2);
     assert!(run.stderr.contains("macaroon-proxy keygen"), "{}", run.stderr);
-    let run = s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com", "--proxy-key", "bm9wZQ=="], "key\n");
+    let run = s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "a.com", "--proxy-key", "bm9wZQ=="],
+        "key\n",
+    );
     run.code(2);
     assert!(run.stderr.contains("not a proxy key"), "{}", run.stderr);
 }
@@ -284,10 +517,28 @@ fn wrap_with_an_explicit_public_key_needs_no_home_key() {
     let proxy = Session::new();
     let public = proxy.run("macaroon-proxy", &["keygen"]).out().to_string();
     let user = Session::new();
-    let run = user.run_stdin("macaroon", &["wrap", "k", "--host", "a.com", "--proxy-key", &public, "--no-store"], "key\n");
+    let run = user.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "k",
+            "--host",
+            "a.com",
+            "--proxy-key",
+            &public,
+            "--no-store",
+        ],
+        "key\n",
+    );
     run.ok();
-    assert!(!user.home().join("tokens.json").exists(), "--no-store stores nothing");
-    let v = proxy.run("macaroon", &["verify", run.out(), "-X", "GET", "--url", "https://a.com/"]);
+    assert!(
+        !user.home().join("tokens.json").exists(),
+        "--no-store stores nothing"
+    );
+    let v = proxy.run(
+        "macaroon",
+        &["verify", run.out(), "-X", "GET", "--url", "https://a.com/"],
+    );
     v.ok();
 }
 
@@ -304,10 +555,31 @@ fn empty_secret_on_stdin_is_refused() {
 #[test]
 fn inspect_table_explains_in_plain_words() {
     let (s, _) = wrapped();
-    let token = s.run("macaroon", &["attenuate", "stripe", "--expires", "10m", "--method", "GET", "--method", "HEAD"]).out().to_string();
+    let token = s
+        .run(
+            "macaroon",
+            &[
+                "attenuate",
+                "stripe",
+                "--expires",
+                "10m",
+                "--method",
+                "GET",
+                "--method",
+                "HEAD",
+            ],
+        )
+        .out()
+        .to_string();
     let run = s.run("macaroon", &["inspect", &token]);
     run.ok();
-    for want in ["sealed (mk1), for proxy key", "expires in", "only GET, HEAD", "fingerprint", "method in GET HEAD"] {
+    for want in [
+        "sealed (mk1), for proxy key",
+        "expires in",
+        "only GET, HEAD",
+        "fingerprint",
+        "method in GET HEAD",
+    ] {
         assert!(run.stdout.contains(want), "want {want:?} in\n{}", run.stdout);
     }
 }
@@ -315,11 +587,27 @@ fn inspect_table_explains_in_plain_words() {
 #[test]
 fn every_command_help_has_an_example() {
     let s = Session::new();
-    for cmd in ["wrap", "attenuate", "inspect", "verify", "list", "rm", "completions"] {
+    for cmd in [
+        "wrap",
+        "attenuate",
+        "inspect",
+        "verify",
+        "list",
+        "rm",
+        "completions",
+    ] {
         let run = s.run("macaroon", &[cmd, "--help"]);
         run.ok();
-        assert!(run.stdout.contains("Example"), "{cmd} --help has no example:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("Example"),
+            "{cmd} --help has no example:\n{}",
+            run.stdout
+        );
     }
     let run = s.run("macaroon", &["attenuate", "--help"]);
-    assert!(run.stdout.contains("separate attenuate calls intersect"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("separate attenuate calls intersect"),
+        "{}",
+        run.stdout
+    );
 }

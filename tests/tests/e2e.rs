@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries in a fresh home, as a user would run them.
 
 mod cli;
+mod completions;
 mod keygen;
 mod prompt;
-mod completions;
+mod proxy;

@@ -34,6 +34,29 @@ enum Command {
         force: bool,
     },
 
+    /// Run the proxy: verify macaroons, inject keys, forward to sealed hosts.
+    ///
+    /// One listener serves origin-form requests (reverse proxy to the token's first
+    /// sealed host: point an SDK's base URL at it), absolute-form requests (HTTP_PROXY)
+    /// and CONNECT (HTTPS_PROXY, intercepted with certificates from the local CA).
+    /// Creates the proxy key and the CA on first run.
+    ///
+    /// Examples:
+    ///   macaroon-proxy run
+    ///   macaroon-proxy run --listen 0.0.0.0:8080 --admin 127.0.0.1:9090 --audit-log /var/log/macaroon.jsonl
+    ///   macaroon-proxy run --passthrough pypi.org,files.pythonhosted.org
+    Run(RunArgs),
+
+    /// Print the local CA's path and the environment lines clients need to trust it.
+    ///
+    /// Example:
+    ///   eval "$(macaroon-proxy ca)"
+    Ca {
+        /// The proxy URL to put in HTTPS_PROXY.
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+        proxy_url: String,
+    },
+
     /// Print shell completions.
     ///
     /// Example:
@@ -42,6 +65,32 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// Flags of `run`.
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// Where audit lines go: a file (appended, 0600) or '-' for stderr.
+    #[arg(long, default_value = "-", value_name = "PATH|-")]
+    audit_log: String,
+    /// Address for /healthz and /metrics (off unless given).
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<std::net::SocketAddr>,
+    /// Extra trusted root certificates for upstreams, PEM (repeatable).
+    #[arg(long, value_name = "PEM")]
+    upstream_ca: Vec<PathBuf>,
+    /// Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl's).
+    #[arg(long, value_name = "HOST=IP:PORT")]
+    resolve: Vec<String>,
+    /// Hosts that requests without a token may reach untouched (comma-separated, repeatable).
+    #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
+    passthrough: Vec<String>,
+    /// Allow upstream addresses in private and loopback ranges.
+    #[arg(long)]
+    allow_private: bool,
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
@@ -78,5 +127,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Completions { .. } => Ok(()),
+        Command::Run(a) => {
+            let mut resolve = std::collections::HashMap::new();
+            for r in &a.resolve {
+                let (h, addr) = crate::run::parse_resolve(r)?;
+                resolve.insert(h, addr);
+            }
+            let passthrough = a
+                .passthrough
+                .iter()
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| caveat::Host::normalize(h.trim()).with_context(|| format!("--passthrough {h:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let cfg = crate::run::RunConfig {
+                listen: a.listen,
+                admin: a.admin,
+                audit_log: a.audit_log,
+                upstream_ca: a.upstream_ca,
+                resolve,
+                passthrough,
+                allow_private: a.allow_private,
+            };
+            crate::run::run(&home, cfg)
+        }
+        Command::Ca { proxy_url } => {
+            let ca = crate::ca::LocalCa::load_or_create(&home)?;
+            eprintln!("CA certificate: {}", ca.cert_path().display());
+            print!("{}", crate::ca::client_env(ca.cert_path(), &proxy_url));
+            Ok(())
+        }
     }
 }

@@ -1,5 +1,18 @@
-//! The verifier proxy. Today: key management (`keygen`). The request pipeline lands in
-//! the proxy issue; this crate is where it lives, as a library the binary wraps.
+//! The verifier proxy: checks a macaroon on every request, strips it, injects the sealed
+//! API key and forwards only to the host the key was sealed for.
+//!
+//! Modules follow the request: `listen` (accept, CONNECT, TLS interception), `pipeline`
+//! (the per-request decision and forwarding), `inject` (where tokens are found and
+//! secrets go), `upstream` (pooled client, resolution, address checks), `audit`,
+//! `metrics`, and `ca` (the local certificate authority).
 
+pub mod audit;
+pub mod ca;
 pub mod cli;
+pub mod inject;
 pub mod keygen;
+pub mod listen;
+pub mod metrics;
+pub mod pipeline;
+pub mod run;
+pub mod upstream;

@@ -1,0 +1,291 @@
+//! Where a client puts the token, and where the proxy puts the secret.
+//!
+//! Clients send the token wherever they would send the key: `Authorization: Bearer`,
+//! `Basic` (as user or password), `token`, `x-api-key`, `Proxy-Authorization`, any other
+//! header, or a query parameter. We look in every header and query parameter for
+//! token-shaped values, so that every copy can be stripped; then the secret goes exactly
+//! where the sealed injection rule says, and nowhere else.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use caveat::{Injection, Secret, Token};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use http::HeaderMap;
+
+/// Where a copy of the token was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// In this header.
+    Header(HeaderName),
+    /// In this query parameter.
+    Query(String),
+}
+
+/// The token of a request and every place it was found.
+pub struct Found {
+    /// The decoded token.
+    pub token: Token,
+    /// Where copies were.
+    pub places: Vec<Place>,
+}
+
+/// Why the token search failed.
+#[derive(Debug)]
+pub enum FindError {
+    /// Two different tokens in one request.
+    Several,
+}
+
+/// Our tokens are hundreds of characters; anything much shorter is a real key or noise.
+const MIN_TOKEN_LEN: usize = 40;
+
+fn token_shaped(s: &str) -> bool {
+    s.len() >= MIN_TOKEN_LEN
+        && s.len() <= caveat::MAX_TOKEN_LEN
+        && (s.starts_with('{')
+            || s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=')))
+}
+
+/// The token-shaped strings inside one header value: the value itself, a `Bearer` or
+/// `token` credential, or either half of a `Basic` credential.
+fn candidates(value: &str) -> Vec<String> {
+    let value = value.trim();
+    let mut out = Vec::new();
+    if let Some((scheme, rest)) = value.split_once(' ') {
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("basic") {
+            if let Ok(decoded) = STANDARD.decode(rest) {
+                if let Ok(text) = String::from_utf8(decoded) {
+                    let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
+                    out.extend([user.to_string(), pass.to_string()]);
+                }
+            }
+        } else {
+            out.push(rest.to_string());
+        }
+    }
+    out.push(value.to_string());
+    out.retain(|c| token_shaped(c));
+    out
+}
+
+/// Finds the request's token in headers and query. `None` when there is none.
+pub fn find(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Found>, FindError> {
+    let mut found: Option<Found> = None;
+    let mut add = |token: Token, place: Place| -> Result<(), FindError> {
+        match &mut found {
+            None => {
+                found = Some(Found {
+                    token,
+                    places: vec![place],
+                })
+            }
+            Some(f) => {
+                if f.token.identifier() != token.identifier()
+                    || f.token.signature_fingerprint() != token.signature_fingerprint()
+                {
+                    return Err(FindError::Several);
+                }
+                if !f.places.contains(&place) {
+                    f.places.push(place);
+                }
+            }
+        }
+        Ok(())
+    };
+    for (name, value) in headers {
+        let Ok(text) = value.to_str() else { continue };
+        for c in candidates(text) {
+            if let Ok(t) = Token::decode(&c) {
+                add(t, Place::Header(name.clone()))?;
+            }
+        }
+    }
+    if let Some(q) = query {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            if token_shaped(&v) {
+                if let Ok(t) = Token::decode(&v) {
+                    add(t, Place::Query(k.into_owned()))?;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Removes every copy of the token and puts the secret where `rule` says. Returns the
+/// new query string (the query may have held the token or receive the secret).
+pub fn strip_and_inject(
+    headers: &mut HeaderMap,
+    query: Option<&str>,
+    places: &[Place],
+    rule: &Injection,
+    secret: &Secret,
+) -> Result<Option<String>, http::header::InvalidHeaderValue> {
+    let mut strip_query: Vec<&str> = Vec::new();
+    for p in places {
+        match p {
+            Place::Header(h) => {
+                headers.remove(h);
+            }
+            Place::Query(k) => strip_query.push(k),
+        }
+    }
+    let inject_query = match rule {
+        Injection::Query(name) => Some(name.as_str()),
+        _ => None,
+    };
+    let query = if !strip_query.is_empty() || inject_query.is_some() {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        if let Some(q) = query {
+            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                if !strip_query.contains(&k.as_ref()) && Some(k.as_ref()) != inject_query {
+                    out.append_pair(&k, &v);
+                }
+            }
+        }
+        if let Some(name) = inject_query {
+            out.append_pair(name, secret.expose());
+        }
+        Some(out.finish()).filter(|q| !q.is_empty())
+    } else {
+        query.map(str::to_string)
+    };
+    let mut set = |name: HeaderName, value: String| -> Result<(), http::header::InvalidHeaderValue> {
+        let mut v = HeaderValue::from_str(&value)?;
+        v.set_sensitive(true);
+        headers.insert(name, v);
+        Ok(())
+    };
+    match rule {
+        Injection::Bearer => set(AUTHORIZATION, format!("Bearer {}", secret.expose()))?,
+        Injection::Basic => set(
+            AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{}:", secret.expose()))),
+        )?,
+        Injection::Header(name) => {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap_or(AUTHORIZATION);
+            set(name, secret.expose().to_string())?
+        }
+        Injection::Query(_) => {}
+    }
+    Ok(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> String {
+        let kp = caveat::ProxyKeyPair::generate();
+        Token::mint(
+            kp.public(),
+            caveat::MintRequest {
+                secret: Secret::new("s".into()),
+                inject: Injection::Bearer,
+                hosts: vec![caveat::Host::normalize("a.com").expect("h")],
+                expires: None,
+                location: None,
+            },
+            std::time::SystemTime::now(),
+        )
+        .expect("mint")
+        .encode()
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("n"),
+                HeaderValue::from_str(v).expect("v"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn finds_the_token_everywhere_a_key_goes() {
+        let t = token();
+        for h in [
+            headers(&[("authorization", &format!("Bearer {t}"))]),
+            headers(&[("authorization", &format!("token {t}"))]),
+            headers(&[("x-api-key", &t)]),
+            headers(&[("proxy-authorization", &format!("Bearer {t}"))]),
+            headers(&[(
+                "authorization",
+                &format!("Basic {}", STANDARD.encode(format!("{t}:"))),
+            )]),
+            headers(&[(
+                "authorization",
+                &format!("Basic {}", STANDARD.encode(format!("user:{t}"))),
+            )]),
+        ] {
+            let f = find(&h, None).expect("ok").expect("found");
+            assert_eq!(f.places.len(), 1);
+        }
+        let f = find(&HeaderMap::new(), Some(&format!("a=1&key={t}")))
+            .expect("ok")
+            .expect("found");
+        assert_eq!(f.places, vec![Place::Query("key".into())]);
+    }
+
+    #[test]
+    fn two_different_tokens_are_refused() {
+        let h = headers(&[
+            ("authorization", &format!("Bearer {}", token())),
+            ("x-api-key", &token()),
+        ]);
+        assert!(matches!(find(&h, None), Err(FindError::Several)));
+    }
+
+    #[test]
+    fn strips_every_copy_and_injects_once() {
+        let t = token();
+        let mut h = headers(&[
+            ("authorization", &format!("Bearer {t}")),
+            ("x-api-key", &t),
+            ("accept", "*/*"),
+        ]);
+        let f = find(&h, Some(&format!("key={t}&n=1")))
+            .expect("ok")
+            .expect("found");
+        assert_eq!(f.places.len(), 3);
+        let secret = Secret::new("sk_live_x".into());
+        let q = strip_and_inject(
+            &mut h,
+            Some(&format!("key={t}&n=1")),
+            &f.places,
+            &Injection::Bearer,
+            &secret,
+        )
+        .expect("inject");
+        assert_eq!(q.as_deref(), Some("n=1"));
+        assert_eq!(h.get("authorization").expect("auth"), "Bearer sk_live_x");
+        assert!(h.get("x-api-key").is_none());
+        assert_eq!(h.get("accept").expect("accept"), "*/*");
+        assert!(!format!("{h:?}").contains(&t));
+    }
+
+    #[test]
+    fn query_injection_replaces_the_parameter() {
+        let mut h = HeaderMap::new();
+        let q = strip_and_inject(
+            &mut h,
+            Some("key=TOKEN&a=b"),
+            &[],
+            &Injection::Query("key".into()),
+            &Secret::new("s k".into()),
+        )
+        .expect("inject");
+        assert_eq!(q.as_deref(), Some("a=b&key=s+k"));
+        let q = strip_and_inject(&mut h, None, &[], &Injection::Basic, &Secret::new("sk".into()))
+            .expect("inject");
+        assert_eq!(q, None);
+        assert_eq!(
+            h.get("authorization").expect("a"),
+            &format!("Basic {}", STANDARD.encode("sk:"))
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! Accepting connections: plain HTTP (reverse and forward proxy), `CONNECT` (blind
+//! tunnels for `--passthrough` hosts, TLS interception for the rest), the admin
+//! listener, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use caveat::Host;
+use http::{Method, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::pipeline::{full, handle, Mode, Proxy};
+use crate::upstream::Body;
+
+/// How long a client may take to send request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request head (request line and headers) we read.
+const MAX_HEAD: usize = 64 * 1024;
+/// How long shutdown waits for in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
+pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    // Each connection task holds a clone of `alive`; when all are dropped, all are done.
+    let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let proxy = proxy.clone();
+                let svc = service_fn(move |req| outer(proxy.clone(), req, peer));
+                let mut stop = shutdown.clone();
+                let alive = alive.clone();
+                tokio::spawn(async move {
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .max_buf_size(MAX_HEAD)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades();
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => {
+                            // Finish the request in flight, then close.
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                    drop(alive);
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    drop(alive);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv()).await;
+}
+
+async fn outer(
+    proxy: Arc<Proxy>,
+    req: http::Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    if req.method() == Method::CONNECT {
+        return Ok(connect(proxy, req, peer));
+    }
+    let mode = if req.uri().authority().is_some() {
+        Mode::Forward
+    } else {
+        Mode::Reverse
+    };
+    Ok(handle(proxy, req, peer, mode).await)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(full(format!("{text}\n")));
+    *r.status_mut() = status;
+    r
+}
+
+/// `CONNECT host:port`: a blind tunnel to a passthrough host, otherwise TLS interception
+/// with a leaf certificate for exactly that host, and the pipeline for every request inside.
+fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let Some(authority) = req.uri().authority().cloned() else {
+        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+    };
+    let Ok(host) = Host::normalize(authority.host()) else {
+        return plain(StatusCode::BAD_REQUEST, "CONNECT target is not a valid host");
+    };
+    let port = authority.port_u16().unwrap_or(443);
+    if proxy.passthrough.contains(&host) {
+        tokio::spawn(async move {
+            let Ok(upgraded) = hyper::upgrade::on(req).await else {
+                return;
+            };
+            let Ok(mut upstream) = proxy.policy.connect(host.as_str(), port).await else {
+                return;
+            };
+            let mut client = TokioIo::new(upgraded);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        });
+        return Response::new(full(""));
+    }
+    let leaf = match proxy.ca.leaf(host.as_str()) {
+        Ok(l) => l,
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                &format!("cannot issue a certificate for {host}: {e}"),
+            )
+        }
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else {
+            return;
+        };
+        let tls = match server_config(host.clone(), leaf) {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let Ok(Ok(stream)) =
+            tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(TokioIo::new(upgraded))).await
+        else {
+            // A handshake failure includes an SNI naming another host: refused by the resolver.
+            return;
+        };
+        let mode = Mode::Tunnel { host, port };
+        let svc = service_fn(move |req| {
+            let proxy = proxy.clone();
+            let mode = mode.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(proxy, req, peer, mode).await) }
+        });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEAD);
+        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+    });
+    Response::new(full(""))
+}
+
+/// Answers only for the CONNECT target: an SNI naming any other host fails the handshake.
+#[derive(Debug)]
+struct OneHost {
+    host: Host,
+    leaf: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for OneHost {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match hello.server_name() {
+            None => Some(self.leaf.clone()),
+            Some(sni) => Host::normalize(sni)
+                .ok()
+                .filter(|h| *h == self.host)
+                .map(|_| self.leaf.clone()),
+        }
+    }
+}
+
+fn server_config(host: Host, leaf: Arc<CertifiedKey>) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+    let mut cfg =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(OneHost { host, leaf }));
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Serves `/healthz` and `/metrics` until `shutdown` fires.
+pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let proxy = proxy.clone();
+                tokio::spawn(admin_conn(proxy, stream));
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn admin_conn(proxy: Arc<Proxy>, stream: TcpStream) {
+    let svc = service_fn(move |req: http::Request<Incoming>| {
+        let proxy = proxy.clone();
+        async move {
+            let resp = match req.uri().path() {
+                "/healthz" => plain(StatusCode::OK, "ok"),
+                "/metrics" => {
+                    let mut r = Response::new(full(proxy.metrics.render()));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                    );
+                    r
+                }
+                _ => plain(StatusCode::NOT_FOUND, "not found: try /healthz or /metrics"),
+            };
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
+}

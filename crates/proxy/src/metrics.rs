@@ -1,0 +1,115 @@
+//! Counters for `/metrics`, in the Prometheus text format. A handful of atomics: cheap on
+//! the request path, and no registry to configure.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Latency histogram bounds, seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The proxy's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_sum_us: AtomicU64,
+    latency_count: AtomicU64,
+    /// Unseal cache hits.
+    pub unseal_hits: AtomicU64,
+    /// Unseal cache misses (a sealed box was opened).
+    pub unseal_misses: AtomicU64,
+    /// Upstream connection or protocol errors.
+    pub upstream_errors: AtomicU64,
+    /// Upstream timeouts.
+    pub upstream_timeouts: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a finished request.
+    pub fn request(&self, decision: &'static str, status: u16, seconds: f64) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((decision, status)).or_default() += 1;
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                self.buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.latency_sum_us.fetch_add((seconds * 1e6) as u64, Relaxed);
+        self.latency_count.fetch_add(1, Relaxed);
+    }
+
+    /// Renders the Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# HELP macaroon_requests_total Requests by decision and HTTP status."
+        );
+        let _ = writeln!(s, "# TYPE macaroon_requests_total counter");
+        if let Ok(m) = self.requests.lock() {
+            for ((d, st), n) in m.iter() {
+                let _ = writeln!(
+                    s,
+                    "macaroon_requests_total{{decision=\"{d}\",status=\"{st}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "# HELP macaroon_request_duration_seconds Time to the decision and response headers."
+        );
+        let _ = writeln!(s, "# TYPE macaroon_request_duration_seconds histogram");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "macaroon_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                self.buckets[i].load(Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Relaxed);
+        let _ = writeln!(
+            s,
+            "macaroon_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            s,
+            "macaroon_request_duration_seconds_sum {}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(s, "macaroon_request_duration_seconds_count {count}");
+        for (name, help, v) in [
+            (
+                "macaroon_unseal_cache_hits_total",
+                "Sealed identifiers found in the cache.",
+                &self.unseal_hits,
+            ),
+            (
+                "macaroon_unseal_cache_misses_total",
+                "Sealed identifiers opened with the proxy key.",
+                &self.unseal_misses,
+            ),
+            (
+                "macaroon_upstream_errors_total",
+                "Upstream connection, TLS or protocol errors.",
+                &self.upstream_errors,
+            ),
+            (
+                "macaroon_upstream_timeouts_total",
+                "Upstream requests that timed out.",
+                &self.upstream_timeouts,
+            ),
+        ] {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+        s
+    }
+}

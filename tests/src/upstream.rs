@@ -1,0 +1,227 @@
+//! A real TLS upstream for tests: its own test CA, a leaf for the hosts it plays, HTTP/1.1
+//! and HTTP/2, and a record of every request it received (so tests can assert that a
+//! denied request reached nothing, and that the real key arrived in the right slot).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+/// Size of the `/big` body.
+pub const BIG: usize = 5 * 1024 * 1024;
+/// Chunks (of `CHUNK` bytes) in the `/chunked` body.
+pub const CHUNKS: usize = 64;
+/// Size of one chunk.
+pub const CHUNK: usize = 16 * 1024;
+
+/// What the upstream saw of one request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Headers, names lower case.
+    pub headers: Vec<(String, String)>,
+    /// The authority: the URI's (HTTP/2 `:authority`) or else the Host header.
+    pub authority: String,
+    /// HTTP version, e.g. "HTTP/2.0".
+    pub version: String,
+    /// Request body length.
+    pub body_len: usize,
+}
+
+impl Seen {
+    /// The value of a header, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A running upstream. Stops when dropped.
+pub struct Upstream {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The test CA that signed its certificate (PEM file).
+    pub ca_path: PathBuf,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// The body of `/big`: deterministic bytes, so corruption is detectable.
+pub fn big_body() -> Vec<u8> {
+    (0..BIG).map(|i| (i % 251) as u8).collect()
+}
+
+impl Upstream {
+    /// Starts an upstream presenting a certificate for `hosts`.
+    pub fn start(hosts: &[&str]) -> Upstream {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_key = KeyPair::generate().expect("key");
+        let mut ca_params = CertificateParams::default();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "macaroon e2e upstream CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca");
+        let ca_path = dir.path().join("upstream-ca.pem");
+        std::fs::write(&ca_path, ca_cert.pem()).expect("write ca");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().expect("key");
+        let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        let leaf = CertificateParams::new(names)
+            .expect("params")
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf");
+        let certs = vec![rustls::pki_types::CertificateDer::from(leaf.der().to_vec())];
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let mut tls =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .expect("server config");
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let record = seen.clone();
+        rt.spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = service_fn(move |req| respond(req, record.clone()));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        Upstream {
+            addr,
+            ca_path,
+            seen,
+            _dir: dir,
+            _rt: rt,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen").clone()
+    }
+}
+
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+async fn respond(
+    req: Request<Incoming>,
+    record: Arc<Mutex<Vec<Seen>>>,
+) -> Result<Response<Body>, hyper::Error> {
+    let method = req.method().to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let version = format!("{:?}", req.version());
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            req.headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let path = req.uri().path().to_string();
+    let body = req.into_body().collect().await?.to_bytes();
+    record.lock().expect("record").push(Seen {
+        method,
+        target,
+        headers,
+        authority,
+        version,
+        body_len: body.len(),
+    });
+    let resp = match path.as_str() {
+        "/big" => Response::new(Full::new(Bytes::from(big_body())).boxed()),
+        "/chunked" => {
+            let frames = (0..CHUNKS).map(|i| {
+                Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(vec![(i % 256) as u8; CHUNK])))
+            });
+            Response::new(StreamBody::new(futures_stream(frames)).boxed())
+        }
+        "/redirect" => Response::builder()
+            .status(302)
+            .header("location", "https://attacker.example/steal")
+            .body(Full::new(Bytes::new()).boxed())
+            .expect("response"),
+        _ => Response::builder()
+            .header("content-type", "application/json")
+            .body(
+                Full::new(Bytes::from(format!(
+                    "{{\"ok\":true,\"path\":\"{path}\",\"received\":{}}}",
+                    body.len()
+                )))
+                .boxed(),
+            )
+            .expect("response"),
+    };
+    Ok(resp)
+}
+
+/// An iterator as a stream that yields between items, so chunks really go out one by one.
+fn futures_stream<I: Iterator + Unpin>(iter: I) -> impl futures_core::Stream<Item = I::Item> {
+    struct S<I>(I);
+    impl<I: Iterator + Unpin> futures_core::Stream for S<I> {
+        type Item = I::Item;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<I::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    S(iter)
+}

@@ -1,0 +1,482 @@
+//! The proxy end to end: real curl and Python clients, a real TLS upstream that records
+//! what reached it, the proxy binary in between.
+
+use std::process::Command;
+
+use e2e::upstream::{big_body, Upstream, CHUNK, CHUNKS};
+use e2e::{ProxyProcess, Session};
+
+const HOST: &str = "api.example.test";
+const OTHER: &str = "other.example.test";
+const SECRET: &str = "sk_live_PROXY_E2E_SECRET_7Qz";
+
+struct World {
+    s: Session,
+    up: Upstream,
+    proxy: ProxyProcess,
+    token: String,
+}
+
+fn world_with(inject: &str, extra: &[&str]) -> World {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let token = s
+        .run_stdin(
+            "macaroon",
+            &["wrap", "api", "--host", HOST, "--inject", inject],
+            SECRET,
+        )
+        .ok()
+        .out()
+        .to_string();
+    let up = Upstream::start(&[HOST, OTHER]);
+    let proxy = s.start_proxy(&up, &[HOST, OTHER], extra);
+    World { s, up, proxy, token }
+}
+
+fn world() -> World {
+    world_with("bearer", &[])
+}
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+    headers: String,
+}
+
+/// Runs curl with `args`, returning status, body and response headers.
+fn curl(args: &[&str]) -> Reply {
+    let dir = tempfile::tempdir().expect("tmp");
+    let body = dir.path().join("body");
+    let headers = dir.path().join("headers");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&headers)
+        .args(["-w", "%{http_code}"])
+        .args(args)
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("http_proxy")
+        .output()
+        .expect("curl");
+    // With --next, -w prints once per transfer: the last three digits are the last status.
+    let codes = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let status = codes[codes.len().saturating_sub(3)..].parse().unwrap_or(0);
+    Reply {
+        status,
+        body: std::fs::read(&body).unwrap_or_default(),
+        headers: std::fs::read_to_string(&headers).unwrap_or_default(),
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}")
+}
+
+impl World {
+    fn ca(&self) -> String {
+        self.s.home().join("ca.pem").display().to_string()
+    }
+
+    /// curl through HTTPS_PROXY-style CONNECT with the proxy CA trusted.
+    fn via_connect(&self, url: &str, extra: &[&str]) -> Reply {
+        let ca = self.ca();
+        let proxy = self.proxy.url();
+        let mut args = vec!["--proxy", &proxy, "--cacert", &ca, url];
+        args.extend_from_slice(extra);
+        curl(&args)
+    }
+
+    fn narrow(&self, flags: &[&str]) -> String {
+        let mut args = vec!["attenuate", "api"];
+        args.extend_from_slice(flags);
+        self.s.run("macaroon", &args).ok().out().to_string()
+    }
+
+    /// Asserts that a denied request never reached the upstream and that the audit log
+    /// holds neither the secret nor a whole token.
+    fn assert_clean(&self, before: usize) {
+        assert_eq!(
+            self.up.seen().len(),
+            before,
+            "a denied request reached the upstream"
+        );
+        let audit = std::fs::read_to_string(&self.proxy.audit_path).unwrap_or_default();
+        assert!(!audit.contains(SECRET), "secret in the audit log");
+        assert!(!audit.contains(&self.token[..60]), "token in the audit log");
+        assert!(
+            !self.proxy.stderr().contains(SECRET),
+            "secret on the proxy's stderr"
+        );
+    }
+}
+
+#[test]
+fn reverse_mode_injects_the_key_and_never_forwards_the_token() {
+    let w = world();
+    let r = curl(&[
+        &format!("{}/v1/charges?limit=3", w.proxy.url()),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let seen = w.up.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/v1/charges?limit=3");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert_eq!(seen[0].authority, HOST);
+    for (k, v) in &seen[0].headers {
+        assert!(!v.contains(&w.token[..60]), "token forwarded in {k}");
+    }
+    assert!(
+        r.headers.to_ascii_lowercase().contains("x-request-id:"),
+        "{}",
+        r.headers
+    );
+    w.assert_clean(1);
+}
+
+#[test]
+fn https_proxy_mode_intercepts_with_the_local_ca() {
+    let w = world();
+    let r = w.via_connect(&format!("https://{HOST}/v1/charges"), &["-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let seen = w.up.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    // Every request inside the tunnel is decided on its own: a second one with no token
+    // on the same kept-alive connection is refused.
+    let ca = w.ca();
+    let proxy = w.proxy.url();
+    let url = format!("https://{HOST}/v1/charges");
+    let auth = bearer(&w.token);
+    let one = [
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{num_connects}\n",
+        "--proxy",
+        &proxy,
+        "--cacert",
+        &ca,
+        &url,
+    ];
+    let out = Command::new("curl")
+        .args(one)
+        .args(["-H", &auth, "--next"])
+        .args(one)
+        .output()
+        .expect("curl");
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out, "200 1\n401 0\n",
+        "second request on the same tunnel (no new connect) must be refused"
+    );
+    assert_eq!(w.up.seen().len(), 2);
+}
+
+#[test]
+fn large_and_chunked_bodies_stream_back_intact() {
+    let w = world();
+    let big = curl(&[&format!("{}/big", w.proxy.url()), "-H", &bearer(&w.token)]);
+    assert_eq!(big.status, 200);
+    assert!(
+        big.body == big_body(),
+        "the 5 MiB body differs ({} bytes)",
+        big.body.len()
+    );
+    let big = w.via_connect(&format!("https://{HOST}/big"), &["-H", &bearer(&w.token)]);
+    assert!(
+        big.body == big_body(),
+        "the 5 MiB body differs through CONNECT ({} bytes)",
+        big.body.len()
+    );
+    let chunked = w.via_connect(
+        &format!("https://{HOST}/chunked"),
+        &["-H", &bearer(&w.token), "--http1.1"],
+    );
+    assert_eq!(chunked.body.len(), CHUNKS * CHUNK);
+    assert!(chunked
+        .body
+        .chunks(CHUNK)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|b| *b == (i % 256) as u8)));
+    let lines = w.proxy.audit();
+    let big_line = lines
+        .iter()
+        .find(|l| l["path"] == "/big")
+        .expect("audit line for /big");
+    assert_eq!(big_line["bytes_out"], e2e::upstream::BIG as u64);
+}
+
+#[test]
+fn uploads_stream_to_the_upstream() {
+    let w = world();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("upload");
+    std::fs::write(&file, vec![7u8; 3 * 1024 * 1024]).expect("write");
+    let data = format!("@{}", file.display());
+    let r = curl(&[
+        &format!("{}/v1/files", w.proxy.url()),
+        "-H",
+        &bearer(&w.token),
+        "--data-binary",
+        &data,
+    ]);
+    assert_eq!(r.status, 200);
+    assert_eq!(w.up.seen()[0].body_len, 3 * 1024 * 1024);
+}
+
+#[test]
+fn every_deny_path_reaches_nothing_upstream() {
+    let w = world();
+    let url = format!("{}/v1/charges", w.proxy.url());
+    // No token: 401 with a challenge, and a body that says what to do.
+    let r = curl(&[&url]);
+    assert_eq!(r.status, 401);
+    assert!(
+        r.headers.contains("www-authenticate: Bearer realm=\"macaroon\""),
+        "{}",
+        r.headers
+    );
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json body");
+    assert_eq!(body["error"], "no_token");
+    assert!(body["reason"].as_str().expect("reason").contains("macaroon wrap"));
+    assert_eq!(body["request_id"].as_str().map(str::len), Some(16));
+    w.assert_clean(0);
+
+    // Garbage that looks like a token, and a token with a flipped character.
+    let mut forged: Vec<char> = w.token.chars().collect();
+    let n = forged.len() - 3;
+    forged[n] = if forged[n] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    for bad in ["A".repeat(120), forged] {
+        let r = curl(&[&url, "-H", &bearer(&bad)]);
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    }
+    w.assert_clean(0);
+
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            w.narrow(&["--caveat", "time < 2020-01-01T00:00:00Z"]),
+            vec![],
+            "expired",
+        ),
+        (
+            w.narrow(&["--method", "GET"]),
+            vec!["-X", "POST"],
+            "method POST is not allowed",
+        ),
+        (
+            w.narrow(&["--path", "/v1/refunds"]),
+            vec![],
+            "path /v1/charges is not allowed",
+        ),
+    ];
+    for (token, extra, why) in cases {
+        let auth = bearer(&token);
+        let mut args = vec![url.as_str(), "-H", auth.as_str()];
+        args.extend(extra);
+        let r = curl(&args);
+        assert_eq!(r.status, 403, "{why}");
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert!(body["reason"].as_str().expect("reason").contains(why), "{body}");
+    }
+    w.assert_clean(0);
+
+    // A path with a dot segment, sent raw.
+    let r = curl(&[
+        "--path-as-is",
+        &format!("{}/v1/charges/../admin", w.proxy.url()),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 400);
+    w.assert_clean(0);
+
+    // Host not sealed, as an absolute-form request and as a CONNECT tunnel.
+    let proxy = w.proxy.url();
+    let r = curl(&[
+        "--proxy",
+        &proxy,
+        &format!("http://{OTHER}/v1/charges"),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 403);
+    assert!(String::from_utf8_lossy(&r.body).contains("not one the key was wrapped for"));
+    let r = w.via_connect(&format!("https://{OTHER}/v1/charges"), &["-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 403);
+    w.assert_clean(0);
+
+    // Absolute URI naming the sealed host, Host header naming another: refused.
+    let r = curl(&[
+        "--proxy",
+        &proxy,
+        &format!("http://{HOST}/v1/charges"),
+        "-H",
+        &bearer(&w.token),
+        "-H",
+        &format!("Host: {OTHER}"),
+    ]);
+    assert_eq!(r.status, 403);
+    assert!(String::from_utf8_lossy(&r.body).contains("authority_mismatch"));
+    // Inside a tunnel to the sealed host, a Host header naming another host: refused.
+    let r = w.via_connect(
+        &format!("https://{HOST}/v1/charges"),
+        &[
+            "-H",
+            &bearer(&w.token),
+            "-H",
+            &format!("Host: {OTHER}"),
+            "--http1.1",
+        ],
+    );
+    assert_eq!(r.status, 403);
+    w.assert_clean(0);
+
+    // And the proxy still serves.
+    let r = curl(&[&url, "-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn plain_http_to_a_sealed_host_goes_upstream_over_tls() {
+    let w = world();
+    let proxy = w.proxy.url();
+    // The upstream only speaks TLS: a 200 proves the proxy upgraded the hop.
+    let r = curl(&[
+        "--proxy",
+        &proxy,
+        &format!("http://{HOST}/v1/charges"),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        w.up.seen()[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+}
+
+#[test]
+fn query_injection_puts_the_key_in_the_parameter() {
+    let w = world_with("query:key", &[]);
+    let r = curl(&[&format!("{}/v1/search?q=cats&key={}", w.proxy.url(), w.token)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let seen = w.up.seen();
+    assert_eq!(seen[0].target, format!("/v1/search?q=cats&key={SECRET}"));
+    assert!(seen[0].header("authorization").is_none());
+}
+
+#[test]
+fn redirects_are_passed_back_not_followed() {
+    let w = world();
+    let r = curl(&[&format!("{}/redirect", w.proxy.url()), "-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 302);
+    assert!(
+        r.headers.contains("location: https://attacker.example/steal"),
+        "{}",
+        r.headers
+    );
+    assert_eq!(w.up.seen().len(), 1);
+}
+
+#[test]
+fn audit_has_one_line_per_request_without_secrets() {
+    let w = world();
+    let url = format!("{}/v1/charges", w.proxy.url());
+    curl(&[&url, "-H", &bearer(&w.token)]);
+    curl(&[&url]);
+    curl(&[&url, "-H", &bearer(&w.narrow(&["--method", "HEAD"]))]);
+    let lines = w.proxy.audit();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["decision"], "allow");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["host"], HOST);
+    assert_eq!(lines[0]["mode"], "reverse");
+    assert_eq!(lines[0]["token"].as_str().map(str::len), Some(16));
+    assert_eq!(lines[1]["decision"], "deny");
+    assert_eq!(lines[1]["status"], 401);
+    assert_eq!(lines[2]["caveat"], "method in HEAD");
+    for field in [
+        "time",
+        "request_id",
+        "client",
+        "method",
+        "path",
+        "key_id",
+        "decide_ms",
+        "total_ms",
+        "bytes_out",
+    ] {
+        assert!(
+            lines[0].get(field).is_some(),
+            "audit line lacks {field}: {}",
+            lines[0]
+        );
+    }
+    w.assert_clean(1);
+}
+
+#[test]
+fn metrics_and_health_on_the_admin_listener() {
+    let w = world();
+    curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&w.token)]);
+    curl(&[&format!("{}/v1/charges", w.proxy.url())]);
+    let health = curl(&[&format!("http://{}/healthz", w.proxy.admin)]);
+    assert_eq!(health.status, 200);
+    let m = String::from_utf8(curl(&[&format!("http://{}/metrics", w.proxy.admin)]).body).expect("utf8");
+    assert!(
+        m.contains("macaroon_requests_total{decision=\"allow\",status=\"200\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("macaroon_requests_total{decision=\"deny\",status=\"401\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("macaroon_request_duration_seconds_count 2"), "{m}");
+    assert!(m.contains("macaroon_unseal_cache_misses_total 1"), "{m}");
+}
+
+#[test]
+fn passthrough_hosts_need_no_token() {
+    let w = world_with("bearer", &["--passthrough", OTHER]);
+    let r = w.via_connect(&format!("https://{OTHER}/public"), &[]);
+    // A blind tunnel: the client talks TLS with the upstream itself, so it must trust
+    // the upstream's CA, not the proxy's.
+    assert_eq!(
+        r.status, 0,
+        "the proxy CA must not be presented for a passthrough host"
+    );
+    let ca = w.up.ca_path.display().to_string();
+    let proxy = w.proxy.url();
+    let r = curl(&[
+        "--proxy",
+        &proxy,
+        "--cacert",
+        &ca,
+        &format!("https://{OTHER}/public"),
+    ]);
+    // The blind tunnel goes to OTHER's real address (443), which --resolve maps to the upstream.
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(w.up.seen()[0].header("authorization").is_none());
+}
+
+#[test]
+fn graceful_shutdown_exits_cleanly() {
+    let mut w = world();
+    curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&w.token)]);
+    assert_eq!(w.proxy.stop(), Some(0));
+    assert_eq!(w.proxy.audit().len(), 1);
+}
