@@ -28,6 +28,9 @@ _macaroon__proxy() {
             macaroon__proxy,keygen)
                 cmd="macaroon__proxy__subcmd__keygen"
                 ;;
+            macaroon__proxy,revoke)
+                cmd="macaroon__proxy__subcmd__revoke"
+                ;;
             macaroon__proxy,run)
                 cmd="macaroon__proxy__subcmd__run"
                 ;;
@@ -43,6 +46,9 @@ _macaroon__proxy() {
             macaroon__proxy__subcmd__help,keygen)
                 cmd="macaroon__proxy__subcmd__help__subcmd__keygen"
                 ;;
+            macaroon__proxy__subcmd__help,revoke)
+                cmd="macaroon__proxy__subcmd__help__subcmd__revoke"
+                ;;
             macaroon__proxy__subcmd__help,run)
                 cmd="macaroon__proxy__subcmd__help__subcmd__run"
                 ;;
@@ -53,7 +59,7 @@ _macaroon__proxy() {
 
     case "${cmd}" in
         macaroon__proxy)
-            opts="-h -V --home --help --version keygen run ca completions help"
+            opts="-h -V --home --help --version keygen run ca revoke completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -111,7 +117,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help)
-            opts="keygen run ca completions help"
+            opts="keygen run ca revoke completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,6 +186,20 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -196,6 +216,24 @@ _macaroon__proxy() {
             ;;
         macaroon__subcmd__proxy__subcmd__keygen)
             opts="-h -V --force --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__revoke)
+            opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

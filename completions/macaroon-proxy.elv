@@ -26,6 +26,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
             cand ca 'Print the local CA''s path and the environment lines clients need to trust it'
+            cand revoke 'Revoke a token and every token narrowed from the same root (its family)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -59,6 +60,13 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'macaroon-proxy;revoke'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'macaroon-proxy;completions'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
@@ -70,6 +78,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
             cand ca 'Print the local CA''s path and the environment lines clients need to trust it'
+            cand revoke 'Revoke a token and every token narrowed from the same root (its family)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -78,6 +87,8 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help;run'= {
         }
         &'macaroon-proxy;help;ca'= {
+        }
+        &'macaroon-proxy;help;revoke'= {
         }
         &'macaroon-proxy;help;completions'= {
         }

@@ -57,6 +57,19 @@ enum Command {
         proxy_url: String,
     },
 
+    /// Revoke a token and every token narrowed from the same root (its family).
+    ///
+    /// Opens the sealed identifier with this proxy's key and appends the family id (kid)
+    /// to $MACAROON_HOME/revoked, which running proxies re-read within a second.
+    ///
+    /// Examples:
+    ///   macaroon-proxy revoke "$LEAKED_TOKEN"
+    ///   macaroon-proxy revoke - < token.txt
+    Revoke {
+        /// The token (any token of the family), or '-' to read it from stdin.
+        token: String,
+    },
+
     /// Print shell completions.
     ///
     /// Example:
@@ -149,6 +162,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 allow_private: a.allow_private,
             };
             crate::run::run(&home, cfg)
+        }
+        Command::Revoke { token } => {
+            let text = if token == "-" {
+                let mut buf = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
+                    .context("could not read stdin")?;
+                buf
+            } else {
+                token
+            };
+            let token = caveat::Token::decode(&text).context("not a valid token")?;
+            let keys = caveat::ProxyKeyPair::load_all(&home)?;
+            let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
+            let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+            crate::revoke::Revocations::add(
+                &home,
+                &payload.kid,
+                &format!(
+                    "revoked {} (hosts {})",
+                    caveat::fmt_time(std::time::SystemTime::now()),
+                    hosts.join(" ")
+                ),
+            )
+            .context("could not write the revocation list")?;
+            eprintln!(
+                "Revoked token family {} (hosts {}): every token from that root is now denied.",
+                payload.kid,
+                hosts.join(", ")
+            );
+            Ok(())
         }
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;

@@ -14,5 +14,6 @@ pub mod keygen;
 pub mod listen;
 pub mod metrics;
 pub mod pipeline;
+pub mod revoke;
 pub mod run;
 pub mod upstream;

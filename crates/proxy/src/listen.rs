@@ -98,6 +98,16 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
         return plain(StatusCode::BAD_REQUEST, "CONNECT target is not a valid host");
     };
     let port = authority.port_u16().unwrap_or(443);
+    // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
+    let tunnel_token = match crate::inject::find(req.headers(), None) {
+        Ok(f) => f.map(|f| Arc::new(f.token)),
+        Err(_) => {
+            return plain(
+                StatusCode::UNAUTHORIZED,
+                "the CONNECT carries two different tokens",
+            )
+        }
+    };
     if proxy.passthrough.contains(&host) {
         tokio::spawn(async move {
             let Ok(upgraded) = hyper::upgrade::on(req).await else {
@@ -135,7 +145,11 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
             // A handshake failure includes an SNI naming another host: refused by the resolver.
             return;
         };
-        let mode = Mode::Tunnel { host, port };
+        let mode = Mode::Tunnel {
+            host,
+            port,
+            token: tunnel_token,
+        };
         let svc = service_fn(move |req| {
             let proxy = proxy.clone();
             let mode = mode.clone();

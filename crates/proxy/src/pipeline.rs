@@ -52,6 +52,8 @@ pub struct Proxy {
     pub audit: Audit,
     /// Counters.
     pub metrics: Metrics,
+    /// Revoked token families.
+    pub revoked: crate::revoke::Revocations,
     cache: Mutex<HashMap<Vec<u8>, Arc<Payload>>>,
 }
 
@@ -64,6 +66,7 @@ impl Proxy {
         policy: Arc<AddressPolicy>,
         roots: rustls::RootCertStore,
         audit: Audit,
+        revoked: crate::revoke::Revocations,
     ) -> Self {
         let client = crate::upstream::client(policy.clone(), roots);
         let plain_client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -77,6 +80,7 @@ impl Proxy {
             policy,
             audit,
             metrics: Metrics::default(),
+            revoked,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -112,6 +116,9 @@ pub enum Mode {
         host: Host,
         /// The CONNECT target port.
         port: u16,
+        /// A token from the CONNECT's `Proxy-Authorization`, used by inner requests that
+        /// carry none of their own (each is still decided on its own).
+        token: Option<Arc<Token>>,
     },
 }
 
@@ -312,7 +319,7 @@ async fn decide_and_build(
         a.0 == b.0 && a.1.unwrap_or(default) == b.1.unwrap_or(default)
     };
     let (scheme, target): (Scheme, Option<(Host, u16)>) = match mode {
-        Mode::Tunnel { host, port } => {
+        Mode::Tunnel { host, port, .. } => {
             let t = (host.clone(), Some(*port));
             for (what, other) in [("request URI", &uri_authority), ("Host header", &host_header)] {
                 if let Some(o) = other {
@@ -373,6 +380,13 @@ async fn decide_and_build(
             "the request carries two different tokens; send one",
         )
     })?;
+    let found = found.or_else(|| match mode {
+        Mode::Tunnel { token: Some(t), .. } => Some(inject::Found {
+            token: (**t).clone(),
+            places: Vec::new(),
+        }),
+        _ => None,
+    });
     let Some(found) = found else {
         // No token: only passthrough hosts, untouched.
         if let Some((host, port)) = &target {
@@ -486,6 +500,13 @@ async fn decide_and_build(
         );
         r.caveat = d.caveat;
         return Err(r);
+    }
+    if proxy.revoked.is_revoked(&payload.kid) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "revoked",
+            format!("this token's family {} is revoked on this proxy", payload.kid),
+        ));
     }
     rec.decision = "allow";
 

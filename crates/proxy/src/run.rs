@@ -68,6 +68,7 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    let home = home.to_path_buf();
     rt.block_on(async move {
         let listener = TcpListener::bind(cfg.listen)
             .await
@@ -97,6 +98,7 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
             policy,
             roots,
             audit,
+            crate::revoke::Revocations::load(&home),
         ));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let admin_text = admin_addr
