@@ -28,6 +28,8 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('wrap', 'wrap', [CompletionResultType]::ParameterValue, 'Seal a real API key into a new root token, store it under NAME and print it')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token, offline, and print the narrower token')
+            [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags')
+            [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a token allows, in plain words (or --json)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List stored tokens')
@@ -59,6 +61,38 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only these methods (repeatable: any of them; one `method in` caveat)')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further')
             [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)')
+            [CompletionResult]::new('--third-party', '--third-party', [CompletionResultType]::ParameterName, 'Require a discharge from this third party (its URL) for every request')
+            [CompletionResult]::new('--third-party-key', '--third-party-key', [CompletionResultType]::ParameterName, 'The key shared with the third party (it mints discharges with the same key)')
+            [CompletionResult]::new('--caveat-id', '--caveat-id', [CompletionResultType]::ParameterName, 'The caveat id the third party will be asked to discharge')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon;discharge' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The key shared between the token''s holder and this third party')
+            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'Advisory location of the discharge')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expire this long from now (e.g. 10m, 1h 30m, 7d)')
+            [CompletionResult]::new('--not-before', '--not-before', [CompletionResultType]::ParameterName, 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)')
+            [CompletionResult]::new('--path-glob', '--path-glob', [CompletionResultType]::ParameterName, 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only these methods (repeatable: any of them; one `method in` caveat)')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon;bind' {
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Discharges (as minted by `macaroon discharge`), at least one')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -67,6 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             break
         }
         'macaroon;inspect' {
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Bound discharges to check against the third-party caveats (repeatable)')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -80,6 +115,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'The request method')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The request URL (https://HOST/PATH?QUERY)')
             [CompletionResult]::new('--proxy-key-file', '--proxy-key-file', [CompletionResultType]::ParameterName, 'The proxy private key. Default: $MACAROON_HOME/proxy.key')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Bound discharges for third-party caveats (repeatable)')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the decision as JSON on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -116,6 +152,8 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
         'macaroon;help' {
             [CompletionResult]::new('wrap', 'wrap', [CompletionResultType]::ParameterValue, 'Seal a real API key into a new root token, store it under NAME and print it')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token, offline, and print the narrower token')
+            [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags')
+            [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a token allows, in plain words (or --json)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List stored tokens')
@@ -128,6 +166,12 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             break
         }
         'macaroon;help;attenuate' {
+            break
+        }
+        'macaroon;help;discharge' {
+            break
+        }
+        'macaroon;help;bind' {
             break
         }
         'macaroon;help;inspect' {

@@ -19,8 +19,14 @@ _macaroon() {
             macaroon,attenuate)
                 cmd="macaroon__subcmd__attenuate"
                 ;;
+            macaroon,bind)
+                cmd="macaroon__subcmd__bind"
+                ;;
             macaroon,completions)
                 cmd="macaroon__subcmd__completions"
+                ;;
+            macaroon,discharge)
+                cmd="macaroon__subcmd__discharge"
                 ;;
             macaroon,help)
                 cmd="macaroon__subcmd__help"
@@ -43,8 +49,14 @@ _macaroon() {
             macaroon__subcmd__help,attenuate)
                 cmd="macaroon__subcmd__help__subcmd__attenuate"
                 ;;
+            macaroon__subcmd__help,bind)
+                cmd="macaroon__subcmd__help__subcmd__bind"
+                ;;
             macaroon__subcmd__help,completions)
                 cmd="macaroon__subcmd__help__subcmd__completions"
+                ;;
+            macaroon__subcmd__help,discharge)
+                cmd="macaroon__subcmd__help__subcmd__discharge"
                 ;;
             macaroon__subcmd__help,help)
                 cmd="macaroon__subcmd__help__subcmd__help"
@@ -71,7 +83,7 @@ _macaroon() {
 
     case "${cmd}" in
         macaroon)
-            opts="-h -V --home --help --version wrap attenuate inspect verify list rm completions help"
+            opts="-h -V --home --help --version wrap attenuate discharge bind inspect verify list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,7 +101,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__attenuate)
-            opts="-h -V --expires --not-before --path --path-glob --method --host --caveat --home --help --version"
+            opts="-h -V --expires --not-before --path --path-glob --method --host --caveat --third-party --third-party-key --caveat-id --format --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -123,6 +135,48 @@ _macaroon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --third-party)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --third-party-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caveat-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "v2 v1 v2json" -- "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__bind)
+            opts="-h -V --discharge --format --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "v2 v1 v2json" -- "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -152,8 +206,66 @@ _macaroon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__discharge)
+            opts="-h -V --key --location --expires --not-before --path --path-glob --method --host --caveat --format --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --location)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --not-before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path-glob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caveat)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "v2 v1 v2json" -- "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__help)
-            opts="wrap attenuate inspect verify list rm completions help"
+            opts="wrap attenuate discharge bind inspect verify list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,7 +292,35 @@ _macaroon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__help__subcmd__bind)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__help__subcmd__discharge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -279,12 +419,16 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__inspect)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --discharge --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --discharge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -333,7 +477,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__verify)
-            opts="-X -h -V --method --url --proxy-key-file --json --home --help --version"
+            opts="-X -h -V --method --url --proxy-key-file --json --discharge --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +496,10 @@ _macaroon() {
                     return 0
                     ;;
                 --proxy-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --discharge)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,6 +25,8 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --version 'Print version'
             cand wrap 'Seal a real API key into a new root token, store it under NAME and print it'
             cand attenuate 'Add caveats to a token, offline, and print the narrower token'
+            cand discharge 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
+            cand bind 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
             cand inspect 'Show what a token allows, in plain words (or --json)'
             cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
             cand list 'List stored tokens'
@@ -54,6 +56,36 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --method 'Only these methods (repeatable: any of them; one `method in` caveat)'
             cand --host 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further'
             cand --caveat 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)'
+            cand --third-party 'Require a discharge from this third party (its URL) for every request'
+            cand --third-party-key 'The key shared with the third party (it mints discharges with the same key)'
+            cand --caveat-id 'The caveat id the third party will be asked to discharge'
+            cand --format 'Output format'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;discharge'= {
+            cand --key 'The key shared between the token''s holder and this third party'
+            cand --location 'Advisory location of the discharge'
+            cand --expires 'Expire this long from now (e.g. 10m, 1h 30m, 7d)'
+            cand --not-before 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)'
+            cand --path 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)'
+            cand --path-glob 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)'
+            cand --method 'Only these methods (repeatable: any of them; one `method in` caveat)'
+            cand --host 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further'
+            cand --caveat 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)'
+            cand --format 'Output format'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;bind'= {
+            cand --discharge 'Discharges (as minted by `macaroon discharge`), at least one'
+            cand --format 'Output format'
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -61,6 +93,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --version 'Print version'
         }
         &'macaroon;inspect'= {
+            cand --discharge 'Bound discharges to check against the third-party caveats (repeatable)'
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help (see more with ''--help'')'
@@ -73,6 +106,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --method 'The request method'
             cand --url 'The request URL (https://HOST/PATH?QUERY)'
             cand --proxy-key-file 'The proxy private key. Default: $MACAROON_HOME/proxy.key'
+            cand --discharge 'Bound discharges for third-party caveats (repeatable)'
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --json 'Print the decision as JSON on stdout'
             cand -h 'Print help (see more with ''--help'')'
@@ -105,6 +139,8 @@ set edit:completion:arg-completer[macaroon] = {|@words|
         &'macaroon;help'= {
             cand wrap 'Seal a real API key into a new root token, store it under NAME and print it'
             cand attenuate 'Add caveats to a token, offline, and print the narrower token'
+            cand discharge 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
+            cand bind 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
             cand inspect 'Show what a token allows, in plain words (or --json)'
             cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
             cand list 'List stored tokens'
@@ -115,6 +151,10 @@ set edit:completion:arg-completer[macaroon] = {|@words|
         &'macaroon;help;wrap'= {
         }
         &'macaroon;help;attenuate'= {
+        }
+        &'macaroon;help;discharge'= {
+        }
+        &'macaroon;help;bind'= {
         }
         &'macaroon;help;inspect'= {
         }

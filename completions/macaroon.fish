@@ -29,6 +29,8 @@ complete -c macaroon -n "__fish_macaroon_needs_command" -s h -l help -d 'Print h
 complete -c macaroon -n "__fish_macaroon_needs_command" -s V -l version -d 'Print version'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "discharge" -d 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "bind" -d 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "list" -d 'List stored tokens'
@@ -52,9 +54,38 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l path-glo
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l third-party -d 'Require a discharge from this third party (its URL) for every request' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l third-party-key -d 'The key shared with the third party (it mints discharges with the same key)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l caveat-id -d 'The caveat id the third party will be asked to discharge' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l format -d 'Output format' -r -f -a "v2\t'V2 binary, base64url without padding (the default everywhere)'
+v1\t'V1 (for old libmacaroons-based tools)'
+v2json\t'V2 JSON'"
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l key -d 'The key shared between the token\'s holder and this third party' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l location -d 'Advisory location of the discharge' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l expires -d 'Expire this long from now (e.g. 10m, 1h 30m, 7d)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l not-before -d 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l path -d 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l path-glob -d 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l format -d 'Output format' -r -f -a "v2\t'V2 binary, base64url without padding (the default everywhere)'
+v1\t'V1 (for old libmacaroons-based tools)'
+v2json\t'V2 JSON'"
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand bind" -l discharge -d 'Discharges (as minted by `macaroon discharge`), at least one' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand bind" -l format -d 'Output format' -r -f -a "v2\t'V2 binary, base64url without padding (the default everywhere)'
+v1\t'V1 (for old libmacaroons-based tools)'
+v2json\t'V2 JSON'"
+complete -c macaroon -n "__fish_macaroon_using_subcommand bind" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand bind" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand bind" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -l discharge -d 'Bound discharges to check against the third-party caveats (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -l json -d 'Print JSON instead of a table'
 complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -62,6 +93,7 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -s V -l versi
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s X -l method -d 'The request method' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l url -d 'The request URL (https://HOST/PATH?QUERY)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l proxy-key-file -d 'The proxy private key. Default: $MACAROON_HOME/proxy.key' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l discharge -d 'Bound discharges for third-party caveats (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l json -d 'Print the decision as JSON on stdout'
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -76,11 +108,13 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand rm" -s V -l version -d
 complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "list" -d 'List stored tokens'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "rm" -d 'Remove a stored token'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "completions" -d 'Print shell completions'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate inspect verify list rm completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "discharge" -d 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "bind" -d 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "list" -d 'List stored tokens'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "rm" -d 'Remove a stored token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "completions" -d 'Print shell completions'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -2,6 +2,7 @@
 
 mod cli;
 mod completions;
+mod interop;
 mod keygen;
 mod prompt;
 mod proxy;

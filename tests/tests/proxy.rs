@@ -598,3 +598,119 @@ fn token_on_the_connect_request_serves_the_tunnel() {
         Some(format!("Bearer {SECRET}").as_str())
     );
 }
+
+/// Opens a CONNECT tunnel by hand and starts TLS with the given SNI.
+fn tls_in_tunnel(w: &World, connect_to: &str, sni: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut tcp = std::net::TcpStream::connect(w.proxy.addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        tcp,
+        "CONNECT {connect_to}:443 HTTP/1.1\r\nHost: {connect_to}:443\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).map_err(|e| e.to_string())?;
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(w.s.home().join("ca.pem")).map_err(|e| e.to_string())?;
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+        let cert: rustls::pki_types::CertificateDer = cert.map_err(|e| e.to_string())?;
+        roots.add(cert).map_err(|e| e.to_string())?;
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).map_err(|e| e.to_string())?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(cfg), name).map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[test]
+fn sni_naming_another_host_than_the_connect_target_fails_the_handshake() {
+    let w = world();
+    assert_eq!(tls_in_tunnel(&w, HOST, HOST), Ok(()), "matching SNI must work");
+    let err = tls_in_tunnel(&w, HOST, OTHER).expect_err("SNI for another host must be refused");
+    assert!(!err.is_empty());
+    assert!(w.up.seen().is_empty());
+    // The proxy keeps serving.
+    assert_eq!(
+        curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&w.token)]).status,
+        200
+    );
+}
+
+#[test]
+fn discharges_in_headers_are_verified_bound_and_stripped() {
+    let w = world();
+    let key = "approval-key";
+    let t =
+        w.s.run(
+            "macaroon",
+            &[
+                "attenuate",
+                "api",
+                "--third-party",
+                "https://approve.example",
+                "--third-party-key",
+                key,
+                "--caveat-id",
+                "ok-1",
+            ],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let d =
+        w.s.run(
+            "macaroon",
+            &["discharge", "ok-1", "--key", key, "--expires", "5m"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let bound =
+        w.s.run("macaroon", &["bind", &t, "--discharge", &d])
+            .ok()
+            .out()
+            .to_string();
+    let url = format!("{}/v1/refunds", w.proxy.url());
+    let without = curl(&[&url, "-H", &bearer(&t)]);
+    assert_eq!(without.status, 403);
+    assert!(String::from_utf8_lossy(&without.body).contains("Macaroon-Discharge"));
+    let unbound = curl(&[&url, "-H", &bearer(&t), "-H", &format!("Macaroon-Discharge: {d}")]);
+    assert_eq!(unbound.status, 401);
+    w.assert_clean(0);
+    let ok = curl(&[
+        &url,
+        "-H",
+        &bearer(&t),
+        "-H",
+        &format!("Macaroon-Discharge: {bound}"),
+    ]);
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    let seen = w.up.seen();
+    assert!(
+        seen[0].header("macaroon-discharge").is_none(),
+        "discharges must be stripped"
+    );
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+}

@@ -19,6 +19,14 @@ pub(crate) fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
     hmacsha256::authenticate(msg, &hmacsha256::Key(*key)).0
 }
 
+/// The libmacaroons / pymacaroons key derivation: HMAC("macaroons-key-generator", key).
+/// Root keys and third-party keys are both taken through it.
+pub(crate) fn derive_key(key: &[u8]) -> [u8; 32] {
+    let mut generator = [0u8; 32];
+    generator[..23].copy_from_slice(b"macaroons-key-generator");
+    hmac(&generator, key)
+}
+
 /// libmacaroons' `hash2`: HMAC(key, HMAC(key, a) || HMAC(key, b)).
 pub(crate) fn hmac2(key: &[u8; 32], a: &[u8], b: &[u8]) -> [u8; 32] {
     let mut both = [0u8; 64];

@@ -67,9 +67,7 @@ impl RootKey {
 
     /// The key the HMAC chain starts from: HMAC("macaroons-key-generator", root).
     pub(crate) fn derived(&self) -> [u8; 32] {
-        let mut generator = [0u8; 32];
-        generator[..23].copy_from_slice(b"macaroons-key-generator");
-        crypto::hmac(&generator, self.0.as_slice())
+        crypto::derive_key(self.0.as_slice())
     }
 }
 

@@ -63,6 +63,60 @@ Examples:
         /// What to add.
         #[command(flatten)]
         attenuation: Attenuation,
+        /// A third-party caveat to add.
+        #[command(flatten)]
+        third_party: ThirdPartyArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "v2")]
+        format: OutputFormat,
+    },
+
+    /// Mint a discharge for a third-party caveat (run by the third party, e.g. an
+    /// approval service), optionally narrowed with the attenuation flags.
+    ///
+    /// The holder binds it to the token with `macaroon bind` and sends it in a
+    /// Macaroon-Discharge header next to the token.
+    #[command(after_help = "\
+Examples:
+  macaroon discharge approval-42 --key \"$APPROVAL_KEY\" --expires 5m
+  macaroon discharge approval-42 --key \"$APPROVAL_KEY\" --method POST --path /v1/refunds")]
+    Discharge {
+        /// The caveat id from the token's third-party caveat (see `macaroon inspect`).
+        caveat_id: String,
+        /// The key shared between the token's holder and this third party.
+        #[arg(
+            long,
+            value_name = "KEY",
+            env = "MACAROON_THIRD_PARTY_KEY",
+            hide_env_values = true
+        )]
+        key: String,
+        /// Advisory location of the discharge.
+        #[arg(long, value_name = "URL")]
+        location: Option<String>,
+        /// Caveats on the discharge itself.
+        #[command(flatten)]
+        attenuation: Attenuation,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "v2")]
+        format: OutputFormat,
+    },
+
+    /// Bind discharges to a token, just before using them; prints one bound discharge per
+    /// line. Bind after the last attenuation: binding is to this exact token.
+    #[command(after_help = "\
+Example:
+  curl -H \"Authorization: Bearer $TOKEN\" -H \"Macaroon-Discharge: $(macaroon bind \"$TOKEN\" \"$DISCHARGE\")\" ...")]
+    Bind {
+        /// The token the discharges are for.
+        #[command(flatten)]
+        token: TokenArg,
+        /// Discharges (as minted by `macaroon discharge`), at least one.
+        #[arg(long = "discharge", value_name = "DISCHARGE", required = true)]
+        discharges: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "v2")]
+        format: OutputFormat,
     },
 
     /// Show what a token allows, in plain words (or --json).
@@ -80,6 +134,9 @@ Examples:
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Bound discharges to check against the third-party caveats (repeatable).
+        #[arg(long = "discharge", value_name = "DISCHARGE")]
+        discharges: Vec<String>,
     },
 
     /// Dry-run the proxy's decision for a request: exit 0 if allowed, 1 if denied.
@@ -106,6 +163,9 @@ Examples:
         /// Print the decision as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Bound discharges for third-party caveats (repeatable).
+        #[arg(long = "discharge", value_name = "DISCHARGE")]
+        discharges: Vec<String>,
     },
 
     /// List stored tokens.
@@ -131,6 +191,42 @@ Examples:
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// A third-party caveat: all three flags together.
+#[derive(Args, Debug, Default)]
+pub struct ThirdPartyArgs {
+    /// Require a discharge from this third party (its URL) for every request.
+    #[arg(long = "third-party", value_name = "LOCATION", requires_all = ["third_party_key", "caveat_id"])]
+    pub third_party: Option<String>,
+    /// The key shared with the third party (it mints discharges with the same key).
+    #[arg(long, value_name = "KEY", requires = "third_party")]
+    pub third_party_key: Option<String>,
+    /// The caveat id the third party will be asked to discharge.
+    #[arg(long, value_name = "ID", requires = "third_party")]
+    pub caveat_id: Option<String>,
+}
+
+/// The libmacaroons serialization to print.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum OutputFormat {
+    /// V2 binary, base64url without padding (the default everywhere).
+    #[default]
+    V2,
+    /// V1 (for old libmacaroons-based tools).
+    V1,
+    /// V2 JSON.
+    V2json,
+}
+
+impl From<OutputFormat> for caveat::WireFormat {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::V2 => caveat::WireFormat::V2,
+            OutputFormat::V1 => caveat::WireFormat::V1,
+            OutputFormat::V2json => caveat::WireFormat::V2Json,
+        }
+    }
 }
 
 /// Flags of `wrap`.

@@ -65,16 +65,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let store = Store::new(&home);
     match cli.command {
         Command::Wrap(args) => commands::wrap::run(args, &home, &store)?,
-        Command::Attenuate { token, attenuation } => {
-            commands::attenuate::run(token.token.as_deref(), &attenuation, &store)?
-        }
-        Command::Inspect { token, json } => commands::inspect::run(token.token.as_deref(), json, &store)?,
+        Command::Attenuate {
+            token,
+            attenuation,
+            third_party,
+            format,
+        } => commands::attenuate::run(token.token.as_deref(), &attenuation, &third_party, format, &store)?,
+        Command::Discharge {
+            caveat_id,
+            key,
+            location,
+            attenuation,
+            format,
+        } => commands::discharge::discharge(&caveat_id, &key, location, &attenuation, format)?,
+        Command::Bind {
+            token,
+            discharges,
+            format,
+        } => commands::discharge::bind(token.token.as_deref(), &discharges, format, &store)?,
+        Command::Inspect {
+            token,
+            json,
+            discharges,
+        } => commands::inspect::run(token.token.as_deref(), json, &discharges, &store)?,
         Command::Verify {
             token,
             method,
             url,
             proxy_key_file,
             json,
+            discharges,
         } => {
             let args = commands::verify::VerifyArgs {
                 token: token.token.as_deref(),
@@ -82,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 url: &url,
                 proxy_key_file: proxy_key_file.as_deref(),
                 json,
+                discharges: &discharges,
             };
             return commands::verify::run(args, &home, &store);
         }

@@ -12,6 +12,9 @@ use caveat::{Injection, Secret, Token};
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::HeaderMap;
 
+/// The header that carries discharges for third-party caveats (repeatable).
+pub const DISCHARGE_HEADER: &str = "macaroon-discharge";
+
 /// Where a copy of the token was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -95,6 +98,10 @@ pub fn find(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Found>, F
         Ok(())
     };
     for (name, value) in headers {
+        // Discharges are tokens too, but they travel in their own header.
+        if name.as_str() == DISCHARGE_HEADER {
+            continue;
+        }
         let Ok(text) = value.to_str() else { continue };
         for c in candidates(text) {
             if let Ok(t) = Token::decode(&c) {

@@ -461,7 +461,7 @@ async fn decide_and_build(
     })?;
     let discharges = parts
         .headers
-        .get_all("macaroon-discharge")
+        .get_all(inject::DISCHARGE_HEADER)
         .iter()
         .map(|v| v.to_str().ok().and_then(|s| Token::decode(s).ok()))
         .collect::<Option<Vec<Token>>>()
@@ -512,7 +512,7 @@ async fn decide_and_build(
 
     // Build exactly what was checked: the same path text, the sealed host, over TLS.
     strip_hop_by_hop(&mut parts.headers);
-    parts.headers.remove("macaroon-discharge");
+    parts.headers.remove(inject::DISCHARGE_HEADER);
     parts.headers.remove(HOST);
     let query = inject::strip_and_inject(
         &mut parts.headers,

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context};
 use caveat::{Caveat, Host, Method, PathGlob, RequestPath};
 
-use crate::cli::Attenuation;
+use crate::cli::{Attenuation, OutputFormat, ThirdPartyArgs};
 use crate::input::read_token;
 use crate::store::Store;
 
@@ -83,17 +83,33 @@ impl Attenuation {
 }
 
 /// Runs `attenuate`.
-pub fn run(token: Option<&str>, attenuation: &Attenuation, store: &Store) -> anyhow::Result<()> {
-    if attenuation.is_empty() {
+pub fn run(
+    token: Option<&str>,
+    attenuation: &Attenuation,
+    third_party: &ThirdPartyArgs,
+    format: OutputFormat,
+    store: &Store,
+) -> anyhow::Result<()> {
+    if attenuation.is_empty() && third_party.third_party.is_none() {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
-             --path, --path-glob or --caveat"
+             --path, --path-glob, --caveat or --third-party"
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.
     let caveats = attenuation.caveats(SystemTime::now())?;
     let input = read_token(token, store)?;
-    let narrowed = caveats.iter().fold(input.token, |t, c| t.attenuate(c));
-    println!("{}", narrowed.encode());
+    let mut narrowed = caveats.iter().fold(input.token, |t, c| t.attenuate(c));
+    if let (Some(location), Some(key), Some(id)) = (
+        &third_party.third_party,
+        &third_party.third_party_key,
+        &third_party.caveat_id,
+    ) {
+        if key.is_empty() || id.is_empty() {
+            bail!("--third-party-key and --caveat-id must not be empty");
+        }
+        narrowed = narrowed.add_third_party(location, key.as_bytes(), id.as_bytes());
+    }
+    println!("{}", narrowed.encode_as(format.into()));
     Ok(())
 }

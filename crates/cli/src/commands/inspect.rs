@@ -42,6 +42,18 @@ pub struct Window {
     pub explain: String,
 }
 
+/// A third-party caveat and whether a discharge for it was given.
+#[derive(Serialize)]
+pub struct ThirdPartyInfo {
+    /// Where the discharge comes from.
+    pub location: String,
+    /// The caveat id to ask it to discharge.
+    pub id: String,
+    /// True if a discharge with this id, bound to this token, was given with --discharge.
+    /// (Its signature can only be checked by the proxy, which can open the chain.)
+    pub discharged: bool,
+}
+
 /// Everything `inspect` shows.
 #[derive(Serialize)]
 pub struct Inspection {
@@ -52,7 +64,7 @@ pub struct Inspection {
     /// First-party caveats, in order.
     pub caveats: Vec<CaveatInfo>,
     /// Third-party caveats, in order.
-    pub third_party: Vec<caveat::ThirdPartyCaveat>,
+    pub third_party: Vec<ThirdPartyInfo>,
     /// First 8 bytes of SHA-256 of the signature, hex.
     pub signature_fingerprint: String,
     /// The serialization it was read from (V1, V2, V2JSON).
@@ -66,7 +78,7 @@ pub struct Inspection {
 
 impl Inspection {
     /// Inspects `token` as of `now`.
-    pub fn new(token: &Token, source: &str, now: SystemTime) -> Self {
+    pub fn new(token: &Token, source: &str, discharges: &[Token], now: SystemTime) -> Self {
         let id = token.identifier();
         let sealed = SealedId::parse(&id);
         let parsed: Vec<(String, Result<Caveat, caveat::CaveatError>)> = token
@@ -130,7 +142,17 @@ impl Inspection {
                 proxy_key_id: sealed.map(|s| s.key_id.to_string()),
             },
             caveats,
-            third_party: token.third_party(),
+            third_party: token
+                .third_party()
+                .into_iter()
+                .map(|c| ThirdPartyInfo {
+                    discharged: discharges
+                        .iter()
+                        .any(|d| String::from_utf8_lossy(&d.identifier()) == c.id),
+                    location: c.location,
+                    id: c.id,
+                })
+                .collect(),
             signature_fingerprint: token.signature_fingerprint(),
             wire_format: token.wire_format().to_string(),
             effective: window(not_before, expires, now),
@@ -200,9 +222,15 @@ impl fmt::Display for Inspection {
             writeln!(f, "{c}")?;
         }
         if !self.third_party.is_empty() {
-            let mut tp = table(["#", "THIRD-PARTY LOCATION", "CAVEAT ID"]);
+            let mut tp = table(["#", "THIRD-PARTY LOCATION", "CAVEAT ID", "DISCHARGE"]);
             for (i, c) in self.third_party.iter().enumerate() {
-                tp.add_row(vec![(i + 1).to_string(), c.location.clone(), c.id.clone()]);
+                let d = if c.discharged { "given" } else { "missing" };
+                tp.add_row(vec![
+                    (i + 1).to_string(),
+                    c.location.clone(),
+                    c.id.clone(),
+                    d.to_string(),
+                ]);
             }
             writeln!(f, "{tp}")?;
             writeln!(
@@ -215,9 +243,16 @@ impl fmt::Display for Inspection {
 }
 
 /// Runs `inspect`.
-pub fn run(token: Option<&str>, json: bool, store: &Store) -> anyhow::Result<()> {
+pub fn run(token: Option<&str>, json: bool, discharges: &[String], store: &Store) -> anyhow::Result<()> {
     let input = read_token(token, store)?;
-    let inspection = Inspection::new(&input.token, &input.source, SystemTime::now());
+    let discharges = discharges
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            Token::decode(d).map_err(|e| anyhow::anyhow!("--discharge {} is not a valid token: {e}", i + 1))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let inspection = Inspection::new(&input.token, &input.source, &discharges, SystemTime::now());
     if json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {

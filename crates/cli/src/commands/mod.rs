@@ -2,6 +2,7 @@
 
 pub mod attenuate;
 pub mod completions;
+pub mod discharge;
 pub mod inspect;
 pub mod list;
 pub mod rm;

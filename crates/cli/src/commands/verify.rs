@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
-use caveat::{decide, Decision, Host, Method, ProxyKeyPair, Request, RequestPath, Scheme};
+use caveat::{decide, Decision, Host, Method, ProxyKeyPair, Request, RequestPath, Scheme, Token};
 
 use crate::input::read_token;
 use crate::store::Store;
@@ -22,6 +22,8 @@ pub struct VerifyArgs<'a> {
     pub proxy_key_file: Option<&'a Path>,
     /// JSON output.
     pub json: bool,
+    /// Bound discharges.
+    pub discharges: &'a [String],
 }
 
 /// Runs `verify`: exit 0 allow, 1 deny.
@@ -47,6 +49,12 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
         )?,
     };
     let input = read_token(args.token, store)?;
+    let discharges = args
+        .discharges
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Token::decode(d).with_context(|| format!("--discharge {} is not a valid token", i + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let decision = match RequestPath::parse(uri.path()) {
         Ok(path) => {
             let req = Request {
@@ -60,7 +68,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 headers: Vec::new(),
                 client: None,
             };
-            match decide(&input.token, &[], &keys, &req) {
+            match decide(&input.token, &discharges, &keys, &req) {
                 Decision::Allow => Ok(()),
                 Decision::Deny(d) => Err((
                     serde_json::to_value(d.kind).unwrap_or_default(),
