@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a token allows, in plain words (or --json)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run an unmodified command with a fresh short-lived token and the proxy settings')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List stored tokens')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a stored token')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
@@ -124,6 +125,25 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'macaroon;exec' {
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token to narrow: a stored NAME or a token. Default: $MACAROON_TOKEN')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Environment variable to put the token in (repeatable), e.g. STRIPE_API_KEY. MACAROON_TOKEN is always set too')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expire this long from now (e.g. 10m, 1h 30m, 7d)')
+            [CompletionResult]::new('--not-before', '--not-before', [CompletionResultType]::ParameterName, 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)')
+            [CompletionResult]::new('--path-glob', '--path-glob', [CompletionResultType]::ParameterName, 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'Only these methods (repeatable: any of them; one `method in` caveat)')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further')
+            [CompletionResult]::new('--caveat', '--caveat', [CompletionResultType]::ParameterName, 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080')
+            [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'The proxy''s CA certificate. Default: $MACAROON_HOME/ca.pem')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'macaroon;list' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
@@ -156,6 +176,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a token allows, in plain words (or --json)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run an unmodified command with a fresh short-lived token and the proxy settings')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List stored tokens')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a stored token')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
@@ -178,6 +199,9 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             break
         }
         'macaroon;help;verify' {
+            break
+        }
+        'macaroon;help;exec' {
             break
         }
         'macaroon;help;list' {

@@ -28,6 +28,9 @@ _macaroon() {
             macaroon,discharge)
                 cmd="macaroon__subcmd__discharge"
                 ;;
+            macaroon,exec)
+                cmd="macaroon__subcmd__exec"
+                ;;
             macaroon,help)
                 cmd="macaroon__subcmd__help"
                 ;;
@@ -58,6 +61,9 @@ _macaroon() {
             macaroon__subcmd__help,discharge)
                 cmd="macaroon__subcmd__help__subcmd__discharge"
                 ;;
+            macaroon__subcmd__help,exec)
+                cmd="macaroon__subcmd__help__subcmd__exec"
+                ;;
             macaroon__subcmd__help,help)
                 cmd="macaroon__subcmd__help__subcmd__help"
                 ;;
@@ -83,7 +89,7 @@ _macaroon() {
 
     case "${cmd}" in
         macaroon)
-            opts="-h -V --home --help --version wrap attenuate discharge bind inspect verify list rm completions help"
+            opts="-h -V --home --help --version wrap attenuate discharge bind inspect verify exec list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,8 +270,70 @@ _macaroon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__exec)
+            opts="-h -V --token --env --expires --not-before --path --path-glob --method --host --caveat --proxy --ca --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --not-before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path-glob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caveat)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__help)
-            opts="wrap attenuate discharge bind inspect verify list rm completions help"
+            opts="wrap attenuate discharge bind inspect verify exec list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,6 +389,20 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__help__subcmd__discharge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__help__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

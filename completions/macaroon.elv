@@ -29,6 +29,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand bind 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
             cand inspect 'Show what a token allows, in plain words (or --json)'
             cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
+            cand exec 'Run an unmodified command with a fresh short-lived token and the proxy settings'
             cand list 'List stored tokens'
             cand rm 'Remove a stored token'
             cand completions 'Print shell completions'
@@ -114,6 +115,24 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'macaroon;exec'= {
+            cand --token 'The token to narrow: a stored NAME or a token. Default: $MACAROON_TOKEN'
+            cand --env 'Environment variable to put the token in (repeatable), e.g. STRIPE_API_KEY. MACAROON_TOKEN is always set too'
+            cand --expires 'Expire this long from now (e.g. 10m, 1h 30m, 7d)'
+            cand --not-before 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)'
+            cand --path 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)'
+            cand --path-glob 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)'
+            cand --method 'Only these methods (repeatable: any of them; one `method in` caveat)'
+            cand --host 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further'
+            cand --caveat 'A caveat in the caveat language, e.g. ''path = /v1/balance'' (repeatable)'
+            cand --proxy 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080'
+            cand --ca 'The proxy''s CA certificate. Default: $MACAROON_HOME/ca.pem'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'macaroon;list'= {
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --json 'Print JSON instead of a table'
@@ -143,6 +162,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand bind 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
             cand inspect 'Show what a token allows, in plain words (or --json)'
             cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
+            cand exec 'Run an unmodified command with a fresh short-lived token and the proxy settings'
             cand list 'List stored tokens'
             cand rm 'Remove a stored token'
             cand completions 'Print shell completions'
@@ -159,6 +179,8 @@ set edit:completion:arg-completer[macaroon] = {|@words|
         &'macaroon;help;inspect'= {
         }
         &'macaroon;help;verify'= {
+        }
+        &'macaroon;help;exec'= {
         }
         &'macaroon;help;list'= {
         }

@@ -33,6 +33,7 @@ complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "discharge" -d 'Mi
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "bind" -d 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
+complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "exec" -d 'Run an unmodified command with a fresh short-lived token and the proxy settings'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "list" -d 'List stored tokens'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "rm" -d 'Remove a stored token'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "completions" -d 'Print shell completions'
@@ -98,6 +99,20 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l home -d 'Th
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l json -d 'Print the decision as JSON on stdout'
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l token -d 'The token to narrow: a stored NAME or a token. Default: $MACAROON_TOKEN' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l env -d 'Environment variable to put the token in (repeatable), e.g. STRIPE_API_KEY. MACAROON_TOKEN is always set too' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l expires -d 'Expire this long from now (e.g. 10m, 1h 30m, 7d)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l not-before -d 'Not valid before this time (RFC 3339 UTC, e.g. 2026-12-01T09:00:00Z) or this long from now (e.g. 5m)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l path -d 'Only these paths or below them (repeatable: any of them; one `path prefix` caveat)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l path-glob -d 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l proxy -d 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l ca -d 'The proxy\'s CA certificate. Default: $MACAROON_HOME/ca.pem' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c macaroon -n "__fish_macaroon_using_subcommand list" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand list" -l json -d 'Print JSON instead of a table'
 complete -c macaroon -n "__fish_macaroon_using_subcommand list" -s h -l help -d 'Print help'
@@ -108,13 +123,14 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand rm" -s V -l version -d
 complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c macaroon -n "__fish_macaroon_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "discharge" -d 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "bind" -d 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "list" -d 'List stored tokens'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "rm" -d 'Remove a stored token'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "completions" -d 'Print shell completions'
-complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify list rm completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "wrap" -d 'Seal a real API key into a new root token, store it under NAME and print it'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "attenuate" -d 'Add caveats to a token, offline, and print the narrower token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "discharge" -d 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "bind" -d 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "inspect" -d 'Show what a token allows, in plain words (or --json)'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "verify" -d 'Dry-run the proxy\'s decision for a request: exit 0 if allowed, 1 if denied'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "exec" -d 'Run an unmodified command with a fresh short-lived token and the proxy settings'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "list" -d 'List stored tokens'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "rm" -d 'Remove a stored token'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "completions" -d 'Print shell completions'
+complete -c macaroon -n "__fish_macaroon_using_subcommand help; and not __fish_seen_subcommand_from wrap attenuate discharge bind inspect verify exec list rm completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

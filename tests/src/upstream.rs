@@ -197,11 +197,12 @@ async fn respond(
             .header("location", "https://attacker.example/steal")
             .body(Full::new(Bytes::new()).boxed())
             .expect("response"),
+        // List-shaped, so SDKs (Stripe, OpenAI) parse it as an empty page.
         _ => Response::builder()
             .header("content-type", "application/json")
             .body(
                 Full::new(Bytes::from(format!(
-                    "{{\"ok\":true,\"path\":\"{path}\",\"received\":{}}}",
+                    "{{\"object\":\"list\",\"data\":[],\"has_more\":false,\"url\":\"{path}\",\"ok\":true,\"path\":\"{path}\",\"received\":{}}}",
                     body.len()
                 )))
                 .boxed(),

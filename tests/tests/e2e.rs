@@ -2,7 +2,9 @@
 
 mod cli;
 mod completions;
+mod exec;
 mod interop;
 mod keygen;
 mod prompt;
 mod proxy;
+mod world;

@@ -168,6 +168,20 @@ Examples:
         discharges: Vec<String>,
     },
 
+    /// Run an unmodified command with a fresh short-lived token and the proxy settings.
+    ///
+    /// Mints a narrowed token (15 minutes unless --expires says otherwise, plus any
+    /// attenuation flags), puts it in each --env variable, points HTTPS_PROXY/HTTP_PROXY at
+    /// the proxy, makes the proxy's CA trusted (SSL_CERT_FILE, REQUESTS_CA_BUNDLE,
+    /// CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO...), then runs the command in
+    /// place of itself: its exit status and signals are its own.
+    #[command(after_help = "\
+Examples:
+  macaroon exec --token stripe --env STRIPE_API_KEY -- python3 charge_report.py
+  macaroon exec --token openai --env OPENAI_API_KEY --expires 5m --path /v1/chat -- ./agent.sh
+  macaroon exec --token gh --env GH_TOKEN --method GET -- gh api /user")]
+    Exec(ExecArgs),
+
     /// List stored tokens.
     #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json")]
     List {
@@ -227,6 +241,30 @@ impl From<OutputFormat> for caveat::WireFormat {
             OutputFormat::V2json => caveat::WireFormat::V2Json,
         }
     }
+}
+
+/// Flags of `exec`.
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The token to narrow: a stored NAME or a token. Default: $MACAROON_TOKEN.
+    #[arg(long, value_name = "NAME|TOKEN")]
+    pub token: Option<String>,
+    /// Environment variable to put the token in (repeatable), e.g. STRIPE_API_KEY.
+    /// MACAROON_TOKEN is always set too.
+    #[arg(long = "env", value_name = "VAR")]
+    pub envs: Vec<String>,
+    /// Caveats to add; --expires defaults to 15m.
+    #[command(flatten)]
+    pub attenuation: Attenuation,
+    /// The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// The proxy's CA certificate. Default: $MACAROON_HOME/ca.pem.
+    #[arg(long, value_name = "PEM")]
+    pub ca: Option<std::path::PathBuf>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// Flags of `wrap`.

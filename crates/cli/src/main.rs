@@ -27,6 +27,8 @@ pub enum ExitStatus {
     Denied,
     /// Bad usage or bad input.
     Error,
+    /// A command run by `exec` could not start (126 cannot execute, 127 not found).
+    External(u8),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -35,6 +37,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Denied => ExitCode::from(1),
             ExitStatus::Error => ExitCode::from(2),
+            ExitStatus::External(code) => ExitCode::from(code),
         }
     }
 }
@@ -106,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             };
             return commands::verify::run(args, &home, &store);
         }
+        Command::Exec(args) => return commands::exec::run(args, &home, &store),
         Command::List { json } => commands::list::run(json, &store)?,
         Command::Rm { name } => commands::rm::run(&name, &store)?,
         Command::Completions { shell } => commands::completions::run(shell)?,

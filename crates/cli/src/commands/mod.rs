@@ -3,6 +3,7 @@
 pub mod attenuate;
 pub mod completions;
 pub mod discharge;
+pub mod exec;
 pub mod inspect;
 pub mod list;
 pub mod rm;

@@ -1,0 +1,144 @@
+//! `macaroon exec`: run an unmodified command with a fresh short-lived token in its
+//! environment and the proxy and CA settings every common runtime reads.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context};
+
+use crate::cli::ExecArgs;
+use crate::input::read_token;
+use crate::store::Store;
+use crate::ExitStatus;
+
+/// Default lifetime of the token handed to the command.
+const DEFAULT_EXPIRES: &str = "15m";
+
+/// System trust stores, so the combined bundle keeps passthrough hosts working.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The environment `exec` sets, besides the token variables.
+pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, OsString)> {
+    let mut env: Vec<(&'static str, OsString)> = Vec::new();
+    for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
+        env.push((var, proxy.into()));
+    }
+    for var in ["NO_PROXY", "no_proxy"] {
+        env.push((var, "localhost,127.0.0.1,::1".into()));
+    }
+    // Tools that replace their trust store get system roots plus our CA; Node adds to its own.
+    for var in [
+        "SSL_CERT_FILE",
+        "CURL_CA_BUNDLE",
+        "REQUESTS_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "AWS_CA_BUNDLE",
+    ] {
+        env.push((var, bundle.into()));
+    }
+    env.push(("NODE_EXTRA_CA_CERTS", ca.into()));
+    env
+}
+
+/// Writes `$home/ca-bundle.pem`: the system roots followed by the proxy CA.
+fn write_bundle(home: &Path, ca: &Path) -> anyhow::Result<PathBuf> {
+    let ca_pem = std::fs::read_to_string(ca).with_context(|| {
+        format!(
+            "no proxy CA at {}: run `macaroon-proxy run` once (it creates the CA) or pass --ca",
+            ca.display()
+        )
+    })?;
+    let mut bundle = SYSTEM_BUNDLES
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str(&ca_pem);
+    let path = home.join("ca-bundle.pem");
+    std::fs::write(&path, bundle).with_context(|| format!("could not write {}", path.display()))?;
+    Ok(path)
+}
+
+/// The Python startup hook (see the file's comment); placed first on PYTHONPATH.
+const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
+
+fn python_hook(home: &Path) -> anyhow::Result<OsString> {
+    let dir = home.join("python");
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    std::fs::write(dir.join("sitecustomize.py"), SITECUSTOMIZE)
+        .with_context(|| format!("could not write {}", dir.join("sitecustomize.py").display()))?;
+    let mut paths = vec![dir];
+    if let Some(existing) = std::env::var_os("PYTHONPATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).context("PYTHONPATH holds a path that cannot be joined")
+}
+
+/// Runs `exec`.
+pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitStatus> {
+    for var in &args.envs {
+        let ok = !var.is_empty()
+            && !var.starts_with(|c: char| c.is_ascii_digit())
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            bail!("--env {var:?} is not an environment variable name (letters, digits, '_')");
+        }
+    }
+    let mut attenuation = args.attenuation;
+    if attenuation.expires.is_none() {
+        attenuation.expires = Some(DEFAULT_EXPIRES.to_string());
+    }
+    let caveats = attenuation.caveats(SystemTime::now())?;
+    let input = read_token(args.token.as_deref(), store)?;
+    let token = caveats.iter().fold(input.token, |t, c| t.attenuate(c)).encode();
+    let proxy = args
+        .proxy
+        .or_else(|| std::env::var("MACAROON_PROXY").ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
+    let ca = args.ca.unwrap_or_else(|| home.join("ca.pem"));
+    let bundle = write_bundle(home, &ca)?;
+
+    let (program, rest) = args.command.split_first().context("no command given after --")?;
+    let mut cmd = Command::new(program);
+    cmd.args(rest);
+    cmd.envs(proxy_env(&proxy, &bundle, &ca));
+    cmd.env("PYTHONPATH", python_hook(home)?);
+    cmd.env("MACAROON_TOKEN", &token);
+    for var in &args.envs {
+        cmd.env(var, &token);
+    }
+    spawn(cmd, program)
+}
+
+#[cfg(unix)]
+fn spawn(mut cmd: Command, program: &std::ffi::OsStr) -> anyhow::Result<ExitStatus> {
+    // Replace this process: the command gets our pid, its signals and its exit status.
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    let code = match err.kind() {
+        std::io::ErrorKind::NotFound => 127,
+        std::io::ErrorKind::PermissionDenied => 126,
+        _ => 126,
+    };
+    eprintln!("macaroon: could not run {}: {err}", program.to_string_lossy());
+    Ok(ExitStatus::External(code))
+}
+
+#[cfg(not(unix))]
+fn spawn(mut cmd: Command, program: &std::ffi::OsStr) -> anyhow::Result<ExitStatus> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not run {}", program.to_string_lossy()))?;
+    Ok(ExitStatus::External(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
