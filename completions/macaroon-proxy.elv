@@ -45,6 +45,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --upstream-ca 'Extra trusted root certificates for upstreams, PEM (repeatable)'
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
             cand --passthrough 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)'
+            cand --upstream-timeout 'How long an upstream may take to send response headers (then 504)'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --allow-private 'Allow upstream addresses in private and loopback ranges'
             cand -h 'Print help (see more with ''--help'')'

@@ -43,6 +43,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l ad
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-ca -d 'Extra trusted root certificates for upstreams, PEM (repeatable)' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l resolve -d 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl\'s)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l passthrough -d 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-timeout -d 'How long an upstream may take to send response headers (then 504)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-private -d 'Allow upstream addresses in private and loopback ranges'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -142,10 +142,9 @@ impl Upstream {
 
 type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
-async fn respond(
-    req: Request<Incoming>,
-    record: Arc<Mutex<Vec<Seen>>>,
-) -> Result<Response<Body>, hyper::Error> {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn respond(req: Request<Incoming>, record: Arc<Mutex<Vec<Seen>>>) -> Result<Response<Body>, BoxError> {
     let method = req.method().to_string();
     let target = req
         .uri()
@@ -185,6 +184,13 @@ async fn respond(
         body_len: body.len(),
     });
     let resp = match path.as_str() {
+        // A broken upstream: drop the connection without answering.
+        "/reset" => return Err("reset requested".into()),
+        // A slow upstream: answer after five seconds.
+        "/slow" => {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            Response::new(Full::new(Bytes::from_static(b"late")).boxed())
+        }
         "/big" => Response::new(Full::new(Bytes::from(big_body())).boxed()),
         "/chunked" => {
             let frames = (0..CHUNKS).map(|i| {

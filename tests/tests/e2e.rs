@@ -1,5 +1,6 @@
 //! End-to-end tests: the real binaries in a fresh home, as a user would run them.
 
+mod adversarial;
 mod cli;
 mod completions;
 mod exec;

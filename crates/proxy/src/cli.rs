@@ -104,6 +104,9 @@ struct RunArgs {
     /// Allow upstream addresses in private and loopback ranges.
     #[arg(long)]
     allow_private: bool,
+    /// How long an upstream may take to send response headers (then 504).
+    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    upstream_timeout: std::time::Duration,
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
@@ -160,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 resolve,
                 passthrough,
                 allow_private: a.allow_private,
+                upstream_timeout: a.upstream_timeout,
             };
             crate::run::run(&home, cfg)
         }

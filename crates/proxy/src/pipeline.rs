@@ -29,8 +29,12 @@ use crate::inject::{self, FindError};
 use crate::metrics::Metrics;
 use crate::upstream::{AddressPolicy, Body, HttpsClient, PolicyConnector};
 
-/// How long the upstream may take to send response headers.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the upstream may take to send response headers, unless `--upstream-timeout`.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest request target accepted (414 beyond).
+const MAX_URI: usize = 16 * 1024;
+/// Most header bytes accepted (431 beyond); hyper bounds the read buffer as well.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most unsealed identifiers kept in memory; the cache is cleared when it would grow past it.
 const UNSEAL_CACHE_MAX: usize = 10_000;
 
@@ -54,6 +58,8 @@ pub struct Proxy {
     pub metrics: Metrics,
     /// Revoked token families.
     pub revoked: crate::revoke::Revocations,
+    /// How long the upstream may take to send response headers.
+    pub response_timeout: Duration,
     cache: Mutex<HashMap<Vec<u8>, Arc<Payload>>>,
 }
 
@@ -81,6 +87,7 @@ impl Proxy {
             audit,
             metrics: Metrics::default(),
             revoked,
+            response_timeout: RESPONSE_TIMEOUT,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -279,6 +286,25 @@ async fn decide_and_build(
     rec: &mut Record,
 ) -> Result<Outgoing, Refusal> {
     let (mut parts, body) = req.into_parts();
+    if parts.uri.to_string().len() > MAX_URI {
+        return Err(Refusal::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI} bytes"),
+        ));
+    }
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(Refusal::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        ));
+    }
     let host_header = match parts.headers.get_all(HOST).iter().count() {
         0 => None,
         1 => Some(
@@ -587,9 +613,9 @@ async fn forward(
 ) -> Response<Body> {
     rec.decide_ms = ms(start.elapsed());
     let sent = if plain && req.uri().scheme_str() == Some("http") {
-        tokio::time::timeout(RESPONSE_TIMEOUT, proxy.plain_client.request(req)).await
+        tokio::time::timeout(proxy.response_timeout, proxy.plain_client.request(req)).await
     } else {
-        tokio::time::timeout(RESPONSE_TIMEOUT, proxy.client.request(req)).await
+        tokio::time::timeout(proxy.response_timeout, proxy.client.request(req)).await
     };
     let resp = match sent {
         Ok(Ok(resp)) => resp,

@@ -31,6 +31,8 @@ pub struct RunConfig {
     pub passthrough: Vec<Host>,
     /// Allow private upstream addresses.
     pub allow_private: bool,
+    /// How long an upstream may take to answer.
+    pub upstream_timeout: std::time::Duration,
 }
 
 /// Parses `HOST=IP:PORT`.
@@ -91,7 +93,7 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
             own,
         });
         let key_ids: Vec<String> = keys.iter().map(|k| k.key_id().to_string()).collect();
-        let proxy = Arc::new(Proxy::new(
+        let mut proxy = Proxy::new(
             keys,
             cfg.passthrough.clone(),
             ca,
@@ -99,7 +101,9 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
             roots,
             audit,
             crate::revoke::Revocations::load(&home),
-        ));
+        );
+        proxy.response_timeout = cfg.upstream_timeout;
+        let proxy = Arc::new(proxy);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let admin_text = admin_addr
             .map(|a| format!(" (admin http://{a})"))

