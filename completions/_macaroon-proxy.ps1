@@ -53,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--upstream-timeout', '--upstream-timeout', [CompletionResultType]::ParameterName, 'How long an upstream may take to send response headers (then 504)')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--allow-private', '--allow-private', [CompletionResultType]::ParameterName, 'Allow upstream addresses in private and loopback ranges')
+            [CompletionResult]::new('--transparent', '--transparent', [CompletionResultType]::ParameterName, 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -251,7 +251,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --home --help --version"
+            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --transparent --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -48,6 +48,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --upstream-timeout 'How long an upstream may take to send response headers (then 504)'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --allow-private 'Allow upstream addresses in private and loopback ranges'
+            cand --transparent 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

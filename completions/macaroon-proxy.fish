@@ -46,6 +46,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l pa
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-timeout -d 'How long an upstream may take to send response headers (then 504)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-private -d 'Allow upstream addresses in private and loopback ranges'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l transparent -d 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -l proxy-url -d 'The proxy URL to put in HTTPS_PROXY' -r

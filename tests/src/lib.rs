@@ -62,9 +62,15 @@ impl Session {
         self.home.path()
     }
 
-    /// A command for one of the binaries, with this session's environment.
+    /// A command for one of the binaries (or, if `bin` is a path or not ours, that
+    /// program), with this session's environment.
     pub fn cmd(&self, bin: &str) -> Command {
-        let mut cmd = Command::new(bin_dir().join(bin));
+        let path = if bin.starts_with("macaroon") {
+            bin_dir().join(bin)
+        } else {
+            PathBuf::from(bin)
+        };
+        let mut cmd = Command::new(path);
         cmd.env("MACAROON_HOME", self.home())
             .env("MACAROON_STORE", "file")
             .env("NO_COLOR", "1")
@@ -161,20 +167,33 @@ impl Session {
     /// Starts the proxy on ephemeral ports with an audit file in the home, trusting the
     /// test upstream's CA and sending `hosts` to it. Extra flags are appended.
     pub fn start_proxy(&self, up: &upstream::Upstream, hosts: &[&str], extra: &[&str]) -> ProxyProcess {
+        self.start_proxy_via(&[], "127.0.0.1:0", up, hosts, extra)
+    }
+
+    /// Like [`Session::start_proxy`], listening on `listen` and started through `wrapper`
+    /// (e.g. `ip netns exec NS`).
+    pub fn start_proxy_via(
+        &self,
+        wrapper: &[&str],
+        listen: &str,
+        up: &upstream::Upstream,
+        hosts: &[&str],
+        extra: &[&str],
+    ) -> ProxyProcess {
         use std::io::BufRead;
         let audit_path = self.home().join("audit.jsonl");
-        let mut cmd = self.cmd("macaroon-proxy");
-        cmd.args([
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--audit-log",
-        ])
-        .arg(&audit_path)
-        .arg("--upstream-ca")
-        .arg(&up.ca_path);
+        let mut cmd = match wrapper.split_first() {
+            None => self.cmd("macaroon-proxy"),
+            Some((first, rest)) => {
+                let mut c = self.cmd(first);
+                c.args(rest).arg(bin_dir().join("macaroon-proxy"));
+                c
+            }
+        };
+        cmd.args(["run", "--listen", listen, "--admin", "127.0.0.1:0", "--audit-log"])
+            .arg(&audit_path)
+            .arg("--upstream-ca")
+            .arg(&up.ca_path);
         for h in hosts {
             cmd.arg("--resolve").arg(format!("{h}={}", up.addr));
         }

@@ -65,8 +65,13 @@ pub fn big_body() -> Vec<u8> {
 }
 
 impl Upstream {
-    /// Starts an upstream presenting a certificate for `hosts`.
+    /// Starts an upstream on 127.0.0.1 presenting a certificate for `hosts`.
     pub fn start(hosts: &[&str]) -> Upstream {
+        Self::start_on("127.0.0.1:0", hosts)
+    }
+
+    /// Starts an upstream on `bind` (e.g. an address on a test veth).
+    pub fn start_on(bind: &str, hosts: &[&str]) -> Upstream {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca_key = KeyPair::generate().expect("key");
         let mut ca_params = CertificateParams::default();
@@ -101,9 +106,7 @@ impl Upstream {
             .enable_all()
             .build()
             .expect("runtime");
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
+        let listener = rt.block_on(tokio::net::TcpListener::bind(bind)).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let record = seen.clone();

@@ -8,4 +8,5 @@ mod interop;
 mod keygen;
 mod prompt;
 mod proxy;
+mod transparent;
 mod world;

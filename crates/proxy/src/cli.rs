@@ -107,6 +107,10 @@ struct RunArgs {
     /// How long an upstream may take to send response headers (then 504).
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     upstream_timeout: std::time::Duration,
+    /// Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is
+    /// intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md.
+    #[arg(long)]
+    transparent: bool,
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
@@ -164,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 passthrough,
                 allow_private: a.allow_private,
                 upstream_timeout: a.upstream_timeout,
+                transparent: a.transparent,
             };
             crate::run::run(&home, cfg)
         }

@@ -27,7 +27,12 @@ const MAX_HEAD: usize = 64 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
-pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    proxy: Arc<Proxy>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    transparent_mode: bool,
+) {
     // Each connection task holds a clone of `alive`; when all are dropped, all are done.
     let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
     loop {
@@ -36,6 +41,19 @@ pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, mut shutdown: watch
                 let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let proxy = proxy.clone();
+                if transparent_mode {
+                    // Redirected connections report another original destination; direct
+                    // ones (clients using us as a proxy) report the listener itself.
+                    let dst = original_dst(&stream).filter(|d| Some(*d) != stream.local_addr().ok());
+                    if let Some(dst) = dst.filter(|d| !proxy.policy.is_own(*d)) {
+                        let alive = alive.clone();
+                        tokio::spawn(async move {
+                            transparent(proxy, stream, peer, dst).await;
+                            drop(alive);
+                        });
+                        continue;
+                    }
+                }
                 let svc = service_fn(move |req| outer(proxy.clone(), req, peer));
                 let mut stop = shutdown.clone();
                 let alive = alive.clone();
@@ -149,21 +167,106 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
             host,
             port,
             token: tunnel_token,
+            transparent: false,
         };
+        serve_intercepted(proxy, stream, peer, mode).await;
+    });
+    Response::new(full(""))
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (by ALPN) inside an intercepted TLS stream; every request
+/// goes through the pipeline with the tunnel's one authority.
+async fn serve_intercepted<S>(proxy: Arc<Proxy>, stream: S, peer: SocketAddr, mode: Mode)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let proxy = proxy.clone();
+        let mode = mode.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(proxy, req, peer, mode).await) }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD);
+    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+}
+
+/// The address a REDIRECTed connection was originally sent to (Linux `SO_ORIGINAL_DST`);
+/// `None` when the connection was not redirected or the platform cannot tell.
+#[cfg(target_os = "linux")]
+pub fn original_dst(stream: &TcpStream) -> Option<SocketAddr> {
+    use nix::sys::socket::{getsockopt, sockopt};
+    if let Ok(a) = getsockopt(stream, sockopt::OriginalDst) {
+        let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+        return Some(SocketAddr::from((ip, u16::from_be(a.sin_port))));
+    }
+    if let Ok(a) = getsockopt(stream, sockopt::Ip6tOriginalDst) {
+        let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+        return Some(SocketAddr::from((ip, u16::from_be(a.sin6_port))));
+    }
+    None
+}
+
+/// Without netfilter there is no redirect to recover.
+#[cfg(not(target_os = "linux"))]
+pub fn original_dst(_: &TcpStream) -> Option<SocketAddr> {
+    None
+}
+
+/// A connection redirected to us (transparent mode): TLS is intercepted by its SNI, which
+/// becomes the one authority; plain HTTP uses its Host header. The upstream is reached by
+/// resolving the sealed host name, never by trusting the redirected address.
+async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst: SocketAddr) {
+    let mut first = [0u8; 1];
+    let Ok(Ok(n)) = tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await else {
+        return;
+    };
+    if n == 1 && first[0] == 0x16 {
+        let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+        let Ok(Ok(start)) = tokio::time::timeout(HEADER_TIMEOUT, acceptor).await else {
+            return;
+        };
+        // Without SNI there is no name to check against the sealed hosts: refuse.
+        let Some(host) = start
+            .client_hello()
+            .server_name()
+            .and_then(|s| Host::normalize(s).ok())
+        else {
+            return;
+        };
+        let Ok(leaf) = proxy.ca.leaf(host.as_str()) else {
+            return;
+        };
+        let Ok(cfg) = server_config(host.clone(), leaf) else {
+            return;
+        };
+        let Ok(Ok(tls)) = tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(cfg)).await else {
+            return;
+        };
+        let mode = Mode::Tunnel {
+            host,
+            port: dst.port(),
+            token: None,
+            transparent: true,
+        };
+        serve_intercepted(proxy, tls, peer, mode).await;
+    } else {
+        let mode = Mode::TransparentHttp { port: dst.port() };
         let svc = service_fn(move |req| {
             let proxy = proxy.clone();
             let mode = mode.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(proxy, req, peer, mode).await) }
         });
-        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+        let _ = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
-            .max_buf_size(MAX_HEAD);
-        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-    });
-    Response::new(full(""))
+            .max_buf_size(MAX_HEAD)
+            .serve_connection(TokioIo::new(stream), svc)
+            .await;
+    }
 }
 
 /// Answers only for the CONNECT target: an SNI naming any other host fails the handshake.

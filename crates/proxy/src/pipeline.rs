@@ -126,6 +126,14 @@ pub enum Mode {
         /// A token from the CONNECT's `Proxy-Authorization`, used by inner requests that
         /// carry none of their own (each is still decided on its own).
         token: Option<Arc<Token>>,
+        /// Reached by a transparent redirect (SNI named the host) rather than CONNECT.
+        transparent: bool,
+    },
+    /// Plain HTTP redirected to the transparent listener: the Host header is the authority
+    /// (the secret still goes upstream over TLS).
+    TransparentHttp {
+        /// The original destination port.
+        port: u16,
     },
 }
 
@@ -134,7 +142,13 @@ impl Mode {
         match self {
             Mode::Reverse => "reverse",
             Mode::Forward => "forward",
-            Mode::Tunnel { .. } => "tunnel",
+            Mode::Tunnel {
+                transparent: false, ..
+            } => "tunnel",
+            Mode::Tunnel {
+                transparent: true, ..
+            }
+            | Mode::TransparentHttp { .. } => "transparent",
         }
     }
 }
@@ -392,6 +406,25 @@ async fn decide_and_build(
                 }
             }
             (scheme, Some((u.0, u.1.unwrap_or(scheme.default_port()))))
+        }
+        Mode::TransparentHttp { port } => {
+            let Some(h) = host_header.clone() else {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "no Host header",
+                ));
+            };
+            if let Some(u) = &uri_authority {
+                if !same(u, &h, 80) {
+                    return Err(Refusal::new(
+                        StatusCode::FORBIDDEN,
+                        "authority_mismatch",
+                        format!("the request URI names {}, but the Host header names {}", u.0, h.0),
+                    ));
+                }
+            }
+            (Scheme::Http, Some((h.0, h.1.unwrap_or(*port))))
         }
         Mode::Reverse => (Scheme::Https, None),
     };

@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub allow_private: bool,
     /// How long an upstream may take to answer.
     pub upstream_timeout: std::time::Duration,
+    /// Also take connections redirected by iptables/nftables (Linux).
+    pub transparent: bool,
 }
 
 /// Parses `HOST=IP:PORT`.
@@ -119,7 +121,7 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         if let Some(admin) = admin {
             tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin, rx.clone()));
         }
-        let server = tokio::spawn(crate::listen::serve(proxy, listener, rx));
+        let server = tokio::spawn(crate::listen::serve(proxy, listener, rx, cfg.transparent));
         wait_for_signal().await;
         eprintln!("macaroon-proxy: shutting down, finishing requests in flight");
         let _ = tx.send(true);

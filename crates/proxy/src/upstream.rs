@@ -58,7 +58,8 @@ impl AddressPolicy {
         None
     }
 
-    fn is_own(&self, addr: SocketAddr) -> bool {
+    /// True if `addr` is one of this proxy's own listeners.
+    pub fn is_own(&self, addr: SocketAddr) -> bool {
         self.own.iter().any(|own| {
             own.port() == addr.port()
                 && (own.ip() == addr.ip()
