@@ -425,3 +425,92 @@ fn secrets_and_tokens_never_appear_in_responses_or_logs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_upstream_with_an_untrusted_or_wrong_name_certificate_gets_no_secret() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let token = s
+        .run_stdin("macaroon", &["wrap", "api", "--host", HOST], SECRET)
+        .ok()
+        .out()
+        .to_string();
+    // A certificate for HOST from a CA the proxy does not trust.
+    let impostor = Upstream::start(&[HOST]);
+    let decoy = Upstream::start(&[OTHER]);
+    let resolve = format!("{HOST}={}", impostor.addr);
+    let proxy = s.start_proxy(&decoy, &[], &["--resolve", &resolve]);
+    let r = curl(&[&format!("{}/v1/x", proxy.url()), "-H", &bearer(&token)]);
+    assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        impostor.seen().is_empty(),
+        "no request may reach an unverified upstream"
+    );
+    // A trusted CA, but a certificate for another name.
+    let wrong_name = Upstream::start(&[OTHER]);
+    let resolve = format!("{HOST}={}", wrong_name.addr);
+    let proxy = s.start_proxy(&wrong_name, &[], &["--resolve", &resolve]);
+    let r = curl(&[&format!("{}/v1/x", proxy.url()), "-H", &bearer(&token)]);
+    assert_eq!(r.status, 502);
+    assert!(wrong_name.seen().is_empty());
+}
+
+#[test]
+fn every_request_on_a_kept_alive_connection_is_decided_on_its_own() {
+    let a = arena(&[]);
+    let url = format!("{}/v1/x", a.proxy.url());
+    let auth = bearer(&a.token);
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{num_connects}\n",
+            &url,
+            "-H",
+            &auth,
+            "--next",
+        ])
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{num_connects}\n",
+            &url,
+        ])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200 1\n401 0\n");
+    a.assert_held(1);
+}
+
+#[test]
+fn every_401_carries_the_bearer_challenge() {
+    let a = arena(&[]);
+    let url = format!("{}/v1/x", a.proxy.url());
+    let mut forged: Vec<char> = a.token.chars().collect();
+    let n = forged.len() - 2;
+    forged[n] = if forged[n] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    for r in [
+        curl(&[&url]),
+        curl(&[&url, "-H", &bearer(&forged)]),
+        curl(&[
+            &url,
+            "-H",
+            &bearer(&a.token),
+            "-H",
+            "Macaroon-Discharge: not-a-token",
+        ]),
+    ] {
+        assert_eq!(r.status, 401);
+        assert!(
+            r.headers.contains("www-authenticate: Bearer realm=\"macaroon\""),
+            "{}",
+            r.headers
+        );
+    }
+    a.assert_held(0);
+}

@@ -611,3 +611,28 @@ fn every_command_help_has_an_example() {
         run.stdout
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_stored_token_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let (s, _) = wrapped();
+    let file = s.home().join("tokens/stripe");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let run = s.run("macaroon", &["inspect", "stripe"]);
+    run.code(2);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    // The directory we create for tokens is private (an existing home is left as it is).
+    let mode = std::fs::metadata(s.home().join("tokens"))
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+    let index = std::fs::metadata(s.home().join("tokens.json"))
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(index, 0o600);
+}

@@ -153,3 +153,40 @@ pub fn client_env(ca: &Path, proxy_url: &str) -> String {
          # Java: keytool -importcert -alias macaroon -file {ca} -keystore <truststore>\n"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_key_is_private_and_a_wider_one_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = LocalCa::load_or_create(dir.path()).expect("create");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let key = dir.path().join(CA_KEY_FILE);
+            assert_eq!(
+                std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777,
+                0o600
+            );
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let e = LocalCa::load_or_create(dir.path())
+                .expect_err("too open")
+                .to_string();
+            assert!(e.contains("chmod 600"), "{e}");
+        }
+        assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!format!("{ca:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn leaves_are_cached_per_host() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = LocalCa::load_or_create(dir.path()).expect("create");
+        let a = ca.leaf("api.example.test").expect("leaf");
+        let b = ca.leaf("api.example.test").expect("leaf");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &ca.leaf("127.0.0.1").expect("ip leaf")));
+    }
+}
