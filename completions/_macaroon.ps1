@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a token allows, in plain words (or --json)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied')
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run an unmodified command with a fresh short-lived token and the proxy settings')
+            [CompletionResult]::new('mount', 'mount', [CompletionResultType]::ParameterValue, 'Mount a read-only directory with one file per stored token (Linux, FUSE); each read gives a fresh short-lived token. Ctrl-C unmounts')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List stored tokens')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a stored token')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
@@ -144,6 +145,15 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'macaroon;mount' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The policy file. Default: $MACAROON_HOME/mount.toml (optional)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'macaroon;list' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
@@ -177,6 +187,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a token allows, in plain words (or --json)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied')
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run an unmodified command with a fresh short-lived token and the proxy settings')
+            [CompletionResult]::new('mount', 'mount', [CompletionResultType]::ParameterValue, 'Mount a read-only directory with one file per stored token (Linux, FUSE); each read gives a fresh short-lived token. Ctrl-C unmounts')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List stored tokens')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a stored token')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
@@ -202,6 +213,9 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             break
         }
         'macaroon;help;exec' {
+            break
+        }
+        'macaroon;help;mount' {
             break
         }
         'macaroon;help;list' {

@@ -40,6 +40,9 @@ _macaroon() {
             macaroon,list)
                 cmd="macaroon__subcmd__list"
                 ;;
+            macaroon,mount)
+                cmd="macaroon__subcmd__mount"
+                ;;
             macaroon,rm)
                 cmd="macaroon__subcmd__rm"
                 ;;
@@ -73,6 +76,9 @@ _macaroon() {
             macaroon__subcmd__help,list)
                 cmd="macaroon__subcmd__help__subcmd__list"
                 ;;
+            macaroon__subcmd__help,mount)
+                cmd="macaroon__subcmd__help__subcmd__mount"
+                ;;
             macaroon__subcmd__help,rm)
                 cmd="macaroon__subcmd__help__subcmd__rm"
                 ;;
@@ -89,7 +95,7 @@ _macaroon() {
 
     case "${cmd}" in
         macaroon)
-            opts="-h -V --home --help --version wrap attenuate discharge bind inspect verify exec list rm completions help"
+            opts="-h -V --home --help --version wrap attenuate discharge bind inspect verify exec mount list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,7 +339,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__help)
-            opts="wrap attenuate discharge bind inspect verify exec list rm completions help"
+            opts="wrap attenuate discharge bind inspect verify exec mount list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -458,6 +464,20 @@ _macaroon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__help__subcmd__mount)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -529,6 +549,28 @@ _macaroon() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__mount)
+            opts="-h -V --config --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand inspect 'Show what a token allows, in plain words (or --json)'
             cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
             cand exec 'Run an unmodified command with a fresh short-lived token and the proxy settings'
+            cand mount 'Mount a read-only directory with one file per stored token (Linux, FUSE); each read gives a fresh short-lived token. Ctrl-C unmounts'
             cand list 'List stored tokens'
             cand rm 'Remove a stored token'
             cand completions 'Print shell completions'
@@ -133,6 +134,14 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'macaroon;mount'= {
+            cand --config 'The policy file. Default: $MACAROON_HOME/mount.toml (optional)'
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'macaroon;list'= {
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --json 'Print JSON instead of a table'
@@ -163,6 +172,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand inspect 'Show what a token allows, in plain words (or --json)'
             cand verify 'Dry-run the proxy''s decision for a request: exit 0 if allowed, 1 if denied'
             cand exec 'Run an unmodified command with a fresh short-lived token and the proxy settings'
+            cand mount 'Mount a read-only directory with one file per stored token (Linux, FUSE); each read gives a fresh short-lived token. Ctrl-C unmounts'
             cand list 'List stored tokens'
             cand rm 'Remove a stored token'
             cand completions 'Print shell completions'
@@ -181,6 +191,8 @@ set edit:completion:arg-completer[macaroon] = {|@words|
         &'macaroon;help;verify'= {
         }
         &'macaroon;help;exec'= {
+        }
+        &'macaroon;help;mount'= {
         }
         &'macaroon;help;list'= {
         }

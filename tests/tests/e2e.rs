@@ -6,6 +6,7 @@ mod completions;
 mod exec;
 mod interop;
 mod keygen;
+mod mount;
 mod prompt;
 mod proxy;
 mod transparent;

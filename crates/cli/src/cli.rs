@@ -182,6 +182,27 @@ Examples:
   macaroon exec --token gh --env GH_TOKEN --method GET -- gh api /user")]
     Exec(ExecArgs),
 
+    /// Mount a read-only directory with one file per stored token (Linux, FUSE); each
+    /// read gives a fresh short-lived token. Ctrl-C unmounts.
+    ///
+    /// Per-file policies come from $MACAROON_HOME/mount.toml (or --config):
+    ///   expires = "5m"            # default for every file
+    ///   [files.stripe]
+    ///   expires = "10m"
+    ///   paths = ["/v1/charges"]
+    ///   methods = ["GET"]
+    #[command(after_help = "\
+Examples:
+  macaroon mount ~/tokens &
+  cat ~/tokens/stripe          # a token that expires in 5 minutes")]
+    Mount {
+        /// An existing empty directory to mount on.
+        dir: std::path::PathBuf,
+        /// The policy file. Default: $MACAROON_HOME/mount.toml (optional).
+        #[arg(long, value_name = "TOML")]
+        config: Option<std::path::PathBuf>,
+    },
+
     /// List stored tokens.
     #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json")]
     List {

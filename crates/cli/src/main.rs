@@ -110,6 +110,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             return commands::verify::run(args, &home, &store);
         }
         Command::Exec(args) => return commands::exec::run(args, &home, &store),
+        #[cfg(target_os = "linux")]
+        Command::Mount { dir, config } => commands::mount::run(&dir, config, &home, store)?,
+        #[cfg(not(target_os = "linux"))]
+        Command::Mount { .. } => anyhow::bail!("macaroon mount needs Linux and FUSE"),
         Command::List { json } => commands::list::run(json, &store)?,
         Command::Rm { name } => commands::rm::run(&name, &store)?,
         Command::Completions { shell } => commands::completions::run(shell)?,

@@ -6,6 +6,8 @@ pub mod discharge;
 pub mod exec;
 pub mod inspect;
 pub mod list;
+#[cfg(target_os = "linux")]
+pub mod mount;
 pub mod rm;
 pub mod verify;
 pub mod wrap;
