@@ -26,11 +26,11 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key')
-            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts')
-            [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to trust it')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family)')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.')
+            [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to trust it.')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family).')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -45,7 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         }
         'macaroon-proxy;run' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on')
-            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Where audit lines go: a file (appended, 0600) or ''-'' for stderr')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Address for /healthz and /metrics (off unless given)')
             [CompletionResult]::new('--upstream-ca', '--upstream-ca', [CompletionResultType]::ParameterName, 'Extra trusted root certificates for upstreams, PEM (repeatable)')
             [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)')
@@ -86,11 +86,11 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;help' {
-            [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key')
-            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts')
-            [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to trust it')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family)')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.')
+            [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to trust it.')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family).')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }

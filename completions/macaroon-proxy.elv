@@ -23,11 +23,11 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
-            cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
-            cand ca 'Print the local CA''s path and the environment lines clients need to trust it'
-            cand revoke 'Revoke a token and every token narrowed from the same root (its family)'
-            cand completions 'Print shell completions'
+            cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+            cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+            cand ca 'Print the local CA''s path and the environment lines clients need to trust it.'
+            cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
+            cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'macaroon-proxy;keygen'= {
@@ -40,7 +40,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         }
         &'macaroon-proxy;run'= {
             cand --listen 'Address to listen on'
-            cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stderr'
+            cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout'
             cand --admin 'Address for /healthz and /metrics (off unless given)'
             cand --upstream-ca 'Extra trusted root certificates for upstreams, PEM (repeatable)'
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
@@ -77,11 +77,11 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --version 'Print version'
         }
         &'macaroon-proxy;help'= {
-            cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
-            cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
-            cand ca 'Print the local CA''s path and the environment lines clients need to trust it'
-            cand revoke 'Revoke a token and every token narrowed from the same root (its family)'
-            cand completions 'Print shell completions'
+            cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+            cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+            cand ca 'Print the local CA''s path and the environment lines clients need to trust it.'
+            cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
+            cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'macaroon-proxy;help;keygen'= {

@@ -27,18 +27,18 @@ end
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -s h -l help -d 'Print help'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -s V -l version -d 'Print version'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to trust it'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family)'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to trust it.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "completions" -d 'Print shell completions.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l force -d 'Replace existing key files (tokens sealed to the old key stop working)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l listen -d 'Address to listen on' -r
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l audit-log -d 'Where audit lines go: a file (appended, 0600) or \'-\' for stderr' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l audit-log -d 'Where audit lines go: a file (appended, 0600) or \'-\' for stdout' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l admin -d 'Address for /healthz and /metrics (off unless given)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-ca -d 'Extra trusted root certificates for upstreams, PEM (repeatable)' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l resolve -d 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl\'s)' -r
@@ -59,9 +59,9 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to trust it'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family)'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "completions" -d 'Print shell completions'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to trust it.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "completions" -d 'Print shell completions.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -607,3 +607,32 @@ fn discharges_in_headers_are_verified_bound_and_stripped() {
         Some(format!("Bearer {SECRET}").as_str())
     );
 }
+
+#[test]
+fn a_client_that_leaves_early_still_gets_its_audit_line() {
+    let w = world();
+    let r = curl(&[
+        "--max-time",
+        "1",
+        &format!("{}/slow", w.proxy.url()),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 0, "curl gave up");
+    // The upstream answers after 5 s; the line is written as soon as the proxy sees the
+    // client gone. Wait for it on the file itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let lines = w.proxy.audit();
+        if let Some(line) = lines.iter().find(|l| l["path"] == "/slow") {
+            assert_eq!(line["status"], 499, "{line}");
+            assert_eq!(line["decision"], "allow");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audit line for the abandoned request"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -246,6 +246,36 @@ pub fn macaroon_home(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// System trust stores, in the order they are looked for.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Writes `$home/ca-bundle.pem`: the system's root certificates followed by the proxy CA
+/// at `ca`. Clients whose CA variable replaces their trust store (OpenSSL's
+/// `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`...) then trust the proxy and still verify hosts
+/// the proxy lets through untouched. The file holds public certificates only.
+pub fn write_trust_bundle(home: &Path, ca: &Path) -> Result<PathBuf, KeyError> {
+    let ca_pem = fs::read_to_string(ca).map_err(|e| KeyError::Io {
+        path: ca.display().to_string(),
+        message: format!("{e}; run `macaroon-proxy run` once (it creates the CA) or pass --ca"),
+    })?;
+    let mut bundle = SYSTEM_BUNDLES
+        .iter()
+        .find_map(|p| fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str(&ca_pem);
+    let path = home.join("ca-bundle.pem");
+    fs::write(&path, bundle).map_err(|e| io_err(&path, e))?;
+    Ok(path)
+}
+
 /// Creates a directory (and parents) readable only by its owner.
 pub fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
     let mut builder = fs::DirBuilder::new();

@@ -46,8 +46,8 @@ mod verify;
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
 pub use crate::host::{Host, HostError};
 pub use crate::keys::{
-    check_private_mode, create_private_dir, macaroon_home, write_private_file, KeyError, KeyId, ProxyKeyPair,
-    PublicKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE,
+    check_private_mode, create_private_dir, macaroon_home, write_private_file, write_trust_bundle, KeyError,
+    KeyId, ProxyKeyPair, PublicKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE,
 };
 pub use crate::path::{PathError, PathGlob, RequestPath};
 pub use crate::request::{Method, MethodError, Request, Scheme};

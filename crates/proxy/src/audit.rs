@@ -16,10 +16,11 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Audit to stderr (`-`) or append to a file (created 0600).
+    /// Audit to stdout (`-`, for the platform's log pipeline; human messages go to
+    /// stderr) or append to a file (created 0600).
     pub fn open(target: &str) -> anyhow::Result<Self> {
         let out: Box<dyn Write + Send> = if target == "-" {
-            Box::new(std::io::stderr())
+            Box::new(std::io::stdout())
         } else {
             let path = Path::new(target);
             let mut opts = std::fs::OpenOptions::new();

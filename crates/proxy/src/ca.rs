@@ -140,16 +140,18 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The environment lines a client needs to trust the CA and use the proxy.
-pub fn client_env(ca: &Path, proxy_url: &str) -> String {
-    let ca = ca.display();
+/// The environment lines a client needs to trust the CA and use the proxy. `bundle` is
+/// the system roots plus the CA (for variables that replace a trust store), `ca` the CA
+/// alone (for Node, which adds it to its own roots).
+pub fn client_env(ca: &Path, bundle: &Path, proxy_url: &str) -> String {
+    let (ca, b) = (ca.display(), bundle.display());
     format!(
         "export HTTPS_PROXY={proxy_url} HTTP_PROXY={proxy_url}\n\
-         export SSL_CERT_FILE={ca}          # OpenSSL, Go, Ruby, many others\n\
-         export CURL_CA_BUNDLE={ca}         # curl\n\
-         export REQUESTS_CA_BUNDLE={ca}     # Python requests\n\
+         export SSL_CERT_FILE={b}          # OpenSSL, Go, Ruby, many others\n\
+         export CURL_CA_BUNDLE={b}         # curl\n\
+         export REQUESTS_CA_BUNDLE={b}     # Python requests\n\
+         export GIT_SSL_CAINFO={b}         # git\n\
          export NODE_EXTRA_CA_CERTS={ca}    # Node.js (added to its built-in roots)\n\
-         export GIT_SSL_CAINFO={ca}         # git\n\
          # Java: keytool -importcert -alias macaroon -file {ca} -keystore <truststore>\n"
     )
 }

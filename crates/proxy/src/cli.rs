@@ -28,6 +28,7 @@ enum Command {
     /// Example:
     ///   macaroon-proxy keygen
     ///   macaroon-proxy keygen --home /etc/macaroon --force
+    #[command(verbatim_doc_comment)]
     Keygen {
         /// Replace existing key files (tokens sealed to the old key stop working).
         #[arg(long)]
@@ -45,12 +46,14 @@ enum Command {
     ///   macaroon-proxy run
     ///   macaroon-proxy run --listen 0.0.0.0:8080 --admin 127.0.0.1:9090 --audit-log /var/log/macaroon.jsonl
     ///   macaroon-proxy run --passthrough pypi.org,files.pythonhosted.org
+    #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
     /// Print the local CA's path and the environment lines clients need to trust it.
     ///
     /// Example:
     ///   eval "$(macaroon-proxy ca)"
+    #[command(verbatim_doc_comment)]
     Ca {
         /// The proxy URL to put in HTTPS_PROXY.
         #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
@@ -65,6 +68,7 @@ enum Command {
     /// Examples:
     ///   macaroon-proxy revoke "$LEAKED_TOKEN"
     ///   macaroon-proxy revoke - < token.txt
+    #[command(verbatim_doc_comment)]
     Revoke {
         /// The token (any token of the family), or '-' to read it from stdin.
         token: String,
@@ -74,6 +78,7 @@ enum Command {
     ///
     /// Example:
     ///   macaroon-proxy completions bash > ~/.local/share/bash-completion/completions/macaroon-proxy
+    #[command(verbatim_doc_comment)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -86,7 +91,7 @@ struct RunArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: std::net::SocketAddr,
-    /// Where audit lines go: a file (appended, 0600) or '-' for stderr.
+    /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
     #[arg(long, default_value = "-", value_name = "PATH|-")]
     audit_log: String,
     /// Address for /healthz and /metrics (off unless given).
@@ -185,6 +190,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let keys = caveat::ProxyKeyPair::load_all(&home)?;
             let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
             let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+            if crate::revoke::Revocations::load(&home).is_revoked(&payload.kid) {
+                eprintln!(
+                    "Token family {} (hosts {}) is already revoked.",
+                    payload.kid,
+                    hosts.join(", ")
+                );
+                return Ok(());
+            }
             crate::revoke::Revocations::add(
                 &home,
                 &payload.kid,
@@ -204,8 +217,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
-            eprintln!("CA certificate: {}", ca.cert_path().display());
-            print!("{}", crate::ca::client_env(ca.cert_path(), &proxy_url));
+            let bundle = caveat::write_trust_bundle(&home, ca.cert_path())?;
+            eprintln!(
+                "CA certificate: {} (with the system roots: {})",
+                ca.cert_path().display(),
+                bundle.display()
+            );
+            print!("{}", crate::ca::client_env(ca.cert_path(), &bundle, &proxy_url));
             Ok(())
         }
     }

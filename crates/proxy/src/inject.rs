@@ -143,19 +143,30 @@ pub fn strip_and_inject(
         Injection::Query(name) => Some(name.as_str()),
         _ => None,
     };
+    // Rewrite only the parameters that carried the token or receive the secret; every
+    // other parameter is kept byte for byte, as it was checked.
     let query = if !strip_query.is_empty() || inject_query.is_some() {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        if let Some(q) = query {
-            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-                if !strip_query.contains(&k.as_ref()) && Some(k.as_ref()) != inject_query {
-                    out.append_pair(&k, &v);
-                }
-            }
-        }
+        let mut kept: Vec<String> = query
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| {
+                let raw_key = pair.split('=').next().unwrap_or("");
+                let key: String = form_urlencoded::parse(raw_key.as_bytes())
+                    .next()
+                    .map(|(k, _)| k.into_owned())
+                    .unwrap_or_default();
+                !strip_query.contains(&key.as_str()) && Some(key.as_str()) != inject_query
+            })
+            .map(str::to_string)
+            .collect();
         if let Some(name) = inject_query {
-            out.append_pair(name, secret.expose());
+            let pair: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair(name, secret.expose())
+                .finish();
+            kept.push(pair);
         }
-        Some(out.finish()).filter(|q| !q.is_empty())
+        Some(kept.join("&")).filter(|q| !q.is_empty())
     } else {
         query.map(str::to_string)
     };

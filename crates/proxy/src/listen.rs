@@ -109,24 +109,55 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 /// `CONNECT host:port`: a blind tunnel to a passthrough host, otherwise TLS interception
 /// with a leaf certificate for exactly that host, and the pipeline for every request inside.
 fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let target = req.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    // CONNECT-level outcomes get an audit line too (tunnelled requests get their own).
+    let audit = |decision: &'static str, status: StatusCode, reason: Option<&str>| {
+        let rec = crate::audit::Record {
+            time: caveat::fmt_time(std::time::SystemTime::now()),
+            request_id: crate::pipeline::request_id(),
+            client: peer.to_string(),
+            mode: if decision == "passthrough" {
+                "passthrough"
+            } else {
+                "tunnel"
+            },
+            method: "CONNECT".into(),
+            host: target.clone(),
+            decision,
+            reason: reason.map(str::to_string),
+            status: status.as_u16(),
+            ..Default::default()
+        };
+        proxy.metrics.request(decision, status.as_u16(), 0.0);
+        proxy.audit.write(&rec);
+    };
+    let refuse = |status: StatusCode, why: &str| {
+        audit("deny", status, Some(why));
+        plain(status, why)
+    };
     let Some(authority) = req.uri().authority().cloned() else {
-        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+        return refuse(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
     };
     let Ok(host) = Host::normalize(authority.host()) else {
-        return plain(StatusCode::BAD_REQUEST, "CONNECT target is not a valid host");
+        return refuse(StatusCode::BAD_REQUEST, "CONNECT target is not a valid host");
     };
     let port = authority.port_u16().unwrap_or(443);
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
     let tunnel_token = match crate::inject::find(req.headers(), None) {
         Ok(f) => f.map(|f| Arc::new(f.token)),
         Err(_) => {
-            return plain(
+            return refuse(
                 StatusCode::UNAUTHORIZED,
                 "the CONNECT carries two different tokens",
             )
         }
     };
     if proxy.passthrough.contains(&host) {
+        audit(
+            "passthrough",
+            StatusCode::OK,
+            Some("blind tunnel to a --passthrough host"),
+        );
         tokio::spawn(async move {
             let Ok(upgraded) = hyper::upgrade::on(req).await else {
                 return;
@@ -142,7 +173,7 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     let leaf = match proxy.ca.leaf(host.as_str()) {
         Ok(l) => l,
         Err(e) => {
-            return plain(
+            return refuse(
                 StatusCode::BAD_GATEWAY,
                 &format!("cannot issue a certificate for {host}: {e}"),
             )

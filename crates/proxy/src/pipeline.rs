@@ -645,10 +645,16 @@ async fn forward(
     plain: bool,
 ) -> Response<Body> {
     rec.decide_ms = ms(start.elapsed());
+    // If the client goes away while we wait, hyper drops this future: the guard still
+    // writes the audit line (the request may already have reached the upstream).
+    let mut pending = ClientGone(Some((proxy.clone(), rec, start)));
     let sent = if plain && req.uri().scheme_str() == Some("http") {
         tokio::time::timeout(proxy.response_timeout, proxy.plain_client.request(req)).await
     } else {
         tokio::time::timeout(proxy.response_timeout, proxy.client.request(req)).await
+    };
+    let Some((_, mut rec, _)) = pending.0.take() else {
+        return Response::new(full(""));
     };
     let resp = match sent {
         Ok(Ok(resp)) => resp,
@@ -720,6 +726,24 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Writes the audit line of a forwarded request whose client disconnected before the
+/// upstream answered (status 499, as nginx logs it).
+struct ClientGone(Option<(Arc<Proxy>, Record, Instant)>);
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        if let Some((proxy, mut rec, start)) = self.0.take() {
+            rec.status = 499;
+            rec.reason = Some("the client went away before the upstream answered".into());
+            rec.total_ms = ms(start.elapsed());
+            proxy
+                .metrics
+                .request(rec.decision, 499, start.elapsed().as_secs_f64());
+            proxy.audit.write(&rec);
+        }
+    }
 }
 
 /// The response body, counted; its audit line is written when it ends or is dropped.

@@ -74,6 +74,13 @@ impl AddressPolicy {
             if self.is_own(*addr) {
                 return Err(refused(host, "it is this proxy's own listener"));
             }
+            // --resolve may name private addresses, but never link-local or metadata ones.
+            if is_link_local(canonical(addr.ip())) {
+                return Err(refused(
+                    host,
+                    "link-local and metadata addresses are always refused",
+                ));
+            }
             return Ok(vec![*addr]);
         }
         let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
@@ -175,10 +182,15 @@ impl tower_service::Service<Uri> for PolicyConnector {
 /// The pooled HTTPS client used for every forwarded request.
 pub type HttpsClient = Client<HttpsConnector<PolicyConnector>, Body>;
 
-/// Root certificates for upstream TLS: webpki roots plus the PEM files given.
+/// Root certificates for upstream TLS: the system's trust store (the Mozilla set built
+/// into the binary where the system has none, e.g. a scratch container) plus the PEM
+/// files given with `--upstream-ca`.
 pub fn root_store(extra_ca: &[std::path::PathBuf]) -> anyhow::Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let (added, _) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if added == 0 {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
     for path in extra_ca {
         let mut n = 0;
         for cert in CertificateDer::pem_file_iter(path)
@@ -259,6 +271,26 @@ mod tests {
             ..Default::default()
         };
         assert!(open.refuse(addr("10.0.0.1:443")).is_none());
+    }
+
+    #[tokio::test]
+    async fn resolve_never_returns_link_local_even_when_named() {
+        let p = AddressPolicy {
+            overrides: [("meta.example".to_string(), addr("169.254.169.254:443"))].into(),
+            ..Default::default()
+        };
+        let e = p.resolve("meta.example", 443).await.expect_err("refused");
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        let own = AddressPolicy {
+            overrides: [("loop.example".to_string(), addr("127.0.0.1:8080"))].into(),
+            own: vec![addr("127.0.0.1:8080")],
+            ..Default::default()
+        };
+        assert!(own.resolve("loop.example", 443).await.is_err());
+        assert!(
+            AddressPolicy::default().resolve("localhost", 443).await.is_err(),
+            "loopback needs permission"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! environment and the proxy and CA settings every common runtime reads.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::SystemTime;
 
@@ -15,14 +15,6 @@ use crate::ExitStatus;
 
 /// Default lifetime of the token handed to the command.
 const DEFAULT_EXPIRES: &str = "15m";
-
-/// System trust stores, so the combined bundle keeps passthrough hosts working.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
 
 /// The environment `exec` sets, besides the token variables.
 pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, OsString)> {
@@ -45,27 +37,6 @@ pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, Os
     }
     env.push(("NODE_EXTRA_CA_CERTS", ca.into()));
     env
-}
-
-/// Writes `$home/ca-bundle.pem`: the system roots followed by the proxy CA.
-fn write_bundle(home: &Path, ca: &Path) -> anyhow::Result<PathBuf> {
-    let ca_pem = std::fs::read_to_string(ca).with_context(|| {
-        format!(
-            "no proxy CA at {}: run `macaroon-proxy run` once (it creates the CA) or pass --ca",
-            ca.display()
-        )
-    })?;
-    let mut bundle = SYSTEM_BUNDLES
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
-    if !bundle.is_empty() && !bundle.ends_with('\n') {
-        bundle.push('\n');
-    }
-    bundle.push_str(&ca_pem);
-    let path = home.join("ca-bundle.pem");
-    std::fs::write(&path, bundle).with_context(|| format!("could not write {}", path.display()))?;
-    Ok(path)
 }
 
 /// The Python startup hook (see the file's comment); placed first on PYTHONPATH.
@@ -105,7 +76,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         .or_else(|| std::env::var("MACAROON_PROXY").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
     let ca = args.ca.unwrap_or_else(|| home.join("ca.pem"));
-    let bundle = write_bundle(home, &ca)?;
+    let bundle = caveat::write_trust_bundle(home, &ca)?;
 
     let (program, rest) = args.command.split_first().context("no command given after --")?;
     let mut cmd = Command::new(program);
