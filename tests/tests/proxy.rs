@@ -636,3 +636,49 @@ fn a_client_that_leaves_early_still_gets_its_audit_line() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn shutdown_finishes_requests_in_flight_inside_tunnels() {
+    let mut w = world();
+    let ca = w.ca();
+    let curl = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-o",
+            "-",
+            "-w",
+            " %{http_code}",
+            "--proxy",
+            &w.proxy.url(),
+            "--cacert",
+            &ca,
+        ])
+        .arg(format!("https://{HOST}/slow"))
+        .args(["-H", &bearer(&w.token)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    // Wait until the upstream holds the request, then ask the proxy to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while w.up.seen().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the upstream"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(w.proxy.stop(), Some(0), "clean exit after draining");
+    let out = curl.wait_with_output().expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "late 200",
+        "the request in flight was finished"
+    );
+    let lines = w.proxy.audit();
+    assert!(
+        lines.iter().any(|l| l["path"] == "/slow" && l["status"] == 200),
+        "{lines:?}"
+    );
+}

@@ -14,7 +14,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 use crate::pipeline::{full, handle, Mode, Proxy};
 use crate::upstream::Body;
@@ -27,14 +26,7 @@ const MAX_HEAD: usize = 64 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
-pub async fn serve(
-    proxy: Arc<Proxy>,
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-    transparent_mode: bool,
-) {
-    // Each connection task holds a clone of `alive`; when all are dropped, all are done.
-    let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode: bool) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -46,42 +38,39 @@ pub async fn serve(
                     // ones (clients using us as a proxy) report the listener itself.
                     let dst = original_dst(&stream).filter(|d| Some(*d) != stream.local_addr().ok());
                     if let Some(dst) = dst.filter(|d| !proxy.policy.is_own(*d)) {
-                        let alive = alive.clone();
-                        tokio::spawn(async move {
-                            transparent(proxy, stream, peer, dst).await;
-                            drop(alive);
-                        });
+                        proxy.tasks.clone().spawn(transparent(proxy, stream, peer, dst));
                         continue;
                     }
                 }
-                let svc = service_fn(move |req| outer(proxy.clone(), req, peer));
-                let mut stop = shutdown.clone();
-                let alive = alive.clone();
-                tokio::spawn(async move {
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .max_buf_size(MAX_HEAD)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades();
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop.changed() => {
-                            // Finish the request in flight, then close.
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
-                    }
-                    drop(alive);
-                });
+                proxy.tasks.clone().spawn(plain_conn(proxy, stream, peer));
             }
-            _ = shutdown.changed() => break,
+            _ = proxy.stopping.cancelled() => break,
         }
     }
     drop(listener);
-    drop(alive);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv()).await;
+    proxy.tasks.close();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, proxy.tasks.wait()).await;
+}
+
+/// One plain connection: reverse, forward and CONNECT requests.
+async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
+    let stop = proxy.stopping.clone();
+    let svc = service_fn(move |req| outer(proxy.clone(), req, peer));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.cancelled() => {
+            // Finish the request in flight, then close.
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 async fn outer(
@@ -179,7 +168,7 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
             )
         }
     };
-    tokio::spawn(async move {
+    proxy.tasks.clone().spawn(async move {
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };
@@ -211,6 +200,7 @@ async fn serve_intercepted<S>(proxy: Arc<Proxy>, stream: S, peer: SocketAddr, mo
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let stop = proxy.stopping.clone();
     let svc = service_fn(move |req| {
         let proxy = proxy.clone();
         let mode = mode.clone();
@@ -222,7 +212,15 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(MAX_HEAD);
-    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// The address a REDIRECTed connection was originally sent to (Linux `SO_ORIGINAL_DST`);
@@ -330,7 +328,8 @@ fn server_config(host: Host, leaf: Arc<CertifiedKey>) -> Result<Arc<rustls::Serv
 }
 
 /// Serves `/healthz` and `/metrics` until `shutdown` fires.
-pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener) {
+    let stop = proxy.stopping.clone();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -338,7 +337,7 @@ pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener, mut shutdown:
                 let proxy = proxy.clone();
                 tokio::spawn(admin_conn(proxy, stream));
             }
-            _ = shutdown.changed() => break,
+            _ = stop.cancelled() => break,
         }
     }
 }

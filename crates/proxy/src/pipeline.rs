@@ -60,6 +60,10 @@ pub struct Proxy {
     pub revoked: crate::revoke::Revocations,
     /// How long the upstream may take to send response headers.
     pub response_timeout: Duration,
+    /// Every connection and tunnel task, so shutdown can wait for them.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
+    pub stopping: tokio_util::sync::CancellationToken,
     cache: Mutex<HashMap<Vec<u8>, Arc<Payload>>>,
 }
 
@@ -88,6 +92,8 @@ impl Proxy {
             metrics: Metrics::default(),
             revoked,
             response_timeout: RESPONSE_TIMEOUT,
+            tasks: tokio_util::task::TaskTracker::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }

@@ -106,7 +106,6 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         );
         proxy.response_timeout = cfg.upstream_timeout;
         let proxy = Arc::new(proxy);
-        let (tx, rx) = tokio::sync::watch::channel(false);
         let admin_text = admin_addr
             .map(|a| format!(" (admin http://{a})"))
             .unwrap_or_default();
@@ -119,12 +118,12 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
              http://{local} (base URL, or HTTPS_PROXY with the CA from `macaroon-proxy ca`)"
         );
         if let Some(admin) = admin {
-            tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin, rx.clone()));
+            tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
         }
-        let server = tokio::spawn(crate::listen::serve(proxy, listener, rx, cfg.transparent));
+        let server = tokio::spawn(crate::listen::serve(proxy.clone(), listener, cfg.transparent));
         wait_for_signal().await;
         eprintln!("macaroon-proxy: shutting down, finishing requests in flight");
-        let _ = tx.send(true);
+        proxy.stopping.cancel();
         let _ = server.await;
         anyhow::Ok(())
     })
