@@ -40,6 +40,7 @@ mod path;
 mod request;
 mod sealed;
 mod token;
+mod v1;
 mod v2json;
 mod verify;
 

@@ -206,15 +206,29 @@ impl PathGlob {
     }
 }
 
+/// Segment-wise glob matching in O(pattern × path) time: `reach[j]` says whether the
+/// pattern so far can match the first `j` segments. (A naive backtracking matcher is
+/// exponential in the number of `**`; the fuzzer found `/**/**/.../z` hanging it.)
 fn glob_match(pat: &[&str], segs: &[&str]) -> bool {
-    match pat.split_first() {
-        None => segs.is_empty(),
-        Some((&"**", rest)) => (0..=segs.len()).any(|k| glob_match(rest, &segs[k..])),
-        Some((p, rest)) => match segs.split_first() {
-            Some((s, srest)) => (*p == "*" && !s.is_empty() || p == s) && glob_match(rest, srest),
-            None => false,
-        },
+    let mut reach = vec![false; segs.len() + 1];
+    reach[0] = true;
+    for p in pat {
+        let mut next = vec![false; segs.len() + 1];
+        if *p == "**" {
+            let mut any = false;
+            for (j, r) in reach.iter().enumerate() {
+                any |= *r;
+                next[j] = any;
+            }
+        } else {
+            for j in 1..=segs.len() {
+                let s = segs[j - 1];
+                next[j] = reach[j - 1] && ((*p == "*" && !s.is_empty()) || *p == s);
+            }
+        }
+        reach = next;
     }
+    reach[segs.len()]
 }
 
 impl fmt::Display for PathGlob {
@@ -396,6 +410,20 @@ mod tests {
         let g = PathGlob::parse("/v1/*").expect("glob");
         assert!(g.matches(&p("/v1/x")));
         assert!(!g.matches(&p("/v1/")));
+    }
+
+    #[test]
+    fn many_double_stars_match_in_linear_time() {
+        let glob = PathGlob::parse(&format!("{}/z", "/**".repeat(40))).expect("glob");
+        let path = p(&"/a".repeat(200));
+        let start = std::time::Instant::now();
+        assert!(!glob.matches(&path));
+        assert!(glob.matches(&p(&format!("{}/z", "/a".repeat(200)))));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

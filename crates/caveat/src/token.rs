@@ -177,11 +177,13 @@ impl Token {
             )
         } else {
             let bin = b64_decode(text).map_err(|e| DecodeError::Encoding(e.to_string()))?;
-            let format = match bin.first() {
-                Some(2) => WireFormat::V2,
-                _ => WireFormat::V1,
-            };
-            (bin, format)
+            match bin.first() {
+                Some(2) => (bin, WireFormat::V2),
+                _ => (
+                    crate::v1::to_v2(&bin).map_err(DecodeError::Format)?,
+                    WireFormat::V1,
+                ),
+            }
         };
         let mac = Macaroon::deserialize_binary(&bin).map_err(lib_err)?;
         Ok(Token { mac, format })

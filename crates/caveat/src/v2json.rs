@@ -57,7 +57,8 @@ fn pick(plain: &Option<String>, b64: &Option<String>, what: &str) -> Result<Opti
     }
 }
 
-fn field(tag: u8, value: &[u8], out: &mut Vec<u8>) {
+/// Appends one V2 field: tag, varint length, bytes.
+pub(crate) fn field(tag: u8, value: &[u8], out: &mut Vec<u8>) {
     out.push(tag);
     let mut n = value.len();
     while n >= 0x80 {
