@@ -94,7 +94,10 @@ fuzz_target!(|data: &[u8]| {
         "decision {decision:?} for {req:?}, root decision {root_decision:?}"
     );
     if let caveat::Decision::Deny(d) = &decision {
-        assert!(!d.kind.is_unauthenticated(), "a genuine token was refused as unauthenticated: {d:?}");
+        assert!(
+            !d.kind.is_unauthenticated(),
+            "a genuine token was refused as unauthenticated: {d:?}"
+        );
         let _ = d.to_string();
         assert_ne!(d.kind, DenyKind::BadSignature);
     }

@@ -59,10 +59,17 @@ fn check_invariants(raw: &str, p: &RequestPath) {
     // The decoded form is exactly the percent-decoding of the raw text, and it is UTF-8
     // (`decoded()` is a &str, so UTF-8 is given by construction).
     let decoded = pct_decode(raw).expect("well-formed escapes");
-    assert_eq!(p.decoded().as_bytes(), decoded.as_slice(), "decoded() is not the percent-decoding");
+    assert_eq!(
+        p.decoded().as_bytes(),
+        decoded.as_slice(),
+        "decoded() is not the percent-decoding"
+    );
     let d = p.decoded();
     assert!(!d.contains('\\') && !d.contains('\0'));
-    assert!(!d.bytes().any(|c| c < 0x20 || c == 0x7f), "decoded control character");
+    assert!(
+        !d.bytes().any(|c| c < 0x20 || c == 0x7f),
+        "decoded control character"
+    );
     // No dot segments (also with ;params) and no empty interior segment, on the decoded
     // text; and decoding maps raw segments one-to-one onto decoded segments.
     let raw_segs: Vec<&str> = raw[1..].split('/').collect();
@@ -73,7 +80,10 @@ fn check_invariants(raw: &str, p: &RequestPath) {
         assert_eq!(pct_decode(rs).expect("escape").as_slice(), s.as_bytes());
         let bare = s.split(';').next().unwrap_or(s);
         assert!(bare != "." && bare != "..", "dot segment {s:?} accepted");
-        assert!(!s.is_empty() || n + 1 == segs.len(), "empty interior segment accepted");
+        assert!(
+            !s.is_empty() || n + 1 == segs.len(),
+            "empty interior segment accepted"
+        );
     }
     for bad in ["/../", "/./", "//"] {
         assert!(!d.contains(bad), "decoded path contains {bad:?}");
@@ -88,10 +98,45 @@ fn check_invariants(raw: &str, p: &RequestPath) {
     assert_eq!(RequestPath::parse(raw).as_ref(), Ok(p));
 }
 
+/// The straightforward backtracking matcher (path.rs before the dynamic-programming
+/// rewrite), as an oracle: exponential in the number of `**`, so only run on small inputs.
+fn reference_match(pat: &[&str], segs: &[&str]) -> bool {
+    match pat.split_first() {
+        None => segs.is_empty(),
+        Some((&"**", rest)) => (0..=segs.len()).any(|k| reference_match(rest, &segs[k..])),
+        Some((p, rest)) => match segs.split_first() {
+            Some((s, srest)) => (*p == "*" && !s.is_empty() || p == s) && reference_match(rest, srest),
+            None => false,
+        },
+    }
+}
+
+/// Input "GLOB\nPATH": `PathGlob::matches` must agree with the reference matcher.
+fn glob_differential(glob: &str, path: &str) {
+    let (Ok(g), Ok(p)) = (PathGlob::parse(glob), RequestPath::parse(path)) else {
+        return;
+    };
+    let g_path = RequestPath::parse(glob).expect("a glob is a path");
+    let pat: Vec<&str> = g_path.segments().collect();
+    let segs: Vec<&str> = p.segments().collect();
+    if pat.iter().filter(|s| **s == "**").count() > 6 || segs.len() > 24 {
+        return;
+    }
+    assert_eq!(
+        g.matches(&p),
+        reference_match(&pat, &segs),
+        "glob {glob:?} vs path {path:?}"
+    );
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    if let Some((glob, path)) = text.split_once('\n') {
+        glob_differential(glob, path);
+        return;
+    }
     let path = RequestPath::parse(text);
     if let Ok(p) = &path {
         check_invariants(text, p);

@@ -5,6 +5,32 @@
 use caveat::{verify_chain, RootKey, Token, WireFormat};
 use libfuzzer_sys::fuzz_target;
 
+/// Differential check of caveat's own V1 reader (crates/caveat/src/v1.rs): whatever it
+/// accepts, the `macaroon` crate's V1 reader accepts too and reads as the same macaroon.
+/// (The crate's reader recurses per packet, so it only sees small inputs here.)
+fn v1_agrees_with_the_macaroon_crate(text: &str, v2: &str) {
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+    use base64::{alphabet, Engine};
+    const CFG: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let text = text.trim();
+    let alphabet = if text.contains(['+', '/']) {
+        &alphabet::STANDARD
+    } else {
+        &alphabet::URL_SAFE
+    };
+    let bin = GeneralPurpose::new(alphabet, CFG)
+        .decode(text)
+        .expect("caveat decoded this base64");
+    if bin.len() > 4096 {
+        return;
+    }
+    let theirs = macaroon::Macaroon::deserialize_binary(&bin)
+        .unwrap_or_else(|e| panic!("caveat reads this V1 token, the macaroon crate does not: {e:?}"));
+    let theirs = theirs.serialize(macaroon::Format::V2).expect("serialize");
+    assert_eq!(theirs.trim_end_matches('='), v2, "the two V1 readers disagree");
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -29,7 +55,15 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.encode(), v2, "{format} round trip changed the token");
         assert_eq!(again.first_party(), token.first_party(), "{format}");
         assert_eq!(again.third_party(), token.third_party(), "{format}");
-        assert_eq!(again.signature_fingerprint(), token.signature_fingerprint(), "{format}");
+        assert_eq!(
+            again.signature_fingerprint(),
+            token.signature_fingerprint(),
+            "{format}"
+        );
+    }
+
+    if token.wire_format() == WireFormat::V1 {
+        v1_agrees_with_the_macaroon_crate(text, &v2);
     }
 
     // Arbitrary root key: must deny (or, by astronomical luck, allow) without panicking.
