@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# Load benchmark: a plain nginx proxy hop vs a macaroon-proxy hop, side by side, one run.
+#
+#   bash bench/proxy.sh [SECONDS]          # SECONDS per wrk run, default 5
+#
+# Everything runs on 127.0.0.1 in a throwaway directory and every process started here
+# is stopped on exit (by its pid). Installs nginx, wrk, hyperfine and socat with apt-get
+# if missing (needs root), builds the release binaries (`cargo build --release --bins`,
+# honouring CARGO_TARGET_DIR), then measures:
+#
+#   keep-alive   wrk -c$CONNS: direct to the TLS upstream, through an nginx hop that
+#                injects a fixed Authorization header (the baseline), through our hop
+#                (reverse mode): requests/s, p50, p99, hop CPU per request, peak RSS
+#   latency      the same three with one connection (-c1): the latency a hop adds when
+#                it is not saturated
+#   new-conn     the same three with `Connection: close` (a new client connection each
+#                request; the hops keep their upstream pools)
+#   connect      our CONNECT-intercepting mode vs a blind CONNECT tunnel (--passthrough);
+#                wrk reaches the proxy's CONNECT through socat (the same bridge for both)
+#   handshake    curl timings: TLS handshake through interception with a new leaf
+#                certificate vs a cached one vs a blind tunnel vs direct
+#   idle         RSS with IDLE_CONNS (1000) open keep-alive client connections
+#   attenuate    hyperfine of `macaroon attenuate` (process start to exit)
+#
+# Every request is `GET /v1/charges` with `Authorization: Bearer TOKEN`, TOKEN being a
+# root token narrowed with CAVEATS first-party caveats (default 10, the same mix as the
+# criterion bench: time, method, path prefix/glob, host; all satisfied).
+#
+# Knobs (environment): CONNS=32 THREADS=1 CAVEATS=10 ROUNDS=1 (interleaved repeats; medians
+# are reported) IDLE_CONNS=1000 SKIP_BUILD=1 (use existing binaries) KEEP=1 (keep the work
+# directory) RESULTS_OUT=FILE (copy the raw results there)
+# ONLY="keepalive latency newconn connect handshake idle attenuate".
+set -euo pipefail
+
+DURATION=${1:-${DURATION:-5}}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-1}
+CAVEATS=${CAVEATS:-10}
+IDLE_CONNS=${IDLE_CONNS:-1000}
+ONLY=${ONLY:-"keepalive latency newconn connect handshake idle attenuate"}
+SECRET="sk_test_BENCH_0123456789abcdef0123456789"
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+BENCH="$REPO/bench"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------- tools
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+command -v hyperfine >/dev/null || need+=(hyperfine)
+command -v socat >/dev/null || need+=(socat)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if ((${#need[@]})); then
+  log "installing ${need[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  log "cargo build --release --bins"
+  cargo build --release --bins --quiet
+fi
+BIN="${CARGO_TARGET_DIR:-$REPO/target}/release"
+[[ -x "$BIN/macaroon-proxy" && -x "$BIN/macaroon" ]] || { log "no binaries in $BIN"; exit 2; }
+
+# ---------------------------------------------------------------- processes and cleanup
+WORK=$(mktemp -d /tmp/macaroon-bench.XXXXXX)
+PIDS=()
+stop_pid() { # stop one process we started, and children it forked (socat), by pid
+  local pid=$1 kids
+  kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+  kill -TERM "$pid" $kids 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" $kids 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [[ -n "${KEEP:-}" ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+forget_pid() { local p=$1 a=(); for x in "${PIDS[@]}"; do [[ $x == "$p" ]] || a+=("$x"); done; PIDS=("${a[@]}"); }
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "nothing listens on 127.0.0.1:$1"; return 1
+}
+# Peak and current RSS (kB) and CPU ticks, summed over a pid and its children.
+pids_of() { echo "$1"; ps -o pid= --ppid "$1" 2>/dev/null || true; }
+status_kb() { local f=$2 t=0 v; for p in $(pids_of "$1"); do v=$(awk -v f="$f:" '$1==f{print $2}' "/proc/$p/status" 2>/dev/null || echo 0); t=$((t + ${v:-0})); done; echo $t; }
+cpu_ticks() { # "USER SYS" clock ticks
+  local u=0 s=0 a b; for p in $(pids_of "$1"); do
+    read -r a b < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo 0 0); u=$((u + ${a:-0})); s=$((s + ${b:-0}))
+  done; echo "$u $s"; }
+CLK_TCK=$(getconf CLK_TCK)
+ulimit -n 65536 2>/dev/null || true
+
+# ---------------------------------------------------------------- certificates
+log "work directory $WORK"
+cd "$WORK"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=bench upstream CA" -keyout ca.key -out ca.pem \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/CN=api.example.test" -keyout leaf.key -out leaf.csr 2>/dev/null
+printf '%s\n' "subjectAltName=DNS:api.example.test,DNS:blind.example.test,IP:127.0.0.1" \
+  "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > leaf.ext
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile leaf.ext -out leaf.pem 2>/dev/null
+
+# ---------------------------------------------------------------- upstream nginx (TLS)
+UP=$(freeport)
+mkdir -p up/logs
+cat > up/nginx.conf <<EOF
+worker_processes 1;
+pid $WORK/up/nginx.pid;
+error_log $WORK/up/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $WORK/up/tmp; proxy_temp_path $WORK/up/tmp;
+  fastcgi_temp_path $WORK/up/tmp; uwsgi_temp_path $WORK/up/tmp; scgi_temp_path $WORK/up/tmp;
+  server {
+    listen 127.0.0.1:$UP ssl;
+    ssl_certificate $WORK/leaf.pem;
+    ssl_certificate_key $WORK/leaf.key;
+    default_type text/plain;
+    location = /v1/check { return 200 "authorization=\$http_authorization\n"; }
+    location / { return 200 "ok: a small upstream body, 64 bytes long, for the benchmark..\n"; }
+  }
+}
+EOF
+mkdir -p up/tmp
+"$NGINX" -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' 2>>"$WORK/up/error.log" &
+UP_PID=$!; PIDS+=("$UP_PID")
+wait_port "$UP"
+
+# ---------------------------------------------------------------- nginx hop (baseline)
+HOP=$(freeport)
+mkdir -p hop/tmp
+cat > hop/nginx.conf <<EOF
+worker_processes $(nproc);
+pid $WORK/hop/nginx.pid;
+error_log $WORK/hop/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log /dev/null;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $WORK/hop/tmp; proxy_temp_path $WORK/hop/tmp;
+  fastcgi_temp_path $WORK/hop/tmp; uwsgi_temp_path $WORK/hop/tmp; scgi_temp_path $WORK/hop/tmp;
+  upstream api { server 127.0.0.1:$UP; keepalive 64; }
+  server {
+    listen 127.0.0.1:$HOP;
+    location / {
+      proxy_pass https://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host api.example.test;
+      proxy_set_header Authorization "Bearer $SECRET";
+      proxy_ssl_server_name on;
+      proxy_ssl_name api.example.test;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $WORK/ca.pem;
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+EOF
+start_nginx_hop() {
+  "$NGINX" -p "$WORK/hop" -c "$WORK/hop/nginx.conf" -g 'daemon off;' 2>>"$WORK/hop/error.log" &
+  HOP_PID=$!; PIDS+=("$HOP_PID")
+  wait_port "$HOP"
+}
+
+# ---------------------------------------------------------------- our proxy
+export MACAROON_HOME="$WORK/home" MACAROON_STORE=file
+"$BIN/macaroon-proxy" keygen >/dev/null 2>&1
+TOKEN=$(printf %s "$SECRET" | "$BIN/macaroon" wrap bench --host api.example.test 2>/dev/null)
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+now=$(date +%s)
+for ((i = 0; i < CAVEATS; i++)); do
+  case $((i % 8)) in
+    0) c="time < $(utc $((now + 3600 + 60 * i)))" ;;
+    1) c="method in GET HEAD" ;;
+    2) c="path prefix /v1 /v$((2 + i))" ;;
+    3) c="host = api.example.test" ;;
+    4) c="time > $(utc $((now - 3600 - i)))" ;;
+    5) c="path glob /v1/* /v2/*/refunds" ;;
+    6) c="method = GET" ;;
+    *) c="host in api.example.test api2.example.test" ;;
+  esac
+  TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --caveat "$c")
+done
+log "token: ${#TOKEN} characters, $CAVEATS caveats"
+PROXY=$(freeport)
+start_ours() { # start_ours [extra run flags...]
+  "$BIN/macaroon-proxy" run --listen "127.0.0.1:$PROXY" --audit-log /dev/null \
+    --upstream-ca "$WORK/ca.pem" --resolve "api.example.test=127.0.0.1:$UP" \
+    --resolve "blind.example.test=127.0.0.1:$UP" "$@" 2>>"$WORK/proxy.log" &
+  OURS_PID=$!; PIDS+=("$OURS_PID")
+  wait_port "$PROXY"
+}
+stop() { stop_pid "$1"; forget_pid "$1"; }
+
+# Sanity: all three paths answer 200, and the hops put the real key upstream.
+start_nginx_hop; start_ours
+check() { # check NAME URL EXPECT
+  local got
+  got=$(curl -sS --max-time 5 --cacert "$WORK/ca.pem" --resolve "api.example.test:$UP:127.0.0.1" \
+    -H "Authorization: Bearer $TOKEN" "$2" || true)
+  [[ "$got" == *"$3"* ]] || { log "sanity check failed for $1: got '${got:0:200}'"; exit 1; }
+}
+check direct "https://api.example.test:$UP/v1/check" "authorization=Bearer $TOKEN"
+check nginx "http://127.0.0.1:$HOP/v1/check" "authorization=Bearer $SECRET"
+check ours "http://127.0.0.1:$PROXY/v1/check" "authorization=Bearer $SECRET"
+stop "$HOP_PID"; stop "$OURS_PID"
+
+# ---------------------------------------------------------------- wrk runs
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+# run_wrk SCENARIO CONFIG ROUND PID URL CONNS THREADS [extra wrk args...]
+run_wrk() {
+  local scenario=$1 config=$2 round=$3 pid=$4 url=$5 conns=$6 threads=$7; shift 7
+  local out="$WORK/wrk.$scenario.$config.$round.txt" u0 s0 u1 s1 line
+  read -r u0 s0 < <(cpu_ticks "$pid")
+  timeout $((DURATION + 30)) wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
+    -s "$BENCH/wrk_report.lua" -H "Authorization: Bearer $TOKEN" "$@" "$url" > "$out" 2>&1 || true
+  read -r u1 s1 < <(cpu_ticks "$pid")
+  line=$(grep '^RESULT' "$out" || echo "RESULT requests=0 failed=1")
+  printf '%s\t%s\t%s\t%s cpu_ticks=%s user_ticks=%s sys_ticks=%s clk_tck=%s hwm_kb=%s rss_kb=%s\n' \
+    "$scenario" "$config" "$round" "${line#RESULT }" $((u1 - u0 + s1 - s0)) $((u1 - u0)) $((s1 - s0)) "$CLK_TCK" \
+    "$(status_kb "$pid" VmHWM)" "$(status_kb "$pid" VmRSS)" >> "$RESULTS"
+  log "$scenario/$config#$round: $(sed -n 's/^RESULT //p' "$out" | cut -d' ' -f1-6)"
+}
+
+three_way() { # three_way SCENARIO CONNS THREADS [wrk args]
+  local scenario=$1 conns=$2 threads=$3; shift 3
+  for r in $(seq "$ROUNDS"); do
+    run_wrk "$scenario" direct "$r" "$UP_PID" "https://127.0.0.1:$UP/v1/charges" "$conns" "$threads" -H "Host: api.example.test" "$@"
+    start_nginx_hop
+    run_wrk "$scenario" nginx "$r" "$HOP_PID" "http://127.0.0.1:$HOP/v1/charges" "$conns" "$threads" "$@"
+    stop "$HOP_PID"
+    start_ours
+    run_wrk "$scenario" ours "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
+    stop "$OURS_PID"
+  done
+}
+
+want keepalive && three_way keepalive "$CONNS" "$THREADS"
+want latency && three_way latency 1 1
+want newconn && three_way newconn "$CONNS" "$THREADS" -H "Connection: close"
+
+if want connect; then
+  # wrk speaks TLS to a local socat port; socat opens a CONNECT through the proxy for each
+  # connection. Intercepted: CONNECT api.example.test (TLS with a leaf from the local CA,
+  # every inner request verified). Blind: CONNECT blind.example.test, a --passthrough host
+  # (bytes copied to the upstream, no verification, no key injected).
+  BR=$(freeport)
+  for r in $(seq "$ROUNDS"); do
+    for mode in intercept tunnel; do
+      target=api.example.test; [[ $mode == tunnel ]] && target=blind.example.test
+      start_ours --passthrough blind.example.test
+      socat "TCP-LISTEN:$BR,bind=127.0.0.1,reuseaddr,fork,backlog=512" \
+        "PROXY:127.0.0.1:$target:443,proxyport=$PROXY" 2>>"$WORK/socat.log" &
+      SOCAT_PID=$!; PIDS+=("$SOCAT_PID"); wait_port "$BR"
+      run_wrk connect "$mode" "$r" "$OURS_PID" "https://127.0.0.1:$BR/v1/charges" "$CONNS" "$THREADS" -H "Host: api.example.test"
+      stop "$SOCAT_PID"; stop "$OURS_PID"
+    done
+  done
+fi
+
+if want handshake; then
+  # curl's own timings (time_appconnect - time_connect: CONNECT + TLS handshake through the
+  # proxy, or the TLS handshake alone for direct), N tries each, medians reported.
+  start_ours --passthrough blind.example.test
+  hs() { # hs CONFIG HOST [curl args]
+    local config=$1 host=$2; shift 2
+    curl -s -o /dev/null --max-time 5 -w "%{time_connect} %{time_appconnect} %{http_code}\n" \
+      -H "Authorization: Bearer $TOKEN" "$@" "https://$host/v1/charges" |
+      awk -v c="$config" '{printf "handshake\t%s\t1\tconnect_s=%s appconnect_s=%s status=%s\n", c, $1, $2, $3}' >> "$RESULTS"
+  }
+  for i in $(seq 30); do
+    # A never-seen host: the proxy signs a new leaf certificate (the request is then
+    # refused for lack of a sealed host: only the handshake is timed).
+    hs intercept_new_leaf "h$i-$RANDOM.example.test" -x "http://127.0.0.1:$PROXY" --cacert "$MACAROON_HOME/ca.pem"
+    hs intercept_cached_leaf api.example.test -x "http://127.0.0.1:$PROXY" --cacert "$MACAROON_HOME/ca.pem"
+    hs blind_tunnel blind.example.test -x "http://127.0.0.1:$PROXY" --cacert "$WORK/ca.pem"
+    hs direct "api.example.test:$UP" --resolve "api.example.test:$UP:127.0.0.1" --cacert "$WORK/ca.pem"
+  done
+  stop "$OURS_PID"
+fi
+
+if want idle; then
+  # RSS with IDLE_CONNS open client connections: only accepted, and after one request each
+  # (kept alive, idle). The same for the nginx hop, for reference.
+  idle_run() { # idle_run CONFIG PID PORT [--request TOKEN]
+    local config=$1 pid=$2 port=$3; shift 3
+    local before out="$WORK/idle.$config${1:+.request}.txt"
+    before=$(status_kb "$pid" VmRSS)
+    timeout 120 python3 "$BENCH/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" 30 "$@" > "$out" 2>&1 &
+    local py=$!
+    for _ in $(seq 1100); do grep -q '^READY' "$out" && break; kill -0 $py 2>/dev/null || break; sleep 0.1; done
+    sleep 1
+    printf 'idle\t%s%s\t1\t%s rss_before_kb=%s rss_kb=%s hwm_kb=%s\n' "$config" "${1:+_after_request}" \
+      "$(sed -n 's/^READY //p' "$out")" "$before" "$(status_kb "$pid" VmRSS)" "$(status_kb "$pid" VmHWM)" >> "$RESULTS"
+    kill "$py" 2>/dev/null || true; wait "$py" 2>/dev/null || true
+  }
+  start_ours
+  idle_run ours "$OURS_PID" "$PROXY"
+  idle_run ours "$OURS_PID" "$PROXY" --request "$TOKEN"
+  stop "$OURS_PID"
+  start_nginx_hop
+  idle_run nginx "$HOP_PID" "$HOP"
+  idle_run nginx "$HOP_PID" "$HOP" --request "$TOKEN"
+  stop "$HOP_PID"
+fi
+
+if want attenuate; then
+  hyperfine -N --warmup 20 --runs 300 --export-json "$WORK/attenuate.json" \
+    "$BIN/macaroon attenuate $TOKEN --method GET --path /v1/charges --expires 10m" \
+    "$BIN/macaroon --version" >/dev/null 2>"$WORK/hyperfine.err" ||
+    hyperfine --warmup 20 --runs 300 --export-json "$WORK/attenuate.json" \
+      "$BIN/macaroon attenuate $TOKEN --method GET --path /v1/charges --expires 10m" \
+      "$BIN/macaroon --version" >/dev/null
+  python3 - "$WORK/attenuate.json" >> "$RESULTS" <<'EOF'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    name = "attenuate" if " attenuate " in r["command"] else "version"
+    print(f"attenuate\t{name}\t1\tmean_ms={r['mean']*1e3:.3f} median_ms={r['median']*1e3:.3f} "
+          f"min_ms={r['min']*1e3:.3f} max_ms={r['max']*1e3:.3f} stddev_ms={r['stddev']*1e3:.3f}")
+EOF
+fi
+
+# ---------------------------------------------------------------- report
+MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+python3 "$BENCH/summarize.py" "$RESULTS" --duration "$DURATION" --conns "$CONNS" --threads "$THREADS" \
+  --rounds "$ROUNDS" --machine "$MACHINE" --idle-conns "$IDLE_CONNS" --caveats "$CAVEATS"
+cp "$RESULTS" "${RESULTS_OUT:-/dev/null}" 2>/dev/null || true

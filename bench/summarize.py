@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Turns bench/proxy.sh's results.tsv into Markdown tables (stdout) with ratios and the
+issue's targets. Each line of the TSV: SCENARIO CONFIG ROUND "key=value ...".
+Several rounds of the same scenario/config are reduced to their median."""
+
+import argparse
+import statistics
+from collections import defaultdict
+
+
+def load(path):
+    rows = defaultdict(list)
+    for line in open(path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < 4:
+            continue
+        scenario, config, _round, kv = parts[:4]
+        d = {}
+        for item in kv.split():
+            if "=" in item:
+                k, v = item.split("=", 1)
+                try:
+                    d[k] = float(v)
+                except ValueError:
+                    d[k] = v
+        rows[(scenario, config)].append(d)
+    return rows
+
+
+def med(rows, key, cfg, field):
+    vals = [r[field] for r in rows.get((key, cfg), []) if isinstance(r.get(field), float)]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, spec=".0f", unit=""):
+    return "n/a" if v is None else f"{v:{spec}}{unit}"
+
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def cpu_us_per_req(rows, scenario, cfg, field="cpu_ticks"):
+    out = []
+    for r in rows.get((scenario, cfg), []):
+        if r.get("requests") and isinstance(r.get(field), float) and r.get("clk_tck"):
+            out.append(r[field] / r["clk_tck"] * 1e6 / r["requests"])
+    return statistics.median(out) if out else None
+
+
+def cpu_cell(rows, scenario, cfg):
+    total = cpu_us_per_req(rows, scenario, cfg)
+    user = cpu_us_per_req(rows, scenario, cfg, "user_ticks")
+    sys_ = cpu_us_per_req(rows, scenario, cfg, "sys_ticks")
+    if total is None:
+        return "n/a"
+    if user is None or sys_ is None:
+        return f"{total:.1f} µs"
+    return f"{total:.1f} µs ({user:.0f} user + {sys_:.0f} sys)"
+
+
+def errors(rows, scenario, cfg):
+    n = 0
+    for r in rows.get((scenario, cfg), []):
+        for k in ("non2xx", "connect_err", "read_err", "write_err", "timeouts", "failed"):
+            v = r.get(k)
+            if isinstance(v, float):
+                n += v
+    return int(n)
+
+
+def load_table(rows, scenario, configs, title, note):
+    if not any((scenario, cfg) in rows for cfg, _ in configs):
+        return
+    print(f"\n### {title}\n\n{note}\n")
+    print("| path | requests/s | p50 | p99 | hop CPU per request | peak RSS (VmHWM) | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for cfg, label in configs:
+        if (scenario, cfg) not in rows:
+            continue
+        hwm = med(rows, scenario, cfg, "hwm_kb")
+        cpu = cpu_cell(rows, scenario, cfg)
+        is_hop = cfg not in ("direct",)
+        print(
+            f"| {label} | {fmt(med(rows, scenario, cfg, 'rps'))} "
+            f"| {fmt(us_ms(med(rows, scenario, cfg, 'p50_us')), '.3f', ' ms')} "
+            f"| {fmt(us_ms(med(rows, scenario, cfg, 'p99_us')), '.3f', ' ms')} "
+            f"| {cpu if is_hop else '(upstream ' + cpu + ')'} "
+            f"| {fmt(kb_mb(hwm), '.1f', ' MB') if is_hop else '(upstream ' + fmt(kb_mb(hwm), '.1f', ' MB') + ')'} "
+            f"| {errors(rows, scenario, cfg)} |"
+        )
+
+
+def us_ms(v):
+    return None if v is None else v / 1000.0
+
+
+def kb_mb(v):
+    return None if v is None else v / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tsv")
+    ap.add_argument("--duration")
+    ap.add_argument("--conns")
+    ap.add_argument("--threads")
+    ap.add_argument("--rounds")
+    ap.add_argument("--machine")
+    ap.add_argument("--idle-conns", default="1000")
+    ap.add_argument("--caveats", default="?")
+    a = ap.parse_args()
+    rows = load(a.tsv)
+    print(f"## Load benchmark (bench/proxy.sh)\n")
+    print(f"Machine: {a.machine}.  ")
+    print(
+        f"wrk -t{a.threads} -c{a.conns} -d{a.duration}s per run, {a.rounds} interleaved round(s), "
+        f"medians; every request `GET /v1/charges` with `Authorization: Bearer <token>` "
+        f"({a.caveats} caveats); the upstream answers a 64-byte body over TLS."
+    )
+    three = [("direct", "direct (TLS to upstream)"), ("nginx", "nginx hop"), ("ours", "macaroon-proxy hop")]
+    load_table(rows, "keepalive", three, f"Keep-alive, {a.conns} connections",
+               "Hop CPU = user+system time of the hop's processes during the run / requests (clock ticks of 10 ms: approximate for short runs). Peak RSS sums master and workers for nginx.")
+    load_table(rows, "latency", three, "One connection (unsaturated latency)", "wrk -c1 -t1.")
+    load_table(rows, "newconn", three, f"New client connection per request, {a.conns} connections",
+               "`Connection: close` on every request (the hops keep their upstream pools).")
+    load_table(rows, "connect", [("intercept", "CONNECT, intercepted + verified"), ("tunnel", "CONNECT, blind tunnel (--passthrough)")],
+               f"CONNECT modes, {a.conns} connections (through socat)",
+               "wrk → socat (opens one CONNECT per connection) → macaroon-proxy → upstream.")
+
+    print("\n### Ratios\n")
+    print("| measure | value |")
+    print("|---|---:|")
+    pairs = []
+    for sc in ("keepalive", "latency", "newconn"):
+        rn, ro, rd = (med(rows, sc, c, "rps") for c in ("nginx", "ours", "direct"))
+        if ro is None:
+            continue
+        pairs.append((f"{sc}: requests/s ours / nginx", fmt(ratio(ro, rn), ".2f", "×")))
+        pairs.append((f"{sc}: requests/s ours / direct", fmt(ratio(ro, rd), ".2f", "×")))
+        cn, co = cpu_us_per_req(rows, sc, "nginx"), cpu_us_per_req(rows, sc, "ours")
+        pairs.append((f"{sc}: hop CPU per request ours / nginx", fmt(ratio(co, cn), ".2f", "×")))
+        for p in ("p50_us", "p99_us"):
+            d, n, o = (med(rows, sc, c, p) for c in ("direct", "nginx", "ours"))
+            if None not in (d, n, o):
+                pairs.append((f"{sc}: {p[:3]} added over direct, nginx / ours",
+                               f"{(n - d) / 1000:+.3f} ms / {(o - d) / 1000:+.3f} ms"))
+    ri, rt = med(rows, "connect", "intercept", "rps"), med(rows, "connect", "tunnel", "rps")
+    if ri is not None:
+        pairs.append(("connect: requests/s intercepted / blind tunnel", fmt(ratio(ri, rt), ".2f", "×")))
+    for k, v in pairs:
+        print(f"| {k} | {v} |")
+
+    hs = [c for (s, c) in rows if s == "handshake"]
+    if hs:
+        print("\n### New connection: CONNECT + TLS handshake (curl, medians of 30)\n")
+        print("| path | CONNECT + handshake (ms) | status |")
+        print("|---|---:|---|")
+        for cfg in ("intercept_new_leaf", "intercept_cached_leaf", "blind_tunnel", "direct"):
+            rs = rows.get(("handshake", cfg), [])
+            if not rs:
+                continue
+            d = statistics.median([(r["appconnect_s"] - r["connect_s"]) * 1000 for r in rs])
+            statuses = sorted({str(int(r["status"])) for r in rs if isinstance(r.get("status"), float)})
+            print(f"| {cfg.replace('_', ' ')} | {d:.3f} | {','.join(statuses)} |")
+
+    idle = [(c, rows[(s, c)][0]) for (s, c) in rows if s == "idle"]
+    if idle:
+        print(f"\n### {a.idle_conns} open client connections\n")
+        print("| hop, state | opened | ok | RSS before | RSS with the connections open | peak RSS |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for cfg, r in idle:
+            print(
+                f"| {cfg.replace('_', ' ')} | {fmt(r.get('opened'))} | {fmt(r.get('ok'))} "
+                f"| {fmt(kb_mb(r.get('rss_before_kb')), '.1f', ' MB')} | {fmt(kb_mb(r.get('rss_kb')), '.1f', ' MB')} "
+                f"| {fmt(kb_mb(r.get('hwm_kb')), '.1f', ' MB')} |"
+            )
+
+    att = rows.get(("attenuate", "attenuate"))
+    ver = rows.get(("attenuate", "version"))
+    if att:
+        print("\n### `macaroon attenuate`, process start to exit (hyperfine -N, 300 runs)\n")
+        print("| command | mean | median | min | max |")
+        print("|---|---:|---:|---:|---:|")
+        for name, r in (("macaroon attenuate TOKEN --method GET --path /v1/charges --expires 10m", att[0]),
+                        ("macaroon --version (process start floor)", ver[0] if ver else None)):
+            if r:
+                print(f"| `{name}` | {r['mean_ms']:.2f} ms | {r['median_ms']:.2f} ms | {r['min_ms']:.2f} ms | {r['max_ms']:.2f} ms |")
+
+    print("\n### Targets (load side)\n")
+    print("| target | measured | holds |")
+    print("|---|---:|---|")
+
+    def target(name, value, ok, shown):
+        print(f"| {name} | {shown} | {'n/a' if value is None else ('yes' if ok else '**no**')} |")
+
+    r = ratio(med(rows, "keepalive", "ours", "rps"), med(rows, "keepalive", "nginx", "rps"))
+    target(f"our hop ≥ 0.9× nginx hop requests/s, {a.conns} connections keep-alive", r,
+           r is not None and r >= 0.9, fmt(r, ".2f", "×"))
+    d, o = med(rows, "latency", "direct", "p99_us"), med(rows, "latency", "ours", "p99_us")
+    added = None if None in (d, o) else (o - d) / 1000
+    target("p99 added latency ≤ 1 ms (one connection, ours − direct)", added,
+           added is not None and added <= 1.0, fmt(added, "+.3f", " ms"))
+    d, o = med(rows, "keepalive", "nginx", "p99_us"), med(rows, "keepalive", "ours", "p99_us")
+    added = None if None in (d, o) else (o - d) / 1000
+    target(f"p99 added latency ≤ 1 ms ({a.conns} connections, ours − nginx hop)", added,
+           added is not None and added <= 1.0, fmt(added, "+.3f", " ms"))
+    if att:
+        m = att[0]["mean_ms"]
+        target("`macaroon attenuate` start to exit ≤ 5 ms (mean)", m, m <= 5.0, f"{m:.2f} ms")
+    for cfg, r in idle:
+        if cfg.startswith("ours"):
+            mb = kb_mb(r.get("rss_kb"))
+            target(f"proxy RSS ≤ 30 MB at {a.idle_conns} open connections ({cfg.replace('_', ' ')})", mb,
+                   mb is not None and mb <= 30, fmt(mb, ".1f", " MB"))
+
+
+main()
