@@ -471,6 +471,41 @@ fn revoking_a_token_denies_its_whole_family() {
     assert_eq!(last, 403, "the root of a revoked family must be refused");
     let body = curl(&[&url, "-H", &bearer(&w.token)]).body;
     assert!(String::from_utf8_lossy(&body).contains("revoked"));
+    // The narrow token was verified (and cached) before the revocation: refused all the same.
+    let r = curl(&[&url, "-H", &bearer(&narrow)]);
+    assert_eq!(r.status, 403);
+    assert!(String::from_utf8_lossy(&r.body).contains("revoked"));
+}
+
+/// The proxy keeps tokens it has verified (keyed by their exact text), but every request
+/// is still decided on its own: a cache hit skips only the signature chain.
+#[test]
+fn a_token_verified_before_is_still_decided_on_each_request() {
+    let w = world();
+    let narrow = w.narrow(&["--method", "GET", "--path", "/v1/charges"]);
+    let url = |p: &str| format!("{}{p}", w.proxy.url());
+    assert_eq!(curl(&[&url("/v1/charges"), "-H", &bearer(&narrow)]).status, 200);
+    assert_eq!(curl(&[&url("/v1/charges/ch_1"), "-H", &bearer(&narrow)]).status, 200);
+    let post = curl(&[&url("/v1/charges"), "-X", "POST", "-H", &bearer(&narrow)]);
+    assert_eq!(post.status, 403, "{}", String::from_utf8_lossy(&post.body));
+    assert!(String::from_utf8_lossy(&post.body).contains("method in GET"));
+    assert_eq!(curl(&[&url("/v1/refunds"), "-H", &bearer(&narrow)]).status, 403);
+    // Cut the path caveat out of the token (its text changes, its signature bytes do not):
+    // not a cache hit, and the chain refuses it.
+    let json = w.s.run("macaroon", &["attenuate", &narrow, "--format", "v2json", "--method", "GET"]);
+    let mut doc: serde_json::Value = serde_json::from_str(json.ok().out()).expect("json");
+    let caveats = doc["c"].as_array_mut().expect("caveats");
+    let before = caveats.len();
+    caveats.retain(|c| c["i"] != "path prefix /v1/charges");
+    assert_eq!(caveats.len(), before - 1, "{doc}");
+    let cut = doc.to_string();
+    let r = curl(&[&url("/v1/refunds"), "-H", &format!("x-api-key: {cut}")]);
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    let m = String::from_utf8(curl(&[&format!("http://{}/metrics", w.proxy.admin)]).body).expect("utf8");
+    assert!(m.contains("macaroon_verify_cache_misses_total 2"), "{m}");
+    assert!(m.contains("macaroon_verify_cache_hits_total 3"), "{m}");
+    // Only the two allowed requests reached the upstream.
+    assert_eq!(w.up.seen().len(), 2);
 }
 
 #[test]

@@ -59,5 +59,6 @@ pub use crate::token::{
     DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat, MAX_TOKEN_LEN,
 };
 pub use crate::verify::{
-    check_predicates, decide, decide_unsealed, unseal, verify_chain, Decision, Denial, DenyKind,
+    check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
+    Verified, VerifiedCache,
 };

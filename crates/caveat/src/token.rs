@@ -317,6 +317,17 @@ impl Token {
         hex::encode(&crypto::sha256(&self.signature())[..8])
     }
 
+    /// SHA-256 over the identifier and signature: the same for one token in any wire
+    /// format, different for any other token. Compares tokens without keeping them.
+    pub fn identity(&self) -> [u8; 32] {
+        let id = self.mac.identifier();
+        let mut bytes = Vec::with_capacity(8 + id.0.len() + 32);
+        bytes.extend_from_slice(&(id.0.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(&id.0);
+        bytes.extend_from_slice(&self.signature());
+        crypto::sha256(&bytes)
+    }
+
     pub(crate) fn signature(&self) -> [u8; 32] {
         let sig = self.mac.signature();
         let mut out = [0u8; 32];

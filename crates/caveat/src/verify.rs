@@ -10,10 +10,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use crate::caveat::{fmt_time, Caveat};
 use crate::crypto;
-use crate::keys::ProxyKeyPair;
+use crate::keys::{KeyId, ProxyKeyPair};
 use crate::request::Request;
 use crate::sealed::{unix, Payload, RootKey, SealedId, UnsealError};
 use crate::token::Token;
@@ -135,10 +136,18 @@ pub fn decide_unsealed(token: &Token, payload: &Payload, discharges: &[Token], r
         Ok(p) => p,
         Err(d) => return Decision::Deny(d),
     };
+    if let Err(d) = check_sealed(payload, req) {
+        return Decision::Deny(d);
+    }
+    check_predicates(&predicates, req)
+}
+
+/// The checks of what was sealed at wrap time: hard expiry, then the request's host.
+fn check_sealed(payload: &Payload, req: &Request) -> Result<(), Denial> {
     if let Some(exp) = payload.exp {
         if unix(req.time) >= exp {
             let at = payload.expires_at().map(fmt_time).unwrap_or_default();
-            return Decision::Deny(Denial::new(
+            return Err(Denial::new(
                 DenyKind::SealedExpired,
                 format!("the wrapped key expired at {at}; wrap it again for a new root token"),
             ));
@@ -146,7 +155,7 @@ pub fn decide_unsealed(token: &Token, payload: &Payload, discharges: &[Token], r
     }
     if !payload.hosts.contains(&req.host) {
         let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
-        return Decision::Deny(Denial::new(
+        return Err(Denial::new(
             DenyKind::HostNotSealed,
             format!(
                 "host {} is not one the key was wrapped for ({})",
@@ -155,54 +164,248 @@ pub fn decide_unsealed(token: &Token, payload: &Payload, discharges: &[Token], r
             ),
         ));
     }
-    check_predicates(&predicates, req)
+    Ok(())
 }
 
 /// Checks raw first-party predicates against a request; the first failure denies.
 pub fn check_predicates(predicates: &[Vec<u8>], req: &Request) -> Decision {
     for raw in predicates {
+        let checked = Checked::parse(raw);
+        if let Err(d) = checked.check(req) {
+            return Decision::Deny(d);
+        }
+    }
+    Decision::Allow
+}
+
+/// One first-party predicate, parsed once: a caveat to check per request, or the denial
+/// that a predicate this verifier cannot read always gives.
+#[derive(Clone, Debug)]
+enum Checked {
+    Caveat(Caveat),
+    Unreadable(Denial),
+}
+
+impl Checked {
+    fn parse(raw: &[u8]) -> Checked {
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t,
             Err(_) => {
-                return Decision::Deny(Denial {
+                return Checked::Unreadable(Denial {
                     kind: DenyKind::UnknownCaveat,
                     caveat: Some(String::from_utf8_lossy(raw).into_owned()),
                     reason: "the caveat is not UTF-8 text, so it cannot be checked".into(),
                 })
             }
         };
-        let caveat = match Caveat::parse(text) {
-            Ok(c) => c,
-            Err(e) => {
-                return Decision::Deny(Denial {
-                    kind: DenyKind::UnknownCaveat,
-                    caveat: Some(text.to_string()),
-                    reason: format!(
-                        "this verifier does not understand it, so it denies ({})",
-                        e.message
-                    ),
-                })
-            }
-        };
-        if let Err(why) = caveat.check(req) {
-            return Decision::Deny(Denial {
-                kind: DenyKind::CaveatFailed,
+        match Caveat::parse(text) {
+            Ok(c) => Checked::Caveat(c),
+            Err(e) => Checked::Unreadable(Denial {
+                kind: DenyKind::UnknownCaveat,
                 caveat: Some(text.to_string()),
-                reason: why,
-            });
+                reason: format!(
+                    "this verifier does not understand it, so it denies ({})",
+                    e.message
+                ),
+            }),
         }
     }
-    Decision::Allow
+
+    fn check(&self, req: &Request) -> Result<(), Denial> {
+        match self {
+            // The language is strict and canonical: a parsed caveat prints back exactly as
+            // it was written, so the denial names the caveat's own text.
+            Checked::Caveat(c) => c.check(req).map_err(|why| Denial {
+                kind: DenyKind::CaveatFailed,
+                caveat: Some(c.to_string()),
+                reason: why,
+            }),
+            Checked::Unreadable(d) => Err(d.clone()),
+        }
+    }
+}
+
+/// What verifying a token's signature chain produced: the open payload and every
+/// first-party caveat of the token and its discharges, parsed. It depends only on the
+/// token's bytes, its discharges and the proxy keys, never on a request, so a verifier may
+/// keep it for byte-identical tokens ([`VerifiedCache`]); [`Verified::decide`] still runs
+/// every request-dependent check (time, method, host, path, sealed expiry and hosts) on
+/// each request.
+#[derive(Debug)]
+pub struct Verified {
+    payload: Arc<Payload>,
+    caveats: Vec<Checked>,
+    fingerprint: String,
+    key_id: Option<KeyId>,
+    identity: [u8; 32],
+    used_discharges: bool,
+    weight: usize,
+}
+
+impl Verified {
+    /// Verifies `token`'s chain from the open `payload`, with `discharges` for its
+    /// third-party caveats, and parses every caveat met. A bad chain or a missing
+    /// discharge is an error; an unreadable caveat is not (it denies every request).
+    pub fn new(token: &Token, payload: Arc<Payload>, discharges: &[Token]) -> Result<Verified, Denial> {
+        let mut used_discharges = false;
+        let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges)?;
+        let weight = std::mem::size_of::<Verified>()
+            + predicates
+                .iter()
+                .map(|p| 2 * p.len() + std::mem::size_of::<Checked>())
+                .sum::<usize>();
+        Ok(Verified {
+            caveats: predicates.iter().map(|p| Checked::parse(p)).collect(),
+            payload,
+            fingerprint: token.signature_fingerprint(),
+            key_id: token.key_id(),
+            identity: token.identity(),
+            used_discharges,
+            weight,
+        })
+    }
+
+    /// Decides one request: sealed expiry, sealed hosts, then every caveat in chain order.
+    /// Exactly the decision [`decide_unsealed`] gives for the same token and request.
+    pub fn decide(&self, req: &Request) -> Decision {
+        if let Err(d) = check_sealed(&self.payload, req) {
+            return Decision::Deny(d);
+        }
+        for c in &self.caveats {
+            if let Err(d) = c.check(req) {
+                return Decision::Deny(d);
+            }
+        }
+        Decision::Allow
+    }
+
+    /// The open sealed payload.
+    pub fn payload(&self) -> &Arc<Payload> {
+        &self.payload
+    }
+
+    /// The token's signature fingerprint ([`Token::signature_fingerprint`]).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The proxy key id the token is sealed to.
+    pub fn key_id(&self) -> Option<KeyId> {
+        self.key_id
+    }
+
+    /// The token's [`Token::identity`].
+    pub fn identity(&self) -> &[u8; 32] {
+        &self.identity
+    }
+
+    /// True when a discharge took part in the chain: then the result depends on the
+    /// discharges too, and must not be kept under the token's text alone.
+    pub fn used_discharges(&self) -> bool {
+        self.used_discharges
+    }
+}
+
+/// A bounded cache of [`Verified`] tokens keyed by the SHA-256 of the token's text as
+/// presented: a hit means the very same bytes were verified before, so the HMAC chain
+/// and the caveat parsing are skipped; the request is still decided on its own by
+/// [`Verified::decide`].
+///
+/// Keyed by a digest, never by the signature: a token with caveats cut off keeps
+/// signature-like bytes but is different text, so it misses and is verified (and fails).
+/// The digest also keeps the key small and the lookup's comparison free of token bytes.
+/// Bounded by entries and by an estimate of the memory held; when either would be
+/// exceeded the cache is emptied (the next requests pay one full verification each).
+pub struct VerifiedCache {
+    inner: Mutex<CacheInner>,
+    max_entries: usize,
+    max_weight: usize,
+}
+
+struct CacheInner {
+    map: HashMap<[u8; 32], Arc<Verified>>,
+    weight: usize,
+}
+
+/// The key a token's text is cached under.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 32]);
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CacheKey(..)")
+    }
+}
+
+impl VerifiedCache {
+    /// A cache of at most `max_entries` tokens holding about `max_weight` bytes.
+    pub fn new(max_entries: usize, max_weight: usize) -> Self {
+        VerifiedCache {
+            inner: Mutex::new(CacheInner {
+                map: HashMap::new(),
+                weight: 0,
+            }),
+            max_entries,
+            max_weight,
+        }
+    }
+
+    /// The key for a token's text, exactly as it was presented.
+    pub fn key(text: &str) -> CacheKey {
+        CacheKey(crypto::sha256(text.as_bytes()))
+    }
+
+    /// The verified token for this key, if cached.
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<Verified>> {
+        self.inner.lock().ok()?.map.get(&key.0).cloned()
+    }
+
+    /// Keeps a verified token under the key of its text. Results that used discharges
+    /// are not kept (they depend on more than the token's text).
+    pub fn insert(&self, key: CacheKey, verified: Arc<Verified>) {
+        if verified.used_discharges || verified.weight > self.max_weight {
+            return;
+        }
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if inner.map.len() >= self.max_entries || inner.weight + verified.weight > self.max_weight {
+            inner.map.clear();
+            inner.weight = 0;
+        }
+        inner.weight += verified.weight;
+        if let Some(old) = inner.map.insert(key.0, verified) {
+            inner.weight -= old.weight;
+        }
+    }
+
+    /// How many tokens are cached.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Verifies the HMAC chain of `token` from `root`, with discharges for its third-party
 /// caveats, and returns every first-party predicate met on the way (token and discharges).
 pub fn verify_chain(token: &Token, root: &RootKey, discharges: &[Token]) -> Result<Vec<Vec<u8>>, Denial> {
+    verify_chain_inner(token, root, discharges, &mut false)
+}
+
+fn verify_chain_inner(
+    token: &Token,
+    root: &RootKey,
+    discharges: &[Token],
+    used_discharges: &mut bool,
+) -> Result<Vec<Vec<u8>>, Denial> {
     crypto::init();
     let mut by_id: HashMap<Vec<u8>, &Token> = HashMap::new();
     for d in discharges {
         by_id.entry(d.identifier()).or_insert(d);
     }
+    let presented = by_id.len();
     let root_sig = token.signature();
     let mut predicates = Vec::new();
     chain(
@@ -214,6 +417,7 @@ pub fn verify_chain(token: &Token, root: &RootKey, discharges: &[Token]) -> Resu
         &mut predicates,
         0,
     )?;
+    *used_discharges = by_id.len() < presented;
     Ok(predicates)
 }
 
@@ -257,8 +461,12 @@ fn chain(
                 chain(d, &caveat_key, root_sig, false, discharges, predicates, depth + 1)?;
             }
         }
-        let next = c.sign(&macaroon::MacaroonKey::from(sig));
-        sig = *<macaroon::MacaroonKey as AsRef<[u8; 32]>>::as_ref(&next);
+        // libmacaroons: HMAC(sig, predicate) for first-party caveats,
+        // hash2(sig, verifier id, caveat id) for third-party ones.
+        sig = match &c {
+            macaroon::Caveat::FirstParty(fp) => crypto::hmac(&sig, &fp.predicate().0),
+            macaroon::Caveat::ThirdParty(tp) => crypto::hmac2(&sig, &tp.verifier_id().0, &tp.id().0),
+        };
     }
     let expected = if is_root {
         sig
@@ -269,5 +477,125 @@ fn chain(
         Ok(())
     } else {
         Err(bad_sig())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Host;
+    use crate::path::RequestPath;
+    use crate::request::Method;
+    use crate::sealed::{Injection, Secret};
+    use crate::token::MintRequest;
+    use std::time::{Duration, SystemTime};
+
+    fn setup() -> (ProxyKeyPair, Token, SystemTime) {
+        let proxy = ProxyKeyPair::generate();
+        let now = SystemTime::now();
+        let root = Token::mint(
+            proxy.public(),
+            MintRequest {
+                secret: Secret::new("sk_test_cache".into()),
+                inject: Injection::Bearer,
+                hosts: vec![Host::normalize("api.stripe.com").expect("host")],
+                expires: None,
+                location: None,
+            },
+            now,
+        )
+        .expect("mint");
+        (proxy, root, now)
+    }
+
+    fn get(now: SystemTime, path: &str) -> Request {
+        Request::new(
+            now,
+            Method::new("GET").expect("method"),
+            Host::normalize("api.stripe.com").expect("host"),
+            RequestPath::parse(path).expect("path"),
+        )
+    }
+
+    fn verified(proxy: &ProxyKeyPair, token: &Token, discharges: &[Token]) -> Result<Verified, Denial> {
+        let payload = Arc::new(unseal(token, std::slice::from_ref(proxy)).expect("unseals"));
+        Verified::new(token, payload, discharges)
+    }
+
+    #[test]
+    fn a_token_with_a_caveat_cut_off_misses_the_cache_and_fails() {
+        let (proxy, root, now) = setup();
+        let narrow = root
+            .attenuate(&Caveat::parse("path prefix /v1/charges").expect("caveat"))
+            .attenuate(&Caveat::TimeBefore(now + Duration::from_secs(600)));
+        let cache = VerifiedCache::new(8, 1 << 20);
+        let text = narrow.encode();
+        cache.insert(
+            VerifiedCache::key(&text),
+            Arc::new(verified(&proxy, &narrow, &[]).expect("verifies")),
+        );
+        // The same token in another encoding is other text: a miss, verified on its own.
+        let json = narrow.encode_as(crate::token::WireFormat::V2Json);
+        assert!(cache.get(&VerifiedCache::key(&json)).is_none());
+        // Cut the path caveat out: the signature bytes stay the same, the text does not;
+        // it misses, and the full verification refuses it.
+        let mut doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+        doc["c"].as_array_mut().expect("caveats").remove(0);
+        let forged = Token::decode(&doc.to_string()).expect("decodes");
+        assert!(cache.get(&VerifiedCache::key(&forged.encode())).is_none());
+        let d = verified(&proxy, &forged, &[]).expect_err("forged");
+        assert_eq!(d.kind, DenyKind::BadSignature);
+        // The cached token still decides each request: a path outside the prefix is denied.
+        let hit = cache.get(&VerifiedCache::key(&text)).expect("hit");
+        assert!(hit.decide(&get(now, "/v1/charges/ch_1")).is_allowed());
+        assert!(!hit.decide(&get(now, "/v1/refunds")).is_allowed());
+        assert!(!hit
+            .decide(&get(now + Duration::from_secs(601), "/v1/charges"))
+            .is_allowed());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bounds() {
+        let (proxy, root, _) = setup();
+        let cache = VerifiedCache::new(3, 1 << 20);
+        for i in 0..10 {
+            let t = root.attenuate(&Caveat::parse(&format!("path = /v1/{i}")).expect("caveat"));
+            cache.insert(
+                VerifiedCache::key(&t.encode()),
+                Arc::new(verified(&proxy, &t, &[]).expect("verifies")),
+            );
+            assert!(cache.len() <= 3);
+        }
+        assert!(!cache.is_empty());
+        // A weight budget smaller than one entry keeps nothing.
+        let tiny = VerifiedCache::new(100, 16);
+        tiny.insert(
+            VerifiedCache::key(&root.encode()),
+            Arc::new(verified(&proxy, &root, &[]).expect("verifies")),
+        );
+        assert!(tiny.is_empty());
+    }
+
+    #[test]
+    fn results_that_used_a_discharge_are_not_cached() {
+        let (proxy, root, now) = setup();
+        let key = b"0123456789abcdef0123456789abcdef";
+        let token = root.add_third_party("https://approve.example", key, b"approve-1");
+        let discharge = Token::discharge(None, key, b"approve-1").expect("discharge");
+        let bound = token.bind(&discharge);
+        let v = verified(&proxy, &token, &[bound]).expect("verifies");
+        assert!(v.used_discharges());
+        assert!(v.decide(&get(now, "/")).is_allowed());
+        let cache = VerifiedCache::new(8, 1 << 20);
+        cache.insert(VerifiedCache::key(&token.encode()), Arc::new(v));
+        assert!(cache.is_empty());
+        // Without its discharge the same token does not verify at all.
+        assert_eq!(
+            verified(&proxy, &token, &[]).expect_err("missing").kind,
+            DenyKind::DischargeMissing
+        );
+        // A discharge presented but not needed leaves the result cacheable.
+        let plain = verified(&proxy, &root, &[token.bind(&discharge)]).expect("verifies");
+        assert!(!plain.used_discharges());
     }
 }

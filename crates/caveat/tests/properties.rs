@@ -155,6 +155,33 @@ proptest! {
         prop_assert!(!decide(&raw, &[], &keys, &req).is_allowed());
     }
 
+    /// A verification kept in the cache decides every request exactly as the full,
+    /// uncached decision does: same verdict, same failing caveat, same reason. Unknown
+    /// caveats included (they deny every request, cached or not).
+    #[test]
+    fn cached_verification_decides_exactly_like_the_full_one(
+        caveats in prop::collection::vec(caveat_text(), 0..5),
+        raw_unknown in any::<bool>(),
+        reqs in prop::collection::vec(request(), 1..6),
+    ) {
+        let proxy = keypair();
+        let mut token = with_caveats(&mint(&proxy, None), &caveats);
+        if raw_unknown {
+            token = token.attenuate_raw(b"rate < 10");
+        }
+        let text = token.encode();
+        let cache = VerifiedCache::new(16, 1 << 20);
+        let key = VerifiedCache::key(&text);
+        let decoded = Token::decode(&text).expect("decodes");
+        let payload = std::sync::Arc::new(unseal(&decoded, std::slice::from_ref(&proxy)).expect("unseals"));
+        cache.insert(key, std::sync::Arc::new(Verified::new(&decoded, payload.clone(), &[]).expect("verifies")));
+        let cached = cache.get(&VerifiedCache::key(&text)).expect("cached");
+        prop_assert_eq!(cached.fingerprint(), decoded.signature_fingerprint());
+        for req in &reqs {
+            prop_assert_eq!(cached.decide(req), decide_unsealed(&decoded, &payload, &[], req));
+        }
+    }
+
     /// Flipping any bit pattern of any byte of an encoded token makes it fail to decode or
     /// fail to verify. (Tokens without location: the location is not signed by design.)
     #[test]

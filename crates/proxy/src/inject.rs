@@ -8,7 +8,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use caveat::{Injection, Secret, Token};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use caveat::{Injection, Secret, Token, Verified};
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::HeaderMap;
 
@@ -24,10 +27,30 @@ pub enum Place {
     Query(String),
 }
 
+/// What a token-shaped string turned out to be.
+pub enum Resolved {
+    /// Text verified before (a cache hit): no decoding, no HMAC chain.
+    Verified(Arc<Verified>),
+    /// A token read from text not seen before; still to be unsealed and verified.
+    Decoded(Box<Token>),
+}
+
+impl Resolved {
+    /// The same for one token in any encoding ([`Token::identity`]).
+    fn identity(&self) -> [u8; 32] {
+        match self {
+            Resolved::Verified(v) => *v.identity(),
+            Resolved::Decoded(t) => t.identity(),
+        }
+    }
+}
+
 /// The token of a request and every place it was found.
 pub struct Found {
-    /// The decoded token.
-    pub token: Token,
+    /// The token's text, as the first copy carried it.
+    pub text: String,
+    /// The token.
+    pub token: Resolved,
     /// Where copies were.
     pub places: Vec<Place>,
 }
@@ -50,45 +73,59 @@ fn token_shaped(s: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=')))
 }
 
-/// The token-shaped strings inside one header value: the value itself, a `Bearer` or
-/// `token` credential, or either half of a `Basic` credential.
-fn candidates(value: &str) -> Vec<String> {
+/// The token-shaped strings inside one header value: a `Bearer` or `token` credential,
+/// either half of a `Basic` credential, or the value itself.
+fn candidates(value: &str) -> impl Iterator<Item = Cow<'_, str>> {
     let value = value.trim();
-    let mut out = Vec::new();
+    let mut out: [Option<Cow<'_, str>>; 3] = [None, None, None];
     if let Some((scheme, rest)) = value.split_once(' ') {
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("basic") {
             if let Ok(decoded) = STANDARD.decode(rest) {
                 if let Ok(text) = String::from_utf8(decoded) {
                     let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
-                    out.extend([user.to_string(), pass.to_string()]);
+                    out[0] = Some(Cow::Owned(user.to_string()));
+                    out[1] = Some(Cow::Owned(pass.to_string()));
                 }
             }
         } else {
-            out.push(rest.to_string());
+            out[0] = Some(Cow::Borrowed(rest));
         }
     }
-    out.push(value.to_string());
-    out.retain(|c| token_shaped(c));
-    out
+    // The whole value too (a V2JSON token may hold spaces).
+    out[2] = Some(Cow::Borrowed(value));
+    out.into_iter().flatten().filter(|c| token_shaped(c))
 }
 
 /// Finds the request's token in headers and query. `None` when there is none.
-pub fn find(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Found>, FindError> {
+/// `resolve` says whether a token-shaped string is a token (a cache hit or one that
+/// decodes); every copy of it is recorded so that all can be stripped.
+pub fn find(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    resolve: &mut dyn FnMut(&str) -> Option<Resolved>,
+) -> Result<Option<Found>, FindError> {
     let mut found: Option<Found> = None;
-    let mut add = |token: Token, place: Place| -> Result<(), FindError> {
+    let mut add = |text: &str, place: Place| -> Result<(), FindError> {
         match &mut found {
             None => {
-                found = Some(Found {
-                    token,
-                    places: vec![place],
-                })
+                if let Some(token) = resolve(text) {
+                    found = Some(Found {
+                        text: text.to_string(),
+                        token,
+                        places: vec![place],
+                    });
+                }
             }
             Some(f) => {
-                if f.token.identifier() != token.identifier()
-                    || f.token.signature_fingerprint() != token.signature_fingerprint()
-                {
-                    return Err(FindError::Several);
+                if f.text != text {
+                    let Some(other) = resolve(text) else {
+                        return Ok(());
+                    };
+                    // The same token in another encoding is still the same token.
+                    if other.identity() != f.token.identity() {
+                        return Err(FindError::Several);
+                    }
                 }
                 if !f.places.contains(&place) {
                     f.places.push(place);
@@ -104,17 +141,13 @@ pub fn find(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Found>, F
         }
         let Ok(text) = value.to_str() else { continue };
         for c in candidates(text) {
-            if let Ok(t) = Token::decode(&c) {
-                add(t, Place::Header(name.clone()))?;
-            }
+            add(&c, Place::Header(name.clone()))?;
         }
     }
     if let Some(q) = query {
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
             if token_shaped(&v) {
-                if let Ok(t) = Token::decode(&v) {
-                    add(t, Place::Query(k.into_owned()))?;
-                }
+                add(&v, Place::Query(k.into_owned()))?;
             }
         }
     }
@@ -212,6 +245,12 @@ mod tests {
         .encode()
     }
 
+    fn find(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Found>, FindError> {
+        super::find(headers, query, &mut |t| {
+            Token::decode(t).ok().map(|t| Resolved::Decoded(Box::new(t)))
+        })
+    }
+
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -247,6 +286,24 @@ mod tests {
             .expect("ok")
             .expect("found");
         assert_eq!(f.places, vec![Place::Query("key".into())]);
+    }
+
+    #[test]
+    fn one_token_in_two_encodings_is_one_token() {
+        let t = token();
+        let json = Token::decode(&t)
+            .expect("t")
+            .encode_as(caveat::WireFormat::V2Json);
+        let h = headers(&[("authorization", &format!("Bearer {t}")), ("x-api-key", &json)]);
+        let f = find(&h, None).expect("ok").expect("found");
+        assert_eq!(f.text, t);
+        assert_eq!(f.places.len(), 2);
+        // A token-shaped value that is no token (a long real key) is not a copy.
+        let h = headers(&[
+            ("authorization", &format!("Bearer {t}")),
+            ("x-other", "sk_live_0123456789abcdef0123456789abcdef0123"),
+        ]);
+        assert_eq!(find(&h, None).expect("ok").expect("found").places.len(), 1);
     }
 
     #[test]

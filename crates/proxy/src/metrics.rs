@@ -22,6 +22,10 @@ pub struct Metrics {
     pub unseal_hits: AtomicU64,
     /// Unseal cache misses (a sealed box was opened).
     pub unseal_misses: AtomicU64,
+    /// Verified-token cache hits (the HMAC chain was skipped).
+    pub verified_hits: AtomicU64,
+    /// Verified-token cache misses (the token was decoded and its chain verified).
+    pub verified_misses: AtomicU64,
     /// Upstream connection or protocol errors.
     pub upstream_errors: AtomicU64,
     /// Upstream timeouts.
@@ -92,6 +96,16 @@ impl Metrics {
                 "macaroon_unseal_cache_misses_total",
                 "Sealed identifiers opened with the proxy key.",
                 &self.unseal_misses,
+            ),
+            (
+                "macaroon_verify_cache_hits_total",
+                "Tokens whose exact text was verified before: the HMAC chain was skipped, every caveat still checked.",
+                &self.verified_hits,
+            ),
+            (
+                "macaroon_verify_cache_misses_total",
+                "Tokens decoded and verified in full.",
+                &self.verified_misses,
             ),
             (
                 "macaroon_upstream_errors_total",

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use caveat::{
     Decision, Host, Method, Payload, ProxyKeyPair, Request as CoreRequest, RequestPath, Scheme, Token,
+    Verified, VerifiedCache,
 };
 use http::header::{HeaderName, HeaderValue, HOST};
 use http::{HeaderMap, Response, StatusCode, Uri, Version};
@@ -25,7 +26,7 @@ use hyper::body::{Frame, Incoming};
 
 use crate::audit::{Audit, Record};
 use crate::ca::LocalCa;
-use crate::inject::{self, FindError};
+use crate::inject::{self, FindError, Resolved};
 use crate::metrics::Metrics;
 use crate::upstream::{AddressPolicy, Body, HttpsClient, PolicyConnector};
 
@@ -37,6 +38,10 @@ const MAX_URI: usize = 16 * 1024;
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Most unsealed identifiers kept in memory; the cache is cleared when it would grow past it.
 const UNSEAL_CACHE_MAX: usize = 10_000;
+/// Most verified tokens kept, and about how many bytes they may hold (a token may be up to
+/// 64 KiB; a typical one is under 2 KiB). Cleared when either would be exceeded.
+const VERIFIED_CACHE_MAX: usize = 4096;
+const VERIFIED_CACHE_BYTES: usize = 8 << 20;
 
 /// Everything the pipeline needs, shared by all connections.
 pub struct Proxy {
@@ -65,6 +70,7 @@ pub struct Proxy {
     /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
     pub stopping: tokio_util::sync::CancellationToken,
     cache: Mutex<HashMap<Vec<u8>, Arc<Payload>>>,
+    verified: VerifiedCache,
 }
 
 impl Proxy {
@@ -95,7 +101,17 @@ impl Proxy {
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
             cache: Mutex::new(HashMap::new()),
+            verified: VerifiedCache::new(VERIFIED_CACHE_MAX, VERIFIED_CACHE_BYTES),
         }
+    }
+
+    /// Whether a token-shaped string is a token: text verified before (a cache hit), or
+    /// one that decodes.
+    pub fn resolve(&self, text: &str) -> Option<Resolved> {
+        if let Some(v) = self.verified.get(&VerifiedCache::key(text)) {
+            return Some(Resolved::Verified(v));
+        }
+        Token::decode(text).ok().map(|t| Resolved::Decoded(Box::new(t)))
     }
 
     fn unseal(&self, token: &Token) -> Result<Arc<Payload>, caveat::Denial> {
@@ -131,7 +147,7 @@ pub enum Mode {
         port: u16,
         /// A token from the CONNECT's `Proxy-Authorization`, used by inner requests that
         /// carry none of their own (each is still decided on its own).
-        token: Option<Arc<Token>>,
+        token: Option<Arc<str>>,
         /// Reached by a transparent redirect (SNI named the host) rather than CONNECT.
         transparent: bool,
     },
@@ -438,20 +454,24 @@ async fn decide_and_build(
         rec.host = h.to_string();
     }
 
-    let found = inject::find(&parts.headers, parts.uri.query()).map_err(|FindError::Several| {
-        Refusal::new(
-            StatusCode::UNAUTHORIZED,
-            "ambiguous_token",
-            "the request carries two different tokens; send one",
-        )
-    })?;
-    let found = found.or_else(|| match mode {
-        Mode::Tunnel { token: Some(t), .. } => Some(inject::Found {
-            token: (**t).clone(),
+    let found = inject::find(&parts.headers, parts.uri.query(), &mut |t| proxy.resolve(t)).map_err(
+        |FindError::Several| {
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "ambiguous_token",
+                "the request carries two different tokens; send one",
+            )
+        },
+    )?;
+    let found = match (found, mode) {
+        (Some(f), _) => Some(f),
+        (None, Mode::Tunnel { token: Some(t), .. }) => proxy.resolve(t).map(|token| inject::Found {
+            text: t.to_string(),
+            token,
             places: Vec::new(),
         }),
-        _ => None,
-    });
+        (None, _) => None,
+    };
     let Some(found) = found else {
         // No token: only passthrough hosts, untouched.
         if let Some((host, port)) = &target {
@@ -490,14 +510,28 @@ async fn decide_and_build(
             ),
         ));
     };
-    let token = found.token;
-    rec.token = Some(token.signature_fingerprint());
-    rec.key_id = token.key_id().map(|k| k.to_string());
-    let payload = proxy.unseal(&token).map_err(|d| {
-        let mut r = Refusal::new(StatusCode::UNAUTHORIZED, "invalid_token", d.reason);
-        r.caveat = d.caveat;
-        r
-    })?;
+    // A token verified before (the same text) skips unsealing, decoding and the HMAC
+    // chain; one seen for the first time is unsealed here and verified below.
+    let (cached, payload) = match found.token {
+        Resolved::Verified(v) => {
+            proxy.metrics.verified_hits.fetch_add(1, Relaxed);
+            rec.token = Some(v.fingerprint().to_string());
+            rec.key_id = v.key_id().map(|k| k.to_string());
+            let payload = v.payload().clone();
+            (Err(v), payload)
+        }
+        Resolved::Decoded(token) => {
+            proxy.metrics.verified_misses.fetch_add(1, Relaxed);
+            rec.token = Some(token.signature_fingerprint());
+            rec.key_id = token.key_id().map(|k| k.to_string());
+            let payload = proxy.unseal(&token).map_err(|d| {
+                let mut r = Refusal::new(StatusCode::UNAUTHORIZED, "invalid_token", d.reason);
+                r.caveat = d.caveat;
+                r
+            })?;
+            (Ok(token), payload)
+        }
+    };
     rec.kid = Some(payload.kid.clone());
     let (host, port) = match target {
         Some(t) => t,
@@ -548,7 +582,19 @@ async fn decide_and_build(
         headers: Vec::new(),
         client: None,
     };
-    if let Decision::Deny(d) = caveat::decide_unsealed(&token, &payload, &discharges, &core) {
+    let verified = match cached {
+        Err(v) => Ok(v),
+        Ok(token) => Verified::new(&token, payload.clone(), &discharges).map(|v| {
+            let v = Arc::new(v);
+            proxy.verified.insert(VerifiedCache::key(&found.text), v.clone());
+            v
+        }),
+    };
+    let decision = match verified {
+        Ok(v) => v.decide(&core),
+        Err(d) => Decision::Deny(d),
+    };
+    if let Decision::Deny(d) = decision {
         let status = if d.kind.is_unauthenticated() {
             StatusCode::UNAUTHORIZED
         } else {
