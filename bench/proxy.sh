@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Load benchmark: a plain nginx proxy hop vs a macaroon-proxy hop, side by side, one run.
+# Load benchmark: a plain nginx proxy hop vs a macaroon-proxy hop (and a mitmproxy hop with a
+# pymacaroons addon), side by side, one run.
 #
 #   bash bench/proxy.sh [SECONDS]          # SECONDS per wrk run, default 5
 #
 # Everything runs on 127.0.0.1 in a throwaway directory and every process started here
 # is stopped on exit (by its pid). Installs nginx, wrk, hyperfine and socat with apt-get
-# if missing (needs root), builds the release binaries (`cargo build --release --bins`,
-# honouring CARGO_TARGET_DIR), then measures:
+# if missing (needs root), and mitmproxy, pymacaroons and pynacl with pip into a virtualenv
+# ($MITM_VENV; if that fails the mitmproxy rows are skipped, not the run), builds the release
+# binaries (`cargo build --release --bins`, honouring CARGO_TARGET_DIR), then measures:
 #
 #   keep-alive   wrk -c$CONNS: direct to the TLS upstream, through an nginx hop that
 #                injects a fixed Authorization header (the baseline), through our hop
-#                (reverse mode): requests/s, p50, p99, hop CPU per request, peak RSS
-#   latency      the same three with one connection (-c1): the latency a hop adds when
+#                (reverse mode), and through mitmproxy (mitmdump in reverse mode with
+#                bench/mitm_addon.py: what a Python user would build, verifying with
+#                pymacaroons and swapping the header): requests/s, p50, p99, hop CPU per
+#                request, peak RSS
+#   latency      the same four with one connection (-c1): the latency a hop adds when
 #                it is not saturated
 #   new-conn     the same three with `Connection: close` (a new client connection each
-#                request; the hops keep their upstream pools)
+#                request; the hops keep their upstream pools; not mitmproxy, which keeps
+#                none: each client connection opens its own upstream connection)
 #   connect      our CONNECT-intercepting mode vs a blind CONNECT tunnel (--passthrough);
 #                wrk reaches the proxy's CONNECT through socat (the same bridge for both)
 #   handshake    curl timings: TLS handshake through interception with a new leaf
@@ -24,11 +30,15 @@
 #
 # Every request is `GET /v1/charges` with `Authorization: Bearer TOKEN`, TOKEN being a
 # root token narrowed with CAVEATS first-party caveats (default 10, the same mix as the
-# criterion bench: time, method, path prefix/glob, host; all satisfied).
+# criterion bench: time, method, path prefix/glob, host; all satisfied). The mitmproxy hop is
+# sent a comparable pymacaroons token instead: same caveats, same identifier length, signed
+# with a root key the addon is given (it does not open our sealed identifier).
 #
 # Knobs (environment): CONNS=32 THREADS=1 CAVEATS=10 ROUNDS=1 (interleaved repeats; medians
 # are reported) IDLE_CONNS=1000 SKIP_BUILD=1 (use existing binaries) KEEP=1 (keep the work
-# directory) RESULTS_OUT=FILE (copy the raw results there)
+# directory) RESULTS_OUT=FILE (copy the raw results there) NO_MITM=1 (skip mitmproxy)
+# MITM_VENV=DIR (default ~/.cache/macaroon-bench/mitmproxy-venv) MITMDUMP=PATH MITM_PY=PYTHON
+# (use this mitmdump, whose Python has pymacaroons, and this Python, instead of the virtualenv)
 # ONLY="keepalive latency newconn connect handshake idle attenuate".
 set -euo pipefail
 
@@ -94,8 +104,8 @@ trap 'exit 130' INT TERM
 forget_pid() { local p=$1 a=(); for x in "${PIDS[@]}"; do [[ $x == "$p" ]] || a+=("$x"); done; PIDS=("${a[@]}"); }
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
+wait_port() { # wait_port PORT [TRIES of 0.1 s]
+  for _ in $(seq "${2:-100}"); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
   done
@@ -111,9 +121,35 @@ cpu_ticks() { # "USER SYS" clock ticks
 CLK_TCK=$(getconf CLK_TCK)
 ulimit -n 65536 2>/dev/null || true
 
-# ---------------------------------------------------------------- certificates
 log "work directory $WORK"
 cd "$WORK"
+
+# ---------------------------------------------------------------- mitmproxy (Python baseline)
+# In a virtualenv: installing mitmproxy into the system Python downgrades packages that
+# others there depend on (h11, cryptography).
+MITM_VENV=${MITM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/macaroon-bench/mitmproxy-venv}
+MITM_SCENARIOS="keepalive latency"
+if [[ -n "${NO_MITM:-}" ]] || ! { want keepalive || want latency; }; then
+  MITMDUMP=""
+elif [[ -n "${MITMDUMP:-}" ]]; then
+  MITM_PY=${MITM_PY:-python3}
+else
+  MITMDUMP="$MITM_VENV/bin/mitmdump" MITM_PY="$MITM_VENV/bin/python"
+  if ! [[ -x "$MITMDUMP" ]] || ! "$MITM_PY" -c 'import pymacaroons, nacl' 2>/dev/null; then
+    log "installing mitmproxy, pymacaroons, pynacl with pip into $MITM_VENV"
+    if ! { python3 -m venv "$MITM_VENV" &&
+      "$MITM_PY" -m pip install -q --disable-pip-version-check mitmproxy pymacaroons pynacl; } >"$WORK/pip.log" 2>&1; then
+      log "pip install failed ($(tail -1 "$WORK/pip.log")): skipping the mitmproxy rows"
+      MITMDUMP=""
+    fi
+  fi
+fi
+if [[ -n "$MITMDUMP" ]]; then
+  MITM_VERSION=$("$MITMDUMP" --version 2>/dev/null | sed -n 's/^Mitmproxy: *//p' || true)
+  [[ -n "$MITM_VERSION" ]] || { log "$MITMDUMP does not run: skipping the mitmproxy rows"; MITMDUMP=""; }
+fi
+
+# ---------------------------------------------------------------- certificates
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -subj "/CN=bench upstream CA" -keyout ca.key -out ca.pem \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
@@ -143,7 +179,7 @@ http {
     ssl_certificate $WORK/leaf.pem;
     ssl_certificate_key $WORK/leaf.key;
     default_type text/plain;
-    location = /v1/check { return 200 "authorization=\$http_authorization\n"; }
+    location = /v1/check { return 200 "authorization=\$http_authorization\nsni=\$ssl_server_name\n"; }
     location / { return 200 "ok: a small upstream body, 64 bytes long, for the benchmark..\n"; }
   }
 }
@@ -211,6 +247,20 @@ for ((i = 0; i < CAVEATS; i++)); do
   TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --caveat "$c")
 done
 log "token: ${#TOKEN} characters, $CAVEATS caveats"
+if [[ -n "$MITMDUMP" ]]; then
+  # The mitmproxy baseline does not open our sealed identifier: it is given the root key and
+  # the real key, and is sent a comparable token minted with pymacaroons (same caveats, same
+  # identifier length, random identifier text) under that root key.
+  export MITM_ROOT_KEY MITM_SECRET="$SECRET" MITM_API_HOST=api.example.test
+  MITM_ROOT_KEY=$(openssl rand -hex 32)
+  if MITM_TOKEN=$("$MITM_PY" "$BENCH/mitm_addon.py" mint "$TOKEN" 2>>"$WORK/mitm.log"); then
+    log "mitmproxy $MITM_VERSION, token: ${#MITM_TOKEN} characters"
+    printf 'meta\tmitmproxy\t1\tversion=%s token_chars=%s\n' "$MITM_VERSION" "${#MITM_TOKEN}" >> "$WORK/meta.tsv"
+  else
+    log "minting the pymacaroons token failed ($(tail -1 "$WORK/mitm.log")): skipping the mitmproxy rows"
+    MITMDUMP=""
+  fi
+fi
 PROXY=$(freeport)
 start_ours() { # start_ours [extra run flags...]
   "$BIN/macaroon-proxy" run --listen "127.0.0.1:$PROXY" --audit-log /dev/null \
@@ -219,31 +269,52 @@ start_ours() { # start_ours [extra run flags...]
   OURS_PID=$!; PIDS+=("$OURS_PID")
   wait_port "$PROXY"
 }
+MITM=$(freeport)
+start_mitm() {
+  "$MITMDUMP" --mode "reverse:https://127.0.0.1:$UP/" --listen-host 127.0.0.1 --listen-port "$MITM" -q \
+    --set confdir="$WORK/mitm" --set ssl_verify_upstream_trusted_ca="$WORK/ca.pem" \
+    -s "$BENCH/mitm_addon.py" >>"$WORK/mitm.log" 2>&1 &
+  MITM_PID=$!; PIDS+=("$MITM_PID")
+  wait_port "$MITM" 300
+}
 stop() { stop_pid "$1"; forget_pid "$1"; }
 
-# Sanity: all three paths answer 200, and the hops put the real key upstream.
+# Sanity: all paths answer 200, and the hops put the real key upstream.
 start_nginx_hop; start_ours
-check() { # check NAME URL EXPECT
+check_ok() { # check_ok NAME URL EXPECT [TOKEN]: 0 if the answer contains EXPECT
   local got
   got=$(curl -sS --max-time 5 --cacert "$WORK/ca.pem" --resolve "api.example.test:$UP:127.0.0.1" \
-    -H "Authorization: Bearer $TOKEN" "$2" || true)
-  [[ "$got" == *"$3"* ]] || { log "sanity check failed for $1: got '${got:0:200}'"; exit 1; }
+    -H "Authorization: Bearer ${4:-$TOKEN}" "$2" 2>&1 || true)
+  [[ "$got" == *"$3"* ]] || { log "sanity check failed for $1: got '${got:0:200}'"; return 1; }
 }
+check() { check_ok "$@" || exit 1; }
 check direct "https://api.example.test:$UP/v1/check" "authorization=Bearer $TOKEN"
 check nginx "http://127.0.0.1:$HOP/v1/check" "authorization=Bearer $SECRET"
 check ours "http://127.0.0.1:$PROXY/v1/check" "authorization=Bearer $SECRET"
 stop "$HOP_PID"; stop "$OURS_PID"
+if [[ -n "$MITMDUMP" ]]; then
+  # The real key upstream, over TLS to the API's name; our token (another root key) refused.
+  if start_mitm &&
+    check_ok mitmproxy "http://127.0.0.1:$MITM/v1/check" "authorization=Bearer $SECRET"$'\n'"sni=api.example.test" "$MITM_TOKEN" &&
+    check_ok "mitmproxy (foreign token)" "http://127.0.0.1:$MITM/v1/check" "forbidden" "$TOKEN"; then
+    stop "$MITM_PID"
+  else
+    log "skipping the mitmproxy rows (see $WORK/mitm.log; KEEP=1 keeps it)"
+    [[ -n "${MITM_PID:-}" ]] && stop "$MITM_PID"
+    MITMDUMP=""
+  fi
+fi
 
 # ---------------------------------------------------------------- wrk runs
 RESULTS="$WORK/results.tsv"
-: > "$RESULTS"
+cat "$WORK/meta.tsv" > "$RESULTS" 2>/dev/null || : > "$RESULTS"
 # run_wrk SCENARIO CONFIG ROUND PID URL CONNS THREADS [extra wrk args...]
 run_wrk() {
   local scenario=$1 config=$2 round=$3 pid=$4 url=$5 conns=$6 threads=$7; shift 7
   local out="$WORK/wrk.$scenario.$config.$round.txt" u0 s0 u1 s1 line
   read -r u0 s0 < <(cpu_ticks "$pid")
   timeout $((DURATION + 30)) wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
-    -s "$BENCH/wrk_report.lua" -H "Authorization: Bearer $TOKEN" "$@" "$url" > "$out" 2>&1 || true
+    -s "$BENCH/wrk_report.lua" -H "Authorization: Bearer ${RUN_TOKEN:-$TOKEN}" "$@" "$url" > "$out" 2>&1 || true
   read -r u1 s1 < <(cpu_ticks "$pid")
   line=$(grep '^RESULT' "$out" || echo "RESULT requests=0 failed=1")
   printf '%s\t%s\t%s\t%s cpu_ticks=%s user_ticks=%s sys_ticks=%s clk_tck=%s hwm_kb=%s rss_kb=%s\n' \
@@ -252,7 +323,7 @@ run_wrk() {
   log "$scenario/$config#$round: $(sed -n 's/^RESULT //p' "$out" | cut -d' ' -f1-6)"
 }
 
-three_way() { # three_way SCENARIO CONNS THREADS [wrk args]
+three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MITM_SCENARIOS)
   local scenario=$1 conns=$2 threads=$3; shift 3
   for r in $(seq "$ROUNDS"); do
     run_wrk "$scenario" direct "$r" "$UP_PID" "https://127.0.0.1:$UP/v1/charges" "$conns" "$threads" -H "Host: api.example.test" "$@"
@@ -262,6 +333,11 @@ three_way() { # three_way SCENARIO CONNS THREADS [wrk args]
     start_ours
     run_wrk "$scenario" ours "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
     stop "$OURS_PID"
+    if [[ -n "$MITMDUMP" && " $MITM_SCENARIOS " == *" $scenario "* ]]; then
+      start_mitm
+      RUN_TOKEN=$MITM_TOKEN run_wrk "$scenario" mitmproxy "$r" "$MITM_PID" "http://127.0.0.1:$MITM/v1/charges" "$conns" "$threads" "$@"
+      stop "$MITM_PID"
+    fi
   done
 }
 

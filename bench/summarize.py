@@ -118,9 +118,16 @@ def main():
         f"medians; every request `GET /v1/charges` with `Authorization: Bearer <token>` "
         f"({a.caveats} caveats); the upstream answers a 64-byte body over TLS."
     )
-    three = [("direct", "direct (TLS to upstream)"), ("nginx", "nginx hop"), ("ours", "macaroon-proxy hop")]
+    meta = rows.get(("meta", "mitmproxy"), [{}])[0]
+    three = [("direct", "direct (TLS to upstream)"), ("nginx", "nginx hop"), ("ours", "macaroon-proxy hop"),
+             ("mitmproxy", f"mitmproxy {meta.get('version', '')} hop (Python addon, pymacaroons)".replace("  ", " "))]
+    mitm_note = (
+        " mitmproxy: mitmdump in reverse mode with bench/mitm_addon.py, verifying a comparable pymacaroons "
+        "token (same caveats and identifier length, a root key it is given: no sealed identifier to open) and "
+        "swapping the header; one Python process, one event loop, no upstream connection pool."
+        if ("keepalive", "mitmproxy") in rows or ("latency", "mitmproxy") in rows else "")
     load_table(rows, "keepalive", three, f"Keep-alive, {a.conns} connections",
-               "Hop CPU = user+system time of the hop's processes during the run / requests (clock ticks of 10 ms: approximate for short runs). Peak RSS sums master and workers for nginx.")
+               "Hop CPU = user+system time of the hop's processes during the run / requests (clock ticks of 10 ms: approximate for short runs). Peak RSS sums master and workers for nginx." + mitm_note)
     load_table(rows, "latency", three, "One connection (unsaturated latency)", "wrk -c1 -t1.")
     load_table(rows, "newconn", three, f"New client connection per request, {a.conns} connections",
                "`Connection: close` on every request (the hops keep their upstream pools).")
@@ -145,6 +152,15 @@ def main():
             if None not in (d, n, o):
                 pairs.append((f"{sc}: {p[:3]} added over direct, nginx / ours",
                                f"{(n - d) / 1000:+.3f} ms / {(o - d) / 1000:+.3f} ms"))
+        rm = med(rows, sc, "mitmproxy", "rps")
+        if rm is not None:
+            pairs.append((f"{sc}: requests/s ours / mitmproxy", fmt(ratio(ro, rm), ".2f", "×")))
+            cm = cpu_us_per_req(rows, sc, "mitmproxy")
+            pairs.append((f"{sc}: hop CPU per request mitmproxy / ours", fmt(ratio(cm, co), ".2f", "×")))
+            for p in ("p50_us", "p99_us"):
+                d, m = med(rows, sc, "direct", p), med(rows, sc, "mitmproxy", p)
+                if None not in (d, m):
+                    pairs.append((f"{sc}: {p[:3]} added over direct, mitmproxy", f"{(m - d) / 1000:+.3f} ms"))
     ri, rt = med(rows, "connect", "intercept", "rps"), med(rows, "connect", "tunnel", "rps")
     if ri is not None:
         pairs.append(("connect: requests/s intercepted / blind tunnel", fmt(ratio(ri, rt), ".2f", "×")))

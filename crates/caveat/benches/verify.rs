@@ -8,12 +8,16 @@
 //! - `verify/N` for tokens with N = 1, 10, 50 first-party caveats, all satisfied by the
 //!   request so that the whole chain is walked:
 //!   - `ours_decode`: `Token::decode` of the base64url V2 text;
-//!   - `ours_cached`: `decide_unsealed` on a decoded token with its payload already open
-//!     (what the proxy does after an unseal-cache hit, minus decoding);
+//!   - `ours_cached`: `decide_unsealed` on a decoded token with its payload already open:
+//!     the full verification (HMAC chain, caveat parsing, checks), what the proxy does
+//!     for a token text it has not seen (after an unseal-cache hit), minus decoding;
 //!   - `ours_decode_cached`: decode + `decide_unsealed`;
+//!   - `ours_verified_decide`: `Verified::decide` alone: the per-request checks of a token
+//!     verified before (sealed expiry and hosts, every caveat against the request);
+//!   - `ours_cache_hit`: verify of a cached token: SHA-256 of the token text,
+//!     `VerifiedCache` lookup under its mutex, `Verified::decide`;
 //!   - `ours_proxy_core`: everything the proxy's pipeline does with the token per request
-//!     after the cache hit: decode, fingerprint, key id, identifier copy, cache lookup
-//!     under a mutex, `decide_unsealed`;
+//!     on a cache hit: the above plus the audit fields (fingerprint, key id);
 //!   - `ours_cold`: decode + `unseal` (opens the sealed box) + `decide_unsealed`;
 //!   - `crate_deserialize`: `macaroon::Macaroon::deserialize` of the same text;
 //!   - `crate_verify`: `Verifier::verify` with a verifier prepared once (`satisfy_exact`
@@ -34,7 +38,7 @@ use std::time::{Duration, SystemTime};
 
 use caveat::{
     decide, decide_unsealed, fmt_time, unseal, Caveat, Host, Injection, Method, MintRequest, Payload,
-    ProxyKeyPair, Request, RequestPath, Secret, Token,
+    ProxyKeyPair, Request, RequestPath, Secret, Token, Verified, VerifiedCache,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use macaroon::{Macaroon, MacaroonKey, Verifier};
@@ -154,19 +158,46 @@ fn bench_verify(c: &mut Criterion) {
                 assert!(decide_unsealed(&t, &f.payload, &[], &f.request).is_allowed());
             })
         });
-        // The proxy's per-request token work after an unseal-cache hit (pipeline.rs):
-        // decode, audit fingerprint, key id, cache key, cache lookup, decision.
-        let cache: Mutex<HashMap<Vec<u8>, Arc<Payload>>> = Mutex::new(HashMap::from([(
+        // A token verified before: what the proxy keeps, keyed by the token's text.
+        let verified = Arc::new(Verified::new(&f.token, Arc::new(f.payload.clone()), &[]).expect("verifies"));
+        g.bench_function("ours_verified_decide", |b| {
+            b.iter(|| assert!(black_box(&verified).decide(&f.request).is_allowed()))
+        });
+        let cache = VerifiedCache::new(4096, 8 << 20);
+        cache.insert(VerifiedCache::key(&f.encoded), verified.clone());
+        g.bench_function("ours_cache_hit", |b| {
+            b.iter(|| {
+                let v = cache
+                    .get(&VerifiedCache::key(black_box(&f.encoded)))
+                    .expect("hit");
+                assert!(v.decide(&f.request).is_allowed());
+            })
+        });
+        // The proxy's per-request token work on a cache hit (pipeline.rs): cache key and
+        // lookup, the audit fields, the decision.
+        g.bench_function("ours_proxy_core", |b| {
+            b.iter(|| {
+                let v = cache
+                    .get(&VerifiedCache::key(black_box(&f.encoded)))
+                    .expect("hit");
+                black_box(v.fingerprint().to_string());
+                black_box(v.key_id().map(|k| k.to_string()));
+                assert!(v.decide(&f.request).is_allowed());
+            })
+        });
+        // The previous pipeline, for comparison: decode, audit fields, unseal-cache lookup
+        // by identifier, the full verification.
+        let unsealed: Mutex<HashMap<Vec<u8>, Arc<Payload>>> = Mutex::new(HashMap::from([(
             f.token.identifier(),
             Arc::new(f.payload.clone()),
         )]));
-        g.bench_function("ours_proxy_core", |b| {
+        g.bench_function("ours_proxy_core_uncached", |b| {
             b.iter(|| {
                 let t = Token::decode(black_box(&f.encoded)).expect("decode");
                 black_box(t.signature_fingerprint());
                 black_box(t.key_id());
                 let id = t.identifier();
-                let p = cache.lock().expect("lock").get(&id).cloned().expect("hit");
+                let p = unsealed.lock().expect("lock").get(&id).cloned().expect("hit");
                 assert!(decide_unsealed(&t, &p, &[], &f.request).is_allowed());
             })
         });
