@@ -39,6 +39,8 @@
 # directory) RESULTS_OUT=FILE (copy the raw results there) NO_MITM=1 (skip mitmproxy)
 # MITM_VENV=DIR (default ~/.cache/macaroon-bench/mitmproxy-venv) MITMDUMP=PATH MITM_PY=PYTHON
 # (use this mitmdump, whose Python has pymacaroons, and this Python, instead of the virtualenv)
+# BEFORE_BIN=PATH (another macaroon-proxy binary, e.g. an earlier commit's, run as one more
+# configuration "before" in the keep-alive, latency and new-connection scenarios)
 # ONLY="keepalive latency newconn connect handshake idle attenuate".
 set -euo pipefail
 
@@ -263,7 +265,7 @@ if [[ -n "$MITMDUMP" ]]; then
 fi
 PROXY=$(freeport)
 start_ours() { # start_ours [extra run flags...]
-  "$BIN/macaroon-proxy" run --listen "127.0.0.1:$PROXY" --audit-log /dev/null \
+  "${OURS_BIN:-$BIN/macaroon-proxy}" run --listen "127.0.0.1:$PROXY" --audit-log /dev/null \
     --upstream-ca "$WORK/ca.pem" --resolve "api.example.test=127.0.0.1:$UP" \
     --resolve "blind.example.test=127.0.0.1:$UP" "$@" 2>>"$WORK/proxy.log" &
   OURS_PID=$!; PIDS+=("$OURS_PID")
@@ -333,6 +335,11 @@ three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MI
     start_ours
     run_wrk "$scenario" ours "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
     stop "$OURS_PID"
+    if [[ -n "${BEFORE_BIN:-}" ]]; then
+      OURS_BIN=$BEFORE_BIN start_ours
+      run_wrk "$scenario" before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
+      stop "$OURS_PID"
+    fi
     if [[ -n "$MITMDUMP" && " $MITM_SCENARIOS " == *" $scenario "* ]]; then
       start_mitm
       RUN_TOKEN=$MITM_TOKEN run_wrk "$scenario" mitmproxy "$r" "$MITM_PID" "http://127.0.0.1:$MITM/v1/charges" "$conns" "$threads" "$@"

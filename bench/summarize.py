@@ -120,6 +120,7 @@ def main():
     )
     meta = rows.get(("meta", "mitmproxy"), [{}])[0]
     three = [("direct", "direct (TLS to upstream)"), ("nginx", "nginx hop"), ("ours", "macaroon-proxy hop"),
+             ("before", "macaroon-proxy hop, previous build (BEFORE_BIN)"),
              ("mitmproxy", f"mitmproxy {meta.get('version', '')} hop (Python addon, pymacaroons)".replace("  ", " "))]
     mitm_note = (
         " mitmproxy: mitmdump in reverse mode with bench/mitm_addon.py, verifying a comparable pymacaroons "
@@ -152,6 +153,12 @@ def main():
             if None not in (d, n, o):
                 pairs.append((f"{sc}: {p[:3]} added over direct, nginx / ours",
                                f"{(n - d) / 1000:+.3f} ms / {(o - d) / 1000:+.3f} ms"))
+        rb = med(rows, sc, "before", "rps")
+        if rb is not None:
+            pairs.append((f"{sc}: requests/s ours / previous build", fmt(ratio(ro, rb), ".2f", "×")))
+            pairs.append((f"{sc}: requests/s previous build / nginx", fmt(ratio(rb, rn), ".2f", "×")))
+            cb = cpu_us_per_req(rows, sc, "before")
+            pairs.append((f"{sc}: hop CPU per request previous build / ours", fmt(ratio(cb, co), ".2f", "×")))
         rm = med(rows, sc, "mitmproxy", "rps")
         if rm is not None:
             pairs.append((f"{sc}: requests/s ours / mitmproxy", fmt(ratio(ro, rm), ".2f", "×")))

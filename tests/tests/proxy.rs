@@ -485,14 +485,20 @@ fn a_token_verified_before_is_still_decided_on_each_request() {
     let narrow = w.narrow(&["--method", "GET", "--path", "/v1/charges"]);
     let url = |p: &str| format!("{}{p}", w.proxy.url());
     assert_eq!(curl(&[&url("/v1/charges"), "-H", &bearer(&narrow)]).status, 200);
-    assert_eq!(curl(&[&url("/v1/charges/ch_1"), "-H", &bearer(&narrow)]).status, 200);
+    assert_eq!(
+        curl(&[&url("/v1/charges/ch_1"), "-H", &bearer(&narrow)]).status,
+        200
+    );
     let post = curl(&[&url("/v1/charges"), "-X", "POST", "-H", &bearer(&narrow)]);
     assert_eq!(post.status, 403, "{}", String::from_utf8_lossy(&post.body));
     assert!(String::from_utf8_lossy(&post.body).contains("method in GET"));
     assert_eq!(curl(&[&url("/v1/refunds"), "-H", &bearer(&narrow)]).status, 403);
     // Cut the path caveat out of the token (its text changes, its signature bytes do not):
     // not a cache hit, and the chain refuses it.
-    let json = w.s.run("macaroon", &["attenuate", &narrow, "--format", "v2json", "--method", "GET"]);
+    let json = w.s.run(
+        "macaroon",
+        &["attenuate", &narrow, "--format", "v2json", "--method", "GET"],
+    );
     let mut doc: serde_json::Value = serde_json::from_str(json.ok().out()).expect("json");
     let caveats = doc["c"].as_array_mut().expect("caveats");
     let before = caveats.len();
