@@ -26,30 +26,74 @@ const MAX_HEAD: usize = 64 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
-pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode: bool) {
+///
+/// With `workers` (one single-threaded runtime per core, each with its own upstream pool),
+/// every worker accepts from the same listening socket and serves what it accepted, like
+/// nginx's worker processes: no connection or task moves between threads, and a request and
+/// the pooled upstream connection it uses are driven by the same thread. Without workers,
+/// connections are served on the current runtime.
+pub async fn serve(
+    proxy: Arc<Proxy>,
+    listener: TcpListener,
+    transparent_mode: bool,
+    workers: Vec<tokio::runtime::Handle>,
+) {
+    if workers.is_empty() {
+        accept_loop(proxy.clone(), listener, transparent_mode).await;
+    } else {
+        let std = match listener.into_std() {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("macaroon-proxy: cannot hand the listener to the workers: {e}");
+                return;
+            }
+        };
+        for worker in &workers {
+            let Ok(own) = std.try_clone() else { continue };
+            let proxy = proxy.clone();
+            proxy.tasks.clone().spawn_on(
+                async move {
+                    // Registers the socket with this worker's own reactor.
+                    if let Ok(listener) = TcpListener::from_std(own) {
+                        accept_loop(proxy, listener, transparent_mode).await;
+                    }
+                },
+                worker,
+            );
+        }
+        drop(std);
+        proxy.stopping.cancelled().await;
+    }
+    proxy.tasks.close();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, proxy.tasks.wait()).await;
+}
+
+/// Accepts connections and serves them on the current runtime until shutdown.
+async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode: bool) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let proxy = proxy.clone();
-                if transparent_mode {
-                    // Redirected connections report another original destination; direct
-                    // ones (clients using us as a proxy) report the listener itself.
-                    let dst = original_dst(&stream).filter(|d| Some(*d) != stream.local_addr().ok());
-                    if let Some(dst) = dst.filter(|d| !proxy.policy.is_own(*d)) {
-                        proxy.tasks.clone().spawn(transparent(proxy, stream, peer, dst));
-                        continue;
-                    }
-                }
-                proxy.tasks.clone().spawn(plain_conn(proxy, stream, peer));
+                // Redirected connections report another original destination; direct
+                // ones (clients using us as a proxy) report the listener itself.
+                let dst = if transparent_mode {
+                    original_dst(&stream)
+                        .filter(|d| Some(*d) != stream.local_addr().ok())
+                        .filter(|d| !proxy.policy.is_own(*d))
+                } else {
+                    None
+                };
+                // Spawned apart: one task sized for both kinds would cost every plain
+                // connection the (larger) transparent one's memory.
+                match dst {
+                    Some(dst) => proxy.tasks.clone().spawn(transparent(proxy.clone(), stream, peer, dst)),
+                    None => proxy.tasks.clone().spawn(plain_conn(proxy.clone(), stream, peer)),
+                };
             }
             _ = proxy.stopping.cancelled() => break,
         }
     }
-    drop(listener);
-    proxy.tasks.close();
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, proxy.tasks.wait()).await;
 }
 
 /// One plain connection: reverse, forward and CONNECT requests.

@@ -51,10 +51,9 @@ pub struct Proxy {
     pub passthrough: Vec<Host>,
     /// The local CA for interception.
     pub ca: LocalCa,
-    /// Pooled HTTPS client.
-    pub client: HttpsClient,
-    /// Plain client for passthrough `http://` requests (never carries a secret).
-    pub plain_client: hyper_util::client::legacy::Client<PolicyConnector, Body>,
+    /// Upstream clients: one pool per runtime thread, so a request and the pooled
+    /// connection it uses are driven by the same thread (index 0 for any other thread).
+    pools: Vec<Pools>,
     /// Where connections may go.
     pub policy: Arc<AddressPolicy>,
     /// Audit log.
@@ -74,7 +73,9 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Assembles the shared state.
+    /// Assembles the shared state, with upstream pools for `workers` runtime threads
+    /// (see [`set_worker`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         keys: Vec<ProxyKeyPair>,
         passthrough: Vec<Host>,
@@ -83,16 +84,22 @@ impl Proxy {
         roots: rustls::RootCertStore,
         audit: Audit,
         revoked: crate::revoke::Revocations,
+        workers: usize,
     ) -> Self {
-        let client = crate::upstream::client(policy.clone(), roots);
-        let plain_client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(PolicyConnector(policy.clone()));
+        // The idle upstream connections kept, shared out between the pools.
+        let idle = crate::upstream::MAX_IDLE_UPSTREAM.div_ceil(workers.max(1));
+        let pools = (0..=workers)
+            .map(|_| Pools {
+                tls: crate::upstream::client(policy.clone(), roots.clone(), idle),
+                plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build(PolicyConnector(policy.clone())),
+            })
+            .collect();
         Proxy {
             keys,
             passthrough,
             ca,
-            client,
-            plain_client,
+            pools,
             policy,
             audit,
             metrics: Metrics::default(),
@@ -103,6 +110,15 @@ impl Proxy {
             cache: Mutex::new(HashMap::new()),
             verified: VerifiedCache::new(VERIFIED_CACHE_MAX, VERIFIED_CACHE_BYTES),
         }
+    }
+
+    /// The upstream clients of the current thread.
+    fn pools(&self) -> &Pools {
+        let i = WORKER.with(|w| w.get());
+        self.pools
+            .get(i)
+            .or(self.pools.first())
+            .unwrap_or_else(|| unreachable_pools())
     }
 
     /// Whether a token-shaped string is a token: text verified before (a cache hit), or
@@ -130,6 +146,27 @@ impl Proxy {
         }
         Ok(payload)
     }
+}
+
+/// The HTTPS client (secrets) and the plain one (passthrough `http://`, never a secret).
+struct Pools {
+    tls: HttpsClient,
+    plain: hyper_util::client::legacy::Client<PolicyConnector, Body>,
+}
+
+#[cold]
+fn unreachable_pools() -> ! {
+    panic!("Proxy::new always builds at least one upstream pool")
+}
+
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as runtime worker `i` (1-based, below the `workers` given to
+/// [`Proxy::new`]): requests it serves use that worker's own upstream pool.
+pub fn set_worker(i: usize) {
+    WORKER.with(|w| w.set(i));
 }
 
 /// How the request reached us, which decides whose authority counts.
@@ -711,9 +748,9 @@ async fn forward(
     // writes the audit line (the request may already have reached the upstream).
     let mut pending = ClientGone(Some((proxy.clone(), rec, start)));
     let sent = if plain && req.uri().scheme_str() == Some("http") {
-        tokio::time::timeout(proxy.response_timeout, proxy.plain_client.request(req)).await
+        tokio::time::timeout(proxy.response_timeout, proxy.pools().plain.request(req)).await
     } else {
-        tokio::time::timeout(proxy.response_timeout, proxy.client.request(req)).await
+        tokio::time::timeout(proxy.response_timeout, proxy.pools().tls.request(req)).await
     };
     let Some((_, mut rec, _)) = pending.0.take() else {
         return Response::new(full(""));

@@ -68,10 +68,15 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
     let ca = LocalCa::load_or_create(home)?;
     let audit = Audit::open(&cfg.audit_log)?;
     let roots = crate::upstream::root_store(&cfg.upstream_ca)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One single-threaded runtime per core for connections (like nginx's workers: no task
+    // migrates, no cross-thread hand-off between a request and its upstream connection),
+    // and this thread's runtime for accepting, the admin listener and signals.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    let workers = Workers::start(worker_count())?;
+    let handles = workers.handles.clone();
     let home = home.to_path_buf();
     rt.block_on(async move {
         let listener = TcpListener::bind(cfg.listen)
@@ -103,6 +108,7 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
             roots,
             audit,
             crate::revoke::Revocations::load(&home),
+            handles.len(),
         );
         proxy.response_timeout = cfg.upstream_timeout;
         let proxy = Arc::new(proxy);
@@ -120,13 +126,81 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         if let Some(admin) = admin {
             tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
         }
-        let server = tokio::spawn(crate::listen::serve(proxy.clone(), listener, cfg.transparent));
+        let server = tokio::spawn(crate::listen::serve(
+            proxy.clone(),
+            listener,
+            cfg.transparent,
+            handles,
+        ));
         wait_for_signal().await;
         eprintln!("macaroon-proxy: shutting down, finishing requests in flight");
         proxy.stopping.cancel();
         let _ = server.await;
         anyhow::Ok(())
     })
+}
+
+/// Connection threads: one per core, or `MACAROON_WORKERS`.
+fn worker_count() -> usize {
+    std::env::var("MACAROON_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=256).contains(n))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The connection threads, each running a single-threaded runtime until dropped.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    done: tokio_util::sync::CancellationToken,
+}
+
+impl Workers {
+    fn start(n: usize) -> anyhow::Result<Self> {
+        let mut w = Workers {
+            handles: Vec::new(),
+            threads: Vec::new(),
+            done: tokio_util::sync::CancellationToken::new(),
+        };
+        for i in 1..=n {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let done = w.done.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("macaroon-worker-{i}"))
+                .spawn(move || {
+                    crate::pipeline::set_worker(i);
+                    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        Ok(rt) => {
+                            let _ = tx.send(Ok(rt.handle().clone()));
+                            // Runs this thread's connections (spawned from the acceptor)
+                            // until the proxy has drained and drops the workers.
+                            rt.block_on(done.cancelled());
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                })
+                .context("could not start a worker thread")?;
+            w.threads.push(thread);
+            let handle = rx
+                .recv()
+                .context("a worker thread exited at start")?
+                .context("could not start a worker's async runtime")?;
+            w.handles.push(handle);
+        }
+        Ok(w)
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.done.cancel();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 async fn wait_for_signal() {

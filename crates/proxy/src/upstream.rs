@@ -209,8 +209,12 @@ pub fn root_store(extra_ca: &[std::path::PathBuf]) -> anyhow::Result<rustls::Roo
     Ok(roots)
 }
 
-/// Builds the pooled client (HTTP/1.1 and HTTP/2 by ALPN, TLS only).
-pub fn client(policy: Arc<AddressPolicy>, roots: rustls::RootCertStore) -> HttpsClient {
+/// Idle upstream connections kept per host, across all pools.
+pub const MAX_IDLE_UPSTREAM: usize = 64;
+
+/// Builds a pooled client (HTTP/1.1 and HTTP/2 by ALPN, TLS only) keeping up to `max_idle`
+/// idle connections per host.
+pub fn client(policy: Arc<AddressPolicy>, roots: rustls::RootCertStore, max_idle: usize) -> HttpsClient {
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
@@ -223,7 +227,7 @@ pub fn client(policy: Arc<AddressPolicy>, roots: rustls::RootCertStore) -> Https
         .wrap_connector(PolicyConnector(policy));
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(max_idle)
         .build(https)
 }
 
