@@ -15,7 +15,7 @@
 //!   - `ours_verified_decide`: `Verified::decide` alone: the per-request checks of a token
 //!     verified before (sealed expiry and hosts, every caveat against the request);
 //!   - `ours_cache_hit`: verify of a cached token: SHA-256 of the token text,
-//!     `VerifiedCache` lookup under its mutex, `Verified::decide`;
+//!     `VerifiedCache` lookup under its (shared) lock, `Verified::decide`;
 //!   - `ours_proxy_core`: everything the proxy's pipeline does with the token per request
 //!     on a cache hit: the above plus the audit fields (fingerprint, key id);
 //!   - `ours_cold`: decode + `unseal` (opens the sealed box) + `decide_unsealed`;

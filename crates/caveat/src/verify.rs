@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use crate::caveat::{fmt_time, Caveat};
 use crate::crypto;
@@ -316,8 +316,10 @@ impl Verified {
 /// The digest also keeps the key small and the lookup's comparison free of token bytes.
 /// Bounded by entries and by an estimate of the memory held; when either would be
 /// exceeded the cache is emptied (the next requests pay one full verification each).
+/// Lookups take a shared lock, so threads deciding requests do not wait on each other.
 pub struct VerifiedCache {
-    inner: Mutex<CacheInner>,
+    // Read-mostly: lookups on every request share the lock; only misses write.
+    inner: RwLock<CacheInner>,
     max_entries: usize,
     max_weight: usize,
 }
@@ -341,7 +343,7 @@ impl VerifiedCache {
     /// A cache of at most `max_entries` tokens holding about `max_weight` bytes.
     pub fn new(max_entries: usize, max_weight: usize) -> Self {
         VerifiedCache {
-            inner: Mutex::new(CacheInner {
+            inner: RwLock::new(CacheInner {
                 map: HashMap::new(),
                 weight: 0,
             }),
@@ -357,7 +359,7 @@ impl VerifiedCache {
 
     /// The verified token for this key, if cached.
     pub fn get(&self, key: &CacheKey) -> Option<Arc<Verified>> {
-        self.inner.lock().ok()?.map.get(&key.0).cloned()
+        self.inner.read().ok()?.map.get(&key.0).cloned()
     }
 
     /// Keeps a verified token under the key of its text. Results that used discharges
@@ -366,7 +368,7 @@ impl VerifiedCache {
         if verified.used_discharges || verified.weight > self.max_weight {
             return;
         }
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let Ok(mut inner) = self.inner.write() else { return };
         if inner.map.len() >= self.max_entries || inner.weight + verified.weight > self.max_weight {
             inner.map.clear();
             inner.weight = 0;
@@ -379,7 +381,7 @@ impl VerifiedCache {
 
     /// How many tokens are cached.
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
+        self.inner.read().map(|i| i.map.len()).unwrap_or(0)
     }
 
     /// True when nothing is cached.
