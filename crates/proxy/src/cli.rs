@@ -40,7 +40,8 @@ enum Command {
     /// One listener serves origin-form requests (reverse proxy to the token's first
     /// sealed host: point an SDK's base URL at it), absolute-form requests (HTTP_PROXY)
     /// and CONNECT (HTTPS_PROXY, intercepted with certificates from the local CA).
-    /// Creates the proxy key and the CA on first run.
+    /// Creates the proxy key and the CA on first run. Connections are served by one worker
+    /// thread per core (MACAROON_WORKERS=N to choose).
     ///
     /// Examples:
     ///   macaroon-proxy run
