@@ -47,12 +47,50 @@ pub enum Caveat {
     PathGlob(Vec<PathGlob>),
 }
 
+/// What the allocator is likely to use per allocation beyond the bytes asked for (header and
+/// rounding): small allocations dominate parsed caveats, so it matters.
+pub(crate) const ALLOC_OVERHEAD: usize = 32;
+
+/// Heap bytes a string holds, allocator overhead included.
+pub(crate) fn string_heap(s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        s.len() + ALLOC_OVERHEAD
+    }
+}
+
+/// Heap bytes a vector of `T` holds (its buffer; the elements' own heap is added by the caller).
+pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
+    if v.is_empty() {
+        0
+    } else {
+        std::mem::size_of_val(v) + ALLOC_OVERHEAD
+    }
+}
+
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
 const FIELDS: &str = "time, method, host or path";
 
 impl Caveat {
+    /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
+    /// ([`crate::VerifiedCache`]). A caveat of many short values holds far more than its
+    /// text: 20,000 one-character paths are a 40 KB caveat and about 2.5 MB parsed.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Caveat::TimeBefore(_) | Caveat::TimeAfter(_) => 0,
+            Caveat::MethodIs(m) => m.heap_bytes(),
+            Caveat::MethodIn(ms) => vec_heap(ms) + ms.iter().map(Method::heap_bytes).sum::<usize>(),
+            Caveat::HostIs(h) => h.heap_bytes(),
+            Caveat::HostIn(hs) => vec_heap(hs) + hs.iter().map(Host::heap_bytes).sum::<usize>(),
+            Caveat::PathIs(p) => p.heap_bytes(),
+            Caveat::PathPrefix(ps) => vec_heap(ps) + ps.iter().map(RequestPath::heap_bytes).sum::<usize>(),
+            Caveat::PathGlob(gs) => vec_heap(gs) + gs.iter().map(PathGlob::heap_bytes).sum::<usize>(),
+        }
+    }
+
     /// Parses one caveat in canonical form.
     pub fn parse(text: &str) -> Result<Caveat, CaveatError> {
         let err = |column: usize, message: String| CaveatError {

@@ -31,6 +31,11 @@ pub enum HostError {
 pub struct Host(String);
 
 impl Host {
+    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        crate::caveat::string_heap(&self.0)
+    }
+
     /// Normalizes a host as a client sent it: lower-cases it and drops one trailing dot.
     /// IPv6 literals may come with or without brackets.
     pub fn normalize(input: &str) -> Result<Self, HostError> {

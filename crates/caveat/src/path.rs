@@ -62,6 +62,11 @@ pub struct RequestPath {
 }
 
 impl RequestPath {
+    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        crate::caveat::string_heap(&self.raw) + crate::caveat::string_heap(&self.decoded)
+    }
+
     /// Checks a raw request path (without query) and keeps it for forwarding.
     pub fn parse(raw: &str) -> Result<Self, PathError> {
         let bytes = raw.as_bytes();
@@ -184,6 +189,11 @@ pub struct PathGlob {
 }
 
 impl PathGlob {
+    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.path.heap_bytes()
+    }
+
     /// Parses a glob; it must be a valid path once `*` and `**` segments are allowed.
     pub fn parse(text: &str) -> Result<Self, PathError> {
         let path = RequestPath::parse(text)?;

@@ -11,6 +11,13 @@ use crate::path::RequestPath;
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Method(String);
 
+impl Method {
+    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        crate::caveat::string_heap(&self.0)
+    }
+}
+
 /// Why a method was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MethodError {

@@ -168,6 +168,23 @@ pub struct Payload {
     pub exp: Option<u64>,
 }
 
+impl Payload {
+    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        use crate::caveat::{string_heap, vec_heap};
+        let inject = match &self.inject {
+            Injection::Header(n) | Injection::Query(n) => string_heap(n),
+            Injection::Bearer | Injection::Basic => 0,
+        };
+        string_heap(&self.kid)
+            + string_heap(self.secret.expose())
+            + inject
+            + vec_heap(&self.hosts)
+            + self.hosts.iter().map(Host::heap_bytes).sum::<usize>()
+            + crate::caveat::ALLOC_OVERHEAD
+    }
+}
+
 /// Why a sealed identifier could not be opened.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UnsealError {

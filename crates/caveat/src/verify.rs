@@ -211,6 +211,14 @@ impl Checked {
         }
     }
 
+    fn heap_bytes(&self) -> usize {
+        use crate::caveat::string_heap;
+        match self {
+            Checked::Caveat(c) => c.heap_bytes(),
+            Checked::Unreadable(d) => d.caveat.as_deref().map_or(0, string_heap) + string_heap(&d.reason),
+        }
+    }
+
     fn check(&self, req: &Request) -> Result<(), Denial> {
         match self {
             // The language is strict and canonical: a parsed caveat prints back exactly as
@@ -249,13 +257,18 @@ impl Verified {
     pub fn new(token: &Token, payload: Arc<Payload>, discharges: &[Token]) -> Result<Verified, Denial> {
         let mut used_discharges = false;
         let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges)?;
+        let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(p)).collect();
+        // What the entry keeps alive, estimated from the parsed form (a caveat of many short
+        // values holds many times its text) and the payload (shared with the unseal cache,
+        // but counted here in full: the entry may outlive the unseal cache's copy).
         let weight = std::mem::size_of::<Verified>()
-            + predicates
-                .iter()
-                .map(|p| 2 * p.len() + std::mem::size_of::<Checked>())
-                .sum::<usize>();
+            + crate::caveat::vec_heap(&caveats)
+            + caveats.iter().map(Checked::heap_bytes).sum::<usize>()
+            + std::mem::size_of::<Payload>()
+            + payload.heap_bytes()
+            + 2 * crate::caveat::string_heap("fingerprint-and-key-id");
         Ok(Verified {
-            caveats: predicates.iter().map(|p| Checked::parse(p)).collect(),
+            caveats,
             payload,
             fingerprint: token.signature_fingerprint(),
             key_id: token.key_id(),
@@ -303,6 +316,11 @@ impl Verified {
     /// discharges too, and must not be kept under the token's text alone.
     pub fn used_discharges(&self) -> bool {
         self.used_discharges
+    }
+
+    /// About how many bytes of memory this verification keeps alive.
+    pub fn weight(&self) -> usize {
+        self.weight
     }
 }
 
@@ -369,14 +387,21 @@ impl VerifiedCache {
             return;
         }
         let Ok(mut inner) = self.inner.write() else { return };
-        if inner.map.len() >= self.max_entries || inner.weight + verified.weight > self.max_weight {
-            inner.map.clear();
+        let mut dropped = None;
+        let replacing = inner.map.contains_key(&key.0);
+        if (!replacing && inner.map.len() >= self.max_entries)
+            || inner.weight + verified.weight > self.max_weight
+        {
+            // Freed after the lock is released: lookups do not wait on thousands of frees.
+            dropped = Some(std::mem::take(&mut inner.map));
             inner.weight = 0;
         }
         inner.weight += verified.weight;
         if let Some(old) = inner.map.insert(key.0, verified) {
             inner.weight -= old.weight;
         }
+        drop(inner);
+        drop(dropped);
     }
 
     /// How many tokens are cached.
@@ -576,6 +601,37 @@ mod tests {
             Arc::new(verified(&proxy, &root, &[]).expect("verifies")),
         );
         assert!(tiny.is_empty());
+    }
+
+    /// A caveat of many one-character values is small text and a large parsed form; the
+    /// weight must follow the parsed form, or a budget of bytes would hold hundreds of MB.
+    #[test]
+    fn weight_follows_the_parsed_form_not_the_text() {
+        let (proxy, root, _) = setup();
+        let many = format!("path prefix {}", vec!["/"; 20_000].join(" "));
+        let t = root.attenuate_raw(many.as_bytes());
+        let v = verified(&proxy, &t, &[]).expect("verifies");
+        // 20,000 paths, each two strings and a struct: well over 100 bytes each.
+        assert!(v.weight() > 20_000 * 100, "weight {}", v.weight());
+        let small = verified(&proxy, &root, &[]).expect("verifies");
+        assert!(small.weight() < 2_000, "weight {}", small.weight());
+        // A budget the big entry does not fit in keeps nothing of it, and the cache
+        // never holds more than its budget.
+        let cache = VerifiedCache::new(100, 1 << 20);
+        cache.insert(VerifiedCache::key(&t.encode()), Arc::new(v));
+        assert!(cache.is_empty());
+        for i in 0..200 {
+            let t = root.attenuate(&Caveat::parse(&format!("path = /v1/{i}")).expect("caveat"));
+            let v = Arc::new(verified(&proxy, &t, &[]).expect("verifies"));
+            cache.insert(VerifiedCache::key(&t.encode()), v);
+            let (held, counted) = cache
+                .inner
+                .read()
+                .map(|i| (i.map.values().map(|v| v.weight).sum::<usize>(), i.weight))
+                .unwrap_or((0, 0));
+            assert!(held <= 1 << 20);
+            assert_eq!(counted, held);
+        }
     }
 
     #[test]

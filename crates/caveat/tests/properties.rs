@@ -162,10 +162,27 @@ proptest! {
     fn cached_verification_decides_exactly_like_the_full_one(
         caveats in prop::collection::vec(caveat_text(), 0..5),
         raw_unknown in any::<bool>(),
+        sealed_exp in prop::option::of(0u64..7200),
         reqs in prop::collection::vec(request(), 1..6),
     ) {
         let proxy = keypair();
-        let mut token = with_caveats(&mint(&proxy, None), &caveats);
+        // Sometimes a hard expiry sealed at wrap time, inside the requests' time range.
+        let root = match sealed_exp {
+            None => mint(&proxy, None),
+            Some(e) => Token::mint(
+                proxy.public(),
+                MintRequest {
+                    secret: Secret::new("sk_test_secret".into()),
+                    inject: Injection::Bearer,
+                    hosts: vec![Host::normalize("api.stripe.com").expect("h")],
+                    expires: Some(at(BASE - 3600 + e)),
+                    location: None,
+                },
+                at(BASE - 7200),
+            )
+            .expect("mint"),
+        };
+        let mut token = with_caveats(&root, &caveats);
         if raw_unknown {
             token = token.attenuate_raw(b"rate < 10");
         }
@@ -178,7 +195,18 @@ proptest! {
         let cached = cache.get(&VerifiedCache::key(&text)).expect("cached");
         prop_assert_eq!(cached.fingerprint(), decoded.signature_fingerprint());
         for req in &reqs {
-            prop_assert_eq!(cached.decide(req), decide_unsealed(&decoded, &payload, &[], req));
+            let d = cached.decide(req);
+            prop_assert_eq!(&d, &decide_unsealed(&decoded, &payload, &[], req));
+            // And against the rules themselves, not only the shared code: a sealed expiry
+            // at or before the request's time always denies as such.
+            if let Some(e) = sealed_exp {
+                if req.time >= at(BASE - 3600 + e) {
+                    prop_assert!(
+                        matches!(&d, Decision::Deny(x) if x.kind == DenyKind::SealedExpired),
+                        "{:?}", d
+                    );
+                }
+            }
         }
     }
 

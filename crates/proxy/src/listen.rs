@@ -41,28 +41,56 @@ pub async fn serve(
     if workers.is_empty() {
         accept_loop(proxy.clone(), listener, transparent_mode).await;
     } else {
+        // Registering with a worker's reactor happens on that worker; a failure there (or
+        // here) is reported and the listener is served on this runtime instead, so the proxy
+        // never runs without accepting.
         let std = match listener.into_std() {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("macaroon-proxy: cannot hand the listener to the workers: {e}");
+                eprintln!("macaroon-proxy: cannot hand the listener to the workers ({e}); stopping");
+                proxy.stopping.cancel();
                 return;
             }
         };
+        let (started_tx, mut started) = tokio::sync::mpsc::channel::<bool>(workers.len());
         for worker in &workers {
-            let Ok(own) = std.try_clone() else { continue };
+            let own = std.try_clone();
             let proxy = proxy.clone();
+            let started_tx = started_tx.clone();
             proxy.tasks.clone().spawn_on(
                 async move {
-                    // Registers the socket with this worker's own reactor.
-                    if let Ok(listener) = TcpListener::from_std(own) {
-                        accept_loop(proxy, listener, transparent_mode).await;
+                    match own.and_then(TcpListener::from_std) {
+                        Ok(listener) => {
+                            let _ = started_tx.send(true).await;
+                            drop(started_tx);
+                            accept_loop(proxy, listener, transparent_mode).await;
+                        }
+                        Err(e) => {
+                            eprintln!("macaroon-proxy: a worker cannot accept connections: {e}");
+                            let _ = started_tx.send(false).await;
+                        }
                     }
                 },
                 worker,
             );
         }
-        drop(std);
-        proxy.stopping.cancelled().await;
+        drop(started_tx);
+        let mut accepting = 0;
+        while let Some(ok) = started.recv().await {
+            accepting += usize::from(ok);
+        }
+        if accepting == 0 {
+            match TcpListener::from_std(std) {
+                Ok(listener) => accept_loop(proxy.clone(), listener, transparent_mode).await,
+                Err(e) => {
+                    eprintln!("macaroon-proxy: cannot accept connections ({e}); stopping");
+                    proxy.stopping.cancel();
+                }
+            }
+        } else {
+            drop(std);
+            proxy.stopping.cancelled().await;
+        }
     }
     proxy.tasks.close();
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, proxy.tasks.wait()).await;
@@ -73,7 +101,11 @@ async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode:
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else {
+                    // Out of descriptors (EMFILE) and the like: pause rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 // Redirected connections report another original destination; direct
                 // ones (clients using us as a proxy) report the listener itself.
@@ -177,7 +209,7 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     let port = authority.port_u16().unwrap_or(443);
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
     let tunnel_token = match crate::inject::find(req.headers(), None, &mut |t| proxy.resolve(t)) {
-        Ok(f) => f.map(|f| Arc::<str>::from(f.text)),
+        Ok(f) => f.map(|f| crate::pipeline::TokenText(Arc::from(f.text))),
         Err(_) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,

@@ -169,6 +169,16 @@ pub fn set_worker(i: usize) {
     WORKER.with(|w| w.set(i));
 }
 
+/// A token's text, as a client sent it. Its `Debug` never shows it (it *is* the token).
+#[derive(Clone)]
+pub struct TokenText(pub Arc<str>);
+
+impl std::fmt::Debug for TokenText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenText({} bytes, redacted)", self.0.len())
+    }
+}
+
 /// How the request reached us, which decides whose authority counts.
 #[derive(Clone, Debug)]
 pub enum Mode {
@@ -184,7 +194,7 @@ pub enum Mode {
         port: u16,
         /// A token from the CONNECT's `Proxy-Authorization`, used by inner requests that
         /// carry none of their own (each is still decided on its own).
-        token: Option<Arc<str>>,
+        token: Option<TokenText>,
         /// Reached by a transparent redirect (SNI named the host) rather than CONNECT.
         transparent: bool,
     },
@@ -512,8 +522,8 @@ async fn decide_and_build(
     )?;
     let found = match (found, mode) {
         (Some(f), _) => Some(f),
-        (None, Mode::Tunnel { token: Some(t), .. }) => proxy.resolve(t).map(|token| inject::Found {
-            text: t.to_string(),
+        (None, Mode::Tunnel { token: Some(t), .. }) => proxy.resolve(&t.0).map(|token| inject::Found {
+            text: t.0.to_string(),
             token,
             places: Vec::new(),
         }),
@@ -905,5 +915,25 @@ impl hyper::body::Body for Audited {
 impl Drop for Audited {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tunnel's token text travels in `Mode`, which derives `Debug`: it must not show.
+    #[test]
+    fn a_tunnel_mode_never_shows_its_token() {
+        let text = "AgEUbWFjYXJvb24tdG9rZW4tdGV4dC10aGF0LW11c3Qtbm90LWxlYWs";
+        let mode = Mode::Tunnel {
+            host: Host::normalize("api.example.com").expect("host"),
+            port: 443,
+            token: Some(TokenText(Arc::from(text))),
+            transparent: false,
+        };
+        let shown = format!("{mode:?}");
+        assert!(!shown.contains(text), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
     }
 }

@@ -126,13 +126,20 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         if let Some(admin) = admin {
             tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
         }
-        let server = tokio::spawn(crate::listen::serve(
+        let mut server = tokio::spawn(crate::listen::serve(
             proxy.clone(),
             listener,
             cfg.transparent,
             handles,
         ));
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = proxy.stopping.cancelled() => {
+                // The listener could not be served (already reported): exit, not idle.
+                let _ = (&mut server).await;
+                anyhow::bail!("the proxy listener stopped");
+            }
+        }
         eprintln!("macaroon-proxy: shutting down, finishing requests in flight");
         proxy.stopping.cancel();
         let _ = server.await;
