@@ -103,8 +103,11 @@ fn candidates(value: &str) -> impl Iterator<Item = Cow<'_, str>> {
             out[0] = Some(Cow::Borrowed(rest));
         }
     }
-    // The whole value too (a V2JSON token may hold spaces).
-    out[2] = Some(Cow::Borrowed(value));
+    // The whole value too: one that is itself a token, or JSON (a V2JSON token may hold
+    // spaces). A `Scheme credential` value is neither; skip scanning it again.
+    if !value.contains(' ') || value.starts_with('{') {
+        out[2] = Some(Cow::Borrowed(value));
+    }
     out.into_iter().flatten().filter(|c| token_shaped(c))
 }
 
