@@ -88,9 +88,10 @@ impl Proxy {
     ) -> Self {
         // The idle upstream connections kept, shared out between the pools.
         let idle = crate::upstream::MAX_IDLE_UPSTREAM.div_ceil(workers.max(1));
+        let tls = crate::upstream::tls_config(roots);
         let pools = (0..=workers)
             .map(|_| Pools {
-                tls: crate::upstream::client(policy.clone(), roots.clone(), idle),
+                tls: crate::upstream::client(policy.clone(), &tls, idle),
                 plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                     .build(PolicyConnector(policy.clone())),
             })

@@ -180,9 +180,11 @@ impl Workers {
                     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                         Ok(rt) => {
                             let _ = tx.send(Ok(rt.handle().clone()));
-                            // Runs this thread's connections (spawned from the acceptor)
-                            // until the proxy has drained and drops the workers.
+                            // Runs this thread's connections until the proxy has drained
+                            // and drops the workers; then a DNS lookup still running on
+                            // its blocking pool does not hold the exit up.
                             rt.block_on(done.cancelled());
+                            rt.shutdown_timeout(std::time::Duration::from_secs(1));
                         }
                         Err(e) => {
                             let _ = tx.send(Err(e));

@@ -212,15 +212,20 @@ pub fn root_store(extra_ca: &[std::path::PathBuf]) -> anyhow::Result<rustls::Roo
 /// Idle upstream connections kept per host, across all pools.
 pub const MAX_IDLE_UPSTREAM: usize = 64;
 
-/// Builds a pooled client (HTTP/1.1 and HTTP/2 by ALPN, TLS only) keeping up to `max_idle`
-/// idle connections per host.
-pub fn client(policy: Arc<AddressPolicy>, roots: rustls::RootCertStore, max_idle: usize) -> HttpsClient {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+/// The upstream TLS configuration: system roots plus `--upstream-ca`, ring.
+pub fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-        .unwrap_or_else(|_| unreachable_tls());
+        .unwrap_or_else(|_| unreachable_tls())
+}
+
+/// Builds a pooled client (HTTP/1.1 and HTTP/2 by ALPN, TLS only) keeping up to `max_idle`
+/// idle connections per host. Clients built from clones of one `tls` configuration share
+/// its TLS session cache, so every worker's pool can resume sessions any of them made.
+pub fn client(policy: Arc<AddressPolicy>, tls: &rustls::ClientConfig, max_idle: usize) -> HttpsClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
+        .with_tls_config(tls.clone())
         .https_only()
         .enable_http1()
         .enable_http2()
