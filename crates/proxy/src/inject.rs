@@ -11,7 +11,7 @@ use base64::Engine;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use caveat::{Injection, Secret, Token, Verified};
+use caveat::{CacheKey, Injection, Secret, Token, Verified};
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::HeaderMap;
 
@@ -27,29 +27,46 @@ pub enum Place {
     Query(String),
 }
 
-/// What a token-shaped string turned out to be.
+/// What a token-shaped string turned out to be, with the cache key of its text (computed
+/// once: it finds a verified token, or files a newly verified one).
+#[derive(Clone, Debug)]
 pub enum Resolved {
     /// Text verified before (a cache hit): no decoding, no HMAC chain.
-    Verified(Arc<Verified>),
+    Verified {
+        /// What verifying it produced.
+        verified: Arc<Verified>,
+        /// The key of its text.
+        key: CacheKey,
+    },
     /// A token read from text not seen before; still to be unsealed and verified.
-    Decoded(Box<Token>),
+    Decoded {
+        /// The token (its `Debug` shows a fingerprint only).
+        token: Arc<Token>,
+        /// The key of its text.
+        key: CacheKey,
+    },
 }
 
 impl Resolved {
+    /// The cache key of the text it was read from.
+    pub fn key(&self) -> CacheKey {
+        match self {
+            Resolved::Verified { key, .. } | Resolved::Decoded { key, .. } => *key,
+        }
+    }
+
     /// The same for one token in any encoding ([`Token::identity`]).
     fn identity(&self) -> [u8; 32] {
         match self {
-            Resolved::Verified(v) => *v.identity(),
-            Resolved::Decoded(t) => t.identity(),
+            Resolved::Verified { verified, .. } => *verified.identity(),
+            Resolved::Decoded { token, .. } => token.identity(),
         }
     }
 }
 
 /// The token of a request and every place it was found.
 pub struct Found {
-    /// The token's text, as the first copy carried it.
-    pub text: String,
-    /// The token.
+    /// The token, as its first copy resolved.
     pub token: Resolved,
     /// Where copies were.
     pub places: Vec<Place>,
@@ -132,21 +149,18 @@ pub fn find(
             None => {
                 if let Some(token) = resolve(text) {
                     found = Some(Found {
-                        text: text.to_string(),
                         token,
                         places: vec![place],
                     });
                 }
             }
             Some(f) => {
-                if f.text != text {
-                    let Some(other) = resolve(text) else {
-                        return Ok(());
-                    };
-                    // The same token in another encoding is still the same token.
-                    if other.identity() != f.token.identity() {
-                        return Err(FindError::Several);
-                    }
+                let Some(other) = resolve(text) else {
+                    return Ok(());
+                };
+                // The same text, or the same token in another encoding, is one token.
+                if other.key() != f.token.key() && other.identity() != f.token.identity() {
+                    return Err(FindError::Several);
                 }
                 if !f.places.contains(&place) {
                     f.places.push(place);
@@ -268,7 +282,10 @@ mod tests {
 
     fn find(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Found>, FindError> {
         super::find(headers, query, &mut |t| {
-            Token::decode(t).ok().map(|t| Resolved::Decoded(Box::new(t)))
+            Token::decode(t).ok().map(|token| Resolved::Decoded {
+                token: Arc::new(token),
+                key: caveat::VerifiedCache::key(t),
+            })
         })
     }
 
@@ -317,7 +334,7 @@ mod tests {
             .encode_as(caveat::WireFormat::V2Json);
         let h = headers(&[("authorization", &format!("Bearer {t}")), ("x-api-key", &json)]);
         let f = find(&h, None).expect("ok").expect("found");
-        assert_eq!(f.text, t);
+        assert_eq!(f.token.key(), caveat::VerifiedCache::key(&t));
         assert_eq!(f.places.len(), 2);
         // A token-shaped value that is no token (a long real key) is not a copy.
         let h = headers(&[

@@ -209,7 +209,7 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     let port = authority.port_u16().unwrap_or(443);
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
     let tunnel_token = match crate::inject::find(req.headers(), None, &mut |t| proxy.resolve(t)) {
-        Ok(f) => f.map(|f| crate::pipeline::TokenText(Arc::from(f.text))),
+        Ok(f) => f.map(|f| f.token),
         Err(_) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,

@@ -125,10 +125,25 @@ impl Proxy {
     /// Whether a token-shaped string is a token: text verified before (a cache hit), or
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
-        if let Some(v) = self.verified.get(&VerifiedCache::key(text)) {
-            return Some(Resolved::Verified(v));
+        let key = VerifiedCache::key(text);
+        if let Some(verified) = self.verified.get(&key) {
+            return Some(Resolved::Verified { verified, key });
         }
-        Token::decode(text).ok().map(|t| Resolved::Decoded(Box::new(t)))
+        Token::decode(text).ok().map(|token| Resolved::Decoded {
+            token: Arc::new(token),
+            key,
+        })
+    }
+
+    /// A token resolved earlier (a tunnel's), looked up again: verified since, it is a hit.
+    fn re_resolve(&self, earlier: &Resolved) -> Resolved {
+        match earlier {
+            Resolved::Decoded { key, .. } => match self.verified.get(key) {
+                Some(verified) => Resolved::Verified { verified, key: *key },
+                None => earlier.clone(),
+            },
+            Resolved::Verified { .. } => earlier.clone(),
+        }
     }
 
     fn unseal(&self, token: &Token) -> Result<Arc<Payload>, caveat::Denial> {
@@ -170,16 +185,6 @@ pub fn set_worker(i: usize) {
     WORKER.with(|w| w.set(i));
 }
 
-/// A token's text, as a client sent it. Its `Debug` never shows it (it *is* the token).
-#[derive(Clone)]
-pub struct TokenText(pub Arc<str>);
-
-impl std::fmt::Debug for TokenText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenText({} bytes, redacted)", self.0.len())
-    }
-}
-
 /// How the request reached us, which decides whose authority counts.
 #[derive(Clone, Debug)]
 pub enum Mode {
@@ -195,7 +200,7 @@ pub enum Mode {
         port: u16,
         /// A token from the CONNECT's `Proxy-Authorization`, used by inner requests that
         /// carry none of their own (each is still decided on its own).
-        token: Option<TokenText>,
+        token: Option<Resolved>,
         /// Reached by a transparent redirect (SNI named the host) rather than CONNECT.
         transparent: bool,
     },
@@ -557,9 +562,8 @@ async fn decide_and_build(
     )?;
     let found = match (found, mode) {
         (Some(f), _) => Some(f),
-        (None, Mode::Tunnel { token: Some(t), .. }) => proxy.resolve(&t.0).map(|token| inject::Found {
-            text: t.0.to_string(),
-            token,
+        (None, Mode::Tunnel { token: Some(t), .. }) => Some(inject::Found {
+            token: proxy.re_resolve(t),
             places: Vec::new(),
         }),
         (None, _) => None,
@@ -604,24 +608,22 @@ async fn decide_and_build(
     };
     // A token verified before (the same text) skips unsealing, decoding and the HMAC
     // chain; one seen for the first time is unsealed here and verified below.
-    let (cached, payload) = match found.token {
-        Resolved::Verified(v) => {
+    let payload = match &found.token {
+        Resolved::Verified { verified, .. } => {
             proxy.metrics.verified_hits.fetch_add(1, Relaxed);
-            rec.token = Some(v.fingerprint().to_string());
-            rec.key_id = v.key_id().map(|k| k.to_string());
-            let payload = v.payload().clone();
-            (Err(v), payload)
+            rec.token = Some(verified.fingerprint().to_string());
+            rec.key_id = verified.key_id().map(|k| k.to_string());
+            verified.payload().clone()
         }
-        Resolved::Decoded(token) => {
+        Resolved::Decoded { token, .. } => {
             proxy.metrics.verified_misses.fetch_add(1, Relaxed);
             rec.token = Some(token.signature_fingerprint());
             rec.key_id = token.key_id().map(|k| k.to_string());
-            let payload = proxy.unseal(&token).map_err(|d| {
+            proxy.unseal(token).map_err(|d| {
                 let mut r = Refusal::new(StatusCode::UNAUTHORIZED, "invalid_token", d.reason);
                 r.caveat = d.caveat;
                 r
-            })?;
-            (Ok(token), payload)
+            })?
         }
     };
     rec.kid = Some(payload.kid.clone());
@@ -674,11 +676,11 @@ async fn decide_and_build(
         headers: Vec::new(),
         client: None,
     };
-    let verified = match cached {
-        Err(v) => Ok(v),
-        Ok(token) => Verified::new(&token, payload.clone(), &discharges).map(|v| {
+    let verified = match found.token {
+        Resolved::Verified { verified, .. } => Ok(verified),
+        Resolved::Decoded { token, key } => Verified::new(&token, payload.clone(), &discharges).map(|v| {
             let v = Arc::new(v);
-            proxy.verified.insert(VerifiedCache::key(&found.text), v.clone());
+            proxy.verified.insert(key, v.clone());
             v
         }),
     };
@@ -957,18 +959,36 @@ impl Drop for Audited {
 mod tests {
     use super::*;
 
-    /// The tunnel's token text travels in `Mode`, which derives `Debug`: it must not show.
+    /// The tunnel's token travels in `Mode`, which derives `Debug`: it must not show.
     #[test]
     fn a_tunnel_mode_never_shows_its_token() {
-        let text = "AgEUbWFjYXJvb24tdG9rZW4tdGV4dC10aGF0LW11c3Qtbm90LWxlYWs";
+        let proxy = caveat::ProxyKeyPair::generate();
+        let text = Token::mint(
+            proxy.public(),
+            caveat::MintRequest {
+                secret: caveat::Secret::new("sk_test_tunnel".into()),
+                inject: caveat::Injection::Bearer,
+                hosts: vec![Host::normalize("api.example.com").expect("host")],
+                expires: None,
+                location: None,
+            },
+            SystemTime::now(),
+        )
+        .expect("mint")
+        .encode();
+        let token = Token::decode(&text).expect("decodes");
         let mode = Mode::Tunnel {
             host: Host::normalize("api.example.com").expect("host"),
             port: 443,
-            token: Some(TokenText(Arc::from(text))),
+            token: Some(Resolved::Decoded {
+                token: Arc::new(token),
+                key: VerifiedCache::key(&text),
+            }),
             transparent: false,
         };
         let shown = format!("{mode:?}");
-        assert!(!shown.contains(text), "{shown}");
-        assert!(shown.contains("redacted"), "{shown}");
+        assert!(!shown.contains(&text), "{shown}");
+        assert!(!shown.contains("sk_test_tunnel"), "{shown}");
+        assert!(shown.contains("fingerprint"), "{shown}");
     }
 }
