@@ -392,6 +392,13 @@ fn a_broken_upstream_is_a_502_and_a_slow_one_a_504() {
     assert!(!String::from_utf8_lossy(&r.body).contains(SECRET));
     let r = curl(&[&format!("{}/slow", a.proxy.url()), "-H", &bearer(&a.token)]);
     assert_eq!(r.status, 504, "{}", String::from_utf8_lossy(&r.body));
+    // The message names the timeout the operator set, and the flag that changes it.
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("within 1s") && message.contains("--upstream-timeout"),
+        "{message}"
+    );
     a.assert_held(2);
 }
 

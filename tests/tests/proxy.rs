@@ -143,9 +143,13 @@ fn every_deny_path_reaches_nothing_upstream() {
         r.headers
     );
     let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json body");
-    assert_eq!(body["error"], "no_token");
-    assert!(body["reason"].as_str().expect("reason").contains("macaroon wrap"));
-    assert_eq!(body["request_id"].as_str().map(str::len), Some(16));
+    assert_eq!(body["error"]["type"], "macaroon_error");
+    assert_eq!(body["error"]["code"], "no_token");
+    assert!(body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("macaroon wrap"));
+    assert_eq!(body["error"]["request_id"].as_str().map(str::len), Some(16));
     w.assert_clean(0);
 
     // Garbage that looks like a token, and a token with a flipped character.
@@ -183,7 +187,12 @@ fn every_deny_path_reaches_nothing_upstream() {
         let r = curl(&args);
         assert_eq!(r.status, 403, "{why}");
         let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-        assert!(body["reason"].as_str().expect("reason").contains(why), "{body}");
+        assert_eq!(body["error"]["code"], "caveat_failed", "{body}");
+        assert!(
+            body["error"]["message"].as_str().expect("message").contains(why),
+            "{body}"
+        );
+        assert!(body["error"]["caveat"].is_string(), "{body}");
     }
     w.assert_clean(0);
 
@@ -538,6 +547,83 @@ fn token_on_the_connect_request_serves_the_tunnel() {
         w.up.seen()[0].header("authorization"),
         Some(format!("Bearer {SECRET}").as_str())
     );
+}
+
+/// Reads `/metrics` until `want` shows up (what the proxy counts after the response went
+/// out, such as a failed handshake, lands a moment later), or gives up after 10 s.
+fn metrics_with(w: &World, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = String::from_utf8(curl(&[&format!("http://{}/metrics", w.proxy.admin)]).body).expect("utf8");
+        if m.contains(want) || std::time::Instant::now() > deadline {
+            return m;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_connect_is_counted_as_a_tunnel_not_as_a_request() {
+    let w = world();
+    let r = w.via_connect(&format!("https://{HOST}/v1/charges"), &["-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let m = metrics_with(&w, "macaroon_tunnels_total{outcome=\"intercepted\"} 1");
+    assert!(
+        m.contains("macaroon_tunnels_total{outcome=\"intercepted\"} 1"),
+        "{m}"
+    );
+    // The one request inside, and nothing for the CONNECT, in the request counters.
+    assert!(m.contains("macaroon_request_duration_seconds_count 1"), "{m}");
+    assert!(
+        m.contains("macaroon_requests_total{decision=\"allow\",status=\"200\"} 1"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_client_that_does_not_trust_the_ca_leaves_a_trace() {
+    let w = world();
+    // No --cacert: curl refuses the proxy's leaf certificate and aborts the handshake.
+    let r = curl(&[
+        "--proxy",
+        &w.proxy.url(),
+        &format!("https://{HOST}/v1/charges"),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 0);
+    let want = "macaroon_tls_handshake_failures_total 1";
+    let m = metrics_with(&w, want);
+    assert!(m.contains(want), "{m}");
+    let err = w.proxy.stderr();
+    assert!(
+        err.contains("does not trust the proxy CA") && err.contains(HOST),
+        "{err}"
+    );
+    w.assert_clean(0);
+}
+
+#[test]
+fn a_token_in_the_url_path_is_logged_as_its_fingerprint() {
+    let w = world();
+    let r = curl(&[
+        &format!("{}/v1/charges/{}", w.proxy.url(), w.token),
+        "-H",
+        &bearer(&w.token),
+    ]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let lines = w.proxy.audit();
+    let path = lines[0]["path"].as_str().expect("path");
+    assert!(
+        path.starts_with("/v1/charges/<token:") && !path.contains(&w.token),
+        "{path}"
+    );
+    assert_eq!(
+        path.trim_start_matches("/v1/charges/<token:")
+            .trim_end_matches('>'),
+        lines[0]["token"]
+    );
+    w.assert_clean(1);
 }
 
 /// Opens a CONNECT tunnel by hand and starts TLS with the given SNI.

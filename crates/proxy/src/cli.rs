@@ -86,43 +86,44 @@ enum Command {
     },
 }
 
-/// Flags of `run`.
+/// Flags of `run`, as clap parsed them; [`crate::config::Config`] validates them.
 #[derive(clap::Args, Debug)]
-struct RunArgs {
+pub struct RunArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-    listen: std::net::SocketAddr,
+    pub listen: std::net::SocketAddr,
     /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
     #[arg(long, default_value = "-", value_name = "PATH|-")]
-    audit_log: String,
+    pub audit_log: String,
     /// Address for /healthz and /metrics (off unless given).
     #[arg(long, value_name = "ADDR")]
-    admin: Option<std::net::SocketAddr>,
+    pub admin: Option<std::net::SocketAddr>,
     /// Extra trusted root certificates for upstreams, PEM (repeatable).
     #[arg(long, value_name = "PEM")]
-    upstream_ca: Vec<PathBuf>,
+    pub upstream_ca: Vec<PathBuf>,
     /// Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl's).
     #[arg(long, value_name = "HOST=IP:PORT")]
-    resolve: Vec<String>,
+    pub resolve: Vec<String>,
     /// Hosts that requests without a token may reach untouched (comma-separated, repeatable).
     #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
-    passthrough: Vec<String>,
+    pub passthrough: Vec<String>,
     /// Allow upstream addresses in private and loopback ranges.
     #[arg(long)]
-    allow_private: bool,
+    pub allow_private: bool,
     /// How long an upstream may take to send response headers (then 504).
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    upstream_timeout: std::time::Duration,
+    pub upstream_timeout: std::time::Duration,
     /// Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is
     /// intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md.
     #[arg(long)]
-    transparent: bool,
+    pub transparent: bool,
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
 /// 0 ok, 2 bad usage or bad input (errors print once, with their context chain).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    diagnostics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -130,6 +131,21 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Diagnostics (handshake failures, reloads, worker trouble) go to stderr through
+/// `tracing`, at the level `MACAROON_LOG` names (error, warn, info, debug, trace; default
+/// info). The audit line is not a diagnostic: it keeps its own writer and format.
+fn diagnostics() {
+    let level = std::env::var("MACAROON_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -153,31 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Completions { .. } => Ok(()),
-        Command::Run(a) => {
-            let mut resolve = std::collections::HashMap::new();
-            for r in &a.resolve {
-                let (h, addr) = crate::run::parse_resolve(r)?;
-                resolve.insert(h, addr);
-            }
-            let passthrough = a
-                .passthrough
-                .iter()
-                .filter(|h| !h.trim().is_empty())
-                .map(|h| caveat::Host::normalize(h.trim()).with_context(|| format!("--passthrough {h:?}")))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let cfg = crate::run::RunConfig {
-                listen: a.listen,
-                admin: a.admin,
-                audit_log: a.audit_log,
-                upstream_ca: a.upstream_ca,
-                resolve,
-                passthrough,
-                allow_private: a.allow_private,
-                upstream_timeout: a.upstream_timeout,
-                transparent: a.transparent,
-            };
-            crate::run::run(&home, cfg)
-        }
+        Command::Run(a) => crate::run::run(&home, crate::config::Config::from_args(&a)?),
         Command::Revoke { token } => {
             let text = if token == "-" {
                 let mut buf = String::new();

@@ -1,14 +1,15 @@
 //! The verifier proxy: checks a macaroon on every request, strips it, injects the sealed
 //! API key and forwards only to the host the key was sealed for.
 //!
-//! Modules follow the request: `listen` (accept, CONNECT, TLS interception), `pipeline`
-//! (the per-request decision and forwarding), `inject` (where tokens are found and
+//! Modules follow the request: `config` (the validated `run` flags), `listen` (accept,
+//! CONNECT, TLS interception), `pipeline` (the request path as named phases), `inject` (where tokens are found and
 //! secrets go), `upstream` (pooled client, resolution, address checks), `audit`,
 //! `metrics`, and `ca` (the local certificate authority).
 
 pub mod audit;
 pub mod ca;
 pub mod cli;
+pub mod config;
 pub mod inject;
 pub mod keygen;
 pub mod listen;

@@ -15,6 +15,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::pipeline::logging::{self, Tunnel};
 use crate::pipeline::{full, handle, Mode, Proxy};
 use crate::upstream::Body;
 
@@ -32,12 +33,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// nginx's worker processes: no connection or task moves between threads, and a request and
 /// the pooled upstream connection it uses are driven by the same thread. Without workers,
 /// connections are served on the current runtime.
-pub async fn serve(
-    proxy: Arc<Proxy>,
-    listener: TcpListener,
-    transparent_mode: bool,
-    workers: Vec<tokio::runtime::Handle>,
-) {
+pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, workers: Vec<tokio::runtime::Handle>) {
+    let transparent_mode = proxy.config.transparent;
     if workers.is_empty() {
         accept_loop(proxy.clone(), listener, transparent_mode).await;
     } else {
@@ -47,7 +44,7 @@ pub async fn serve(
         let std = match listener.into_std() {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("macaroon-proxy: cannot hand the listener to the workers ({e}); stopping");
+                tracing::error!("cannot hand the listener to the workers ({e}); stopping");
                 proxy.stopping.cancel();
                 return;
             }
@@ -66,7 +63,7 @@ pub async fn serve(
                             accept_loop(proxy, listener, transparent_mode).await;
                         }
                         Err(e) => {
-                            eprintln!("macaroon-proxy: a worker cannot accept connections: {e}");
+                            tracing::error!("a worker cannot accept connections: {e}");
                             let _ = started_tx.send(false).await;
                         }
                     }
@@ -83,7 +80,7 @@ pub async fn serve(
             match TcpListener::from_std(std) {
                 Ok(listener) => accept_loop(proxy.clone(), listener, transparent_mode).await,
                 Err(e) => {
-                    eprintln!("macaroon-proxy: cannot accept connections ({e}); stopping");
+                    tracing::error!("cannot accept connections ({e}); stopping");
                     proxy.stopping.cancel();
                 }
             }
@@ -176,28 +173,25 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let target = req.uri().authority().map(|a| a.to_string()).unwrap_or_default();
     // CONNECT-level outcomes get an audit line too (tunnelled requests get their own).
-    let audit = |decision: &'static str, status: StatusCode, reason: Option<&str>| {
+    let log = |outcome: Tunnel, status: StatusCode, reason: &str| {
         let rec = crate::audit::Record {
-            time: caveat::fmt_time(std::time::SystemTime::now()),
+            time: logging::now(),
             request_id: crate::pipeline::request_id(),
             client: peer.to_string(),
-            mode: if decision == "passthrough" {
+            mode: if outcome == Tunnel::Passthrough {
                 "passthrough"
             } else {
                 "tunnel"
             },
-            method: "CONNECT".into(),
             host: target.clone(),
-            decision,
-            reason: reason.map(str::to_string),
+            reason: Some(reason.to_string()),
             status: status.as_u16(),
             ..Default::default()
         };
-        proxy.metrics.request(decision, status.as_u16(), 0.0);
-        proxy.audit.write(&rec);
+        logging::connect(&proxy, rec, outcome);
     };
     let refuse = |status: StatusCode, why: &str| {
-        audit("deny", status, Some(why));
+        log(Tunnel::Refused, status, why);
         plain(status, why)
     };
     let Some(authority) = req.uri().authority().cloned() else {
@@ -217,22 +211,13 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
             )
         }
     };
-    if proxy.passthrough.contains(&host) {
-        audit(
-            "passthrough",
+    if proxy.config.passthrough.contains(&host) {
+        log(
+            Tunnel::Passthrough,
             StatusCode::OK,
-            Some("blind tunnel to a --passthrough host"),
+            "blind tunnel to a --passthrough host",
         );
-        tokio::spawn(async move {
-            let Ok(upgraded) = hyper::upgrade::on(req).await else {
-                return;
-            };
-            let Ok(mut upstream) = proxy.policy.connect(host.as_str(), port).await else {
-                return;
-            };
-            let mut client = TokioIo::new(upgraded);
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-        });
+        tokio::spawn(blind_tunnel(proxy.clone(), req, host, port));
         return Response::new(full(""));
     }
     let leaf = match proxy.ca.leaf(host.as_str()) {
@@ -244,30 +229,58 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
             )
         }
     };
-    proxy.tasks.clone().spawn(async move {
-        let Ok(upgraded) = hyper::upgrade::on(req).await else {
-            return;
-        };
-        let tls = match server_config(host.clone(), leaf) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        let Ok(Ok(stream)) =
-            tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(TokioIo::new(upgraded))).await
-        else {
-            // A handshake failure includes an SNI naming another host: refused by the resolver.
-            return;
-        };
-        let mode = Mode::Tunnel {
-            host,
-            port,
-            token: tunnel_token,
-            transparent: false,
-        };
-        serve_intercepted(proxy, stream, peer, mode).await;
-    });
+    // Counted, not audited: each request inside gets its own audit line.
+    proxy.metrics.tunnel(Tunnel::Intercepted);
+    let mode = Mode::Tunnel {
+        host,
+        port,
+        token: tunnel_token,
+        transparent: false,
+    };
+    proxy
+        .tasks
+        .clone()
+        .spawn(intercept(proxy.clone(), req, peer, leaf, mode));
     Response::new(full(""))
+}
+
+/// A `--passthrough` host's tunnel: bytes both ways, untouched.
+async fn blind_tunnel(proxy: Arc<Proxy>, req: http::Request<Incoming>, host: Host, port: u16) {
+    let Ok(upgraded) = hyper::upgrade::on(req).await else {
+        return;
+    };
+    let Ok(mut upstream) = proxy.policy.connect(host.as_str(), port).await else {
+        return;
+    };
+    let mut client = TokioIo::new(upgraded);
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
+/// An intercepted tunnel: TLS with a leaf for exactly the CONNECT target, then the
+/// pipeline for every request inside.
+async fn intercept(
+    proxy: Arc<Proxy>,
+    req: http::Request<Incoming>,
+    peer: SocketAddr,
+    leaf: Arc<CertifiedKey>,
+    mode: Mode,
+) {
+    let Mode::Tunnel { host, .. } = &mode else {
+        return;
+    };
+    let Ok(upgraded) = hyper::upgrade::on(req).await else {
+        return;
+    };
+    let Ok(tls) = server_config(host.clone(), leaf) else {
+        return;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(TokioIo::new(upgraded))).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
+        Err(_) => return,
+    };
+    serve_intercepted(proxy, stream, peer, mode).await;
 }
 
 /// Serves HTTP/1.1 or HTTP/2 (by ALPN) inside an intercepted TLS stream; every request
@@ -348,8 +361,10 @@ async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst
         let Ok(cfg) = server_config(host.clone(), leaf) else {
             return;
         };
-        let Ok(Ok(tls)) = tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(cfg)).await else {
-            return;
+        let tls = match tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(cfg)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return handshake_failed(&proxy, peer, &host, &e),
+            Err(_) => return,
         };
         let mode = Mode::Tunnel {
             host,
@@ -372,6 +387,28 @@ async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst
             .serve_connection(TokioIo::new(stream), svc)
             .await;
     }
+}
+
+/// An intercepted handshake that failed leaves a trace: a counter and a line on stderr
+/// with the SNI and the likely cause (most often, a client that does not trust our CA).
+fn handshake_failed(proxy: &Proxy, peer: SocketAddr, host: &Host, e: &std::io::Error) {
+    proxy
+        .metrics
+        .handshake_failures
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let text = e.to_string();
+    let cause = if text.contains("UnknownCA")
+        || text.contains("unknown ca")
+        || text.contains("BadCertificate")
+        || text.contains("CertificateUnknown")
+    {
+        "the client does not trust the proxy CA: give it $MACAROON_HOME/ca.pem (eval \"$(macaroon-proxy ca)\")"
+    } else if text.contains("NoServerCertificate") || text.contains("no server certificate") {
+        "the client named another host (SNI) than the one the tunnel was opened to"
+    } else {
+        "the client gave up the TLS handshake"
+    };
+    tracing::warn!(client = %peer, sni = %host, error = %text, "intercepted TLS handshake failed: {cause}");
 }
 
 /// Answers only for the CONNECT target: an SNI naming any other host fails the handshake.

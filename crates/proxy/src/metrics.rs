@@ -33,6 +33,10 @@ pub struct Metrics {
     pub upstream_errors: AtomicU64,
     /// Upstream timeouts.
     pub upstream_timeouts: AtomicU64,
+    /// CONNECTs by outcome: intercepted, passthrough, refused.
+    tunnels: [AtomicU64; 3],
+    /// Intercepted TLS handshakes that failed (the client distrusts our CA, or another SNI).
+    pub handshake_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -50,6 +54,8 @@ impl Default for Metrics {
             verified_misses: AtomicU64::new(0),
             upstream_errors: AtomicU64::new(0),
             upstream_timeouts: AtomicU64::new(0),
+            tunnels: Default::default(),
+            handshake_failures: AtomicU64::new(0),
         }
     }
 }
@@ -72,6 +78,17 @@ impl Metrics {
         self.latency_count.fetch_add(1, Relaxed);
     }
 
+    /// Counts a CONNECT (never as a request: its inner requests are counted one by one).
+    pub fn tunnel(&self, outcome: crate::pipeline::logging::Tunnel) {
+        use crate::pipeline::logging::Tunnel;
+        let i = match outcome {
+            Tunnel::Intercepted => 0,
+            Tunnel::Passthrough => 1,
+            Tunnel::Refused => 2,
+        };
+        self.tunnels[i].fetch_add(1, Relaxed);
+    }
+
     /// Renders the Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -91,6 +108,12 @@ impl Metrics {
                 }
             }
         }
+        self.render_latency(&mut s);
+        self.render_counters(&mut s);
+        s
+    }
+
+    fn render_latency(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "# HELP macaroon_request_duration_seconds Time to the decision and response headers."
@@ -114,6 +137,9 @@ impl Metrics {
             self.latency_sum_us.load(Relaxed) as f64 / 1e6
         );
         let _ = writeln!(s, "macaroon_request_duration_seconds_count {count}");
+    }
+
+    fn render_counters(&self, s: &mut String) {
         for (name, help, v) in [
             (
                 "macaroon_unseal_cache_hits_total",
@@ -145,6 +171,11 @@ impl Metrics {
                 "Upstream requests that timed out.",
                 &self.upstream_timeouts,
             ),
+            (
+                "macaroon_tls_handshake_failures_total",
+                "Intercepted TLS handshakes that failed (the client does not trust the proxy CA, or named another host).",
+                &self.handshake_failures,
+            ),
         ] {
             let _ = writeln!(
                 s,
@@ -152,6 +183,19 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
-        s
+        let _ = writeln!(
+            s,
+            "# HELP macaroon_tunnels_total CONNECT requests by outcome (the requests inside are counted in macaroon_requests_total).\n# TYPE macaroon_tunnels_total counter"
+        );
+        for (name, c) in ["intercepted", "passthrough", "refused"]
+            .iter()
+            .zip(&self.tunnels)
+        {
+            let _ = writeln!(
+                s,
+                "macaroon_tunnels_total{{outcome=\"{name}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
     }
 }

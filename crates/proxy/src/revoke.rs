@@ -1,19 +1,18 @@
 //! Revocation by token family: `$MACAROON_HOME/revoked` lists `kid`s (one per line, `#`
-//! comments), and every token minted from a revoked root is denied. The file is re-read
-//! when it changes (checked at most once a second), so configuration management can push
-//! it to every replica without a restart.
+//! comments), and every token minted from a revoked root is denied. A background task
+//! re-reads the file when it changes (checked once a second, never on the request path),
+//! so configuration management can push it to every replica without a restart.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// File name of the revocation list.
 pub const REVOKED_FILE: &str = "revoked";
 const RECHECK: Duration = Duration::from_secs(1);
 
 struct State {
-    checked: Instant,
     stamp: Option<(SystemTime, u64)>,
     kids: HashSet<String>,
 }
@@ -30,7 +29,6 @@ impl Revocations {
         let r = Revocations {
             path: home.join(REVOKED_FILE),
             state: RwLock::new(State {
-                checked: Instant::now(),
                 stamp: None,
                 kids: HashSet::new(),
             }),
@@ -53,30 +51,39 @@ impl Revocations {
             .filter(|l| !l.is_empty())
             .collect();
         if let Ok(mut s) = self.state.write() {
-            *s = State {
-                checked: Instant::now(),
-                stamp,
-                kids,
-            };
+            *s = State { stamp, kids };
         }
     }
 
-    /// True if tokens of family `kid` are revoked.
+    /// True if tokens of family `kid` are revoked. Reads memory only.
     pub fn is_revoked(&self, kid: &str) -> bool {
-        let due = self
-            .state
-            .read()
-            .map(|s| s.checked.elapsed() >= RECHECK)
-            .unwrap_or(true);
-        if due {
-            let changed = self.state.read().map(|s| s.stamp != self.stamp()).unwrap_or(true);
-            if changed {
-                self.reload();
-            } else if let Ok(mut s) = self.state.write() {
-                s.checked = Instant::now();
+        self.state.read().map(|s| s.kids.contains(kid)).unwrap_or(true)
+    }
+
+    /// Re-reads the file if it changed since it was last read.
+    pub fn refresh(&self) {
+        let changed = self.state.read().map(|s| s.stamp != self.stamp()).unwrap_or(true);
+        if changed {
+            self.reload();
+            tracing::info!(path = %self.path.display(), "revocation list reloaded");
+        }
+    }
+
+    /// Keeps the list current until `stop`: checks the file once a second, off the
+    /// request path.
+    pub async fn watch(self: std::sync::Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(RECHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let me = self.clone();
+                    // File metadata and reads may block: keep them off the runtime thread.
+                    let _ = tokio::task::spawn_blocking(move || me.refresh()).await;
+                }
+                _ = stop.cancelled() => break,
             }
         }
-        self.state.read().map(|s| s.kids.contains(kid)).unwrap_or(true)
     }
 
     /// Appends `kid` to the file.
@@ -106,6 +113,16 @@ mod tests {
         assert!(r.is_revoked("abc"));
         assert!(r.is_revoked("def"));
         assert!(!r.is_revoked("header"));
+    }
+
+    #[test]
+    fn a_changed_file_is_picked_up_by_refresh() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let r = Revocations::load(dir.path());
+        assert!(!r.is_revoked("abc"));
+        Revocations::add(dir.path(), "abc", "leaked").expect("add");
+        r.refresh();
+        assert!(r.is_revoked("abc"));
     }
 
     #[test]

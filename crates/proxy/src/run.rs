@@ -1,53 +1,16 @@
 //! `macaroon-proxy run`: load keys and CA, bind the listeners, serve until a signal.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use caveat::{Host, ProxyKeyPair};
+use caveat::ProxyKeyPair;
 use tokio::net::TcpListener;
 
 use crate::audit::Audit;
 use crate::ca::LocalCa;
-use crate::pipeline::Proxy;
-use crate::upstream::AddressPolicy;
-
-/// Validated `run` settings.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    /// Proxy listener.
-    pub listen: SocketAddr,
-    /// Admin listener.
-    pub admin: Option<SocketAddr>,
-    /// `-` or a file.
-    pub audit_log: String,
-    /// Extra upstream roots.
-    pub upstream_ca: Vec<PathBuf>,
-    /// `--resolve` overrides.
-    pub resolve: HashMap<String, SocketAddr>,
-    /// Hosts reachable without a token.
-    pub passthrough: Vec<Host>,
-    /// Allow private upstream addresses.
-    pub allow_private: bool,
-    /// How long an upstream may take to answer.
-    pub upstream_timeout: std::time::Duration,
-    /// Also take connections redirected by iptables/nftables (Linux).
-    pub transparent: bool,
-}
-
-/// Parses `HOST=IP:PORT`.
-pub fn parse_resolve(text: &str) -> anyhow::Result<(String, SocketAddr)> {
-    let (host, addr) = text.split_once('=').with_context(|| {
-        format!("--resolve {text:?}: expected HOST=IP:PORT, e.g. api.example.com=127.0.0.1:8443")
-    })?;
-    let host = Host::normalize(host).with_context(|| format!("--resolve {text:?}"))?;
-    let addr: SocketAddr = addr
-        .parse()
-        .with_context(|| format!("--resolve {text:?}: {addr:?} is not IP:PORT"))?;
-    Ok((host.to_string(), addr))
-}
+use crate::config::Config;
+use crate::pipeline::{Loaded, Proxy};
 
 /// Loads the proxy keys, creating a first keypair if the home has none.
 fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
@@ -63,21 +26,25 @@ fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
 }
 
 /// Runs the proxy until SIGINT or SIGTERM.
-pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
-    let keys = keys(home)?;
-    let ca = LocalCa::load_or_create(home)?;
-    let audit = Audit::open(&cfg.audit_log)?;
-    let roots = crate::upstream::root_store(&cfg.upstream_ca)?;
+pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let revoked = Arc::new(crate::revoke::Revocations::load(home));
+    let loaded = Loaded {
+        keys: keys(home)?,
+        ca: LocalCa::load_or_create(home)?,
+        roots: crate::upstream::root_store(&cfg.upstream_ca)?,
+        audit: Audit::open(&cfg.audit_log)?,
+        revoked: revoked.clone(),
+    };
     // One single-threaded runtime per core for connections (like nginx's workers: no task
     // migrates, no cross-thread hand-off between a request and its upstream connection),
-    // and this thread's runtime for accepting, the admin listener and signals.
+    // and this thread's runtime for accepting, the admin listener, reloads and signals.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let workers = Workers::start(worker_count())?;
+    let workers = Workers::start(cfg.workers)?;
     let handles = workers.handles.clone();
-    let home = home.to_path_buf();
     rt.block_on(async move {
         let listener = TcpListener::bind(cfg.listen)
             .await
@@ -94,24 +61,9 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
         let mut own = vec![local];
         own.extend(admin_addr);
-        let policy = Arc::new(AddressPolicy {
-            overrides: cfg.resolve.clone(),
-            allow_private: cfg.allow_private,
-            own,
-        });
-        let key_ids: Vec<String> = keys.iter().map(|k| k.key_id().to_string()).collect();
-        let mut proxy = Proxy::new(
-            keys,
-            cfg.passthrough.clone(),
-            ca,
-            policy,
-            roots,
-            audit,
-            crate::revoke::Revocations::load(&home),
-            handles.len(),
-        );
-        proxy.response_timeout = cfg.upstream_timeout;
-        let proxy = Arc::new(proxy);
+        let key_ids: Vec<String> = loaded.keys.iter().map(|k| k.key_id().to_string()).collect();
+        let proxy = Arc::new(Proxy::new(cfg.clone(), loaded, own));
+        tokio::spawn(revoked.watch(proxy.stopping.clone()));
         let admin_text = admin_addr
             .map(|a| format!(" (admin http://{a})"))
             .unwrap_or_default();
@@ -126,12 +78,7 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         if let Some(admin) = admin {
             tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
         }
-        let mut server = tokio::spawn(crate::listen::serve(
-            proxy.clone(),
-            listener,
-            cfg.transparent,
-            handles,
-        ));
+        let mut server = tokio::spawn(crate::listen::serve(proxy.clone(), listener, handles));
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = proxy.stopping.cancelled() => {
@@ -145,15 +92,6 @@ pub fn run(home: &Path, cfg: RunConfig) -> anyhow::Result<()> {
         let _ = server.await;
         anyhow::Ok(())
     })
-}
-
-/// Connection threads: one per core, or `MACAROON_WORKERS`.
-fn worker_count() -> usize {
-    std::env::var("MACAROON_WORKERS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| (1..=256).contains(n))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The connection threads, each running a single-threaded runtime until dropped.

@@ -1,0 +1,189 @@
+//! The `run` settings, validated once (ripgrep's "low args → high args"): clap's
+//! [`RunArgs`](crate::cli::RunArgs) become one [`Config`] that every part of the proxy
+//! shares through an `Arc`, and nothing downstream parses a flag again.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use caveat::Host;
+
+use crate::cli::RunArgs;
+
+/// Everything `macaroon-proxy run` was told, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Proxy listener.
+    pub listen: SocketAddr,
+    /// Admin listener (`/healthz`, `/metrics`).
+    pub admin: Option<SocketAddr>,
+    /// `-` (stdout) or a file.
+    pub audit_log: String,
+    /// Extra upstream roots (PEM files).
+    pub upstream_ca: Vec<PathBuf>,
+    /// `--resolve` overrides: host → address.
+    pub resolve: HashMap<String, SocketAddr>,
+    /// Hosts reachable without a token.
+    pub passthrough: Vec<Host>,
+    /// Allow private upstream addresses.
+    pub allow_private: bool,
+    /// How long an upstream may take to send response headers (then 504).
+    pub upstream_timeout: Duration,
+    /// Also take connections redirected by iptables/nftables (Linux).
+    pub transparent: bool,
+    /// Connection threads (one single-threaded runtime each).
+    pub workers: usize,
+}
+
+impl Config {
+    /// Validates the flags of `run` (and `MACAROON_WORKERS`).
+    pub fn from_args(a: &RunArgs) -> anyhow::Result<Self> {
+        let mut resolve = HashMap::new();
+        for r in &a.resolve {
+            let (h, addr) = parse_resolve(r)?;
+            check_resolve_target(r, addr, a.listen, a.admin)?;
+            resolve.insert(h, addr);
+        }
+        let passthrough = a
+            .passthrough
+            .iter()
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| Host::normalize(h.trim()).with_context(|| format!("--passthrough {h:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Config {
+            listen: a.listen,
+            admin: a.admin,
+            audit_log: a.audit_log.clone(),
+            upstream_ca: a.upstream_ca.clone(),
+            resolve,
+            passthrough,
+            allow_private: a.allow_private,
+            upstream_timeout: a.upstream_timeout,
+            transparent: a.transparent,
+            workers: worker_count(std::env::var("MACAROON_WORKERS").ok().as_deref())?,
+        })
+    }
+
+    /// A configuration for tests and embedding: listen anywhere on loopback, no extras.
+    pub fn local() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin: None,
+            audit_log: "-".into(),
+            upstream_ca: Vec::new(),
+            resolve: HashMap::new(),
+            passthrough: Vec::new(),
+            allow_private: false,
+            upstream_timeout: Duration::from_secs(120),
+            transparent: false,
+            workers: 1,
+        }
+    }
+}
+
+/// Parses `HOST=IP:PORT`.
+pub fn parse_resolve(text: &str) -> anyhow::Result<(String, SocketAddr)> {
+    let (host, addr) = text.split_once('=').with_context(|| {
+        format!("--resolve {text:?}: expected HOST=IP:PORT, e.g. api.example.com=127.0.0.1:8443")
+    })?;
+    let host = Host::normalize(host).with_context(|| format!("--resolve {text:?}"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("--resolve {text:?}: {addr:?} is not IP:PORT"))?;
+    Ok((host.to_string(), addr))
+}
+
+/// Refuses at start-up what would fail on every request: a link-local or metadata
+/// address (never reachable, whatever the flags), or one of the proxy's own listeners
+/// (the proxy never connects to itself).
+fn check_resolve_target(
+    text: &str,
+    addr: SocketAddr,
+    listen: SocketAddr,
+    admin: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let link_local = match addr.ip() {
+        IpAddr::V4(ip) => ip.is_link_local(),
+        IpAddr::V6(ip) => (ip.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    if link_local {
+        anyhow::bail!(
+            "--resolve {text:?}: {} is a link-local (cloud metadata) address, which the proxy never \
+             connects to; point HOST at the upstream's real address",
+            addr.ip()
+        );
+    }
+    let is_listener = |l: SocketAddr| {
+        l.port() == addr.port()
+            && (l.ip() == addr.ip()
+                || (l.ip().is_unspecified() && (addr.ip().is_loopback() || addr.ip().is_unspecified())))
+    };
+    if is_listener(listen) || admin.is_some_and(is_listener) {
+        anyhow::bail!(
+            "--resolve {text:?}: {addr} is this proxy's own listener, and the proxy never connects to \
+             itself; point HOST at the upstream's address"
+        );
+    }
+    Ok(())
+}
+
+/// Connection threads: `MACAROON_WORKERS` (1..=256) or one per core.
+fn worker_count(var: Option<&str>) -> anyhow::Result<usize> {
+    match var {
+        None | Some("") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .with_context(|| format!("MACAROON_WORKERS={v:?}: expected a number of threads from 1 to 256")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn resolve_to_a_metadata_address_is_refused_at_start_up() {
+        let e = check_resolve_target(
+            "x=169.254.169.254:443",
+            addr("169.254.169.254:443"),
+            addr("127.0.0.1:8080"),
+            None,
+        )
+        .expect_err("link-local");
+        assert!(e.to_string().contains("link-local"), "{e}");
+        assert!(check_resolve_target(
+            "x=[fe80::1]:443",
+            addr("[fe80::1]:443"),
+            addr("127.0.0.1:8080"),
+            None
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn resolve_to_the_proxy_itself_is_refused_at_start_up() {
+        let listen = addr("0.0.0.0:8080");
+        let e =
+            check_resolve_target("x=127.0.0.1:8080", addr("127.0.0.1:8080"), listen, None).expect_err("own");
+        assert!(e.to_string().contains("own listener"), "{e}");
+        let admin = Some(addr("127.0.0.1:9090"));
+        assert!(check_resolve_target("x", addr("127.0.0.1:9090"), addr("127.0.0.1:8080"), admin).is_err());
+        assert!(check_resolve_target("x", addr("127.0.0.1:8443"), listen, admin).is_ok());
+    }
+
+    #[test]
+    fn workers_must_be_a_sensible_number() {
+        assert_eq!(worker_count(Some("3")).expect("3"), 3);
+        assert!(worker_count(Some("0")).is_err());
+        assert!(worker_count(Some("many")).is_err());
+        assert!(worker_count(None).expect("default") >= 1);
+    }
+}

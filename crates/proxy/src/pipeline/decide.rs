@@ -1,0 +1,119 @@
+//! Phase 3, decide: open the sealed identifier (cached), verify the HMAC chain and every
+//! caveat with the core (cached by the token's exact text; request-dependent checks run
+//! every time), then the proxy's own lists (revocations). Nothing has been sent upstream
+//! yet, and nothing will be unless this returns [`Allowed`].
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use caveat::{Decision, Host, Method, Payload, Request as CoreRequest, RequestPath, Token, Verified};
+use http::request::Parts;
+
+use super::authority::Authority;
+use super::{Deny, Proxy, RequestCtx};
+use crate::inject::{self, Found, Place, Resolved};
+
+/// What a request was allowed to do: everything the upstream request is built from.
+pub struct Allowed {
+    /// The opened payload: secret, injection rule, sealed hosts.
+    pub payload: Arc<Payload>,
+    /// The sealed host the request goes to, and its port.
+    pub host: Host,
+    /// The port asked for (an `http://` request on 80 goes upstream on 443).
+    pub port: u16,
+    /// The normalized path that was checked, and is the one forwarded.
+    pub path: RequestPath,
+    /// Every place a copy of the token was found, to strip.
+    pub places: Vec<Place>,
+    /// How the client asked.
+    pub scheme: caveat::Scheme,
+}
+
+/// Decides a request that carries a token.
+pub fn decide(
+    proxy: &Proxy,
+    parts: &Parts,
+    authority: Authority,
+    found: Found,
+    ctx: &mut RequestCtx,
+) -> Result<Allowed, Deny> {
+    let payload = open(proxy, &found.token, ctx)?;
+    ctx.rec.kid = Some(payload.kid.clone());
+    let (host, port) = match authority.target {
+        Some(t) => t,
+        None => match payload.hosts.first() {
+            Some(h) => (h.clone(), 443),
+            None => return Err(Deny::BadRequest("the token has no sealed host".into())),
+        },
+    };
+    ctx.rec.host = host.to_string();
+    let method = Method::new(parts.method.as_str()).map_err(|e| Deny::BadRequest(e.to_string()))?;
+    let path = RequestPath::parse(parts.uri.path())
+        .map_err(|e| Deny::BadPath(format!("the path is refused: {e}")))?;
+    let core = CoreRequest {
+        time: SystemTime::now(),
+        method,
+        scheme: authority.scheme,
+        host: host.clone(),
+        port,
+        path,
+        query: parts.uri.query().map(str::to_string),
+        headers: Vec::new(),
+        client: None,
+    };
+    let discharges = discharges(parts)?;
+    let verified = match found.token {
+        Resolved::Verified { verified, .. } => verified,
+        Resolved::Decoded { token, key } => {
+            let v = Arc::new(Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?);
+            proxy.remember(key, v.clone());
+            v
+        }
+    };
+    if let Decision::Deny(d) = verified.decide(&core) {
+        return Err(Deny::from_denial(d));
+    }
+    if proxy.revoked.is_revoked(&payload.kid) {
+        return Err(Deny::Revoked {
+            kid: payload.kid.clone(),
+        });
+    }
+    Ok(Allowed {
+        payload,
+        host,
+        port,
+        path: core.path,
+        places: found.places,
+        scheme: authority.scheme,
+    })
+}
+
+/// The payload of a token: from the verified cache, the unseal cache, or the sealed box.
+fn open(proxy: &Proxy, token: &Resolved, ctx: &mut RequestCtx) -> Result<Arc<Payload>, Deny> {
+    match token {
+        Resolved::Verified { verified, .. } => {
+            proxy.metrics.verified_hits.fetch_add(1, Relaxed);
+            ctx.rec.token = Some(verified.fingerprint().to_string());
+            ctx.rec.key_id = verified.key_id().map(|k| k.to_string());
+            Ok(verified.payload().clone())
+        }
+        Resolved::Decoded { token, .. } => {
+            proxy.metrics.verified_misses.fetch_add(1, Relaxed);
+            ctx.rec.token = Some(token.signature_fingerprint());
+            ctx.rec.key_id = token.key_id().map(|k| k.to_string());
+            proxy.unseal(token).map_err(Deny::BadToken)
+        }
+    }
+}
+
+/// The discharges sent with the token, each a valid token or the request is refused.
+fn discharges(parts: &Parts) -> Result<Vec<Token>, Deny> {
+    parts
+        .headers
+        .get_all(inject::DISCHARGE_HEADER)
+        .iter()
+        .map(|v| v.to_str().ok().and_then(|s| Token::decode(s).ok()))
+        .collect::<Option<Vec<Token>>>()
+        .ok_or(Deny::InvalidDischarge)
+}

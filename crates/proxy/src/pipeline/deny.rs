@@ -1,0 +1,234 @@
+//! Every answer the proxy gives itself, instead of an upstream's: one enum, and one table
+//! mapping each case to its HTTP status and stable error code. The body has the shape API
+//! SDKs already read (`{"error":{"type","code","message","caveat","request_id"}}`), so
+//! the Stripe and OpenAI SDKs show our reason instead of crashing or saying only "403".
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use caveat::{Denial, DenyKind, Host};
+use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+
+use crate::upstream::Body;
+
+/// Why the proxy answered a request itself.
+#[derive(Debug, Clone)]
+pub enum Deny {
+    /// The request target is longer than the limit.
+    UriTooLong(usize),
+    /// The request headers are larger than the limit.
+    HeadersTooLarge(usize),
+    /// The request is not one we can proxy (no host, bad Host header, bad method...).
+    BadRequest(String),
+    /// Two places name different hosts (Host vs URI vs CONNECT target).
+    AuthorityMismatch(String),
+    /// No token, and the host is not a `--passthrough` host.
+    NoToken {
+        /// The host asked for, when known.
+        host: Option<Host>,
+    },
+    /// Two different tokens in one request.
+    AmbiguousToken,
+    /// A `Macaroon-Discharge` header that is not a token.
+    InvalidDischarge,
+    /// The token does not verify or cannot be opened (401).
+    BadToken(Denial),
+    /// The token is valid, but the request's host is not one it was sealed for.
+    HostNotSealed(Denial),
+    /// The token is valid, but a caveat (or the sealed expiry) does not hold.
+    Caveat(Denial),
+    /// The token's family is revoked on this proxy.
+    Revoked {
+        /// The family id.
+        kid: String,
+    },
+    /// The path is refused (dot segments, encoded separators...).
+    BadPath(String),
+    /// The sealed secret cannot be sent where its rule says.
+    BadSecret,
+    /// The upstream failed (connect, TLS, protocol).
+    Upstream {
+        /// The upstream host.
+        host: String,
+        /// What failed, with its causes.
+        detail: String,
+    },
+    /// The upstream sent no response headers in time.
+    UpstreamTimeout {
+        /// The upstream host.
+        host: String,
+        /// The `--upstream-timeout` that passed.
+        after: Duration,
+    },
+}
+
+impl Deny {
+    /// The one table: HTTP status and stable error code of each case.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            Deny::UriTooLong(_) => (S::URI_TOO_LONG, "uri_too_long"),
+            Deny::HeadersTooLarge(_) => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large"),
+            Deny::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
+            Deny::AuthorityMismatch(_) => (S::FORBIDDEN, "authority_mismatch"),
+            Deny::NoToken { .. } => (S::UNAUTHORIZED, "no_token"),
+            Deny::AmbiguousToken => (S::UNAUTHORIZED, "ambiguous_token"),
+            Deny::InvalidDischarge => (S::UNAUTHORIZED, "invalid_discharge"),
+            Deny::BadToken(_) => (S::UNAUTHORIZED, "invalid_token"),
+            Deny::HostNotSealed(_) => (S::FORBIDDEN, "host_not_sealed"),
+            Deny::Caveat(d) if d.kind == DenyKind::DischargeMissing => (S::FORBIDDEN, "discharge_required"),
+            Deny::Caveat(_) => (S::FORBIDDEN, "caveat_failed"),
+            Deny::Revoked { .. } => (S::FORBIDDEN, "revoked"),
+            Deny::BadPath(_) => (S::BAD_REQUEST, "bad_path"),
+            Deny::BadSecret => (S::INTERNAL_SERVER_ERROR, "bad_secret"),
+            Deny::Upstream { .. } => (S::BAD_GATEWAY, "upstream_error"),
+            Deny::UpstreamTimeout { .. } => (S::GATEWAY_TIMEOUT, "upstream_timeout"),
+        }
+    }
+
+    /// A core denial, sorted into the case it is.
+    pub fn from_denial(d: Denial) -> Self {
+        if d.kind.is_unauthenticated() {
+            Deny::BadToken(d)
+        } else if d.kind == DenyKind::HostNotSealed {
+            Deny::HostNotSealed(d)
+        } else {
+            Deny::Caveat(d)
+        }
+    }
+
+    /// `deny` for the client's faults, `error` for the upstream's or ours (audit and metrics).
+    pub fn decision(&self) -> &'static str {
+        match self {
+            Deny::Upstream { .. } | Deny::UpstreamTimeout { .. } | Deny::BadSecret => "error",
+            _ => "deny",
+        }
+    }
+
+    /// The caveat that failed, if one did.
+    pub fn caveat(&self) -> Option<&str> {
+        match self {
+            Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.caveat.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What was wrong and what to do, for a person.
+    pub fn message(&self) -> String {
+        match self {
+            Deny::UriTooLong(max) => format!("the request target is longer than {max} bytes"),
+            Deny::HeadersTooLarge(max) => format!("the request headers are larger than {max} bytes"),
+            Deny::BadRequest(why) | Deny::AuthorityMismatch(why) | Deny::BadPath(why) => why.clone(),
+            Deny::NoToken { host } => {
+                let hint = host.as_ref().map_or(String::new(), |h| {
+                    format!(
+                        " or, if {h} needs no key, let it through with: macaroon-proxy run --passthrough {h}"
+                    )
+                });
+                format!(
+                    "no macaroon in this request: wrap a key with `macaroon wrap NAME --host HOST` and send the \
+                     token where the key would go (e.g. Authorization: Bearer TOKEN){hint}"
+                )
+            }
+            Deny::AmbiguousToken => "the request carries two different tokens; send one".into(),
+            Deny::InvalidDischarge => "a Macaroon-Discharge header is not a valid token".into(),
+            Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.to_string(),
+            Deny::Revoked { kid } => format!("this token's family {kid} is revoked on this proxy"),
+            Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
+            Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
+            Deny::UpstreamTimeout { host, after } => format!(
+                "the upstream {host} sent no response within {}; raise --upstream-timeout if it is slow",
+                humantime::format_duration(*after)
+            ),
+        }
+    }
+
+    /// The JSON response the client gets.
+    pub fn response(&self, request_id: &str) -> Response<Body> {
+        let (status, code) = self.status_and_code();
+        let body = serde_json::json!({"error": {
+            "type": "macaroon_error",
+            "code": code,
+            "message": self.message(),
+            "caveat": self.caveat(),
+            "request_id": request_id,
+        }});
+        let mut resp = Response::new(super::full(Bytes::from(
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-request-id", v);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"macaroon\""),
+            );
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn denial(kind: DenyKind, caveat: Option<&str>) -> Denial {
+        Denial {
+            kind,
+            caveat: caveat.map(str::to_string),
+            reason: "method POST is not allowed; only GET".into(),
+        }
+    }
+
+    #[test]
+    fn core_denials_map_to_401_or_403_with_their_code() {
+        let cases = [
+            (DenyKind::BadSignature, 401, "invalid_token"),
+            (DenyKind::NotSealed, 401, "invalid_token"),
+            (DenyKind::HostNotSealed, 403, "host_not_sealed"),
+            (DenyKind::CaveatFailed, 403, "caveat_failed"),
+            (DenyKind::UnknownCaveat, 403, "caveat_failed"),
+            (DenyKind::SealedExpired, 403, "caveat_failed"),
+            (DenyKind::DischargeMissing, 403, "discharge_required"),
+        ];
+        for (kind, status, code) in cases {
+            let (s, c) = Deny::from_denial(denial(kind, None)).status_and_code();
+            assert_eq!((s.as_u16(), c), (status, code), "{kind:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_body_is_what_sdks_read_and_401_carries_a_challenge() {
+        let r = Deny::Caveat(denial(DenyKind::CaveatFailed, Some("method = GET"))).response("abc");
+        assert_eq!(r.status(), 403);
+        let body = r.into_body().collect().await.expect("body").to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["error"]["type"], "macaroon_error");
+        assert_eq!(v["error"]["code"], "caveat_failed");
+        assert_eq!(v["error"]["caveat"], "method = GET");
+        assert_eq!(v["error"]["request_id"], "abc");
+        assert!(v["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("only GET"));
+        let r = Deny::NoToken { host: None }.response("x");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"macaroon\"");
+    }
+
+    #[test]
+    fn the_timeout_message_names_the_configured_timeout() {
+        let m = Deny::UpstreamTimeout {
+            host: "api.example.com".into(),
+            after: Duration::from_secs(2),
+        }
+        .message();
+        assert!(m.contains("2s") && m.contains("api.example.com"), "{m}");
+        assert!(!m.contains("120"), "{m}");
+    }
+}

@@ -1,0 +1,281 @@
+//! Phase 7, logging: the only place that writes an audit line or counts a request in the
+//! metrics. Every other phase fills in the request's record; this writes it once, whatever
+//! the outcome (denied, forwarded, upstream failure, client gone), after replacing any
+//! token a client put in a logged field (a token in the URL path, say) by its fingerprint.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use caveat::Token;
+use http::Response;
+
+use super::{ms, Deny, Proxy, RequestCtx};
+use crate::audit::Record;
+use crate::upstream::Body;
+
+/// The answer for a refused request, logged.
+pub fn refused(proxy: &Proxy, mut ctx: RequestCtx, deny: Deny) -> Response<Body> {
+    let resp = deny.response(&ctx.rec.request_id);
+    ctx.rec.decision = deny.decision();
+    ctx.rec.status = resp.status().as_u16();
+    ctx.rec.reason = Some(deny.message());
+    ctx.rec.caveat = deny.caveat().map(str::to_string);
+    if ctx.rec.upstream_ms.is_none() && deny.decision() == "deny" {
+        ctx.decided();
+    }
+    finish(proxy, ctx);
+    resp
+}
+
+/// Writes the request's audit line and counts it.
+pub fn finish(proxy: &Proxy, mut ctx: RequestCtx) {
+    let rec = &mut ctx.rec;
+    rec.total_ms = ms(ctx.start.elapsed());
+    let decision = if rec.mode == "passthrough" && rec.decision == "allow" {
+        "passthrough"
+    } else {
+        rec.decision
+    };
+    proxy.metrics.request(
+        decision,
+        rec.status,
+        rec.upstream_ms.unwrap_or(rec.total_ms) / 1e3,
+    );
+    redact_record(rec);
+    proxy.audit.write(rec);
+}
+
+/// How a `CONNECT` ended, for its own audit line and counter (the requests inside the
+/// tunnel are logged one by one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tunnel {
+    /// Intercepted: each inner request goes through the pipeline.
+    Intercepted,
+    /// A blind tunnel to a `--passthrough` host.
+    Passthrough,
+    /// Refused before any tunnel was opened.
+    Refused,
+}
+
+/// Logs a `CONNECT`: an audit line with method CONNECT, and the tunnel counter (never the
+/// request counters or latency histogram: a tunnel is not a request of 0 seconds).
+pub fn connect(proxy: &Proxy, mut rec: Record, outcome: Tunnel) {
+    proxy.metrics.tunnel(outcome);
+    rec.method = "CONNECT".into();
+    rec.decision = match outcome {
+        Tunnel::Intercepted => "allow",
+        Tunnel::Passthrough => "passthrough",
+        Tunnel::Refused => "deny",
+    };
+    redact_record(&mut rec);
+    proxy.audit.write(&rec);
+}
+
+fn redact_record(rec: &mut Record) {
+    for field in [&mut rec.method, &mut rec.host, &mut rec.path] {
+        if let Cow::Owned(s) = redact_tokens(field) {
+            *field = s;
+        }
+    }
+    for field in [&mut rec.reason, &mut rec.caveat].into_iter().flatten() {
+        if let Cow::Owned(s) = redact_tokens(field) {
+            *field = s;
+        }
+    }
+}
+
+/// Our tokens are hundreds of characters; shorter runs are never decoded.
+const MIN_TOKEN_RUN: usize = 40;
+
+/// `text` with every token in it (base64url or standard base64, percent-encoded or not)
+/// replaced by `<token:FINGERPRINT>`. Borrowed, at no cost, when there is none.
+pub fn redact_tokens(text: &str) -> Cow<'_, str> {
+    let mut out = redact_once(text);
+    if out.contains('%') {
+        let decoded = percent_decode(&out);
+        if let Cow::Owned(s) = redact_once(&decoded) {
+            // Logged decoded: the encoded form would still hold the token.
+            out = Cow::Owned(s);
+        }
+    }
+    out
+}
+
+fn redact_once(text: &str) -> Cow<'_, str> {
+    let url_safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=');
+    let mut out = match replace_runs(text, &url_safe, &|run| {
+        Token::decode(run).ok().map(|t| (0, run.len(), t))
+    }) {
+        Some(s) => Cow::Owned(s),
+        None => Cow::Borrowed(text),
+    };
+    // Standard base64 holds `/`, so a token's run may be glued to path segments around it:
+    // try the stretches between slashes. Only runs with a `+` (which base64url never has,
+    // and a standard token of hundreds of characters all but surely has) are tried.
+    let standard = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if let Some(s) = replace_runs(&out, &standard, &within_slashes) {
+        out = Cow::Owned(s);
+    }
+    out
+}
+
+/// The longest stretch of `run` between slashes that decodes as a token, as (start, end).
+fn within_slashes(run: &str) -> Option<(usize, usize, Token)> {
+    if !run.contains('+') {
+        return None;
+    }
+    let cuts: Vec<usize> = std::iter::once(0)
+        .chain(run.match_indices('/').map(|(i, _)| i + 1))
+        .collect();
+    let ends: Vec<usize> = run
+        .match_indices('/')
+        .map(|(i, _)| i)
+        .chain(std::iter::once(run.len()))
+        .collect();
+    let mut tries = 0;
+    for &a in &cuts {
+        for &b in ends.iter().rev() {
+            if b < a + MIN_TOKEN_RUN {
+                break;
+            }
+            tries += 1;
+            if tries > 64 {
+                return None;
+            }
+            if let Ok(t) = Token::decode(&run[a..b]) {
+                return Some((a, b, t));
+            }
+        }
+    }
+    None
+}
+
+/// A run's token, as (start, end, token) within the run.
+type FindIn<'a> = dyn Fn(&str) -> Option<(usize, usize, Token)> + 'a;
+
+/// Replaces the token `find` sees in each maximal run of `in_run` bytes at least
+/// [`MIN_TOKEN_RUN`] long; `None` if there was none.
+fn replace_runs(text: &str, in_run: &dyn Fn(u8) -> bool, find: &FindIn<'_>) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let (mut i, mut copied) = (0, 0);
+    while i < bytes.len() {
+        if !in_run(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && in_run(bytes[i]) {
+            i += 1;
+        }
+        if i - start < MIN_TOKEN_RUN {
+            continue;
+        }
+        // Runs hold ASCII only, so these are character boundaries.
+        if let Some((a, b, token)) = find(&text[start..i]) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..start + a]);
+            o.push_str("<token:");
+            o.push_str(&token.signature_fingerprint());
+            o.push('>');
+            copied = start + b;
+        }
+    }
+    out.map(|mut o| {
+        o.push_str(&text[copied..]);
+        o
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The time a request arrived, as the audit line shows it.
+pub fn now() -> String {
+    caveat::fmt_time(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn token() -> Token {
+        let proxy = caveat::ProxyKeyPair::generate();
+        Token::mint(
+            proxy.public(),
+            caveat::MintRequest {
+                secret: caveat::Secret::new("sk_test_path".into()),
+                inject: caveat::Injection::Bearer,
+                hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
+                expires: None,
+                location: None,
+            },
+            SystemTime::now(),
+        )
+        .expect("mint")
+    }
+
+    #[test]
+    fn a_token_in_the_path_is_logged_as_its_fingerprint() {
+        let t = token();
+        let text = t.encode();
+        let path = format!("/v1/charges/{text}/refunds");
+        let shown = redact_tokens(&path);
+        assert!(!shown.contains(&text), "{shown}");
+        assert_eq!(
+            shown,
+            format!("/v1/charges/<token:{}>/refunds", t.signature_fingerprint())
+        );
+    }
+
+    #[test]
+    fn a_standard_base64_or_percent_encoded_token_is_found_too() {
+        // A standard-alphabet token with a `+` (nearly all are; mint until one is).
+        let (t, std) = std::iter::repeat_with(|| {
+            let t = token();
+            let bin = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t.encode())
+                .expect("base64url");
+            let std = base64::engine::general_purpose::STANDARD.encode(bin);
+            (t, std)
+        })
+        .find(|(_, std)| std.contains('+'))
+        .expect("a token with +");
+        let path = format!("/x/{std}/y");
+        let shown = redact_tokens(&path).into_owned();
+        assert_eq!(shown, format!("/x/<token:{}>/y", t.signature_fingerprint()));
+        let encoded = std.replace('/', "%2F").replace('+', "%2B").replace('=', "%3D");
+        let path = format!("/x/{encoded}");
+        let shown = redact_tokens(&path).into_owned();
+        assert!(!shown.contains(&encoded) && !shown.contains(&std), "{shown}");
+        assert!(shown.contains(&t.signature_fingerprint()), "{shown}");
+    }
+
+    #[test]
+    fn ordinary_paths_are_untouched_and_borrowed() {
+        for p in [
+            "/v1/charges",
+            "/v1/customers/cus_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef/sources",
+            "/a%20b",
+        ] {
+            assert!(matches!(redact_tokens(p), Cow::Borrowed(_)), "{p}");
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The per-request pipeline, as named phases over one [`RequestCtx`] (the shape of
+//! pingora's `ProxyHttp`, as plain functions: no trait, no cost on the hot path):
+//!
+//! 1. [`authority`]: limits, then the one host this request is for;
+//! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
+//! 3. [`decide`]: unseal (cached), the core's decision, revocation;
+//! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret;
+//! 5. [`forward`]: over TLS with this worker's pooled client;
+//! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
+//! 7. [`logging`]: the only place that writes the audit line and the metrics.
+//!
+//! A phase that refuses returns a [`Deny`], which maps to status, error code and message
+//! in one table. Nothing is sent upstream before phase 3 allows, and every request is
+//! decided on its own: the tenth request on a kept-alive connection or inside a tunnel goes
+//! through all of this exactly like the first.
+
+pub mod authority;
+pub mod credential;
+pub mod decide;
+mod deny;
+pub mod forward;
+pub mod logging;
+pub mod response;
+pub mod upstream_request;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified, VerifiedCache};
+use http::Response;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+
+pub use self::deny::Deny;
+use crate::audit::{Audit, Record};
+use crate::ca::LocalCa;
+use crate::config::Config;
+use crate::inject::Resolved;
+use crate::metrics::Metrics;
+use crate::revoke::Revocations;
+use crate::upstream::{AddressPolicy, Body, HttpsClient, PolicyConnector};
+
+/// Most opened identifiers kept in memory (least useful evicted first).
+const UNSEAL_CACHE_MAX: usize = 10_000;
+/// Most verified tokens kept, and about how many bytes they may hold (a token may be up to
+/// 64 KiB; a typical one is under 2 KiB).
+const VERIFIED_CACHE_MAX: usize = 4096;
+const VERIFIED_CACHE_BYTES: u64 = 8 << 20;
+
+/// What the proxy loads from its home before it serves.
+pub struct Loaded {
+    /// Proxy keys, any of which may open a token.
+    pub keys: Vec<ProxyKeyPair>,
+    /// The local CA for interception.
+    pub ca: LocalCa,
+    /// Roots trusted for upstream TLS.
+    pub roots: rustls::RootCertStore,
+    /// Where audit lines go.
+    pub audit: Audit,
+    /// Revoked token families (reloaded in the background).
+    pub revoked: Arc<Revocations>,
+}
+
+/// Everything the pipeline needs, shared by all connections.
+pub struct Proxy {
+    /// The validated `run` settings.
+    pub config: Arc<Config>,
+    /// Proxy keys, any of which may open a token.
+    pub keys: Vec<ProxyKeyPair>,
+    /// The local CA for interception.
+    pub ca: LocalCa,
+    /// Where connections may go.
+    pub policy: Arc<AddressPolicy>,
+    /// Audit log.
+    pub audit: Audit,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Revoked token families.
+    pub revoked: Arc<Revocations>,
+    /// Every connection and tunnel task, so shutdown can wait for them.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
+    pub stopping: tokio_util::sync::CancellationToken,
+    /// Upstream clients: one pool per runtime thread, so a request and the pooled
+    /// connection it uses are driven by the same thread (index 0 for any other thread).
+    pools: Vec<Pools>,
+    /// Opened identifiers, by identifier bytes.
+    unsealed: quick_cache::sync::Cache<Vec<u8>, Arc<Payload>>,
+    /// Verified tokens, by the digest of their exact text.
+    verified: quick_cache::sync::Cache<CacheKey, Arc<Verified>, VerifiedWeight>,
+}
+
+/// Weighs a verified token by the memory it holds, so the cache bounds bytes as well as
+/// entries; quick_cache evicts the least useful entries first, so a client cycling
+/// through distinct tokens cannot flush everyone else's.
+#[derive(Clone)]
+struct VerifiedWeight;
+
+impl quick_cache::Weighter<CacheKey, Arc<Verified>> for VerifiedWeight {
+    fn weight(&self, _key: &CacheKey, v: &Arc<Verified>) -> u64 {
+        v.weight().max(1) as u64
+    }
+}
+
+impl Proxy {
+    /// Assembles the shared state: `own` are the proxy's own listening addresses (never
+    /// connected to), and there is one upstream pool per worker of `config`.
+    pub fn new(config: Arc<Config>, loaded: Loaded, own: Vec<SocketAddr>) -> Self {
+        let policy = Arc::new(AddressPolicy {
+            overrides: config.resolve.clone(),
+            allow_private: config.allow_private,
+            own,
+        });
+        // The idle upstream connections kept, shared out between the pools.
+        let workers = config.workers.max(1);
+        let idle = crate::upstream::MAX_IDLE_UPSTREAM.div_ceil(workers);
+        let tls = crate::upstream::tls_config(loaded.roots);
+        let pools = (0..=workers)
+            .map(|_| Pools {
+                tls: crate::upstream::client(policy.clone(), &tls, idle),
+                plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build(PolicyConnector(policy.clone())),
+            })
+            .collect();
+        Proxy {
+            config,
+            keys: loaded.keys,
+            ca: loaded.ca,
+            policy,
+            audit: loaded.audit,
+            metrics: Metrics::default(),
+            revoked: loaded.revoked,
+            tasks: tokio_util::task::TaskTracker::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
+            pools,
+            unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
+            verified: quick_cache::sync::Cache::with_weighter(
+                VERIFIED_CACHE_MAX,
+                VERIFIED_CACHE_BYTES,
+                VerifiedWeight,
+            ),
+        }
+    }
+
+    /// The upstream clients of the current thread.
+    fn pools(&self) -> &Pools {
+        let i = WORKER.with(|w| w.get());
+        self.pools
+            .get(i)
+            .or(self.pools.first())
+            .unwrap_or_else(|| unreachable_pools())
+    }
+
+    /// Whether a token-shaped string is a token: text verified before (a cache hit), or
+    /// one that decodes.
+    pub fn resolve(&self, text: &str) -> Option<Resolved> {
+        let key = VerifiedCache::key(text);
+        if let Some(verified) = self.verified.get(&key) {
+            return Some(Resolved::Verified { verified, key });
+        }
+        Token::decode(text).ok().map(|token| Resolved::Decoded {
+            token: Arc::new(token),
+            key,
+        })
+    }
+
+    /// A token resolved earlier (a tunnel's), looked up again: verified since, it is a hit.
+    fn re_resolve(&self, earlier: &Resolved) -> Resolved {
+        match earlier {
+            Resolved::Decoded { key, .. } => match self.verified.get(key) {
+                Some(verified) => Resolved::Verified { verified, key: *key },
+                None => earlier.clone(),
+            },
+            Resolved::Verified { .. } => earlier.clone(),
+        }
+    }
+
+    /// Keeps a verified token under the key of its text. Results that used discharges
+    /// depend on more than the token's text and are not kept.
+    fn remember(&self, key: CacheKey, verified: Arc<Verified>) {
+        if !verified.used_discharges() {
+            self.verified.insert(key, verified);
+        }
+    }
+
+    fn unseal(&self, token: &Token) -> Result<Arc<Payload>, caveat::Denial> {
+        let id = token.identifier();
+        if let Some(hit) = self.unsealed.get(&id) {
+            self.metrics.unseal_hits.fetch_add(1, Relaxed);
+            return Ok(hit);
+        }
+        self.metrics.unseal_misses.fetch_add(1, Relaxed);
+        let payload = Arc::new(caveat::unseal(token, &self.keys)?);
+        self.unsealed.insert(id, payload.clone());
+        Ok(payload)
+    }
+}
+
+/// The HTTPS client (secrets) and the plain one (passthrough `http://`, never a secret).
+struct Pools {
+    tls: HttpsClient,
+    plain: hyper_util::client::legacy::Client<PolicyConnector, Body>,
+}
+
+#[cold]
+fn unreachable_pools() -> ! {
+    panic!("Proxy::new always builds at least one upstream pool")
+}
+
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as runtime worker `i` (1-based, at most the configured
+/// workers): requests it serves use that worker's own upstream pool.
+pub fn set_worker(i: usize) {
+    WORKER.with(|w| w.set(i));
+}
+
+/// How the request reached us, which decides whose authority counts.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Origin-form on the plain listener: the token's first sealed host.
+    Reverse,
+    /// Absolute-form (HTTP_PROXY): the URI's host.
+    Forward,
+    /// Inside an intercepted CONNECT tunnel: the CONNECT target, and nothing else.
+    Tunnel {
+        /// The CONNECT target host.
+        host: caveat::Host,
+        /// The CONNECT target port.
+        port: u16,
+        /// A token from the CONNECT's `Proxy-Authorization`, used by inner requests that
+        /// carry none of their own (each is still decided on its own).
+        token: Option<Resolved>,
+        /// Reached by a transparent redirect (SNI named the host) rather than CONNECT.
+        transparent: bool,
+    },
+    /// Plain HTTP redirected to the transparent listener: the Host header is the authority
+    /// (the secret still goes upstream over TLS).
+    TransparentHttp {
+        /// The original destination port.
+        port: u16,
+    },
+}
+
+impl Mode {
+    fn name(&self) -> &'static str {
+        match self {
+            Mode::Reverse => "reverse",
+            Mode::Forward => "forward",
+            Mode::Tunnel {
+                transparent: false, ..
+            } => "tunnel",
+            Mode::Tunnel {
+                transparent: true, ..
+            }
+            | Mode::TransparentHttp { .. } => "transparent",
+        }
+    }
+}
+
+/// One request on its way through the phases: how it came, when, and its audit record,
+/// which each phase fills in and [`logging`] alone writes.
+pub struct RequestCtx {
+    /// When the request arrived.
+    pub start: Instant,
+    /// How it reached us.
+    pub mode: Mode,
+    /// The audit line being built.
+    pub rec: Record,
+}
+
+impl RequestCtx {
+    fn new<B>(req: &http::Request<B>, client: SocketAddr, mode: Mode) -> Self {
+        RequestCtx {
+            start: Instant::now(),
+            rec: Record {
+                time: logging::now(),
+                request_id: request_id(),
+                client: client.to_string(),
+                mode: mode.name(),
+                method: req.method().to_string(),
+                path: req.uri().path().to_string(),
+                ..Record::default()
+            },
+            mode,
+        }
+    }
+
+    /// Marks the decision as taken now.
+    fn decided(&mut self) {
+        self.rec.decide_ms = ms(self.start.elapsed());
+    }
+}
+
+/// What the decision produced: a request for the upstream.
+pub enum Outgoing {
+    /// A verified request carrying the secret, to a sealed host, over TLS.
+    Secret(http::Request<Body>),
+    /// A request without a token to a `--passthrough` host, untouched.
+    Passthrough(http::Request<Body>),
+}
+
+/// The whole pipeline for one request. Always answers; never panics on input.
+pub async fn handle(
+    proxy: Arc<Proxy>,
+    req: http::Request<Incoming>,
+    client: SocketAddr,
+    mode: Mode,
+) -> Response<Body> {
+    let mut ctx = RequestCtx::new(&req, client, mode);
+    match request_phases(&proxy, req, &mut ctx) {
+        Ok(out) => forward::forward(proxy, out, ctx).await,
+        Err(deny) => logging::refused(&proxy, ctx, deny),
+    }
+}
+
+/// Phases 1 to 4: from the client's request to the one for the upstream, or a refusal.
+fn request_phases(
+    proxy: &Proxy,
+    req: http::Request<Incoming>,
+    ctx: &mut RequestCtx,
+) -> Result<Outgoing, Deny> {
+    let (parts, body) = req.into_parts();
+    authority::limits(&parts)?;
+    let authority = authority::authority(&parts, &ctx.mode)?;
+    if let Some((h, _)) = &authority.target {
+        ctx.rec.host = h.to_string();
+    }
+    let Some(found) = credential::find(proxy, &parts, &ctx.mode)? else {
+        return match upstream_request::passthrough(&proxy.config.passthrough, parts, body, &authority)? {
+            Some(out) => {
+                ctx.rec.mode = "passthrough";
+                ctx.rec.decision = "allow";
+                Ok(out)
+            }
+            None => Err(Deny::NoToken {
+                host: authority.target.map(|(h, _)| h),
+            }),
+        };
+    };
+    let allowed = decide::decide(proxy, &parts, authority, found, ctx)?;
+    ctx.rec.decision = "allow";
+    upstream_request::with_secret(parts, body, allowed)
+}
+
+/// A request id: 16 hex digits, unique enough to find a line in the audit log.
+pub fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Relaxed));
+    format!("{:016x}", h.finish())
+}
+
+/// A complete body from bytes.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// An error and its causes on one line (upstream errors nest several deep).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    /// The tunnel's token travels in `Mode`, which derives `Debug`: it must not show.
+    #[test]
+    fn a_tunnel_mode_never_shows_its_token() {
+        let proxy = caveat::ProxyKeyPair::generate();
+        let text = Token::mint(
+            proxy.public(),
+            caveat::MintRequest {
+                secret: caveat::Secret::new("sk_test_tunnel".into()),
+                inject: caveat::Injection::Bearer,
+                hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
+                expires: None,
+                location: None,
+            },
+            SystemTime::now(),
+        )
+        .expect("mint")
+        .encode();
+        let token = Token::decode(&text).expect("decodes");
+        let mode = Mode::Tunnel {
+            host: caveat::Host::normalize("api.example.com").expect("host"),
+            port: 443,
+            token: Some(Resolved::Decoded {
+                token: Arc::new(token),
+                key: VerifiedCache::key(&text),
+            }),
+            transparent: false,
+        };
+        let shown = format!("{mode:?}");
+        assert!(!shown.contains(&text), "{shown}");
+        assert!(!shown.contains("sk_test_tunnel"), "{shown}");
+        assert!(shown.contains("fingerprint"), "{shown}");
+    }
+}
