@@ -4,9 +4,8 @@
 //! `ca.pem` accept the leaf certificates issued here for the host they CONNECT to. Leaf
 //! certificates are cached in memory: a handshake after the first costs no signing.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 use rcgen::{
@@ -21,7 +20,7 @@ pub const CA_CERT_FILE: &str = "ca.pem";
 /// File name of the CA private key.
 pub const CA_KEY_FILE: &str = "ca.key";
 
-/// Most leaf certificates kept in memory; the cache is cleared when it would grow past it.
+/// Most leaf certificates kept in memory (the least useful are evicted first).
 const LEAF_CACHE_MAX: usize = 10_000;
 
 /// The local CA and its leaf cache.
@@ -29,7 +28,7 @@ pub struct LocalCa {
     issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
     cert_path: PathBuf,
-    leaves: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+    leaves: quick_cache::sync::Cache<String, Arc<CertifiedKey>>,
 }
 
 impl std::fmt::Debug for LocalCa {
@@ -61,7 +60,7 @@ impl LocalCa {
             issuer,
             cert_pem,
             cert_path,
-            leaves: Mutex::new(HashMap::new()),
+            leaves: quick_cache::sync::Cache::new(LEAF_CACHE_MAX),
         })
     }
 
@@ -77,13 +76,8 @@ impl LocalCa {
 
     /// A leaf certificate for `host` (a DNS name or IP address), from the cache or new.
     pub fn leaf(&self, host: &str) -> anyhow::Result<Arc<CertifiedKey>> {
-        if let Some(hit) = self
-            .leaves
-            .lock()
-            .map_err(|_| anyhow::anyhow!("leaf cache poisoned"))?
-            .get(host)
-        {
-            return Ok(hit.clone());
+        if let Some(hit) = self.leaves.get(host) {
+            return Ok(hit);
         }
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
@@ -108,14 +102,7 @@ impl LocalCa {
             vec![CertificateDer::from(cert.der().to_vec())],
             signing,
         ));
-        let mut cache = self
-            .leaves
-            .lock()
-            .map_err(|_| anyhow::anyhow!("leaf cache poisoned"))?;
-        if cache.len() >= LEAF_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(host.to_string(), certified.clone());
+        self.leaves.insert(host.to_string(), certified.clone());
         Ok(certified)
     }
 }
