@@ -80,6 +80,19 @@ impl Session {
         cmd
     }
 
+    /// `sh -c script` with this session's environment and both binaries first on `PATH`,
+    /// as a user's shell would run a snippet from the docs.
+    pub fn shell(&self, script: &str) -> Command {
+        let mut path = vec![bin_dir().to_path_buf()];
+        if let Some(existing) = std::env::var_os("PATH") {
+            path.extend(std::env::split_paths(&existing));
+        }
+        let mut cmd = self.cmd("sh");
+        cmd.env("PATH", std::env::join_paths(path).expect("PATH"))
+            .args(["-c", script]);
+        cmd
+    }
+
     /// Runs `bin args...` and returns its output.
     pub fn run(&self, bin: &str, args: &[&str]) -> Run {
         Run::from(self.cmd(bin).args(args).output().expect("spawn"))
