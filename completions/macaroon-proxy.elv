@@ -25,7 +25,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --version 'Print version'
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
-            cand ca 'Print the local CA''s path and the environment lines clients need to trust it.'
+            cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -79,7 +79,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help'= {
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
-            cand ca 'Print the local CA''s path and the environment lines clients need to trust it.'
+            cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'

@@ -80,6 +80,19 @@ impl Session {
         cmd
     }
 
+    /// `sh -c script` with this session's environment and both binaries first on `PATH`,
+    /// as a user's shell would run a snippet from the docs.
+    pub fn shell(&self, script: &str) -> Command {
+        let mut path = vec![bin_dir().to_path_buf()];
+        if let Some(existing) = std::env::var_os("PATH") {
+            path.extend(std::env::split_paths(&existing));
+        }
+        let mut cmd = self.cmd("sh");
+        cmd.env("PATH", std::env::join_paths(path).expect("PATH"))
+            .args(["-c", script]);
+        cmd
+    }
+
     /// Runs `bin args...` and returns its output.
     pub fn run(&self, bin: &str, args: &[&str]) -> Run {
         Run::from(self.cmd(bin).args(args).output().expect("spawn"))
@@ -150,6 +163,83 @@ impl Run {
 }
 
 pub mod upstream;
+
+/// Whether this run is CI: `CI` is set to anything but empty, `0` or `false`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// Writes straight to the process's stderr, past libtest's capture, so a skip shows in
+/// `cargo test` output even though the test then passes.
+fn announce(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// A test cannot run because something installable is missing (a Python package, node or
+/// its modules, fuse3, iptables). On a workstation it skips, printing `reason`; under
+/// `CI=true` it fails with `reason`, so a broken install step in `.ci/run` cannot quietly
+/// drop the real-client tests. Call it as `return e2e::skip_or_fail(why);`.
+#[track_caller]
+pub fn skip_or_fail(reason: impl std::fmt::Display) {
+    if in_ci() {
+        panic!(
+            "{reason}\nCI is set, so this test may not skip: install what it needs \
+             (`bash .ci/run` does; see README.md, \"Test it\")"
+        );
+    }
+    announce(&format!(
+        "SKIPPED {}: {reason}",
+        std::thread::current().name().unwrap_or("test")
+    ));
+}
+
+/// A test cannot run because the machine itself lacks something no package brings: the
+/// kernel's FUSE device (`/dev/fuse`), or the capabilities to build network namespaces
+/// (`CAP_NET_ADMIN`, `CAP_SYS_ADMIN`: not root, or a container started without them).
+/// It skips even under CI, loudly. Use it for nothing that `.ci/run` can install.
+pub fn skip_platform(reason: impl std::fmt::Display) {
+    let who = std::thread::current().name().unwrap_or("test").to_string();
+    let ci = if in_ci() {
+        " (allowed under CI: the machine lacks it, no package provides it)"
+    } else {
+        ""
+    };
+    announce(&format!("SKIPPED {who}: {reason}{ci}"));
+}
+
+/// Why `python3` cannot import every one of `modules`, if it cannot.
+pub fn missing_python(modules: &[&str]) -> Option<String> {
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output();
+    match probe {
+        Err(_) => Some("python3 is not installed".to_string()),
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "python3 cannot import {} ({}); pip install {}",
+            modules.join(", "),
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim(),
+            modules
+                .iter()
+                .map(|m| if *m == "nacl" { "pynacl" } else { m })
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
+    }
+}
+
+/// Why `tool` cannot be run, if it cannot: `install` says how to get it.
+pub fn missing_tool(tool: &str, install: &str) -> Option<String> {
+    match Command::new(tool).arg("--version").output() {
+        Ok(_) => None,
+        Err(e) => Some(format!("`{tool}` cannot be run ({e}); {install}")),
+    }
+}
 
 /// A running `macaroon-proxy run`, killed (SIGTERM, then reaped) when dropped.
 pub struct ProxyProcess {

@@ -1,8 +1,6 @@
 //! `macaroon exec`: unmodified commands get a fresh short-lived token and the proxy
 //! settings, and reach the upstream through the proxy with the real key injected.
 
-use std::process::Command;
-
 use e2e::Session;
 
 use crate::world::*;
@@ -104,23 +102,10 @@ fn unmodified_curl_reaches_the_upstream_with_the_real_key() {
     );
 }
 
-/// Skips (printing why) when a Python SDK is not installed.
-fn has_module(module: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: python3 has no {module} module (pip install {module})");
-    }
-    ok
-}
-
 #[test]
 fn unmodified_stripe_sdk_works_through_exec() {
-    if !has_module("stripe") {
-        return;
+    if let Some(why) = e2e::missing_python(&["stripe"]) {
+        return e2e::skip_or_fail(why);
     }
     let w = world_for("api.stripe.com", "bearer", &[]);
     let script = r#"python3 -c '
@@ -153,8 +138,8 @@ print(len(page.data))
 
 #[test]
 fn unmodified_openai_sdk_works_through_exec() {
-    if !has_module("openai") {
-        return;
+    if let Some(why) = e2e::missing_python(&["openai"]) {
+        return e2e::skip_or_fail(why);
     }
     let w = world_for("api.openai.com", "bearer", &[]);
     let script = r#"python3 -c '

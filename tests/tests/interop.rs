@@ -135,13 +135,11 @@ fn mint_vectors(s: &Session) -> serde_json::Value {
     })
 }
 
-/// Runs verify_ours.py; `None` (with a printed reason) when Python lacks the libraries.
+/// Runs verify_ours.py; `None` when Python lacks the libraries (a skip on a workstation,
+/// a failure under CI).
 fn python_verify(file: &Path) -> Option<String> {
-    let probe = Command::new("python3")
-        .args(["-c", "import pymacaroons, nacl"])
-        .output();
-    if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        eprintln!("SKIPPED: python3 with pymacaroons and pynacl is needed (pip install pymacaroons pynacl)");
+    if let Some(why) = e2e::missing_python(&["pymacaroons", "nacl"]) {
+        e2e::skip_or_fail(why);
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_ours.py");
@@ -159,15 +157,16 @@ fn python_verify(file: &Path) -> Option<String> {
     Some(text)
 }
 
-/// Runs verify_ours.js; `None` (with a printed reason) when node or its modules are missing.
+/// Runs verify_ours.js; `None` when node or its modules are missing (a skip on a
+/// workstation, a failure under CI).
 fn node_verify(file: &Path) -> Option<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: node is not installed");
+    if let Some(why) = e2e::missing_tool("node", "install Node.js (apt-get install nodejs npm)") {
+        e2e::skip_or_fail(why);
         return None;
     }
     if !dir.join("node_modules/macaroon").exists() {
-        eprintln!("SKIPPED: js-macaroon is not installed (run: npm ci --prefix tests/interop)");
+        e2e::skip_or_fail("js-macaroon is not installed (run: npm ci --prefix tests/interop)");
         return None;
     }
     let out = Command::new("node")

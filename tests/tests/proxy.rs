@@ -383,22 +383,12 @@ fn graceful_shutdown_exits_cleanly() {
     assert_eq!(w.proxy.audit().len(), 1);
 }
 
-/// Runs a Python snippet with the proxy environment a user would export; `None` (with a
-/// printed reason) only when python3 or the module is missing.
+/// Runs a Python snippet with the proxy environment a user would export; `None` only when
+/// python3 or the module is missing (a skip on a workstation, a failure under CI).
 fn python(w: &World, module: &str, code: &str) -> Option<String> {
-    let probe = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output();
-    match probe {
-        Err(_) => {
-            eprintln!("SKIPPED: python3 is not installed");
-            return None;
-        }
-        Ok(o) if !o.status.success() => {
-            eprintln!("SKIPPED: python3 has no {module} module (pip install {module})");
-            return None;
-        }
-        Ok(_) => {}
+    if let Some(why) = e2e::missing_python(&[module]) {
+        e2e::skip_or_fail(why);
+        return None;
     }
     let ca = w.ca();
     let out = Command::new("python3")

@@ -127,18 +127,64 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The environment lines a client needs to trust the CA and use the proxy. `bundle` is
-/// the system roots plus the CA (for variables that replace a trust store), `ca` the CA
-/// alone (for Node, which adds it to its own roots).
-pub fn client_env(ca: &Path, bundle: &Path, proxy_url: &str) -> String {
-    let (ca, b) = (ca.display(), bundle.display());
+/// The Python start-up hook that `macaroon exec` installs too (one file, embedded by both):
+/// it points SDKs that pin their own CA bundle (`stripe.ca_bundle_path`) and
+/// `certifi.where()` at `SSL_CERT_FILE`, so they accept the intercepting proxy's leaves.
+const SITECUSTOMIZE: &str = include_str!("../../cli/src/commands/exec/sitecustomize.py");
+
+/// Loopback: the admin listener and local services are reached directly, never through
+/// the proxy (which would answer 401 for want of a token).
+const NO_PROXY: &str = "localhost,127.0.0.1,::1";
+
+/// Writes the Python hook as `$MACAROON_HOME/python/sitecustomize.py` (where `macaroon
+/// exec` writes it) and returns that directory, for the front of `PYTHONPATH`.
+pub fn write_python_hook(home: &Path) -> anyhow::Result<PathBuf> {
+    let dir = home.join("python");
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let file = dir.join("sitecustomize.py");
+    std::fs::write(&file, SITECUSTOMIZE).with_context(|| format!("could not write {}", file.display()))?;
+    Ok(dir)
+}
+
+/// Quotes `value` for a POSIX shell: single quotes, with each `'` written as `'\''`.
+fn sh_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Where a client finds what it needs to use the proxy: the CA alone (for Node, which adds
+/// it to its own roots), the bundle of system roots plus the CA (for variables that
+/// replace a trust store), and the directory holding the Python hook.
+#[derive(Debug)]
+pub struct ClientFiles<'a> {
+    /// The CA certificate, PEM.
+    pub ca: &'a Path,
+    /// The system roots followed by the CA.
+    pub bundle: &'a Path,
+    /// The directory holding `sitecustomize.py`.
+    pub python: &'a Path,
+}
+
+/// The environment lines a client needs to use the proxy and trust its CA: POSIX shell,
+/// values quoted, so `eval "$(macaroon-proxy ca)"` works whatever the paths hold.
+pub fn client_env(files: &ClientFiles<'_>, proxy_url: &str) -> String {
+    let q = |p: &Path| sh_quote(&p.display().to_string());
+    let (ca, b, py, url, loopback) = (
+        q(files.ca),
+        q(files.bundle),
+        q(files.python),
+        sh_quote(proxy_url),
+        sh_quote(NO_PROXY),
+    );
     format!(
-        "export HTTPS_PROXY={proxy_url} HTTP_PROXY={proxy_url}\n\
-         export SSL_CERT_FILE={b}          # OpenSSL, Go, Ruby, many others\n\
-         export CURL_CA_BUNDLE={b}         # curl\n\
-         export REQUESTS_CA_BUNDLE={b}     # Python requests\n\
-         export GIT_SSL_CAINFO={b}         # git\n\
-         export NODE_EXTRA_CA_CERTS={ca}    # Node.js (added to its built-in roots)\n\
+        "export HTTPS_PROXY={url} https_proxy={url} HTTP_PROXY={url} http_proxy={url}\n\
+         export NO_PROXY={loopback} no_proxy={loopback}  # loopback (e.g. the admin port) goes direct\n\
+         export SSL_CERT_FILE={b}       # OpenSSL, Go, Ruby, Python httpx, many others\n\
+         export CURL_CA_BUNDLE={b}      # curl\n\
+         export REQUESTS_CA_BUNDLE={b}  # Python requests\n\
+         export GIT_SSL_CAINFO={b}      # git\n\
+         export AWS_CA_BUNDLE={b}       # AWS SDKs and CLI\n\
+         export NODE_EXTRA_CA_CERTS={ca}  # Node.js (added to its built-in roots)\n\
+         export PYTHONPATH={py}\"${{PYTHONPATH:+:$PYTHONPATH}}\"  # Python SDKs that pin a CA bundle (stripe, certifi)\n\
          # Java: keytool -importcert -alias macaroon -file {ca} -keystore <truststore>\n"
     )
 }
@@ -177,5 +223,24 @@ mod tests {
         let b = ca.leaf("api.example.test").expect("leaf");
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &ca.leaf("127.0.0.1").expect("ip leaf")));
+    }
+
+    #[test]
+    fn client_env_quotes_paths_for_the_shell() {
+        let files = ClientFiles {
+            ca: Path::new("/home/o'neil/Application Support/macaroon/ca.pem"),
+            bundle: Path::new("/b"),
+            python: Path::new("/h/python"),
+        };
+        let env = client_env(&files, "http://127.0.0.1:8080");
+        assert!(
+            env.contains(r"NODE_EXTRA_CA_CERTS='/home/o'\''neil/Application Support/macaroon/ca.pem'"),
+            "{env}"
+        );
+        assert!(
+            env.contains(r#"export PYTHONPATH='/h/python'"${PYTHONPATH:+:$PYTHONPATH}""#),
+            "{env}"
+        );
+        assert!(env.contains("no_proxy='localhost,127.0.0.1,::1'"), "{env}");
     }
 }

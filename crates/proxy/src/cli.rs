@@ -50,7 +50,12 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Run(RunArgs),
 
-    /// Print the local CA's path and the environment lines clients need to trust it.
+    /// Print the local CA's path and the environment lines clients need to use the proxy.
+    ///
+    /// The lines (POSIX shell) set HTTPS_PROXY and HTTP_PROXY, NO_PROXY for loopback, the
+    /// CA variables common runtimes read, and PYTHONPATH for a sitecustomize hook (written
+    /// to $MACAROON_HOME/python) that makes Python SDKs pinning their own CA bundle
+    /// (Stripe, certifi users) trust the proxy too.
     ///
     /// Example:
     ///   eval "$(macaroon-proxy ca)"
@@ -211,12 +216,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
             let bundle = caveat::write_trust_bundle(&home, ca.cert_path())?;
+            let python = crate::ca::write_python_hook(&home)?;
             eprintln!(
-                "CA certificate: {} (with the system roots: {})",
+                "CA certificate: {} (with the system roots: {}); Python hook: {}",
                 ca.cert_path().display(),
-                bundle.display()
+                bundle.display(),
+                python.join("sitecustomize.py").display()
             );
-            print!("{}", crate::ca::client_env(ca.cert_path(), &bundle, &proxy_url));
+            let files = crate::ca::ClientFiles {
+                ca: ca.cert_path(),
+                bundle: &bundle,
+                python: &python,
+            };
+            print!("{}", crate::ca::client_env(&files, &proxy_url));
             Ok(())
         }
     }

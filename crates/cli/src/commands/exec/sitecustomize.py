@@ -1,7 +1,9 @@
-# Written by `macaroon exec`. Python SDKs that ship their own CA bundle (stripe) or read
-# certifi directly would refuse the proxy's certificates; point them at the bundle in
-# SSL_CERT_FILE (system roots plus the proxy CA) when they are imported. Nothing else
-# changes, and a sitecustomize found further along sys.path still runs.
+# Written by `macaroon exec` and `macaroon-proxy ca` (both embed this one file) into
+# $MACAROON_HOME/python, which they put first on PYTHONPATH. Python SDKs that ship their
+# own CA bundle (stripe) or read certifi directly would refuse the proxy's certificates;
+# point them at the bundle in SSL_CERT_FILE (system roots plus the proxy CA) when they are
+# imported. Nothing else changes, and a sitecustomize found further along sys.path still
+# runs.
 import os
 import sys
 

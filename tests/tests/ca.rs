@@ -1,0 +1,150 @@
+//! `macaroon-proxy ca`: the documented HTTPS_PROXY set-up, typed as a user types it —
+//! `eval "$(macaroon-proxy ca)"`, then an unmodified script. The SDKs are the real ones from
+//! PyPI: Stripe's trusts only the CA bundle it ships (so it needs the sitecustomize hook the
+//! lines put on PYTHONPATH), OpenAI's goes through httpx and certifi.
+
+use std::path::Path;
+
+use e2e::Session;
+
+use crate::world::*;
+
+/// `eval "$(macaroon-proxy ca --proxy-url PROXY)"` then `script`, in `sh`, with `env` set
+/// beforehand (as a user's shell would have it).
+fn after_eval_ca(w: &World, env: &[(&str, &str)], script: &str) -> e2e::Run {
+    let mut cmd = w.s.shell(&format!(
+        r#"eval "$(macaroon-proxy ca --proxy-url {})" && {script}"#,
+        w.proxy.url()
+    ));
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    e2e::Run::from(cmd.output().expect("run sh"))
+}
+
+/// The upstream saw exactly one request, for `host`, at `target`, with the real key.
+fn assert_one_request_with_the_real_key(w: &World, host: &str, target: &str) {
+    let seen = w.up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].authority, host);
+    assert_eq!(seen[0].target, target);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    let audit = w.proxy.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["mode"], "tunnel", "went through HTTPS_PROXY (CONNECT)");
+    w.assert_clean(1);
+}
+
+#[test]
+fn stripe_sdk_works_after_eval_ca() {
+    if let Some(why) = e2e::missing_python(&["stripe"]) {
+        return e2e::skip_or_fail(why);
+    }
+    let w = world_for("api.stripe.com", "bearer", &[]);
+    let token = w.narrow(&["--expires", "10m", "--method", "GET"]);
+    // stripe.api_base is left alone: the SDK asks for https://api.stripe.com through
+    // HTTPS_PROXY, and the proxy's --resolve sends api.stripe.com to the test upstream.
+    let run = after_eval_ca(
+        &w,
+        &[("STRIPE_API_KEY", &token)],
+        r#"python3 -c '
+import os, stripe
+stripe.api_key = os.environ["STRIPE_API_KEY"]
+page = stripe.Charge.list(limit=3)
+print(len(page.data), stripe.api_base)
+'"#,
+    );
+    run.ok();
+    assert_eq!(run.out(), "0 https://api.stripe.com");
+    assert_one_request_with_the_real_key(&w, "api.stripe.com", "/v1/charges?limit=3");
+}
+
+#[test]
+fn openai_sdk_works_after_eval_ca() {
+    if let Some(why) = e2e::missing_python(&["openai"]) {
+        return e2e::skip_or_fail(why);
+    }
+    let w = world_for("api.openai.com", "bearer", &[]);
+    let token = w.narrow(&["--expires", "10m", "--method", "GET"]);
+    let run = after_eval_ca(
+        &w,
+        &[("OPENAI_API_KEY", &token)],
+        r#"python3 -c '
+from openai import OpenAI
+client = OpenAI()
+print(len(client.models.list().data), client.base_url)
+'"#,
+    );
+    run.ok();
+    assert_eq!(run.out(), "0 https://api.openai.com/v1/");
+    assert_one_request_with_the_real_key(&w, "api.openai.com", "/v1/models");
+}
+
+#[test]
+fn loopback_is_reached_directly_after_eval_ca() {
+    if let Some(why) = e2e::missing_python(&["requests"]) {
+        return e2e::skip_or_fail(why);
+    }
+    let w = world();
+    let healthz = format!("http://{}/healthz", w.proxy.admin);
+    // Through the proxy the admin port would answer 401 (no token); directly, 200.
+    let run = after_eval_ca(
+        &w,
+        &[("HEALTHZ", &healthz)],
+        r#"python3 -c '
+import os, requests
+print(requests.get(os.environ["HEALTHZ"]).status_code)
+' && curl -sS -o /dev/null -w '%{http_code}\n' "$HEALTHZ""#,
+    );
+    run.ok();
+    assert_eq!(run.out(), "200\n200");
+    assert!(w.proxy.audit().is_empty(), "the proxy saw a loopback request");
+    w.assert_clean(0);
+}
+
+#[test]
+fn ca_lines_eval_in_sh_whatever_the_home_path_holds() {
+    let s = Session::new();
+    let home = s.home().join("Application Support/it's macaroon");
+    let script = r#"eval "$(macaroon-proxy ca --home "$H")" && printf '%s\n' "$SSL_CERT_FILE" "$NODE_EXTRA_CA_CERTS" "$PYTHONPATH" "$NO_PROXY" "$no_proxy" "$HTTPS_PROXY" "$http_proxy""#;
+    let run = e2e::Run::from(
+        s.shell(script)
+            .env("H", &home)
+            .env("PYTHONPATH", "/already/there")
+            .output()
+            .expect("sh"),
+    );
+    run.ok();
+    let h = home.display();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{h}/ca-bundle.pem\n{h}/ca.pem\n{h}/python:/already/there\n\
+             localhost,127.0.0.1,::1\nlocalhost,127.0.0.1,::1\n\
+             http://127.0.0.1:8080\nhttp://127.0.0.1:8080\n"
+        )
+    );
+    assert!(run.stderr.contains("CA certificate:"), "{}", run.stderr);
+    // The hook is the one `macaroon exec` writes, byte for byte.
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/cli/src/commands/exec/sitecustomize.py");
+    assert_eq!(
+        std::fs::read_to_string(home.join("python/sitecustomize.py")).expect("hook"),
+        std::fs::read_to_string(ours).expect("source")
+    );
+    let bundle = std::fs::read_to_string(home.join("ca-bundle.pem")).expect("bundle");
+    let ca = std::fs::read_to_string(home.join("ca.pem")).expect("ca");
+    assert!(bundle.ends_with(&ca), "the bundle ends with the proxy CA");
+}
