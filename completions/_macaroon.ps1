@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('wrap', 'wrap', [CompletionResultType]::ParameterValue, 'Seal a real API key into a new root token, store it under NAME and print it')
+            [CompletionResult]::new('issuer', 'issuer', [CompletionResultType]::ParameterValue, 'Show this home''s issuer key: what a proxy operator trusts to open what you wrap')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token, offline, and print the narrower token')
             [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags')
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token')
@@ -46,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it')
             [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'Advisory location recorded in the token (e.g. the proxy''s URL)')
             [CompletionResult]::new('--proxy-key', '--proxy-key', [CompletionResultType]::ParameterName, 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub')
+            [CompletionResult]::new('--issuer-key', '--issuer-key', [CompletionResultType]::ParameterName, 'Sign with this issuer key file (base64, mode 0600) instead of this home''s')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--no-store', '--no-store', [CompletionResultType]::ParameterName, 'Print the token without storing it')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace a stored token of the same name')
@@ -53,6 +55,35 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon;issuer' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the issuer public key (creating the issuer key if this home has none)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon;issuer;show' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon;issuer;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the issuer public key (creating the issuer key if this home has none)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon;issuer;help;show' {
+            break
+        }
+        'macaroon;issuer;help;help' {
             break
         }
         'macaroon;attenuate' {
@@ -181,6 +212,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
         }
         'macaroon;help' {
             [CompletionResult]::new('wrap', 'wrap', [CompletionResultType]::ParameterValue, 'Seal a real API key into a new root token, store it under NAME and print it')
+            [CompletionResult]::new('issuer', 'issuer', [CompletionResultType]::ParameterValue, 'Show this home''s issuer key: what a proxy operator trusts to open what you wrap')
             [CompletionResult]::new('attenuate', 'attenuate', [CompletionResultType]::ParameterValue, 'Add caveats to a token, offline, and print the narrower token')
             [CompletionResult]::new('discharge', 'discharge', [CompletionResultType]::ParameterValue, 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags')
             [CompletionResult]::new('bind', 'bind', [CompletionResultType]::ParameterValue, 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token')
@@ -195,6 +227,13 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             break
         }
         'macaroon;help;wrap' {
+            break
+        }
+        'macaroon;help;issuer' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the issuer public key (creating the issuer key if this home has none)')
+            break
+        }
+        'macaroon;help;issuer;show' {
             break
         }
         'macaroon;help;attenuate' {

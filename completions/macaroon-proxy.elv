@@ -27,6 +27,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
+            cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -46,6 +47,8 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
             cand --passthrough 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)'
             cand --upstream-timeout 'How long an upstream may take to send response headers (then 504)'
+            cand --issuer 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer'
+            cand --allow-host 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --allow-private 'Allow upstream addresses in private and loopback ranges'
             cand --transparent 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
@@ -69,6 +72,53 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'macaroon-proxy;issuers'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Trust an issuer (its public key, from `macaroon issuer show`)'
+            cand rm 'Stop trusting an issuer: every token it wrapped is refused'
+            cand list 'List the trusted issuers (the file''s, and this home''s own)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;issuers;add'= {
+            cand --note 'A note kept beside it (whose key it is)'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;issuers;rm'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;issuers;list'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;issuers;help'= {
+            cand add 'Trust an issuer (its public key, from `macaroon issuer show`)'
+            cand rm 'Stop trusting an issuer: every token it wrapped is refused'
+            cand list 'List the trusted issuers (the file''s, and this home''s own)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;issuers;help;add'= {
+        }
+        &'macaroon-proxy;issuers;help;rm'= {
+        }
+        &'macaroon-proxy;issuers;help;list'= {
+        }
+        &'macaroon-proxy;issuers;help;help'= {
+        }
         &'macaroon-proxy;completions'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
@@ -81,6 +131,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
+            cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -91,6 +142,17 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help;ca'= {
         }
         &'macaroon-proxy;help;revoke'= {
+        }
+        &'macaroon-proxy;help;issuers'= {
+            cand add 'Trust an issuer (its public key, from `macaroon issuer show`)'
+            cand rm 'Stop trusting an issuer: every token it wrapped is refused'
+            cand list 'List the trusted issuers (the file''s, and this home''s own)'
+        }
+        &'macaroon-proxy;help;issuers;add'= {
+        }
+        &'macaroon-proxy;help;issuers;rm'= {
+        }
+        &'macaroon-proxy;help;issuers;list'= {
         }
         &'macaroon-proxy;help;completions'= {
         }

@@ -31,6 +31,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "keyge
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "completions" -d 'Print shell completions.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
@@ -44,6 +45,8 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l up
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l resolve -d 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl\'s)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l passthrough -d 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-timeout -d 'How long an upstream may take to send response headers (then 504)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l issuer -d 'Trust this issuer\'s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home\'s own issuer' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-host -d 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-private -d 'Allow upstream addresses in private and loopback ranges'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l transparent -d 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
@@ -56,12 +59,37 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -s V -
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "add" -d 'Trust an issuer (its public key, from `macaroon issuer show`)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "rm" -d 'Stop trusting an issuer: every token it wrapped is refused'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "list" -d 'List the trusted issuers (the file\'s, and this home\'s own)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -l note -d 'A note kept beside it (whose key it is)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from rm" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from list" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Trust an issuer (its public key, from `macaroon issuer show`)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Stop trusting an issuer: every token it wrapped is refused'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the trusted issuers (the file\'s, and this home\'s own)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "completions" -d 'Print shell completions.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "completions" -d 'Print shell completions.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "add" -d 'Trust an issuer (its public key, from `macaroon issuer show`)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "rm" -d 'Stop trusting an issuer: every token it wrapped is refused'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "list" -d 'List the trusted issuers (the file\'s, and this home\'s own)'

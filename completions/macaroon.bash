@@ -37,6 +37,9 @@ _macaroon() {
             macaroon,inspect)
                 cmd="macaroon__subcmd__inspect"
                 ;;
+            macaroon,issuer)
+                cmd="macaroon__subcmd__issuer"
+                ;;
             macaroon,list)
                 cmd="macaroon__subcmd__list"
                 ;;
@@ -73,6 +76,9 @@ _macaroon() {
             macaroon__subcmd__help,inspect)
                 cmd="macaroon__subcmd__help__subcmd__inspect"
                 ;;
+            macaroon__subcmd__help,issuer)
+                cmd="macaroon__subcmd__help__subcmd__issuer"
+                ;;
             macaroon__subcmd__help,list)
                 cmd="macaroon__subcmd__help__subcmd__list"
                 ;;
@@ -88,6 +94,21 @@ _macaroon() {
             macaroon__subcmd__help,wrap)
                 cmd="macaroon__subcmd__help__subcmd__wrap"
                 ;;
+            macaroon__subcmd__help__subcmd__issuer,show)
+                cmd="macaroon__subcmd__help__subcmd__issuer__subcmd__show"
+                ;;
+            macaroon__subcmd__issuer,help)
+                cmd="macaroon__subcmd__issuer__subcmd__help"
+                ;;
+            macaroon__subcmd__issuer,show)
+                cmd="macaroon__subcmd__issuer__subcmd__show"
+                ;;
+            macaroon__subcmd__issuer__subcmd__help,help)
+                cmd="macaroon__subcmd__issuer__subcmd__help__subcmd__help"
+                ;;
+            macaroon__subcmd__issuer__subcmd__help,show)
+                cmd="macaroon__subcmd__issuer__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -95,7 +116,7 @@ _macaroon() {
 
     case "${cmd}" in
         macaroon)
-            opts="-h -V --home --help --version wrap attenuate discharge bind inspect verify exec mount list rm completions help"
+            opts="-h -V --home --help --version wrap issuer attenuate discharge bind inspect verify exec mount list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,7 +360,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__help)
-            opts="wrap attenuate discharge bind inspect verify exec mount list rm completions help"
+            opts="wrap issuer attenuate discharge bind inspect verify exec mount list rm completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +471,34 @@ _macaroon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__help__subcmd__issuer)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__help__subcmd__issuer__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -531,6 +580,84 @@ _macaroon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__issuer)
+            opts="-h -V --home --help --version show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__issuer__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__issuer__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__issuer__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__issuer__subcmd__show)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -639,7 +766,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__wrap)
-            opts="-h -V --host --inject --expires --location --proxy-key --no-store --force --home --help --version"
+            opts="-h -V --host --inject --expires --location --proxy-key --issuer-key --no-store --force --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +789,10 @@ _macaroon() {
                     return 0
                     ;;
                 --proxy-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

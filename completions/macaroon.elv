@@ -24,6 +24,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand wrap 'Seal a real API key into a new root token, store it under NAME and print it'
+            cand issuer 'Show this home''s issuer key: what a proxy operator trusts to open what you wrap'
             cand attenuate 'Add caveats to a token, offline, and print the narrower token'
             cand discharge 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
             cand bind 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
@@ -42,6 +43,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --expires 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it'
             cand --location 'Advisory location recorded in the token (e.g. the proxy''s URL)'
             cand --proxy-key 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub'
+            cand --issuer-key 'Sign with this issuer key file (base64, mode 0600) instead of this home''s'
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --no-store 'Print the token without storing it'
             cand --force 'Replace a stored token of the same name'
@@ -49,6 +51,30 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'macaroon;issuer'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Print the issuer public key (creating the issuer key if this home has none)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon;issuer;show'= {
+            cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon;issuer;help'= {
+            cand show 'Print the issuer public key (creating the issuer key if this home has none)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon;issuer;help;show'= {
+        }
+        &'macaroon;issuer;help;help'= {
         }
         &'macaroon;attenuate'= {
             cand --expires 'Expire this long from now (e.g. 10m, 1h 30m, 7d)'
@@ -166,6 +192,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
         }
         &'macaroon;help'= {
             cand wrap 'Seal a real API key into a new root token, store it under NAME and print it'
+            cand issuer 'Show this home''s issuer key: what a proxy operator trusts to open what you wrap'
             cand attenuate 'Add caveats to a token, offline, and print the narrower token'
             cand discharge 'Mint a discharge for a third-party caveat (run by the third party, e.g. an approval service), optionally narrowed with the attenuation flags'
             cand bind 'Bind discharges to a token, just before using them; prints one bound discharge per line. Bind after the last attenuation: binding is to this exact token'
@@ -179,6 +206,11 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'macaroon;help;wrap'= {
+        }
+        &'macaroon;help;issuer'= {
+            cand show 'Print the issuer public key (creating the issuer key if this home has none)'
+        }
+        &'macaroon;help;issuer;show'= {
         }
         &'macaroon;help;attenuate'= {
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Verifies macaroon-proxy tokens with other implementations: PyNaCl opens the sealed
-identifier with the proxy's private key, pymacaroons verifies the HMAC chain, the
-discharges and every first-party caveat (with a small evaluator of our caveat language).
+identifier with the proxy's private key and checks the issuer's Ed25519 signature over the
+canonical payload, pymacaroons verifies the HMAC chain, the discharges and every
+first-party caveat (with a small evaluator of our caveat language).
 
 Usage: python3 verify_ours.py VECTORS.json   (pip install pymacaroons pynacl)
 Exits 0 when every vector behaves as its "expect" says; prints one line per check.
@@ -12,6 +13,7 @@ import json
 import sys
 
 from nacl.public import PrivateKey, SealedBox
+from nacl.signing import VerifyKey
 from pymacaroons import Macaroon, Verifier
 from pymacaroons.serializers import JsonSerializer
 
@@ -33,6 +35,17 @@ def open_sealed(identifier, private_key_b64):
     key = PrivateKey(base64.b64decode(private_key_b64))
     payload = SealedBox(key).decrypt(identifier[11:])
     return json.loads(payload)
+
+
+SIGNING_CONTEXT = b"macaroon-issuer-v1\n"
+
+
+def check_issuer(payload, trusted):
+    """The issuer signed every field but `sig`, as canonical JSON, after the context."""
+    assert payload.get("iss") in trusted, "payload signed by an untrusted issuer"
+    unsigned = {k: v for k, v in payload.items() if k != "sig"}
+    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    VerifyKey(base64.b64decode(payload["iss"])).verify(SIGNING_CONTEXT + canonical, base64.b64decode(payload["sig"]))
 
 
 def under(path, prefix):
@@ -83,6 +96,7 @@ def main():
         payload = open_sealed(raw_identifier(m), doc["proxy_private_key"])
         assert payload["secret"] == doc["secret"], "sealed secret differs"
         assert payload["hosts"] == doc["hosts"], "sealed hosts differ"
+        check_issuer(payload, [doc["issuer_public_key"]])  # raises BadSignatureError if altered
         root = base64.b64decode(payload["root"])
         discharges = [load(d) for d in v.get("discharges", [])]
         for case in v["requests"]:

@@ -129,9 +129,11 @@ fn mint_vectors(s: &Session) -> serde_json::Value {
         }));
     }
     let private = std::fs::read_to_string(s.home().join("proxy.key")).expect("key");
+    let issuer = std::fs::read_to_string(s.home().join("issuer.pub")).expect("issuer key");
     serde_json::json!({
         "generator": "macaroon CLI (tests/tests/interop.rs); regenerate with MACAROON_BLESS=1 cargo test -p e2e interop",
-        "proxy_private_key": private.trim(), "secret": SECRET, "hosts": [HOST], "vectors": vectors,
+        "proxy_private_key": private.trim(), "issuer_public_key": issuer.trim(), "secret": SECRET, "hosts": [HOST],
+        "vectors": vectors,
     })
 }
 

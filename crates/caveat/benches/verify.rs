@@ -93,6 +93,7 @@ fn fixture(n: usize) -> Fixture {
             hosts: vec![Host::parse_canonical("api.example.com").expect("host")],
             expires: None,
             location: None,
+            issuer: caveat::IssuerKey::generate(),
         },
         now,
     )

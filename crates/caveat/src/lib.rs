@@ -17,6 +17,7 @@
 //!     hosts: vec![Host::parse_canonical("api.stripe.com").unwrap()],
 //!     expires: None,
 //!     location: None,
+//!     issuer: IssuerKey::generate(),
 //! }, now).unwrap();
 //! // Anyone holding the token can narrow it, offline.
 //! let narrow = root
@@ -35,6 +36,7 @@
 mod caveat;
 mod crypto;
 mod host;
+mod issuer;
 mod keys;
 mod path;
 mod request;
@@ -46,6 +48,7 @@ mod verify;
 
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
 pub use crate::host::{Host, HostError};
+pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
 pub use crate::keys::{
     check_private_mode, create_private_dir, macaroon_home, write_private_file, write_trust_bundle, KeyError,
     KeyId, ProxyKeyPair, PublicKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE,

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto;
 use crate::host::Host;
+use crate::issuer::{canonical_json, IssuerError, IssuerKey, IssuerPublic};
 use crate::keys::{KeyId, ProxyKeyPair, PublicKey};
 
 /// The magic prefix of our identifiers (format version 1).
@@ -166,6 +167,16 @@ pub struct Payload {
     pub iat: u64,
     /// Hard expiry sealed at wrap time, Unix seconds; caveats cannot extend it.
     pub exp: Option<u64>,
+    /// The issuer's Ed25519 public key (base64): who wrapped this. Required; absent only in
+    /// payloads sealed before issuers existed, which are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The issuer's signature (base64) over the canonical payload without `sig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+    /// `iss`, checked: set once the signature has verified (never serialized).
+    #[serde(skip)]
+    issuer: Option<IssuerPublic>,
 }
 
 impl Payload {
@@ -177,6 +188,8 @@ impl Payload {
             Injection::Bearer | Injection::Basic => 0,
         };
         string_heap(&self.kid)
+            + self.iss.as_deref().map_or(0, string_heap)
+            + self.sig.as_deref().map_or(0, string_heap)
             + string_heap(self.secret.expose())
             + inject
             + vec_heap(&self.hosts)
@@ -200,6 +213,12 @@ pub enum UnsealError {
     /// The box opened but the payload is not valid.
     #[error("the sealed payload is invalid: {0}")]
     BadPayload(String),
+    /// Sealed before payloads were signed by an issuer.
+    #[error("the token was wrapped before issuer signatures existed (macaroon 0.1); wrap the key again with `macaroon wrap`")]
+    Unsigned,
+    /// The issuer signature does not verify.
+    #[error("{0}")]
+    Issuer(#[from] IssuerError),
 }
 
 /// The parts of a sealed identifier that can be read without the private key.
@@ -238,7 +257,7 @@ impl<'a> SealedId<'a> {
             sealedbox::open(self.sealed, &key.public().0, key.box_secret())
                 .map_err(|()| UnsealError::Corrupt(self.key_id))?,
         );
-        let payload: Payload = serde_json::from_slice(&plain)
+        let mut payload: Payload = serde_json::from_slice(&plain)
             // serde_json's message may quote input; keep only its position.
             .map_err(|e| {
                 UnsealError::BadPayload(format!(
@@ -248,20 +267,22 @@ impl<'a> SealedId<'a> {
                 ))
             })?;
         payload.validate().map_err(UnsealError::BadPayload)?;
+        payload.check_signature()?;
         Ok(payload)
     }
 }
 
 impl Payload {
-    /// A new payload with a fresh root key and kid, issued at `now`.
+    /// A new payload with a fresh root key and kid, issued at `now`, signed by `issuer`.
     pub fn new(
         secret: Secret,
         inject: Injection,
         hosts: Vec<Host>,
         now: SystemTime,
         exp: Option<SystemTime>,
+        issuer: &IssuerKey,
     ) -> Self {
-        Payload {
+        let mut p = Payload {
             kid: hex::encode(crypto::random::<16>()),
             root: RootKey::generate(),
             secret,
@@ -269,7 +290,51 @@ impl Payload {
             hosts,
             iat: unix(now),
             exp: exp.map(unix),
+            iss: Some(issuer.public().to_string()),
+            sig: None,
+            issuer: Some(issuer.public()),
+        };
+        p.sig = Some(STANDARD.encode(issuer.sign(&p.canonical())));
+        p
+    }
+
+    /// The bytes the issuer signs: the canonical JSON of every field but `sig`.
+    pub fn canonical(&self) -> Zeroizing<Vec<u8>> {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("sig");
         }
+        let out = Zeroizing::new(canonical_json(&v));
+        // The value held the secret and root key too.
+        if let Some(m) = v.as_object_mut() {
+            for (_, field) in m.iter_mut() {
+                if let serde_json::Value::String(text) = field {
+                    zeroize::Zeroize::zeroize(text);
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks `iss` and `sig`; on success the issuer is available from [`Payload::issuer`].
+    fn check_signature(&mut self) -> Result<(), UnsealError> {
+        let (Some(iss), Some(sig)) = (&self.iss, &self.sig) else {
+            return Err(UnsealError::Unsigned);
+        };
+        let issuer = IssuerPublic::from_base64(iss, "the sealed issuer key")?;
+        let sig: [u8; 64] = STANDARD
+            .decode(sig)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
+            .ok_or(UnsealError::Issuer(IssuerError::BadSignature))?;
+        issuer.verify(&self.canonical(), &sig)?;
+        self.issuer = Some(issuer);
+        Ok(())
+    }
+
+    /// Who signed this payload: set for every payload that opened (or was made here).
+    pub fn issuer(&self) -> Option<&IssuerPublic> {
+        self.issuer.as_ref()
     }
 
     /// Checks what serde cannot: a secret and at least one host.
@@ -322,6 +387,7 @@ mod tests {
             vec![Host::parse_canonical("api.stripe.com").expect("host")],
             SystemTime::now(),
             None,
+            &IssuerKey::generate(),
         )
     }
 
@@ -363,7 +429,10 @@ mod tests {
         let obj = v.as_object().expect("object");
         let mut keys: Vec<_> = obj.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["exp", "hosts", "iat", "inject", "kid", "root", "secret"]);
+        assert_eq!(
+            keys,
+            ["exp", "hosts", "iat", "inject", "iss", "kid", "root", "secret", "sig"]
+        );
         assert_eq!(v["inject"], serde_json::json!({"kind": "bearer"}));
         assert_eq!(
             STANDARD
@@ -379,6 +448,55 @@ mod tests {
         }))
         .expect("parse");
         assert_eq!(h.inject, Injection::Header("x-api-key".into()));
+    }
+
+    #[test]
+    fn the_opened_payload_names_its_issuer() {
+        let kp = ProxyKeyPair::generate();
+        let issuer = IssuerKey::generate();
+        let p = Payload::new(
+            Secret::new("k".into()),
+            Injection::Bearer,
+            vec![Host::parse_canonical("a.com").expect("h")],
+            SystemTime::now(),
+            None,
+            &issuer,
+        );
+        let opened = SealedId::parse(&p.seal(kp.public()))
+            .expect("ours")
+            .open(&[kp])
+            .expect("opens");
+        assert_eq!(opened.issuer(), Some(&issuer.public()));
+    }
+
+    #[test]
+    fn a_payload_changed_after_signing_is_refused() {
+        // Someone who can open the box (the proxy key's holder) changes a field and seals
+        // it again: the issuer's signature no longer matches.
+        let kp = ProxyKeyPair::generate();
+        let mut p = payload();
+        p.hosts = vec![Host::parse_canonical("attacker.example").expect("h")];
+        let id = p.seal(kp.public());
+        let e = SealedId::parse(&id)
+            .expect("ours")
+            .open(&[kp])
+            .expect_err("tampered");
+        assert_eq!(e, UnsealError::Issuer(IssuerError::BadSignature));
+        assert!(e.to_string().contains("altered"), "{e}");
+    }
+
+    #[test]
+    fn a_payload_without_an_issuer_is_refused_with_how_to_fix_it() {
+        let kp = ProxyKeyPair::generate();
+        let mut p = payload();
+        p.iss = None;
+        p.sig = None;
+        let e = SealedId::parse(&p.seal(kp.public()))
+            .expect("ours")
+            .open(&[kp])
+            .expect_err("unsigned");
+        assert_eq!(e, UnsealError::Unsigned);
+        assert!(e.to_string().contains("wrap the key again"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use macaroon::{ByteString, Format, Macaroon, MacaroonKey};
 use crate::caveat::Caveat;
 use crate::crypto;
 use crate::host::Host;
+use crate::issuer::IssuerKey;
 use crate::keys::{KeyId, PublicKey};
 use crate::sealed::{Injection, Payload, SealedId, Secret};
 
@@ -120,6 +121,8 @@ pub struct MintRequest {
     pub expires: Option<SystemTime>,
     /// Advisory location (not authenticated by the signature).
     pub location: Option<String>,
+    /// Who wraps it: signs the sealed payload, so that a proxy trusting this issuer opens it.
+    pub issuer: IssuerKey,
 }
 
 impl Token {
@@ -133,7 +136,7 @@ impl Token {
         if req.secret.expose().is_empty() {
             return Err(MintError::EmptySecret);
         }
-        let payload = Payload::new(req.secret, req.inject, req.hosts, now, req.expires);
+        let payload = Payload::new(req.secret, req.inject, req.hosts, now, req.expires, &req.issuer);
         let identifier = payload.seal(to);
         let key = MacaroonKey::from(payload.root.derived());
         let mac = Macaroon::create(req.location, &key, ByteString(identifier))

@@ -528,6 +528,7 @@ mod tests {
                 hosts: vec![Host::normalize("api.stripe.com").expect("host")],
                 expires: None,
                 location: None,
+                issuer: crate::IssuerKey::generate(),
             },
             now,
         )

@@ -87,6 +87,7 @@ fn path_glob_with_many_double_stars_is_not_exponential() {
             hosts: vec![Host::parse_canonical("api.stripe.com").expect("host")],
             expires: None,
             location: None,
+            issuer: caveat::IssuerKey::generate(),
         },
         now,
     )

@@ -93,6 +93,7 @@ fn mint(proxy: &ProxyKeyPair, location: Option<String>) -> Token {
             ],
             expires: None,
             location,
+            issuer: IssuerKey::generate(),
         },
         at(BASE - 7200),
     )
@@ -177,6 +178,7 @@ proptest! {
                     hosts: vec![Host::normalize("api.stripe.com").expect("h")],
                     expires: Some(at(BASE - 3600 + e)),
                     location: None,
+                    issuer: IssuerKey::generate(),
                 },
                 at(BASE - 7200),
             )

@@ -17,6 +17,7 @@ fn mint(proxy: &ProxyKeyPair, expires: Option<SystemTime>, now: SystemTime) -> T
             hosts: vec![host("api.stripe.com"), host("files.stripe.com")],
             expires,
             location: Some("https://proxy.example".into()),
+            issuer: IssuerKey::generate(),
         },
         now,
     )

@@ -45,6 +45,21 @@ Examples:
   macaroon wrap github --host api.github.com --inject header:authorization --no-store")]
     Wrap(WrapArgs),
 
+    /// Show this home's issuer key: what a proxy operator trusts to open what you wrap.
+    ///
+    /// Every key `wrap` seals is signed by this home's issuer key (created by the first
+    /// wrap, in the OS keyring or $MACAROON_HOME/issuer.key, 0600). A proxy opens only what
+    /// issuers it trusts have signed; a proxy using the same home trusts it already.
+    #[command(after_help = "\
+Examples:
+  macaroon issuer show
+  macaroon-proxy issuers add \"$(macaroon issuer show)\"   # where the proxy runs")]
+    Issuer {
+        /// What to do.
+        #[command(subcommand)]
+        action: IssuerAction,
+    },
+
     /// Add caveats to a token, offline, and print the narrower token.
     ///
     /// Caveats can be added by anyone holding the token and never removed. Values of one
@@ -288,6 +303,13 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// `macaroon issuer` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum IssuerAction {
+    /// Print the issuer public key (creating the issuer key if this home has none).
+    Show,
+}
+
 /// Flags of `wrap`.
 #[derive(Args, Debug)]
 pub struct WrapArgs {
@@ -315,6 +337,9 @@ pub struct WrapArgs {
         hide_env_values = true
     )]
     pub proxy_key: Option<String>,
+    /// Sign with this issuer key file (base64, mode 0600) instead of this home's.
+    #[arg(long, value_name = "FILE")]
+    pub issuer_key: Option<std::path::PathBuf>,
     /// Print the token without storing it.
     #[arg(long)]
     pub no_store: bool,

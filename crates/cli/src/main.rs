@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod input;
+mod issuer;
 mod output;
 mod store;
 mod time;
@@ -68,6 +69,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let store = Store::new(&home);
     match cli.command {
         Command::Wrap(args) => commands::wrap::run(args, &home, &store)?,
+        Command::Issuer {
+            action: cli::IssuerAction::Show,
+        } => println!("{}", issuer::load_or_create(&home, &store)?.public()),
         Command::Attenuate {
             token,
             attenuation,

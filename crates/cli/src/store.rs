@@ -85,12 +85,12 @@ impl Store {
         format!("macaroon {}", self.home.display())
     }
 
-    fn keyring_entry(&self, name: &str) -> anyhow::Result<keyring::Entry> {
+    pub(crate) fn keyring_entry(&self, name: &str) -> anyhow::Result<keyring::Entry> {
         keyring::Entry::new(&self.service(), name).context("could not open the OS keyring")
     }
 
     /// The backend new tokens go to.
-    fn backend_for_writes(&self) -> anyhow::Result<Backend> {
+    pub(crate) fn backend_for_writes(&self) -> anyhow::Result<Backend> {
         match std::env::var("MACAROON_STORE").as_deref() {
             Ok("file") => Ok(Backend::File),
             Ok("keyring") => {

@@ -80,6 +80,23 @@ enum Command {
         token: String,
     },
 
+    /// Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).
+    ///
+    /// A proxy opens only tokens whose sealed payload a trusted issuer signed: the home's
+    /// own issuer, the keys in $MACAROON_HOME/issuers, and `run --issuer`. Running proxies
+    /// re-read the file within a second; removing a key stops every token it wrapped.
+    ///
+    /// Examples:
+    ///   macaroon-proxy issuers add KEY --note "alice's laptop"
+    ///   macaroon-proxy issuers list
+    ///   macaroon-proxy issuers rm KEY
+    #[command(verbatim_doc_comment)]
+    Issuers {
+        /// What to do.
+        #[command(subcommand)]
+        action: IssuersAction,
+    },
+
     /// Print shell completions.
     ///
     /// Example:
@@ -89,6 +106,26 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `macaroon-proxy issuers` subcommands.
+#[derive(Subcommand, Debug)]
+enum IssuersAction {
+    /// Trust an issuer (its public key, from `macaroon issuer show`).
+    Add {
+        /// The issuer public key (base64).
+        key: String,
+        /// A note kept beside it (whose key it is).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Stop trusting an issuer: every token it wrapped is refused.
+    Rm {
+        /// The issuer public key (base64).
+        key: String,
+    },
+    /// List the trusted issuers (the file's, and this home's own).
+    List,
 }
 
 /// Flags of `run`, as clap parsed them; [`crate::config::Config`] validates them.
@@ -118,6 +155,14 @@ pub struct RunArgs {
     /// How long an upstream may take to send response headers (then 504).
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub upstream_timeout: std::time::Duration,
+    /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
+    /// and the home's own issuer.
+    #[arg(long, value_name = "PUBKEY")]
+    pub issuer: Vec<String>,
+    /// Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable,
+    /// comma-separated). Tokens for other hosts get 403 host_not_allowed.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub allow_host: Vec<String>,
     /// Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is
     /// intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md.
     #[arg(long)]
@@ -136,6 +181,40 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> {
+    use crate::issuers as trust;
+    match action {
+        IssuersAction::Add { key, note } => {
+            let note = if note.is_empty() {
+                format!("added {}", caveat::fmt_time(std::time::SystemTime::now()))
+            } else {
+                note
+            };
+            let k = trust::add(home, &key, &note)?;
+            eprintln!("Trusted issuer {k}: running proxies open what it wraps within a second.");
+        }
+        IssuersAction::Rm { key } => match trust::remove(home, &key)? {
+            0 => anyhow::bail!(
+                "{key} is not in {}; see the trusted issuers with: macaroon-proxy issuers list",
+                home.join(trust::ISSUERS_FILE).display()
+            ),
+            _ => eprintln!("Removed issuer {key}: every token it wrapped is now refused."),
+        },
+        IssuersAction::List => {
+            if let Some(k) = trust::local(home) {
+                println!(
+                    "{k}  # this home's own issuer ({})",
+                    home.join(trust::LOCAL_ISSUER_FILE).display()
+                );
+            }
+            for (k, note) in trust::list(home)? {
+                println!("{k}  # {note}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Diagnostics (handshake failures, reloads, worker trouble) go to stderr through
@@ -213,6 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Issuers { action } => issuers(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
             let bundle = caveat::write_trust_bundle(&home, ca.cert_path())?;

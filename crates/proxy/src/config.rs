@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use caveat::Host;
+use caveat::{Host, IssuerPublic};
 
 use crate::cli::RunArgs;
 
@@ -35,6 +35,47 @@ pub struct Config {
     pub transparent: bool,
     /// Connection threads (one single-threaded runtime each).
     pub workers: usize,
+    /// Issuers trusted besides the home's `issuers` file and local issuer.
+    pub issuers: Vec<IssuerPublic>,
+    /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
+    pub allow_hosts: Vec<HostPattern>,
+}
+
+/// An `--allow-host` pattern: an exact host, or `*.` and a suffix (which matches the
+/// hosts below it, not the suffix itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// This host.
+    Exact(Host),
+    /// Any host ending in `.SUFFIX`.
+    Below(String),
+}
+
+impl HostPattern {
+    /// Parses `api.stripe.com` or `*.googleapis.com`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let bad = || {
+            format!("--allow-host {text:?}: expected a host (api.stripe.com) or *.SUFFIX (*.googleapis.com)")
+        };
+        match text.strip_prefix("*.") {
+            Some(suffix) => {
+                let h = Host::normalize(suffix).with_context(bad)?;
+                if !h.as_str().contains('.') || h.as_str().parse::<std::net::IpAddr>().is_ok() {
+                    anyhow::bail!("{}: a wildcard needs a domain of at least two labels", bad());
+                }
+                Ok(HostPattern::Below(format!(".{h}")))
+            }
+            None => Ok(HostPattern::Exact(Host::normalize(text).with_context(bad)?)),
+        }
+    }
+
+    /// True if `host` matches.
+    pub fn matches(&self, host: &Host) -> bool {
+        match self {
+            HostPattern::Exact(h) => h == host,
+            HostPattern::Below(suffix) => host.as_str().ends_with(suffix.as_str()),
+        }
+    }
 }
 
 impl Config {
@@ -63,7 +104,23 @@ impl Config {
             upstream_timeout: a.upstream_timeout,
             transparent: a.transparent,
             workers: worker_count(std::env::var("MACAROON_WORKERS").ok().as_deref())?,
+            issuers: a
+                .issuer
+                .iter()
+                .map(|k| IssuerPublic::from_base64(k, "--issuer").map_err(anyhow::Error::from))
+                .collect::<anyhow::Result<_>>()?,
+            allow_hosts: a
+                .allow_host
+                .iter()
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| HostPattern::parse(h.trim()))
+                .collect::<anyhow::Result<_>>()?,
         })
+    }
+
+    /// True if a token may be sealed for `host` (always, without `--allow-host`).
+    pub fn host_allowed(&self, host: &Host) -> bool {
+        self.allow_hosts.is_empty() || self.allow_hosts.iter().any(|p| p.matches(host))
     }
 
     /// A configuration for tests and embedding: listen anywhere on loopback, no extras.
@@ -79,6 +136,8 @@ impl Config {
             upstream_timeout: Duration::from_secs(120),
             transparent: false,
             workers: 1,
+            issuers: Vec::new(),
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -177,6 +236,21 @@ mod tests {
         let admin = Some(addr("127.0.0.1:9090"));
         assert!(check_resolve_target("x", addr("127.0.0.1:9090"), addr("127.0.0.1:8080"), admin).is_err());
         assert!(check_resolve_target("x", addr("127.0.0.1:8443"), listen, admin).is_ok());
+    }
+
+    #[test]
+    fn allow_host_patterns_match_exactly_or_below_a_suffix() {
+        let h = |s: &str| Host::normalize(s).expect("host");
+        let exact = HostPattern::parse("API.Stripe.com").expect("exact");
+        assert!(exact.matches(&h("api.stripe.com")));
+        assert!(!exact.matches(&h("evil-api.stripe.com")));
+        let below = HostPattern::parse("*.googleapis.com").expect("wildcard");
+        assert!(below.matches(&h("gmail.googleapis.com")));
+        assert!(!below.matches(&h("googleapis.com")));
+        assert!(!below.matches(&h("evilgoogleapis.com")));
+        assert!(HostPattern::parse("*.com").is_err());
+        assert!(HostPattern::parse("*").is_err());
+        assert!(HostPattern::parse("a b").is_err());
     }
 
     #[test]

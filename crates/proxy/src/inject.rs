@@ -273,6 +273,7 @@ mod tests {
                 hosts: vec![caveat::Host::normalize("a.com").expect("h")],
                 expires: None,
                 location: None,
+                issuer: caveat::IssuerKey::generate(),
             },
             std::time::SystemTime::now(),
         )

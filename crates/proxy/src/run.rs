@@ -29,12 +29,20 @@ fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
 pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let revoked = Arc::new(crate::revoke::Revocations::load(home));
+    let issuers = Arc::new(crate::issuers::Issuers::load(home, cfg.issuers.clone())?);
+    if issuers.is_empty() {
+        eprintln!(
+            "macaroon-proxy: no trusted issuer yet, so tokens are refused until there is one: \
+             the first `macaroon wrap` in this home creates one (picked up within a second), or run: macaroon-proxy issuers add KEY"
+        );
+    }
     let loaded = Loaded {
         keys: keys(home)?,
         ca: LocalCa::load_or_create(home)?,
         roots: crate::upstream::root_store(&cfg.upstream_ca)?,
         audit: Audit::open(&cfg.audit_log)?,
         revoked: revoked.clone(),
+        issuers: issuers.clone(),
     };
     // One single-threaded runtime per core for connections (like nginx's workers: no task
     // migrates, no cross-thread hand-off between a request and its upstream connection),
@@ -64,6 +72,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         let key_ids: Vec<String> = loaded.keys.iter().map(|k| k.key_id().to_string()).collect();
         let proxy = Arc::new(Proxy::new(cfg.clone(), loaded, own));
         tokio::spawn(revoked.watch(proxy.stopping.clone()));
+        tokio::spawn(issuers.watch(proxy.stopping.clone()));
         let admin_text = admin_addr
             .map(|a| format!(" (admin http://{a})"))
             .unwrap_or_default();

@@ -28,6 +28,10 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         .map(|d| crate::time::parse_duration(d, "--expires").map(|d| crate::time::whole_seconds(now + d)))
         .transpose()?;
     let proxy_key = proxy_key(args.proxy_key.as_deref(), home)?;
+    let issuer = match &args.issuer_key {
+        Some(path) => crate::issuer::from_file(path).context("--issuer-key")?,
+        None => crate::issuer::load_or_create(home, store)?,
+    };
     let secret = read_secret(&args.name)?;
     let token = Token::mint(
         &proxy_key,
@@ -37,6 +41,7 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
             hosts: hosts.clone(),
             expires,
             location: args.location,
+            issuer,
         },
         now,
     )?;

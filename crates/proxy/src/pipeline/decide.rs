@@ -40,6 +40,7 @@ pub fn decide(
 ) -> Result<Allowed, Deny> {
     let payload = open(proxy, &found.token, ctx)?;
     ctx.rec.kid = Some(payload.kid.clone());
+    trusted(proxy, &payload)?;
     let (host, port) = match authority.target {
         Some(t) => t,
         None => match payload.hosts.first() {
@@ -87,6 +88,30 @@ pub fn decide(
         places: found.places,
         scheme: authority.scheme,
     })
+}
+
+/// Only a trusted issuer's payloads are opened, and only for hosts the operator allows.
+/// Checked on every request, cache hit or not: removing an issuer stops its tokens at once.
+fn trusted(proxy: &Proxy, payload: &Payload) -> Result<(), Deny> {
+    match payload.issuer() {
+        Some(i) if proxy.issuers.trusts(i) => {}
+        Some(i) => {
+            return Err(Deny::UntrustedIssuer {
+                issuer: i.to_string(),
+            })
+        }
+        None => {
+            return Err(Deny::UntrustedIssuer {
+                issuer: "(none)".into(),
+            })
+        }
+    }
+    if let Some(host) = payload.hosts.iter().find(|h| !proxy.config.host_allowed(h)) {
+        return Err(Deny::HostNotAllowed {
+            host: host.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The payload of a token: from the verified cache, the unseal cache, or the sealed box.

@@ -34,6 +34,16 @@ pub enum Deny {
     InvalidDischarge,
     /// The token does not verify or cannot be opened (401).
     BadToken(Denial),
+    /// The payload was signed by an issuer this proxy does not trust (or by none).
+    UntrustedIssuer {
+        /// The issuer's public key.
+        issuer: String,
+    },
+    /// A sealed host is outside the operator's `--allow-host` list.
+    HostNotAllowed {
+        /// The sealed host refused.
+        host: String,
+    },
     /// The token is valid, but the request's host is not one it was sealed for.
     HostNotSealed(Denial),
     /// The token is valid, but a caveat (or the sealed expiry) does not hold.
@@ -76,6 +86,8 @@ impl Deny {
             Deny::AmbiguousToken => (S::UNAUTHORIZED, "ambiguous_token"),
             Deny::InvalidDischarge => (S::UNAUTHORIZED, "invalid_discharge"),
             Deny::BadToken(_) => (S::UNAUTHORIZED, "invalid_token"),
+            Deny::UntrustedIssuer { .. } => (S::UNAUTHORIZED, "untrusted_issuer"),
+            Deny::HostNotAllowed { .. } => (S::FORBIDDEN, "host_not_allowed"),
             Deny::HostNotSealed(_) => (S::FORBIDDEN, "host_not_sealed"),
             Deny::Caveat(d) if d.kind == DenyKind::DischargeMissing => (S::FORBIDDEN, "discharge_required"),
             Deny::Caveat(_) => (S::FORBIDDEN, "caveat_failed"),
@@ -134,6 +146,15 @@ impl Deny {
             Deny::AmbiguousToken => "the request carries two different tokens; send one".into(),
             Deny::InvalidDischarge => "a Macaroon-Discharge header is not a valid token".into(),
             Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.to_string(),
+            Deny::UntrustedIssuer { issuer } => format!(
+                "this token was wrapped by issuer {issuer}, which this proxy does not trust; if you \
+                 do, run where the proxy runs: macaroon-proxy issuers add {issuer} (or wrap the key \
+                 with an issuer this proxy trusts)"
+            ),
+            Deny::HostNotAllowed { host } => format!(
+                "this token's key is sealed for {host}, which this proxy's operator does not allow \
+                 (run --allow-host); ask the operator, or wrap a key for an allowed host"
+            ),
             Deny::Revoked { kid } => format!("this token's family {kid} is revoked on this proxy"),
             Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),

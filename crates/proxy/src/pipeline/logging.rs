@@ -226,6 +226,7 @@ mod tests {
                 hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
                 expires: None,
                 location: None,
+                issuer: caveat::IssuerKey::generate(),
             },
             SystemTime::now(),
         )

@@ -39,6 +39,7 @@ use crate::audit::{Audit, Record};
 use crate::ca::LocalCa;
 use crate::config::Config;
 use crate::inject::Resolved;
+use crate::issuers::Issuers;
 use crate::metrics::Metrics;
 use crate::revoke::Revocations;
 use crate::upstream::{AddressPolicy, Body, HttpsClient, PolicyConnector};
@@ -62,6 +63,8 @@ pub struct Loaded {
     pub audit: Audit,
     /// Revoked token families (reloaded in the background).
     pub revoked: Arc<Revocations>,
+    /// Trusted issuers (reloaded in the background).
+    pub issuers: Arc<Issuers>,
 }
 
 /// Everything the pipeline needs, shared by all connections.
@@ -80,6 +83,8 @@ pub struct Proxy {
     pub metrics: Metrics,
     /// Revoked token families.
     pub revoked: Arc<Revocations>,
+    /// Issuers whose payloads are opened.
+    pub issuers: Arc<Issuers>,
     /// Every connection and tunnel task, so shutdown can wait for them.
     pub tasks: tokio_util::task::TaskTracker,
     /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
@@ -133,6 +138,7 @@ impl Proxy {
             audit: loaded.audit,
             metrics: Metrics::default(),
             revoked: loaded.revoked,
+            issuers: loaded.issuers,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
             pools,
@@ -398,6 +404,7 @@ mod tests {
                 hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
                 expires: None,
                 location: None,
+                issuer: caveat::IssuerKey::generate(),
             },
             SystemTime::now(),
         )
