@@ -42,6 +42,7 @@ fn fixture() -> &'static Fixture {
                 // Sealed expiry an hour after NOW: requests at NOW..NOW+2h cover both sides.
                 expires: Some(now + Duration::from_secs(3600)),
                 location: None,
+                issuer: caveat::IssuerKey::from_bytes(&[7; 32]),
             },
             now,
         )
