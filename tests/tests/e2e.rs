@@ -6,6 +6,7 @@ mod cli;
 mod completions;
 mod exec;
 mod interop;
+mod issuers;
 mod keygen;
 mod mount;
 mod prompt;

@@ -281,6 +281,28 @@ fn unmodified_curl_in_a_namespace_gets_the_real_key_injected() {
     );
     // Without a token nothing goes through.
     assert_eq!(curl("https", "X-Nothing: 1"), "401");
+    // Nor with a token that someone inside the sandbox wrapped with the proxy's public key
+    // under an issuer of their own: the proxy is no open relay.
+    let attacker = Session::new();
+    let proxy_pub = std::fs::read_to_string(s.home().join("proxy.pub")).expect("proxy.pub");
+    let forged = attacker
+        .run_stdin(
+            "macaroon",
+            &[
+                "wrap",
+                "mine",
+                "--host",
+                HOST,
+                "--proxy-key",
+                proxy_pub.trim(),
+                "--no-store",
+            ],
+            "sk_attacker_own_key",
+        )
+        .ok()
+        .out()
+        .to_string();
+    assert_eq!(curl("https", &format!("Authorization: Bearer {forged}")), "401");
     assert_eq!(up.seen().len(), 2);
     let audit = proxy.audit();
     assert_eq!(audit[0]["mode"], "transparent");
