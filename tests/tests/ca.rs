@@ -148,3 +148,52 @@ fn ca_lines_eval_in_sh_whatever_the_home_path_holds() {
     let ca = std::fs::read_to_string(home.join("ca.pem")).expect("ca");
     assert!(bundle.ends_with(&ca), "the bundle ends with the proxy CA");
 }
+
+/// A denial reaches the SDK user as our message, in the SDK's own exception type: the
+/// error body has the shape the SDKs parse (`{"error":{"type","code","message",...}}`).
+#[test]
+fn sdks_show_the_denial_reason_in_their_exceptions() {
+    if let Some(why) = e2e::missing_python(&["stripe", "openai"]) {
+        return e2e::skip_or_fail(why);
+    }
+    let w = world_for("api.stripe.com", "bearer", &[]);
+    let token = w.narrow(&["--method", "POST"]);
+    let run = after_eval_ca(
+        &w,
+        &[("STRIPE_API_KEY", &token)],
+        r#"python3 -c '
+import os, stripe
+stripe.api_key = os.environ["STRIPE_API_KEY"]
+try:
+    stripe.Charge.list(limit=3)
+except stripe.error.PermissionError as e:
+    print(type(e).__name__, "|", e.user_message)
+'"#,
+    );
+    run.ok();
+    let out = run.out();
+    assert!(out.starts_with("PermissionError | "), "{out}");
+    assert!(out.contains("method GET is not allowed; only POST"), "{out}");
+
+    let w = world_for("api.openai.com", "bearer", &[]);
+    let token = w.narrow(&["--path", "/v1/chat"]);
+    let run = after_eval_ca(
+        &w,
+        &[("OPENAI_API_KEY", &token)],
+        r#"python3 -c '
+import openai
+try:
+    openai.OpenAI().models.list()
+except openai.PermissionDeniedError as e:
+    print(type(e).__name__, "|", e.message, "|", e.code)
+'"#,
+    );
+    run.ok();
+    let out = run.out();
+    assert!(out.starts_with("PermissionDeniedError | "), "{out}");
+    assert!(
+        out.contains("path /v1/models is not allowed") && out.ends_with("| caveat_failed"),
+        "{out}"
+    );
+    w.assert_clean(0);
+}

@@ -616,6 +616,38 @@ fn a_token_in_the_url_path_is_logged_as_its_fingerprint() {
     w.assert_clean(1);
 }
 
+#[test]
+fn a_raw_key_or_a_damaged_token_is_called_what_it_is() {
+    let w = world();
+    let url = format!("{}/v1/charges", w.proxy.url());
+    let message = |r: &Reply| -> (String, String) {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        (
+            v["error"]["code"].as_str().unwrap_or("").into(),
+            v["error"]["message"].as_str().unwrap_or("").into(),
+        )
+    };
+    // The real key where the token should be: wrap it (and never: let it through).
+    let r = curl(&[
+        &url,
+        "-H",
+        "Authorization: Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    ]);
+    let (code, text) = message(&r);
+    assert_eq!((r.status, code.as_str()), (401, "no_token"));
+    assert!(
+        text.contains("raw API key") && text.contains("macaroon wrap"),
+        "{text}"
+    );
+    assert!(!text.contains("--passthrough"), "{text}");
+    // A token cut short in copying.
+    let r = curl(&[&url, "-H", &bearer(&w.token[..w.token.len() / 2])]);
+    let (code, text) = message(&r);
+    assert_eq!((r.status, code.as_str()), (401, "invalid_token"));
+    assert!(text.contains("damaged"), "{text}");
+    w.assert_clean(0);
+}
+
 /// Opens a CONNECT tunnel by hand and starts TLS with the given SNI.
 fn tls_in_tunnel(w: &World, connect_to: &str, sni: &str) -> Result<(), String> {
     use std::io::{Read, Write};

@@ -10,6 +10,7 @@ use caveat::{Denial, DenyKind, Host};
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
+use super::credential::Absent;
 use crate::upstream::Body;
 
 /// Why the proxy answered a request itself.
@@ -27,6 +28,8 @@ pub enum Deny {
     NoToken {
         /// The host asked for, when known.
         host: Option<Host>,
+        /// What the request carried instead.
+        absent: Absent,
     },
     /// Two different tokens in one request.
     AmbiguousToken,
@@ -82,6 +85,10 @@ impl Deny {
             Deny::HeadersTooLarge(_) => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large"),
             Deny::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
             Deny::AuthorityMismatch(_) => (S::FORBIDDEN, "authority_mismatch"),
+            Deny::NoToken {
+                absent: Absent::Damaged { .. },
+                ..
+            } => (S::UNAUTHORIZED, "invalid_token"),
             Deny::NoToken { .. } => (S::UNAUTHORIZED, "no_token"),
             Deny::AmbiguousToken => (S::UNAUTHORIZED, "ambiguous_token"),
             Deny::InvalidDischarge => (S::UNAUTHORIZED, "invalid_discharge"),
@@ -132,17 +139,7 @@ impl Deny {
             Deny::UriTooLong(max) => format!("the request target is longer than {max} bytes"),
             Deny::HeadersTooLarge(max) => format!("the request headers are larger than {max} bytes"),
             Deny::BadRequest(why) | Deny::AuthorityMismatch(why) | Deny::BadPath(why) => why.clone(),
-            Deny::NoToken { host } => {
-                let hint = host.as_ref().map_or(String::new(), |h| {
-                    format!(
-                        " or, if {h} needs no key, let it through with: macaroon-proxy run --passthrough {h}"
-                    )
-                });
-                format!(
-                    "no macaroon in this request: wrap a key with `macaroon wrap NAME --host HOST` and send the \
-                     token where the key would go (e.g. Authorization: Bearer TOKEN){hint}"
-                )
-            }
+            Deny::NoToken { host, absent } => no_token_message(host.as_ref(), absent),
             Deny::AmbiguousToken => "the request carries two different tokens; send one".into(),
             Deny::InvalidDischarge => "a Macaroon-Discharge header is not a valid token".into(),
             Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.to_string(),
@@ -194,6 +191,29 @@ impl Deny {
     }
 }
 
+fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
+    let h = host.map_or("HOST".to_string(), |h| h.to_string());
+    match absent {
+        Absent::RawKey { place } => format!(
+            "the {place} holds what looks like a raw API key, not a macaroon; the proxy never forwards \
+             raw keys: wrap it once with `macaroon wrap NAME --host {h}` and send the printed token in its place"
+        ),
+        Absent::Damaged { place } => format!(
+            "the {place} holds what looks like a damaged macaroon (cut short or altered in copying); \
+             send the whole token exactly as `macaroon attenuate` or `macaroon wrap` printed it"
+        ),
+        Absent::Nothing => {
+            let hint = host.map_or(String::new(), |h| {
+                format!(" or, if {h} needs no key at all, let it through with: macaroon-proxy run --passthrough {h}")
+            });
+            format!(
+                "no macaroon in this request: wrap a key with `macaroon wrap NAME --host {h}` and send the \
+                 token where the key would go (e.g. Authorization: Bearer TOKEN){hint}"
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +258,11 @@ mod tests {
             .as_str()
             .expect("message")
             .contains("only GET"));
-        let r = Deny::NoToken { host: None }.response("x");
+        let r = Deny::NoToken {
+            host: None,
+            absent: Absent::Nothing,
+        }
+        .response("x");
         assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"macaroon\"");
     }
 

@@ -338,16 +338,20 @@ fn request_phases(
         ctx.rec.host = h.to_string();
     }
     let Some(found) = credential::find(proxy, &parts, &ctx.mode)? else {
-        return match upstream_request::passthrough(&proxy.config.passthrough, parts, body, &authority)? {
-            Some(out) => {
-                ctx.rec.mode = "passthrough";
-                ctx.rec.decision = "allow";
-                Ok(out)
-            }
-            None => Err(Deny::NoToken {
-                host: authority.target.map(|(h, _)| h),
-            }),
+        // No token: only `--passthrough` hosts, untouched.
+        let target = authority.target;
+        let Some((host, port)) = target
+            .clone()
+            .filter(|(h, _)| proxy.config.passthrough.contains(h))
+        else {
+            return Err(Deny::NoToken {
+                host: target.map(|(h, _)| h),
+                absent: credential::absent(&parts),
+            });
         };
+        ctx.rec.mode = "passthrough";
+        ctx.rec.decision = "allow";
+        return upstream_request::passthrough(parts, body, authority.scheme, &host, port);
     };
     let allowed = decide::decide(proxy, &parts, authority, found, ctx)?;
     ctx.rec.decision = "allow";

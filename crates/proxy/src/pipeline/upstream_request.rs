@@ -10,7 +10,6 @@ use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::authority::Authority;
 use super::decide::Allowed;
 use super::{Deny, Outgoing};
 use crate::inject;
@@ -47,33 +46,30 @@ pub fn with_secret(mut parts: Parts, body: Incoming, allowed: Allowed) -> Result
     Ok(Outgoing::Secret(http::Request::from_parts(parts, body.boxed())))
 }
 
-/// A request without a token to a `--passthrough` host: `None` if the host is not one.
+/// A request without a token to a `--passthrough` host.
 pub fn passthrough(
-    passthrough: &[Host],
     mut parts: Parts,
     body: Incoming,
-    authority: &Authority,
-) -> Result<Option<Outgoing>, Deny> {
-    let Some((host, port)) = authority.target.as_ref().filter(|(h, _)| passthrough.contains(h)) else {
-        return Ok(None);
-    };
+    scheme: Scheme,
+    host: &Host,
+    port: u16,
+) -> Result<Outgoing, Deny> {
     strip_hop_by_hop(&mut parts.headers);
-    let scheme = authority.scheme;
     let scheme_text = if scheme == Scheme::Http { "http" } else { "https" };
     parts.uri = build_uri(
         scheme_text,
         host,
-        *port,
+        port,
         scheme.default_port(),
         parts.uri.path(),
         parts.uri.query(),
     )?;
     parts.version = Version::HTTP_11;
     parts.headers.remove(HOST);
-    Ok(Some(Outgoing::Passthrough(http::Request::from_parts(
+    Ok(Outgoing::Passthrough(http::Request::from_parts(
         parts,
         body.boxed(),
-    ))))
+    )))
 }
 
 fn build_uri(
