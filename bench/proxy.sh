@@ -41,6 +41,8 @@
 # (use this mitmdump, whose Python has pymacaroons, and this Python, instead of the virtualenv)
 # BEFORE_BIN=PATH (another macaroon-proxy binary, e.g. an earlier commit's, run as one more
 # configuration "before" in the keep-alive, latency and new-connection scenarios)
+# BEFORE_CLI=PATH (that commit's `macaroon`, to mint the "before" token when the token format
+# changed in between: same caveats, same home and proxy key)
 # ONLY="keepalive latency newconn connect handshake idle attenuate".
 set -euo pipefail
 
@@ -249,6 +251,24 @@ for ((i = 0; i < CAVEATS; i++)); do
   TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --caveat "$c")
 done
 log "token: ${#TOKEN} characters, $CAVEATS caveats"
+BEFORE_TOKEN=$TOKEN
+if [[ -n "${BEFORE_CLI:-}" ]]; then
+  BEFORE_TOKEN=$(printf %s "$SECRET" | "$BEFORE_CLI" wrap bench-before --host api.example.test 2>/dev/null)
+  for ((i = 0; i < CAVEATS; i++)); do
+    case $((i % 8)) in
+      0) c="time < $(utc $((now + 3600 + 60 * i)))" ;;
+      1) c="method in GET HEAD" ;;
+      2) c="path prefix /v1 /v$((2 + i))" ;;
+      3) c="host = api.example.test" ;;
+      4) c="time > $(utc $((now - 3600 - i)))" ;;
+      5) c="path glob /v1/* /v2/*/refunds" ;;
+      6) c="method = GET" ;;
+      *) c="host in api.example.test api2.example.test" ;;
+    esac
+    BEFORE_TOKEN=$("$BEFORE_CLI" attenuate "$BEFORE_TOKEN" --caveat "$c")
+  done
+  log "before token: ${#BEFORE_TOKEN} characters, minted by $BEFORE_CLI"
+fi
 if [[ -n "$MITMDUMP" ]]; then
   # The mitmproxy baseline does not open our sealed identifier: it is given the root key and
   # the real key, and is sent a comparable token minted with pymacaroons (same caveats, same
@@ -337,7 +357,7 @@ three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MI
     stop "$OURS_PID"
     if [[ -n "${BEFORE_BIN:-}" ]]; then
       OURS_BIN=$BEFORE_BIN start_ours
-      run_wrk "$scenario" before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
+      RUN_TOKEN=$BEFORE_TOKEN run_wrk "$scenario" before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
       stop "$OURS_PID"
     fi
     if [[ -n "$MITMDUMP" && " $MITM_SCENARIOS " == *" $scenario "* ]]; then
