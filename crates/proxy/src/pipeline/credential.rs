@@ -82,7 +82,7 @@ pub fn absent(parts: &Parts) -> Absent {
             .get_all(*name)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .map(move |v| (name.to_string(), credential_of(v)))
+            .map(move |v| (format!("{name} header"), credential_of(v)))
     });
     let query = parts.uri.query().into_iter().flat_map(|q| {
         form_urlencoded::parse(q.as_bytes())
@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(
             absent(&p),
             Absent::RawKey {
-                place: "authorization".into()
+                place: "authorization header".into()
             }
         );
         let p = parts(&[], "/maps?key=AIzaSyD-1234567890abcdef");
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(
             absent(&p),
             Absent::Damaged {
-                place: "x-api-key".into()
+                place: "x-api-key header".into()
             }
         );
     }

@@ -165,13 +165,28 @@ impl Deny {
     /// The JSON response the client gets.
     pub fn response(&self, request_id: &str) -> Response<Body> {
         let (status, code) = self.status_and_code();
-        let body = serde_json::json!({"error": {
-            "type": "macaroon_error",
-            "code": code,
-            "message": self.message(),
-            "caveat": self.caveat(),
-            "request_id": request_id,
-        }});
+        // A struct, not a map, so the fields keep this order for people reading curl output.
+        #[derive(serde::Serialize)]
+        struct Error<'a> {
+            r#type: &'static str,
+            code: &'static str,
+            message: String,
+            caveat: Option<&'a str>,
+            request_id: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            error: Error<'a>,
+        }
+        let body = Body {
+            error: Error {
+                r#type: "macaroon_error",
+                code,
+                message: self.message(),
+                caveat: self.caveat(),
+                request_id,
+            },
+        };
         let mut resp = Response::new(super::full(Bytes::from(
             serde_json::to_vec(&body).unwrap_or_default(),
         )));
