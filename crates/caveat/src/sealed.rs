@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sodiumoxide::crypto::sealedbox;
 use zeroize::Zeroizing;
 
 use crate::crypto;
@@ -215,7 +214,7 @@ impl<'a> SealedId<'a> {
     /// Splits an identifier; `None` if it is not a sealed identifier of ours.
     pub fn parse(identifier: &'a [u8]) -> Option<Self> {
         let rest = identifier.strip_prefix(SEALED_PREFIX.as_slice())?;
-        if rest.len() < 8 + sealedbox::SEALBYTES {
+        if rest.len() < 8 + crypto::SEAL_OVERHEAD {
             return None;
         }
         let (id, sealed) = rest.split_at(8);
@@ -233,11 +232,7 @@ impl<'a> SealedId<'a> {
             .iter()
             .find(|k| k.key_id() == self.key_id)
             .ok_or(UnsealError::UnknownKey(self.key_id))?;
-        crypto::init();
-        let plain = Zeroizing::new(
-            sealedbox::open(self.sealed, &key.public().0, key.box_secret())
-                .map_err(|()| UnsealError::Corrupt(self.key_id))?,
-        );
+        let plain = key.open(self.sealed).ok_or(UnsealError::Corrupt(self.key_id))?;
         let payload: Payload = serde_json::from_slice(&plain)
             // serde_json's message may quote input; keep only its position.
             .map_err(|e| {
@@ -288,10 +283,9 @@ impl Payload {
 
     /// Seals the payload to a proxy public key, giving identifier bytes.
     pub fn seal(&self, to: &PublicKey) -> Vec<u8> {
-        crypto::init();
         // Serializing a struct of strings and numbers cannot fail.
         let json = Zeroizing::new(serde_json::to_vec(self).unwrap_or_default());
-        let sealed = sealedbox::seal(&json, &to.0);
+        let sealed = to.seal(&json);
         let mut id = Vec::with_capacity(3 + 8 + sealed.len());
         id.extend_from_slice(SEALED_PREFIX);
         id.extend_from_slice(&to.key_id().0);

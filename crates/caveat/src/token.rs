@@ -230,7 +230,7 @@ impl Token {
     /// shared `key` for caveat id `id`. `key` is taken as pymacaroons and libmacaroons take
     /// it (any bytes, derived with the key generator).
     pub fn add_third_party(&self, location: &str, key: &[u8], id: &[u8]) -> Token {
-        crypto::init();
+        init_libsodium();
         let mut mac = self.mac.clone();
         let derived = MacaroonKey::from(crypto::derive_key(key));
         mac.add_third_party_caveat(location, &derived, ByteString(id.to_vec()));
@@ -242,7 +242,6 @@ impl Token {
 
     /// Mints a discharge for the third-party caveat `id`, from the shared `key`.
     pub fn discharge(location: Option<String>, key: &[u8], id: &[u8]) -> Result<Token, MintError> {
-        crypto::init();
         let derived = MacaroonKey::from(crypto::derive_key(key));
         let mac = Macaroon::create(location, &derived, ByteString(id.to_vec()))
             .map_err(|_| MintError::Library("a discharge needs a non-empty caveat id".into()))?;
@@ -348,6 +347,16 @@ pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
         &URL_SAFE
     };
     engine.decode(text)
+}
+
+/// The `macaroon` crate draws third-party caveat nonces from libsodium, which wants
+/// initialising once to be thread-safe. Everything else here is RustCrypto.
+fn init_libsodium() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Fails only without a randomness source; the nonce draw would then fail loudly.
+        let _ = macaroon::initialize();
+    });
 }
 
 fn lib_err(e: macaroon::MacaroonError) -> DecodeError {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use caveat::{Host, ProxyKeyPair};
+use macaroon_home::KeyPairFiles;
 use tokio::net::TcpListener;
 
 use crate::audit::Audit;
@@ -51,7 +52,7 @@ pub fn parse_resolve(text: &str) -> anyhow::Result<(String, SocketAddr)> {
 
 /// Loads the proxy keys, creating a first keypair if the home has none.
 fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
-    if !home.join(caveat::PRIVATE_KEY_FILE).exists() && ProxyKeyPair::load_all(home).is_err() {
+    if !home.join(macaroon_home::PRIVATE_KEY_FILE).exists() && ProxyKeyPair::load_all(home).is_err() {
         let g = crate::keygen::keygen(home, false)?;
         eprintln!(
             "macaroon-proxy: created a proxy key in {} (key id {})",
