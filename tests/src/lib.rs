@@ -149,6 +149,7 @@ impl Run {
     }
 }
 
+pub mod spelling;
 pub mod upstream;
 
 /// A running `macaroon-proxy run`, killed (SIGTERM, then reaped) when dropped.

@@ -514,3 +514,43 @@ fn every_401_carries_the_bearer_challenge() {
     }
     a.assert_held(0);
 }
+
+/// Invariant 6 at the proxy: the same token spelled with bytes after its signature or with
+/// non-zero base64 trailing bits is no token (401), and nothing reaches the upstream.
+#[test]
+fn another_spelling_of_a_valid_token_is_refused_before_the_upstream() {
+    let a = arena(&[]);
+    let mut spellings = vec![
+        e2e::spelling::with_bytes_after_signature(&a.token, b"\0"),
+        e2e::spelling::with_bytes_after_signature(&a.token, b"\x02\x04evil"),
+    ];
+    // A token with unused bits in its last character: this one, or a narrowed copy.
+    let narrowed = ["GET", "POST", "DELETE"].iter().map(|m| {
+        a.s.run("macaroon", &["attenuate", "api", "--method", m])
+            .ok()
+            .out()
+            .to_string()
+    });
+    let bits = std::iter::once(a.token.clone())
+        .chain(narrowed)
+        .find_map(|t| e2e::spelling::with_trailing_bits(&t))
+        .expect("a token length with unused bits");
+    spellings.push(bits);
+    let url = format!("{}/v1/charges", a.proxy.url());
+    for text in &spellings {
+        for header in [bearer(text), format!("x-api-key: {text}")] {
+            let r = curl(&[&url, "-H", &header]);
+            assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+            assert!(
+                r.headers
+                    .to_ascii_lowercase()
+                    .contains("www-authenticate: bearer"),
+                "{}",
+                r.headers
+            );
+        }
+        let r = curl(&[&format!("{url}?key={text}")]);
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    }
+    a.assert_held(0);
+}
