@@ -704,3 +704,48 @@ fn another_spelling_of_a_token_is_malformed_not_the_same_token() {
     // The token as printed still reads.
     s.run("macaroon", &["inspect", &bits]).ok();
 }
+
+#[test]
+fn wrap_refuses_a_header_the_key_cannot_go_into() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    for (inject, want) in [
+        ("header:x api", "RFC 9110"),
+        ("header:x\r\ny", "RFC 9110"),
+        ("header:", "RFC 9110"),
+        ("header:Host", "the host header names the host the request is for"),
+        (
+            "header:content-length",
+            "the content-length header frames the request body",
+        ),
+        ("header:transfer-encoding", "frames the request body"),
+        ("header:connection", "hop-by-hop"),
+        ("query:a=b", "query parameter name"),
+    ] {
+        let run = s.run_stdin(
+            "macaroon",
+            &["wrap", "k", "--host", "a.com", "--inject", inject],
+            "sk_test_1\n",
+        );
+        run.code(2);
+        assert!(
+            run.stderr.starts_with("macaroon: --inject"),
+            "{inject:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(want),
+            "{inject:?}: want {want:?} in {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{inject:?} printed {}", run.stdout);
+        assert!(!run.stderr.contains("sk_test_1"));
+    }
+    assert!(!s.home().join("tokens/k").exists(), "nothing was stored");
+    let ok = s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "a.com", "--inject", "header:X-Api-Key"],
+        "sk_test_1\n",
+    );
+    ok.ok();
+}

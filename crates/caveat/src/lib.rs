@@ -51,7 +51,8 @@ pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey};
 pub use crate::path::{PathError, PathGlob, RequestPath};
 pub use crate::request::{Method, MethodError, Request, Scheme};
 pub use crate::sealed::{
-    Injection, InjectionError, Payload, RootKey, SealedId, Secret, UnsealError, SEALED_PREFIX,
+    FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret, UnsealError,
+    SEALED_PREFIX,
 };
 pub use crate::token::{
     DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat, MAX_TOKEN_LEN,
