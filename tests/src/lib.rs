@@ -162,6 +162,7 @@ impl Run {
     }
 }
 
+pub mod spelling;
 pub mod upstream;
 
 /// Whether this run is CI: `CI` is set to anything but empty, `0` or `false`.

@@ -521,3 +521,99 @@ fn every_401_carries_the_bearer_challenge() {
     }
     a.assert_held(0);
 }
+
+/// Invariant 6 at the proxy: the same token spelled with bytes after its signature or with
+/// non-zero base64 trailing bits is no token (401), and nothing reaches the upstream.
+#[test]
+fn another_spelling_of_a_valid_token_is_refused_before_the_upstream() {
+    let a = arena(&[]);
+    let mut spellings = vec![
+        e2e::spelling::with_bytes_after_signature(&a.token, b"\0"),
+        e2e::spelling::with_bytes_after_signature(&a.token, b"\x02\x04evil"),
+    ];
+    // A token with unused bits in its last character: this one, or a narrowed copy.
+    let narrowed = ["GET", "POST", "DELETE"].iter().map(|m| {
+        a.s.run("macaroon", &["attenuate", "api", "--method", m])
+            .ok()
+            .out()
+            .to_string()
+    });
+    let bits = std::iter::once(a.token.clone())
+        .chain(narrowed)
+        .find_map(|t| e2e::spelling::with_trailing_bits(&t))
+        .expect("a token length with unused bits");
+    spellings.push(bits);
+    let url = format!("{}/v1/charges", a.proxy.url());
+    for text in &spellings {
+        for header in [bearer(text), format!("x-api-key: {text}")] {
+            let r = curl(&[&url, "-H", &header]);
+            assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+            assert!(
+                r.headers
+                    .to_ascii_lowercase()
+                    .contains("www-authenticate: bearer"),
+                "{}",
+                r.headers
+            );
+        }
+        let r = curl(&[&format!("{url}?key={text}")]);
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    }
+    a.assert_held(0);
+}
+
+/// Seals `payload` to the proxy key in `home` as a second wrapper (or anyone holding the
+/// public key) could, and mints the root token for it.
+fn forge_token(home: &std::path::Path, root: [u8; 32], payload: &serde_json::Value) -> String {
+    use crypto_box::aead::OsRng;
+    let text = std::fs::read_to_string(home.join("proxy.pub")).expect("proxy.pub");
+    let public = caveat::PublicKey::from_base64(&text, "proxy.pub").expect("public key");
+    let sealed = crypto_box::PublicKey::from(*public.as_bytes())
+        .seal(&mut OsRng, payload.to_string().as_bytes())
+        .expect("seal");
+    let mut id = caveat::SEALED_PREFIX.to_vec();
+    id.extend_from_slice(&public.key_id().0);
+    id.extend_from_slice(&sealed);
+    caveat::Token::create(None, &caveat::RootKey::from_bytes(root), &id).encode()
+}
+
+/// A sealed `header:NAME` that is no valid or usable header name used to fall back to
+/// `Authorization`. The payload is malformed now: 401 invalid_token, nothing injected.
+#[test]
+fn sealed_invalid_header_name_is_refused_not_moved_to_authorization() {
+    let a = arena(&[]);
+    let root = [7u8; 32];
+    let payload = |name: &str| {
+        serde_json::json!({
+            "kid": "00112233445566778899aabbccddeeff",
+            "root": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+            "secret": SECRET, "inject": {"kind": "header", "name": name},
+            "hosts": [HOST], "iat": 1_700_000_000u64, "exp": null,
+        })
+    };
+    let url = format!("{}/v1/charges", a.proxy.url());
+    // The forging is right: a valid name goes through, into exactly that header.
+    let good = forge_token(a.s.home(), root, &payload("x-api-key"));
+    let r = curl(&[&url, "-H", &bearer(&good)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let seen = a.sealed.seen();
+    assert_eq!(seen[0].header("x-api-key"), Some(SECRET));
+    assert_eq!(seen[0].header("authorization"), None);
+    for name in [
+        "bad name",
+        "x\r\nx-evil: 1",
+        "",
+        "host",
+        "Transfer-Encoding",
+        "connection",
+    ] {
+        let forged = forge_token(a.s.home(), root, &payload(name));
+        let r = curl(&[&url, "-H", &bearer(&forged)]);
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 401, "{name:?}: {body}");
+        assert!(body.contains("invalid_token"), "{name:?}: {body}");
+        assert!(body.contains("injection rule is refused"), "{name:?}: {body}");
+        assert!(!body.contains(SECRET), "{name:?}: {body}");
+    }
+    a.assert_held(1);
+}

@@ -636,3 +636,116 @@ fn a_stored_token_readable_by_others_is_refused() {
         & 0o777;
     assert_eq!(index, 0o600);
 }
+
+/// A token with unused bits in its last base64 character: the wrapped one, or a narrowed
+/// copy when its length happens to be a multiple of 3 bytes.
+fn token_with_unused_bits(s: &Session, token: &str) -> String {
+    if e2e::spelling::with_trailing_bits(token).is_some() {
+        return token.to_string();
+    }
+    for method in ["GET", "POST", "DELETE"] {
+        let t = s
+            .run("macaroon", &["attenuate", "stripe", "--method", method])
+            .ok()
+            .out()
+            .to_string();
+        if e2e::spelling::with_trailing_bits(&t).is_some() {
+            return t;
+        }
+    }
+    panic!("no token length with unused bits")
+}
+
+#[test]
+fn another_spelling_of_a_token_is_malformed_not_the_same_token() {
+    let (s, token) = wrapped();
+    let bits = token_with_unused_bits(&s, &token);
+    let spellings = [
+        (
+            e2e::spelling::with_bytes_after_signature(&token, b"\0"),
+            "1 extra byte(s) follow the signature",
+        ),
+        (
+            e2e::spelling::with_bytes_after_signature(&token, b"\x02\x06tail"),
+            "6 extra byte(s) follow the signature",
+        ),
+        (
+            e2e::spelling::with_trailing_bits(&bits).expect("unused bits"),
+            "non-zero unused bits",
+        ),
+    ];
+    for (text, want) in &spellings {
+        let url = "https://api.stripe.com/v1/charges";
+        for args in [
+            vec!["inspect", text],
+            vec!["inspect", text, "--json"],
+            vec!["verify", text, "-X", "GET", "--url", url],
+        ] {
+            let run = s.run("macaroon", &args);
+            run.code(2);
+            assert!(
+                run.stderr.contains("is not a valid token") && run.stderr.contains("the token is malformed"),
+                "{args:?}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(want),
+                "{args:?}: want {want:?} in {}",
+                run.stderr
+            );
+            assert!(run.stdout.is_empty(), "{args:?} printed {}", run.stdout);
+            assert!(!run.stderr.contains(&token[20..60]), "error quotes the token");
+        }
+        // The same text on stdin is refused the same way.
+        let run = s.run_stdin("macaroon", &["inspect", "-"], text);
+        run.code(2);
+        assert!(run.stderr.contains(want), "{}", run.stderr);
+    }
+    // The token as printed still reads.
+    s.run("macaroon", &["inspect", &bits]).ok();
+}
+
+#[test]
+fn wrap_refuses_a_header_the_key_cannot_go_into() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    for (inject, want) in [
+        ("header:x api", "RFC 9110"),
+        ("header:x\r\ny", "RFC 9110"),
+        ("header:", "RFC 9110"),
+        ("header:Host", "the host header names the host the request is for"),
+        (
+            "header:content-length",
+            "the content-length header frames the request body",
+        ),
+        ("header:transfer-encoding", "frames the request body"),
+        ("header:connection", "hop-by-hop"),
+        ("query:a=b", "query parameter name"),
+    ] {
+        let run = s.run_stdin(
+            "macaroon",
+            &["wrap", "k", "--host", "a.com", "--inject", inject],
+            "sk_test_1\n",
+        );
+        run.code(2);
+        assert!(
+            run.stderr.starts_with("macaroon: --inject"),
+            "{inject:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(want),
+            "{inject:?}: want {want:?} in {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{inject:?} printed {}", run.stdout);
+        assert!(!run.stderr.contains("sk_test_1"));
+    }
+    assert!(!s.home().join("tokens/k").exists(), "nothing was stored");
+    let ok = s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "a.com", "--inject", "header:X-Api-Key"],
+        "sk_test_1\n",
+    );
+    ok.ok();
+}

@@ -7,7 +7,8 @@ fn keygen_writes_a_private_key_only_its_owner_can_read() {
     run.ok();
     let public = std::fs::read_to_string(s.home().join("proxy.pub")).expect("proxy.pub");
     assert_eq!(run.out(), public.trim(), "prints the public key alone on stdout");
-    let key = caveat::ProxyKeyPair::load(&s.home().join("proxy.key")).expect("loads");
+    let key = <caveat::ProxyKeyPair as macaroon_home::KeyPairFiles>::load(&s.home().join("proxy.key"))
+        .expect("loads");
     assert_eq!(key.public().to_base64(), public.trim());
     #[cfg(unix)]
     {

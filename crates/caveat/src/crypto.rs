@@ -1,24 +1,25 @@
 //! The few primitives the token chain needs, byte for byte what libmacaroons and PyNaCl
-//! compute.
+//! compute, all from RustCrypto (no C library to build or initialise).
 //!
-//! HMAC-SHA256 and SHA-256 come from RustCrypto (`hmac` + `sha2`), which use the CPU's SHA
-//! extensions when present: the chain is one HMAC per caveat on every uncached request, and
-//! libsodium's portable C took about 1 µs per step against 0.3 µs here (docs/performance.md).
-//! The boxes (sealed identifiers, third-party verifier ids) stay on libsodium.
+//! HMAC-SHA256 and SHA-256 (`hmac` + `sha2`) use the CPU's SHA extensions when present: the
+//! chain is one HMAC per caveat on every uncached request, and libsodium's portable C took
+//! about 1 µs per step against 0.3 µs here (docs/performance.md). The boxes are libsodium's
+//! formats: sealed identifiers are `crypto_box_seal` (X25519 + XSalsa20-Poly1305, the
+//! `crypto_box` crate's `seal` feature) and third-party verifier ids are
+//! `crypto_secretbox` (`crypto_secretbox`), so PyNaCl, pymacaroons and libmacaroons open
+//! what we write and we open what they write.
 
+use crypto_box::aead::rand_core::RngCore;
+use crypto_box::aead::OsRng;
+use crypto_secretbox::aead::{Aead, KeyInit};
+use crypto_secretbox::XSalsa20Poly1305;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use sodiumoxide::crypto::secretbox;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
-/// Initialises libsodium once; every entry point that uses it calls this first.
-pub(crate) fn init() {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        // `init` only fails when no randomness source is available; the first key
-        // generation would then fail loudly too, so there is nothing better to do here.
-        let _ = sodiumoxide::init();
-    });
-}
+/// Bytes a sealed box adds to its plaintext: the ephemeral public key and the MAC.
+pub(crate) const SEAL_OVERHEAD: usize = crypto_box::SEALBYTES;
 
 /// HMAC-SHA256 with a 32-byte key, as libmacaroons chains signatures.
 pub(crate) fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
@@ -56,18 +57,51 @@ pub(crate) fn bind(root_sig: &[u8; 32], discharge_sig: &[u8; 32]) -> [u8; 32] {
 
 /// Constant-time equality of two MACs.
 pub(crate) fn mac_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    sodiumoxide::utils::memcmp(a, b)
+    a.ct_eq(b).into()
 }
 
-/// Opens a third-party caveat's verifier id (nonce || secretbox) with the chain key.
+/// Opens a third-party caveat's verifier id (24-byte nonce || secretbox, libmacaroons'
+/// layout) with the chain key.
 pub(crate) fn open_caveat_key(sig: &[u8; 32], vid: &[u8]) -> Option<[u8; 32]> {
-    if vid.len() < secretbox::NONCEBYTES + secretbox::MACBYTES {
+    const NONCE: usize = 24;
+    const MAC: usize = 16;
+    if vid.len() < NONCE + MAC {
         return None;
     }
-    let (nonce, boxed) = vid.split_at(secretbox::NONCEBYTES);
-    let nonce = secretbox::Nonce::from_slice(nonce)?;
-    let plain = zeroize::Zeroizing::new(secretbox::open(boxed, &nonce, &secretbox::Key(*sig)).ok()?);
+    let (nonce, boxed) = vid.split_at(NONCE);
+    // Both lengths are fixed above, so `from_slice` cannot panic.
+    let cipher = XSalsa20Poly1305::new(crypto_secretbox::Key::from_slice(sig));
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(crypto_secretbox::Nonce::from_slice(nonce), boxed)
+            .ok()?,
+    );
     <[u8; 32]>::try_from(plain.as_slice()).ok()
+}
+
+/// Seals `plain` to an X25519 public key: libsodium's `crypto_box_seal`.
+pub(crate) fn seal(to: &crypto_box::PublicKey, plain: &[u8]) -> Vec<u8> {
+    // Encryption fails only for plaintexts beyond XSalsa20's 256 GiB keystream.
+    to.seal(&mut OsRng, plain).unwrap_or_else(|_| unreachable_seal())
+}
+
+#[cold]
+fn unreachable_seal() -> ! {
+    panic!("XSalsa20-Poly1305 refused a plaintext shorter than its keystream")
+}
+
+/// Opens a sealed box with the recipient's private key bytes: libsodium's
+/// `crypto_box_seal_open`. `None` if it was not sealed to this key or was altered.
+pub(crate) fn unseal(private: &[u8; 32], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let key = crypto_box::SecretKey::from_bytes(*private);
+    key.unseal(sealed).ok().map(Zeroizing::new)
+}
+
+/// The X25519 public key of a private key.
+pub(crate) fn public_key(private: &[u8; 32]) -> [u8; 32] {
+    crypto_box::SecretKey::from_bytes(*private)
+        .public_key()
+        .to_bytes()
 }
 
 /// SHA-256.
@@ -75,38 +109,35 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-/// Fills a fresh array with random bytes.
+/// Fills a fresh array with random bytes from the operating system.
 pub(crate) fn random<const N: usize>() -> [u8; N] {
-    init();
     let mut out = [0u8; N];
-    sodiumoxide::randombytes::randombytes_into(&mut out);
+    OsRng.fill_bytes(&mut out);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sodiumoxide::crypto::auth::hmacsha256;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
 
-    /// The RustCrypto HMAC and SHA-256 give libsodium's bytes (which libmacaroons and
-    /// pymacaroons use) for every message length around the block boundaries.
+    /// HMAC-SHA256 and SHA-256 give the bytes of an independent implementation (Python's
+    /// `hmac` + `hashlib`) for every message length around the block boundaries. The pinned
+    /// value is SHA-256 over each length's HMAC then SHA-256, concatenated.
     #[test]
-    fn hmac_and_sha256_match_libsodium() {
-        init();
+    fn hmac_and_sha256_match_python_hashlib() {
         let key = [0x5au8; 32];
+        let mut all = Vec::new();
         for len in [0usize, 1, 23, 55, 56, 63, 64, 65, 119, 200, 1000] {
             let msg: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-            assert_eq!(
-                hmac(&key, &msg),
-                hmacsha256::authenticate(&msg, &hmacsha256::Key(key)).0,
-                "len {len}"
-            );
-            assert_eq!(
-                sha256(&msg),
-                sodiumoxide::crypto::hash::sha256::hash(&msg).0,
-                "len {len}"
-            );
+            all.extend_from_slice(&hmac(&key, &msg));
+            all.extend_from_slice(&sha256(&msg));
         }
+        assert_eq!(
+            hex::encode(sha256(&all)),
+            "5a623a2cc2fe1fa2f8166a8a86289ed0d81a59c4a379ab50bd0e87535a710e45"
+        );
     }
 
     /// RFC 4231 test case 2 ("Jefe"), with the key zero-padded to 32 bytes as HMAC does.
@@ -119,5 +150,66 @@ mod tests {
             hex::encode(mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    /// The private key bytes 1..=32 as PyNaCl's `PrivateKey(bytes(range(1, 33)))`.
+    fn pynacl_private() -> [u8; 32] {
+        std::array::from_fn(|i| i as u8 + 1)
+    }
+
+    /// A box PyNaCl sealed (`SealedBox(pk).encrypt(...)`, libsodium's `crypto_box_seal`)
+    /// opens here, and the public key derived here is PyNaCl's.
+    #[test]
+    fn opens_a_box_sealed_by_pynacl() {
+        let private = pynacl_private();
+        assert_eq!(
+            STANDARD.encode(public_key(&private)),
+            "B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9/AsrhtHHw="
+        );
+        let sealed = STANDARD
+            .decode(
+                "wgPMxcumokVOhDAMbByHpCEebQXY4YTDiQJFAC/+4F1txhrcKUF85l68CHjuO8V7NBjsqroRF9luCMjd4jw+BmE+bEqJP0vqFj5bDQ==",
+            )
+            .expect("b64");
+        let plain = unseal(&private, &sealed).expect("opens");
+        assert_eq!(plain.as_slice(), br#"{"hello":"sealed by PyNaCl"}"#);
+        let mut altered = sealed.clone();
+        altered[40] ^= 1;
+        assert!(unseal(&private, &altered).is_none());
+        assert!(unseal(&[9u8; 32], &sealed).is_none());
+    }
+
+    /// What we seal opens with the same private key, and every seal is fresh (a new
+    /// ephemeral key), as libsodium's.
+    #[test]
+    fn seal_then_unseal_round_trips_with_fresh_ephemeral_keys() {
+        let private = pynacl_private();
+        let public = crypto_box::PublicKey::from(public_key(&private));
+        let a = seal(&public, b"payload");
+        let b = seal(&public, b"payload");
+        assert_eq!(a.len(), b"payload".len() + SEAL_OVERHEAD);
+        assert_ne!(a, b);
+        assert_eq!(unseal(&private, &a).expect("opens").as_slice(), b"payload");
+    }
+
+    /// A verifier id made by PyNaCl's `SecretBox(key).encrypt(plain, nonce)` (libsodium's
+    /// `crypto_secretbox_easy`, as pymacaroons and libmacaroons write them) opens here.
+    #[test]
+    fn opens_a_caveat_key_boxed_by_pynacl() {
+        let vid = STANDARD
+            .decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXAuAkgAqeMR7PF5LmdXEwtsCLcFrALECxTzfZ5qLD2mFkl3+ufjSH5I1drnQ/OiGy")
+            .expect("b64");
+        assert_eq!(open_caveat_key(&[0x42; 32], &vid), Some([0xa5; 32]));
+        assert_eq!(open_caveat_key(&[0x43; 32], &vid), None);
+        assert_eq!(open_caveat_key(&[0x42; 32], &vid[..39]), None);
+    }
+
+    #[test]
+    fn mac_eq_compares_every_byte() {
+        let a = [7u8; 32];
+        let mut b = a;
+        assert!(mac_eq(&a, &b));
+        b[31] ^= 0x80;
+        assert!(!mac_eq(&a, &b));
     }
 }

@@ -1,7 +1,8 @@
 //! The macaroon core: the caveat language, sealed identifiers, and the one function that
 //! decides whether a request may go through with a token.
 //!
-//! This crate knows nothing of HTTP servers, terminals or token storage, so the CLI's
+//! This crate knows nothing of HTTP servers, terminals or storage (it does no I/O; key
+//! files and the home directory are the `macaroon-home` crate's), so the CLI's
 //! `verify` dry run and the proxy take their decisions from the same code:
 //! [`decide`] (or [`decide_unsealed`] with a cached [`Payload`]).
 //!
@@ -49,14 +50,12 @@ mod verify;
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
 pub use crate::host::{Host, HostError};
 pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
-pub use crate::keys::{
-    check_private_mode, create_private_dir, macaroon_home, write_private_file, write_trust_bundle, KeyError,
-    KeyId, ProxyKeyPair, PublicKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE,
-};
+pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey};
 pub use crate::path::{PathError, PathGlob, RequestPath};
 pub use crate::request::{Method, MethodError, Request, Scheme};
 pub use crate::sealed::{
-    Injection, InjectionError, Payload, RootKey, SealedId, Secret, UnsealError, SEALED_PREFIX,
+    FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret, UnsealError,
+    SEALED_PREFIX,
 };
 pub use crate::token::{
     DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat, MAX_TOKEN_LEN,

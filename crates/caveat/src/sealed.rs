@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use sodiumoxide::crypto::sealedbox;
 use zeroize::Zeroizing;
 
 use crate::crypto;
@@ -99,42 +98,181 @@ impl<'de> Deserialize<'de> for RootKey {
 }
 
 /// Where the proxy puts the secret upstream. Sealed: the client cannot choose.
+///
+/// Parsing (`wrap --inject`) and deserializing (the proxy opening a payload) both check it,
+/// and a header name is a [`FieldName`], valid once made: a rule that would put the secret
+/// somewhere other than asked (an invalid header name once fell back to `Authorization`)
+/// is refused, never adjusted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "name", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(try_from = "InjectionWire", into = "InjectionWire")]
 pub enum Injection {
     /// `Authorization: Bearer SECRET`
     Bearer,
     /// `Authorization: Basic base64(SECRET:)`
     Basic,
     /// `NAME: SECRET`
-    Header(String),
+    Header(FieldName),
     /// `?NAME=SECRET`
     Query(String),
 }
 
+/// The sealed JSON shape of an [`Injection`]: `{"kind": "header", "name": "x-api-key"}`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase", deny_unknown_fields)]
+enum InjectionWire {
+    Bearer,
+    Basic,
+    Header(String),
+    Query(String),
+}
+
+impl TryFrom<InjectionWire> for Injection {
+    type Error = InjectionError;
+    fn try_from(w: InjectionWire) -> Result<Self, InjectionError> {
+        match w {
+            InjectionWire::Bearer => Ok(Injection::Bearer),
+            InjectionWire::Basic => Ok(Injection::Basic),
+            InjectionWire::Header(n) => FieldName::parse(&n)
+                .map(Injection::Header)
+                .map_err(|why| InjectionError::new(format!("header:{n}"), why)),
+            InjectionWire::Query(n) if is_token(&n) && !n.contains(['&', '=', '#']) => {
+                Ok(Injection::Query(n))
+            }
+            InjectionWire::Query(n) => Err(InjectionError::new(
+                format!("query:{n}"),
+                InjectionProblem::QueryName,
+            )),
+        }
+    }
+}
+
+impl From<Injection> for InjectionWire {
+    fn from(i: Injection) -> Self {
+        match i {
+            Injection::Bearer => InjectionWire::Bearer,
+            Injection::Basic => InjectionWire::Basic,
+            Injection::Header(n) => InjectionWire::Header(n.0),
+            Injection::Query(n) => InjectionWire::Query(n),
+        }
+    }
+}
+
+/// A header the secret may be injected into: a valid HTTP field name (an RFC 9110
+/// token), in lower case, and not one of the headers that frame, route or describe the
+/// request itself (see [`FieldName::parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldName(String);
+
+/// Headers a secret must never be injected into, and why. Putting a key in `Host`,
+/// `Content-Length` or `Transfer-Encoding` would change where or how the request is read
+/// (and could smuggle a second request); hop-by-hop headers are not meant for the upstream;
+/// body caveats check `Content-Type` and `Content-Encoding` as sent.
+const RESERVED_HEADERS: &[(&str, &str)] = &[
+    ("host", "names the host the request is for"),
+    ("content-length", FRAMES),
+    ("transfer-encoding", FRAMES),
+    ("content-type", READS_BODY),
+    ("content-encoding", READS_BODY),
+    ("expect", "controls how the request body is sent"),
+    ("connection", HOP_BY_HOP),
+    ("keep-alive", HOP_BY_HOP),
+    ("proxy-connection", HOP_BY_HOP),
+    ("proxy-authorization", HOP_BY_HOP),
+    ("proxy-authenticate", HOP_BY_HOP),
+    ("te", HOP_BY_HOP),
+    ("trailer", HOP_BY_HOP),
+    ("upgrade", HOP_BY_HOP),
+    ("macaroon-discharge", "carries discharge tokens to the proxy"),
+];
+const FRAMES: &str = "frames the request body";
+const READS_BODY: &str = "says how the body is read (body caveats check it)";
+const HOP_BY_HOP: &str = "is hop-by-hop (RFC 9110 7.6.1), not meant for the upstream";
+
+impl FieldName {
+    /// Checks a header name: an RFC 9110 token (letters, digits, ``!#$%&'*+-.^_`|~``), not a
+    /// reserved one. Kept in lower case, as HTTP/2 sends it.
+    pub fn parse(name: &str) -> Result<Self, InjectionProblem> {
+        if !is_token(name) {
+            return Err(InjectionProblem::HeaderName);
+        }
+        let lower = name.to_ascii_lowercase();
+        if let Some((reserved, why)) = RESERVED_HEADERS.iter().find(|(n, _)| *n == lower) {
+            return Err(InjectionProblem::ReservedHeader { name: reserved, why });
+        }
+        Ok(FieldName(lower))
+    }
+
+    /// The name, in lower case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FieldName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An RFC 9110 `token`: one or more tchar.
+fn is_token(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Why an injection rule was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an injection rule; expected bearer, basic, header:NAME or query:NAME")]
-pub struct InjectionError(pub String);
+#[error("{rule:?} is not a usable injection rule: {why}")]
+pub struct InjectionError {
+    /// The rule as written.
+    pub rule: String,
+    /// What is wrong with it.
+    pub why: InjectionProblem,
+}
+
+impl InjectionError {
+    fn new(rule: String, why: InjectionProblem) -> Self {
+        InjectionError { rule, why }
+    }
+}
+
+/// What is wrong with an injection rule. Its message does not quote the rule (the proxy
+/// shows it for sealed payloads).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InjectionProblem {
+    /// Not one of the kinds.
+    #[error("expected bearer, basic, header:NAME or query:NAME")]
+    Unknown,
+    /// The header name is not an HTTP field name.
+    #[error("a header name is one or more letters, digits or !#$%&'*+-.^_`|~ (an RFC 9110 token), e.g. header:x-api-key")]
+    HeaderName,
+    /// A header the secret must not go into.
+    #[error("the {name} header {why}, so a key cannot go there; name the header the API reads its key from, e.g. header:x-api-key")]
+    ReservedHeader {
+        /// The header.
+        name: &'static str,
+        /// What it is for.
+        why: &'static str,
+    },
+    /// The query parameter name is not usable.
+    #[error(
+        "a query parameter name is one or more letters, digits or !$%'*+-.^_`|~ (no & = #), e.g. query:key"
+    )]
+    QueryName,
+}
 
 impl std::str::FromStr for Injection {
     type Err = InjectionError;
     fn from_str(s: &str) -> Result<Self, InjectionError> {
-        let bad = || InjectionError(s.to_string());
-        let is_token = |n: &str| {
-            !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        let wire = match s.split_once(':') {
+            None if s == "bearer" => InjectionWire::Bearer,
+            None if s == "basic" => InjectionWire::Basic,
+            Some(("header", n)) => InjectionWire::Header(n.to_string()),
+            Some(("query", n)) => InjectionWire::Query(n.to_string()),
+            _ => return Err(InjectionError::new(s.to_string(), InjectionProblem::Unknown)),
         };
-        match s.split_once(':') {
-            None if s == "bearer" => Ok(Injection::Bearer),
-            None if s == "basic" => Ok(Injection::Basic),
-            Some(("header", n)) if is_token(n) => Ok(Injection::Header(n.to_ascii_lowercase())),
-            Some(("query", n)) if is_token(n) && !n.contains(['&', '=', '#']) => {
-                Ok(Injection::Query(n.to_string()))
-            }
-            _ => Err(bad()),
-        }
+        Injection::try_from(wire).map_err(|e| InjectionError::new(s.to_string(), e.why))
     }
 }
 
@@ -151,7 +289,7 @@ impl fmt::Display for Injection {
 
 /// What the sealed box holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "PayloadWire")]
 pub struct Payload {
     /// Token family id: 16 random bytes, hex. Revocation lists name this.
     pub kid: String,
@@ -179,12 +317,53 @@ pub struct Payload {
     issuer: Option<IssuerPublic>,
 }
 
+/// The JSON as sealed, before the checks serde cannot make ([`Payload::validate`], the
+/// injection rule). Opening reads this first so that a refused rule is named plainly.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayloadWire {
+    kid: String,
+    root: RootKey,
+    secret: Secret,
+    inject: InjectionWire,
+    hosts: Vec<Host>,
+    iat: u64,
+    exp: Option<u64>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    sig: Option<String>,
+}
+
+impl TryFrom<PayloadWire> for Payload {
+    type Error = String;
+    fn try_from(w: PayloadWire) -> Result<Self, String> {
+        let inject =
+            Injection::try_from(w.inject).map_err(|e| format!("its injection rule is refused: {}", e.why))?;
+        let payload = Payload {
+            kid: w.kid,
+            root: w.root,
+            secret: w.secret,
+            inject,
+            hosts: w.hosts,
+            iat: w.iat,
+            exp: w.exp,
+            iss: w.iss,
+            sig: w.sig,
+            issuer: None,
+        };
+        payload.validate()?;
+        Ok(payload)
+    }
+}
+
 impl Payload {
     /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::caveat::{string_heap, vec_heap};
         let inject = match &self.inject {
-            Injection::Header(n) | Injection::Query(n) => string_heap(n),
+            Injection::Header(n) => string_heap(&n.0),
+            Injection::Query(n) => string_heap(n),
             Injection::Bearer | Injection::Basic => 0,
         };
         string_heap(&self.kid)
@@ -234,7 +413,7 @@ impl<'a> SealedId<'a> {
     /// Splits an identifier; `None` if it is not a sealed identifier of ours.
     pub fn parse(identifier: &'a [u8]) -> Option<Self> {
         let rest = identifier.strip_prefix(SEALED_PREFIX.as_slice())?;
-        if rest.len() < 8 + sealedbox::SEALBYTES {
+        if rest.len() < 8 + crypto::SEAL_OVERHEAD {
             return None;
         }
         let (id, sealed) = rest.split_at(8);
@@ -252,13 +431,9 @@ impl<'a> SealedId<'a> {
             .iter()
             .find(|k| k.key_id() == self.key_id)
             .ok_or(UnsealError::UnknownKey(self.key_id))?;
-        crypto::init();
-        let plain = Zeroizing::new(
-            sealedbox::open(self.sealed, &key.public().0, key.box_secret())
-                .map_err(|()| UnsealError::Corrupt(self.key_id))?,
-        );
-        let mut payload: Payload = serde_json::from_slice(&plain)
-            // serde_json's message may quote input; keep only its position.
+        let plain = key.open(self.sealed).ok_or(UnsealError::Corrupt(self.key_id))?;
+        let wire: PayloadWire = serde_json::from_slice(&plain)
+            // serde_json's message may quote input (the secret); keep only its position.
             .map_err(|e| {
                 UnsealError::BadPayload(format!(
                     "not the expected JSON (line {}, column {})",
@@ -266,7 +441,7 @@ impl<'a> SealedId<'a> {
                     e.column()
                 ))
             })?;
-        payload.validate().map_err(UnsealError::BadPayload)?;
+        let mut payload = Payload::try_from(wire).map_err(UnsealError::BadPayload)?;
         payload.check_signature()?;
         Ok(payload)
     }
@@ -353,10 +528,9 @@ impl Payload {
 
     /// Seals the payload to a proxy public key, giving identifier bytes.
     pub fn seal(&self, to: &PublicKey) -> Vec<u8> {
-        crypto::init();
         // Serializing a struct of strings and numbers cannot fail.
         let json = Zeroizing::new(serde_json::to_vec(self).unwrap_or_default());
-        let sealed = sealedbox::seal(&json, &to.0);
+        let sealed = to.seal(&json);
         let mut id = Vec::with_capacity(3 + 8 + sealed.len());
         id.extend_from_slice(SEALED_PREFIX);
         id.extend_from_slice(&to.key_id().0);
@@ -447,7 +621,10 @@ mod tests {
             "hosts": ["a.com"], "iat": 1, "exp": null
         }))
         .expect("parse");
-        assert_eq!(h.inject, Injection::Header("x-api-key".into()));
+        assert_eq!(
+            h.inject,
+            Injection::Header(FieldName::parse("x-api-key").expect("name"))
+        );
     }
 
     #[test]
@@ -507,6 +684,106 @@ mod tests {
         assert!("header:".parse::<Injection>().is_err());
         assert!("query:a=b".parse::<Injection>().is_err());
         assert!("cookie:x".parse::<Injection>().is_err());
+        assert_eq!(
+            "header:X-Api-Key"
+                .parse::<Injection>()
+                .expect("mixed case")
+                .to_string(),
+            "header:x-api-key"
+        );
+    }
+
+    #[test]
+    fn header_name_that_is_no_http_token_is_refused() {
+        for rule in [
+            "header:x api",
+            "header:x\r\nx-evil",
+            "header:clé",
+            "header:a:b",
+            "header:(x)",
+        ] {
+            let e = rule.parse::<Injection>().expect_err(rule);
+            assert_eq!(e.why, InjectionProblem::HeaderName, "{rule}");
+            assert!(e.to_string().contains("RFC 9110"), "{e}");
+        }
+    }
+
+    #[test]
+    fn headers_that_frame_or_route_the_request_are_refused() {
+        for name in [
+            "host",
+            "Content-Length",
+            "transfer-encoding",
+            "connection",
+            "te",
+            "proxy-authorization",
+        ] {
+            let e = format!("header:{name}").parse::<Injection>().expect_err(name);
+            assert!(matches!(e.why, InjectionProblem::ReservedHeader { .. }), "{name}");
+            assert!(e.to_string().contains(&name.to_ascii_lowercase()), "{e}");
+            assert!(e.to_string().contains("header:x-api-key"), "{e}");
+        }
+        // The Authorization header without a scheme is a real API convention.
+        assert!("header:authorization".parse::<Injection>().is_ok());
+    }
+
+    /// Seals raw JSON (as another wrapper, or a forger holding the public key, could).
+    fn seal_json(kp: &ProxyKeyPair, json: &serde_json::Value) -> Vec<u8> {
+        let mut id = SEALED_PREFIX.to_vec();
+        id.extend_from_slice(&kp.key_id().0);
+        id.extend_from_slice(&kp.public().seal(json.to_string().as_bytes()));
+        id
+    }
+
+    fn payload_json(inject: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "kid": "00112233445566778899aabbccddeeff", "root": STANDARD.encode([1u8; 32]),
+            "secret": "sk_live_abc", "inject": inject, "hosts": ["a.com"], "iat": 1, "exp": null
+        })
+    }
+
+    #[test]
+    fn sealed_invalid_header_name_does_not_open() {
+        let kp = ProxyKeyPair::generate();
+        for name in ["bad name", "x\r\nevil", "", "Host", "transfer-encoding"] {
+            let id = seal_json(
+                &kp,
+                &payload_json(serde_json::json!({"kind": "header", "name": name})),
+            );
+            let e = SealedId::parse(&id)
+                .expect("ours")
+                .open(std::slice::from_ref(&kp))
+                .expect_err(name);
+            let UnsealError::BadPayload(why) = &e else {
+                panic!("{name:?}: {e:?}")
+            };
+            assert!(why.contains("injection rule is refused"), "{why}");
+            assert!(!e.to_string().contains("sk_live_abc"), "{e}");
+            assert!(serde_json::from_value::<Payload>(payload_json(
+                serde_json::json!({"kind": "header", "name": name})
+            ))
+            .is_err());
+        }
+        let id = seal_json(
+            &kp,
+            &payload_json(serde_json::json!({"kind": "header", "name": "X-Api-Key"})),
+        );
+        let p = SealedId::parse(&id).expect("ours").open(&[kp]).expect("opens");
+        assert_eq!(p.inject.to_string(), "header:x-api-key");
+    }
+
+    #[test]
+    fn sealed_invalid_query_name_does_not_open() {
+        let kp = ProxyKeyPair::generate();
+        let id = seal_json(
+            &kp,
+            &payload_json(serde_json::json!({"kind": "query", "name": "a=b"})),
+        );
+        let e = SealedId::parse(&id)
+            .expect("ours")
+            .open(&[kp])
+            .expect_err("refused");
+        assert!(e.to_string().contains("query parameter name"), "{e}");
     }
 
     #[test]

@@ -65,6 +65,13 @@ pub enum DecodeError {
     /// Decoded, but not a macaroon.
     #[error("the token is not a valid macaroon ({0})")]
     Format(String),
+    /// A valid macaroon spelled in a way no encoder writes: bytes after the signature,
+    /// non-zero base64 trailing bits, a length in a longer form than needed. Refused, so
+    /// that a token has one spelling and nothing can hide behind a valid one.
+    #[error(
+        "the token is malformed: {0}; pass the token exactly as `macaroon wrap` or `attenuate` printed it"
+    )]
+    Malformed(String),
 }
 
 /// Why a token could not be minted.
@@ -165,6 +172,11 @@ impl Token {
     }
 
     /// Reads a token in V2 or V1 (base64, URL-safe or standard, padded or not) or V2JSON.
+    ///
+    /// Strictly: text that decodes to more than the macaroon (bytes after the signature),
+    /// base64 whose last character carries non-zero unused bits, or binary that is not
+    /// exactly what the format's encoder writes is [`DecodeError::Malformed`], never
+    /// another spelling of a valid token.
     pub fn decode(text: &str) -> Result<Token, DecodeError> {
         let text = text.trim();
         if text.is_empty() {
@@ -173,34 +185,35 @@ impl Token {
         if text.len() > MAX_TOKEN_LEN {
             return Err(DecodeError::TooLong(text.len()));
         }
-        let (bin, format) = if text.starts_with('{') {
-            (
-                crate::v2json::to_binary(text).map_err(DecodeError::Format)?,
-                WireFormat::V2Json,
-            )
-        } else {
-            let bin = b64_decode(text).map_err(|e| DecodeError::Encoding(e.to_string()))?;
-            match bin.first() {
-                Some(2) => (bin, WireFormat::V2),
-                _ => (
-                    crate::v1::to_v2(&bin).map_err(DecodeError::Format)?,
-                    WireFormat::V1,
-                ),
-            }
-        };
-        let mac = Macaroon::deserialize_binary(&bin).map_err(lib_err)?;
-        Ok(Token { mac, format })
+        if text.starts_with('{') {
+            let bin = crate::v2json::to_binary(text).map_err(DecodeError::Format)?;
+            let mac = Macaroon::deserialize_binary(&bin).map_err(lib_err)?;
+            return Ok(Token {
+                mac,
+                format: WireFormat::V2Json,
+            });
+        }
+        let bin = b64_decode(text).map_err(b64_err)?;
+        if bin.first() == Some(&2) {
+            let mac = Macaroon::deserialize_binary(&bin).map_err(lib_err)?;
+            strict(&bin, &v2_binary(&mac))?;
+            return Ok(Token {
+                mac,
+                format: WireFormat::V2,
+            });
+        }
+        let mac = Macaroon::deserialize_binary(&crate::v1::to_v2(&bin).map_err(DecodeError::Format)?)
+            .map_err(lib_err)?;
+        strict(&bin, &v1_binary(&mac))?;
+        Ok(Token {
+            mac,
+            format: WireFormat::V1,
+        })
     }
 
     /// Encodes as V2 binary, base64url without padding.
     pub fn encode(&self) -> String {
-        let b64 = self
-            .mac
-            .serialize(Format::V2)
-            .unwrap_or_else(|_| unreachable_empty());
-        // The library pads; strip it, as our format has none.
-        let bin = URL_SAFE.decode(b64.trim_end_matches('=')).unwrap_or_default();
-        URL_SAFE.encode(bin)
+        URL_SAFE.encode(v2_binary(&self.mac))
     }
 
     /// Encodes in another libmacaroons format (V1 or V2JSON are for interop).
@@ -233,7 +246,7 @@ impl Token {
     /// shared `key` for caveat id `id`. `key` is taken as pymacaroons and libmacaroons take
     /// it (any bytes, derived with the key generator).
     pub fn add_third_party(&self, location: &str, key: &[u8], id: &[u8]) -> Token {
-        crypto::init();
+        init_libsodium();
         let mut mac = self.mac.clone();
         let derived = MacaroonKey::from(crypto::derive_key(key));
         mac.add_third_party_caveat(location, &derived, ByteString(id.to_vec()));
@@ -245,7 +258,6 @@ impl Token {
 
     /// Mints a discharge for the third-party caveat `id`, from the shared `key`.
     pub fn discharge(location: Option<String>, key: &[u8], id: &[u8]) -> Result<Token, MintError> {
-        crypto::init();
         let derived = MacaroonKey::from(crypto::derive_key(key));
         let mac = Macaroon::create(location, &derived, ByteString(id.to_vec()))
             .map_err(|_| MintError::Library("a discharge needs a non-empty caveat id".into()))?;
@@ -343,7 +355,8 @@ impl Token {
     }
 }
 
-/// Decodes base64 in either alphabet, padded or not.
+/// Decodes base64 in either alphabet, padded or not. Non-zero trailing bits are refused
+/// (the engine's default), so one byte string has one spelling per alphabet.
 pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     let engine = if text.contains(['+', '/']) {
         &STANDARD
@@ -351,6 +364,75 @@ pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
         &URL_SAFE
     };
     engine.decode(text)
+}
+
+fn b64_err(e: base64::DecodeError) -> DecodeError {
+    match e {
+        base64::DecodeError::InvalidLastSymbol(offset, _) => DecodeError::Malformed(format!(
+            "its last base64 character (at offset {offset}) has non-zero unused bits, so it is not the encoding of any token"
+        )),
+        base64::DecodeError::InvalidByte(offset, _) => {
+            DecodeError::Encoding(format!("a character at offset {offset} is not base64"))
+        }
+        base64::DecodeError::InvalidLength(len) => {
+            DecodeError::Encoding(format!("{len} base64 characters cannot encode whole bytes"))
+        }
+        base64::DecodeError::InvalidPadding => DecodeError::Encoding("misplaced base64 padding".into()),
+    }
+}
+
+/// Compares the bytes read with what the format's encoder writes for the macaroon they
+/// held: any difference is another spelling, refused.
+fn strict(read: &[u8], canonical: &[u8]) -> Result<(), DecodeError> {
+    if read == canonical {
+        return Ok(());
+    }
+    Err(DecodeError::Malformed(match read.strip_prefix(canonical) {
+        Some(extra) => format!("{} extra byte(s) follow the signature", extra.len()),
+        None => "its binary form is not the one the format writes (a length in a longer form than needed, or fields out of order)".into(),
+    }))
+}
+
+/// The V2 binary form, as libmacaroons, pymacaroons and the `macaroon` crate write it.
+fn v2_binary(m: &Macaroon) -> Vec<u8> {
+    use crate::v2json::field;
+    const EOS: u8 = 0;
+    let mut out = vec![2u8];
+    if let Some(l) = m.location() {
+        field(1, l.as_bytes(), &mut out);
+    }
+    field(2, &m.identifier().0, &mut out);
+    out.push(EOS);
+    for c in m.caveats() {
+        match c {
+            macaroon::Caveat::FirstParty(fp) => field(2, &fp.predicate().0, &mut out),
+            macaroon::Caveat::ThirdParty(tp) => {
+                field(1, tp.location().as_bytes(), &mut out);
+                field(2, &tp.id().0, &mut out);
+                field(4, &tp.verifier_id().0, &mut out);
+            }
+        }
+        out.push(EOS);
+    }
+    out.push(EOS);
+    field(6, &m.signature(), &mut out);
+    out
+}
+
+/// The V1 packets, as libmacaroons and pymacaroons write them (the crate's writer).
+fn v1_binary(m: &Macaroon) -> Vec<u8> {
+    let text = m.serialize(Format::V1).unwrap_or_default();
+    URL_SAFE.decode(text.trim_end_matches('=')).unwrap_or_default()
+}
+
+/// The `macaroon` crate draws third-party caveat nonces from libsodium, which wants
+/// initialising once to be thread-safe. Everything else here is RustCrypto.
+fn init_libsodium() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Fails only without a randomness source; the nonce draw would then fail loudly.
+        let _ = macaroon::initialize();
+    });
 }
 
 fn lib_err(e: macaroon::MacaroonError) -> DecodeError {

@@ -15,17 +15,16 @@ struct Packets<'a> {
     vid: Option<&'a [u8]>,
 }
 
-/// Converts V1 binary (the packets, already base64-decoded) to V2 binary.
+/// Converts V1 binary (the packets, already base64-decoded) to V2 binary. Reading stops
+/// at the signature packet; the caller refuses anything after it (as it refuses every
+/// spelling the V1 writer would not produce).
 pub(crate) fn to_v2(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut location: Option<&[u8]> = None;
     let mut identifier: Option<&[u8]> = None;
     let mut signature: Option<&[u8]> = None;
     let mut caveats: Vec<Packets> = Vec::new();
     let mut rest = data;
-    while !rest.is_empty() {
-        if signature.is_some() {
-            return Err("data after the signature".into());
-        }
+    while !rest.is_empty() && signature.is_none() {
         let size_hex = rest.get(..4).ok_or("truncated packet header")?;
         let size_text = std::str::from_utf8(size_hex).map_err(|_| "packet size is not hex")?;
         let size = usize::from_str_radix(size_text, 16).map_err(|_| "packet size is not hex")?;

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::token::{b64_decode, URL_SAFE};
 
+/// A caveat. Unknown fields are refused: a token has one meaning, and a field we would
+/// ignore is a place to hide something.
 #[derive(Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Field {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     l: Option<String>,
@@ -26,12 +29,21 @@ struct Field {
     v64: Option<String>,
 }
 
+/// The macaroon: the head's fields are written out (not a flattened [`Field`]) because
+/// serde cannot refuse unknown fields through `flatten`.
 #[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 struct Json {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     v: Option<u8>,
-    #[serde(flatten)]
-    head: Field,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    l: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    l64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    i: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    i64: Option<String>,
     #[serde(default)]
     c: Vec<Field>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,10 +89,10 @@ pub(crate) fn to_binary(text: &str) -> Result<Vec<u8>, String> {
         return Err("unsupported V2JSON version".into());
     }
     let mut out = vec![2u8];
-    if let Some(l) = pick(&j.head.l, &j.head.l64, "l")? {
+    if let Some(l) = pick(&j.l, &j.l64, "l")? {
         field(LOCATION, &l, &mut out);
     }
-    let id = pick(&j.head.i, &j.head.i64, "i")?.ok_or("no identifier (i or i64)")?;
+    let id = pick(&j.i, &j.i64, "i")?.ok_or("no identifier (i or i64)")?;
     field(IDENTIFIER, &id, &mut out);
     out.push(EOS);
     for c in &j.c {
@@ -137,12 +149,10 @@ pub(crate) fn from_macaroon(m: &macaroon::Macaroon) -> String {
         .collect();
     let j = Json {
         v: Some(2),
-        head: Field {
-            l: m.location(),
-            i,
-            i64,
-            ..Field::default()
-        },
+        l: m.location(),
+        l64: None,
+        i,
+        i64,
         c,
         s: None,
         s64: Some(URL_SAFE.encode(&*m.signature())),

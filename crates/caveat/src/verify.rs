@@ -3,7 +3,7 @@
 //! We verify the HMAC chain ourselves instead of using the `macaroon` crate's `Verifier`:
 //! it compares signatures with `==` (not constant time), accepts caveats only through
 //! plain function pointers (no request context), and reports failures as strings. Here
-//! the chain is a dozen lines over libsodium (the same primitives the crate uses), every
+//! the chain is a dozen lines over HMAC-SHA256 (the same primitives the crate uses), every
 //! MAC comparison is constant time, discharges must be bound to the presented token, and
 //! each first-party caveat of the token *and* of every discharge is parsed and checked
 //! against the request. Anything not understood denies.
@@ -427,7 +427,6 @@ fn verify_chain_inner(
     discharges: &[Token],
     used_discharges: &mut bool,
 ) -> Result<Vec<Vec<u8>>, Denial> {
-    crypto::init();
     let mut by_id: HashMap<Vec<u8>, &Token> = HashMap::new();
     for d in discharges {
         by_id.entry(d.identifier()).or_insert(d);

@@ -574,3 +574,131 @@ mod committed_vectors {
         assert!(checked >= 20, "only {checked} checks");
     }
 }
+
+/// Invariant 6: token text is read strictly. Each trick below decoded to a valid token
+/// before; now each is malformed, with a message naming the problem.
+mod strict_text {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+
+    fn token() -> Token {
+        mint(&ProxyKeyPair::generate(), None, SystemTime::now())
+    }
+
+    fn malformed(text: &str) -> String {
+        match Token::decode(text) {
+            Err(e @ DecodeError::Malformed(_)) => e.to_string(),
+            other => panic!("expected a malformed-token error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_signature_are_refused_v2() {
+        let t = token().encode();
+        let mut bin = URL_SAFE_NO_PAD.decode(&t).expect("b64");
+        for extra in [&[0u8][..], b"\x06\x20", b"anything"] {
+            let n = bin.len();
+            bin.extend_from_slice(extra);
+            let e = malformed(&URL_SAFE_NO_PAD.encode(&bin));
+            assert!(
+                e.contains(&format!("{} extra byte(s) follow the signature", extra.len())),
+                "{e}"
+            );
+            bin.truncate(n);
+        }
+        assert!(Token::decode(&URL_SAFE_NO_PAD.encode(&bin)).is_ok());
+    }
+
+    #[test]
+    fn bytes_after_the_signature_are_refused_v1() {
+        let v1 = token().encode_as(WireFormat::V1);
+        let mut bin = URL_SAFE_NO_PAD.decode(v1.trim_end_matches('=')).expect("b64");
+        // A whole extra packet, as if a caveat were appended after the signature.
+        bin.extend_from_slice(b"000fcid x = 1\n");
+        let e = malformed(&URL_SAFE_NO_PAD.encode(&bin));
+        assert!(e.contains("14 extra byte(s) follow the signature"), "{e}");
+    }
+
+    /// A token whose binary length leaves unused bits in its last base64 character.
+    fn token_with_unused_bits() -> String {
+        let t = token();
+        // A caveat of 16 bytes in V2 (tag, length, 13 bytes, end) changes the length mod 3.
+        let t = match t.encode().len() % 4 {
+            0 => t.attenuate(&Caveat::parse("method = POST").expect("caveat")),
+            _ => t,
+        };
+        assert_ne!(t.encode().len() % 4, 0);
+        t.encode()
+    }
+
+    /// Sets the lowest (always unused) bit of the last character.
+    fn set_trailing_bit(text: &str, alphabet: &str) -> String {
+        let last = text.chars().last().expect("char");
+        let value = alphabet.find(last).expect("in alphabet");
+        assert_eq!(value & 1, 0, "a canonical last character has zero unused bits");
+        let mut out = text[..text.len() - 1].to_string();
+        out.push(alphabet.as_bytes()[value | 1] as char);
+        out
+    }
+
+    #[test]
+    fn non_zero_base64_trailing_bits_are_refused() {
+        const URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const STD: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let text = token_with_unused_bits();
+        assert!(Token::decode(&text).is_ok());
+        let e = malformed(&set_trailing_bit(&text, URL));
+        assert!(e.contains("non-zero unused bits"), "{e}");
+        // The standard alphabet, padded, as V1 tokens usually travel.
+        let bin = URL_SAFE_NO_PAD.decode(&text).expect("b64");
+        let padded = STANDARD.encode(&bin);
+        let body = padded.trim_end_matches('=');
+        let pad = &padded[body.len()..];
+        assert!(Token::decode(&padded).is_ok());
+        let e = malformed(&format!("{}{pad}", set_trailing_bit(body, STD)));
+        assert!(e.contains("non-zero unused bits"), "{e}");
+    }
+
+    #[test]
+    fn over_long_field_length_is_refused() {
+        let t = Token::create(None, &RootKey::from_bytes([3; 32]), b"id");
+        let bin = URL_SAFE_NO_PAD.decode(t.encode()).expect("b64");
+        // version 2, identifier tag 2, length 2, "id": the length again as two bytes.
+        assert_eq!(&bin[..5], b"\x02\x02\x02id");
+        let mut long = vec![2u8, 2, 0x82, 0x00];
+        long.extend_from_slice(&bin[3..]);
+        let e = malformed(&URL_SAFE_NO_PAD.encode(&long));
+        assert!(e.contains("longer form than needed"), "{e}");
+    }
+
+    #[test]
+    fn unknown_v2json_fields_are_refused() {
+        let json = token().encode_as(WireFormat::V2Json);
+        assert!(Token::decode(&json).is_ok());
+        let extra = json.replacen('{', "{\"x\":\"hidden\",", 1);
+        assert!(matches!(Token::decode(&extra), Err(DecodeError::Format(_))));
+        let caveat = token()
+            .attenuate(&Caveat::parse("method = GET").expect("c"))
+            .encode_as(WireFormat::V2Json)
+            .replacen("\"i\":\"method = GET\"", "\"i\":\"method = GET\",\"x\":1", 1);
+        assert!(matches!(Token::decode(&caveat), Err(DecodeError::Format(_))));
+    }
+
+    /// What stays accepted, by design: either base64 alphabet, with or without padding, and
+    /// surrounding whitespace. They spell the same bytes; nothing extra can ride along.
+    #[test]
+    fn either_alphabet_and_padding_still_read() {
+        let t = token_with_unused_bits();
+        let bin = URL_SAFE_NO_PAD.decode(&t).expect("b64");
+        for text in [
+            STANDARD.encode(&bin),
+            STANDARD.encode(&bin).trim_end_matches('=').to_string(),
+            base64::engine::general_purpose::URL_SAFE.encode(&bin),
+            format!(" {t}\n"),
+        ] {
+            let back = Token::decode(&text).expect("reads");
+            assert_eq!(back.encode(), t);
+        }
+    }
+}

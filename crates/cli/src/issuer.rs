@@ -30,8 +30,8 @@ pub fn load_or_create(home: &Path, store: &Store) -> anyhow::Result<IssuerKey> {
             .set_password(&key.to_base64())
             .context("could not store the issuer key in the OS keyring")?,
         Backend::File => {
-            caveat::create_private_dir(home)?;
-            caveat::write_private_file(
+            macaroon_home::create_private_dir(home)?;
+            macaroon_home::write_private_file(
                 &home.join(KEY_FILE),
                 format!("{}\n", key.to_base64().as_str()).as_bytes(),
             )?;
@@ -69,7 +69,7 @@ pub fn load(home: &Path, store: &Store) -> anyhow::Result<Option<IssuerKey>> {
 
 /// An issuer key kept elsewhere (`wrap --issuer-key FILE`): refused if others can read it.
 pub fn from_file(path: &Path) -> anyhow::Result<IssuerKey> {
-    caveat::check_private_mode(path)?;
+    macaroon_home::check_private_mode(path)?;
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path)
             .with_context(|| format!("could not read the issuer key {}", path.display()))?,
@@ -82,7 +82,7 @@ fn write_public(home: &Path, public: &IssuerPublic) -> anyhow::Result<()> {
     let path = home.join(PUB_FILE);
     let text = format!("{public}\n");
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-        caveat::create_private_dir(home)?;
+        macaroon_home::create_private_dir(home)?;
         std::fs::write(&path, text).with_context(|| format!("could not write {}", path.display()))?;
     }
     Ok(())

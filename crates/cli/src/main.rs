@@ -64,7 +64,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let home = caveat::macaroon_home(cli.home.as_deref())
+    let home = macaroon_home::locate(cli.home.as_deref())
         .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
     let store = Store::new(&home);
     match cli.command {

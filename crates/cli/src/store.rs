@@ -129,7 +129,7 @@ impl Store {
         let text = serde_json::to_string_pretty(index)?;
         // Write then rename, so a crash never leaves a half-written index.
         let tmp = self.home.join(".tokens.json.tmp");
-        caveat::write_private_file(&tmp, text.as_bytes())?;
+        macaroon_home::write_private_file(&tmp, text.as_bytes())?;
         fs::rename(&tmp, self.index_path())
             .with_context(|| format!("could not replace {}", self.index_path().display()))
     }
@@ -137,7 +137,7 @@ impl Store {
     /// Stores `token` under `entry.name`; refuses to replace an existing one unless `force`.
     pub fn put(&self, mut entry: Entry, token: &str, force: bool) -> anyhow::Result<Backend> {
         check_name(&entry.name)?;
-        caveat::create_private_dir(&self.home)?;
+        macaroon_home::create_private_dir(&self.home)?;
         let mut index = self.read_index()?;
         if index.contains_key(&entry.name) && !force {
             bail!(
@@ -154,8 +154,11 @@ impl Store {
                 .set_password(token)
                 .context("could not store the token in the OS keyring")?,
             Backend::File => {
-                caveat::create_private_dir(&self.home.join("tokens"))?;
-                caveat::write_private_file(&self.token_path(&entry.name), format!("{token}\n").as_bytes())?;
+                macaroon_home::create_private_dir(&self.home.join("tokens"))?;
+                macaroon_home::write_private_file(
+                    &self.token_path(&entry.name),
+                    format!("{token}\n").as_bytes(),
+                )?;
             }
         }
         entry.store = backend;
@@ -179,7 +182,7 @@ impl Store {
                 .with_context(|| format!("could not read {name:?} from the OS keyring"))?,
             Backend::File => {
                 let path = self.token_path(name);
-                caveat::check_private_mode(&path)?;
+                macaroon_home::check_private_mode(&path)?;
                 fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?
             }
         };

@@ -45,7 +45,7 @@ impl LocalCa {
         if !cert_path.exists() || !key_path.exists() {
             create(home, &cert_path, &key_path)?;
         }
-        caveat::check_private_mode(&key_path)?;
+        macaroon_home::check_private_mode(&key_path)?;
         let key_pem = zeroize::Zeroizing::new(
             std::fs::read_to_string(&key_path)
                 .with_context(|| format!("could not read {}", key_path.display()))?,
@@ -108,7 +108,7 @@ impl LocalCa {
 }
 
 fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
-    caveat::create_private_dir(home)?;
+    macaroon_home::create_private_dir(home)?;
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -121,7 +121,7 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> 
     params.not_before = (now - std::time::Duration::from_secs(3600)).into();
     params.not_after = (now + std::time::Duration::from_secs(10 * 365 * 24 * 3600)).into();
     let cert = params.self_signed(&key)?;
-    caveat::write_private_file(key_path, key.serialize_pem().as_bytes())?;
+    macaroon_home::write_private_file(key_path, key.serialize_pem().as_bytes())?;
     std::fs::write(cert_path, cert.pem())
         .with_context(|| format!("could not write {}", cert_path.display()))?;
     Ok(())

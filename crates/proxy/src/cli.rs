@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use macaroon_home::KeyPairFiles;
 
 /// The macaroon verifier proxy: checks a macaroon on every request, injects the sealed
 /// API key, and forwards only to the host the key was sealed for.
@@ -238,7 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         clap_complete::generate(shell, &mut cmd, "macaroon-proxy", &mut std::io::stdout());
         return Ok(());
     }
-    let home = caveat::macaroon_home(cli.home.as_deref())
+    let home = macaroon_home::locate(cli.home.as_deref())
         .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
     match cli.command {
         Command::Keygen { force } => {
@@ -295,7 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Issuers { action } => issuers(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
-            let bundle = caveat::write_trust_bundle(&home, ca.cert_path())?;
+            let bundle = macaroon_home::write_trust_bundle(&home, ca.cert_path())?;
             let python = crate::ca::write_python_hook(&home)?;
             eprintln!(
                 "CA certificate: {} (with the system roots: {}); Python hook: {}",

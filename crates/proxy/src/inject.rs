@@ -189,6 +189,27 @@ pub fn find(
     Ok(found)
 }
 
+/// Why the secret could not be put where its rule says. Nothing is sent then.
+#[derive(Debug)]
+pub enum InjectError {
+    /// The secret holds bytes a header value cannot carry.
+    Value(http::header::InvalidHeaderValue),
+    /// The sealed header name is not one `http` accepts (the core checks names when they
+    /// are sealed and opened, so this is a defence in depth, never a fallback).
+    Name(http::header::InvalidHeaderName),
+}
+
+impl std::fmt::Display for InjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InjectError::Value(_) => f.write_str("the sealed key cannot be sent in a header"),
+            InjectError::Name(_) => f.write_str("the sealed header name is not a valid header name"),
+        }
+    }
+}
+
+impl std::error::Error for InjectError {}
+
 /// Removes every copy of the token and puts the secret where `rule` says. Returns the
 /// new query string (the query may have held the token or receive the secret).
 pub fn strip_and_inject(
@@ -197,7 +218,7 @@ pub fn strip_and_inject(
     places: &[Place],
     rule: &Injection,
     secret: &Secret,
-) -> Result<Option<String>, http::header::InvalidHeaderValue> {
+) -> Result<Option<String>, InjectError> {
     let mut strip_query: Vec<&str> = Vec::new();
     for p in places {
         match p {
@@ -238,8 +259,8 @@ pub fn strip_and_inject(
     } else {
         query.map(str::to_string)
     };
-    let mut set = |name: HeaderName, value: String| -> Result<(), http::header::InvalidHeaderValue> {
-        let mut v = HeaderValue::from_str(&value)?;
+    let mut set = |name: HeaderName, value: String| -> Result<(), InjectError> {
+        let mut v = HeaderValue::from_str(&value).map_err(InjectError::Value)?;
         v.set_sensitive(true);
         headers.insert(name, v);
         Ok(())
@@ -251,7 +272,7 @@ pub fn strip_and_inject(
             format!("Basic {}", STANDARD.encode(format!("{}:", secret.expose()))),
         )?,
         Injection::Header(name) => {
-            let name = HeaderName::from_bytes(name.as_bytes()).unwrap_or(AUTHORIZATION);
+            let name = HeaderName::from_bytes(name.as_str().as_bytes()).map_err(InjectError::Name)?;
             set(name, secret.expose().to_string())?
         }
         Injection::Query(_) => {}
@@ -399,6 +420,18 @@ mod tests {
         assert!(h.get("x-api-key").is_none());
         assert_eq!(h.get("accept").expect("accept"), "*/*");
         assert!(!format!("{h:?}").contains(&t));
+    }
+
+    #[test]
+    fn header_injection_uses_exactly_the_sealed_name() {
+        let rule: Injection = "header:X-Api-Key".parse().expect("rule");
+        let mut h = headers(&[("authorization", "Basic keep")]);
+        strip_and_inject(&mut h, None, &[], &rule, &Secret::new("sk".into())).expect("inject");
+        assert_eq!(h.get("x-api-key").expect("x-api-key"), "sk");
+        assert_eq!(h.get("authorization").expect("untouched"), "Basic keep");
+        // A name that is no header never becomes one: it cannot even be sealed.
+        assert!("header:bad name".parse::<Injection>().is_err());
+        assert!("header:host".parse::<Injection>().is_err());
     }
 
     #[test]

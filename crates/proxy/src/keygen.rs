@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use caveat::ProxyKeyPair;
+use macaroon_home::KeyPairFiles;
 
 /// What keygen wrote.
 #[derive(Debug)]

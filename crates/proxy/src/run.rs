@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use caveat::ProxyKeyPair;
+use macaroon_home::KeyPairFiles;
 use tokio::net::TcpListener;
 
 use crate::audit::Audit;
@@ -14,7 +15,7 @@ use crate::pipeline::{Loaded, Proxy};
 
 /// Loads the proxy keys, creating a first keypair if the home has none.
 fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
-    if !home.join(caveat::PRIVATE_KEY_FILE).exists() && ProxyKeyPair::load_all(home).is_err() {
+    if !home.join(macaroon_home::PRIVATE_KEY_FILE).exists() && ProxyKeyPair::load_all(home).is_err() {
         let g = crate::keygen::keygen(home, false)?;
         eprintln!(
             "macaroon-proxy: created a proxy key in {} (key id {})",

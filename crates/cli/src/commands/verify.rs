@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context};
 use caveat::{decide, Decision, Host, Method, ProxyKeyPair, Request, RequestPath, Scheme, Token};
+use macaroon_home::KeyPairFiles;
 
 use crate::input::read_token;
 use crate::store::Store;

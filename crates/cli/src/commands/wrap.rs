@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context};
 use caveat::{Host, Injection, MintRequest, PublicKey, Secret, Token};
+use macaroon_home::PublicKeyFile;
 
 use crate::cli::WrapArgs;
 use crate::store::{check_name, Backend, Entry, Store};
@@ -92,7 +93,7 @@ fn proxy_key(flag: Option<&str>, home: &Path) -> anyhow::Result<PublicKey> {
             "--proxy-key (or MACAROON_PROXY_KEY)",
         )?);
     }
-    let path = home.join(caveat::PUBLIC_KEY_FILE);
+    let path = home.join(macaroon_home::PUBLIC_KEY_FILE);
     if !path.exists() {
         bail!(
             "no proxy public key: {} does not exist. Create one with `macaroon-proxy keygen`, \

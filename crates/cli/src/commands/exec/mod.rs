@@ -76,7 +76,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         .or_else(|| std::env::var("MACAROON_PROXY").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
     let ca = args.ca.unwrap_or_else(|| home.join("ca.pem"));
-    let bundle = caveat::write_trust_bundle(home, &ca)?;
+    let bundle = macaroon_home::write_trust_bundle(home, &ca)?;
 
     let (program, rest) = args.command.split_first().context("no command given after --")?;
     let mut cmd = Command::new(program);

@@ -1,0 +1,358 @@
+//! The macaroon home directory: where keys, the local CA and stored tokens live.
+//!
+//! The core crate (`caveat`) does no I/O; this crate is the one place that finds the home,
+//! creates private directories and files, refuses secret files that other users can read,
+//! reads and writes the proxy's key files, and writes the client trust bundle. Both
+//! binaries use it, so a key written by `macaroon-proxy keygen` is read the same way by
+//! `macaroon wrap`, `macaroon verify` and `macaroon-proxy run`.
+//!
+//! ```no_run
+//! use caveat::ProxyKeyPair;
+//! use macaroon_home::KeyPairFiles;
+//!
+//! let home = macaroon_home::locate(None).expect("a home directory");
+//! let keys = ProxyKeyPair::load_all(&home)?; // every proxy*.key, mode 0600 or refused
+//! # Ok::<(), macaroon_home::HomeError>(())
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use caveat::{KeyError, ProxyKeyPair, PublicKey};
+
+/// File name of the private key in a macaroon home.
+pub const PRIVATE_KEY_FILE: &str = "proxy.key";
+/// File name of the public key in a macaroon home.
+pub const PUBLIC_KEY_FILE: &str = "proxy.pub";
+/// File name of the trust bundle (system roots + the proxy CA) in a macaroon home.
+pub const TRUST_BUNDLE_FILE: &str = "ca-bundle.pem";
+
+/// Errors reading or writing the home. Each message names the file and the fix.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HomeError {
+    /// A key file holds no key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A secret file is readable by group or others.
+    #[error("{path} is readable by other users (mode {mode:o}); run: chmod 600 {path}")]
+    TooOpen {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// An I/O error, with the path.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error text, with a hint when there is one.
+        message: String,
+    },
+    /// The key files exist and overwriting was not asked for.
+    #[error("{0} already exists; pass --force to replace it (tokens sealed to the old key stop working)")]
+    Exists(String),
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> HomeError {
+    HomeError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A missing key file says how to make one.
+fn key_io_err(path: &Path, e: std::io::Error) -> HomeError {
+    let hint = if e.kind() == std::io::ErrorKind::NotFound {
+        "; create a key with: macaroon-proxy keygen"
+    } else {
+        ""
+    };
+    HomeError::Io {
+        path: path.display().to_string(),
+        message: format!("{e}{hint}"),
+    }
+}
+
+/// The macaroon home: `explicit` (a `--home` flag) if given, else `$MACAROON_HOME`, else
+/// the platform config dir (`~/.config/macaroon` on Linux). `None` if none can be found.
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    match std::env::var_os("MACAROON_HOME") {
+        Some(h) if !h.is_empty() => Some(PathBuf::from(h)),
+        _ => dirs::config_dir().map(|d| d.join("macaroon")),
+    }
+}
+
+/// Creates a directory (and parents) readable only by its owner.
+pub fn create_private_dir(dir: &Path) -> Result<(), HomeError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| io_err(dir, e))
+}
+
+/// Writes a file that only its owner may read (0600 from creation, never wider).
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), HomeError> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(|e| io_err(path, e))?;
+    // An existing file keeps its old mode when opened; tighten it before writing.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| io_err(path, e))?;
+    }
+    f.write_all(contents).map_err(|e| io_err(path, e))
+}
+
+/// Refuses a secret file that group or others can read or write.
+pub fn check_private_mode(path: &Path) -> Result<(), HomeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::metadata(path).map_err(|e| key_io_err(path, e))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(HomeError::TooOpen {
+                path: path.display().to_string(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Key files for the proxy's keypair: `use macaroon_home::KeyPairFiles` and call
+/// `ProxyKeyPair::load`, `load_all` and `save`.
+pub trait KeyPairFiles: Sized {
+    /// Loads a private key file, refusing one that group or others can read.
+    fn load(path: &Path) -> Result<Self, HomeError>;
+    /// Loads every `proxy*.key` in `home` (key rotation: tokens name the key that opens
+    /// them). Errors if there is none, or if any is unreadable or readable by others.
+    fn load_all(home: &Path) -> Result<Vec<Self>, HomeError>;
+    /// Writes `proxy.key` (mode 0600) and `proxy.pub` into `dir`, creating `dir` (0700)
+    /// if needed. Refuses to replace existing files unless `force`.
+    fn save(&self, dir: &Path, force: bool) -> Result<(PathBuf, PathBuf), HomeError>;
+}
+
+impl KeyPairFiles for ProxyKeyPair {
+    fn load(path: &Path) -> Result<Self, HomeError> {
+        check_private_mode(path)?;
+        let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| key_io_err(path, e))?);
+        Ok(ProxyKeyPair::from_base64(&text, &path.display().to_string())?)
+    }
+
+    fn load_all(home: &Path) -> Result<Vec<Self>, HomeError> {
+        let entries = fs::read_dir(home).map_err(|e| key_io_err(&home.join(PRIVATE_KEY_FILE), e))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("proxy") && name.ends_with(".key")
+            })
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(key_io_err(
+                &home.join(PRIVATE_KEY_FILE),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        paths.iter().map(|p| Self::load(p)).collect()
+    }
+
+    fn save(&self, dir: &Path, force: bool) -> Result<(PathBuf, PathBuf), HomeError> {
+        create_private_dir(dir)?;
+        let key_path = dir.join(PRIVATE_KEY_FILE);
+        let pub_path = dir.join(PUBLIC_KEY_FILE);
+        if !force {
+            for p in [&key_path, &pub_path] {
+                if p.exists() {
+                    return Err(HomeError::Exists(p.display().to_string()));
+                }
+            }
+        }
+        let private = zeroize::Zeroizing::new(format!("{}\n", *self.private_to_base64()));
+        write_private_file(&key_path, private.as_bytes())?;
+        fs::write(&pub_path, format!("{}\n", self.public().to_base64())).map_err(|e| io_err(&pub_path, e))?;
+        Ok((key_path, pub_path))
+    }
+}
+
+/// A public key file (`proxy.pub`): `use macaroon_home::PublicKeyFile` and call
+/// `PublicKey::load`.
+pub trait PublicKeyFile: Sized {
+    /// Reads a public key file.
+    fn load(path: &Path) -> Result<Self, HomeError>;
+}
+
+impl PublicKeyFile for PublicKey {
+    fn load(path: &Path) -> Result<Self, HomeError> {
+        let text = fs::read_to_string(path).map_err(|e| key_io_err(path, e))?;
+        Ok(PublicKey::from_base64(&text, &path.display().to_string())?)
+    }
+}
+
+/// Writes `$home/ca-bundle.pem`: the platform's root certificates followed by the proxy CA
+/// at `ca`. Clients whose CA variable replaces their trust store (OpenSSL's
+/// `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`...) then trust the proxy and still verify hosts
+/// the proxy lets through untouched. The file holds public certificates only.
+///
+/// The roots are the ones `rustls-native-certs` finds: `SSL_CERT_FILE` / `SSL_CERT_DIR`
+/// when set, else the platform store (found with `openssl-probe` on Linux, the keychain on
+/// macOS, the system store on Windows). Without any, the bundle holds the proxy CA alone.
+pub fn write_trust_bundle(home: &Path, ca: &Path) -> Result<PathBuf, HomeError> {
+    let ca_pem = fs::read_to_string(ca).map_err(|e| HomeError::Io {
+        path: ca.display().to_string(),
+        message: format!("{e}; run `macaroon-proxy run` once (it creates the CA) or pass --ca"),
+    })?;
+    let roots: Vec<pem::Pem> = rustls_native_certs::load_native_certs()
+        .certs
+        .into_iter()
+        .map(|der| pem::Pem::new("CERTIFICATE", der.as_ref().to_vec()))
+        .collect();
+    let mut bundle = pem::encode_many_config(
+        &roots,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    );
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str(&ca_pem);
+    let path = home.join(TRUST_BUNDLE_FILE);
+    fs::write(&path, bundle).map_err(|e| io_err(&path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let home = tmp.path().join("home");
+        let kp = ProxyKeyPair::generate();
+        let (key, pubf) = kp.save(&home, false).expect("save");
+        let loaded = ProxyKeyPair::load(&key).expect("load");
+        assert_eq!(loaded.public(), kp.public());
+        assert_eq!(PublicKey::load(&pubf).expect("pub"), *kp.public());
+        let text = fs::read_to_string(&key).expect("read");
+        assert_eq!(text.lines().count(), 1);
+        assert_eq!(STANDARD.decode(text.trim()).expect("b64").len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let mode = fs::metadata(&home).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "the home is created private");
+        }
+    }
+
+    #[test]
+    fn save_refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        ProxyKeyPair::generate().save(dir.path(), false).expect("first");
+        let e = ProxyKeyPair::generate()
+            .save(dir.path(), false)
+            .expect_err("second");
+        assert!(matches!(e, HomeError::Exists(_)));
+        assert!(e.to_string().contains("--force"));
+        ProxyKeyPair::generate().save(dir.path(), true).expect("forced");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_key_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (key, _) = ProxyKeyPair::generate().save(dir.path(), false).expect("save");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let e = ProxyKeyPair::load(&key).expect_err("too open");
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+        assert!(ProxyKeyPair::load_all(dir.path()).is_err());
+    }
+
+    #[test]
+    fn missing_key_says_how_to_create_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = ProxyKeyPair::load_all(dir.path()).expect_err("none");
+        assert!(e.to_string().contains("macaroon-proxy keygen"), "{e}");
+        let e = PublicKey::load(&dir.path().join(PUBLIC_KEY_FILE)).expect_err("none");
+        assert!(e.to_string().contains("macaroon-proxy keygen"), "{e}");
+    }
+
+    #[test]
+    fn load_all_picks_up_every_rotated_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = ProxyKeyPair::generate();
+        old.save(dir.path(), false).expect("save");
+        fs::rename(
+            dir.path().join(PRIVATE_KEY_FILE),
+            dir.path().join("proxy-old.key"),
+        )
+        .expect("rename");
+        let new = ProxyKeyPair::generate();
+        new.save(dir.path(), true).expect("save");
+        let ids: Vec<_> = ProxyKeyPair::load_all(dir.path())
+            .expect("load")
+            .iter()
+            .map(ProxyKeyPair::key_id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&old.key_id()) && ids.contains(&new.key_id()));
+    }
+
+    #[test]
+    fn malformed_key_file_names_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(PRIVATE_KEY_FILE);
+        write_private_file(&path, b"aGVsbG8=\n").expect("write");
+        let e = ProxyKeyPair::load(&path).expect_err("short");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        assert!(e.to_string().contains("5 bytes, not 32"), "{e}");
+    }
+
+    #[test]
+    fn explicit_home_wins() {
+        let p = Path::new("/somewhere/else");
+        assert_eq!(locate(Some(p)).as_deref(), Some(p));
+    }
+
+    /// The bundle is the native roots (here: `SSL_CERT_FILE` / `SSL_CERT_DIR` or the
+    /// platform store) as 64-column PEM, then the proxy CA exactly as written.
+    #[test]
+    fn trust_bundle_is_native_roots_then_the_proxy_ca() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("ca.pem");
+        let ca_pem = "-----BEGIN CERTIFICATE-----\nTUFDQVJPT04=\n-----END CERTIFICATE-----\n";
+        fs::write(&ca, ca_pem).expect("write");
+        let path = write_trust_bundle(dir.path(), &ca).expect("bundle");
+        assert_eq!(path, dir.path().join(TRUST_BUNDLE_FILE));
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.ends_with(ca_pem), "the proxy CA comes last");
+        assert!(!text.contains('\r'));
+        let native = rustls_native_certs::load_native_certs().certs.len();
+        let parsed = pem::parse_many(&text).expect("every block is PEM");
+        assert_eq!(parsed.len(), native + 1);
+        assert!(text
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .all(|l| l.len() <= 64));
+        let e = write_trust_bundle(dir.path(), &dir.path().join("missing.pem")).expect_err("no CA");
+        assert!(e.to_string().contains("macaroon-proxy run"), "{e}");
+    }
+}
