@@ -764,11 +764,18 @@ mod tests {
             ))
             .is_err());
         }
-        let id = seal_json(
-            &kp,
-            &payload_json(serde_json::json!({"kind": "header", "name": "X-Api-Key"})),
+        let signed = Payload::new(
+            Secret::new("sk_live_abc".into()),
+            "header:X-Api-Key".parse().expect("rule"),
+            vec![Host::parse_canonical("api.stripe.com").expect("host")],
+            SystemTime::now(),
+            None,
+            &IssuerKey::generate(),
         );
-        let p = SealedId::parse(&id).expect("ours").open(&[kp]).expect("opens");
+        let p = SealedId::parse(&signed.seal(kp.public()))
+            .expect("ours")
+            .open(&[kp])
+            .expect("opens");
         assert_eq!(p.inject.to_string(), "header:x-api-key");
     }
 
