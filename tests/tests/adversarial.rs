@@ -592,8 +592,13 @@ fn sealed_invalid_header_name_is_refused_not_moved_to_authorization() {
         })
     };
     let url = format!("{}/v1/charges", a.proxy.url());
-    // The forging is right: a valid name goes through, into exactly that header.
-    let good = forge_token(a.s.home(), root, &payload("x-api-key"));
+    // The forging is right: a valid name, signed by the home's issuer, goes through, into
+    // exactly that header. (The names below are refused before any signature is checked.)
+    let issuer = std::fs::read_to_string(a.s.home().join("issuer.key")).expect("issuer.key");
+    let issuer = caveat::IssuerKey::from_base64(&issuer, "issuer.key").expect("issuer key");
+    let mut signed = payload("x-api-key");
+    issuer.sign_json(&mut signed);
+    let good = forge_token(a.s.home(), root, &signed);
     let r = curl(&[&url, "-H", &bearer(&good)]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let seen = a.sealed.seen();
