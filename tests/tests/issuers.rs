@@ -181,3 +181,43 @@ fn trusting_then_removing_an_issuer_takes_effect_within_a_second_or_two() {
     run.code(2);
     assert!(run.stderr.contains("issuers list"), "{}", run.stderr);
 }
+
+/// `macaroon verify` in the proxy's home decides like the proxy: an untrusted issuer's
+/// token and a revoked family are denied there too, not only at the proxy.
+#[test]
+fn verify_reads_the_same_trust_and_revocation_lists_as_the_proxy() {
+    let w = world();
+    let url = format!("https://{HOST}/v1/charges");
+    let (_a, foreign) = attacker_token(&w, HOST);
+    let run = w.s.run(
+        "macaroon",
+        &["verify", &foreign, "--method", "GET", "--url", &url],
+    );
+    run.code(1);
+    assert!(
+        run.stderr.contains("does not trust") && run.stderr.contains("issuers add"),
+        "{}",
+        run.stderr
+    );
+    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&foreign)]);
+    assert_eq!(r.status, 401);
+
+    let narrow = w.narrow(&["--method", "GET"]);
+    w.s.run("macaroon", &["verify", &narrow, "--method", "GET", "--url", &url])
+        .code(0);
+    w.s.run("macaroon-proxy", &["revoke", &narrow]).ok();
+    let run = w.s.run(
+        "macaroon",
+        &["verify", &narrow, "--method", "GET", "--url", &url, "--json"],
+    );
+    run.code(1);
+    let v: serde_json::Value = serde_json::from_str(run.out()).expect("json");
+    assert_eq!(v["kind"], "revoked", "{v}");
+    assert_eq!(v["status"], 403, "{v}");
+    // The running proxy agrees within a second (until then the token still works).
+    until_status(&w, &narrow, 403);
+    let served = w.up.seen().len();
+    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&narrow)]);
+    assert_eq!(r.status, 403);
+    w.assert_clean(served);
+}

@@ -15,11 +15,16 @@
 //! # Ok::<(), macaroon_home::HomeError>(())
 //! ```
 
+pub mod listfile;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use caveat::{KeyError, ProxyKeyPair, PublicKey};
+pub use listfile::{
+    revoked, trusted_issuers, Entry, ListFile, ISSUERS_FILE, LOCAL_ISSUER_FILE, REVOKED_FILE,
+};
 
 /// File name of the private key in a macaroon home.
 pub const PRIVATE_KEY_FILE: &str = "proxy.key";

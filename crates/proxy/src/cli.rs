@@ -268,7 +268,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let keys = caveat::ProxyKeyPair::load_all(&home)?;
             let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
             let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
-            if crate::revoke::Revocations::load(&home).is_revoked(&payload.kid) {
+            if crate::revoke::Revocations::load(&home)
+                .context("could not read the revocation list")?
+                .is_revoked(&payload.kid)
+            {
                 eprintln!(
                     "Token family {} (hosts {}) is already revoked.",
                     payload.kid,

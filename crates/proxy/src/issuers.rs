@@ -15,12 +15,9 @@ use std::time::Duration;
 use anyhow::Context;
 use caveat::IssuerPublic;
 
-use crate::listfile::ListFile;
+use macaroon_home::ListFile;
+pub use macaroon_home::{ISSUERS_FILE, LOCAL_ISSUER_FILE};
 
-/// File name of the trust list.
-pub const ISSUERS_FILE: &str = "issuers";
-/// File name of the local issuer's public key.
-pub const LOCAL_ISSUER_FILE: &str = "issuer.pub";
 const RECHECK: Duration = Duration::from_secs(1);
 
 /// The trusted issuers of one proxy.

@@ -14,7 +14,6 @@ pub mod inject;
 pub mod issuers;
 pub mod keygen;
 pub mod listen;
-pub mod listfile;
 pub mod metrics;
 pub mod pipeline;
 pub mod revoke;

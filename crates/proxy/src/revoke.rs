@@ -4,68 +4,53 @@
 //! so configuration management can push it to every replica without a restart.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// File name of the revocation list.
-pub const REVOKED_FILE: &str = "revoked";
+use macaroon_home::ListFile;
+pub use macaroon_home::REVOKED_FILE;
+
 const RECHECK: Duration = Duration::from_secs(1);
-
-struct State {
-    stamp: Option<(SystemTime, u64)>,
-    kids: HashSet<String>,
-}
 
 /// The revocation list of one home.
 pub struct Revocations {
-    path: PathBuf,
-    state: RwLock<State>,
+    file: ListFile,
+    kids: RwLock<HashSet<String>>,
 }
 
 impl Revocations {
-    /// Loads `$home/revoked` (a missing file revokes nothing).
-    pub fn load(home: &Path) -> Self {
-        let r = Revocations {
-            path: home.join(REVOKED_FILE),
-            state: RwLock::new(State {
-                stamp: None,
-                kids: HashSet::new(),
-            }),
-        };
-        r.reload();
-        r
-    }
-
-    fn stamp(&self) -> Option<(SystemTime, u64)> {
-        let m = std::fs::metadata(&self.path).ok()?;
-        Some((m.modified().ok()?, m.len()))
-    }
-
-    fn reload(&self) {
-        let stamp = self.stamp();
-        let kids = std::fs::read_to_string(&self.path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim().to_ascii_lowercase())
-            .filter(|l| !l.is_empty())
-            .collect();
-        if let Ok(mut s) = self.state.write() {
-            *s = State { stamp, kids };
-        }
+    /// Loads `$home/revoked` (a missing file revokes nothing; an unreadable one is an error).
+    pub fn load(home: &Path) -> std::io::Result<Self> {
+        let file = ListFile::new(home.join(REVOKED_FILE));
+        let kids = kids(&file)?;
+        Ok(Revocations {
+            file,
+            kids: RwLock::new(kids),
+        })
     }
 
     /// True if tokens of family `kid` are revoked. Reads memory only.
     pub fn is_revoked(&self, kid: &str) -> bool {
-        self.state.read().map(|s| s.kids.contains(kid)).unwrap_or(true)
+        self.kids.read().map(|s| s.contains(kid)).unwrap_or(true)
     }
 
-    /// Re-reads the file if it changed since it was last read.
+    /// Re-reads the file if it changed since it was last read. A file that cannot be read
+    /// keeps the list as it was (revocations are never dropped by a read error).
     pub fn refresh(&self) {
-        let changed = self.state.read().map(|s| s.stamp != self.stamp()).unwrap_or(true);
-        if changed {
-            self.reload();
-            tracing::info!(path = %self.path.display(), "revocation list reloaded");
+        if !self.file.changed() {
+            return;
+        }
+        match kids(&self.file) {
+            Ok(k) => {
+                if let Ok(mut s) = self.kids.write() {
+                    *s = k;
+                }
+                tracing::info!(path = %self.file.path().display(), "revocation list reloaded");
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.file.path().display(), "cannot re-read the revocation list, keeping the last one: {e}")
+            }
         }
     }
 
@@ -88,13 +73,16 @@ impl Revocations {
 
     /// Appends `kid` to the file.
     pub fn add(home: &Path, kid: &str, note: &str) -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(home.join(REVOKED_FILE))?;
-        writeln!(f, "{kid}  # {note}")
+        ListFile::append(&home.join(REVOKED_FILE), kid, note)
     }
+}
+
+fn kids(file: &ListFile) -> std::io::Result<HashSet<String>> {
+    Ok(file
+        .read()?
+        .into_iter()
+        .map(|e| e.value.to_ascii_lowercase())
+        .collect())
 }
 
 #[cfg(test)]
@@ -109,7 +97,7 @@ mod tests {
             "# header\nABC  # old laptop\n\ndef\n",
         )
         .expect("write");
-        let r = Revocations::load(dir.path());
+        let r = Revocations::load(dir.path()).expect("load");
         assert!(r.is_revoked("abc"));
         assert!(r.is_revoked("def"));
         assert!(!r.is_revoked("header"));
@@ -118,7 +106,7 @@ mod tests {
     #[test]
     fn a_changed_file_is_picked_up_by_refresh() {
         let dir = tempfile::tempdir().expect("tmp");
-        let r = Revocations::load(dir.path());
+        let r = Revocations::load(dir.path()).expect("load");
         assert!(!r.is_revoked("abc"));
         Revocations::add(dir.path(), "abc", "leaked").expect("add");
         r.refresh();
@@ -128,6 +116,6 @@ mod tests {
     #[test]
     fn missing_file_revokes_nothing() {
         let dir = tempfile::tempdir().expect("tmp");
-        assert!(!Revocations::load(dir.path()).is_revoked("abc"));
+        assert!(!Revocations::load(dir.path()).expect("load").is_revoked("abc"));
     }
 }

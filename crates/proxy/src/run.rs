@@ -29,7 +29,12 @@ fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
 /// Runs the proxy until SIGINT or SIGTERM.
 pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
-    let revoked = Arc::new(crate::revoke::Revocations::load(home));
+    let revoked = Arc::new(crate::revoke::Revocations::load(home).with_context(|| {
+        format!(
+            "could not read {}",
+            home.join(crate::revoke::REVOKED_FILE).display()
+        )
+    })?);
     let issuers = Arc::new(crate::issuers::Issuers::load(home, cfg.issuers.clone())?);
     if issuers.is_empty() {
         eprintln!(

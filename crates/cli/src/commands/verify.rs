@@ -27,6 +27,57 @@ pub struct VerifyArgs<'a> {
     pub discharges: &'a [String],
 }
 
+/// A denial: kind, failing caveat, reason, HTTP status.
+type Denied = (serde_json::Value, Option<String>, String, u16);
+
+/// What the proxy of this home checks beyond the token: that its issuer is trusted
+/// (`issuers`, `issuer.pub`) and that its family is not revoked (`revoked`). The dry run
+/// reads the same files, and denies when it cannot, rather than guess.
+fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair]) -> Result<(), Denied> {
+    let deny = |kind: &str, reason: String, status: u16| (serde_json::json!(kind), None, reason, status);
+    let payload = caveat::unseal(token, keys).map_err(|d| deny("corrupt-identifier", d.to_string(), 401))?;
+    let (trusted, problems) = macaroon_home::trusted_issuers(home).map_err(|e| {
+        deny(
+            "untrusted-issuer",
+            format!("could not read this home's trusted issuers, so the dry run cannot tell: {e}"),
+            401,
+        )
+    })?;
+    for p in &problems {
+        eprintln!("warning: {p}");
+    }
+    let issuer = payload.issuer();
+    if !issuer.is_some_and(|i| trusted.contains(i)) {
+        let key = issuer.map_or("(none)".to_string(), ToString::to_string);
+        return Err(deny(
+            "untrusted-issuer",
+            format!(
+                "this token was wrapped by issuer {key}, which this home's proxy does not trust; if it \
+                 should, run: macaroon-proxy issuers add {key}"
+            ),
+            401,
+        ));
+    }
+    let revoked = macaroon_home::revoked(home).map_err(|e| {
+        deny(
+            "revoked",
+            format!("could not read this home's revocation list, so the dry run cannot tell: {e}"),
+            403,
+        )
+    })?;
+    if revoked.contains(&payload.kid) {
+        return Err(deny(
+            "revoked",
+            format!(
+                "this token's family {} is revoked on this home's proxy",
+                payload.kid
+            ),
+            403,
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `verify`: exit 0 allow, 1 deny.
 pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<ExitStatus> {
     let method = Method::new(args.method).with_context(|| format!("--method {:?}", args.method))?;
@@ -70,7 +121,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 client: None,
             };
             match decide(&input.token, &discharges, &keys, &req) {
-                Decision::Allow => Ok(()),
+                Decision::Allow => home_lists(home, &input.token, &keys),
                 Decision::Deny(d) => Err((
                     serde_json::to_value(d.kind).unwrap_or_default(),
                     d.caveat.clone(),

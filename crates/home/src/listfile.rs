@@ -1,6 +1,7 @@
-//! The proxy's list files in its home (`revoked`, `issuers`): one entry per line, `#`
-//! comments, edited by the CLI or configuration management and re-read by running proxies
-//! when they change. One reader and one editor for both, so they behave the same.
+//! The list files in a home (`revoked`, `issuers`): one entry per line, `#` comments,
+//! edited by `macaroon-proxy` or configuration management, re-read by running proxies when
+//! they change and read by `macaroon verify`. One reader and one editor for all of them,
+//! so the proxy and the dry run see the same lists.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -143,4 +144,40 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].value, "two");
     }
+}
+
+/// File name of the revocation list (token family ids).
+pub const REVOKED_FILE: &str = "revoked";
+/// File name of the trusted issuers list.
+pub const ISSUERS_FILE: &str = "issuers";
+/// File name of the home's own issuer public key (trusted by default).
+pub const LOCAL_ISSUER_FILE: &str = "issuer.pub";
+
+/// The revoked token families of a home (lower-case `kid`s).
+pub fn revoked(home: &Path) -> std::io::Result<std::collections::HashSet<String>> {
+    Ok(ListFile::new(home.join(REVOKED_FILE))
+        .read()?
+        .into_iter()
+        .map(|e| e.value.to_ascii_lowercase())
+        .collect())
+}
+
+/// The issuers a proxy of this home trusts: its `issuers` file and its own `issuer.pub`.
+/// Malformed lines are returned as problems (file, line, why), not skipped silently.
+pub fn trusted_issuers(home: &Path) -> std::io::Result<(Vec<caveat::IssuerPublic>, Vec<String>)> {
+    let mut keys = Vec::new();
+    let mut problems = Vec::new();
+    for name in [ISSUERS_FILE, LOCAL_ISSUER_FILE] {
+        let list = ListFile::new(home.join(name));
+        for e in list.read()? {
+            let what = format!("{} line {}", list.path().display(), e.line);
+            match caveat::IssuerPublic::from_base64(&e.value, &what) {
+                Ok(k) => keys.push(k),
+                Err(err) => problems.push(format!(
+                    "{err}; fix or remove the line (macaroon-proxy issuers rm KEY)"
+                )),
+            }
+        }
+    }
+    Ok((keys, problems))
 }

@@ -1,0 +1,44 @@
+//! Phase 3b, the body: read whole, only for a token with body caveats (`form`, `json`,
+//! `body size`), and only after everything else about the request was allowed. Bounded by
+//! `--max-body` (413 before a byte goes upstream); hyper answers `Expect: 100-continue`
+//! only when this starts reading, so a client whose headers are refused never sends its
+//! body. The bytes read are the bytes checked and the bytes forwarded (never
+//! re-serialized), with `Content-Length` set from them; trailers are not forwarded.
+//! Requests without body caveats never come here: their bodies stream.
+
+use bytes::Bytes;
+use caveat::{BodyView, RequestBody};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::Deny;
+
+/// Reads the whole body, refusing one over `max` bytes.
+pub async fn read(parts: &Parts, body: Incoming, max: usize) -> Result<BodyView, Deny> {
+    // A declared length over the limit is refused before reading (or sending 100 Continue).
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(Deny::BodyTooLarge { max });
+    }
+    let collected = match Limited::new(body, max).collect().await {
+        Ok(c) => c,
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return Err(Deny::BodyTooLarge { max })
+        }
+        // A body cut short, or one that disagrees with its Content-Length (hyper checks).
+        Err(e) => return Err(Deny::BadRequest(format!("the request body could not be read whole: {e}"))),
+    };
+    let bytes: Bytes = collected.to_bytes();
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Ok(BodyView::Read(RequestBody::new(
+        header(CONTENT_TYPE),
+        header(CONTENT_ENCODING),
+        bytes,
+    )))
+}
