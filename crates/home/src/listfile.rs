@@ -113,39 +113,6 @@ fn parse(text: &str) -> Vec<Entry> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_comments_and_blank_lines() {
-        let e = parse("# header\nABC  # old laptop\n\ndef\n");
-        assert_eq!(e.len(), 2);
-        assert_eq!(
-            (e[0].value.as_str(), e[0].note.as_str(), e[0].line),
-            ("ABC", "old laptop", 2)
-        );
-        assert_eq!((e[1].value.as_str(), e[1].line), ("def", 4));
-    }
-
-    #[test]
-    fn append_remove_and_change_detection() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("list");
-        let f = ListFile::new(path.clone());
-        assert!(f.read().expect("missing is empty").is_empty());
-        assert!(!f.changed());
-        ListFile::append(&path, "one", "first").expect("append");
-        ListFile::append(&path, "two", "second").expect("append");
-        assert!(f.changed());
-        assert_eq!(f.read().expect("read").len(), 2);
-        assert_eq!(ListFile::remove(&path, &|e| e == "one").expect("rm"), 1);
-        let left = f.read().expect("read");
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].value, "two");
-    }
-}
-
 /// File name of the revocation list (token family ids).
 pub const REVOKED_FILE: &str = "revoked";
 /// File name of the trusted issuers list.
@@ -180,4 +147,37 @@ pub fn trusted_issuers(home: &Path) -> std::io::Result<(Vec<caveat::IssuerPublic
         }
     }
     Ok((keys, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_comments_and_blank_lines() {
+        let e = parse("# header\nABC  # old laptop\n\ndef\n");
+        assert_eq!(e.len(), 2);
+        assert_eq!(
+            (e[0].value.as_str(), e[0].note.as_str(), e[0].line),
+            ("ABC", "old laptop", 2)
+        );
+        assert_eq!((e[1].value.as_str(), e[1].line), ("def", 4));
+    }
+
+    #[test]
+    fn append_remove_and_change_detection() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("list");
+        let f = ListFile::new(path.clone());
+        assert!(f.read().expect("missing is empty").is_empty());
+        assert!(!f.changed());
+        ListFile::append(&path, "one", "first").expect("append");
+        ListFile::append(&path, "two", "second").expect("append");
+        assert!(f.changed());
+        assert_eq!(f.read().expect("read").len(), 2);
+        assert_eq!(ListFile::remove(&path, &|e| e == "one").expect("rm"), 1);
+        let left = f.read().expect("read");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].value, "two");
+    }
 }
