@@ -34,9 +34,12 @@
 //! ```
 
 mod caveat;
+mod content;
 mod crypto;
+mod decimal;
 mod host;
 mod issuer;
+mod json;
 mod keys;
 mod path;
 mod request;
@@ -47,14 +50,17 @@ mod v2json;
 mod verify;
 
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
+pub use crate::content::{needs_body, Condition};
+pub use crate::decimal::{Decimal, NumberError};
 pub use crate::host::{Host, HostError};
 pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
+pub use crate::json::{JsonPointer, PointerError, MAX_DEPTH as MAX_JSON_DEPTH};
 pub use crate::keys::{
     check_private_mode, create_private_dir, macaroon_home, write_private_file, write_trust_bundle, KeyError,
     KeyId, ProxyKeyPair, PublicKey, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE,
 };
 pub use crate::path::{PathError, PathGlob, RequestPath};
-pub use crate::request::{Method, MethodError, Request, Scheme};
+pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme};
 pub use crate::sealed::{
     Injection, InjectionError, Payload, RootKey, SealedId, Secret, UnsealError, SEALED_PREFIX,
 };
