@@ -134,7 +134,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__attenuate)
-            opts="-h -V --expires --not-before --path --path-glob --method --host --caveat --third-party --third-party-key --caveat-id --format --home --help --version"
+            opts="-h -V --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --third-party --third-party-key --caveat-id --format --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,6 +161,22 @@ _macaroon() {
                     return 0
                     ;;
                 --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --form)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -240,7 +256,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__discharge)
-            opts="-h -V --key --location --expires --not-before --path --path-glob --method --host --caveat --format --home --help --version"
+            opts="-h -V --key --location --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --format --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -278,6 +294,22 @@ _macaroon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --form)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --caveat)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -298,7 +330,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__exec)
-            opts="-h -V --token --env --expires --not-before --path --path-glob --method --host --caveat --proxy --ca --home --help --version"
+            opts="-h -V --token --env --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --proxy --ca --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +365,22 @@ _macaroon() {
                     return 0
                     ;;
                 --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --form)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -728,7 +776,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__verify)
-            opts="-X -h -V --method --url --proxy-key-file --json --discharge --home --help --version"
+            opts="-X -d -h -V --method --url --data --data-file --content-type --proxy-key-file --json --discharge --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -743,6 +791,22 @@ _macaroon() {
                     return 0
                     ;;
                 --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content-type)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

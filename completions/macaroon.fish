@@ -67,6 +67,10 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l path -d 
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l path-glob -d 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l query -d 'A query parameter the request must carry exactly once: \'NAME = V\' or \'NAME in V1 V2\' (repeatable: each one must hold). Parsed as `query NAME ...`' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l form -d 'A form body field (application/x-www-form-urlencoded): \'amount <= 5000\', \'currency = usd\', \'NAME in V1 V2\', \'NAME >= N\' (repeatable: each one must hold)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l json -d 'A JSON body value at an RFC 6901 pointer: \'/model in gpt-4o-mini gpt-4.1-mini\', \'/max_tokens <= 1000\' (repeatable: each one must hold)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l max-body -d 'At most this many bytes of request body (`body size <= N`)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l third-party -d 'Require a discharge from this third party (its URL) for every request' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l third-party-key -d 'The key shared with the third party (it mints discharges with the same key)' -r
@@ -85,6 +89,10 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l path -d 
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l path-glob -d 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l query -d 'A query parameter the request must carry exactly once: \'NAME = V\' or \'NAME in V1 V2\' (repeatable: each one must hold). Parsed as `query NAME ...`' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l form -d 'A form body field (application/x-www-form-urlencoded): \'amount <= 5000\', \'currency = usd\', \'NAME in V1 V2\', \'NAME >= N\' (repeatable: each one must hold)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l json -d 'A JSON body value at an RFC 6901 pointer: \'/model in gpt-4o-mini gpt-4.1-mini\', \'/max_tokens <= 1000\' (repeatable: each one must hold)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l max-body -d 'At most this many bytes of request body (`body size <= N`)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l format -d 'Output format' -r -f -a "v2\t'V2 binary, base64url without padding (the default everywhere)'
 v1\t'V1 (for old libmacaroons-based tools)'
@@ -106,6 +114,9 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -s h -l help 
 complete -c macaroon -n "__fish_macaroon_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s X -l method -d 'The request method' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l url -d 'The request URL (https://HOST/PATH?QUERY)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s d -l data -d 'The request body, as sent (like curl --data). Default: an empty body' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l data-file -d 'Read the request body from this file, byte for byte' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l content-type -d 'The body\'s Content-Type. Default with --data or --data-file: application/x-www-form-urlencoded, as curl sends; otherwise none' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l proxy-key-file -d 'The proxy private key. Default: $MACAROON_HOME/proxy.key' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l discharge -d 'Bound discharges for third-party caveats (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
@@ -120,6 +131,10 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l path -d 'Only
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l path-glob -d 'Only paths matching these globs: `*` one segment, `**` any (repeatable: any of them)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l method -d 'Only these methods (repeatable: any of them; one `method in` caveat)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l host -d 'Only these hosts (repeatable: any of them; one `host in` caveat). Hosts are already limited to those the key was wrapped for; this narrows further' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l query -d 'A query parameter the request must carry exactly once: \'NAME = V\' or \'NAME in V1 V2\' (repeatable: each one must hold). Parsed as `query NAME ...`' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l form -d 'A form body field (application/x-www-form-urlencoded): \'amount <= 5000\', \'currency = usd\', \'NAME in V1 V2\', \'NAME >= N\' (repeatable: each one must hold)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l json -d 'A JSON body value at an RFC 6901 pointer: \'/model in gpt-4o-mini gpt-4.1-mini\', \'/max_tokens <= 1000\' (repeatable: each one must hold)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l max-body -d 'At most this many bytes of request body (`body size <= N`)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l proxy -d 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l ca -d 'The proxy\'s CA certificate. Default: $MACAROON_HOME/ca.pem' -r -F

@@ -228,6 +228,195 @@ fn verify_json_gives_kind_caveat_and_status() {
     assert_eq!(json(&run)["decision"], "allow");
 }
 
+/// Caveats on what a request contains, end to end: attenuate with --form, --json, --query
+/// and --max-body, inspect explains them, verify decides form and JSON bodies.
+#[test]
+fn body_caveats_attenuate_inspect_and_verify_with_data() {
+    let (s, _) = wrapped();
+    let stripe = s
+        .run(
+            "macaroon",
+            &[
+                "attenuate",
+                "stripe",
+                "--method",
+                "POST",
+                "--form",
+                "amount <= 5000",
+                "--form",
+                "currency = usd",
+                "--query",
+                "expand in customer",
+                "--max-body",
+                "256",
+            ],
+        )
+        .out()
+        .to_string();
+    let inspect = s.run("macaroon", &["inspect", &stripe, "--json"]);
+    inspect.ok();
+    let v = json(&inspect);
+    let caveats: Vec<(String, String, String)> = v["caveats"]
+        .as_array()
+        .expect("caveats")
+        .iter()
+        .map(|c| {
+            let f = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (f("predicate"), f("kind"), f("explain"))
+        })
+        .collect();
+    let want = [
+        ("form amount <= 5000", "form", "amount at most 5000"),
+        ("form currency = usd", "form", "currency is usd"),
+        (
+            "query expand in customer",
+            "query",
+            "query parameter expand is one of customer",
+        ),
+        ("body size <= 256", "body-size", "body at most 256 bytes"),
+    ];
+    for (p, k, e) in want {
+        assert!(
+            caveats.contains(&(p.into(), k.into(), e.into())),
+            "{p:?} missing from {caveats:?}"
+        );
+    }
+    let url = "https://api.stripe.com/v1/payment_intents?expand=customer";
+    let verify = |token: &str, extra: &[&str]| {
+        let mut args = vec!["verify", token, "-X", "POST", "--url", url, "--json"];
+        args.extend_from_slice(extra);
+        s.run("macaroon", &args)
+    };
+    let ok = verify(&stripe, &["--data", "amount=5000&currency=usd"]);
+    ok.ok();
+    assert_eq!(json(&ok)["decision"], "allow");
+    let over = verify(&stripe, &["--data", "amount=5000.01&currency=usd"]);
+    over.code(1);
+    let d = json(&over);
+    assert_eq!(d["caveat"], "form amount <= 5000");
+    assert_eq!(d["kind"], "caveat-failed");
+    assert_eq!(d["status"], 403);
+    assert!(
+        d["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("amount is 5000.01; the token allows at most 5000")),
+        "{d}"
+    );
+    // Ambiguous bodies deny: the field twice, or also in the query string.
+    verify(&stripe, &["--data", "amount=1&amount=9999&currency=usd"]).code(1);
+    let both = s.run(
+        "macaroon",
+        &[
+            "verify",
+            &stripe,
+            "-X",
+            "POST",
+            "--url",
+            "https://api.stripe.com/v1/payment_intents?expand=customer&amount=1",
+            "--data",
+            "amount=1&currency=usd",
+        ],
+    );
+    both.code(1);
+    assert!(
+        both.stderr.contains("query string as well as the body"),
+        "{}",
+        both.stderr
+    );
+    // A form caveat on a JSON body denies; so does a body over --max-body (413).
+    verify(
+        &stripe,
+        &[
+            "--content-type",
+            "application/json",
+            "--data",
+            r#"{"amount":1,"currency":"usd"}"#,
+        ],
+    )
+    .code(1);
+    let big = format!("amount=1&currency=usd&description={}", "x".repeat(300));
+    let too_large = verify(&stripe, &["--data", &big]);
+    too_large.code(1);
+    assert_eq!(json(&too_large)["status"], 413);
+    assert_eq!(json(&too_large)["kind"], "body-too-large");
+    // Without --data the body is empty: the form fields are missing.
+    verify(&stripe, &[]).code(1);
+
+    // JSON: the model and a numeric bound, from a file.
+    let openai = s
+        .run(
+            "macaroon",
+            &[
+                "attenuate",
+                "stripe",
+                "--json",
+                "/model in gpt-4o-mini gpt-4.1-mini",
+                "--json",
+                "/max_tokens <= 1000",
+            ],
+        )
+        .out()
+        .to_string();
+    let table = s.run("macaroon", &["inspect", &openai]);
+    table.ok();
+    assert!(
+        table.stdout.contains("model is one of gpt-4o-mini, gpt-4.1-mini"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("max_tokens at most 1000"),
+        "{}",
+        table.stdout
+    );
+    let file = s.home().join("request.json");
+    let post_json = |body: &str| {
+        std::fs::write(&file, body).expect("write");
+        s.run(
+            "macaroon",
+            &[
+                "verify",
+                &openai,
+                "-X",
+                "POST",
+                "--url",
+                "https://api.stripe.com/v1/chat/completions",
+                "--content-type",
+                "application/json",
+                "--data-file",
+                file.to_str().expect("utf-8 path"),
+            ],
+        )
+    };
+    post_json(r#"{"model":"gpt-4o-mini","max_tokens":1e3,"messages":[]}"#).ok();
+    let refused = post_json(r#"{"model":"gpt-4o","max_tokens":10}"#);
+    refused.code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("model is gpt-4o; the token allows only one of gpt-4o-mini, gpt-4.1-mini"),
+        "{}",
+        refused.stderr
+    );
+    let dup = post_json(r#"{"model":"gpt-4o-mini","max_tokens":10,"model":"gpt-4o"}"#);
+    dup.code(1);
+    assert!(dup.stderr.contains("duplicate key"), "{}", dup.stderr);
+    post_json(r#"{"model":"gpt-4o-mini","max_tokens":"10"}"#).code(1);
+
+    // A typo in a body caveat is bad input (2), naming the flag and the problem.
+    for (flag, expr, want) in [
+        ("--form", "amount <= 5,000", "--form \"amount <= 5,000\""),
+        ("--json", "model in a b", "starts with '/'"),
+        ("--query", "limit <= 10", "expected = or in"),
+        ("--max-body", "64k", "invalid value"),
+    ] {
+        let run = s.run("macaroon", &["attenuate", "stripe", flag, expr]);
+        run.code(2);
+        assert!(run.stderr.contains(want), "{flag} {expr}: {}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+}
+
 #[test]
 fn expired_and_not_yet_valid_tokens_are_denied() {
     let (s, _) = wrapped();
@@ -464,7 +653,7 @@ fn bad_input_exits_2_and_says_what_to_do() {
         ),
         (
             vec!["attenuate", "stripe", "--caveat", "methd = GET"],
-            "unknown field \"methd\"; expected time, method, host or path",
+            "unknown field \"methd\"; expected time, method, host, path, query, form, json or body",
         ),
         (
             vec!["attenuate", "stripe", "--caveat", "method = get"],

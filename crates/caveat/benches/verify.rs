@@ -28,6 +28,10 @@
 //! - `parse/KIND`: `Caveat::parse` of one caveat of each kind.
 //! - `attenuate/N`: adding one caveat to an N-caveat token, and adding + encoding it
 //!   (what `macaroon attenuate` computes).
+//! - `body/10`: `Verified::decide` (cached) of a 10-caveat token, eight request-line
+//!   caveats and two JSON body caveats (`json /model in ...`, `json /max_tokens <= 1000`),
+//!   on a 4 KiB chat-completions JSON body: `json_4k` includes reading the body (once for
+//!   both caveats); `no_body_caveats_8` is the same eight caveats without the body ones.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
@@ -37,8 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use caveat::{
-    decide, decide_unsealed, fmt_time, unseal, Caveat, Host, Injection, Method, MintRequest, Payload,
-    ProxyKeyPair, Request, RequestPath, Secret, Token, Verified, VerifiedCache,
+    decide, decide_unsealed, fmt_time, unseal, BodyView, Caveat, Host, Injection, Method, MintRequest,
+    Payload, ProxyKeyPair, Request, RequestBody, RequestPath, Secret, Token, Verified, VerifiedCache,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use macaroon::{Macaroon, MacaroonKey, Verifier};
@@ -290,6 +294,57 @@ fn bench_attenuate(c: &mut Criterion) {
     }
 }
 
+/// A chat-completions body of about 4 KiB: a model, a bound, and messages.
+fn json_body_4k() -> String {
+    let mut messages = Vec::new();
+    let mut i = 0;
+    loop {
+        messages.push(format!(
+            r#"{{"role":"{}","content":"Message {i}: summarize the quarterly charges report, list refunds over 100 USD, and explain each \"dispute\" in one line."}}"#,
+            if i % 2 == 0 { "user" } else { "assistant" }
+        ));
+        let body = format!(
+            r#"{{"model":"gpt-4o-mini","max_tokens":800,"temperature":0.2,"messages":[{}]}}"#,
+            messages.join(",")
+        );
+        if body.len() >= 4096 {
+            return body;
+        }
+        i += 1;
+    }
+}
+
+fn bench_body(c: &mut Criterion) {
+    macaroon::initialize().expect("libsodium");
+    let f = fixture(8);
+    let token = f
+        .token
+        .attenuate(&Caveat::parse("json /model in gpt-4o-mini gpt-4.1-mini").expect("caveat"))
+        .attenuate(&Caveat::parse("json /max_tokens <= 1000").expect("caveat"));
+    assert_eq!(token.first_party().len(), 10);
+    let body = json_body_4k();
+    // The eight head caveats allow `GET /v1/charges` (`method = GET` among them): the
+    // same request, now with a body the two JSON caveats read.
+    let mut req = f.request.clone();
+    req.body = BodyView::Read(RequestBody::new(
+        Some("application/json".into()),
+        None,
+        body.clone().into_bytes().into(),
+    ));
+    let verified = Verified::new(&token, Arc::new(f.payload.clone()), &[]).expect("verifies");
+    assert!(verified.needs_body());
+    assert!(verified.decide(&req).is_allowed(), "{:?}", verified.decide(&req));
+    let plain = Verified::new(&f.token, Arc::new(f.payload.clone()), &[]).expect("verifies");
+    let mut g = c.benchmark_group("body/10");
+    g.bench_function("json_4k", |b| {
+        b.iter(|| assert!(black_box(&verified).decide(black_box(&req)).is_allowed()))
+    });
+    g.bench_function("no_body_caveats_8", |b| {
+        b.iter(|| assert!(black_box(&plain).decide(black_box(&f.request)).is_allowed()))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     // Short by default: the whole suite runs in a few minutes on a 2-core machine.
     Criterion::default()
@@ -302,6 +357,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_verify, bench_unseal, bench_parse, bench_attenuate
+    targets = bench_verify, bench_unseal, bench_parse, bench_attenuate, bench_body
 }
 criterion_main!(benches);

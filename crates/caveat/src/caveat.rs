@@ -3,14 +3,18 @@
 //! The grammar is strict on purpose: single spaces, upper-case methods, lower-case hosts,
 //! RFC 3339 UTC times to the second. Anything accepted prints back byte for byte, so what
 //! `inspect` shows is exactly what the token carries, and a typo is a parse error at
-//! attenuation time instead of a caveat that silently never matches.
+//! attenuation time instead of a caveat that silently never matches. Caveats on what a
+//! request contains (`query`, `form`, `json`, `body size`) are read in [`crate::content`].
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::content::{self, Condition, Content};
 use crate::host::Host;
+use crate::json::JsonPointer;
 use crate::path::{PathGlob, RequestPath};
 use crate::request::{Method, Request};
+use crate::verify::DenyKind;
 
 /// A caveat that could not be parsed: which one, where, and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +49,33 @@ pub enum Caveat {
     PathPrefix(Vec<RequestPath>),
     /// `path glob G...`: the path matches one of these globs.
     PathGlob(Vec<PathGlob>),
+    /// `query NAME = V`, `query NAME in V...`: the query parameter NAME (percent-decoded,
+    /// `+` a space) appears exactly once, with one of the values.
+    Query {
+        /// The parameter name, decoded.
+        name: String,
+        /// `=` or `in` (bounds are for body fields).
+        condition: Condition,
+    },
+    /// `form NAME = V | in V... | <= N | >= N`: the `application/x-www-form-urlencoded`
+    /// body field NAME (a literal name: `metadata[order]`) appears exactly once, and only
+    /// in the body, and holds.
+    Form {
+        /// The field name, decoded.
+        name: String,
+        /// What the value must be.
+        condition: Condition,
+    },
+    /// `json POINTER = V | in V... | <= N | >= N`: the value of the JSON body at an
+    /// RFC 6901 pointer holds.
+    Json {
+        /// Where the value is (`/model`, `/messages/0/role`).
+        pointer: JsonPointer,
+        /// What the value must be.
+        condition: Condition,
+    },
+    /// `body size <= N`: the body has at most N bytes.
+    BodySize(u64),
 }
 
 /// What the allocator is likely to use per allocation beyond the bytes asked for (header and
@@ -72,7 +103,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host or path";
+const FIELDS: &str = "time, method, host, path, query, form, json or body";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -88,7 +119,21 @@ impl Caveat {
             Caveat::PathIs(p) => p.heap_bytes(),
             Caveat::PathPrefix(ps) => vec_heap(ps) + ps.iter().map(RequestPath::heap_bytes).sum::<usize>(),
             Caveat::PathGlob(gs) => vec_heap(gs) + gs.iter().map(PathGlob::heap_bytes).sum::<usize>(),
+            Caveat::Query { name, condition } | Caveat::Form { name, condition } => {
+                string_heap(name) + condition.heap_bytes()
+            }
+            Caveat::Json { pointer, condition } => pointer.heap_bytes() + condition.heap_bytes(),
+            Caveat::BodySize(_) => 0,
         }
+    }
+
+    /// True for caveats on the body (`form`, `json`, `body size`): the proxy must read the
+    /// body whole, and check it, before anything is sent upstream.
+    pub fn needs_body(&self) -> bool {
+        matches!(
+            self,
+            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_)
+        )
     }
 
     /// Parses one caveat in canonical form.
@@ -130,6 +175,12 @@ impl Caveat {
             start += part.len() + 1;
         }
         let (_, field) = words[0];
+        if matches!(field, "query" | "form" | "json" | "body") {
+            // Past the end of the text (a missing word) points one column after it.
+            let at =
+                |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
+            return content::parse(text, &words, &at);
+        }
         let Some(&(op_at, op)) = words.get(1) else {
             return Err(err(
                 col(text, text.len()),
@@ -252,7 +303,7 @@ impl Caveat {
     }
 
     /// The short kind name used in JSON output (`expires`, `not-before`, `method`, `host`,
-    /// `path`, `path-prefix`, `path-glob`).
+    /// `path`, `path-prefix`, `path-glob`, `query`, `form`, `json`, `body-size`).
     pub fn kind(&self) -> &'static str {
         match self {
             Caveat::TimeBefore(_) => "expires",
@@ -262,11 +313,22 @@ impl Caveat {
             Caveat::PathIs(_) => "path",
             Caveat::PathPrefix(_) => "path-prefix",
             Caveat::PathGlob(_) => "path-glob",
+            Caveat::Query { .. } => "query",
+            Caveat::Form { .. } => "form",
+            Caveat::Json { .. } => "json",
+            Caveat::BodySize(_) => "body-size",
         }
     }
 
     /// Checks the caveat against a request.
     pub fn check(&self, req: &Request) -> Result<(), Unmet> {
+        self.check_in(req, &Content::new(req)).map_err(|(_, why)| why)
+    }
+
+    /// Checks the caveat against a request whose content (query, body) is read at most once
+    /// for all the caveats of one decision. A `body size` over its bound is
+    /// [`DenyKind::BodyTooLarge`]; every other failure [`DenyKind::CaveatFailed`].
+    pub(crate) fn check_in(&self, req: &Request, content: &Content<'_>) -> Result<(), (DenyKind, Unmet)> {
         let ok = match self {
             Caveat::TimeBefore(t) => req.time < *t,
             Caveat::TimeAfter(t) => req.time > *t,
@@ -277,11 +339,15 @@ impl Caveat {
             Caveat::PathIs(p) => req.path.decoded() == p.decoded(),
             Caveat::PathPrefix(ps) => ps.iter().any(|p| req.path.is_under(p)),
             Caveat::PathGlob(gs) => gs.iter().any(|g| g.matches(&req.path)),
+            Caveat::Query { name, condition } => return content::check_query(name, condition, content),
+            Caveat::Form { name, condition } => return content::check_form(name, condition, content),
+            Caveat::Json { pointer, condition } => return content::check_json(pointer, condition, content),
+            Caveat::BodySize(max) => return content::check_body_size(*max, content),
         };
         if ok {
             return Ok(());
         }
-        Err(match self {
+        let why = match self {
             Caveat::TimeBefore(t) => format!(
                 "the token expired at {} ({} ago)",
                 fmt_time(*t),
@@ -305,7 +371,12 @@ impl Caveat {
             Caveat::PathIs(_) | Caveat::PathPrefix(_) | Caveat::PathGlob(_) => {
                 format!("path {} is not allowed; {}", req.path, self.explain_at(req.time))
             }
-        })
+            // Content caveats answered above, with their own reasons.
+            Caveat::Query { .. } | Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_) => {
+                self.explain_at(req.time)
+            }
+        };
+        Err((DenyKind::CaveatFailed, why))
     }
 
     /// Says in plain words what the caveat allows, with times relative to `now`.
@@ -334,6 +405,10 @@ impl Caveat {
             Caveat::PathIs(p) => format!("only the path {p}"),
             Caveat::PathPrefix(ps) => format!("only paths under {}", join(ps, " or ")),
             Caveat::PathGlob(gs) => format!("only paths matching {}", join(gs, " or ")),
+            Caveat::Query { name, condition } => condition.explain(&format!("query parameter {name}")),
+            Caveat::Form { name, condition } => condition.explain(name),
+            Caveat::Json { pointer, condition } => condition.explain(pointer.label()),
+            Caveat::BodySize(max) => format!("body at most {max} bytes"),
         }
     }
 }
@@ -350,6 +425,19 @@ impl fmt::Display for Caveat {
             Caveat::PathIs(p) => write!(f, "path = {p}"),
             Caveat::PathPrefix(ps) => write!(f, "path prefix {}", join(ps, " ")),
             Caveat::PathGlob(gs) => write!(f, "path glob {}", join(gs, " ")),
+            Caveat::Query { name, condition } => {
+                write!(f, "query {name} ")?;
+                condition.write(f)
+            }
+            Caveat::Form { name, condition } => {
+                write!(f, "form {name} ")?;
+                condition.write(f)
+            }
+            Caveat::Json { pointer, condition } => {
+                write!(f, "json {pointer} ")?;
+                condition.write(f)
+            }
+            Caveat::BodySize(max) => write!(f, "body size <= {max}"),
         }
     }
 }
@@ -576,7 +664,7 @@ mod tests {
         assert!(e.message.contains("unknown field \"methd\""), "{e}");
         assert_eq!(
             e.to_string(),
-            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host or path"
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json or body"
         );
     }
 

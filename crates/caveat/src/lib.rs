@@ -35,9 +35,12 @@
 //! ```
 
 mod caveat;
+mod content;
 mod crypto;
+mod decimal;
 mod host;
 mod issuer;
+mod json;
 mod keys;
 mod path;
 mod request;
@@ -48,11 +51,14 @@ mod v2json;
 mod verify;
 
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
+pub use crate::content::{needs_body, Condition};
+pub use crate::decimal::{Decimal, NumberError};
 pub use crate::host::{Host, HostError};
 pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
+pub use crate::json::{JsonPointer, PointerError, MAX_DEPTH as MAX_JSON_DEPTH};
 pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey};
 pub use crate::path::{PathError, PathGlob, RequestPath};
-pub use crate::request::{Method, MethodError, Request, Scheme};
+pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme};
 pub use crate::sealed::{
     FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret, UnsealError,
     SEALED_PREFIX,

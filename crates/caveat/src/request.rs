@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use bytes::Bytes;
+
 use crate::host::Host;
 use crate::path::RequestPath;
 
@@ -111,6 +113,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The client's address, if known.
     pub client: Option<IpAddr>,
+    /// The body, when the proxy read it whole (only for tokens with body caveats:
+    /// [`crate::Verified::needs_body`]). Body caveats deny a body that was not read.
+    pub body: BodyView,
 }
 
 impl Request {
@@ -126,7 +131,54 @@ impl Request {
             query: None,
             headers: Vec::new(),
             client: None,
+            body: BodyView::NotRead,
         }
+    }
+}
+
+/// What the verifier knows of the request body.
+#[derive(Clone, Debug, Default)]
+pub enum BodyView {
+    /// The body was not read (the token had no body caveat, or the proxy streams it).
+    /// Every body caveat denies: a caveat that cannot be checked does not hold.
+    #[default]
+    NotRead,
+    /// The whole body, exactly the bytes that will be forwarded. No body is `Read` with
+    /// empty bytes.
+    Read(RequestBody),
+}
+
+/// A request body read whole, with the headers that say how to read it.
+#[derive(Clone)]
+pub struct RequestBody {
+    /// The `Content-Type` header, as sent.
+    pub content_type: Option<String>,
+    /// The `Content-Encoding` header, as sent. Any encoding makes body caveats deny: the
+    /// bytes checked must be the bytes the upstream reads.
+    pub content_encoding: Option<String>,
+    /// The body bytes.
+    pub bytes: Bytes,
+}
+
+impl RequestBody {
+    /// A body with its content type and encoding headers.
+    pub fn new(content_type: Option<String>, content_encoding: Option<String>, bytes: Bytes) -> Self {
+        RequestBody {
+            content_type,
+            content_encoding,
+            bytes,
+        }
+    }
+}
+
+// The bytes are the client's data: a debug print shows their length, not them.
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBody")
+            .field("content_type", &self.content_type)
+            .field("content_encoding", &self.content_encoding)
+            .field("len", &self.bytes.len())
+            .finish()
     }
 }
 

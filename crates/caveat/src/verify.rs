@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use crate::caveat::{fmt_time, Caveat};
+use crate::content::Content;
 use crate::crypto;
 use crate::keys::{KeyId, ProxyKeyPair};
 use crate::request::Request;
@@ -42,6 +43,8 @@ pub enum DenyKind {
     UnknownCaveat,
     /// A caveat does not hold for this request.
     CaveatFailed,
+    /// The body is larger than a `body size` caveat allows (HTTP 413).
+    BodyTooLarge,
     /// A third-party caveat has no (valid) discharge.
     DischargeMissing,
 }
@@ -169,9 +172,10 @@ fn check_sealed(payload: &Payload, req: &Request) -> Result<(), Denial> {
 
 /// Checks raw first-party predicates against a request; the first failure denies.
 pub fn check_predicates(predicates: &[Vec<u8>], req: &Request) -> Decision {
+    let content = Content::new(req);
     for raw in predicates {
         let checked = Checked::parse(raw);
-        if let Err(d) = checked.check(req) {
+        if let Err(d) = checked.check(req, &content) {
             return Decision::Deny(d);
         }
     }
@@ -219,12 +223,12 @@ impl Checked {
         }
     }
 
-    fn check(&self, req: &Request) -> Result<(), Denial> {
+    fn check(&self, req: &Request, content: &Content<'_>) -> Result<(), Denial> {
         match self {
             // The language is strict and canonical: a parsed caveat prints back exactly as
             // it was written, so the denial names the caveat's own text.
-            Checked::Caveat(c) => c.check(req).map_err(|why| Denial {
-                kind: DenyKind::CaveatFailed,
+            Checked::Caveat(c) => c.check_in(req, content).map_err(|(kind, why)| Denial {
+                kind,
                 caveat: Some(c.to_string()),
                 reason: why,
             }),
@@ -247,6 +251,7 @@ pub struct Verified {
     key_id: Option<KeyId>,
     identity: [u8; 32],
     used_discharges: bool,
+    needs_body: bool,
     weight: usize,
 }
 
@@ -258,6 +263,9 @@ impl Verified {
         let mut used_discharges = false;
         let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges)?;
         let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(p)).collect();
+        let needs_body = caveats
+            .iter()
+            .any(|c| matches!(c, Checked::Caveat(c) if c.needs_body()));
         // What the entry keeps alive, estimated from the parsed form (a caveat of many short
         // values holds many times its text) and the payload (shared with the unseal cache,
         // but counted here in full: the entry may outlive the unseal cache's copy).
@@ -274,6 +282,7 @@ impl Verified {
             key_id: token.key_id(),
             identity: token.identity(),
             used_discharges,
+            needs_body,
             weight,
         })
     }
@@ -284,8 +293,9 @@ impl Verified {
         if let Err(d) = check_sealed(&self.payload, req) {
             return Decision::Deny(d);
         }
+        let content = Content::new(req);
         for c in &self.caveats {
-            if let Err(d) = c.check(req) {
+            if let Err(d) = c.check(req, &content) {
                 return Decision::Deny(d);
             }
         }
@@ -316,6 +326,13 @@ impl Verified {
     /// discharges too, and must not be kept under the token's text alone.
     pub fn used_discharges(&self) -> bool {
         self.used_discharges
+    }
+
+    /// True when a caveat of the token or of its discharges is on the body (`form`,
+    /// `json`, `body size`): the proxy must read the body whole into
+    /// [`crate::BodyView::Read`] before [`Verified::decide`]; unread, such caveats deny.
+    pub fn needs_body(&self) -> bool {
+        self.needs_body
     }
 
     /// About how many bytes of memory this verification keeps alive.

@@ -63,17 +63,101 @@ fn caveat_text() -> impl Strategy<Value = String> {
         path().prop_map(|p| format!("path = {p}")),
         prop::collection::vec(path(), 1..3).prop_map(|p| format!("path prefix {}", p.join(" "))),
         prop::collection::vec(glob(), 1..3).prop_map(|g| format!("path glob {}", g.join(" "))),
+        content_caveat_text(),
     ]
 }
 
+const CURRENCIES: &[&str] = &["usd", "eur", "gbp"];
+const MODELS: &[&str] = &["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o"];
+const LIMITS: &[&str] = &["10", "20", "100"];
+
+/// A decimal as a caveat writes it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`.
+fn decimal_text() -> impl Strategy<Value = String> {
+    (-20_000i64..20_000, prop::option::of(0u8..3)).prop_map(|(n, frac)| match frac {
+        None => n.to_string(),
+        Some(0) => format!("{n}.00"),
+        Some(f) => format!("{n}.{f}5"),
+    })
+}
+
+/// Caveats on what a request contains: query, form, JSON, body size.
+fn content_caveat_text() -> impl Strategy<Value = String> {
+    let currency = || prop::sample::select(CURRENCIES);
+    prop_oneof![
+        prop::sample::select(LIMITS).prop_map(|l| format!("query limit = {l}")),
+        prop::collection::vec(prop::sample::select(LIMITS), 1..3)
+            .prop_map(|l| format!("query limit in {}", l.join(" "))),
+        decimal_text().prop_map(|n| format!("form amount <= {n}")),
+        decimal_text().prop_map(|n| format!("form amount >= {n}")),
+        currency().prop_map(|c| format!("form currency = {c}")),
+        prop::collection::vec(currency(), 1..3).prop_map(|c| format!("form currency in {}", c.join(" "))),
+        prop::collection::vec(prop::sample::select(MODELS), 1..3)
+            .prop_map(|m| format!("json /model in {}", m.join(" "))),
+        decimal_text().prop_map(|n| format!("json /max_tokens <= {n}")),
+        decimal_text().prop_map(|n| format!("json /max_tokens >= {n}")),
+        decimal_text().prop_map(|n| format!("json /max_tokens = {n}")),
+        (0u64..200).prop_map(|n| format!("body size <= {n}")),
+    ]
+}
+
+/// A number as a request may spell it (JSON adds exponents), sometimes not a number.
+fn number_spelling(json: bool) -> impl Strategy<Value = String> {
+    (decimal_text(), 0u8..6).prop_map(move |(n, how)| match how {
+        0 if json => format!("{n}e0"),
+        1 if json => format!("{n}0e-1"),
+        2 => format!("+{n}"),
+        3 => "NaN".to_string(),
+        _ => n,
+    })
+}
+
+/// The body and query of a request: not read, a form, or JSON; sometimes ambiguous.
+fn content() -> impl Strategy<Value = (Option<String>, BodyView)> {
+    let query = prop::option::of(prop_oneof![
+        prop::sample::select(LIMITS).prop_map(|l| format!("limit={l}")),
+        Just("limit=10&limit=100".to_string()),
+        Just("amount=1".to_string()),
+        Just("model=gpt-4o".to_string()),
+    ]);
+    let form = (
+        number_spelling(false),
+        prop::sample::select(CURRENCIES),
+        any::<bool>(),
+    )
+        .prop_map(|(n, c, twice)| {
+            let mut body = format!("amount={n}&currency={c}");
+            if twice {
+                body.push_str("&amount=1");
+            }
+            ("application/x-www-form-urlencoded", body)
+        });
+    let json =
+        (number_spelling(true), prop::sample::select(MODELS), any::<bool>()).prop_map(|(n, m, dup)| {
+            let extra = if dup { r#","model":"gpt-4o""# } else { "" };
+            (
+                "application/json",
+                format!(r#"{{"model":"{m}","max_tokens":{n}{extra}}}"#),
+            )
+        });
+    let body = prop_oneof![
+        Just(BodyView::NotRead),
+        form.prop_map(|(t, b)| BodyView::Read(RequestBody::new(Some(t.into()), None, b.into_bytes().into()))),
+        json.prop_map(|(t, b)| BodyView::Read(RequestBody::new(Some(t.into()), None, b.into_bytes().into()))),
+    ];
+    (query, body)
+}
+
 fn request() -> impl Strategy<Value = Request> {
-    (0u64..7200, method(), host(), path()).prop_map(|(t, m, h, p)| {
-        Request::new(
+    (0u64..7200, method(), host(), path(), content()).prop_map(|(t, m, h, p, (query, body))| {
+        let mut req = Request::new(
             at(BASE - 3600 + t),
             Method::new(m).expect("method"),
             Host::normalize(h).expect("host"),
             RequestPath::parse(&p).expect("path"),
-        )
+        );
+        req.query = query;
+        req.body = body;
+        req
     })
 }
 
@@ -154,6 +238,39 @@ proptest! {
         // Unknown caveats deny too, so a raw (unparsed) predicate can't widen anything.
         let raw = wide.attenuate_raw(b"rate < 10");
         prop_assert!(!decide(&raw, &[], &keys, &req).is_allowed());
+    }
+
+    /// Numeric bounds compare exact values whatever the spelling: `N`, `N.00` and (in
+    /// JSON) `Ne0` are the same number; anything that is not a number denies.
+    #[test]
+    fn bounds_compare_exact_values_in_every_spelling(
+        value in -20_000i64..20_000,
+        bound in -20_000i64..20_000,
+        spelling in 0u8..4,
+    ) {
+        let text = match spelling {
+            0 => value.to_string(),
+            1 => format!("{value}.00"),
+            2 => format!("{value}e0"),
+            _ => format!("{}e-2", value * 100),
+        };
+        let json_req = |body: String| {
+            let mut r = Request::new(at(BASE), Method::new("POST").expect("m"), Host::normalize("api.stripe.com").expect("h"), RequestPath::parse("/").expect("p"));
+            r.body = BodyView::Read(RequestBody::new(Some("application/json".into()), None, body.into_bytes().into()));
+            r
+        };
+        let at_most = Caveat::parse(&format!("json /n <= {bound}")).expect("caveat");
+        let at_least = Caveat::parse(&format!("json /n >= {bound}")).expect("caveat");
+        let r = json_req(format!(r#"{{"n":{text}}}"#));
+        prop_assert_eq!(at_most.check(&r).is_ok(), value <= bound, "{} <= {}", text, bound);
+        prop_assert_eq!(at_least.check(&r).is_ok(), value >= bound, "{} >= {}", text, bound);
+        let is = Caveat::parse(&format!("json /n = {bound}")).expect("caveat");
+        prop_assert_eq!(is.check(&r).is_ok(), value == bound);
+        // Form values are plain decimals: exponents are not numbers there.
+        let mut f = json_req(String::new());
+        f.body = BodyView::Read(RequestBody::new(Some("application/x-www-form-urlencoded".into()), None, format!("n={text}").into_bytes().into()));
+        let form = Caveat::parse(&format!("form n <= {bound}")).expect("caveat");
+        prop_assert_eq!(form.check(&f).is_ok(), spelling < 2 && value <= bound);
     }
 
     /// A verification kept in the cache decides every request exactly as the full,

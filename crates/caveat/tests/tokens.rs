@@ -441,6 +441,49 @@ mod foreign {
         }
     }
 
+    /// A holder attenuated these with pymacaroons, adding `form amount <= 100`: body
+    /// caveats are ordinary first-party caveats, decided here like any other.
+    #[test]
+    fn pymacaroons_attenuated_form_amount_is_decided_here() {
+        let text = include_str!("../../../tests/fixtures/pymacaroons/vectors.json");
+        let doc: serde_json::Value = serde_json::from_str(text).expect("vectors.json");
+        let vectors = doc["body_vectors"].as_array().expect("body_vectors");
+        assert_eq!(vectors.len(), 2);
+        let now = SystemTime::now();
+        for v in vectors {
+            let token = Token::decode(v["token"].as_str().expect("token")).expect("decodes");
+            let caveats: Vec<String> = token
+                .first_party()
+                .into_iter()
+                .map(|c| String::from_utf8(c).expect("utf8"))
+                .collect();
+            assert_eq!(serde_json::json!(caveats), v["caveats"], "{}", v["name"]);
+            let predicates = verify_chain(&token, &root(v), &[]).expect("the chain verifies");
+            assert!(needs_body(&predicates));
+            for case in v["requests"].as_array().expect("requests") {
+                let s = |k: &str| case[k].as_str().expect(k);
+                let mut req = request(now, s("method"), "api.example.com", s("path"));
+                req.body = BodyView::Read(RequestBody::new(
+                    Some(s("content_type").to_string()),
+                    None,
+                    s("body").as_bytes().to_vec().into(),
+                ));
+                let decision = check_predicates(&predicates, &req);
+                match s("expect") {
+                    "allow" => assert_eq!(decision, Decision::Allow, "{} {}", v["name"], s("body")),
+                    _ => {
+                        let d = deny(decision);
+                        assert_eq!(d.kind, DenyKind::CaveatFailed);
+                        assert_eq!(d.caveat.as_deref(), Some("form amount <= 100"), "{}", s("body"));
+                    }
+                }
+            }
+            // Without the body read, the caveat cannot hold.
+            let unread = request(now, "POST", "api.example.com", "/v1/payment_intents");
+            assert!(!check_predicates(&predicates, &unread).is_allowed());
+        }
+    }
+
     #[test]
     fn wrong_root_key_is_denied() {
         for v in vectors() {

@@ -70,7 +70,9 @@ Examples:
 Examples:
   macaroon attenuate stripe --expires 10m --method GET --path /v1/charges
   macaroon attenuate - --path-glob '/v1/customers/*/sources' < token.txt
-  macaroon attenuate \"$TOKEN\" --caveat 'host = api.stripe.com' --not-before 2026-12-01T09:00:00Z")]
+  macaroon attenuate \"$TOKEN\" --caveat 'host = api.stripe.com' --not-before 2026-12-01T09:00:00Z
+  macaroon attenuate stripe --method POST --path /v1/payment_intents --form 'amount <= 5000' --form 'currency = usd'
+  macaroon attenuate openai --json '/model in gpt-4o-mini gpt-4.1-mini' --json '/max_tokens <= 1000' --max-body 65536")]
     Attenuate {
         /// The token to narrow.
         #[command(flatten)]
@@ -157,11 +159,16 @@ Examples:
     /// Dry-run the proxy's decision for a request: exit 0 if allowed, 1 if denied.
     ///
     /// Needs the proxy's private key (default $MACAROON_HOME/proxy.key) to open the
-    /// sealed identifier, exactly as the proxy does.
+    /// sealed identifier, exactly as the proxy does. The request body is --data or
+    /// --data-file; with neither, body caveats (form, json, body size) are checked against
+    /// an empty body.
     #[command(after_help = "\
 Examples:
   macaroon verify \"$TOKEN\" --method GET --url https://api.stripe.com/v1/charges
-  macaroon verify agent --method POST --url https://api.stripe.com/v1/refunds --json")]
+  macaroon verify agent --method POST --url https://api.stripe.com/v1/refunds --json
+  macaroon verify stripe -X POST --url https://api.stripe.com/v1/payment_intents --data 'amount=5000&currency=usd'
+  macaroon verify openai -X POST --url https://api.openai.com/v1/chat/completions \\
+      --content-type application/json --data-file request.json")]
     Verify {
         /// The token to check.
         #[command(flatten)]
@@ -172,6 +179,16 @@ Examples:
         /// The request URL (https://HOST/PATH?QUERY).
         #[arg(long, value_name = "URL")]
         url: String,
+        /// The request body, as sent (like curl --data). Default: an empty body.
+        #[arg(long, short = 'd', value_name = "BODY", conflicts_with = "data_file")]
+        data: Option<String>,
+        /// Read the request body from this file, byte for byte.
+        #[arg(long, value_name = "FILE")]
+        data_file: Option<PathBuf>,
+        /// The body's Content-Type. Default with --data or --data-file:
+        /// application/x-www-form-urlencoded, as curl sends; otherwise none.
+        #[arg(long, value_name = "TYPE")]
+        content_type: Option<String>,
         /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
         #[arg(long, value_name = "PATH")]
         proxy_key_file: Option<PathBuf>,
@@ -379,6 +396,21 @@ pub struct Attenuation {
     /// already limited to those the key was wrapped for; this narrows further.
     #[arg(long = "host", value_name = "HOST")]
     pub hosts: Vec<String>,
+    /// A query parameter the request must carry exactly once: 'NAME = V' or
+    /// 'NAME in V1 V2' (repeatable: each one must hold). Parsed as `query NAME ...`.
+    #[arg(long = "query", value_name = "'NAME = V'")]
+    pub queries: Vec<String>,
+    /// A form body field (application/x-www-form-urlencoded): 'amount <= 5000',
+    /// 'currency = usd', 'NAME in V1 V2', 'NAME >= N' (repeatable: each one must hold).
+    #[arg(long = "form", value_name = "'NAME <= N'")]
+    pub forms: Vec<String>,
+    /// A JSON body value at an RFC 6901 pointer: '/model in gpt-4o-mini gpt-4.1-mini',
+    /// '/max_tokens <= 1000' (repeatable: each one must hold).
+    #[arg(long = "json", value_name = "'/POINTER in A B'")]
+    pub jsons: Vec<String>,
+    /// At most this many bytes of request body (`body size <= N`).
+    #[arg(long = "max-body", value_name = "BYTES")]
+    pub max_body: Option<u64>,
     /// A caveat in the caveat language, e.g. 'path = /v1/balance' (repeatable).
     #[arg(long = "caveat", value_name = "EXPR")]
     pub caveats: Vec<String>,

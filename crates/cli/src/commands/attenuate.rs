@@ -18,6 +18,10 @@ impl Attenuation {
             && self.path_globs.is_empty()
             && self.methods.is_empty()
             && self.hosts.is_empty()
+            && self.queries.is_empty()
+            && self.forms.is_empty()
+            && self.jsons.is_empty()
+            && self.max_body.is_none()
             && self.caveats.is_empty()
     }
 
@@ -75,6 +79,19 @@ impl Attenuation {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             out.push(Caveat::PathGlob(globs));
         }
+        // Each is parsed like --caveat, with its field in front: a typo names the flag.
+        for (flag, field, exprs) in [
+            ("--query", "query", &self.queries),
+            ("--form", "form", &self.forms),
+            ("--json", "json", &self.jsons),
+        ] {
+            for e in exprs {
+                out.push(Caveat::parse(&format!("{field} {e}")).with_context(|| format!("{flag} {e:?}"))?);
+            }
+        }
+        if let Some(n) = self.max_body {
+            out.push(Caveat::BodySize(n));
+        }
         for c in &self.caveats {
             out.push(Caveat::parse(c).context("--caveat")?);
         }
@@ -93,7 +110,7 @@ pub fn run(
     if attenuation.is_empty() && third_party.third_party.is_none() {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
-             --path, --path-glob, --caveat or --third-party"
+             --path, --path-glob, --query, --form, --json, --max-body, --caveat or --third-party"
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.

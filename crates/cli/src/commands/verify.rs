@@ -4,7 +4,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
-use caveat::{decide, Decision, Host, Method, ProxyKeyPair, Request, RequestPath, Scheme, Token};
+use caveat::{
+    decide, BodyView, Decision, DenyKind, Host, Method, ProxyKeyPair, Request, RequestBody, RequestPath,
+    Scheme, Token,
+};
 use macaroon_home::KeyPairFiles;
 
 use crate::input::read_token;
@@ -19,6 +22,12 @@ pub struct VerifyArgs<'a> {
     pub method: &'a str,
     /// The URL.
     pub url: &'a str,
+    /// The body text (`--data`).
+    pub data: Option<&'a str>,
+    /// A file holding the body (`--data-file`).
+    pub data_file: Option<&'a Path>,
+    /// The body's Content-Type (`--content-type`).
+    pub content_type: Option<&'a str>,
     /// An explicit private key file.
     pub proxy_key_file: Option<&'a Path>,
     /// JSON output.
@@ -100,6 +109,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
             "verify needs the proxy's private key: run it where the proxy's home is, or pass --proxy-key-file",
         )?,
     };
+    let body = body(&args)?;
     let input = read_token(args.token, store)?;
     let discharges = args
         .discharges
@@ -119,6 +129,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 query: uri.query().map(str::to_string),
                 headers: Vec::new(),
                 client: None,
+                body: BodyView::Read(body),
             };
             match decide(&input.token, &discharges, &keys, &req) {
                 Decision::Allow => home_lists(home, &input.token, &keys),
@@ -126,7 +137,11 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                     serde_json::to_value(d.kind).unwrap_or_default(),
                     d.caveat.clone(),
                     d.to_string(),
-                    if d.kind.is_unauthenticated() { 401 } else { 403 },
+                    match d.kind {
+                        k if k.is_unauthenticated() => 401,
+                        DenyKind::BodyTooLarge => 413,
+                        _ => 403,
+                    },
                 )),
             }
         }
@@ -159,4 +174,25 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     } else {
         ExitStatus::Denied
     })
+}
+
+/// The body the dry run checks: --data or --data-file, else empty (a proxy reads an empty
+/// body for a request without one). With a body and no --content-type, the type is
+/// application/x-www-form-urlencoded, as curl sends with --data.
+fn body(args: &VerifyArgs<'_>) -> anyhow::Result<RequestBody> {
+    let bytes = match (args.data, args.data_file) {
+        (Some(d), _) => Some(d.as_bytes().to_vec()),
+        (None, Some(f)) => Some(std::fs::read(f).with_context(|| format!("--data-file {}", f.display()))?),
+        (None, None) => None,
+    };
+    let content_type = match (args.content_type, &bytes) {
+        (Some(t), _) => Some(t.to_string()),
+        (None, Some(_)) => Some("application/x-www-form-urlencoded".to_string()),
+        (None, None) => None,
+    };
+    Ok(RequestBody::new(
+        content_type,
+        None,
+        bytes.unwrap_or_default().into(),
+    ))
 }

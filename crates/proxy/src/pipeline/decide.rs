@@ -62,6 +62,7 @@ pub fn decide(
         query: parts.uri.query().map(str::to_string),
         headers: Vec::new(),
         client: None,
+        body: caveat::BodyView::NotRead,
     };
     let discharges = discharges(parts)?;
     let verified = match found.token {
