@@ -36,6 +36,8 @@ pub struct Seen {
     pub version: String,
     /// Request body length.
     pub body_len: usize,
+    /// The request body.
+    pub body: Vec<u8>,
 }
 
 impl Seen {
@@ -185,6 +187,7 @@ async fn respond(req: Request<Incoming>, record: Arc<Mutex<Vec<Seen>>>) -> Resul
         authority,
         version,
         body_len: body.len(),
+        body: body.to_vec(),
     });
     let resp = match path.as_str() {
         // A broken upstream: drop the connection without answering.

@@ -622,3 +622,300 @@ fn sealed_invalid_header_name_is_refused_not_moved_to_authorization() {
     }
     a.assert_held(1);
 }
+
+/// Sends `body` with `content_type` (and any `extra` curl arguments) as a POST to
+/// `/v1/payment_intents` with `token`; returns status and error code.
+fn post(a: &Arena, token: &str, content_type: &str, body: &[u8], extra: &[&str]) -> (u16, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("body");
+    std::fs::write(&file, body).expect("body");
+    let data = format!("@{}", file.display());
+    let ct = format!("Content-Type: {content_type}");
+    let mut args = vec![
+        format!("{}/v1/payment_intents", a.proxy.url()),
+        "-H".into(),
+        bearer(token),
+        "-H".into(),
+        ct,
+        "--data-binary".into(),
+        data,
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = curl(&args);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    (r.status, v["error"]["code"].as_str().unwrap_or("").to_string())
+}
+
+/// Every ambiguous body DESIGN lists is refused before anything reaches the upstream,
+/// and a body within the bounds goes through byte for byte.
+#[test]
+fn ambiguous_or_out_of_bounds_bodies_never_reach_the_upstream() {
+    let a = arena(&["--max-body", "4096"]);
+    let narrow = |flags: &[&str]| {
+        let mut args = vec!["attenuate", "api"];
+        args.extend_from_slice(flags);
+        a.s.run("macaroon", &args).ok().out().to_string()
+    };
+    let form = narrow(&["--form", "amount <= 5000", "--form", "currency = usd"]);
+    let json = narrow(&["--json", "/model in gpt-4o-mini", "--json", "/max_tokens <= 100"]);
+    let get_only = narrow(&["--method", "GET", "--form", "amount <= 5000"]);
+    let formtype = "application/x-www-form-urlencoded";
+    let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
+    let deep_json = format!("{{\"model\":\"gpt-4o-mini\",\"max_tokens\":1,\"x\":{deep}}}");
+    let big = format!("amount=1&currency=usd&pad={}", "x".repeat(5000));
+    let cases: Vec<(&str, &str, &str, Vec<u8>, Vec<&str>, u16, &str)> = vec![
+        (
+            "over the bound",
+            &form,
+            formtype,
+            b"amount=5001&currency=usd".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "duplicate field",
+            &form,
+            formtype,
+            b"amount=1&amount=9999&currency=usd".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "field missing",
+            &form,
+            formtype,
+            b"currency=usd".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "not a number",
+            &form,
+            formtype,
+            b"amount=0x10&currency=usd".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "leading plus",
+            &form,
+            formtype,
+            b"amount=%2B10&currency=usd".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "form caveat, JSON body",
+            &form,
+            "application/json",
+            br#"{"amount":1,"currency":"usd"}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "field in the query too",
+            &form,
+            formtype,
+            b"amount=1&currency=usd".to_vec(),
+            vec!["--url-query", "amount=9999"],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "gzip",
+            &form,
+            formtype,
+            b"amount=1&currency=usd".to_vec(),
+            vec!["-H", "Content-Encoding: gzip"],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "over --max-body",
+            &form,
+            formtype,
+            big.into_bytes(),
+            vec![],
+            413,
+            "body_too_large",
+        ),
+        (
+            "refused model",
+            &json,
+            "application/json",
+            br#"{"model":"gpt-4o","max_tokens":10}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "duplicate key, nested",
+            &json,
+            "application/json",
+            br#"{"model":"gpt-4o-mini","max_tokens":1,"m":{"a":1,"a":2}}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "duplicate key, top",
+            &json,
+            "application/json",
+            br#"{"model":"gpt-4o-mini","model":"gpt-4o","max_tokens":1}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "number as a string",
+            &json,
+            "application/json",
+            br#"{"model":"gpt-4o-mini","max_tokens":"1"}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "1e400",
+            &json,
+            "application/json",
+            br#"{"model":"gpt-4o-mini","max_tokens":1e400}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "too deep",
+            &json,
+            "application/json",
+            deep_json.into_bytes(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "invalid UTF-8",
+            &json,
+            "application/json",
+            b"{\"model\":\"gpt-4o-mini\xff\",\"max_tokens\":1}".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "trailing garbage",
+            &json,
+            "application/json",
+            br#"{"model":"gpt-4o-mini","max_tokens":1} {}"#.to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "JSON caveat, form body",
+            &json,
+            formtype,
+            b"model=gpt-4o-mini&max_tokens=1".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+        (
+            "wrong method: refused before the body",
+            &get_only,
+            formtype,
+            b"amount=1".to_vec(),
+            vec![],
+            403,
+            "caveat_failed",
+        ),
+    ];
+    for (what, token, ct, body, extra, status, code) in &cases {
+        let got = post(&a, token, ct, body, extra);
+        assert_eq!(got, (*status, code.to_string()), "{what}");
+    }
+    assert!(a.sealed.seen().is_empty(), "a refused body reached the upstream");
+    // Within the bounds: the upstream gets exactly the bytes that were checked, with their
+    // length (a chunked upload is forwarded with Content-Length, never re-serialized).
+    let ok = b"amount=5000.00&currency=usd&metadata[order]=a%20b".to_vec();
+    assert_eq!(
+        post(&a, &form, formtype, &ok, &["-H", "Transfer-Encoding: chunked"]),
+        (200, String::new())
+    );
+    let ok_json = br#"{ "model" : "gpt-4o-mini", "max_tokens": 5e1 }"#.to_vec();
+    assert_eq!(
+        post(&a, &json, "application/json; charset=utf-8", &ok_json, &[]),
+        (200, String::new())
+    );
+    let seen = a.sealed.seen();
+    assert_eq!(seen[0].body, ok);
+    assert_eq!(
+        seen[0].header("content-length"),
+        Some(ok.len().to_string().as_str())
+    );
+    assert_eq!(seen[0].header("transfer-encoding"), None);
+    assert_eq!(seen[1].body, ok_json);
+    a.assert_held(2);
+}
+
+/// `Expect: 100-continue` is answered only once the headers are allowed: a refused request
+/// gets its refusal instead, and the client never sends the body.
+#[test]
+fn expect_100_continue_is_answered_only_after_the_headers_are_allowed() {
+    let a = arena(&[]);
+    let token =
+        a.s.run(
+            "macaroon",
+            &["attenuate", "api", "--method", "PUT", "--form", "amount <= 5000"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let send = |method: &str| -> String {
+        let mut tcp = TcpStream::connect(a.proxy.addr).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(
+            tcp,
+            "{method} /v1/payment_intents HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .expect("head");
+        let mut first = [0u8; 12];
+        tcp.read_exact(&mut first).expect("status line");
+        let head = String::from_utf8_lossy(&first).to_string();
+        if head.contains(" 100") {
+            tcp.write_all(b"amount=4999").expect("body");
+            let mut rest = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&rest).contains("HTTP/1.1 2") {
+                let n = tcp.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                rest.extend_from_slice(&buf[..n]);
+            }
+            format!("{head}{}", String::from_utf8_lossy(&rest))
+        } else {
+            head
+        }
+    };
+    // Refused on its method: 403 straight away, no 100 Continue, no body asked for.
+    let refused = send("POST");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    // Allowed headers: 100 Continue, then the body is read, checked and forwarded.
+    let allowed = send("PUT");
+    assert!(
+        allowed.starts_with("HTTP/1.1 100") && allowed.contains("HTTP/1.1 200"),
+        "{allowed}"
+    );
+    assert_eq!(a.sealed.seen()[0].body, b"amount=4999");
+    a.assert_held(1);
+}

@@ -290,11 +290,22 @@ impl Verified {
     /// Decides one request: sealed expiry, sealed hosts, then every caveat in chain order.
     /// Exactly the decision [`decide_unsealed`] gives for the same token and request.
     pub fn decide(&self, req: &Request) -> Decision {
+        self.decide_where(req, |_| true)
+    }
+
+    /// Decides everything that does not need the body: the sealed checks and every caveat
+    /// but `form`, `json` and `body size`. The proxy asks this before it reads a body (and
+    /// before it answers `Expect: 100-continue`), then [`Verified::decide`] with the body.
+    pub fn decide_before_body(&self, req: &Request) -> Decision {
+        self.decide_where(req, |c| !matches!(c, Checked::Caveat(c) if c.needs_body()))
+    }
+
+    fn decide_where(&self, req: &Request, include: impl Fn(&Checked) -> bool) -> Decision {
         if let Err(d) = check_sealed(&self.payload, req) {
             return Decision::Deny(d);
         }
         let content = Content::new(req);
-        for c in &self.caveats {
+        for c in self.caveats.iter().filter(|c| include(c)) {
             if let Err(d) = c.check(req, &content) {
                 return Decision::Deny(d);
             }

@@ -156,6 +156,10 @@ pub struct RunArgs {
     /// How long an upstream may take to send response headers (then 504).
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub upstream_timeout: std::time::Duration,
+    /// Largest request body, in bytes, read for a token with body caveats (form, json,
+    /// body size): over it, 413 and nothing is sent. Other requests stream, unbounded.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_body: u64,
     /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
     /// and the home's own issuer.
     #[arg(long, value_name = "PUBKEY")]

@@ -12,6 +12,9 @@ use caveat::{Host, IssuerPublic};
 
 use crate::cli::RunArgs;
 
+/// `--max-body` unless given: 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
 /// Everything `macaroon-proxy run` was told, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,6 +38,8 @@ pub struct Config {
     pub transparent: bool,
     /// Connection threads (one single-threaded runtime each).
     pub workers: usize,
+    /// Largest body read for a token with body caveats (413 beyond).
+    pub max_body: usize,
     /// Issuers trusted besides the home's `issuers` file and local issuer.
     pub issuers: Vec<IssuerPublic>,
     /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
@@ -104,6 +109,7 @@ impl Config {
             upstream_timeout: a.upstream_timeout,
             transparent: a.transparent,
             workers: worker_count(std::env::var("MACAROON_WORKERS").ok().as_deref())?,
+            max_body: usize::try_from(a.max_body).context("--max-body is too large for this machine")?,
             issuers: a
                 .issuer
                 .iter()
@@ -136,6 +142,7 @@ impl Config {
             upstream_timeout: Duration::from_secs(120),
             transparent: false,
             workers: 1,
+            max_body: DEFAULT_MAX_BODY,
             issuers: Vec::new(),
             allow_hosts: Vec::new(),
         }

@@ -32,10 +32,20 @@ pub async fn read(parts: &Parts, body: Incoming, max: usize) -> Result<BodyView,
             return Err(Deny::BodyTooLarge { max })
         }
         // A body cut short, or one that disagrees with its Content-Length (hyper checks).
-        Err(e) => return Err(Deny::BadRequest(format!("the request body could not be read whole: {e}"))),
+        Err(e) => {
+            return Err(Deny::BadRequest(format!(
+                "the request body could not be read whole: {e}"
+            )))
+        }
     };
     let bytes: Bytes = collected.to_bytes();
-    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     Ok(BodyView::Read(RequestBody::new(
         header(CONTENT_TYPE),
         header(CONTENT_ENCODING),

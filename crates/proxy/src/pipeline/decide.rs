@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use caveat::{Decision, Host, Method, Payload, Request as CoreRequest, RequestPath, Token, Verified};
+use caveat::{
+    BodyView, Decision, Host, Method, Payload, Request as CoreRequest, RequestPath, Token, Verified,
+};
 use http::request::Parts;
 
 use super::authority::Authority;
@@ -30,14 +32,45 @@ pub struct Allowed {
     pub scheme: caveat::Scheme,
 }
 
-/// Decides a request that carries a token.
+/// A request whose token verified and whose headers were allowed; when the token has body
+/// caveats, the body is still to be read and checked ([`Pending::with_body`]).
+pub struct Pending {
+    allowed: Allowed,
+    core: CoreRequest,
+    verified: Arc<Verified>,
+}
+
+impl Pending {
+    /// True when the token has caveats on the body: read it whole, then [`Pending::with_body`].
+    pub fn needs_body(&self) -> bool {
+        self.verified.needs_body()
+    }
+
+    /// Allowed without looking at the body (the token has no body caveat).
+    pub fn allowed(self) -> Allowed {
+        self.allowed
+    }
+
+    /// Decides again with the body read: every caveat, the body ones included.
+    pub fn with_body(mut self, body: BodyView) -> Result<Allowed, Deny> {
+        self.core.body = body;
+        match self.verified.decide(&self.core) {
+            Decision::Allow => Ok(self.allowed),
+            Decision::Deny(d) => Err(Deny::from_denial(d)),
+        }
+    }
+}
+
+/// Decides a request that carries a token, as far as its head allows: a token with body
+/// caveats is checked on everything else first, so a refused request never has its body
+/// read (nor `Expect: 100-continue` answered).
 pub fn decide(
     proxy: &Proxy,
     parts: &Parts,
     authority: Authority,
     found: Found,
     ctx: &mut RequestCtx,
-) -> Result<Allowed, Deny> {
+) -> Result<Pending, Deny> {
     let payload = open(proxy, &found.token, ctx)?;
     ctx.rec.kid = Some(payload.kid.clone());
     trusted(proxy, &payload)?;
@@ -62,7 +95,7 @@ pub fn decide(
         query: parts.uri.query().map(str::to_string),
         headers: Vec::new(),
         client: None,
-        body: caveat::BodyView::NotRead,
+        body: BodyView::NotRead,
     };
     let discharges = discharges(parts)?;
     let verified = match found.token {
@@ -73,7 +106,12 @@ pub fn decide(
             v
         }
     };
-    if let Decision::Deny(d) = verified.decide(&core) {
+    let decision = if verified.needs_body() {
+        verified.decide_before_body(&core)
+    } else {
+        verified.decide(&core)
+    };
+    if let Decision::Deny(d) = decision {
         return Err(Deny::from_denial(d));
     }
     if proxy.revoked.is_revoked(&payload.kid) {
@@ -81,13 +119,17 @@ pub fn decide(
             kid: payload.kid.clone(),
         });
     }
-    Ok(Allowed {
-        payload,
-        host,
-        port,
-        path: core.path,
-        places: found.places,
-        scheme: authority.scheme,
+    Ok(Pending {
+        allowed: Allowed {
+            payload,
+            host,
+            port,
+            path: core.path.clone(),
+            places: found.places,
+            scheme: authority.scheme,
+        },
+        core,
+        verified,
     })
 }
 

@@ -60,6 +60,11 @@ pub enum Deny {
     BadPath(String),
     /// The sealed secret cannot be sent where its rule says.
     BadSecret,
+    /// The body is over `--max-body`.
+    BodyTooLarge {
+        /// The limit, bytes.
+        max: usize,
+    },
     /// The upstream failed (connect, TLS, protocol).
     Upstream {
         /// The upstream host.
@@ -97,7 +102,9 @@ impl Deny {
             Deny::HostNotAllowed { .. } => (S::FORBIDDEN, "host_not_allowed"),
             Deny::HostNotSealed(_) => (S::FORBIDDEN, "host_not_sealed"),
             Deny::Caveat(d) if d.kind == DenyKind::DischargeMissing => (S::FORBIDDEN, "discharge_required"),
+            Deny::Caveat(d) if d.kind == DenyKind::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, "body_too_large"),
             Deny::Caveat(_) => (S::FORBIDDEN, "caveat_failed"),
+            Deny::BodyTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "body_too_large"),
             Deny::Revoked { .. } => (S::FORBIDDEN, "revoked"),
             Deny::BadPath(_) => (S::BAD_REQUEST, "bad_path"),
             Deny::BadSecret => (S::INTERNAL_SERVER_ERROR, "bad_secret"),
@@ -153,6 +160,10 @@ impl Deny {
                  (run --allow-host); ask the operator, or wrap a key for an allowed host"
             ),
             Deny::Revoked { kid } => format!("this token's family {kid} is revoked on this proxy"),
+            Deny::BodyTooLarge { max } => format!(
+                "the request body is over this proxy's limit of {max} bytes for tokens with body caveats \
+                 (run --max-body); nothing was sent upstream"
+            ),
             Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
             Deny::UpstreamTimeout { host, after } => format!(

@@ -15,6 +15,7 @@
 //! through all of this exactly like the first.
 
 pub mod authority;
+pub mod body;
 pub mod credential;
 pub mod decide;
 mod deny;
@@ -319,14 +320,14 @@ pub async fn handle(
     mode: Mode,
 ) -> Response<Body> {
     let mut ctx = RequestCtx::new(&req, client, mode);
-    match request_phases(&proxy, req, &mut ctx) {
+    match request_phases(&proxy, req, &mut ctx).await {
         Ok(out) => forward::forward(proxy, out, ctx).await,
         Err(deny) => logging::refused(&proxy, ctx, deny),
     }
 }
 
 /// Phases 1 to 4: from the client's request to the one for the upstream, or a refusal.
-fn request_phases(
+async fn request_phases(
     proxy: &Proxy,
     req: http::Request<Incoming>,
     ctx: &mut RequestCtx,
@@ -353,7 +354,20 @@ fn request_phases(
         ctx.rec.decision = "allow";
         return upstream_request::passthrough(parts, body, authority.scheme, &host, port);
     };
-    let allowed = decide::decide(proxy, &parts, authority, found, ctx)?;
+    let pending = decide::decide(proxy, &parts, authority, found, ctx)?;
+    let (allowed, body) = if pending.needs_body() {
+        let view = body::read(&parts, body, proxy.config.max_body).await?;
+        let bytes = match &view {
+            caveat::BodyView::Read(b) => b.bytes.clone(),
+            caveat::BodyView::NotRead => Bytes::new(),
+        };
+        (
+            pending.with_body(view)?,
+            upstream_request::OutBody::Checked(bytes),
+        )
+    } else {
+        (pending.allowed(), upstream_request::OutBody::Stream(body))
+    };
     ctx.rec.decision = "allow";
     upstream_request::with_secret(parts, body, allowed)
 }

@@ -3,8 +3,9 @@
 //! removed and the secret injected where its sealed rule says. A request without a token
 //! to a `--passthrough` host is passed on untouched but for the hop-by-hop headers.
 
+use bytes::Bytes;
 use caveat::{Host, Scheme};
-use http::header::{HeaderName, HOST};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
@@ -14,8 +15,16 @@ use super::decide::Allowed;
 use super::{Deny, Outgoing};
 use crate::inject;
 
+/// The body that goes upstream.
+pub enum OutBody {
+    /// Streamed as it arrives (the token has no body caveat).
+    Stream(Incoming),
+    /// Exactly the bytes that were read and checked.
+    Checked(Bytes),
+}
+
 /// The request that carries the secret, to the sealed host, over TLS.
-pub fn with_secret(mut parts: Parts, body: Incoming, allowed: Allowed) -> Result<Outgoing, Deny> {
+pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<Outgoing, Deny> {
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(inject::DISCHARGE_HEADER);
     parts.headers.remove(HOST);
@@ -43,7 +52,17 @@ pub fn with_secret(mut parts: Parts, body: Incoming, allowed: Allowed) -> Result
         query.as_deref(),
     )?;
     parts.version = Version::HTTP_11;
-    Ok(Outgoing::Secret(http::Request::from_parts(parts, body.boxed())))
+    let body = match body {
+        OutBody::Stream(b) => b.boxed(),
+        OutBody::Checked(bytes) => {
+            // The length of what was checked: no chunking, no trailers, nothing else to frame.
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            super::full(bytes)
+        }
+    };
+    Ok(Outgoing::Secret(http::Request::from_parts(parts, body)))
 }
 
 /// A request without a token to a `--passthrough` host.
@@ -140,7 +159,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::HeaderValue;
 
     #[test]
     fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
