@@ -664,7 +664,9 @@ fn ambiguous_or_out_of_bounds_bodies_never_reach_the_upstream() {
     let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
     let deep_json = format!("{{\"model\":\"gpt-4o-mini\",\"max_tokens\":1,\"x\":{deep}}}");
     let big = format!("amount=1&currency=usd&pad={}", "x".repeat(5000));
-    let cases: Vec<(&str, &str, &str, Vec<u8>, Vec<&str>, u16, &str)> = vec![
+    // What, token, content type, body, extra curl arguments, expected status and code.
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, Vec<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "over the bound",
             &form,
