@@ -11,7 +11,7 @@ use crate::world::*;
 
 /// `eval "$(macaroon-proxy ca --proxy-url PROXY)"` then `script`, in `sh`, with `env` set
 /// beforehand (as a user's shell would have it).
-fn after_eval_ca(w: &World, env: &[(&str, &str)], script: &str) -> e2e::Run {
+pub(crate) fn after_eval_ca(w: &World, env: &[(&str, &str)], script: &str) -> e2e::Run {
     let mut cmd = w.s.shell(&format!(
         r#"eval "$(macaroon-proxy ca --proxy-url {})" && {script}"#,
         w.proxy.url()
