@@ -47,6 +47,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
             cand --passthrough 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)'
             cand --upstream-timeout 'How long an upstream may take to send response headers (then 504)'
+            cand --max-body 'Largest request body, in bytes, read for a token with body caveats (form, json, body size): over it, 413 and nothing is sent. Other requests stream, unbounded'
             cand --issuer 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer'
             cand --allow-host 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'

@@ -45,6 +45,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l up
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l resolve -d 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl\'s)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l passthrough -d 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-timeout -d 'How long an upstream may take to send response headers (then 504)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l max-body -d 'Largest request body, in bytes, read for a token with body caveats (form, json, body size): over it, 413 and nothing is sent. Other requests stream, unbounded' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l issuer -d 'Trust this issuer\'s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home\'s own issuer' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-host -d 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F

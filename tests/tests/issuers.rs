@@ -213,6 +213,7 @@ fn verify_reads_the_same_trust_and_revocation_lists_as_the_proxy() {
     run.code(1);
     let v: serde_json::Value = serde_json::from_str(run.out()).expect("json");
     assert_eq!(v["kind"], "revoked", "{v}");
+    assert_eq!(v["error"]["code"], "revoked", "the proxy's error object too: {v}");
     assert_eq!(v["status"], 403, "{v}");
     // The running proxy agrees within a second (until then the token still works).
     until_status(&w, &narrow, 403);

@@ -50,6 +50,20 @@ pub enum DenyKind {
 }
 
 impl DenyKind {
+    /// The stable error code the proxy answers with (and `macaroon verify --json` shows).
+    pub fn code(self) -> &'static str {
+        match self {
+            DenyKind::NotSealed
+            | DenyKind::UnknownProxyKey
+            | DenyKind::CorruptIdentifier
+            | DenyKind::BadSignature => "invalid_token",
+            DenyKind::HostNotSealed => "host_not_sealed",
+            DenyKind::DischargeMissing => "discharge_required",
+            DenyKind::BodyTooLarge => "body_too_large",
+            DenyKind::SealedExpired | DenyKind::UnknownCaveat | DenyKind::CaveatFailed => "caveat_failed",
+        }
+    }
+
     /// True when the token itself is not acceptable (HTTP 401), as opposed to a
     /// valid token that does not allow this request (HTTP 403).
     pub fn is_unauthenticated(self) -> bool {

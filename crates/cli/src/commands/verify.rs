@@ -36,14 +36,21 @@ pub struct VerifyArgs<'a> {
     pub discharges: &'a [String],
 }
 
-/// A denial: kind, failing caveat, reason, HTTP status.
-type Denied = (serde_json::Value, Option<String>, String, u16);
+/// A denial: kind, error code (the proxy's), failing caveat, reason, HTTP status.
+type Denied = (serde_json::Value, &'static str, Option<String>, String, u16);
 
 /// What the proxy of this home checks beyond the token: that its issuer is trusted
 /// (`issuers`, `issuer.pub`) and that its family is not revoked (`revoked`). The dry run
 /// reads the same files, and denies when it cannot, rather than guess.
 fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair]) -> Result<(), Denied> {
-    let deny = |kind: &str, reason: String, status: u16| (serde_json::json!(kind), None, reason, status);
+    let deny = |kind: &str, reason: String, status: u16| {
+        let code = match kind {
+            "untrusted-issuer" => "untrusted_issuer",
+            "revoked" => "revoked",
+            _ => "invalid_token",
+        };
+        (serde_json::json!(kind), code, None, reason, status)
+    };
     let payload = caveat::unseal(token, keys).map_err(|d| deny("corrupt-identifier", d.to_string(), 401))?;
     let (trusted, problems) = macaroon_home::trusted_issuers(home).map_err(|e| {
         deny(
@@ -135,6 +142,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 Decision::Allow => home_lists(home, &input.token, &keys),
                 Decision::Deny(d) => Err((
                     serde_json::to_value(d.kind).unwrap_or_default(),
+                    d.kind.code(),
                     d.caveat.clone(),
                     d.to_string(),
                     match d.kind {
@@ -147,6 +155,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
         }
         Err(e) => Err((
             serde_json::json!("bad-path"),
+            "bad_path",
             None,
             format!(
                 "the path {:?} is refused before any caveat is checked: {e}",
@@ -160,11 +169,15 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     match (decision, args.json) {
         (Ok(()), true) => println!("{}", serde_json::json!({"decision": "allow", "status": 200})),
         (Ok(()), false) => println!("allow: {line}"),
-        (Err((kind, caveat, reason, status)), true) => println!(
+        // The proxy's error object too, so a script reads the same shape from both.
+        (Err((kind, code, caveat, reason, status)), true) => println!(
             "{}",
-            serde_json::json!({"decision": "deny", "kind": kind, "caveat": caveat, "reason": reason, "status": status})
+            serde_json::json!({
+                "decision": "deny", "kind": kind, "caveat": caveat, "reason": reason, "status": status,
+                "error": {"type": "macaroon_error", "code": code, "message": reason, "caveat": caveat},
+            })
         ),
-        (Err((_, _, reason, _)), false) => {
+        (Err((_, _, _, reason, _)), false) => {
             println!("deny: {line}");
             eprintln!("denied: {reason}");
         }
