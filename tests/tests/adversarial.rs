@@ -558,6 +558,23 @@ fn another_spelling_of_a_valid_token_is_refused_before_the_upstream() {
         }
         let r = curl(&[&format!("{url}?key={text}")]);
         assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+        // Beside the valid token, a malformed copy is no copy to strip: it would reach the
+        // upstream holding the token's bytes, so the request is refused.
+        let r = curl(&[&url, "-H", &bearer(&a.token), "-H", &format!("x-api-key: {text}")]);
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+        // The same inside a tunnel authenticated on its CONNECT.
+        let ca = a.s.home().join("ca.pem").display().to_string();
+        let proxy = format!("http://x:{}@{}", a.token, a.proxy.addr);
+        let r = curl(&[
+            "--proxy",
+            &proxy,
+            "--cacert",
+            &ca,
+            &format!("https://{HOST}/v1/charges"),
+            "-H",
+            &format!("x-api-key: {text}"),
+        ]);
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
     }
     a.assert_held(0);
 }

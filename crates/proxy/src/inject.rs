@@ -75,7 +75,8 @@ pub struct Found {
 /// Why the token search failed.
 #[derive(Debug)]
 pub enum FindError {
-    /// Two different tokens in one request.
+    /// Two different tokens in one request, or a malformed token (another spelling of a
+    /// token, which being no token would not be stripped).
     Several,
 }
 
@@ -144,18 +145,22 @@ pub fn find(
     resolve: &mut dyn FnMut(&str) -> Option<Resolved>,
 ) -> Result<Option<Found>, FindError> {
     let mut found: Option<Found> = None;
+    // Token-shaped strings that are no token: a long real key, or a malformed token.
+    let mut unresolved: Vec<String> = Vec::new();
     let mut add = |text: &str, place: Place| -> Result<(), FindError> {
         match &mut found {
-            None => {
-                if let Some(token) = resolve(text) {
+            None => match resolve(text) {
+                Some(token) => {
                     found = Some(Found {
                         token,
                         places: vec![place],
-                    });
+                    })
                 }
-            }
+                None => unresolved.push(text.to_string()),
+            },
             Some(f) => {
                 let Some(other) = resolve(text) else {
+                    unresolved.push(text.to_string());
                     return Ok(());
                 };
                 // The same text, or the same token in another encoding, is one token.
@@ -185,6 +190,15 @@ pub fn find(
                 add(&v, Place::Query(k.into_owned()))?;
             }
         }
+    }
+    // Another spelling of a token (bytes after its signature...) is malformed, so it is no
+    // copy to strip: beside a token, or inside a tunnel authenticated on its CONNECT, it
+    // would travel upstream holding the token's bytes. Refuse the request instead.
+    if unresolved
+        .iter()
+        .any(|t| matches!(Token::decode(t), Err(caveat::DecodeError::Malformed(_))))
+    {
+        return Err(FindError::Several);
     }
     Ok(found)
 }
@@ -392,6 +406,46 @@ mod tests {
             ("x-api-key", &token()),
         ]);
         assert!(matches!(find(&h, None), Err(FindError::Several)));
+    }
+
+    #[test]
+    fn a_malformed_copy_beside_the_token_is_refused() {
+        let t = token();
+        let mut bin = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&t)
+            .expect("b64");
+        bin.push(0);
+        let malformed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bin);
+        for h in [
+            headers(&[
+                ("authorization", &format!("Bearer {t}")),
+                ("x-api-key", &malformed),
+            ]),
+            headers(&[
+                ("x-api-key", &malformed),
+                ("authorization", &format!("Bearer {t}")),
+            ]),
+        ] {
+            assert!(matches!(find(&h, None), Err(FindError::Several)));
+        }
+        assert!(matches!(
+            find(
+                &headers(&[("authorization", &format!("Bearer {t}"))]),
+                Some(&format!("k={malformed}"))
+            ),
+            Err(FindError::Several)
+        ));
+        // Alone too (inside a tunnel it would otherwise be forwarded); a long real key
+        // beside a token is no reason to refuse.
+        assert!(matches!(
+            find(&headers(&[("x-api-key", &malformed)]), None),
+            Err(FindError::Several)
+        ));
+        let h = headers(&[
+            ("authorization", &format!("Bearer {t}")),
+            ("x-other", "sk_live_0123456789abcdef0123456789abcdef0123"),
+        ]);
+        assert!(find(&h, None).expect("ok").is_some());
     }
 
     #[test]
