@@ -75,9 +75,12 @@ pub struct Found {
 /// Why the token search failed.
 #[derive(Debug)]
 pub enum FindError {
-    /// Two different tokens in one request, or a malformed token (another spelling of a
-    /// token, which being no token would not be stripped).
+    /// Two different tokens in one request.
     Several,
+    /// A malformed token (another spelling of a token, bytes after its signature): being
+    /// no token it would not be stripped, so it would travel upstream holding the token's
+    /// bytes. The request is refused instead.
+    Malformed,
 }
 
 /// Our tokens are hundreds of characters; anything much shorter is a real key or noise.
@@ -198,7 +201,7 @@ pub fn find(
         .iter()
         .any(|t| matches!(Token::decode(t), Err(caveat::DecodeError::Malformed(_))))
     {
-        return Err(FindError::Several);
+        return Err(FindError::Malformed);
     }
     Ok(found)
 }

@@ -204,10 +204,16 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
     let tunnel_token = match crate::inject::find(req.headers(), None, &mut |t| proxy.resolve(t)) {
         Ok(f) => f.map(|f| f.token),
-        Err(_) => {
+        Err(crate::inject::FindError::Several) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "the CONNECT carries two different tokens",
+            )
+        }
+        Err(crate::inject::FindError::Malformed) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "the CONNECT carries a malformed macaroon; send the token exactly as it was printed",
             )
         }
     };

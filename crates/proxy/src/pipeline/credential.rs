@@ -13,8 +13,11 @@ use crate::inject::{self, FindError, Found};
 
 /// The request's token and where its copies are; `None` when it carries none.
 pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, Deny> {
-    let found = inject::find(&parts.headers, parts.uri.query(), &mut |t| proxy.resolve(t))
-        .map_err(|FindError::Several| Deny::AmbiguousToken)?;
+    let found =
+        inject::find(&parts.headers, parts.uri.query(), &mut |t| proxy.resolve(t)).map_err(|e| match e {
+            FindError::Several => Deny::AmbiguousToken,
+            FindError::Malformed => Deny::MalformedToken,
+        })?;
     Ok(match (found, mode) {
         (Some(f), _) => Some(f),
         // A token on the CONNECT, for inner requests that carry none of their own (each is

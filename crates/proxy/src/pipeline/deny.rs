@@ -33,6 +33,8 @@ pub enum Deny {
     },
     /// Two different tokens in one request.
     AmbiguousToken,
+    /// A malformed spelling of a token (bytes after its signature, say).
+    MalformedToken,
     /// A `Macaroon-Discharge` header that is not a token.
     InvalidDischarge,
     /// The token does not verify or cannot be opened (401).
@@ -96,6 +98,7 @@ impl Deny {
             } => (S::UNAUTHORIZED, "invalid_token"),
             Deny::NoToken { .. } => (S::UNAUTHORIZED, "no_token"),
             Deny::AmbiguousToken => (S::UNAUTHORIZED, "ambiguous_token"),
+            Deny::MalformedToken => (S::UNAUTHORIZED, "invalid_token"),
             Deny::InvalidDischarge => (S::UNAUTHORIZED, "invalid_discharge"),
             Deny::BadToken(d) => (S::UNAUTHORIZED, d.kind.code()),
             Deny::UntrustedIssuer { .. } => (S::UNAUTHORIZED, "untrusted_issuer"),
@@ -147,6 +150,11 @@ impl Deny {
             Deny::BadRequest(why) | Deny::AuthorityMismatch(why) | Deny::BadPath(why) => why.clone(),
             Deny::NoToken { host, absent } => no_token_message(host.as_ref(), absent),
             Deny::AmbiguousToken => "the request carries two different tokens; send one".into(),
+            Deny::MalformedToken => {
+                "the request carries a malformed macaroon (bytes after its signature, or \
+                                     another spelling of a token); send the token exactly as it was printed"
+                    .into()
+            }
             Deny::InvalidDischarge => "a Macaroon-Discharge header is not a valid token".into(),
             Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.to_string(),
             Deny::UntrustedIssuer { issuer } => format!(
