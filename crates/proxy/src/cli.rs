@@ -188,6 +188,48 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `macaroon-proxy revoke TOKEN|-`: appends the token's family to the revocation list.
+fn revoke(home: &std::path::Path, token: String) -> anyhow::Result<()> {
+    let text = if token == "-" {
+        let mut buf = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf).context("could not read stdin")?;
+        buf
+    } else {
+        token
+    };
+    let token = caveat::Token::decode(&text).context("not a valid token")?;
+    let keys = caveat::ProxyKeyPair::load_all(home)?;
+    let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
+    let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+    if crate::revoke::Revocations::load(home)
+        .context("could not read the revocation list")?
+        .is_revoked(&payload.kid)
+    {
+        eprintln!(
+            "Token family {} (hosts {}) is already revoked.",
+            payload.kid,
+            hosts.join(", ")
+        );
+        return Ok(());
+    }
+    crate::revoke::Revocations::add(
+        home,
+        &payload.kid,
+        &format!(
+            "revoked {} (hosts {})",
+            caveat::fmt_time(std::time::SystemTime::now()),
+            hosts.join(" ")
+        ),
+    )
+    .context("could not write the revocation list")?;
+    eprintln!(
+        "Revoked token family {} (hosts {}): every token from that root is now denied.",
+        payload.kid,
+        hosts.join(", ")
+    );
+    Ok(())
+}
+
 fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> {
     use crate::issuers as trust;
     match action {
@@ -259,47 +301,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Completions { .. } => Ok(()),
         Command::Run(a) => crate::run::run(&home, crate::config::Config::from_args(&a)?),
-        Command::Revoke { token } => {
-            let text = if token == "-" {
-                let mut buf = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
-                    .context("could not read stdin")?;
-                buf
-            } else {
-                token
-            };
-            let token = caveat::Token::decode(&text).context("not a valid token")?;
-            let keys = caveat::ProxyKeyPair::load_all(&home)?;
-            let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
-            let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
-            if crate::revoke::Revocations::load(&home)
-                .context("could not read the revocation list")?
-                .is_revoked(&payload.kid)
-            {
-                eprintln!(
-                    "Token family {} (hosts {}) is already revoked.",
-                    payload.kid,
-                    hosts.join(", ")
-                );
-                return Ok(());
-            }
-            crate::revoke::Revocations::add(
-                &home,
-                &payload.kid,
-                &format!(
-                    "revoked {} (hosts {})",
-                    caveat::fmt_time(std::time::SystemTime::now()),
-                    hosts.join(" ")
-                ),
-            )
-            .context("could not write the revocation list")?;
-            eprintln!(
-                "Revoked token family {} (hosts {}): every token from that root is now denied.",
-                payload.kid,
-                hosts.join(", ")
-            );
-            Ok(())
-        }
+        Command::Revoke { token } => revoke(&home, token),
         Command::Issuers { action } => issuers(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;

@@ -429,20 +429,20 @@ mod tests {
                 ("authorization", &format!("Bearer {t}")),
             ]),
         ] {
-            assert!(matches!(find(&h, None), Err(FindError::Several)));
+            assert!(matches!(find(&h, None), Err(FindError::Malformed)));
         }
         assert!(matches!(
             find(
                 &headers(&[("authorization", &format!("Bearer {t}"))]),
                 Some(&format!("k={malformed}"))
             ),
-            Err(FindError::Several)
+            Err(FindError::Malformed)
         ));
         // Alone too (inside a tunnel it would otherwise be forwarded); a long real key
         // beside a token is no reason to refuse.
         assert!(matches!(
             find(&headers(&[("x-api-key", &malformed)]), None),
-            Err(FindError::Several)
+            Err(FindError::Malformed)
         ));
         let h = headers(&[
             ("authorization", &format!("Bearer {t}")),

@@ -79,17 +79,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         let proxy = Arc::new(Proxy::new(cfg.clone(), loaded, own));
         tokio::spawn(revoked.watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
-        let admin_text = admin_addr
-            .map(|a| format!(" (admin http://{a})"))
-            .unwrap_or_default();
-        eprintln!(
-            "macaroon-proxy: listening on http://{local}{admin_text}, proxy keys {}",
-            key_ids.join(", ")
-        );
-        eprintln!(
-            "macaroon-proxy: wrap a key with `macaroon wrap NAME --host HOST`, then point a client at \
-             http://{local} (base URL, or HTTPS_PROXY with the CA from `macaroon-proxy ca`)"
-        );
+        announce(local, admin_addr, &key_ids);
         if let Some(admin) = admin {
             tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
         }
@@ -107,6 +97,19 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         let _ = server.await;
         anyhow::Ok(())
     })
+}
+
+/// The start-up lines a person reads (tests read the address from the first).
+fn announce(local: std::net::SocketAddr, admin: Option<std::net::SocketAddr>, key_ids: &[String]) {
+    let admin_text = admin.map(|a| format!(" (admin http://{a})")).unwrap_or_default();
+    eprintln!(
+        "macaroon-proxy: listening on http://{local}{admin_text}, proxy keys {}",
+        key_ids.join(", ")
+    );
+    eprintln!(
+        "macaroon-proxy: wrap a key with `macaroon wrap NAME --host HOST`, then point a client at \
+         http://{local} (base URL, or HTTPS_PROXY with the CA from `macaroon-proxy ca`)"
+    );
 }
 
 /// The connection threads, each running a single-threaded runtime until dropped.
