@@ -57,6 +57,7 @@ pub struct Upstream {
     /// The test CA that signed its certificate (PEM file).
     pub ca_path: PathBuf,
     seen: Arc<Mutex<Vec<Seen>>>,
+    release: Arc<tokio::sync::Notify>,
     _dir: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
 }
@@ -112,6 +113,8 @@ impl Upstream {
         let addr = listener.local_addr().expect("addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let record = seen.clone();
+        let release = Arc::new(tokio::sync::Notify::new());
+        let released = release.clone();
         rt.spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -119,11 +122,12 @@ impl Upstream {
                 };
                 let acceptor = acceptor.clone();
                 let record = record.clone();
+                let released = released.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let svc = service_fn(move |req| respond(req, record.clone()));
+                    let svc = service_fn(move |req| respond(req, record.clone(), released.clone()));
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(tls), svc)
                         .await;
@@ -134,9 +138,15 @@ impl Upstream {
             addr,
             ca_path,
             seen,
+            release,
             _dir: dir,
             _rt: rt,
         }
+    }
+
+    /// Lets `/echo/sse` send the rest of its stream (it waits after the first event).
+    pub fn release(&self) {
+        self.release.notify_one();
     }
 
     /// Every request received so far.
@@ -149,7 +159,11 @@ type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn respond(req: Request<Incoming>, record: Arc<Mutex<Vec<Seen>>>) -> Result<Response<Body>, BoxError> {
+async fn respond(
+    req: Request<Incoming>,
+    record: Arc<Mutex<Vec<Seen>>>,
+    release: Arc<tokio::sync::Notify>,
+) -> Result<Response<Body>, BoxError> {
     let method = req.method().to_string();
     let target = req
         .uri()
@@ -179,6 +193,14 @@ async fn respond(req: Request<Incoming>, record: Arc<Mutex<Vec<Seen>>>) -> Resul
         })
         .collect();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    // What an upstream that echoes credentials would echo: the key it was sent.
+    let key = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_start_matches("Bearer ").to_string())
+        .unwrap_or_default();
     let body = req.into_body().collect().await?.to_bytes();
     record.lock().expect("record").push(Seen {
         method,
@@ -189,6 +211,9 @@ async fn respond(req: Request<Incoming>, record: Arc<Mutex<Vec<Seen>>>) -> Resul
         body_len: body.len(),
         body: body.to_vec(),
     });
+    if let Some(resp) = echo(&path, &query, &key, release) {
+        return Ok(resp);
+    }
     let resp = match path.as_str() {
         // A broken upstream: drop the connection without answering.
         "/reset" => return Err("reset requested".into()),
@@ -222,6 +247,75 @@ async fn respond(req: Request<Incoming>, record: Arc<Mutex<Vec<Seen>>>) -> Resul
             .expect("response"),
     };
     Ok(resp)
+}
+
+/// Upstreams that echo the key they were sent, for the response-scrubbing tests.
+fn echo(path: &str, query: &str, key: &str, release: Arc<tokio::sync::Notify>) -> Option<Response<Body>> {
+    let json = |text: String| {
+        Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(text)).boxed())
+            .expect("response")
+    };
+    let unicode: String = key.bytes().map(|b| format!("\\u{b:04x}")).collect();
+    Some(match path {
+        "/echo/header" => Response::builder()
+            .header("x-debug-authorization", format!("Bearer {key}"))
+            .body(Full::new(Bytes::from_static(b"{}")).boxed())
+            .expect("response"),
+        "/echo/json" => json(format!(
+            "{{\"error\":{{\"message\":\"Invalid API key provided: {key}\",\"escaped\":\"{unicode}\"}}}}"
+        )),
+        // The key split across two chunks at byte `at` of the body.
+        "/echo/split" => {
+            let text = format!("{{\"echo\":\"{key}\"}}");
+            let at: usize = query
+                .strip_prefix("at=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+                .min(text.len());
+            let (a, b) = text.split_at(at);
+            let frames = [a.to_string(), b.to_string()]
+                .into_iter()
+                .map(|p| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(p))));
+            Response::new(StreamBody::new(futures_stream(frames)).boxed())
+        }
+        // Compressed although asked for identity: the proxy cannot scan it.
+        "/echo/gzip" => Response::builder()
+            .header("content-encoding", "gzip")
+            .body(Full::new(Bytes::from_static(b"\x1f\x8b\x08\x00not-really")).boxed())
+            .expect("response"),
+        // Server-sent events: the first event, then the rest only once the test says so.
+        "/echo/sse" => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let key = key.to_string();
+            tokio::spawn(async move {
+                let _ = tx
+                    .send(Bytes::from(format!("data: {{\"key\":\"{key}\"}}\n\n")))
+                    .await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), release.notified()).await;
+                let _ = tx.send(Bytes::from("data: [DONE]\n\n")).await;
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(StreamBody::new(Channel(rx)).boxed())
+                .expect("response")
+        }
+        _ => return None,
+    })
+}
+
+/// A channel's receiver as a body stream.
+struct Channel(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Channel {
+    type Item = Result<Frame<Bytes>, std::convert::Infallible>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
 }
 
 /// An iterator as a stream that yields between items, so chunks really go out one by one.

@@ -12,5 +12,6 @@ mod keygen;
 mod mount;
 mod prompt;
 mod proxy;
+mod scrub;
 mod transparent;
 mod world;

@@ -90,4 +90,6 @@ pub struct Record {
     pub total_ms: f64,
     /// Response body bytes sent to the client.
     pub bytes_out: u64,
+    /// Occurrences of the secret replaced in the response (headers and body), never the value.
+    pub redactions: u64,
 }

@@ -18,4 +18,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod revoke;
 pub mod run;
+pub mod scrub;
 pub mod upstream;

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub upstream_timeouts: AtomicU64,
     /// CONNECTs by outcome: intercepted, passthrough, refused.
     tunnels: [AtomicU64; 3],
+    /// Occurrences of a secret scrubbed from responses.
+    pub redactions: AtomicU64,
     /// Intercepted TLS handshakes that failed (the client distrusts our CA, or another SNI).
     pub handshake_failures: AtomicU64,
 }
@@ -56,6 +58,7 @@ impl Default for Metrics {
             upstream_timeouts: AtomicU64::new(0),
             tunnels: Default::default(),
             handshake_failures: AtomicU64::new(0),
+            redactions: AtomicU64::new(0),
         }
     }
 }
@@ -170,6 +173,11 @@ impl Metrics {
                 "macaroon_upstream_timeouts_total",
                 "Upstream requests that timed out.",
                 &self.upstream_timeouts,
+            ),
+            (
+                "macaroon_redactions_total",
+                "Occurrences of an injected secret (in any listed encoding) replaced in responses.",
+                &self.redactions,
             ),
             (
                 "macaroon_tls_handshake_failures_total",

@@ -74,6 +74,13 @@ pub enum Deny {
         /// What failed, with its causes.
         detail: String,
     },
+    /// A response from a sealed host in an encoding the proxy cannot read, so cannot scrub.
+    Unscannable {
+        /// The upstream host.
+        host: String,
+        /// Its `Content-Encoding`.
+        encoding: String,
+    },
     /// The upstream sent no response headers in time.
     UpstreamTimeout {
         /// The upstream host.
@@ -111,6 +118,7 @@ impl Deny {
             Deny::BadPath(_) => (S::BAD_REQUEST, "bad_path"),
             Deny::BadSecret => (S::INTERNAL_SERVER_ERROR, "bad_secret"),
             Deny::Upstream { .. } => (S::BAD_GATEWAY, "upstream_error"),
+            Deny::Unscannable { .. } => (S::BAD_GATEWAY, "unscannable_response"),
             Deny::UpstreamTimeout { .. } => (S::GATEWAY_TIMEOUT, "upstream_timeout"),
         }
     }
@@ -129,7 +137,10 @@ impl Deny {
     /// `deny` for the client's faults, `error` for the upstream's or ours (audit and metrics).
     pub fn decision(&self) -> &'static str {
         match self {
-            Deny::Upstream { .. } | Deny::UpstreamTimeout { .. } | Deny::BadSecret => "error",
+            Deny::Upstream { .. }
+            | Deny::UpstreamTimeout { .. }
+            | Deny::BadSecret
+            | Deny::Unscannable { .. } => "error",
             _ => "deny",
         }
     }
@@ -173,6 +184,10 @@ impl Deny {
             ),
             Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
+            Deny::Unscannable { host, encoding } => format!(
+                "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
+                 identity; the proxy cannot scan it for the secret, so it is not passed on"
+            ),
             Deny::UpstreamTimeout { host, after } => format!(
                 "the upstream {host} sent no response within {}; raise --upstream-timeout if it is slow",
                 humantime::format_duration(*after)

@@ -95,6 +95,8 @@ pub struct Proxy {
     pools: Vec<Pools>,
     /// Opened identifiers, by identifier bytes.
     unsealed: quick_cache::sync::Cache<Vec<u8>, Arc<Payload>>,
+    /// Response scrubbers, by token family (one secret each).
+    scrubbers: quick_cache::sync::Cache<String, Option<Arc<crate::scrub::Scrubber>>>,
     /// Verified tokens, by the digest of their exact text.
     verified: quick_cache::sync::Cache<CacheKey, Arc<Verified>, VerifiedWeight>,
 }
@@ -144,6 +146,7 @@ impl Proxy {
             stopping: tokio_util::sync::CancellationToken::new(),
             pools,
             unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
+            scrubbers: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
             verified: quick_cache::sync::Cache::with_weighter(
                 VERIFIED_CACHE_MAX,
                 VERIFIED_CACHE_BYTES,
@@ -191,6 +194,16 @@ impl Proxy {
         if !verified.used_discharges() {
             self.verified.insert(key, verified);
         }
+    }
+
+    /// The scrubber for a payload's secret (compiled once per family).
+    fn scrubber(&self, payload: &Payload) -> Option<Arc<crate::scrub::Scrubber>> {
+        if let Some(hit) = self.scrubbers.get(&payload.kid) {
+            return hit;
+        }
+        let s = crate::scrub::Scrubber::new(&payload.secret).map(Arc::new);
+        self.scrubbers.insert(payload.kid.clone(), s.clone());
+        s
     }
 
     fn unseal(&self, token: &Token) -> Result<Arc<Payload>, caveat::Denial> {
@@ -279,6 +292,8 @@ pub struct RequestCtx {
     pub mode: Mode,
     /// The audit line being built.
     pub rec: Record,
+    /// The secret's scrubber, for a request that carries one: its response is scrubbed.
+    pub scrub: Option<Arc<crate::scrub::Scrubber>>,
 }
 
 impl RequestCtx {
@@ -295,6 +310,7 @@ impl RequestCtx {
                 ..Record::default()
             },
             mode,
+            scrub: None,
         }
     }
 
@@ -369,6 +385,7 @@ async fn request_phases(
         (pending.allowed(), upstream_request::OutBody::Stream(body))
     };
     ctx.rec.decision = "allow";
+    ctx.scrub = proxy.scrubber(&allowed.payload);
     upstream_request::with_secret(parts, body, allowed)
 }
 

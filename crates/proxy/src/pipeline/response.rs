@@ -14,24 +14,47 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 
 use super::upstream_request::strip_hop_by_hop;
-use super::{logging, ms, Proxy, RequestCtx};
+use super::{logging, ms, Deny, Proxy, RequestCtx};
+use crate::scrub::ScrubBody;
 use crate::upstream::Body;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// Filters the upstream's response for the client.
+/// Filters the upstream's response for the client: a response to a request that carried
+/// a secret is scrubbed of it, headers and body (and refused if it cannot be read).
 pub fn filter(proxy: Arc<Proxy>, resp: Response<Incoming>, mut ctx: RequestCtx) -> Response<Body> {
     ctx.rec.upstream_ms = Some(ms(ctx.start.elapsed()));
-    ctx.rec.status = resp.status().as_u16();
     let (mut parts, body) = resp.into_parts();
+    let redactions = Arc::new(AtomicU64::new(0));
+    let mut body = body.boxed();
+    if let Some(scrubber) = ctx.scrub.clone() {
+        if let Some(encoding) = unreadable_encoding(&parts.headers) {
+            let host = ctx.rec.host.clone();
+            return logging::refused(&proxy, ctx, Deny::Unscannable { host, encoding });
+        }
+        redactions.fetch_add(scrubber.scrub_headers(&mut parts.headers), Relaxed);
+        body = ScrubBody::new(body, scrubber, redactions.clone()).boxed();
+    }
+    ctx.rec.status = parts.status.as_u16();
     strip_hop_by_hop(&mut parts.headers);
     if let Ok(v) = HeaderValue::from_str(&ctx.rec.request_id) {
         parts.headers.insert("x-request-id", v);
     }
     let audited = Audited {
-        inner: body.boxed(),
+        inner: body,
         done: Some((proxy, ctx)),
         bytes: 0,
+        redactions,
     };
     Response::from_parts(parts, audited.boxed())
+}
+
+/// A `Content-Encoding` other than `identity`: the bytes are not the text to scan.
+fn unreadable_encoding(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
+        .find(|e| !e.is_empty() && e != "identity")
 }
 
 /// The response body, counted; its audit line is written when it ends or is dropped.
@@ -39,12 +62,15 @@ struct Audited {
     inner: Body,
     done: Option<(Arc<Proxy>, RequestCtx)>,
     bytes: u64,
+    redactions: Arc<AtomicU64>,
 }
 
 impl Audited {
     fn finish(&mut self) {
         if let Some((proxy, mut ctx)) = self.done.take() {
             ctx.rec.bytes_out = self.bytes;
+            ctx.rec.redactions = self.redactions.load(Relaxed);
+            proxy.metrics.redactions.fetch_add(ctx.rec.redactions, Relaxed);
             logging::finish(&proxy, ctx);
         }
     }

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use caveat::{Host, Scheme};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
+use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
@@ -52,6 +52,10 @@ pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<
         query.as_deref(),
     )?;
     parts.version = Version::HTTP_11;
+    // A response must be readable to be scrubbed: ask for it uncompressed.
+    parts
+        .headers
+        .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     let body = match body {
         OutBody::Stream(b) => b.boxed(),
         OutBody::Checked(bytes) => {
