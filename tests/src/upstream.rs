@@ -280,10 +280,23 @@ fn echo(path: &str, query: &str, key: &str, release: Arc<tokio::sync::Notify>) -
                 .map(|p| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(p))));
             Response::new(StreamBody::new(futures_stream(frames)).boxed())
         }
-        // Compressed although asked for identity: the proxy cannot scan it.
-        "/echo/gzip" => Response::builder()
-            .header("content-encoding", "gzip")
-            .body(Full::new(Bytes::from_static(b"\x1f\x8b\x08\x00not-really")).boxed())
+        // Compressed although asked for identity: the proxy decodes it to scrub it.
+        "/echo/gzip" => {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(format!("{{\"echo\":\"{key}\"}}").as_bytes())
+                .expect("gzip");
+            let bytes = gz.finish().expect("gzip");
+            Response::builder()
+                .header("content-encoding", "gzip")
+                .header("content-length", bytes.len())
+                .body(Full::new(Bytes::from(bytes)).boxed())
+                .expect("response")
+        }
+        // An encoding nobody decodes: the proxy cannot scan it.
+        "/echo/compress" => Response::builder()
+            .header("content-encoding", "compress")
+            .body(Full::new(Bytes::from_static(b"\x1f\x9d\x90")).boxed())
             .expect("response"),
         // Server-sent events: the first event, then the rest only once the test says so.
         "/echo/sse" => {

@@ -69,13 +69,29 @@ fn a_secret_split_across_two_chunks_at_every_offset_is_still_replaced() {
 }
 
 #[test]
-fn a_compressed_response_the_proxy_cannot_scan_is_refused() {
+fn a_gzip_response_is_decoded_and_scrubbed_and_an_unknown_encoding_refused() {
     let w = world();
+    // curl without --compressed: what it prints is exactly what the proxy sent.
     let r = get(&w, "/echo/gzip");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        format!("{{\"echo\":\"{}\"}}", stars())
+    );
+    let headers = r.headers.to_ascii_lowercase();
+    assert!(!headers.contains("content-encoding"), "{headers}");
+    let r = get(&w, "/echo/compress");
     assert_eq!(r.status, 502);
     let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(v["error"]["code"], "unscannable_response", "{v}");
-    w.assert_clean(1);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("compress"),
+        "{v}"
+    );
+    w.assert_clean(2);
 }
 
 #[test]

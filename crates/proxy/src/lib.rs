@@ -10,6 +10,7 @@ pub mod audit;
 pub mod ca;
 pub mod cli;
 pub mod config;
+pub mod decode;
 pub mod inject;
 pub mod issuers;
 pub mod keygen;

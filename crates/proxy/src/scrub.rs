@@ -194,12 +194,12 @@ impl ScrubBody {
 
 impl hyper::body::Body for ScrubBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::upstream::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::upstream::BodyError>>> {
         loop {
             if self.done {
                 return Poll::Ready(None);
@@ -310,6 +310,7 @@ mod tests {
                         .map(|p| Bytes::copy_from_slice(p.as_bytes()))
                         .collect(),
                 )
+                .map_err(Into::into)
                 .boxed();
                 let count = Arc::new(AtomicU64::new(0));
                 let out = ScrubBody::new(inner, s.clone(), count.clone())

@@ -25,8 +25,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
 
+/// Why a body could not be read or made (hyper's errors, a response that does not decode).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The body type the proxy sends and returns.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, BodyError>;
 
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

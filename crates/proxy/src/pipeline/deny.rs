@@ -186,7 +186,8 @@ impl Deny {
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
             Deny::Unscannable { host, encoding } => format!(
                 "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
-                 identity; the proxy cannot scan it for the secret, so it is not passed on"
+                 identity; the proxy decodes only gzip, deflate, br and zstd, cannot scan this one for the \
+                 secret, and so does not pass it on"
             ),
             Deny::UpstreamTimeout { host, after } => format!(
                 "the upstream {host} sent no response within {}; raise --upstream-timeout if it is slow",

@@ -15,6 +15,7 @@ use hyper::body::{Frame, Incoming};
 
 use super::upstream_request::strip_hop_by_hop;
 use super::{logging, ms, Deny, Proxy, RequestCtx};
+use crate::decode::{self, Encoding};
 use crate::scrub::ScrubBody;
 use crate::upstream::Body;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -25,11 +26,15 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<Incoming>, mut ctx: RequestCtx) 
     ctx.rec.upstream_ms = Some(ms(ctx.start.elapsed()));
     let (mut parts, body) = resp.into_parts();
     let redactions = Arc::new(AtomicU64::new(0));
-    let mut body = body.boxed();
+    let mut body = body.map_err(Into::into).boxed();
     if let Some(scrubber) = ctx.scrub.clone() {
-        if let Some(encoding) = unreadable_encoding(&parts.headers) {
-            let host = ctx.rec.host.clone();
-            return logging::refused(&proxy, ctx, Deny::Unscannable { host, encoding });
+        match decode::encoding(&parts.headers) {
+            Encoding::Identity => {}
+            Encoding::Known(e) => body = decode::decoded(body, e, &mut parts.headers),
+            Encoding::Unknown(encoding) => {
+                let host = ctx.rec.host.clone();
+                return logging::refused(&proxy, ctx, Deny::Unscannable { host, encoding });
+            }
         }
         redactions.fetch_add(scrubber.scrub_headers(&mut parts.headers), Relaxed);
         body = ScrubBody::new(body, scrubber, redactions.clone()).boxed();
@@ -46,15 +51,6 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<Incoming>, mut ctx: RequestCtx) 
         redactions,
     };
     Response::from_parts(parts, audited.boxed())
-}
-
-/// A `Content-Encoding` other than `identity`: the bytes are not the text to scan.
-fn unreadable_encoding(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::CONTENT_ENCODING)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase())
-        .find(|e| !e.is_empty() && e != "identity")
 }
 
 /// The response body, counted; its audit line is written when it ends or is dropped.
@@ -78,12 +74,12 @@ impl Audited {
 
 impl hyper::body::Body for Audited {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::upstream::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::upstream::BodyError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {

@@ -57,7 +57,7 @@ pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<
         .headers
         .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     let body = match body {
-        OutBody::Stream(b) => b.boxed(),
+        OutBody::Stream(b) => b.map_err(Into::into).boxed(),
         OutBody::Checked(bytes) => {
             // The length of what was checked: no chunking, no trailers, nothing else to frame.
             parts
@@ -91,7 +91,7 @@ pub fn passthrough(
     parts.headers.remove(HOST);
     Ok(Outgoing::Passthrough(http::Request::from_parts(
         parts,
-        body.boxed(),
+        body.map_err(Into::into).boxed(),
     )))
 }
 
