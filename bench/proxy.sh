@@ -44,6 +44,8 @@
 # BEFORE_CLI=PATH (that commit's `macaroon`, to mint the "before" token when the token format
 # changed in between: same caveats, same home and proxy key)
 # ONLY="keepalive latency newconn connect handshake idle attenuate".
+# BENCH_PATH=/v1/small or /v1/big (JSON bodies of ~200 bytes and 1 MiB; default /v1/charges,
+# 64 bytes of text): the path the keep-alive, latency and new-connection runs request.
 set -euo pipefail
 
 DURATION=${1:-${DURATION:-5}}
@@ -184,11 +186,16 @@ http {
     ssl_certificate_key $WORK/leaf.key;
     default_type text/plain;
     location = /v1/check { return 200 "authorization=\$http_authorization\nsni=\$ssl_server_name\n"; }
+    location = /v1/big { default_type application/json; alias $WORK/up/big.json; }
+    location = /v1/small { default_type application/json; alias $WORK/up/small.json; }
     location / { return 200 "ok: a small upstream body, 64 bytes long, for the benchmark..\n"; }
   }
 }
 EOF
 mkdir -p up/tmp
+# Response bodies for the scrubbing cost: 1 MiB and ~300 bytes of JSON without the secret.
+python3 -c "import json,sys; sys.stdout.write(json.dumps({'data':[{'id':'ch_%06d'%i,'amount':i} for i in range(30000)]})[:1<<20])" > up/big.json
+printf '{"id":"ch_123","object":"charge","amount":2000,"currency":"usd","status":"succeeded","metadata":{"order":"6735"},"description":"a small JSON response of a few hundred bytes, like most API answers"}' > up/small.json
 "$NGINX" -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' 2>>"$WORK/up/error.log" &
 UP_PID=$!; PIDS+=("$UP_PID")
 wait_port "$UP"
@@ -348,21 +355,21 @@ run_wrk() {
 three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MITM_SCENARIOS)
   local scenario=$1 conns=$2 threads=$3; shift 3
   for r in $(seq "$ROUNDS"); do
-    run_wrk "$scenario" direct "$r" "$UP_PID" "https://127.0.0.1:$UP/v1/charges" "$conns" "$threads" -H "Host: api.example.test" "$@"
+    run_wrk "$scenario" direct "$r" "$UP_PID" "https://127.0.0.1:$UP${BENCH_PATH:-/v1/charges}" "$conns" "$threads" -H "Host: api.example.test" "$@"
     start_nginx_hop
-    run_wrk "$scenario" nginx "$r" "$HOP_PID" "http://127.0.0.1:$HOP/v1/charges" "$conns" "$threads" "$@"
+    run_wrk "$scenario" nginx "$r" "$HOP_PID" "http://127.0.0.1:$HOP${BENCH_PATH:-/v1/charges}" "$conns" "$threads" "$@"
     stop "$HOP_PID"
     start_ours
-    run_wrk "$scenario" ours "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
+    run_wrk "$scenario" ours "$r" "$OURS_PID" "http://127.0.0.1:$PROXY${BENCH_PATH:-/v1/charges}" "$conns" "$threads" "$@"
     stop "$OURS_PID"
     if [[ -n "${BEFORE_BIN:-}" ]]; then
       OURS_BIN=$BEFORE_BIN start_ours
-      RUN_TOKEN=$BEFORE_TOKEN run_wrk "$scenario" before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" "$threads" "$@"
+      RUN_TOKEN=$BEFORE_TOKEN run_wrk "$scenario" before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY${BENCH_PATH:-/v1/charges}" "$conns" "$threads" "$@"
       stop "$OURS_PID"
     fi
     if [[ -n "$MITMDUMP" && " $MITM_SCENARIOS " == *" $scenario "* ]]; then
       start_mitm
-      RUN_TOKEN=$MITM_TOKEN run_wrk "$scenario" mitmproxy "$r" "$MITM_PID" "http://127.0.0.1:$MITM/v1/charges" "$conns" "$threads" "$@"
+      RUN_TOKEN=$MITM_TOKEN run_wrk "$scenario" mitmproxy "$r" "$MITM_PID" "http://127.0.0.1:$MITM${BENCH_PATH:-/v1/charges}" "$conns" "$threads" "$@"
       stop "$MITM_PID"
     fi
   done
