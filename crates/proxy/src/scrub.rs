@@ -85,11 +85,23 @@ impl Scrubber {
 
     /// Replaces every occurrence in `buf` by `*`; returns how many there were.
     pub fn scrub(&self, buf: &mut [u8]) -> u64 {
-        let found: Vec<(usize, usize)> = self.ac.find_iter(&*buf).map(|m| (m.start(), m.end())).collect();
-        for (a, b) in &found {
-            buf[*a..*b].fill(b'*');
+        let mut count = 0;
+        let mut at = 0;
+        // Replacing with `*` (in no pattern) never creates a match, so searching on from
+        // the end of the last one finds exactly the non-overlapping matches.
+        while let Some(m) = self.ac.find(&buf[at..]) {
+            let (a, b) = (at + m.start(), at + m.end());
+            buf[a..b].fill(b'*');
+            count += 1;
+            at = b;
         }
-        found.len() as u64
+        count
+    }
+
+    /// True if `buf` holds no pattern and ends in nothing that could start one: it can go
+    /// on as it is, without a copy.
+    fn clean(&self, buf: &[u8]) -> bool {
+        self.ac.find(buf).is_none() && self.hold_back(buf) == 0
     }
 
     /// How many bytes at the end of `buf` could be the start of a pattern cut off by the
@@ -176,8 +188,14 @@ impl ScrubBody {
     }
 
     /// Scrubs what is held plus `chunk` and returns what can be sent now.
-    fn take(&mut self, chunk: Option<&[u8]>) -> Bytes {
-        if let Some(c) = chunk {
+    fn take(&mut self, chunk: Option<Bytes>) -> Bytes {
+        // The common case: nothing held, nothing found: the chunk goes on untouched.
+        if let Some(c) = &chunk {
+            if self.held.is_empty() && self.scrubber.clean(c) {
+                return c.clone();
+            }
+        }
+        if let Some(c) = &chunk {
             self.held.extend_from_slice(c);
         }
         let n = self.scrubber.scrub(&mut self.held);
@@ -209,7 +227,7 @@ impl hyper::body::Body for ScrubBody {
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
-                        let out = self.take(Some(&data));
+                        let out = self.take(Some(data));
                         if !out.is_empty() {
                             return Poll::Ready(Some(Ok(Frame::data(out))));
                         }
