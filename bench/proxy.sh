@@ -243,26 +243,12 @@ start_nginx_hop() {
 # ---------------------------------------------------------------- our proxy
 export MACAROON_HOME="$WORK/home" MACAROON_STORE=file
 "$BIN/macaroon-proxy" keygen >/dev/null 2>&1
-TOKEN=$(printf %s "$SECRET" | "$BIN/macaroon" wrap bench --host api.example.test 2>/dev/null)
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 now=$(date +%s)
-for ((i = 0; i < CAVEATS; i++)); do
-  case $((i % 8)) in
-    0) c="time < $(utc $((now + 3600 + 60 * i)))" ;;
-    1) c="method in GET HEAD" ;;
-    2) c="path prefix /v1 /v$((2 + i))" ;;
-    3) c="host = api.example.test" ;;
-    4) c="time > $(utc $((now - 3600 - i)))" ;;
-    5) c="path glob /v1/* /v2/*/refunds" ;;
-    6) c="method = GET" ;;
-    *) c="host in api.example.test api2.example.test" ;;
-  esac
-  TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --caveat "$c")
-done
-log "token: ${#TOKEN} characters, $CAVEATS caveats"
-BEFORE_TOKEN=$TOKEN
-if [[ -n "${BEFORE_CLI:-}" ]]; then
-  BEFORE_TOKEN=$(printf %s "$SECRET" | "$BEFORE_CLI" wrap bench-before --host api.example.test 2>/dev/null)
+# mint CLI NAME: wraps the key with that `macaroon` and narrows it with CAVEATS caveats.
+mint() {
+  local cli=$1 t c i
+  t=$(printf %s "$SECRET" | "$cli" wrap "$2" --host api.example.test 2>/dev/null)
   for ((i = 0; i < CAVEATS; i++)); do
     case $((i % 8)) in
       0) c="time < $(utc $((now + 3600 + 60 * i)))" ;;
@@ -274,8 +260,15 @@ if [[ -n "${BEFORE_CLI:-}" ]]; then
       6) c="method = GET" ;;
       *) c="host in api.example.test api2.example.test" ;;
     esac
-    BEFORE_TOKEN=$("$BEFORE_CLI" attenuate "$BEFORE_TOKEN" --caveat "$c")
+    t=$("$cli" attenuate "$t" --caveat "$c")
   done
+  printf %s "$t"
+}
+TOKEN=$(mint "$BIN/macaroon" bench)
+log "token: ${#TOKEN} characters, $CAVEATS caveats"
+BEFORE_TOKEN=$TOKEN
+if [[ -n "${BEFORE_CLI:-}" ]]; then
+  BEFORE_TOKEN=$(mint "$BEFORE_CLI" bench-before)
   log "before token: ${#BEFORE_TOKEN} characters, minted by $BEFORE_CLI"
 fi
 if [[ -n "$MITMDUMP" ]]; then

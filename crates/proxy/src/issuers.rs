@@ -10,15 +10,12 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use anyhow::Context;
 use caveat::IssuerPublic;
 
 use macaroon_home::ListFile;
 pub use macaroon_home::{ISSUERS_FILE, LOCAL_ISSUER_FILE};
-
-const RECHECK: Duration = Duration::from_secs(1);
 
 /// The trusted issuers of one proxy.
 pub struct Issuers {
@@ -108,17 +105,7 @@ impl Issuers {
 
     /// Keeps the list current until `stop`, off the request path.
     pub async fn watch(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
-        let mut tick = tokio::time::interval(RECHECK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let me = self.clone();
-                    let _ = tokio::task::spawn_blocking(move || me.refresh()).await;
-                }
-                _ = stop.cancelled() => break,
-            }
-        }
+        crate::revoke::every_second_until(stop, move || self.refresh()).await
     }
 }
 

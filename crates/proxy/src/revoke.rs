@@ -57,23 +57,32 @@ impl Revocations {
     /// Keeps the list current until `stop`: checks the file once a second, off the
     /// request path.
     pub async fn watch(self: std::sync::Arc<Self>, stop: tokio_util::sync::CancellationToken) {
-        let mut tick = tokio::time::interval(RECHECK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let me = self.clone();
-                    // File metadata and reads may block: keep them off the runtime thread.
-                    let _ = tokio::task::spawn_blocking(move || me.refresh()).await;
-                }
-                _ = stop.cancelled() => break,
-            }
-        }
+        every_second_until(stop, move || self.refresh()).await
     }
 
     /// Appends `kid` to the file.
     pub fn add(home: &Path, kid: &str, note: &str) -> std::io::Result<()> {
         ListFile::append(&home.join(REVOKED_FILE), kid, note)
+    }
+}
+
+/// Runs `check` (which may touch the disk, so on the blocking pool) once a second until
+/// `stop`: how the home's lists are kept current without a request ever waiting on a file.
+pub async fn every_second_until<F>(stop: tokio_util::sync::CancellationToken, check: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let check = std::sync::Arc::new(check);
+    let mut tick = tokio::time::interval(RECHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let check = check.clone();
+                let _ = tokio::task::spawn_blocking(move || check()).await;
+            }
+            _ = stop.cancelled() => break,
+        }
     }
 }
 
