@@ -775,6 +775,7 @@ fn inspect_table_explains_in_plain_words() {
         "expires in",
         "only GET, HEAD",
         "fingerprint",
+        "not checked here: `macaroon verify` checks it",
         "method in GET HEAD",
     ] {
         assert!(run.stdout.contains(want), "want {want:?} in\n{}", run.stdout);
@@ -945,4 +946,18 @@ fn wrap_refuses_a_header_the_key_cannot_go_into() {
         "sk_test_1\n",
     );
     ok.ok();
+}
+
+#[test]
+fn wrap_refuses_a_key_with_a_control_character() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let run = s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "sk_live_\tabc\n");
+    run.code(2);
+    assert!(run.stderr.contains("control character"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("sk_live_"),
+        "the key is never echoed: {}",
+        run.stderr
+    );
 }

@@ -36,7 +36,11 @@ fn keygen_refuses_to_overwrite_without_force() {
     let again = s.run("macaroon-proxy", &["keygen"]);
     again.code(2);
     assert!(
-        again.stderr.contains("already exists; pass --force"),
+        again
+            .stderr
+            .contains("already exists: this home has its proxy key")
+            && again.stderr.contains("nothing to do")
+            && again.stderr.find("nothing to do") < again.stderr.find("--force"),
         "{}",
         again.stderr
     );

@@ -56,7 +56,12 @@ pub enum HomeError {
         message: String,
     },
     /// The key files exist and overwriting was not asked for.
-    #[error("{0} already exists; pass --force to replace it (tokens sealed to the old key stop working)")]
+    #[error(
+        "{0} already exists: this home has its proxy key (`macaroon-proxy run` creates one), so there is \
+         nothing to do; its public half is in proxy.pub. To rotate and keep old tokens working, rename it \
+         to proxy-old.key first (every proxy*.key is loaded); --force replaces it, and every token sealed \
+         to it stops working"
+    )]
     Exists(String),
 }
 

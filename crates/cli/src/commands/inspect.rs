@@ -202,7 +202,10 @@ impl fmt::Display for Inspection {
         t.add_row(vec!["Valid".to_string(), self.effective.explain.clone()]);
         t.add_row(vec![
             "Signature".to_string(),
-            format!("fingerprint {}", self.signature_fingerprint),
+            format!(
+                "fingerprint {} (not checked here: `macaroon verify` checks it with the proxy key)",
+                self.signature_fingerprint
+            ),
         ]);
         writeln!(f, "{t}")?;
         if self.caveats.is_empty() {

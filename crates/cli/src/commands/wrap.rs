@@ -135,5 +135,11 @@ fn read_secret(name: &str) -> anyhow::Result<Secret> {
     if value.contains(['\n', '\r']) {
         bail!("the API key spans several lines; pass exactly one key");
     }
+    if value.chars().any(char::is_control) {
+        bail!(
+            "the API key holds a control character (a tab or escape pasted with it?); no HTTP header \
+             can carry it, so the proxy could never send it: pass the key alone"
+        );
+    }
     Ok(Secret::new(value))
 }
