@@ -50,7 +50,21 @@ fn exec_reports_a_missing_command_like_a_shell() {
     s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "key")
         .ok();
     std::fs::write(s.home().join("ca.pem"), "").expect("ca");
-    let run = s.run("macaroon", &["exec", "--token", "k", "--", "/nonexistent/tool"]);
+    // Something listening where the proxy would be (exec checks it answers).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy = format!("http://{}", listener.local_addr().expect("addr"));
+    let run = s.run(
+        "macaroon",
+        &[
+            "exec",
+            "--token",
+            "k",
+            "--proxy",
+            &proxy,
+            "--",
+            "/nonexistent/tool",
+        ],
+    );
     run.code(127);
     assert!(
         run.stderr.contains("could not run /nonexistent/tool"),
@@ -59,11 +73,38 @@ fn exec_reports_a_missing_command_like_a_shell() {
     );
     let run = s.run(
         "macaroon",
-        &["exec", "--token", "k", "--env", "1BAD", "--", "true"],
+        &[
+            "exec", "--token", "k", "--proxy", &proxy, "--env", "1BAD", "--", "true",
+        ],
     );
     run.code(2);
     assert!(
         run.stderr.contains("not an environment variable name"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn exec_says_how_to_start_a_proxy_that_is_not_running() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "key")
+        .ok();
+    std::fs::write(s.home().join("ca.pem"), "").expect("ca");
+    // A port nobody listens on: bound, then closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let proxy = format!("http://{closed}");
+    let run = s.run(
+        "macaroon",
+        &["exec", "--token", "k", "--proxy", &proxy, "--", "true"],
+    );
+    run.code(2);
+    assert!(
+        run.stderr.contains("nothing answers at") && run.stderr.contains("macaroon-proxy run"),
         "{}",
         run.stderr
     );

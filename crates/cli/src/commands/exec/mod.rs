@@ -78,6 +78,8 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
     let ca = args.ca.unwrap_or_else(|| home.join("ca.pem"));
     let bundle = macaroon_home::write_trust_bundle(home, &ca)?;
 
+    proxy_answers(&proxy)?;
+
     let (program, rest) = args.command.split_first().context("no command given after --")?;
     let mut cmd = Command::new(program);
     cmd.args(rest);
@@ -88,6 +90,38 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         cmd.env(var, &token);
     }
     spawn(cmd, program)
+}
+
+/// Fails early, saying how to fix it, when nothing listens where the command would be sent:
+/// otherwise every request of the command fails with a connection error of its own words.
+fn proxy_answers(proxy: &str) -> anyhow::Result<()> {
+    let uri: http::Uri = proxy
+        .parse()
+        .with_context(|| format!("--proxy {proxy:?} is not a URL; use e.g. http://127.0.0.1:8080"))?;
+    let host = uri
+        .host()
+        .unwrap_or("127.0.0.1")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    });
+    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .with_context(|| format!("cannot resolve the proxy host {host:?} of {proxy}"))?
+        .collect();
+    let timeout = std::time::Duration::from_secs(2);
+    if addrs
+        .iter()
+        .any(|a| std::net::TcpStream::connect_timeout(a, timeout).is_ok())
+    {
+        return Ok(());
+    }
+    bail!(
+        "nothing answers at {proxy}: start the proxy with `macaroon-proxy run` (in another terminal), \
+         or point --proxy or MACAROON_PROXY at the one you run"
+    )
 }
 
 #[cfg(unix)]
