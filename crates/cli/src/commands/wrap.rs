@@ -29,11 +29,17 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         .map(|d| crate::time::parse_duration(d, "--expires").map(|d| crate::time::whole_seconds(now + d)))
         .transpose()?;
     let proxy_key = proxy_key(args.proxy_key.as_deref(), home)?;
-    let issuer = match &args.issuer_key {
-        Some(path) => crate::issuer::from_file(path).context("--issuer-key")?,
-        None => crate::issuer::load_or_create(home, store)?,
+    // A key kept elsewhere is checked before the secret is asked for; this home's own is
+    // created only once the secret was read (a refused secret leaves nothing behind).
+    let kept = match &args.issuer_key {
+        Some(path) => Some(crate::issuer::from_file(path).context("--issuer-key")?),
+        None => None,
     };
     let secret = read_secret(&args.name)?;
+    let issuer = match kept {
+        Some(k) => k,
+        None => crate::issuer::load_or_create(home, store)?,
+    };
     let token = Token::mint(
         &proxy_key,
         MintRequest {
