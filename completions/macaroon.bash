@@ -134,7 +134,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__attenuate)
-            opts="-h -V --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --third-party --third-party-key --caveat-id --format --home --help --version"
+            opts="-h -V --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --third-party --third-party-key --caveat-id --format --strict --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -93,6 +93,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --caveat-id 'The caveat id the third party will be asked to discharge'
             cand --format 'Output format'
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --strict 'Turn the warnings (no expiry, already expired, allows nothing, unusual method) into errors: exit 2 and print no token'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

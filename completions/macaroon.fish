@@ -79,6 +79,7 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l format -
 v1\t'V1 (for old libmacaroons-based tools)'
 v2json\t'V2 JSON'"
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l strict -d 'Turn the warnings (no expiry, already expired, allows nothing, unusual method) into errors: exit 2 and print no token'
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -s V -l version -d 'Print version'
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l key -d 'The key shared between the token\'s holder and this third party' -r

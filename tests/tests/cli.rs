@@ -961,3 +961,69 @@ fn wrap_refuses_a_key_with_a_control_character() {
         run.stderr
     );
 }
+
+#[test]
+fn attenuate_warns_about_likely_mistakes_and_strict_refuses_them() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "sk_live_WARN")
+        .ok();
+    // No expiry on what may go to an agent: a warning, and the token anyway.
+    let run = s.run("macaroon", &["attenuate", "k", "--method", "GET"]);
+    run.ok();
+    assert!(run.stderr.contains("warning: no expiry"), "{}", run.stderr);
+    assert!(!run.out().is_empty());
+    let get_only = run.out().to_string();
+    // GET then POST: together nothing.
+    let run = s.run(
+        "macaroon",
+        &["attenuate", &get_only, "--method", "POST", "--expires", "5m"],
+    );
+    run.ok();
+    assert!(run.stderr.contains("allow no method at all"), "{}", run.stderr);
+    // An unusual method, probably a typo.
+    let run = s.run(
+        "macaroon",
+        &["attenuate", "k", "--method", "GTE", "--expires", "5m"],
+    );
+    assert!(
+        run.stderr.contains("GTE is not a standard HTTP method"),
+        "{}",
+        run.stderr
+    );
+    // An already expired parent.
+    let expired = s
+        .run(
+            "macaroon",
+            &["attenuate", "k", "--caveat", "time < 2020-01-01T00:00:00Z"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let run = s.run("macaroon", &["attenuate", &expired, "--method", "GET"]);
+    assert!(
+        run.stderr.contains("already expired at 2020-01-01T00:00:00Z"),
+        "{}",
+        run.stderr
+    );
+    // --strict: the same warnings are errors, and no token is printed.
+    let run = s.run("macaroon", &["attenuate", "k", "--method", "GET", "--strict"]);
+    run.code(2);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("--strict"), "{}", run.stderr);
+    // Nothing to warn about: nothing on stderr.
+    let run = s.run(
+        "macaroon",
+        &[
+            "attenuate",
+            "k",
+            "--method",
+            "GET",
+            "--expires",
+            "10m",
+            "--strict",
+        ],
+    );
+    run.ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}

@@ -86,6 +86,10 @@ Examples:
         /// Output format.
         #[arg(long, value_enum, default_value = "v2")]
         format: OutputFormat,
+        /// Turn the warnings (no expiry, already expired, allows nothing, unusual method)
+        /// into errors: exit 2 and print no token.
+        #[arg(long)]
+        strict: bool,
     },
 
     /// Mint a discharge for a third-party caveat (run by the third party, e.g. an

@@ -77,7 +77,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             attenuation,
             third_party,
             format,
-        } => commands::attenuate::run(token.token.as_deref(), &attenuation, &third_party, format, &store)?,
+            strict,
+        } => commands::attenuate::run(
+            token.token.as_deref(),
+            &attenuation,
+            &third_party,
+            format,
+            strict,
+            &store,
+        )?,
         Command::Discharge {
             caveat_id,
             key,

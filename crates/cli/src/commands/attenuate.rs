@@ -99,12 +99,72 @@ impl Attenuation {
     }
 }
 
+/// HTTP methods a request can carry; anything else in a caveat is probably a typo.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+];
+
+/// What is likely a mistake in narrowing `parent` with `added` (the token is still made).
+fn warnings(parent: &caveat::Token, added: &[Caveat], now: SystemTime) -> Vec<String> {
+    let existing: Vec<Caveat> = parent
+        .first_party()
+        .iter()
+        .filter_map(|raw| std::str::from_utf8(raw).ok().and_then(|t| Caveat::parse(t).ok()))
+        .collect();
+    let all: Vec<&Caveat> = existing.iter().chain(added).collect();
+    let mut out = Vec::new();
+    let expiries: Vec<SystemTime> = all
+        .iter()
+        .filter_map(|c| match c {
+            Caveat::TimeBefore(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    match expiries.iter().min() {
+        Some(e) if *e <= now => out.push(format!(
+            "the token already expired at {}: the narrower one is refused too",
+            caveat::fmt_time(*e)
+        )),
+        Some(_) => {}
+        None => out.push(
+            "no expiry: this token works until it is revoked; hand agents short-lived ones (--expires 10m)"
+                .to_string(),
+        ),
+    }
+    // Methods: each caveat names the allowed ones; together, only those in every one.
+    let mut allowed: Option<Vec<&caveat::Method>> = None;
+    for c in &all {
+        let names: Vec<&caveat::Method> = match c {
+            Caveat::MethodIs(m) => vec![m],
+            Caveat::MethodIn(ms) => ms.iter().collect(),
+            _ => continue,
+        };
+        for m in &names {
+            if !METHODS.contains(&m.as_str()) {
+                out.push(format!(
+                    "{m} is not a standard HTTP method: a typo for one of {}?",
+                    METHODS.join(", ")
+                ));
+            }
+        }
+        allowed = Some(match allowed {
+            None => names,
+            Some(prev) => prev.into_iter().filter(|m| names.contains(m)).collect(),
+        });
+    }
+    if allowed.is_some_and(|a| a.is_empty()) {
+        out.push("the method caveats together allow no method at all: this token allows nothing".to_string());
+    }
+    out
+}
+
 /// Runs `attenuate`.
 pub fn run(
     token: Option<&str>,
     attenuation: &Attenuation,
     third_party: &ThirdPartyArgs,
     format: OutputFormat,
+    strict: bool,
     store: &Store,
 ) -> anyhow::Result<()> {
     if attenuation.is_empty() && third_party.third_party.is_none() {
@@ -114,8 +174,16 @@ pub fn run(
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.
-    let caveats = attenuation.caveats(SystemTime::now())?;
+    let now = SystemTime::now();
+    let caveats = attenuation.caveats(now)?;
     let input = read_token(token, store)?;
+    let warnings = warnings(&input.token, &caveats, now);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if strict && !warnings.is_empty() {
+        bail!("--strict: {} warning(s) above; no token printed", warnings.len());
+    }
     let mut narrowed = caveats.iter().fold(input.token, |t, c| t.attenuate(c));
     if let (Some(location), Some(key), Some(id)) = (
         &third_party.third_party,
