@@ -40,7 +40,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --version 'Print version'
         }
         &'macaroon-proxy;run'= {
-            cand --listen 'Address to listen on'
+            cand --listen 'Address to listen on (an IP or a name such as localhost, with a port)'
             cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout'
             cand --admin 'Address for /healthz and /metrics (off unless given)'
             cand --upstream-ca 'Extra trusted root certificates for upstreams, PEM (repeatable)'

@@ -1027,3 +1027,30 @@ fn attenuate_warns_about_likely_mistakes_and_strict_refuses_them() {
     run.ok();
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
+
+#[test]
+fn a_url_for_a_host_and_rm_say_what_to_do() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let run = s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "https://api.stripe.com/v1"],
+        "sk_live_URL",
+    );
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("is a URL; give the host name alone: api.stripe.com"),
+        "{}",
+        run.stderr
+    );
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "api.stripe.com"],
+        "sk_live_URL",
+    )
+    .ok();
+    let run = s.run("macaroon", &["rm", "k"]);
+    run.ok();
+    assert!(run.stderr.contains("macaroon-proxy revoke"), "{}", run.stderr);
+}

@@ -23,6 +23,9 @@ pub enum HostError {
     /// A port was included.
     #[error("the host {0:?} includes a port; give the host name alone")]
     HasPort(String),
+    /// A URL was given where a host name goes.
+    #[error("{0:?} is a URL; give the host name alone: {1}")]
+    Url(String, String),
 }
 
 /// A lower-case DNS name or IP address, without port or trailing dot.
@@ -74,6 +77,10 @@ impl Host {
         }
         if bare.parse::<std::net::Ipv6Addr>().is_ok() {
             return Ok(());
+        }
+        if let Some((_, rest)) = bare.split_once("://") {
+            let host = rest.split(['/', '?', '#', ':']).next().unwrap_or(rest);
+            return Err(HostError::Url(original.to_string(), host.to_string()));
         }
         if bare.contains(':') {
             return Err(HostError::HasPort(original.to_string()));
@@ -130,6 +137,15 @@ mod tests {
         let h = Host::normalize("API.Stripe.com.").expect("host");
         assert_eq!(h.as_str(), "api.stripe.com");
         assert_eq!(Host::normalize("[::1]").expect("v6").as_str(), "::1");
+    }
+
+    #[test]
+    fn a_url_where_a_host_goes_says_which_host_to_give() {
+        let e = Host::normalize("https://api.stripe.com/v1").expect_err("a URL");
+        assert_eq!(
+            e.to_string(),
+            "\"https://api.stripe.com/v1\" is a URL; give the host name alone: api.stripe.com"
+        );
     }
 
     #[test]

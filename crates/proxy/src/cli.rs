@@ -132,14 +132,14 @@ enum IssuersAction {
 /// Flags of `run`, as clap parsed them; [`crate::config::Config`] validates them.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    /// Address to listen on (an IP or a name such as localhost, with a port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = crate::config::parse_addr)]
     pub listen: std::net::SocketAddr,
     /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
     #[arg(long, default_value = "-", value_name = "PATH|-")]
     pub audit_log: String,
     /// Address for /healthz and /metrics (off unless given).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::config::parse_addr)]
     pub admin: Option<std::net::SocketAddr>,
     /// Extra trusted root certificates for upstreams, PEM (repeatable).
     #[arg(long, value_name = "PEM")]

@@ -149,6 +149,25 @@ impl Config {
     }
 }
 
+/// Parses a listening address: `IP:PORT`, or `NAME:PORT` (such as `localhost:8081`)
+/// resolved to its first address, loopback first.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = text.parse() {
+        return Ok(a);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| {
+            format!("{text:?} is not HOST:PORT or IP:PORT ({e}); e.g. 127.0.0.1:8080 or localhost:8080")
+        })?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
 /// Parses `HOST=IP:PORT`.
 pub fn parse_resolve(text: &str) -> anyhow::Result<(String, SocketAddr)> {
     let (host, addr) = text.split_once('=').with_context(|| {
@@ -258,6 +277,13 @@ mod tests {
         assert!(HostPattern::parse("*.com").is_err());
         assert!(HostPattern::parse("*").is_err());
         assert!(HostPattern::parse("a b").is_err());
+    }
+
+    #[test]
+    fn listen_takes_a_name_as_well_as_an_address() {
+        assert_eq!(parse_addr("127.0.0.1:8081").expect("ip"), addr("127.0.0.1:8081"));
+        assert!(parse_addr("localhost:8081").expect("name").ip().is_loopback());
+        assert!(parse_addr("localhost").is_err());
     }
 
     #[test]

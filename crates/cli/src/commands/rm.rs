@@ -5,6 +5,9 @@ use crate::store::Store;
 /// Runs `rm`.
 pub fn run(name: &str, store: &Store) -> anyhow::Result<()> {
     store.remove(name)?;
-    eprintln!("Removed {name:?}. Copies already handed out keep working until they expire.");
+    eprintln!(
+        "Removed {name:?}. Copies already handed out keep working until they expire; to stop them now, \
+         run `macaroon-proxy revoke TOKEN` (any copy of the family) where the proxy runs."
+    );
     Ok(())
 }
