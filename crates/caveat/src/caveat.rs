@@ -143,37 +143,7 @@ impl Caveat {
             column,
             message,
         };
-        if text.is_empty() {
-            return Err(err(
-                1,
-                format!("empty caveat; expected FIELD OP VALUE with FIELD one of {FIELDS}"),
-            ));
-        }
-        if let Some(pos) = text.find(|c: char| c.is_whitespace() && c != ' ') {
-            return Err(err(
-                col(text, pos),
-                "tabs and newlines are not allowed; separate words with single spaces".into(),
-            ));
-        }
-        if let Some(pos) = text.find("  ") {
-            return Err(err(
-                col(text, pos) + 1,
-                "two spaces in a row; separate words with single spaces".into(),
-            ));
-        }
-        if text.starts_with(' ') {
-            return Err(err(1, "leading space".into()));
-        }
-        if text.ends_with(' ') {
-            return Err(err(col(text, text.len() - 1), "trailing space".into()));
-        }
-        // Words with their byte offsets, so errors can point at the word.
-        let mut words = Vec::new();
-        let mut start = 0;
-        for part in text.split(' ') {
-            words.push((start, part));
-            start += part.len() + 1;
-        }
+        let words = split_words(text, &err)?;
         let (_, field) = words[0];
         if matches!(field, "query" | "form" | "json" | "body") {
             // Past the end of the text (a missing word) points one column after it.
@@ -181,60 +151,25 @@ impl Caveat {
                 |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
             return content::parse(text, &words, &at);
         }
-        let Some(&(op_at, op)) = words.get(1) else {
-            return Err(err(
-                col(text, text.len()),
-                format!("{field:?} has no operator; expected e.g. \"{field} = VALUE\""),
-            ));
-        };
+        let op = operator(text, &words, &err)?;
         let values = &words[2..];
-        let ops: &[&str] = match field {
-            "time" => &["<", ">"],
-            "method" | "host" => &["=", "in"],
-            "path" => &["=", "prefix", "glob"],
-            _ => {
-                return Err(err(1, format!("unknown field {field:?}; expected {FIELDS}")));
-            }
-        };
-        if !ops.contains(&op) {
-            return Err(err(
-                col(text, op_at),
-                format!(
-                    "unknown operator {op:?} for {field}; expected {}",
-                    ops.join(" or ")
-                ),
-            ));
+        // Each value is parsed once; an error points at its word. `operator` checked that
+        // there is at least one value, and exactly one for `=`, `<` and `>`.
+        fn each<T>(
+            text: &str,
+            values: &[(usize, &str)],
+            err: &dyn Fn(usize, String) -> CaveatError,
+            f: impl Fn(&str) -> Result<T, String>,
+        ) -> Result<Vec<T>, CaveatError> {
+            values
+                .iter()
+                .map(|&(at, w)| f(w).map_err(|m| err(col(text, at), m)))
+                .collect()
         }
-        if values.is_empty() {
-            return Err(err(
-                col(text, text.len()) + 1,
-                format!("\"{field} {op}\" needs a value"),
-            ));
-        }
-        let single = matches!(op, "<" | ">" | "=");
-        if single && values.len() > 1 {
-            let (at, _) = values[1];
-            let hint = match field {
-                "path" => "; use \"path prefix\" or \"path glob\" for several paths",
-                "time" => "; expected one RFC 3339 UTC time like 2026-11-25T12:00:00Z",
-                _ => "; use \"in\" for several values",
-            };
-            return Err(err(
-                col(text, at),
-                format!("\"{field} {op}\" takes one value{hint}"),
-            ));
-        }
-        let v = |i: usize| values[i];
-        let each = |f: &dyn Fn(&str) -> Result<(), String>| -> Result<(), CaveatError> {
-            for &(at, w) in values {
-                f(w).map_err(|m| err(col(text, at), m))?;
-            }
-            Ok(())
-        };
-        let caveat = match (field, op) {
+        let single = op == "=";
+        Ok(match (field, op) {
             ("time", _) => {
-                let (at, w) = v(0);
-                let t = parse_time(w).map_err(|m| err(col(text, at), m))?;
+                let t = each(text, values, &err, parse_time)?.remove(0);
                 if op == "<" {
                     Caveat::TimeBefore(t)
                 } else {
@@ -242,64 +177,42 @@ impl Caveat {
                 }
             }
             ("method", _) => {
-                let mut out = Vec::new();
-                each(&|w| Method::parse_canonical(w).map(|_| ()).map_err(|e| e.to_string()))?;
-                for &(_, w) in values {
-                    out.extend(Method::parse_canonical(w).ok());
-                }
-                if op == "=" {
-                    Caveat::MethodIs(out.remove(0))
+                let mut ms = each(text, values, &err, |w| {
+                    Method::parse_canonical(w).map_err(|e| e.to_string())
+                })?;
+                if single {
+                    Caveat::MethodIs(ms.remove(0))
                 } else {
-                    Caveat::MethodIn(out)
+                    Caveat::MethodIn(ms)
                 }
             }
             ("host", _) => {
-                each(&|w| Host::parse_canonical(w).map(|_| ()).map_err(|e| e.to_string()))?;
-                let mut out: Vec<Host> = values
-                    .iter()
-                    .filter_map(|(_, w)| Host::parse_canonical(w).ok())
-                    .collect();
-                if op == "=" {
-                    Caveat::HostIs(out.remove(0))
+                let mut hs = each(text, values, &err, |w| {
+                    Host::parse_canonical(w).map_err(|e| e.to_string())
+                })?;
+                if single {
+                    Caveat::HostIs(hs.remove(0))
                 } else {
-                    Caveat::HostIn(out)
+                    Caveat::HostIn(hs)
                 }
             }
-            ("path", "glob") => {
-                each(&|w| {
-                    PathGlob::parse(w)
-                        .map(|_| ())
-                        .map_err(|e| format!("bad path glob {w:?}: {e}"))
-                })?;
-                Caveat::PathGlob(
-                    values
-                        .iter()
-                        .filter_map(|(_, w)| PathGlob::parse(w).ok())
-                        .collect(),
-                )
-            }
-            ("path", _) => {
-                each(&|w| {
+            ("path", "glob") => Caveat::PathGlob(each(text, values, &err, |w| {
+                PathGlob::parse(w).map_err(|e| format!("bad path glob {w:?}: {e}"))
+            })?),
+            _ => {
+                let mut ps = each(text, values, &err, |w| {
                     if w.contains('*') {
                         return Err(format!("{w:?} contains '*'; use \"path glob\" for patterns"));
                     }
-                    RequestPath::parse(w)
-                        .map(|_| ())
-                        .map_err(|e| format!("bad path {w:?}: {e}"))
+                    RequestPath::parse(w).map_err(|e| format!("bad path {w:?}: {e}"))
                 })?;
-                let mut out: Vec<RequestPath> = values
-                    .iter()
-                    .filter_map(|(_, w)| RequestPath::parse(w).ok())
-                    .collect();
-                if op == "=" {
-                    Caveat::PathIs(out.remove(0))
+                if single {
+                    Caveat::PathIs(ps.remove(0))
                 } else {
-                    Caveat::PathPrefix(out)
+                    Caveat::PathPrefix(ps)
                 }
             }
-            _ => unreachable!("operators were checked against the field above"),
-        };
-        Ok(caveat)
+        })
     }
 
     /// The short kind name used in JSON output (`expires`, `not-before`, `method`, `host`,
@@ -451,6 +364,96 @@ impl std::str::FromStr for Caveat {
 
 fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
     items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
+}
+
+/// The words of a caveat with their byte offsets, after refusing anything but single
+/// spaces between them (so errors can point at a word, and the text prints back as is).
+fn split_words<'a>(
+    text: &'a str,
+    err: &dyn Fn(usize, String) -> CaveatError,
+) -> Result<Vec<(usize, &'a str)>, CaveatError> {
+    if text.is_empty() {
+        return Err(err(
+            1,
+            format!("empty caveat; expected FIELD OP VALUE with FIELD one of {FIELDS}"),
+        ));
+    }
+    if let Some(pos) = text.find(|c: char| c.is_whitespace() && c != ' ') {
+        return Err(err(
+            col(text, pos),
+            "tabs and newlines are not allowed; separate words with single spaces".into(),
+        ));
+    }
+    if let Some(pos) = text.find("  ") {
+        return Err(err(
+            col(text, pos) + 1,
+            "two spaces in a row; separate words with single spaces".into(),
+        ));
+    }
+    if text.starts_with(' ') {
+        return Err(err(1, "leading space".into()));
+    }
+    if text.ends_with(' ') {
+        return Err(err(col(text, text.len() - 1), "trailing space".into()));
+    }
+    let mut words = Vec::new();
+    let mut start = 0;
+    for part in text.split(' ') {
+        words.push((start, part));
+        start += part.len() + 1;
+    }
+    Ok(words)
+}
+
+/// The operator of a `time`, `method`, `host` or `path` caveat, checked against its field,
+/// and the number of values it takes (one for `=`, `<`, `>`; at least one otherwise).
+fn operator<'a>(
+    text: &str,
+    words: &[(usize, &'a str)],
+    err: &dyn Fn(usize, String) -> CaveatError,
+) -> Result<&'a str, CaveatError> {
+    let (_, field) = words[0];
+    let Some(&(op_at, op)) = words.get(1) else {
+        return Err(err(
+            col(text, text.len()),
+            format!("{field:?} has no operator; expected e.g. \"{field} = VALUE\""),
+        ));
+    };
+    let ops: &[&str] = match field {
+        "time" => &["<", ">"],
+        "method" | "host" => &["=", "in"],
+        "path" => &["=", "prefix", "glob"],
+        _ => return Err(err(1, format!("unknown field {field:?}; expected {FIELDS}"))),
+    };
+    if !ops.contains(&op) {
+        return Err(err(
+            col(text, op_at),
+            format!(
+                "unknown operator {op:?} for {field}; expected {}",
+                ops.join(" or ")
+            ),
+        ));
+    }
+    let values = &words[2..];
+    if values.is_empty() {
+        return Err(err(
+            col(text, text.len()) + 1,
+            format!("\"{field} {op}\" needs a value"),
+        ));
+    }
+    if matches!(op, "<" | ">" | "=") && values.len() > 1 {
+        let (at, _) = values[1];
+        let hint = match field {
+            "path" => "; use \"path prefix\" or \"path glob\" for several paths",
+            "time" => "; expected one RFC 3339 UTC time like 2026-11-25T12:00:00Z",
+            _ => "; use \"in\" for several values",
+        };
+        return Err(err(
+            col(text, at),
+            format!("\"{field} {op}\" takes one value{hint}"),
+        ));
+    }
+    Ok(op)
 }
 
 /// 1-based character column of byte offset `pos`.

@@ -219,34 +219,69 @@ pub(crate) fn parse(
         };
         return Err(at(end, format!("\"{field}\" needs {what}, as in \"{example}\"")));
     };
-    let Some(&(op_at, op)) = words.get(2) else {
+    if words.len() < 3 {
         return Err(at(
             end,
             format!("\"{field} {name}\" has no operator, as in \"{example}\""),
         ));
-    };
-    let values = &words[3..];
-    if field == "body" {
-        if name != "size" {
-            return Err(at(
-                name_at,
-                format!("unknown body caveat {name:?}; expected \"{example}\""),
-            ));
-        }
-        if op != "<=" {
-            return Err(at(
-                op_at,
-                format!("unknown operator {op:?} for body size; expected <="),
-            ));
-        }
-        let [(n_at, n)] = values else {
-            return Err(match values.get(1) {
-                Some(&(extra_at, _)) => at(extra_at, "\"body size <=\" takes one number of bytes".into()),
-                None => at(end, "\"body size <=\" needs a number of bytes".into()),
-            });
-        };
-        return parse_bytes(n).map(Caveat::BodySize).map_err(|m| at(*n_at, m));
     }
+    if field == "body" {
+        return body_size(words, end, example, at);
+    }
+    let condition = condition(words, end, at)?;
+    Ok(match field {
+        "query" => Caveat::Query {
+            name: name.to_string(),
+            condition,
+        },
+        "form" => Caveat::Form {
+            name: name.to_string(),
+            condition,
+        },
+        _ => Caveat::Json {
+            pointer: JsonPointer::parse(name).map_err(|e| at(name_at, e.to_string()))?,
+            condition,
+        },
+    })
+}
+
+/// `body size <= N`; `words` has at least the field, the name and the operator.
+fn body_size(
+    words: &[(usize, &str)],
+    end: usize,
+    example: &str,
+    at: &dyn Fn(usize, String) -> CaveatError,
+) -> Result<Caveat, CaveatError> {
+    let ((name_at, name), (op_at, op), values) = (words[1], words[2], &words[3..]);
+    if name != "size" {
+        return Err(at(
+            name_at,
+            format!("unknown body caveat {name:?}; expected \"{example}\""),
+        ));
+    }
+    if op != "<=" {
+        return Err(at(
+            op_at,
+            format!("unknown operator {op:?} for body size; expected <="),
+        ));
+    }
+    let [(n_at, n)] = values else {
+        return Err(match values.get(1) {
+            Some(&(extra_at, _)) => at(extra_at, "\"body size <=\" takes one number of bytes".into()),
+            None => at(end, "\"body size <=\" needs a number of bytes".into()),
+        });
+    };
+    parse_bytes(n).map(Caveat::BodySize).map_err(|m| at(*n_at, m))
+}
+
+/// The operator and values of a `query`, `form` or `json` caveat, as a [`Condition`];
+/// `words` has at least the field, the name and the operator.
+fn condition(
+    words: &[(usize, &str)],
+    end: usize,
+    at: &dyn Fn(usize, String) -> CaveatError,
+) -> Result<Condition, CaveatError> {
+    let ((_, field), (name_at, name), (op_at, op), values) = (words[0], words[1], words[2], &words[3..]);
     let ops: &[&str] = if field == "query" {
         &["=", "in"]
     } else {
@@ -275,12 +310,12 @@ pub(crate) fn parse(
             format!("\"{field} {name} {op}\" takes one value{hint}"),
         ));
     }
-    for &(w_at, w) in words[1..2].iter().chain(values) {
+    for &(w_at, w) in std::iter::once(&(name_at, name)).chain(values) {
         if w.chars().any(char::is_control) {
             return Err(at(w_at, "control characters are not allowed".into()));
         }
     }
-    let condition = match op {
+    Ok(match op {
         "=" => Condition::Is(values[0].1.to_string()),
         "in" => Condition::In(values.iter().map(|(_, w)| w.to_string()).collect()),
         _ => {
@@ -292,20 +327,6 @@ pub(crate) fn parse(
                 Condition::AtLeast(n)
             }
         }
-    };
-    Ok(match field {
-        "query" => Caveat::Query {
-            name: name.to_string(),
-            condition,
-        },
-        "form" => Caveat::Form {
-            name: name.to_string(),
-            condition,
-        },
-        _ => Caveat::Json {
-            pointer: JsonPointer::parse(name).map_err(|e| at(name_at, e.to_string()))?,
-            condition,
-        },
     })
 }
 
