@@ -35,7 +35,9 @@ pub struct Allowed {
 /// A request whose token verified and whose headers were allowed; when the token has body
 /// caveats, the body is still to be read and checked ([`Pending::with_body`]).
 pub struct Pending {
-    allowed: Allowed,
+    payload: Arc<Payload>,
+    places: Vec<Place>,
+    /// What the core decided on; host, port and path move into [`Allowed`] from here.
     core: CoreRequest,
     verified: Arc<Verified>,
 }
@@ -48,14 +50,21 @@ impl Pending {
 
     /// Allowed without looking at the body (the token has no body caveat).
     pub fn allowed(self) -> Allowed {
-        self.allowed
+        Allowed {
+            payload: self.payload,
+            host: self.core.host,
+            port: self.core.port,
+            path: self.core.path,
+            places: self.places,
+            scheme: self.core.scheme,
+        }
     }
 
     /// Decides again with the body read: every caveat, the body ones included.
     pub fn with_body(mut self, body: BodyView) -> Result<Allowed, Deny> {
         self.core.body = body;
         match self.verified.decide(&self.core) {
-            Decision::Allow => Ok(self.allowed),
+            Decision::Allow => Ok(self.allowed()),
             Decision::Deny(d) => Err(Deny::from_denial(d)),
         }
     }
@@ -89,7 +98,7 @@ pub fn decide(
         time: SystemTime::now(),
         method,
         scheme: authority.scheme,
-        host: host.clone(),
+        host,
         port,
         path,
         query: parts.uri.query().map(str::to_string),
@@ -120,14 +129,8 @@ pub fn decide(
         });
     }
     Ok(Pending {
-        allowed: Allowed {
-            payload,
-            host,
-            port,
-            path: core.path.clone(),
-            places: found.places,
-            scheme: authority.scheme,
-        },
+        payload,
+        places: found.places,
         core,
         verified,
     })

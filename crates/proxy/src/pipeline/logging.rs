@@ -217,20 +217,7 @@ mod tests {
     use base64::Engine;
 
     fn token() -> Token {
-        let proxy = caveat::ProxyKeyPair::generate();
-        Token::mint(
-            proxy.public(),
-            caveat::MintRequest {
-                secret: caveat::Secret::new("sk_test_path".into()),
-                inject: caveat::Injection::Bearer,
-                hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
-                expires: None,
-                location: None,
-                issuer: caveat::IssuerKey::generate(),
-            },
-            SystemTime::now(),
-        )
-        .expect("mint")
+        crate::pipeline::test_token("sk_test_path")
     }
 
     #[test]

@@ -425,29 +425,33 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// A root token for api.example.com with `secret`, sealed to a throwaway proxy key.
+#[cfg(test)]
+pub(crate) fn test_token(secret: &str) -> Token {
+    let proxy = caveat::ProxyKeyPair::generate();
+    Token::mint(
+        proxy.public(),
+        caveat::MintRequest {
+            secret: caveat::Secret::new(secret.into()),
+            inject: caveat::Injection::Bearer,
+            hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
+            expires: None,
+            location: None,
+            issuer: caveat::IssuerKey::generate(),
+        },
+        std::time::SystemTime::now(),
+    )
+    .expect("mint")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     /// The tunnel's token travels in `Mode`, which derives `Debug`: it must not show.
     #[test]
     fn a_tunnel_mode_never_shows_its_token() {
-        let proxy = caveat::ProxyKeyPair::generate();
-        let text = Token::mint(
-            proxy.public(),
-            caveat::MintRequest {
-                secret: caveat::Secret::new("sk_test_tunnel".into()),
-                inject: caveat::Injection::Bearer,
-                hosts: vec![caveat::Host::normalize("api.example.com").expect("host")],
-                expires: None,
-                location: None,
-                issuer: caveat::IssuerKey::generate(),
-            },
-            SystemTime::now(),
-        )
-        .expect("mint")
-        .encode();
+        let text = test_token("sk_test_tunnel").encode();
         let token = Token::decode(&text).expect("decodes");
         let mode = Mode::Tunnel {
             host: caveat::Host::normalize("api.example.com").expect("host"),

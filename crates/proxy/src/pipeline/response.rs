@@ -25,8 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub fn filter(proxy: Arc<Proxy>, resp: Response<Incoming>, mut ctx: RequestCtx) -> Response<Body> {
     ctx.rec.upstream_ms = Some(ms(ctx.start.elapsed()));
     let (mut parts, body) = resp.into_parts();
-    let redactions = Arc::new(AtomicU64::new(0));
     let mut body = body.map_err(Into::into).boxed();
+    // Only a response to a request that carried a secret is scanned (and counted).
+    let mut redactions = None;
     if let Some(scrubber) = ctx.scrub.clone() {
         match decode::encoding(&parts.headers) {
             Encoding::Identity => {}
@@ -36,8 +37,9 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<Incoming>, mut ctx: RequestCtx) 
                 return logging::refused(&proxy, ctx, Deny::Unscannable { host, encoding });
             }
         }
-        redactions.fetch_add(scrubber.scrub_headers(&mut parts.headers), Relaxed);
-        body = ScrubBody::new(body, scrubber, redactions.clone()).boxed();
+        let count = Arc::new(AtomicU64::new(scrubber.scrub_headers(&mut parts.headers)));
+        body = ScrubBody::new(body, scrubber, count.clone()).boxed();
+        redactions = Some(count);
     }
     ctx.rec.status = parts.status.as_u16();
     strip_hop_by_hop(&mut parts.headers);
@@ -58,15 +60,17 @@ struct Audited {
     inner: Body,
     done: Option<(Arc<Proxy>, RequestCtx)>,
     bytes: u64,
-    redactions: Arc<AtomicU64>,
+    redactions: Option<Arc<AtomicU64>>,
 }
 
 impl Audited {
     fn finish(&mut self) {
         if let Some((proxy, mut ctx)) = self.done.take() {
             ctx.rec.bytes_out = self.bytes;
-            ctx.rec.redactions = self.redactions.load(Relaxed);
-            proxy.metrics.redactions.fetch_add(ctx.rec.redactions, Relaxed);
+            if let Some(r) = &self.redactions {
+                ctx.rec.redactions = r.load(Relaxed);
+                proxy.metrics.redactions.fetch_add(ctx.rec.redactions, Relaxed);
+            }
             logging::finish(&proxy, ctx);
         }
     }
