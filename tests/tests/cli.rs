@@ -1054,3 +1054,57 @@ fn a_url_for_a_host_and_rm_say_what_to_do() {
     run.ok();
     assert!(run.stderr.contains("macaroon-proxy revoke"), "{}", run.stderr);
 }
+
+#[test]
+fn a_damaged_token_or_key_is_explained_without_decoder_internals() {
+    let (s, token) = wrapped();
+    // Cut to a length no base64 text has, and with a quote copied along.
+    let cut = &token[..(token.len() - 5) / 4 * 4 + 1];
+    let quoted = format!("{token}\"");
+    for (text, want) in [
+        (
+            cut,
+            "the argument is not a valid token: the token is not valid base64url: its length is not \
+             that of any base64 text: it may be truncated or have extra characters; copy it again \
+             exactly as `macaroon wrap` or `attenuate` printed it",
+        ),
+        (
+            quoted.as_str(),
+            "the token is not valid base64url: it holds a character base64 does not use (a space, \
+             quote or line break copied with it?); copy it again",
+        ),
+    ] {
+        for cmd in ["inspect", "attenuate"] {
+            let args: &[&str] = match cmd {
+                "inspect" => &[cmd, text],
+                _ => &[cmd, text, "--expires", "5m"],
+            };
+            let run = s.run("macaroon", args);
+            run.code(2);
+            assert!(
+                run.stderr.contains(want),
+                "{cmd}: want {want:?} in {}",
+                run.stderr
+            );
+            for internal in ["Invalid", "offset", "symbol"] {
+                assert!(!run.stderr.contains(internal), "{cmd}: {}", run.stderr);
+            }
+            assert!(!run.stderr.contains(&token[20..60]), "the error quotes the token");
+        }
+    }
+    let run = s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "a.com", "--proxy-key", "abc$"],
+        "sk_live_KEY\n",
+    );
+    run.code(2);
+    assert!(
+        run.stderr.contains(
+            "--proxy-key (or MACAROON_PROXY_KEY) is not a proxy key: expected 32 bytes as base64 on one \
+             line, but it holds a character base64 does not use"
+        ) && run.stderr.contains("copy the key again"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Invalid"), "{}", run.stderr);
+}
