@@ -745,7 +745,12 @@ fn empty_secret_on_stdin_is_refused() {
     s.run("macaroon-proxy", &["keygen"]).ok();
     let run = s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "\n");
     run.code(2);
-    assert!(run.stderr.contains("the API key is empty"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the API key is empty: stdin held nothing; pipe the key in"),
+        "{}",
+        run.stderr
+    );
     assert!(!s.home().join("tokens.json").exists());
 }
 
