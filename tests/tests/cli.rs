@@ -1113,3 +1113,32 @@ fn a_damaged_token_or_key_is_explained_without_decoder_internals() {
     );
     assert!(!run.stderr.contains("Invalid"), "{}", run.stderr);
 }
+
+#[test]
+fn mount_help_keeps_its_config_example_on_separate_lines() {
+    let s = Session::new();
+    let run = s.run("macaroon", &["mount", "--help"]);
+    run.ok();
+    let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();
+    for want in [
+        "expires = \"5m\"            # default for every file",
+        "[files.stripe]",
+        "expires = \"10m\"",
+        "paths = [\"/v1/charges\"]",
+        "methods = [\"GET\"]",
+    ] {
+        assert!(
+            lines.contains(&want),
+            "{want:?} is not a line of its own:\n{}",
+            run.stdout
+        );
+    }
+    // The one-line summary in the command list stays one line.
+    let run = s.run("macaroon", &["--help"]);
+    let mount = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("mount "))
+        .unwrap_or_else(|| panic!("no mount line in:\n{}", run.stdout));
+    assert!(mount.contains("(Linux, FUSE)"), "{mount}");
+}

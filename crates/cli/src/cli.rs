@@ -218,8 +218,10 @@ Examples:
   macaroon exec --token gh --env GH_TOKEN --method GET -- gh api /user")]
     Exec(ExecArgs),
 
-    /// Mount a read-only directory with one file per stored token (Linux, FUSE); each
-    /// read gives a fresh short-lived token. Ctrl-C unmounts.
+    /// Mount a read-only directory of stored tokens (Linux, FUSE): each read is a fresh token.
+    ///
+    /// One file per stored token; every read returns a newly narrowed, short-lived token.
+    /// Ctrl-C unmounts.
     ///
     /// Per-file policies come from $MACAROON_HOME/mount.toml (or --config):
     ///   expires = "5m"            # default for every file
@@ -227,10 +229,14 @@ Examples:
     ///   expires = "10m"
     ///   paths = ["/v1/charges"]
     ///   methods = ["GET"]
-    #[command(after_help = "\
+    // Verbatim: the TOML example above keeps its lines (clap would join them into one).
+    #[command(
+        verbatim_doc_comment,
+        after_help = "\
 Examples:
   macaroon mount ~/tokens &
-  cat ~/tokens/stripe          # a token that expires in 5 minutes")]
+  cat ~/tokens/stripe          # a token that expires in 5 minutes"
+    )]
     Mount {
         /// An existing empty directory to mount on.
         dir: std::path::PathBuf,
