@@ -1142,3 +1142,32 @@ fn mount_help_keeps_its_config_example_on_separate_lines() {
         .unwrap_or_else(|| panic!("no mount line in:\n{}", run.stdout));
     assert!(mount.contains("(Linux, FUSE)"), "{mount}");
 }
+
+#[test]
+fn proxy_revoke_takes_a_stored_name() {
+    let (s, _) = wrapped();
+    let url = "https://api.stripe.com/v1/charges";
+    s.run("macaroon", &["verify", "stripe", "-X", "GET", "--url", url])
+        .ok();
+    let run = s.run("macaroon-proxy", &["revoke", "stripe"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("Revoked token family") && run.stderr.contains("(hosts api.stripe.com)"),
+        "{}",
+        run.stderr
+    );
+    let run = s.run("macaroon", &["verify", "stripe", "-X", "GET", "--url", url]);
+    run.code(1);
+    assert!(run.stderr.contains("revoked"), "{}", run.stderr);
+    // A name that is not stored says where it looked and how to see the names.
+    let run = s.run("macaroon-proxy", &["revoke", "strpie"]);
+    run.code(2);
+    let home = s.home().display().to_string();
+    assert!(
+        run.stderr
+            .contains(&format!("no token named \"strpie\" is stored in {home}"))
+            && run.stderr.contains(&format!("macaroon list --home {home}")),
+        "{}",
+        run.stderr
+    );
+}

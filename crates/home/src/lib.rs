@@ -16,6 +16,7 @@
 //! ```
 
 pub mod listfile;
+pub mod tokens;
 
 use std::fs;
 use std::io::Write;
@@ -63,6 +64,15 @@ pub enum HomeError {
          to it stops working"
     )]
     Exists(String),
+    /// A token name that cannot be a file name or a keyring entry.
+    #[error(
+        "{0:?} is not a valid token name: use 1 to 64 letters, digits, '.', '_' or '-', not starting \
+         with '.' or '-' (no path separators)"
+    )]
+    BadName(String),
+    /// The token store could not be read; the message names the store and the fix.
+    #[error("{0}")]
+    Store(String),
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HomeError {

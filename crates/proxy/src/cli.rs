@@ -71,13 +71,17 @@ enum Command {
     ///
     /// Opens the sealed identifier with this proxy's key and appends the family id (kid)
     /// to $MACAROON_HOME/revoked, which running proxies re-read within a second.
+    /// A stored NAME is the token `macaroon wrap` stored under it in the same home.
     ///
     /// Examples:
     ///   macaroon-proxy revoke "$LEAKED_TOKEN"
+    ///   macaroon-proxy revoke stripe
     ///   macaroon-proxy revoke - < token.txt
     #[command(verbatim_doc_comment)]
     Revoke {
-        /// The token (any token of the family), or '-' to read it from stdin.
+        /// The token (any token of the family), a NAME stored by `macaroon wrap` in this
+        /// home, or '-' to read the token from stdin.
+        #[arg(value_name = "TOKEN|NAME|-")]
         token: String,
     },
 
@@ -197,7 +201,7 @@ fn revoke(home: &std::path::Path, token: String) -> anyhow::Result<()> {
     } else {
         token
     };
-    let token = caveat::Token::decode(&text).context("not a valid token")?;
+    let token = token_or_stored_name(home, &text)?;
     let keys = caveat::ProxyKeyPair::load_all(home)?;
     let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
@@ -228,6 +232,29 @@ fn revoke(home: &std::path::Path, token: String) -> anyhow::Result<()> {
         hosts.join(", ")
     );
     Ok(())
+}
+
+/// The token `text` stands for: a NAME stored by `macaroon wrap` in this home, else the
+/// token itself.
+fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Result<caveat::Token> {
+    let name = text.trim();
+    if let Some(stored) = macaroon_home::tokens::stored_token(home, name)? {
+        return caveat::Token::decode(&stored).with_context(|| {
+            format!("the stored token {name:?} is corrupt; revoke it with a copy of the token instead")
+        });
+    }
+    caveat::Token::decode(text).map_err(|e| {
+        if macaroon_home::tokens::check_name(name).is_ok() {
+            anyhow::anyhow!(
+                "no token named {name:?} is stored in {} (and it is not a token: {e}); see the names \
+                 with: macaroon list --home {}, or pass the token itself",
+                home.display(),
+                home.display()
+            )
+        } else {
+            anyhow::Error::new(e).context("not a valid token")
+        }
+    })
 }
 
 fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> {
