@@ -1171,3 +1171,49 @@ fn proxy_revoke_takes_a_stored_name() {
         run.stderr
     );
 }
+
+#[test]
+fn attenuate_warns_about_a_host_outside_the_wrapped_ones() {
+    let (s, token) = wrapped();
+    let outside = "warning: host evil.example is outside the hosts the key was wrapped for \
+                   (api.stripe.com): the proxy never sends the key there, so requests to it are refused";
+    let nothing = "warning: the host caveat leaves none of the wrapped hosts: this token allows nothing";
+    let narrow = |t: &str, host: &str, extra: &[&str]| {
+        let mut args = vec!["attenuate", t, "--host", host, "--expires", "10m"];
+        args.extend_from_slice(extra);
+        s.run("macaroon", &args)
+    };
+    // This home holds the proxy key: the sealed hosts are read from the token itself.
+    let run = narrow(&token, "evil.example", &[]);
+    run.ok();
+    assert!(run.stderr.contains(outside), "{}", run.stderr);
+    assert!(run.stderr.contains(nothing), "{}", run.stderr);
+    assert!(
+        run.out().len() > 100,
+        "the token is still printed: {}",
+        run.stdout
+    );
+    let run = narrow(&token, "evil.example", &["--strict"]);
+    run.code(2);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("--strict: 2 warning(s) above"),
+        "{}",
+        run.stderr
+    );
+    // A sealed host, however it is spelled: nothing to say.
+    let run = narrow(&token, "API.Stripe.com", &["--strict"]);
+    run.ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    // Without the proxy key, a token stored here is checked against what the store recorded.
+    std::fs::rename(s.home().join("proxy.key"), s.home().join("moved-away.key.bak"))
+        .expect("move the proxy key away");
+    let run = narrow("stripe", "evil.example", &[]);
+    run.ok();
+    assert!(run.stderr.contains(outside), "{}", run.stderr);
+    // A token this home can neither open nor name: its hosts are unknown, nothing is said.
+    let run = narrow(&token, "evil.example", &["--strict"]);
+    run.ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}

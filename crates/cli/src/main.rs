@@ -84,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             &third_party,
             format,
             strict,
+            &home,
             &store,
         )?,
         Command::Discharge {

@@ -113,6 +113,14 @@ impl Store {
         Ok(macaroon_home::tokens::stored_token(&self.home, name)?)
     }
 
+    /// What the index keeps about the stored token `name`, if there is one.
+    pub fn entry(&self, name: &str) -> anyhow::Result<Option<Entry>> {
+        if check_name(name).is_err() {
+            return Ok(None);
+        }
+        Ok(self.read_index()?.remove(name))
+    }
+
     /// Every stored token's entry, by name.
     pub fn list(&self) -> anyhow::Result<Vec<Entry>> {
         Ok(self.read_index()?.into_values().collect())
