@@ -1217,3 +1217,50 @@ fn attenuate_warns_about_a_host_outside_the_wrapped_ones() {
     run.ok();
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
+
+#[test]
+fn list_names_prints_the_names_alone_and_completion_offers_them() {
+    let (s, _) = wrapped();
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "openai", "--host", "api.openai.com"],
+        "sk-proj-KEY\n",
+    )
+    .ok();
+    let run = s.run("macaroon", &["list", "--names"]);
+    run.ok();
+    assert_eq!(run.stdout, "openai\nstripe\n");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let empty = Session::new().run("macaroon", &["list", "--names"]);
+    empty.ok();
+    assert_eq!((empty.stdout.as_str(), empty.stderr.as_str()), ("", ""));
+
+    // The committed bash script, sourced as a user would, completes with the stored names.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../completions/macaroon.bash");
+    let complete = |words: &str| {
+        let cword = words.split(' ').count() - 1;
+        let cur = words.rsplit(' ').next().unwrap_or_default();
+        let snippet = s.home().join("complete.sh");
+        std::fs::write(
+            &snippet,
+            format!(
+                "source '{}'\nCOMP_WORDS=({words})\n[ -z '{cur}' ] && COMP_WORDS+=('')\nCOMP_CWORD={cword}\n\
+                 _clap_complete_macaroon macaroon '{cur}' x\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+                script.display()
+            ),
+        )
+        .expect("write the snippet");
+        let run = Run::from(
+            s.shell(&format!("bash '{}'", snippet.display()))
+                .output()
+                .expect("run bash"),
+        );
+        run.ok();
+        run.stdout
+    };
+    assert_eq!(complete("macaroon inspect s"), "stripe\n");
+    assert_eq!(complete("macaroon exec --token o"), "openai\n");
+    let all = complete("macaroon rm ");
+    let values: Vec<&str> = all.lines().filter(|l| !l.starts_with('-')).collect();
+    assert_eq!(values, ["openai", "stripe"], "{all}");
+}

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Shell completion offers the stored names wherever a token or a stored NAME goes.
+fn stored_names() -> clap_complete::ArgValueCandidates {
+    clap_complete::ArgValueCandidates::new(crate::commands::completions::stored_names)
+}
+
 /// Scoped, short-lived, offline-attenuable stand-ins for your API keys.
 ///
 /// Wrap a real API key once; hand agents and scripts narrowed macaroons instead. The
@@ -86,8 +91,9 @@ Examples:
         /// Output format.
         #[arg(long, value_enum, default_value = "v2")]
         format: OutputFormat,
-        /// Turn the warnings (no expiry, already expired, allows nothing, unusual method)
-        /// into errors: exit 2 and print no token.
+        /// Turn the warnings (no expiry, already expired, allows nothing, unusual method, a
+        /// --host outside the hosts the key was wrapped for) into errors: exit 2 and print
+        /// no token.
         #[arg(long)]
         strict: bool,
     },
@@ -246,23 +252,30 @@ Examples:
     },
 
     /// List stored tokens.
-    #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json")]
+    #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json\n  macaroon list --names")]
     List {
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "names")]
         json: bool,
+        /// Print only the names, one per line (for scripts and shell completion).
+        #[arg(long)]
+        names: bool,
     },
 
     /// Remove a stored token.
     #[command(after_help = "Example:\n  macaroon rm stripe")]
     Rm {
         /// The stored name.
+        #[arg(add = stored_names())]
         name: String,
     },
 
-    /// Print shell completions.
+    /// Print the script that sets up shell completion (stored names included).
+    ///
+    /// The script asks `macaroon` (on PATH) on every TAB, so it offers the names stored at
+    /// that moment wherever a token or a stored NAME goes. Regenerate it after upgrading.
     #[command(
-        after_help = "Examples:\n  macaroon completions bash > ~/.local/share/bash-completion/completions/macaroon\n  macaroon completions zsh > ~/.zfunc/_macaroon"
+        after_help = "Examples:\n  macaroon completions bash > ~/.local/share/bash-completion/completions/macaroon\n  macaroon completions zsh > ~/.zfunc/_macaroon\n  macaroon completions fish > ~/.config/fish/completions/macaroon.fish"
     )]
     Completions {
         /// The shell.
@@ -310,7 +323,7 @@ impl From<OutputFormat> for caveat::WireFormat {
 #[derive(Args, Debug)]
 pub struct ExecArgs {
     /// The token to narrow: a stored NAME or a token. Default: $MACAROON_TOKEN.
-    #[arg(long, value_name = "NAME|TOKEN")]
+    #[arg(long, value_name = "NAME|TOKEN", add = stored_names())]
     pub token: Option<String>,
     /// Environment variable to put the token in (repeatable), e.g. STRIPE_API_KEY.
     /// MACAROON_TOKEN is always set too.
@@ -379,7 +392,7 @@ pub struct WrapArgs {
 #[derive(Args, Debug)]
 pub struct TokenArg {
     /// A token, a stored NAME, or '-' to read it from stdin. Default: $MACAROON_TOKEN.
-    #[arg(value_name = "TOKEN")]
+    #[arg(value_name = "TOKEN", add = stored_names())]
     pub token: Option<String>,
 }
 
