@@ -11,11 +11,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use crate::caveat::{fmt_time, Caveat};
 use crate::content::Content;
 use crate::crypto;
 use crate::keys::{KeyId, ProxyKeyPair};
+use crate::limit::{Limit, LimitKind};
 use crate::request::Request;
 use crate::sealed::{unix, Payload, RootKey, SealedId, UnsealError};
 use crate::token::Token;
@@ -266,6 +268,7 @@ pub struct Verified {
     identity: [u8; 32],
     used_discharges: bool,
     needs_body: bool,
+    limits: Vec<Limit>,
     weight: usize,
 }
 
@@ -276,7 +279,8 @@ impl Verified {
     pub fn new(token: &Token, payload: Arc<Payload>, discharges: &[Token]) -> Result<Verified, Denial> {
         let mut used_discharges = false;
         let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges)?;
-        let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(p)).collect();
+        let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(&p.text)).collect();
+        let limits = limits(&payload.kid, &predicates, &caveats);
         let needs_body = caveats
             .iter()
             .any(|c| matches!(c, Checked::Caveat(c) if c.needs_body()));
@@ -288,7 +292,12 @@ impl Verified {
             + caveats.iter().map(Checked::heap_bytes).sum::<usize>()
             + std::mem::size_of::<Payload>()
             + payload.heap_bytes()
-            + 2 * crate::caveat::string_heap("fingerprint-and-key-id");
+            + 2 * crate::caveat::string_heap("fingerprint-and-key-id")
+            + crate::caveat::vec_heap(&limits)
+            + limits
+                .iter()
+                .map(|l| crate::caveat::string_heap(&l.caveat))
+                .sum::<usize>();
         Ok(Verified {
             caveats,
             payload,
@@ -297,8 +306,32 @@ impl Verified {
             identity: token.identity(),
             used_discharges,
             needs_body,
+            limits,
             weight,
         })
+    }
+
+    /// The token's usage and rate caveats (its own and its discharges'), each with the key
+    /// its count lives under, in chain order. Empty for most tokens: then nothing is counted.
+    pub fn limits(&self) -> &[Limit] {
+        &self.limits
+    }
+
+    /// When the token stops being usable: the earliest `time <` caveat or the sealed
+    /// expiry. A store may forget a usage count after this.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        let caveat_expiry = self
+            .caveats
+            .iter()
+            .filter_map(|c| match c {
+                Checked::Caveat(Caveat::TimeBefore(t)) => Some(*t),
+                _ => None,
+            })
+            .min();
+        match (caveat_expiry, self.payload.expires_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Decides one request: sealed expiry, sealed hosts, then every caveat in chain order.
@@ -457,10 +490,41 @@ impl VerifiedCache {
     }
 }
 
+/// The counted caveats among `predicates`, keyed by family, chain position and text.
+fn limits(kid: &str, predicates: &[Predicate], caveats: &[Checked]) -> Vec<Limit> {
+    predicates
+        .iter()
+        .zip(caveats)
+        .filter_map(|(p, c)| {
+            let kind = match c {
+                Checked::Caveat(Caveat::Uses(max)) => LimitKind::Uses(*max),
+                Checked::Caveat(Caveat::Rate { max, window }) => LimitKind::Rate {
+                    max: *max,
+                    window: window.duration(),
+                },
+                _ => return None,
+            };
+            Some(Limit {
+                key: crate::limit::counter_key(kid, &p.sig_before, &p.text),
+                kind,
+                caveat: String::from_utf8_lossy(&p.text).into_owned(),
+            })
+        })
+        .collect()
+}
+
 /// Verifies the HMAC chain of `token` from `root`, with discharges for its third-party
 /// caveats, and returns every first-party predicate met on the way (token and discharges).
 pub fn verify_chain(token: &Token, root: &RootKey, discharges: &[Token]) -> Result<Vec<Vec<u8>>, Denial> {
-    verify_chain_inner(token, root, discharges, &mut false)
+    let predicates = verify_chain_inner(token, root, discharges, &mut false)?;
+    Ok(predicates.into_iter().map(|p| p.text).collect())
+}
+
+/// A first-party caveat met on the chain, with the chain's signature just before it (what
+/// a usage or rate caveat's counter key is derived from).
+struct Predicate {
+    text: Vec<u8>,
+    sig_before: [u8; 32],
 }
 
 fn verify_chain_inner(
@@ -468,7 +532,7 @@ fn verify_chain_inner(
     root: &RootKey,
     discharges: &[Token],
     used_discharges: &mut bool,
-) -> Result<Vec<Vec<u8>>, Denial> {
+) -> Result<Vec<Predicate>, Denial> {
     let mut by_id: HashMap<Vec<u8>, &Token> = HashMap::new();
     for d in discharges {
         by_id.entry(d.identifier()).or_insert(d);
@@ -495,7 +559,7 @@ fn chain(
     root_sig: &[u8; 32],
     is_root: bool,
     discharges: &mut HashMap<Vec<u8>, &Token>,
-    predicates: &mut Vec<Vec<u8>>,
+    predicates: &mut Vec<Predicate>,
     depth: usize,
 ) -> Result<(), Denial> {
     let bad_sig = || {
@@ -512,7 +576,10 @@ fn chain(
     let mut sig = crypto::hmac(key, &mac.identifier().0);
     for c in mac.caveats() {
         match &c {
-            macaroon::Caveat::FirstParty(fp) => predicates.push(fp.predicate().0),
+            macaroon::Caveat::FirstParty(fp) => predicates.push(Predicate {
+                text: fp.predicate().0,
+                sig_before: sig,
+            }),
             macaroon::Caveat::ThirdParty(tp) => {
                 let missing = |why: &str| Denial {
                     kind: DenyKind::DischargeMissing,
@@ -621,6 +688,69 @@ mod tests {
         assert!(!hit
             .decide(&get(now + Duration::from_secs(601), "/v1/charges"))
             .is_allowed());
+    }
+
+    fn limit(c: &str) -> Caveat {
+        Caveat::parse(c).expect("caveat")
+    }
+
+    #[test]
+    fn a_limit_counts_for_the_token_and_everything_attenuated_from_it() {
+        let (proxy, root, now) = setup();
+        let shared = root.attenuate(&limit("uses <= 20"));
+        let v = verified(&proxy, &shared, &[]).expect("verifies");
+        assert_eq!(v.limits().len(), 1);
+        assert_eq!(v.limits()[0].kind, LimitKind::Uses(20));
+        assert_eq!(v.limits()[0].caveat, "uses <= 20");
+        // A narrower child counts under the same key: its holder cannot reset the count.
+        let child = shared
+            .attenuate(&limit("method = GET"))
+            .attenuate(&limit("rate <= 60/1m"));
+        let c = verified(&proxy, &child, &[]).expect("verifies");
+        assert_eq!(c.limits().len(), 2);
+        assert_eq!(c.limits()[0].key, v.limits()[0].key);
+        assert_eq!(
+            c.limits()[1].kind,
+            LimitKind::Rate {
+                max: 60,
+                window: Duration::from_secs(60)
+            }
+        );
+        // The same caveat added after a different chain counts on its own.
+        let other = root
+            .attenuate(&limit("method = GET"))
+            .attenuate(&limit("uses <= 20"));
+        let o = verified(&proxy, &other, &[]).expect("verifies");
+        assert_ne!(o.limits()[0].key, v.limits()[0].key);
+        // Usage and rate caveats hold for every single request: the proxy counts them.
+        assert!(c.decide(&get(now, "/v1/charges")).is_allowed());
+        assert!(verified(&proxy, &root, &[]).expect("root").limits().is_empty());
+    }
+
+    #[test]
+    fn a_limits_key_never_shows_in_debug_output() {
+        let (proxy, root, _) = setup();
+        let t = root.attenuate(&limit("uses <= 3"));
+        let v = verified(&proxy, &t, &[]).expect("verifies");
+        let shown = format!("{:?}", v.limits());
+        assert!(shown.contains("uses <= 3"), "{shown}");
+        assert!(!shown.contains(&v.limits()[0].key_hex()), "{shown}");
+        assert!(!shown.contains("key"), "{shown}");
+    }
+
+    #[test]
+    fn expiry_is_the_earliest_time_caveat_or_the_sealed_one() {
+        let (proxy, root, now) = setup();
+        let v = verified(&proxy, &root, &[]).expect("root");
+        assert_eq!(v.expires_at(), None);
+        let soon = now + Duration::from_secs(600);
+        let t = root
+            .attenuate(&Caveat::TimeBefore(now + Duration::from_secs(3600)))
+            .attenuate(&Caveat::TimeBefore(soon));
+        let v = verified(&proxy, &t, &[]).expect("verifies");
+        let got = v.expires_at().expect("expiry");
+        // Caveat times are to the second.
+        assert!(got <= soon && soon.duration_since(got).unwrap_or_default() < Duration::from_secs(1));
     }
 
     #[test]

@@ -166,9 +166,22 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     };
     let line = format!("{} {}", args.method, args.url);
     let allowed = decision.is_ok();
+    let limits = limits(&input.token);
     match (decision, args.json) {
-        (Ok(()), true) => println!("{}", serde_json::json!({"decision": "allow", "status": 200})),
-        (Ok(()), false) => println!("allow: {line}"),
+        (Ok(()), true) => println!(
+            "{}",
+            serde_json::json!({"decision": "allow", "status": 200, "not_counted": limits})
+        ),
+        (Ok(()), false) => {
+            println!("allow: {line}");
+            for l in &limits {
+                eprintln!(
+                    "not counted here: {} ({}); the proxy counts it when the request is made",
+                    l["predicate"].as_str().unwrap_or_default(),
+                    l["explain"].as_str().unwrap_or_default()
+                );
+            }
+        }
         // The proxy's error object too, so a script reads the same shape from both.
         (Err((kind, code, caveat, reason, status)), true) => println!(
             "{}",
@@ -187,6 +200,22 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     } else {
         ExitStatus::Denied
     })
+}
+
+/// The token's usage and rate caveats: a dry run shows them and never counts them.
+fn limits(token: &Token) -> Vec<serde_json::Value> {
+    let now = SystemTime::now();
+    token
+        .first_party()
+        .iter()
+        .filter_map(|raw| {
+            std::str::from_utf8(raw)
+                .ok()
+                .and_then(|t| caveat::Caveat::parse(t).ok())
+        })
+        .filter(|c| c.is_counted())
+        .map(|c| serde_json::json!({"predicate": c.to_string(), "explain": c.explain_at(now)}))
+        .collect()
 }
 
 /// The body the dry run checks: --data or --data-file, else empty (a proxy reads an empty
