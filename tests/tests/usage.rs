@@ -171,6 +171,24 @@ fn a_revocation_in_the_store_reaches_every_replica_within_a_second() {
     );
     // The home's own file was not touched: the store alone did it.
     assert!(!w.s.home().join("revoked").exists());
+    // verify reads the same store when told to, and says when it cannot.
+    let url = format!("https://{HOST}/v1/charges");
+    let dry = |extra: &[&str]| {
+        let mut args = vec!["verify", token.as_str(), "--method", "GET", "--url", url.as_str()];
+        args.extend_from_slice(extra);
+        w.s.run("macaroon", &args)
+    };
+    dry(&[]).ok();
+    let v = dry(&["--state", &redis.url()]);
+    v.code(1);
+    assert!(v.stderr.contains("revoked"), "{}", v.stderr);
+    let v = dry(&["--state", "redis://127.0.0.1:1/0"]);
+    v.code(1);
+    assert!(
+        v.stderr.contains("cannot reach the --state store"),
+        "{}",
+        v.stderr
+    );
 }
 
 #[test]

@@ -196,6 +196,10 @@ Examples:
         /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
         #[arg(long, value_name = "PATH")]
         proxy_key_file: Option<PathBuf>,
+        /// Also check revocations in the proxies' shared store (redis://HOST:PORT/DB), as
+        /// `macaroon-proxy run --state` does.
+        #[arg(long, value_name = "URL")]
+        state: Option<String>,
         /// Print the decision as JSON on stdout.
         #[arg(long)]
         json: bool,

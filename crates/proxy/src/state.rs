@@ -30,8 +30,7 @@ pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
 /// replica and the store).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
-const REVOKED_SET: &str = "macaroon:revoked";
-const REVOKED_VERSION: &str = "macaroon:revoked:version";
+use macaroon_home::{STATE_REVOKED_SET as REVOKED_SET, STATE_REVOKED_VERSION as REVOKED_VERSION};
 
 /// The outcome of charging a token's limits for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
