@@ -134,7 +134,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__attenuate)
-            opts="-h -V --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --third-party --third-party-key --caveat-id --format --strict --home --help --version"
+            opts="-h -V --expires --not-before --path --path-glob --method --host --query --form --json --max-body --uses --rate --caveat --third-party --third-party-key --caveat-id --format --strict --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +177,14 @@ _macaroon() {
                     return 0
                     ;;
                 --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uses)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -256,7 +264,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__discharge)
-            opts="-h -V --key --location --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --format --home --help --version"
+            opts="-h -V --key --location --expires --not-before --path --path-glob --method --host --query --form --json --max-body --uses --rate --caveat --format --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,6 +318,14 @@ _macaroon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --uses)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --caveat)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -330,7 +346,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__exec)
-            opts="-h -V --token --env --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --proxy --ca --home --help --version"
+            opts="-h -V --token --env --expires --not-before --path --path-glob --method --host --query --form --json --max-body --uses --rate --caveat --proxy --ca --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +397,14 @@ _macaroon() {
                     return 0
                     ;;
                 --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uses)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -776,7 +800,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__verify)
-            opts="-X -d -h -V --method --url --data --data-file --content-type --proxy-key-file --json --discharge --home --help --version"
+            opts="-X -d -h -V --method --url --data --data-file --content-type --proxy-key-file --state --json --discharge --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -811,6 +835,10 @@ _macaroon() {
                     return 0
                     ;;
                 --proxy-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -71,6 +71,8 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l query -d
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l form -d 'A form body field (application/x-www-form-urlencoded): \'amount <= 5000\', \'currency = usd\', \'NAME in V1 V2\', \'NAME >= N\' (repeatable: each one must hold)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l json -d 'A JSON body value at an RFC 6901 pointer: \'/model in gpt-4o-mini gpt-4.1-mini\', \'/max_tokens <= 1000\' (repeatable: each one must hold)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l max-body -d 'At most this many bytes of request body (`body size <= N`)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l uses -d 'At most this many requests in total, by this token and every token narrowed from it (`uses <= N`; counted by the proxy, shared by its replicas through --state)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l rate -d 'At most N requests in any rolling window: 60/1m, 1000/1h, 5/30s (`rate <= N/DURATION`)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l third-party -d 'Require a discharge from this third party (its URL) for every request' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand attenuate" -l third-party-key -d 'The key shared with the third party (it mints discharges with the same key)' -r
@@ -94,6 +96,8 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l query -d
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l form -d 'A form body field (application/x-www-form-urlencoded): \'amount <= 5000\', \'currency = usd\', \'NAME in V1 V2\', \'NAME >= N\' (repeatable: each one must hold)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l json -d 'A JSON body value at an RFC 6901 pointer: \'/model in gpt-4o-mini gpt-4.1-mini\', \'/max_tokens <= 1000\' (repeatable: each one must hold)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l max-body -d 'At most this many bytes of request body (`body size <= N`)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l uses -d 'At most this many requests in total, by this token and every token narrowed from it (`uses <= N`; counted by the proxy, shared by its replicas through --state)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l rate -d 'At most N requests in any rolling window: 60/1m, 1000/1h, 5/30s (`rate <= N/DURATION`)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand discharge" -l format -d 'Output format' -r -f -a "v2\t'V2 binary, base64url without padding (the default everywhere)'
 v1\t'V1 (for old libmacaroons-based tools)'
@@ -119,6 +123,7 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -s d -l data -
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l data-file -d 'Read the request body from this file, byte for byte' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l content-type -d 'The body\'s Content-Type. Default with --data or --data-file: application/x-www-form-urlencoded, as curl sends; otherwise none' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l proxy-key-file -d 'The proxy private key. Default: $MACAROON_HOME/proxy.key' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l state -d 'Also check revocations in the proxies\' shared store (redis://HOST:PORT/DB), as `macaroon-proxy run --state` does' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l discharge -d 'Bound discharges for third-party caveats (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand verify" -l json -d 'Print the decision as JSON on stdout'
@@ -136,6 +141,8 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l query -d 'A q
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l form -d 'A form body field (application/x-www-form-urlencoded): \'amount <= 5000\', \'currency = usd\', \'NAME in V1 V2\', \'NAME >= N\' (repeatable: each one must hold)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l json -d 'A JSON body value at an RFC 6901 pointer: \'/model in gpt-4o-mini gpt-4.1-mini\', \'/max_tokens <= 1000\' (repeatable: each one must hold)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l max-body -d 'At most this many bytes of request body (`body size <= N`)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l uses -d 'At most this many requests in total, by this token and every token narrowed from it (`uses <= N`; counted by the proxy, shared by its replicas through --state)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l rate -d 'At most N requests in any rolling window: 60/1m, 1000/1h, 5/30s (`rate <= N/DURATION`)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l caveat -d 'A caveat in the caveat language, e.g. \'path = /v1/balance\' (repeatable)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l proxy -d 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l ca -d 'The proxy\'s CA certificate. Default: $MACAROON_HOME/ca.pem' -r -F
