@@ -204,7 +204,33 @@ fn a_store_outage_refuses_only_counted_tokens_and_recovers_without_a_restart() {
     let key = keys.lines().next().expect("a counter key");
     assert_eq!(redis.cli(&["GET", key]), "10");
 
-    redis.kill();
+    // Killed in the middle of a load of counted requests: each one either went through
+    // (counted before the kill) or got 503; none is forwarded without a count.
+    let mid = std::thread::scope(|s| {
+        let load = s.spawn(|| burst(&second, &counted, 100, 2));
+        let started = Instant::now();
+        while w.up.seen().len() < 15 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the load never started"
+            );
+            std::thread::yield_now();
+        }
+        redis.kill();
+        load.join().expect("load")
+    });
+    let passed = count(&mid, 200);
+    eprintln!(
+        "killed mid-load: {passed} forwarded before the kill, {} refused with 503",
+        count(&mid, 503)
+    );
+    assert_eq!(passed + count(&mid, 503), 100, "only 200 or 503: {mid:?}");
+    assert!(count(&mid, 503) > 0, "the kill came too late to matter: {mid:?}");
+    assert_eq!(
+        w.up.seen().len(),
+        10 + passed,
+        "nothing was forwarded without a reply"
+    );
     let during = burst(&second, &counted, 10, 4);
     assert_eq!(count(&during, 503), 10, "{during:?}");
     let r = curl(&[&format!("{}/v1/charges", second.url()), "-H", &bearer(&counted)]);
@@ -217,7 +243,7 @@ fn a_store_outage_refuses_only_counted_tokens_and_recovers_without_a_restart() {
             .contains("127.0.0.1"),
         "{body}"
     );
-    assert_eq!(w.up.seen().len(), 10, "nothing was forwarded uncounted");
+    assert_eq!(w.up.seen().len(), 10 + passed, "nothing was forwarded uncounted");
     let flowing = burst(&second, &plain, 5, 4);
     assert_eq!(
         count(&flowing, 200),
@@ -254,7 +280,7 @@ fn a_store_outage_refuses_only_counted_tokens_and_recovers_without_a_restart() {
     );
     let health = curl(&[&format!("http://{}/healthz", second.admin)]);
     assert!(String::from_utf8_lossy(&health.body).starts_with("ok"));
-    w.assert_clean(16);
+    w.assert_clean(16 + passed);
 }
 
 #[test]

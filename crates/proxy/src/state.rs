@@ -24,6 +24,10 @@ use caveat::{Limit, LimitKind};
 
 /// How long one request may wait on the store before it is refused.
 pub const STORE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// After a failure, counted requests are refused at once for this long instead of each
+/// waiting on a reconnection; the revocation poll keeps trying in the background, and its
+/// first success lets them through again.
+const FAIL_FAST: Duration = Duration::from_secs(1);
 /// How often replicas look for revocations written to the store.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
 /// A usage count is kept this long past the token's own expiry (clock skew between a
@@ -201,6 +205,7 @@ pub struct RedisState {
     shown: String,
     up: AtomicBool,
     last_error: RwLock<String>,
+    failed_at: Mutex<Option<Instant>>,
 }
 
 /// Checks every limit, then charges all of them, on the server's clock. KEYS are the
@@ -258,6 +263,7 @@ impl RedisState {
             shown,
             up: AtomicBool::new(true),
             last_error: RwLock::new(String::new()),
+            failed_at: Mutex::new(None),
         })
     }
 
@@ -267,6 +273,9 @@ impl RedisState {
         expires: Option<SystemTime>,
         request_id: &str,
     ) -> Result<Charge, Unavailable> {
+        if let Some(e) = self.recently_down() {
+            return Err(e);
+        }
         let keep_ms = expires.map_or(0, |e| {
             (e.duration_since(SystemTime::now()).unwrap_or_default() + EXPIRY_MARGIN).as_millis() as u64
         });
@@ -299,6 +308,19 @@ impl RedisState {
         })
     }
 
+    /// The last failure, when the store failed less than [`FAIL_FAST`] ago and has not
+    /// answered since: a counted request is refused without waiting on a reconnection.
+    fn recently_down(&self) -> Option<Unavailable> {
+        if self.up.load(Relaxed) {
+            return None;
+        }
+        let at = (*self.failed_at.lock().ok()?)?;
+        (at.elapsed() < FAIL_FAST).then(|| Unavailable {
+            store: self.shown.clone(),
+            detail: self.last_error.read().map(|e| e.clone()).unwrap_or_default(),
+        })
+    }
+
     /// Records whether the store answered, for `/healthz` and `/metrics`.
     fn observe<T>(&self, answer: Result<T, String>) -> Result<T, Unavailable> {
         match answer {
@@ -312,6 +334,9 @@ impl RedisState {
 
     fn unavailable(&self, detail: String) -> Unavailable {
         self.up.store(false, Relaxed);
+        if let Ok(mut at) = self.failed_at.lock() {
+            *at = Some(Instant::now());
+        }
         if let Ok(mut l) = self.last_error.write() {
             l.clone_from(&detail);
         }
