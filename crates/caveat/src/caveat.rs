@@ -118,7 +118,7 @@ const FIELDS: &str = "time, method, host, path, query, form, json, body, uses or
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
-    /// ([`crate::VerifiedCache`]). A caveat of many short values holds far more than its
+    /// ([`crate::Verified::weight`]). A caveat of many short values holds far more than its
     /// text: 20,000 one-character paths are a 40 KB caveat and about 2.5 MB parsed.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {

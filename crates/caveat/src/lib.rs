@@ -70,5 +70,5 @@ pub use crate::token::{
 };
 pub use crate::verify::{
     check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
-    Verified, VerifiedCache,
+    Verified,
 };

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::caveat::{fmt_time, Caveat};
@@ -256,7 +256,7 @@ impl Checked {
 /// What verifying a token's signature chain produced: the open payload and every
 /// first-party caveat of the token and its discharges, parsed. It depends only on the
 /// token's bytes, its discharges and the proxy keys, never on a request, so a verifier may
-/// keep it for byte-identical tokens ([`VerifiedCache`]); [`Verified::decide`] still runs
+/// keep it for byte-identical tokens (under a [`CacheKey`]); [`Verified::decide`] still runs
 /// every request-dependent check (time, method, host, path, sealed expiry and hosts) on
 /// each request.
 #[derive(Debug)]
@@ -399,30 +399,13 @@ impl Verified {
     }
 }
 
-/// A bounded cache of [`Verified`] tokens keyed by the SHA-256 of the token's text as
-/// presented: a hit means the very same bytes were verified before, so the HMAC chain
-/// and the caveat parsing are skipped; the request is still decided on its own by
-/// [`Verified::decide`].
-///
-/// Keyed by a digest, never by the signature: a token with caveats cut off keeps
-/// signature-like bytes but is different text, so it misses and is verified (and fails).
-/// The digest also keeps the key small and the lookup's comparison free of token bytes.
-/// Bounded by entries and by an estimate of the memory held; when either would be
-/// exceeded the cache is emptied (the next requests pay one full verification each).
-/// Lookups take a shared lock, so threads deciding requests do not wait on each other.
-pub struct VerifiedCache {
-    // Read-mostly: lookups on every request share the lock; only misses write.
-    inner: RwLock<CacheInner>,
-    max_entries: usize,
-    max_weight: usize,
-}
-
-struct CacheInner {
-    map: HashMap<[u8; 32], Arc<Verified>>,
-    weight: usize,
-}
-
-/// The key a token's text is cached under.
+/// The key a verified token may be kept under: the SHA-256 of the token's text exactly as
+/// it was presented. A hit means the very same bytes were verified before, so the HMAC
+/// chain and the caveat parsing may be skipped; every request is still decided on its own
+/// by [`Verified::decide`]. A digest, never the signature: a token with caveats cut off
+/// keeps signature-like bytes but is other text, so it misses and is verified (and
+/// fails). The digest also keeps the key small and lookups free of token bytes. (The proxy
+/// keeps these in a bounded cache that evicts the least useful entries first.)
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey([u8; 32]);
 
@@ -432,61 +415,10 @@ impl fmt::Debug for CacheKey {
     }
 }
 
-impl VerifiedCache {
-    /// A cache of at most `max_entries` tokens holding about `max_weight` bytes.
-    pub fn new(max_entries: usize, max_weight: usize) -> Self {
-        VerifiedCache {
-            inner: RwLock::new(CacheInner {
-                map: HashMap::new(),
-                weight: 0,
-            }),
-            max_entries,
-            max_weight,
-        }
-    }
-
+impl CacheKey {
     /// The key for a token's text, exactly as it was presented.
-    pub fn key(text: &str) -> CacheKey {
+    pub fn of(text: &str) -> CacheKey {
         CacheKey(crypto::sha256(text.as_bytes()))
-    }
-
-    /// The verified token for this key, if cached.
-    pub fn get(&self, key: &CacheKey) -> Option<Arc<Verified>> {
-        self.inner.read().ok()?.map.get(&key.0).cloned()
-    }
-
-    /// Keeps a verified token under the key of its text. Results that used discharges
-    /// are not kept (they depend on more than the token's text).
-    pub fn insert(&self, key: CacheKey, verified: Arc<Verified>) {
-        if verified.used_discharges || verified.weight > self.max_weight {
-            return;
-        }
-        let Ok(mut inner) = self.inner.write() else { return };
-        let mut dropped = None;
-        let replacing = inner.map.contains_key(&key.0);
-        if (!replacing && inner.map.len() >= self.max_entries)
-            || inner.weight + verified.weight > self.max_weight
-        {
-            // Freed after the lock is released: lookups do not wait on thousands of frees.
-            dropped = Some(std::mem::take(&mut inner.map));
-            inner.weight = 0;
-        }
-        inner.weight += verified.weight;
-        if let Some(old) = inner.map.insert(key.0, verified) {
-            inner.weight -= old.weight;
-        }
-        drop(inner);
-        drop(dropped);
-    }
-
-    /// How many tokens are cached.
-    pub fn len(&self) -> usize {
-        self.inner.read().map(|i| i.map.len()).unwrap_or(0)
-    }
-
-    /// True when nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -659,33 +591,28 @@ mod tests {
     }
 
     #[test]
-    fn a_token_with_a_caveat_cut_off_misses_the_cache_and_fails() {
+    fn a_token_with_a_caveat_cut_off_has_another_key_and_fails() {
         let (proxy, root, now) = setup();
         let narrow = root
             .attenuate(&Caveat::parse("path prefix /v1/charges").expect("caveat"))
             .attenuate(&Caveat::TimeBefore(now + Duration::from_secs(600)));
-        let cache = VerifiedCache::new(8, 1 << 20);
         let text = narrow.encode();
-        cache.insert(
-            VerifiedCache::key(&text),
-            Arc::new(verified(&proxy, &narrow, &[]).expect("verifies")),
-        );
-        // The same token in another encoding is other text: a miss, verified on its own.
+        let kept = verified(&proxy, &narrow, &[]).expect("verifies");
+        // The same token in another encoding is other text: another key, verified on its own.
         let json = narrow.encode_as(crate::token::WireFormat::V2Json);
-        assert!(cache.get(&VerifiedCache::key(&json)).is_none());
+        assert_ne!(CacheKey::of(&json), CacheKey::of(&text));
         // Cut the path caveat out: the signature bytes stay the same, the text does not;
-        // it misses, and the full verification refuses it.
+        // its key differs, and the full verification refuses it.
         let mut doc: serde_json::Value = serde_json::from_str(&json).expect("json");
         doc["c"].as_array_mut().expect("caveats").remove(0);
         let forged = Token::decode(&doc.to_string()).expect("decodes");
-        assert!(cache.get(&VerifiedCache::key(&forged.encode())).is_none());
+        assert_ne!(CacheKey::of(&forged.encode()), CacheKey::of(&text));
         let d = verified(&proxy, &forged, &[]).expect_err("forged");
         assert_eq!(d.kind, DenyKind::BadSignature);
-        // The cached token still decides each request: a path outside the prefix is denied.
-        let hit = cache.get(&VerifiedCache::key(&text)).expect("hit");
-        assert!(hit.decide(&get(now, "/v1/charges/ch_1")).is_allowed());
-        assert!(!hit.decide(&get(now, "/v1/refunds")).is_allowed());
-        assert!(!hit
+        // What is kept still decides each request: a path outside the prefix is denied.
+        assert!(kept.decide(&get(now, "/v1/charges/ch_1")).is_allowed());
+        assert!(!kept.decide(&get(now, "/v1/refunds")).is_allowed());
+        assert!(!kept
             .decide(&get(now + Duration::from_secs(601), "/v1/charges"))
             .is_allowed());
     }
@@ -753,28 +680,6 @@ mod tests {
         assert!(got <= soon && soon.duration_since(got).unwrap_or_default() < Duration::from_secs(1));
     }
 
-    #[test]
-    fn the_cache_stays_within_its_bounds() {
-        let (proxy, root, _) = setup();
-        let cache = VerifiedCache::new(3, 1 << 20);
-        for i in 0..10 {
-            let t = root.attenuate(&Caveat::parse(&format!("path = /v1/{i}")).expect("caveat"));
-            cache.insert(
-                VerifiedCache::key(&t.encode()),
-                Arc::new(verified(&proxy, &t, &[]).expect("verifies")),
-            );
-            assert!(cache.len() <= 3);
-        }
-        assert!(!cache.is_empty());
-        // A weight budget smaller than one entry keeps nothing.
-        let tiny = VerifiedCache::new(100, 16);
-        tiny.insert(
-            VerifiedCache::key(&root.encode()),
-            Arc::new(verified(&proxy, &root, &[]).expect("verifies")),
-        );
-        assert!(tiny.is_empty());
-    }
-
     /// A caveat of many one-character values is small text and a large parsed form; the
     /// weight must follow the parsed form, or a budget of bytes would hold hundreds of MB.
     #[test]
@@ -787,27 +692,10 @@ mod tests {
         assert!(v.weight() > 20_000 * 100, "weight {}", v.weight());
         let small = verified(&proxy, &root, &[]).expect("verifies");
         assert!(small.weight() < 2_000, "weight {}", small.weight());
-        // A budget the big entry does not fit in keeps nothing of it, and the cache
-        // never holds more than its budget.
-        let cache = VerifiedCache::new(100, 1 << 20);
-        cache.insert(VerifiedCache::key(&t.encode()), Arc::new(v));
-        assert!(cache.is_empty());
-        for i in 0..200 {
-            let t = root.attenuate(&Caveat::parse(&format!("path = /v1/{i}")).expect("caveat"));
-            let v = Arc::new(verified(&proxy, &t, &[]).expect("verifies"));
-            cache.insert(VerifiedCache::key(&t.encode()), v);
-            let (held, counted) = cache
-                .inner
-                .read()
-                .map(|i| (i.map.values().map(|v| v.weight).sum::<usize>(), i.weight))
-                .unwrap_or((0, 0));
-            assert!(held <= 1 << 20);
-            assert_eq!(counted, held);
-        }
     }
 
     #[test]
-    fn results_that_used_a_discharge_are_not_cached() {
+    fn a_result_that_used_a_discharge_says_so() {
         let (proxy, root, now) = setup();
         let key = b"0123456789abcdef0123456789abcdef";
         let token = root.add_third_party("https://approve.example", key, b"approve-1");
@@ -816,9 +704,6 @@ mod tests {
         let v = verified(&proxy, &token, &[bound]).expect("verifies");
         assert!(v.used_discharges());
         assert!(v.decide(&get(now, "/")).is_allowed());
-        let cache = VerifiedCache::new(8, 1 << 20);
-        cache.insert(VerifiedCache::key(&token.encode()), Arc::new(v));
-        assert!(cache.is_empty());
         // Without its discharge the same token does not verify at all.
         assert_eq!(
             verified(&proxy, &token, &[]).expect_err("missing").kind,

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified, VerifiedCache};
+use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified};
 use http::Response;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -175,7 +175,7 @@ impl Proxy {
     /// Whether a token-shaped string is a token: text verified before (a cache hit), or
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
-        let key = VerifiedCache::key(text);
+        let key = CacheKey::of(text);
         if let Some(verified) = self.verified.get(&key) {
             return Some(Resolved::Verified { verified, key });
         }
@@ -467,7 +467,7 @@ mod tests {
             port: 443,
             token: Some(Resolved::Decoded {
                 token: Arc::new(token),
-                key: VerifiedCache::key(&text),
+                key: CacheKey::of(&text),
             }),
             transparent: false,
         };
