@@ -14,4 +14,5 @@ mod prompt;
 mod proxy;
 mod scrub;
 mod transparent;
+mod usage;
 mod world;

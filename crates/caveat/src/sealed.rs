@@ -359,7 +359,7 @@ impl TryFrom<PayloadWire> for Payload {
 }
 
 impl Payload {
-    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    /// Heap bytes held, for cache budgets ([`crate::Verified::weight`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::caveat::{string_heap, vec_heap};
         let inject = match &self.inject {

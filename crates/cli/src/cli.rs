@@ -202,6 +202,10 @@ Examples:
         /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
         #[arg(long, value_name = "PATH")]
         proxy_key_file: Option<PathBuf>,
+        /// Also check revocations in the proxies' shared store (redis://HOST:PORT/DB), as
+        /// `macaroon-proxy run --state` does.
+        #[arg(long, value_name = "URL")]
+        state: Option<String>,
         /// Print the decision as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -434,6 +438,13 @@ pub struct Attenuation {
     /// At most this many bytes of request body (`body size <= N`).
     #[arg(long = "max-body", value_name = "BYTES")]
     pub max_body: Option<u64>,
+    /// At most this many requests in total, by this token and every token narrowed from
+    /// it (`uses <= N`; counted by the proxy, shared by its replicas through --state).
+    #[arg(long = "uses", value_name = "N")]
+    pub uses: Option<String>,
+    /// At most N requests in any rolling window: 60/1m, 1000/1h, 5/30s (`rate <= N/DURATION`).
+    #[arg(long = "rate", value_name = "N/DURATION")]
+    pub rate: Option<String>,
     /// A caveat in the caveat language, e.g. 'path = /v1/balance' (repeatable).
     #[arg(long = "caveat", value_name = "EXPR")]
     pub caveats: Vec<String>,

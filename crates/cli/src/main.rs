@@ -114,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             data_file,
             content_type,
             proxy_key_file,
+            state,
             json,
             discharges,
         } => {
@@ -125,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 data_file: data_file.as_deref(),
                 content_type: content_type.as_deref(),
                 proxy_key_file: proxy_key_file.as_deref(),
+                state: state.as_deref(),
                 json,
                 discharges: &discharges,
             };

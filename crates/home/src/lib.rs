@@ -29,6 +29,10 @@ pub use listfile::{
 
 /// File name of the private key in a macaroon home.
 pub const PRIVATE_KEY_FILE: &str = "proxy.key";
+/// The Redis set of revoked families in a shared `--state` store (`kid`s).
+pub const STATE_REVOKED_SET: &str = "macaroon:revoked";
+/// The Redis key bumped on every shared revocation, so replicas re-read the set only then.
+pub const STATE_REVOKED_VERSION: &str = "macaroon:revoked:version";
 /// File name of the public key in a macaroon home.
 pub const PUBLIC_KEY_FILE: &str = "proxy.pub";
 /// File name of the trust bundle (system roots + the proxy CA) in a macaroon home.

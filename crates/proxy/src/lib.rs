@@ -20,4 +20,5 @@ pub mod pipeline;
 pub mod revoke;
 pub mod run;
 pub mod scrub;
+pub mod state;
 pub mod upstream;

@@ -24,6 +24,8 @@ impl Attenuation {
             && self.forms.is_empty()
             && self.jsons.is_empty()
             && self.max_body.is_none()
+            && self.uses.is_none()
+            && self.rate.is_none()
             && self.caveats.is_empty()
     }
 
@@ -93,6 +95,11 @@ impl Attenuation {
         }
         if let Some(n) = self.max_body {
             out.push(Caveat::BodySize(n));
+        }
+        for (flag, field, value) in [("--uses", "uses", &self.uses), ("--rate", "rate", &self.rate)] {
+            if let Some(v) = value {
+                out.push(Caveat::parse(&format!("{field} <= {v}")).with_context(|| format!("{flag} {v:?}"))?);
+            }
         }
         for c in &self.caveats {
             out.push(Caveat::parse(c).context("--caveat")?);
@@ -220,7 +227,8 @@ pub fn run(
     if attenuation.is_empty() && third_party.third_party.is_none() {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
-             --path, --path-glob, --query, --form, --json, --max-body, --caveat or --third-party"
+             --path, --path-glob, --query, --form, --json, --max-body, --uses, --rate, --caveat or \
+             --third-party"
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.

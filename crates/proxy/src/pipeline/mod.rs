@@ -3,7 +3,9 @@
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
-//! 3. [`decide`]: unseal (cached), the core's decision, revocation;
+//! 3. [`decide`]: unseal (cached), the core's decision, revocation; then [`body`] reads a
+//!    body that caveats are on, and [`count`] charges usage and rate caveats (last, so a
+//!    refused request never spends a count);
 //! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret;
 //! 5. [`forward`]: over TLS with this worker's pooled client;
 //! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
@@ -16,6 +18,7 @@
 
 pub mod authority;
 pub mod body;
+pub mod count;
 pub mod credential;
 pub mod decide;
 mod deny;
@@ -30,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified, VerifiedCache};
+use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified};
 use http::Response;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -66,6 +69,8 @@ pub struct Loaded {
     pub revoked: Arc<Revocations>,
     /// Trusted issuers (reloaded in the background).
     pub issuers: Arc<Issuers>,
+    /// Usage and rate counts (and shared revocations): here, or in `--state`.
+    pub state: Arc<crate::state::State>,
 }
 
 /// Everything the pipeline needs, shared by all connections.
@@ -86,6 +91,8 @@ pub struct Proxy {
     pub revoked: Arc<Revocations>,
     /// Issuers whose payloads are opened.
     pub issuers: Arc<Issuers>,
+    /// Usage and rate counts.
+    pub state: Arc<crate::state::State>,
     /// Every connection and tunnel task, so shutdown can wait for them.
     pub tasks: tokio_util::task::TaskTracker,
     /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
@@ -142,6 +149,7 @@ impl Proxy {
             metrics: Metrics::default(),
             revoked: loaded.revoked,
             issuers: loaded.issuers,
+            state: loaded.state,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
             pools,
@@ -167,7 +175,7 @@ impl Proxy {
     /// Whether a token-shaped string is a token: text verified before (a cache hit), or
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
-        let key = VerifiedCache::key(text);
+        let key = CacheKey::of(text);
         if let Some(verified) = self.verified.get(&key) {
             return Some(Resolved::Verified { verified, key });
         }
@@ -387,6 +395,7 @@ async fn request_phases(
     } else {
         (pending.allowed(), upstream_request::OutBody::Stream(body))
     };
+    count::charge(proxy, &allowed, ctx).await?;
     ctx.rec.decision = "allow";
     ctx.scrub = proxy.scrubber(&allowed.payload);
     upstream_request::with_secret(parts, body, allowed)
@@ -458,7 +467,7 @@ mod tests {
             port: 443,
             token: Some(Resolved::Decoded {
                 token: Arc::new(token),
-                key: VerifiedCache::key(&text),
+                key: CacheKey::of(&text),
             }),
             transparent: false,
         };
