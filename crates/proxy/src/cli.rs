@@ -270,6 +270,8 @@ fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Result<ca
             anyhow::Error::new(e).context("not a valid token")
         }
     })
+}
+
 /// Writes a revocation to the shared store; every replica on it refuses within a second.
 fn shared_revoke(url: &str, kid: &str, hosts: &[&str]) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
