@@ -29,7 +29,7 @@
 #   attenuate    hyperfine of `macaroon attenuate` (process start to exit)
 #   counted      the cost of usage and rate caveats: our hop with --state on a local
 #                redis-server, the token plus `uses <= 1000000000000` and `rate <=
-#                100000/5s` (both always satisfied: every request is charged, none refused)
+#                100000/1s` (both always satisfied: every request is charged, none refused)
 #                vs the same token without them on the same proxy, and the counted token
 #                with the embedded store (no --state); keep-alive CONNS and one connection
 #                (p99). Not in the default ONLY: ONLY=counted (installs redis-server).
@@ -390,7 +390,7 @@ if want counted; then
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
     >"$WORK/redis.log" 2>&1 &
   REDIS_PID=$!; PIDS+=("$REDIS_PID"); wait_port "$REDIS_PORT"
-  COUNTED_TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --uses 1000000000000 --rate 100000/5s)
+  COUNTED_TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --uses 1000000000000 --rate 100000/1s)
   for r in $(seq "$ROUNDS"); do
     for conns in "$CONNS" 1; do
       sc=counted; [[ $conns == 1 ]] && sc=counted_latency
@@ -399,6 +399,11 @@ if want counted; then
       run_wrk "$sc" plain "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
       RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" redis "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
       stop "$OURS_PID"
+      if [[ -n "${BEFORE_BIN:-}" ]]; then
+        OURS_BIN=$BEFORE_BIN start_ours --state "redis://127.0.0.1:$REDIS_PORT/0"
+        RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" redis_before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
+        stop "$OURS_PID"
+      fi
       start_ours
       RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" embedded "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
       stop "$OURS_PID"

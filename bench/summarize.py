@@ -137,7 +137,8 @@ def main():
                "wrk → socat (opens one CONNECT per connection) → macaroon-proxy → upstream.")
 
     counted = [("plain", "token without usage/rate caveats"), ("redis", "+ uses and rate, --state redis (loopback)"),
-               ("embedded", "+ uses and rate, embedded store")]
+               ("embedded", "+ uses and rate, embedded store"),
+               ("redis_before", "+ uses and rate, --state redis, previous build (BEFORE_BIN)")]
     load_table(rows, "counted", counted, f"Usage and rate caveats, keep-alive, {a.conns} connections",
                "Our hop only; every request charged (one Lua round trip to Redis, or the in-process store), none refused.")
     load_table(rows, "counted_latency", counted, "Usage and rate caveats, one connection", "wrk -c1 -t1.")
@@ -176,7 +177,7 @@ def main():
                     pairs.append((f"{sc}: {p[:3]} added over direct, mitmproxy", f"{(m - d) / 1000:+.3f} ms"))
     for sc in ("counted", "counted_latency"):
         base = med(rows, sc, "plain", "rps")
-        for cfg in ("redis", "embedded"):
+        for cfg in ("redis", "embedded", "redis_before"):
             v = med(rows, sc, cfg, "rps")
             if v is not None:
                 pairs.append((f"{sc}: requests/s counted ({cfg}) / not counted", fmt(ratio(v, base), ".2f", "×")))

@@ -50,7 +50,8 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         .build()
         .context("could not start the async runtime")?;
     // The store's connection tasks live on this thread's runtime.
-    let state = Arc::new(rt.block_on(async { crate::state::State::open(cfg.state.as_deref()) })?);
+    let state =
+        Arc::new(rt.block_on(async { crate::state::State::open(cfg.state.as_deref(), cfg.workers) })?);
     let loaded = Loaded {
         state: state.clone(),
         keys: keys(home)?,

@@ -71,10 +71,10 @@ pub enum State {
 impl State {
     /// Connects (lazily: a store down at start-up is retried by each request that needs
     /// it, and reported by `/healthz`) to `url`, or the embedded store for `None`.
-    pub fn open(url: Option<&str>) -> anyhow::Result<State> {
+    pub fn open(url: Option<&str>, workers: usize) -> anyhow::Result<State> {
         match url {
             None => Ok(State::Embedded(Embedded::default())),
-            Some(u) => Ok(State::Redis(RedisState::open(u)?)),
+            Some(u) => Ok(State::Redis(RedisState::open(u, workers)?)),
         }
     }
 
@@ -199,7 +199,12 @@ const MAX_WINDOW_KEPT: Duration = caveat::MAX_WINDOW;
 
 /// The shared store: Redis or Valkey.
 pub struct RedisState {
-    manager: redis::aio::ConnectionManager,
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    /// One connection per runtime worker (index 0: any other thread), made on that
+    /// worker's first counted request: a request and its round trip to the store stay on
+    /// one thread, with no hand-off to another runtime's connection task.
+    managers: Vec<std::sync::OnceLock<redis::aio::ConnectionManager>>,
     script: redis::Script,
     /// The URL without its password, for messages.
     shown: String,
@@ -244,7 +249,7 @@ return {0, 0}
 ";
 
 impl RedisState {
-    fn open(url: &str) -> anyhow::Result<RedisState> {
+    fn open(url: &str, workers: usize) -> anyhow::Result<RedisState> {
         let shown = without_password(url);
         let client = redis::Client::open(url).map_err(|e| {
             anyhow::anyhow!("--state {shown:?} is not a Redis URL ({e}); use redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0")
@@ -255,10 +260,16 @@ impl RedisState {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let manager = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+        // The connection of this (the main) thread, made now so a bad configuration is an
+        // error at start-up; workers make theirs on first use.
+        let main = redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
             .map_err(|e| anyhow::anyhow!("--state {shown}: {e}"))?;
+        let managers: Vec<_> = (0..=workers).map(|_| std::sync::OnceLock::new()).collect();
+        let _ = managers[0].set(main);
         Ok(RedisState {
-            manager,
+            client,
+            config,
+            managers,
             script: redis::Script::new(CHARGE_LUA),
             shown,
             up: AtomicBool::new(true),
@@ -288,7 +299,7 @@ impl RedisState {
             };
         }
         inv.arg(format!("{request_id}-{}", unique()));
-        let mut con = self.manager.clone();
+        let mut con = self.connection()?;
         let answer: Result<(i64, i64), String> =
             match tokio::time::timeout(STORE_TIMEOUT, inv.invoke_async(&mut con)).await {
                 Ok(Ok(v)) => Ok(v),
@@ -306,6 +317,22 @@ impl RedisState {
                 return Err(self.unavailable(format!("the charge script answered {index}")));
             }
         })
+    }
+
+    /// This thread's connection to the store (made on its first use).
+    fn connection(&self) -> Result<redis::aio::ConnectionManager, Unavailable> {
+        let i = crate::pipeline::current_worker();
+        let cell = self
+            .managers
+            .get(i)
+            .or(self.managers.first())
+            .ok_or_else(|| self.unavailable("no connection slot".into()))?;
+        if let Some(m) = cell.get() {
+            return Ok(m.clone());
+        }
+        let m = redis::aio::ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            .map_err(|e| self.unavailable(e.to_string()))?;
+        Ok(cell.get_or_init(|| m).clone())
     }
 
     /// The last failure, when the store failed less than [`FAIL_FAST`] ago and has not
@@ -370,7 +397,7 @@ impl RedisState {
 
     /// One command, bounded by [`STORE_TIMEOUT`], its outcome recorded for `/healthz`.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
-        let mut con = self.manager.clone();
+        let mut con = self.connection()?;
         let answer = match tokio::time::timeout(STORE_TIMEOUT, cmd.query_async::<T>(&mut con)).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err(format!("no answer within {}ms", STORE_TIMEOUT.as_millis())),
@@ -557,7 +584,7 @@ mod tests {
 
     #[test]
     fn a_bad_store_url_says_what_to_write() {
-        let Err(e) = State::open(Some("http://x")) else {
+        let Err(e) = State::open(Some("http://x"), 1) else {
             panic!("accepted")
         };
         assert!(e.to_string().contains("redis://HOST:PORT/DB"), "{e}");
