@@ -65,7 +65,7 @@ pub enum State {
     /// In this process only.
     Embedded(Embedded),
     /// In Redis, shared by every replica pointed at it.
-    Redis(RedisState),
+    Redis(Box<RedisState>),
 }
 
 impl State {
@@ -74,7 +74,7 @@ impl State {
     pub fn open(url: Option<&str>, workers: usize) -> anyhow::Result<State> {
         match url {
             None => Ok(State::Embedded(Embedded::default())),
-            Some(u) => Ok(State::Redis(RedisState::open(u, workers)?)),
+            Some(u) => Ok(State::Redis(Box::new(RedisState::open(u, workers)?))),
         }
     }
 
