@@ -214,6 +214,8 @@ pub enum InjectError {
     /// The sealed header name is not one `http` accepts (the core checks names when they
     /// are sealed and opened, so this is a defence in depth, never a fallback).
     Name(http::header::InvalidHeaderName),
+    /// The rule is not one whose secret is sent as it is sealed.
+    NotStatic,
 }
 
 impl std::fmt::Display for InjectError {
@@ -221,6 +223,7 @@ impl std::fmt::Display for InjectError {
         match self {
             InjectError::Value(_) => f.write_str("the sealed key cannot be sent in a header"),
             InjectError::Name(_) => f.write_str("the sealed header name is not a valid header name"),
+            InjectError::NotStatic => f.write_str("the sealed credential is not sent as it is sealed"),
         }
     }
 }
@@ -292,7 +295,11 @@ pub fn strip_and_inject(
             let name = HeaderName::from_bytes(name.as_str().as_bytes()).map_err(InjectError::Name)?;
             set(name, secret.expose().to_string())?
         }
-        Injection::Query(_) => {}
+        // A signed request carries no secret: the signature is added once it is built.
+        Injection::Query(_) | Injection::SigV4(_) => {}
+        // An OAuth2 credential is injected as the bearer access token it obtained, never as
+        // its sealed material.
+        Injection::OAuth2Refresh | Injection::OAuth2ClientCredentials => return Err(InjectError::NotStatic),
     }
     Ok(query)
 }

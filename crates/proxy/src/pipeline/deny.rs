@@ -81,6 +81,10 @@ pub enum Deny {
         /// Its `Content-Encoding`.
         encoding: String,
     },
+    /// The OAuth2 token endpoint refused or failed the exchange.
+    CredentialExchange(crate::oauth::ExchangeError),
+    /// A SigV4 request that cannot be signed as sent.
+    Unsignable(String),
     /// The upstream sent no response headers in time.
     UpstreamTimeout {
         /// The upstream host.
@@ -120,6 +124,8 @@ impl Deny {
             Deny::Upstream { .. } => (S::BAD_GATEWAY, "upstream_error"),
             Deny::Unscannable { .. } => (S::BAD_GATEWAY, "unscannable_response"),
             Deny::UpstreamTimeout { .. } => (S::GATEWAY_TIMEOUT, "upstream_timeout"),
+            Deny::CredentialExchange(_) => (S::BAD_GATEWAY, "credential_exchange_failed"),
+            Deny::Unsignable(_) => (S::BAD_REQUEST, "unsignable_request"),
         }
     }
 
@@ -140,7 +146,8 @@ impl Deny {
             Deny::Upstream { .. }
             | Deny::UpstreamTimeout { .. }
             | Deny::BadSecret
-            | Deny::Unscannable { .. } => "error",
+            | Deny::Unscannable { .. }
+            | Deny::CredentialExchange(_) => "error",
             _ => "deny",
         }
     }
@@ -183,6 +190,8 @@ impl Deny {
                  (run --max-body); nothing was sent upstream"
             ),
             Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
+            Deny::CredentialExchange(e) => exchange_message(e),
+            Deny::Unsignable(why) => why.clone(),
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
             Deny::Unscannable { host, encoding } => format!(
                 "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
@@ -260,6 +269,32 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
                  token where the key would go (e.g. Authorization: Bearer TOKEN){hint}"
             )
         }
+    }
+}
+
+/// What a failed OAuth2 exchange says: the provider's status and error code, never its body.
+fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
+    let hint = crate::pipeline::forward::hint(&e.host, &e.detail);
+    match (e.status, &e.code) {
+        (Some(status), Some(code)) => format!(
+            "the token endpoint {} refused the OAuth2 exchange (HTTP {status}, error {code}); \
+             {}",
+            e.host,
+            match code.as_str() {
+                "invalid_grant" => "the refresh token is expired or revoked: wrap a new one",
+                "invalid_client" | "unauthorized_client" =>
+                    "the client id or secret is wrong: wrap the right ones",
+                _ => "see the provider's documentation for this error code",
+            }
+        ),
+        (Some(status), None) => format!(
+            "the token endpoint {} failed the OAuth2 exchange (HTTP {status}): {}",
+            e.host, e.detail
+        ),
+        (None, _) => format!(
+            "the proxy could not reach the token endpoint {} for the OAuth2 exchange: {}{hint}",
+            e.host, e.detail
+        ),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod decide;
 mod deny;
 pub mod forward;
 pub mod logging;
+pub mod obtain;
 pub mod response;
 pub mod upstream_request;
 
@@ -97,6 +98,8 @@ pub struct Proxy {
     unsealed: quick_cache::sync::Cache<Vec<u8>, Arc<Payload>>,
     /// Response scrubbers, by token family (one secret each).
     scrubbers: quick_cache::sync::Cache<String, Option<Arc<crate::scrub::Scrubber>>>,
+    /// OAuth2 access tokens obtained, by credential.
+    pub access_tokens: crate::oauth::AccessTokens,
     /// Verified tokens, by the digest of their exact text.
     verified: quick_cache::sync::Cache<CacheKey, Arc<Verified>, VerifiedWeight>,
 }
@@ -147,6 +150,7 @@ impl Proxy {
             pools,
             unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
             scrubbers: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
+            access_tokens: crate::oauth::AccessTokens::default(),
             verified: quick_cache::sync::Cache::with_weighter(
                 VERIFIED_CACHE_MAX,
                 VERIFIED_CACHE_BYTES,
@@ -204,7 +208,12 @@ impl Proxy {
         if let Some(hit) = self.scrubbers.get(&payload.kid) {
             return hit;
         }
-        let s = crate::scrub::Scrubber::new(&payload.secret).map(Arc::new);
+        // Every secret part of the credential: the key; the AWS secret key and session token;
+        // an OAuth2 refresh token and client secret (access tokens have their own).
+        let s = match payload.credential() {
+            Ok(c) => crate::scrub::Scrubber::for_secrets(&c.secrets()).map(Arc::new),
+            Err(_) => crate::scrub::Scrubber::new(&payload.secret).map(Arc::new),
+        };
         self.scrubbers.insert(payload.kid.clone(), s.clone());
         s
     }
@@ -297,6 +306,9 @@ pub struct RequestCtx {
     pub rec: Record,
     /// The secret's scrubber, for a request that carries one: its response is scrubbed.
     pub scrub: Option<Arc<crate::scrub::Scrubber>>,
+    /// An OAuth2 request without a body: sent again once with a new access token if the
+    /// upstream answers 401.
+    pub retry: Option<forward::Retry>,
 }
 
 impl RequestCtx {
@@ -314,6 +326,7 @@ impl RequestCtx {
             },
             mode,
             scrub: None,
+            retry: None,
         }
     }
 
@@ -388,8 +401,24 @@ async fn request_phases(
         (pending.allowed(), upstream_request::OutBody::Stream(body))
     };
     ctx.rec.decision = "allow";
-    ctx.scrub = proxy.scrubber(&allowed.payload);
-    upstream_request::with_secret(parts, body, allowed)
+    let injected = obtain::obtain(proxy, &allowed.payload).await?;
+    ctx.scrub = injected.scrubber(proxy, &allowed.payload);
+    let body = match (&injected, body) {
+        // A signature over the body's hash needs the body, read whole (bounded).
+        (obtain::Injected::SigV4 { service, .. }, upstream_request::OutBody::Stream(b))
+            if crate::sigv4::payload(service, &parts.headers)
+                .is_ok_and(|p| p == crate::sigv4::Payload::Hashed) =>
+        {
+            match body::read(&parts, b, proxy.config.max_body).await? {
+                caveat::BodyView::Read(r) => upstream_request::OutBody::Checked(r.bytes.clone()),
+                caveat::BodyView::NotRead => upstream_request::OutBody::Checked(Bytes::new()),
+            }
+        }
+        (_, b) => b,
+    };
+    let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
+    ctx.retry = forward::Retry::for_request(&injected, &out);
+    Ok(out)
 }
 
 /// A request id: 16 hex digits, unique enough to find a line in the audit log.

@@ -12,8 +12,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::decide::Allowed;
+use super::obtain::Injected;
 use super::{Deny, Outgoing};
-use crate::inject;
+use crate::{inject, sigv4};
+use caveat::Injection;
 
 /// The body that goes upstream.
 pub enum OutBody {
@@ -24,17 +26,40 @@ pub enum OutBody {
 }
 
 /// The request that carries the secret, to the sealed host, over TLS.
-pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<Outgoing, Deny> {
+pub fn with_secret(
+    mut parts: Parts,
+    body: OutBody,
+    allowed: &Allowed,
+    injected: &Injected,
+) -> Result<Outgoing, Deny> {
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(inject::DISCHARGE_HEADER);
     parts.headers.remove(HOST);
     let payload = &allowed.payload;
+    let bearer;
+    let (rule, secret) = match injected {
+        Injected::Static => (&payload.inject, &payload.secret),
+        Injected::OAuth2 { access, .. } => {
+            bearer = Injection::Bearer;
+            (&bearer, &access.token)
+        }
+        // Nothing is injected: the request is signed once it is built.
+        Injected::SigV4 { .. } => (&payload.inject, &payload.secret),
+    };
+    let signing = match injected {
+        Injected::SigV4 { service, .. } => {
+            let p = sigv4::payload(service, &parts.headers).map_err(|e| Deny::Unsignable(e.to_string()))?;
+            sigv4::strip_client_signature(&mut parts.headers);
+            Some(p)
+        }
+        _ => None,
+    };
     let query = inject::strip_and_inject(
         &mut parts.headers,
         parts.uri.query(),
         &allowed.places,
-        &payload.inject,
-        &payload.secret,
+        rule,
+        secret,
     )
     .map_err(|_| Deny::BadSecret)?;
     // A secret never travels in cleartext: http:// requests go upstream as https.
@@ -56,17 +81,30 @@ pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<
     parts
         .headers
         .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    let body = match body {
-        OutBody::Stream(b) => b.map_err(Into::into).boxed(),
+    let (body, checked) = match body {
+        OutBody::Stream(b) => (b.map_err(Into::into).boxed(), None),
         OutBody::Checked(bytes) => {
             // The length of what was checked: no chunking, no trailers, nothing else to frame.
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            super::full(bytes)
+            (super::full(bytes.clone()), Some(bytes))
         }
     };
-    Ok(Outgoing::Secret(http::Request::from_parts(parts, body)))
+    let mut req = http::Request::from_parts(parts, body);
+    if let (
+        Some(p),
+        Injected::SigV4 {
+            keys,
+            region,
+            service,
+        },
+    ) = (signing, injected)
+    {
+        sigv4::sign_request(&mut req, checked.as_deref(), p, region, service, keys)
+            .map_err(|e| Deny::Unsignable(e.to_string()))?;
+    }
+    Ok(Outgoing::Secret(req))
 }
 
 /// A request without a token to a `--passthrough` host.
