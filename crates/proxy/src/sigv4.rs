@@ -89,11 +89,14 @@ pub fn payload(service: &str, headers: &HeaderMap) -> Result<Payload, SignError>
     }
 }
 
-/// Removes the client's signature, date, token and payload-hash headers.
+/// Removes the client's signature, date, token and payload-hash headers, and `Expect`
+/// (the proxy answered it; AWS's signers leave it out of signatures, so it must not be
+/// in the one the proxy makes).
 pub fn strip_client_signature(headers: &mut HeaderMap) {
     for h in CLIENT_SIGNING_HEADERS {
         headers.remove(h);
     }
+    headers.remove(http::header::EXPECT);
 }
 
 /// Signs `req` (its final URI and headers) for `region`/`service` with `keys`; `body` is
