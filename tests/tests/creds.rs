@@ -173,3 +173,284 @@ fn an_s3_token_cannot_sign_for_sts() {
     );
     assert!(!w.stand_in.log().contains("REJECTED"), "nothing reached it");
 }
+
+mod oauth {
+    use super::*;
+
+    pub const API: &str = "api.example.test";
+    pub const IDP: &str = "oauth.example.test";
+    pub const CLIENT_ID: &str = "e2e-client.apps.example";
+    pub const CLIENT_SECRET: &str = "GOCSPX-macaroon-e2e-client-secret";
+    pub const REFRESH: &str = "1//e2e-sealed-refresh-token-0123456789";
+
+    /// A proxy, an OAuth2 provider stand-in, and a wrapped credential (`google`).
+    pub struct OAuth {
+        pub s: Session,
+        pub provider: StandIn,
+        pub proxy: ProxyProcess,
+        /// The refresh token sealed, if the grant has one.
+        pub sealed_refresh: Option<&'static str>,
+    }
+
+    pub fn start(rule: &str) -> Option<OAuth> {
+        if let Some(why) = e2e::missing_python(&["google.auth", "requests"]) {
+            e2e::skip_or_fail(why.replace("pip install google.auth", "pip install google-auth"));
+            return None;
+        }
+        if let Some(why) = e2e::missing_tool("curl", "install curl") {
+            e2e::skip_or_fail(why);
+            return None;
+        }
+        let s = Session::new();
+        s.run("macaroon-proxy", &["keygen"]).ok();
+        let json = if rule == "oauth2-refresh" {
+            format!(
+                r#"{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}","refresh_token":"{REFRESH}"}}"#
+            )
+        } else {
+            format!(r#"{{"client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}"}}"#)
+        };
+        let token_url = format!("https://{IDP}/token");
+        s.run_stdin(
+            "macaroon",
+            &[
+                "wrap",
+                "google",
+                "--host",
+                API,
+                "--inject",
+                rule,
+                "--token-url",
+                &token_url,
+            ],
+            &json,
+        )
+        .ok();
+        let provider = StandIn::start(
+            &standin("oauth.py"),
+            &[API, IDP],
+            &[
+                "--client-id",
+                CLIENT_ID,
+                "--client-secret",
+                CLIENT_SECRET,
+                "--refresh-token",
+                REFRESH,
+            ],
+        );
+        let proxy = s.start_proxy_at(&provider.tls.ca, provider.addr, &[API, IDP], &[]);
+        let sealed_refresh = (rule == "oauth2-refresh").then_some(REFRESH);
+        Some(OAuth {
+            s,
+            provider,
+            proxy,
+            sealed_refresh,
+        })
+    }
+
+    impl OAuth {
+        /// Asks the provider directly (not through the proxy): `/_stats`, `/_control?...`.
+        pub fn provider(&self, target: &str) -> serde_json::Value {
+            let out = std::process::Command::new("curl")
+                .args(["-sS", "--max-time", "30", "--cacert"])
+                .arg(&self.provider.tls.ca)
+                .arg("--connect-to")
+                .arg(format!("{IDP}:443:{}", self.provider.addr))
+                .arg(format!("https://{IDP}{target}"))
+                .env_remove("HTTPS_PROXY")
+                .env_remove("https_proxy")
+                .output()
+                .expect("curl");
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        }
+
+        /// The client program through `macaroon exec`: every response it got.
+        pub fn client(&self, mode: &str, n: usize) -> Vec<serde_json::Value> {
+            let mut cmd = self.s.cmd("macaroon");
+            cmd.args(["exec", "--token", "google", "--proxy", &self.proxy.url(), "--"])
+                .arg("python3")
+                .arg(standin("oauth_client.py"))
+                .args([mode, &n.to_string()]);
+            let run = Run::from(cmd.output().expect("run the client"));
+            run.ok();
+            serde_json::from_str(run.out()).expect("the client printed JSON")
+        }
+
+        pub fn exchanges(&self) -> u64 {
+            self.provider("/_stats")["exchanges"].as_u64().expect("count")
+        }
+
+        /// No response the client saw, no audit line and no proxy log line carried the
+        /// client secret, a refresh token or an access token the provider issued.
+        pub fn assert_nothing_leaked(&self, responses: &[serde_json::Value]) {
+            let stats = self.provider("/_stats");
+            let mut secrets: Vec<String> = vec![CLIENT_SECRET.into()];
+            secrets.extend(self.sealed_refresh.map(String::from));
+            for list in ["issued_access", "issued_refresh"] {
+                for t in stats[list].as_array().expect("list") {
+                    secrets.push(t.as_str().expect("token").to_string());
+                }
+            }
+            let seen = serde_json::to_string(responses).expect("json");
+            let audit = std::fs::read_to_string(&self.proxy.audit_path).unwrap_or_default();
+            for secret in &secrets {
+                assert!(
+                    !seen.contains(secret.as_str()),
+                    "a response carried a provider secret"
+                );
+                assert!(
+                    !audit.contains(secret.as_str()),
+                    "the audit log holds a provider secret"
+                );
+                assert!(
+                    !self.proxy.stderr().contains(secret.as_str()),
+                    "stderr holds a provider secret"
+                );
+            }
+        }
+    }
+
+    /// Every response is a 200 whose echoed token was scrubbed.
+    pub fn all_ok_and_scrubbed(responses: &[serde_json::Value]) {
+        for r in responses {
+            assert_eq!(r["status"], 200, "{r}");
+            let body: serde_json::Value =
+                serde_json::from_str(r["body"].as_str().expect("body")).expect("json");
+            let echoed = body["token_seen"].as_str().expect("echo");
+            assert!(!echoed.is_empty() && echoed.chars().all(|c| c == '*'), "{echoed}");
+            let debug = r["headers"]
+                .as_object()
+                .expect("headers")
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-debug-token"))
+                .and_then(|(_, v)| v.as_str())
+                .expect("the echoed header");
+            assert!(debug.chars().all(|c| c == '*'), "{debug}");
+        }
+    }
+}
+
+#[test]
+fn oauth2_fifty_requests_make_one_exchange_and_no_response_carries_a_token() {
+    let Some(w) = oauth::start("oauth2-refresh") else {
+        return;
+    };
+    let responses = w.client("seq", 50);
+    assert_eq!(responses.len(), 50);
+    oauth::all_ok_and_scrubbed(&responses);
+    assert_eq!(w.exchanges(), 1, "one exchange for 50 requests");
+    let stats = w.provider("/_stats");
+    assert_eq!(stats["resource_ok"], 50);
+    assert_eq!(stats["refresh_tokens_used"], serde_json::json!([oauth::REFRESH]));
+    w.assert_nothing_leaked(&responses);
+}
+
+#[test]
+fn oauth2_twenty_concurrent_requests_wait_for_one_exchange() {
+    let Some(w) = oauth::start("oauth2-refresh") else {
+        return;
+    };
+    // A slow token endpoint: every request arrives while the first exchange is running.
+    w.provider("/_control?delay=0.5");
+    let responses = w.client("par", 20);
+    assert_eq!(responses.len(), 20);
+    oauth::all_ok_and_scrubbed(&responses);
+    assert_eq!(w.exchanges(), 1, "single flight under 20 concurrent requests");
+    w.assert_nothing_leaked(&responses);
+}
+
+#[test]
+fn oauth2_an_expired_token_is_refreshed_with_the_rotated_refresh_token() {
+    let Some(w) = oauth::start("oauth2-refresh") else {
+        return;
+    };
+    // Tokens that expire at once, and a refresh token replaced on every use (the old one
+    // refused from then on): only a proxy that keeps the rotated one keeps working.
+    w.provider("/_control?expires_in=0&rotate=1");
+    let responses = w.client("seq", 3);
+    oauth::all_ok_and_scrubbed(&responses);
+    assert_eq!(w.exchanges(), 3, "each expired token was replaced");
+    let stats = w.provider("/_stats");
+    let used = stats["refresh_tokens_used"].as_array().expect("used").clone();
+    let issued = stats["issued_refresh"].as_array().expect("issued").clone();
+    assert_eq!(used[0], oauth::REFRESH);
+    assert_eq!(
+        used[1..],
+        issued[..2],
+        "each exchange used the refresh token rotated by the last"
+    );
+    // Long-lived tokens again: one more exchange, then the cache serves.
+    w.provider("/_control?expires_in=3600");
+    let more = w.client("seq", 5);
+    oauth::all_ok_and_scrubbed(&more);
+    assert_eq!(w.exchanges(), 4);
+    let mut all = responses;
+    all.extend(more);
+    w.assert_nothing_leaked(&all);
+}
+
+#[test]
+fn oauth2_a_refused_access_token_is_refreshed_once_and_the_request_retried() {
+    let Some(w) = oauth::start("oauth2-refresh") else {
+        return;
+    };
+    let first = w.client("seq", 1);
+    oauth::all_ok_and_scrubbed(&first);
+    // The provider revokes every access token (the cached one still looks fresh).
+    w.provider("/_control?revoke=1");
+    let after = w.client("seq", 3);
+    oauth::all_ok_and_scrubbed(&after);
+    let stats = w.provider("/_stats");
+    assert_eq!(stats["exchanges"], 2, "one refresh after the 401");
+    assert_eq!(
+        stats["resource_401"], 1,
+        "one request saw the 401, and was retried"
+    );
+    assert_eq!(stats["resource_ok"], 4);
+}
+
+#[test]
+fn oauth2_a_failed_exchange_is_a_502_with_the_provider_code_and_never_its_body() {
+    let Some(w) = oauth::start("oauth2-refresh") else {
+        return;
+    };
+    // The provider's error description quotes the refresh token it was sent.
+    w.provider("/_control?fail=invalid_grant");
+    let responses = w.client("seq", 1);
+    let r = &responses[0];
+    assert_eq!(r["status"], 502, "{r}");
+    let body: serde_json::Value = serde_json::from_str(r["body"].as_str().expect("body")).expect("json");
+    assert_eq!(body["error"]["code"], "credential_exchange_failed");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("invalid_grant") && message.contains(oauth::IDP),
+        "{message}"
+    );
+    assert!(
+        !message.contains("is not valid"),
+        "the provider's body was repeated: {message}"
+    );
+    w.assert_nothing_leaked(&responses);
+    let audit = w.proxy.audit();
+    let line = audit.last().expect("audit line");
+    assert_eq!(line["status"], 502, "{line}");
+    assert_eq!(
+        w.provider("/_stats")["resource_ok"],
+        0,
+        "nothing reached the resource"
+    );
+}
+
+#[test]
+fn oauth2_client_credentials_grant_is_exchanged_and_cached() {
+    let Some(w) = oauth::start("oauth2-client-credentials") else {
+        return;
+    };
+    let responses = w.client("seq", 10);
+    oauth::all_ok_and_scrubbed(&responses);
+    let stats = w.provider("/_stats");
+    assert_eq!(stats["exchanges"], 1);
+    assert_eq!(stats["grants"], serde_json::json!(["client_credentials"]));
+    w.assert_nothing_leaked(&responses);
+}
