@@ -43,7 +43,8 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
         }
         'macaroon;wrap' {
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'A host the key may be sent to (repeatable). The first is the default upstream when the proxy runs as a reverse proxy')
-            [CompletionResult]::new('--inject', '--inject', [CompletionResultType]::ParameterName, 'Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME')
+            [CompletionResult]::new('--inject', '--inject', [CompletionResultType]::ParameterName, 'Where the proxy puts the key upstream: bearer, basic, header:NAME, query:NAME; oauth2-refresh or oauth2-client-credentials (reads {"client_id","client_secret", "refresh_token","scope"?} JSON; needs --token-url); sigv4:REGION:SERVICE (reads {"access_key_id","secret_access_key","session_token"?} JSON)')
+            [CompletionResult]::new('--token-url', '--token-url', [CompletionResultType]::ParameterName, 'The OAuth2 token endpoint (https) for oauth2-refresh and oauth2-client-credentials, e.g. https://oauth2.googleapis.com/token')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it')
             [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'Advisory location recorded in the token (e.g. the proxy''s URL)')
             [CompletionResult]::new('--proxy-key', '--proxy-key', [CompletionResultType]::ParameterName, 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub')
@@ -187,6 +188,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon' -ScriptBlock {
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080')
             [CompletionResult]::new('--ca', '--ca', [CompletionResultType]::ParameterName, 'The proxy''s CA certificate. Default: $MACAROON_HOME/ca.pem')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('--aws', '--aws', [CompletionResultType]::ParameterName, 'For a sigv4 token: put it in AWS_SESSION_TOKEN, with dummy AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, so AWS SDKs and the aws CLI send it as X-Amz-Security-Token')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -330,7 +330,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__exec)
-            opts="-h -V --token --env --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --proxy --ca --home --help --version"
+            opts="-h -V --token --env --aws --expires --not-before --path --path-glob --method --host --query --form --json --max-body --caveat --proxy --ca --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,7 +830,7 @@ _macaroon() {
             return 0
             ;;
         macaroon__subcmd__wrap)
-            opts="-h -V --host --inject --expires --location --proxy-key --issuer-key --no-store --force --home --help --version"
+            opts="-h -V --host --inject --token-url --expires --location --proxy-key --issuer-key --no-store --force --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,6 +841,10 @@ _macaroon() {
                     return 0
                     ;;
                 --inject)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,7 +39,8 @@ set edit:completion:arg-completer[macaroon] = {|@words|
         }
         &'macaroon;wrap'= {
             cand --host 'A host the key may be sent to (repeatable). The first is the default upstream when the proxy runs as a reverse proxy'
-            cand --inject 'Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME'
+            cand --inject 'Where the proxy puts the key upstream: bearer, basic, header:NAME, query:NAME; oauth2-refresh or oauth2-client-credentials (reads {"client_id","client_secret", "refresh_token","scope"?} JSON; needs --token-url); sigv4:REGION:SERVICE (reads {"access_key_id","secret_access_key","session_token"?} JSON)'
+            cand --token-url 'The OAuth2 token endpoint (https) for oauth2-refresh and oauth2-client-credentials, e.g. https://oauth2.googleapis.com/token'
             cand --expires 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it'
             cand --location 'Advisory location recorded in the token (e.g. the proxy''s URL)'
             cand --proxy-key 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub'
@@ -172,6 +173,7 @@ set edit:completion:arg-completer[macaroon] = {|@words|
             cand --proxy 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080'
             cand --ca 'The proxy''s CA certificate. Default: $MACAROON_HOME/ca.pem'
             cand --home 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --aws 'For a sigv4 token: put it in AWS_SESSION_TOKEN, with dummy AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, so AWS SDKs and the aws CLI send it as X-Amz-Security-Token'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

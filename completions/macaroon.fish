@@ -41,7 +41,8 @@ complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "rm" -d 'Remove a 
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c macaroon -n "__fish_macaroon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l host -d 'A host the key may be sent to (repeatable). The first is the default upstream when the proxy runs as a reverse proxy' -r
-complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l inject -d 'Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l inject -d 'Where the proxy puts the key upstream: bearer, basic, header:NAME, query:NAME; oauth2-refresh or oauth2-client-credentials (reads {"client_id","client_secret", "refresh_token","scope"?} JSON; needs --token-url); sigv4:REGION:SERVICE (reads {"access_key_id","secret_access_key","session_token"?} JSON)' -r
+complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l token-url -d 'The OAuth2 token endpoint (https) for oauth2-refresh and oauth2-client-credentials, e.g. https://oauth2.googleapis.com/token' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l expires -d 'Hard expiry sealed into the token (e.g. 90d); no caveat can extend it' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l location -d 'Advisory location recorded in the token (e.g. the proxy\'s URL)' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand wrap" -l proxy-key -d 'The proxy public key (base64), or a file holding it. Default: $MACAROON_PROXY_KEY, else $MACAROON_HOME/proxy.pub' -r
@@ -140,6 +141,7 @@ complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l caveat -d 'A 
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l proxy -d 'The proxy URL. Default: $MACAROON_PROXY, else http://127.0.0.1:8080' -r
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l ca -d 'The proxy\'s CA certificate. Default: $MACAROON_HOME/ca.pem' -r -F
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l home -d 'The macaroon home (proxy key, stored tokens). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -l aws -d 'For a sigv4 token: put it in AWS_SESSION_TOKEN, with dummy AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, so AWS SDKs and the aws CLI send it as X-Amz-Security-Token'
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon -n "__fish_macaroon_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c macaroon -n "__fish_macaroon_using_subcommand mount" -l config -d 'The policy file. Default: $MACAROON_HOME/mount.toml (optional)' -r -F

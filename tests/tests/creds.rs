@@ -454,3 +454,208 @@ fn oauth2_client_credentials_grant_is_exchanged_and_cached() {
     assert_eq!(stats["grants"], serde_json::json!(["client_credentials"]));
     w.assert_nothing_leaked(&responses);
 }
+
+mod wrap {
+    use super::*;
+
+    pub fn home() -> Session {
+        let s = Session::new();
+        s.run("macaroon-proxy", &["keygen"]).ok();
+        s
+    }
+
+    pub const GOOGLE: &str = "https://oauth2.googleapis.com/token";
+}
+
+#[test]
+fn wrap_names_missing_and_unknown_fields_and_never_echoes_a_value() {
+    let s = wrap::home();
+    let oauth = |json: &str| {
+        s.run_stdin(
+            "macaroon",
+            &[
+                "wrap",
+                "gmail",
+                "--host",
+                "gmail.googleapis.com",
+                "--inject",
+                "oauth2-refresh",
+                "--token-url",
+                wrap::GOOGLE,
+            ],
+            json,
+        )
+    };
+    let run = oauth(r#"{"client_id":"c","client_secret":"s"}"#);
+    run.code(2);
+    assert!(
+        run.stderr.contains("missing field `refresh_token`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(r#""refresh_token""#),
+        "the expected shape: {}",
+        run.stderr
+    );
+    let run = oauth(r#"{"client_id":"c","refresh_token":"1//rt_do_not_echo","refersh":"typo_value_77"}"#);
+    run.code(2);
+    assert!(run.stderr.contains("unknown field `refersh`"), "{}", run.stderr);
+    assert!(!run.stderr.contains("typo_value_77") && !run.stderr.contains("rt_do_not_echo"));
+    let run = oauth(r#""1//a_bare_refresh_token""#);
+    run.code(2);
+    assert!(!run.stderr.contains("a_bare_refresh_token"), "{}", run.stderr);
+    let run = s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "aws",
+            "--host",
+            "s3.amazonaws.com",
+            "--inject",
+            "sigv4:us-east-1:s3",
+        ],
+        r#"{"access_key_id":"AKIAX","secret_access_key":"wJal_secret_value","region":"x"}"#,
+    );
+    run.code(2);
+    assert!(run.stderr.contains("unknown field `region`"), "{}", run.stderr);
+    assert!(!run.stderr.contains("wJal_secret_value"));
+    // Nothing was stored by any of these.
+    assert!(s
+        .run("macaroon", &["list"])
+        .ok()
+        .stderr
+        .contains("No stored tokens"));
+}
+
+#[test]
+fn wrap_refuses_a_cleartext_token_url_and_a_token_url_without_oauth() {
+    let s = wrap::home();
+    let json = r#"{"client_id":"c","refresh_token":"r"}"#;
+    let run = s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "g",
+            "--host",
+            "gmail.googleapis.com",
+            "--inject",
+            "oauth2-refresh",
+            "--token-url",
+            "http://oauth2.googleapis.com/token",
+        ],
+        json,
+    );
+    run.code(2);
+    assert!(run.stderr.contains("https"), "{}", run.stderr);
+    let run = s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "g",
+            "--host",
+            "gmail.googleapis.com",
+            "--inject",
+            "oauth2-refresh",
+        ],
+        json,
+    );
+    run.code(2);
+    assert!(run.stderr.contains("needs --token-url"), "{}", run.stderr);
+    let run = s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "g",
+            "--host",
+            "api.stripe.com",
+            "--token-url",
+            wrap::GOOGLE,
+        ],
+        "sk_live_x",
+    );
+    run.code(2);
+    assert!(run.stderr.contains("--token-url is for"), "{}", run.stderr);
+}
+
+#[test]
+fn inspect_and_list_show_the_injection_kind_not_the_secret() {
+    let s = wrap::home();
+    s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "aws",
+            "--host",
+            "s3.amazonaws.com",
+            "--inject",
+            "sigv4:eu-west-1:s3",
+        ],
+        r#"{"access_key_id":"AKIAINSPECT","secret_access_key":"inspect_secret_key_value"}"#,
+    )
+    .ok();
+    s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "gmail",
+            "--host",
+            "gmail.googleapis.com",
+            "--inject",
+            "oauth2-refresh",
+            "--token-url",
+            wrap::GOOGLE,
+        ],
+        r#"{"client_id":"cid","client_secret":"inspect_client_secret","refresh_token":"1//inspect_rt"}"#,
+    )
+    .ok();
+    let table = s.run("macaroon", &["inspect", "aws"]).ok().stdout.clone();
+    assert!(table.contains("sigv4:eu-west-1:s3"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&s.run("macaroon", &["inspect", "gmail", "--json"]).ok().stdout).expect("json");
+    assert_eq!(json["inject"], "oauth2-refresh");
+    let list = s.run("macaroon", &["list"]).ok().stdout.clone();
+    for secret in [
+        "inspect_secret_key_value",
+        "AKIAINSPECT",
+        "inspect_client_secret",
+        "1//inspect_rt",
+    ] {
+        assert!(!table.contains(secret) && !json.to_string().contains(secret) && !list.contains(secret));
+    }
+}
+
+#[test]
+fn exec_aws_hands_out_dummy_keys_and_the_token_as_session_token() {
+    let s = wrap::home();
+    s.run_stdin(
+        "macaroon",
+        &[
+            "wrap",
+            "aws",
+            "--host",
+            "s3.amazonaws.com",
+            "--inject",
+            "sigv4:us-east-1:s3",
+        ],
+        r#"{"access_key_id":"AKIAREALKEYID","secret_access_key":"real_secret_never_in_env"}"#,
+    )
+    .ok();
+    std::fs::write(s.home().join("ca.pem"), "").expect("ca");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy = format!("http://{}", listener.local_addr().expect("addr"));
+    let run = s.run(
+        "macaroon",
+        &[
+            "exec", "--aws", "--token", "aws", "--proxy", &proxy, "--", "sh", "-c",
+            r#"printf '%s\n%s\n%s\n%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" "$MACAROON_TOKEN""#,
+        ],
+    );
+    run.ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], "MACAROON");
+    assert!(!lines[1].is_empty() && !run.stdout.contains("real_secret_never_in_env"));
+    assert!(!run.stdout.contains("AKIAREALKEYID"));
+    assert_eq!(lines[2], lines[3], "the session token is the fresh token");
+    assert!(lines[2].len() > 100, "a token: {}", lines[2]);
+}

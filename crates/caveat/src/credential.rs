@@ -209,7 +209,7 @@ impl OAuth2 {
         }
         match (self.grant, &self.refresh_token) {
             (Grant::Refresh, Some(t)) => usable(rule, "refresh_token", t.expose())?,
-            (Grant::Refresh, None) => return Err(CredentialError::missing(rule, "refresh_token")),
+            (Grant::Refresh, None) => return Err(CredentialError::missing(self.grant, "refresh_token")),
             (Grant::ClientCredentials, Some(_)) => {
                 return Err(CredentialError::Field {
                     rule,
@@ -218,7 +218,7 @@ impl OAuth2 {
                 })
             }
             (Grant::ClientCredentials, None) if self.client_secret.is_none() => {
-                return Err(CredentialError::missing(rule, "client_secret"))
+                return Err(CredentialError::missing(self.grant, "client_secret"))
             }
             (Grant::ClientCredentials, None) => {}
         }
@@ -409,10 +409,11 @@ pub enum CredentialError {
 }
 
 impl CredentialError {
-    fn missing(rule: &'static str, field: &str) -> Self {
-        CredentialError::Field {
-            rule,
+    fn missing(grant: Grant, field: &str) -> Self {
+        CredentialError::Json {
+            rule: grant.rule(),
             why: format!("missing field `{field}`"),
+            shape: input_shape(grant),
         }
     }
 }
