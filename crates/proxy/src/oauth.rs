@@ -41,6 +41,12 @@ const DEFAULT_LIFETIME: u64 = 300;
 /// How long before its expiry a token stops being used: a tenth of its life, at most a
 /// minute, so a request never leaves with a token that expires on the way.
 const MAX_MARGIN: u64 = 60;
+/// The longest an exchange may take (the lock is held meanwhile, and requests wait).
+pub const MAX_EXCHANGE_TIME: Duration = Duration::from_secs(30);
+/// How long a failed exchange answers for the requests that waited on it, and for new
+/// ones: a token endpoint that refuses gets one request a second from us, not one per
+/// client request.
+const FAILURE_HOLD: Duration = Duration::from_secs(1);
 
 /// An access token the proxy obtained, with the scrubber for its responses.
 #[derive(Clone)]
@@ -125,6 +131,8 @@ struct State {
     current: Option<Access>,
     /// The refresh token as last rotated by the provider (else the sealed one).
     rotated: Option<Secret>,
+    /// The last exchange failed, then: its error answers until [`FAILURE_HOLD`] passed.
+    failed: Option<(Instant, ExchangeError)>,
 }
 
 impl Family {
@@ -142,6 +150,13 @@ impl Family {
         let mut state = self.state.lock().await;
         if let Some(a) = state.current.as_ref().filter(|a| Instant::now() < a.fresh_until) {
             return Ok(a.clone());
+        }
+        if let Some((_, e)) = state
+            .failed
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_HOLD)
+        {
+            return Err(e.clone());
         }
         self.exchange_locked(&mut state, exchange).await
     }
@@ -168,7 +183,14 @@ impl Family {
     {
         let refresh = state.rotated.clone().or_else(|| self.oauth.refresh_token.clone());
         let started = Instant::now();
-        let got = exchange(refresh).await?;
+        let got = match exchange(refresh).await {
+            Ok(got) => got,
+            Err(e) => {
+                state.failed = Some((Instant::now(), e.clone()));
+                return Err(e);
+            }
+        };
+        state.failed = None;
         if let Some(r) = got.refresh {
             state.rotated = Some(r);
         }
@@ -405,6 +427,24 @@ mod tests {
         };
         assert!(!scrubbed.contains("access_token_1") && !scrubbed.contains("rt_sealed_1"));
         assert!(!scrubbed.contains("csecret_1"), "{scrubbed}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_exchange_answers_the_requests_that_waited_for_it() {
+        let family = AccessTokens::default().family(&oauth());
+        let refused = || async {
+            Err(ExchangeError {
+                host: "idp.example".into(),
+                status: Some(400),
+                code: Some("invalid_grant".into()),
+                detail: "it gave no access token".into(),
+            })
+        };
+        let e = family.access(|_| refused()).await.expect_err("refused");
+        assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+        // Right after, no second call to the token endpoint.
+        let again = family.access(|_| async { panic!("no second exchange") }).await;
+        assert_eq!(again.expect_err("held").code.as_deref(), Some("invalid_grant"));
     }
 
     #[test]

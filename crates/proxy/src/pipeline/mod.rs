@@ -96,7 +96,9 @@ pub struct Proxy {
     pools: Vec<Pools>,
     /// Opened identifiers, by identifier bytes.
     unsealed: quick_cache::sync::Cache<Vec<u8>, Arc<Payload>>,
-    /// Response scrubbers, by token family (one secret each).
+    /// Response scrubbers, by the issuer's signature of the payload (one secret each): not
+    /// by `kid`, which is no secret, so a trusted issuer that copied another's `kid` cannot
+    /// get its own scrubber used for that family's responses.
     scrubbers: quick_cache::sync::Cache<String, Option<Arc<crate::scrub::Scrubber>>>,
     /// OAuth2 access tokens obtained, by credential.
     pub access_tokens: crate::oauth::AccessTokens,
@@ -205,7 +207,9 @@ impl Proxy {
         if cfg!(feature = "bench-no-scrub") {
             return None;
         }
-        if let Some(hit) = self.scrubbers.get(&payload.kid) {
+        // Every payload that opened is signed; an unsigned one (never opened) is not cached.
+        let key = payload.sig.clone().unwrap_or_default();
+        if let Some(hit) = self.scrubbers.get(&key).filter(|_| !key.is_empty()) {
             return hit;
         }
         // Every secret part of the credential: the key; the AWS secret key and session token;
@@ -214,7 +218,9 @@ impl Proxy {
             Ok(c) => crate::scrub::Scrubber::for_secrets(&c.secrets()).map(Arc::new),
             Err(_) => crate::scrub::Scrubber::new(&payload.secret).map(Arc::new),
         };
-        self.scrubbers.insert(payload.kid.clone(), s.clone());
+        if !key.is_empty() {
+            self.scrubbers.insert(key, s.clone());
+        }
         s
     }
 

@@ -78,7 +78,8 @@ pub async fn exchange(
     refresh: Option<caveat::Secret>,
 ) -> Result<oauth::Obtained, ExchangeError> {
     proxy.metrics.oauth_exchanges.fetch_add(1, Relaxed);
-    let got = oauth::exchange(&proxy.pools().tls, proxy.config.upstream_timeout, &o, refresh).await;
+    let timeout = proxy.config.upstream_timeout.min(oauth::MAX_EXCHANGE_TIME);
+    let got = oauth::exchange(&proxy.pools().tls, timeout, &o, refresh).await;
     if got.is_err() {
         proxy.metrics.oauth_exchange_errors.fetch_add(1, Relaxed);
     }
