@@ -373,6 +373,29 @@ mod tests {
     }
 
     #[test]
+    fn an_aws_sdk_request_carries_the_token_as_its_session_token() {
+        // What boto3 sends with `macaroon exec --aws`: a signature made with the dummy key,
+        // and the token in X-Amz-Security-Token. The token is found there (and only there:
+        // the signature is no copy of it, and no malformed token either).
+        let t = token();
+        let h = headers(&[
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=MACAROON/20261130/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, \
+                 Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+            ),
+            ("x-amz-security-token", &t),
+            ("x-amz-date", "20261130T120000Z"),
+        ]);
+        let f = find(&h, None).expect("ok").expect("found");
+        assert_eq!(
+            f.places,
+            vec![Place::Header(HeaderName::from_static("x-amz-security-token"))]
+        );
+    }
+
+    #[test]
     fn one_token_in_two_encodings_is_one_token() {
         let t = token();
         let json = Token::decode(&t)

@@ -260,6 +260,12 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
             "the {place} holds what looks like a damaged macaroon (cut short or altered in copying); \
              send the whole token exactly as `macaroon attenuate` or `macaroon wrap` printed it"
         ),
+        Absent::AwsSigned => format!(
+            "this request is signed with AWS keys and carries no macaroon; the proxy signs for you: \
+             wrap the keys once with `macaroon wrap NAME --host {h} --inject sigv4:REGION:SERVICE` and \
+             run the client with `macaroon exec --aws --token NAME -- COMMAND` (the token goes in \
+             AWS_SESSION_TOKEN)"
+        ),
         Absent::Nothing => {
             let hint = host.map_or(String::new(), |h| {
                 format!(" or, if {h} needs no key at all, let it through with: macaroon-proxy run --passthrough {h}")
