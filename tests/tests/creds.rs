@@ -193,6 +193,11 @@ mod oauth {
     }
 
     pub fn start(rule: &str) -> Option<OAuth> {
+        start_with(rule, &[])
+    }
+
+    /// Like [`start`], with extra `run` flags.
+    pub fn start_with(rule: &str, extra: &[&str]) -> Option<OAuth> {
         if let Some(why) = e2e::missing_python(&["google.auth", "requests"]) {
             e2e::skip_or_fail(why.replace("pip install google.auth", "pip install google-auth"));
             return None;
@@ -238,7 +243,7 @@ mod oauth {
                 REFRESH,
             ],
         );
-        let proxy = s.start_proxy_at(&provider.tls.ca, provider.addr, &[API, IDP], &[]);
+        let proxy = s.start_proxy_at(&provider.tls.ca, provider.addr, &[API, IDP], extra);
         let sealed_refresh = (rule == "oauth2-refresh").then_some(REFRESH);
         Some(OAuth {
             s,
@@ -440,6 +445,23 @@ fn oauth2_a_failed_exchange_is_a_502_with_the_provider_code_and_never_its_body()
         0,
         "nothing reached the resource"
     );
+}
+
+#[test]
+fn oauth2_a_token_endpoint_outside_allow_host_is_never_called() {
+    // The operator allows the API but not the token endpoint: the token endpoint is a host
+    // the proxy would send the refresh token to, so the request is refused before it.
+    let Some(w) = oauth::start_with("oauth2-refresh", &["--allow-host", oauth::API]) else {
+        return;
+    };
+    let responses = w.client("seq", 1);
+    assert_eq!(responses[0]["status"], 403, "{}", responses[0]);
+    let body = responses[0]["body"].as_str().expect("body");
+    assert!(
+        body.contains("host_not_allowed") && body.contains(oauth::IDP),
+        "{body}"
+    );
+    assert_eq!(w.exchanges(), 0);
 }
 
 #[test]
