@@ -345,6 +345,7 @@ fn oauth2_fifty_requests_make_one_exchange_and_no_response_carries_a_token() {
     assert_eq!(responses.len(), 50);
     oauth::all_ok_and_scrubbed(&responses);
     assert_eq!(w.exchanges(), 1, "one exchange for 50 requests");
+    eprintln!("50 sequential requests: {} exchange", w.exchanges());
     let stats = w.provider("/_stats");
     assert_eq!(stats["resource_ok"], 50);
     assert_eq!(stats["refresh_tokens_used"], serde_json::json!([oauth::REFRESH]));
@@ -362,6 +363,22 @@ fn oauth2_twenty_concurrent_requests_wait_for_one_exchange() {
     assert_eq!(responses.len(), 20);
     oauth::all_ok_and_scrubbed(&responses);
     assert_eq!(w.exchanges(), 1, "single flight under 20 concurrent requests");
+    // And they did wait on it together: most of the 20 were decided only after the
+    // half-second exchange (the audit's decide_ms runs until the request leaves).
+    let waited = w
+        .proxy
+        .audit()
+        .iter()
+        .filter(|l| l["decide_ms"].as_f64().is_some_and(|ms| ms >= 400.0))
+        .count();
+    assert!(
+        waited >= 10,
+        "only {waited} of 20 requests waited for the exchange"
+    );
+    eprintln!(
+        "single flight: 20 concurrent requests, {} exchange, {waited} waited for it",
+        w.exchanges()
+    );
     w.assert_nothing_leaked(&responses);
 }
 
