@@ -3,9 +3,12 @@
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
-//! 3. [`decide`]: unseal (cached), the core's decision, revocation;
-//! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret;
-//! 5. [`forward`]: over TLS with this worker's pooled client;
+//! 3. [`decide`]: unseal (cached), the core's decision, revocation; [`obtain`]: the
+//!    credential to inject (an OAuth2 access token from the cache or one exchange);
+//! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret (or
+//!    sign the request: SigV4);
+//! 5. [`forward`]: over TLS with this worker's pooled client (an OAuth2 request without a
+//!    body that gets a 401 is sent once more with a new access token);
 //! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
 //! 7. [`logging`]: the only place that writes the audit line and the metrics.
 //!

@@ -1,10 +1,14 @@
 //! Phase 4, build the upstream request: exactly what was checked (the same path text, the
 //! sealed host, over TLS), with every copy of the token stripped, hop-by-hop headers
-//! removed and the secret injected where its sealed rule says. A request without a token
-//! to a `--passthrough` host is passed on untouched but for the hop-by-hop headers.
+//! removed and the secret injected where its sealed rule says (an OAuth2 access token as a
+//! bearer token; a SigV4 request signed once it is built, after every other change, so the
+//! signature covers what is sent). A request without a token to a `--passthrough` host is
+//! passed on untouched but for the hop-by-hop headers.
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
-use caveat::{Host, Scheme};
+use caveat::{Host, Injection, Payload, Scheme, Secret};
 use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, Uri, Version};
@@ -15,7 +19,6 @@ use super::decide::Allowed;
 use super::obtain::Injected;
 use super::{Deny, Outgoing};
 use crate::{inject, sigv4};
-use caveat::Injection;
 
 /// The body that goes upstream.
 pub enum OutBody {
@@ -35,17 +38,6 @@ pub fn with_secret(
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(inject::DISCHARGE_HEADER);
     parts.headers.remove(HOST);
-    let payload = &allowed.payload;
-    let bearer;
-    let (rule, secret) = match injected {
-        Injected::Static => (&payload.inject, &payload.secret),
-        Injected::OAuth2 { access, .. } => {
-            bearer = Injection::Bearer;
-            (&bearer, &access.token)
-        }
-        // Nothing is injected: the request is signed once it is built.
-        Injected::SigV4 { .. } => (&payload.inject, &payload.secret),
-    };
     let signing = match injected {
         Injected::SigV4 { service, .. } => {
             let p = sigv4::payload(service, &parts.headers).map_err(|e| Deny::Unsignable(e.to_string()))?;
@@ -54,11 +46,12 @@ pub fn with_secret(
         }
         _ => None,
     };
+    let (rule, secret) = what_to_inject(injected, &allowed.payload);
     let query = inject::strip_and_inject(
         &mut parts.headers,
         parts.uri.query(),
         &allowed.places,
-        rule,
+        &rule,
         secret,
     )
     .map_err(|_| Deny::BadSecret)?;
@@ -105,6 +98,16 @@ pub fn with_secret(
             .map_err(|e| Deny::Unsignable(e.to_string()))?;
     }
     Ok(Outgoing::Secret(req))
+}
+
+/// The rule and the secret that go into the request: the sealed ones; an OAuth2 access
+/// token as a bearer token; for SigV4 the sealed rule, which injects nothing (the request
+/// is signed once built).
+fn what_to_inject<'a>(injected: &'a Injected, payload: &'a Payload) -> (Cow<'a, Injection>, &'a Secret) {
+    match injected {
+        Injected::OAuth2 { access, .. } => (Cow::Owned(Injection::Bearer), &access.token),
+        Injected::Static | Injected::SigV4 { .. } => (Cow::Borrowed(&payload.inject), &payload.secret),
+    }
 }
 
 /// A request without a token to a `--passthrough` host.
