@@ -6,7 +6,8 @@ the proxy never lets them through.
 
 Usage: oauth.py --cert C --key K --client-id ID --client-secret S --refresh-token R
 Routes by path: POST /token, GET /v1/... (resource), GET /_control?k=v (settings:
-expires_in, rotate, delay, fail, revoke), GET /_stats (what it saw and issued).
+expires_in, rotate, delay, fail, revoke; hold=1 makes exchanges wait until release=1),
+GET /_stats (what it saw and issued).
 Prints "PORT n" once listening.
 """
 import argparse
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 ARGS = None
 LOCK = threading.Lock()
+RELEASED = threading.Event()
+RELEASED.set()
 STATE = {
     "settings": {"expires_in": 3600, "rotate": False, "delay": 0.0, "fail": None},
     "valid_refresh": set(),
@@ -63,6 +66,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE["stats"]["grants"].append(form.get("grant_type"))
             settings = dict(STATE["settings"])
         time.sleep(settings["delay"])
+        RELEASED.wait(60)
         rt = form.get("refresh_token")
         if settings["fail"]:
             # Real providers' descriptions can quote what they were sent.
@@ -125,6 +129,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 s["fail"] = q["fail"][0] or None
             if "revoke" in q:
                 STATE["valid_access"].clear()
+            if "hold" in q:
+                RELEASED.clear()
+            if "release" in q:
+                RELEASED.set()
             out = dict(s)
         self.send_json(200, out)
 
