@@ -14,6 +14,10 @@
 //! family's access token for its own hosts. Families are never evicted: a refresh token
 //! the provider rotated lives only here, and dropping it would strand the credential.
 //!
+//! An exchange runs in a task of its own: a client that hangs up mid-exchange drops its
+//! request, not the exchange, so a refresh token the provider rotated in its answer is
+//! still kept (the provider has already forgotten the old one).
+//!
 //! The shared store (`--state`, tokens shared by replicas) is not built yet; it plugs in
 //! inside [`Family::access`]: under the lock, look in the store before exchanging, and put
 //! what an exchange obtained there.
@@ -113,7 +117,7 @@ impl AccessTokens {
             .or_insert_with(|| {
                 Arc::new(Family {
                     oauth: oauth.clone(),
-                    state: tokio::sync::Mutex::new(State::default()),
+                    state: Arc::default(),
                 })
             })
             .clone()
@@ -123,13 +127,14 @@ impl AccessTokens {
 /// One credential's access token and refresh token, behind one lock.
 pub struct Family {
     oauth: OAuth2,
-    state: tokio::sync::Mutex<State>,
+    /// Shared with the exchange task, which holds it until the exchange is stored.
+    state: Arc<tokio::sync::Mutex<State>>,
 }
 
 #[derive(Default)]
 struct State {
     current: Option<Access>,
-    /// The refresh token as last rotated by the provider (else the sealed one).
+    /// The refresh token as last rotated by the provider (else the sealed one is used).
     rotated: Option<Secret>,
     /// The last exchange failed, then: its error answers until [`FAILURE_HOLD`] passed.
     failed: Option<(Instant, ExchangeError)>,
@@ -145,9 +150,9 @@ impl Family {
     pub async fn access<F, Fut>(&self, exchange: F) -> Result<Access, ExchangeError>
     where
         F: FnOnce(Option<Secret>) -> Fut,
-        Fut: Future<Output = Result<Obtained, ExchangeError>>,
+        Fut: Future<Output = Result<Obtained, ExchangeError>> + Send + 'static,
     {
-        let mut state = self.state.lock().await;
+        let state = self.state.clone().lock_owned().await;
         if let Some(a) = state.current.as_ref().filter(|a| Instant::now() < a.fresh_until) {
             return Ok(a.clone());
         }
@@ -158,7 +163,7 @@ impl Family {
         {
             return Err(e.clone());
         }
-        self.exchange_locked(&mut state, exchange).await
+        self.exchange(state, exchange).await
     }
 
     /// After the upstream refused `used` (401): a new token, unless another request has
@@ -166,50 +171,80 @@ impl Family {
     pub async fn after_refusal<F, Fut>(&self, used: &Secret, exchange: F) -> Result<Access, ExchangeError>
     where
         F: FnOnce(Option<Secret>) -> Fut,
-        Fut: Future<Output = Result<Obtained, ExchangeError>>,
+        Fut: Future<Output = Result<Obtained, ExchangeError>> + Send + 'static,
     {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.clone().lock_owned().await;
         if let Some(a) = state.current.as_ref().filter(|a| a.token != *used) {
             return Ok(a.clone());
         }
         state.current = None;
-        self.exchange_locked(&mut state, exchange).await
+        self.exchange(state, exchange).await
     }
 
-    async fn exchange_locked<F, Fut>(&self, state: &mut State, exchange: F) -> Result<Access, ExchangeError>
+    /// Runs one exchange in a task that holds the lock until its result is stored, so a
+    /// request dropped mid-exchange loses neither the new token nor a rotated refresh token,
+    /// and no second exchange can start with a refresh token the provider just retired.
+    async fn exchange<F, Fut>(
+        &self,
+        mut state: tokio::sync::OwnedMutexGuard<State>,
+        exchange: F,
+    ) -> Result<Access, ExchangeError>
     where
         F: FnOnce(Option<Secret>) -> Fut,
-        Fut: Future<Output = Result<Obtained, ExchangeError>>,
+        Fut: Future<Output = Result<Obtained, ExchangeError>> + Send + 'static,
     {
         let refresh = state.rotated.clone().or_else(|| self.oauth.refresh_token.clone());
-        let started = Instant::now();
-        let got = match exchange(refresh).await {
-            Ok(got) => got,
-            Err(e) => {
-                state.failed = Some((Instant::now(), e.clone()));
-                return Err(e);
-            }
-        };
-        state.failed = None;
-        if let Some(r) = got.refresh {
-            state.rotated = Some(r);
-        }
-        let lifetime = got.expires_in.unwrap_or(DEFAULT_LIFETIME);
-        let margin = (lifetime / 10).min(MAX_MARGIN);
-        let fresh_until = started + Duration::from_secs(lifetime - margin);
-        let current_refresh = state.rotated.as_ref().or(self.oauth.refresh_token.as_ref());
-        let mut secrets: Vec<&Secret> = vec![&got.access];
-        secrets.extend(current_refresh);
-        secrets.extend(self.oauth.refresh_token.as_ref());
-        secrets.extend(self.oauth.client_secret.as_ref());
-        let access = Access {
-            scrubber: Scrubber::for_secrets(&secrets).map(Arc::new),
-            token: got.access,
-            fresh_until,
-        };
-        state.current = Some(access.clone());
-        Ok(access)
+        let pending = exchange(refresh);
+        let oauth = self.oauth.clone();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let got = pending.await;
+            store(&mut state, &oauth, started, got)
+        });
+        task.await.unwrap_or_else(|_| {
+            Err(ExchangeError {
+                host: self.oauth.token_url.host().to_string(),
+                status: None,
+                code: None,
+                detail: "the exchange stopped before it finished".into(),
+            })
+        })
     }
+}
+
+/// Keeps what an exchange started at `started` returned: the access token until shortly
+/// before it expires, a rotated refresh token, or the failure for [`FAILURE_HOLD`].
+fn store(
+    state: &mut State,
+    oauth: &OAuth2,
+    started: Instant,
+    got: Result<Obtained, ExchangeError>,
+) -> Result<Access, ExchangeError> {
+    let got = match got {
+        Ok(got) => got,
+        Err(e) => {
+            state.failed = Some((Instant::now(), e.clone()));
+            return Err(e);
+        }
+    };
+    state.failed = None;
+    if let Some(r) = got.refresh {
+        state.rotated = Some(r);
+    }
+    let lifetime = got.expires_in.unwrap_or(DEFAULT_LIFETIME);
+    let margin = (lifetime / 10).min(MAX_MARGIN);
+    let fresh_until = started + Duration::from_secs(lifetime - margin);
+    let mut secrets: Vec<&Secret> = vec![&got.access];
+    secrets.extend(state.rotated.as_ref());
+    secrets.extend(oauth.refresh_token.as_ref());
+    secrets.extend(oauth.client_secret.as_ref());
+    let access = Access {
+        scrubber: Scrubber::for_secrets(&secrets).map(Arc::new),
+        token: got.access,
+        fresh_until,
+    };
+    state.current = Some(access.clone());
+    Ok(access)
 }
 
 /// The token response fields read (every other one ignored).
@@ -445,6 +480,44 @@ mod tests {
         // Right after, no second call to the token endpoint.
         let again = family.access(|_| async { panic!("no second exchange") }).await;
         assert_eq!(again.expect_err("held").code.as_deref(), Some("invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_refresh_token_is_kept_when_the_request_that_asked_went_away() {
+        let family = AccessTokens::default().family(&oauth());
+        let (started, go) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let (signal, gate) = (started.clone(), go.clone());
+        let asked = family.access(move |_| async move {
+            signal.notify_one();
+            gate.notified().await;
+            Ok(obtained(0, Some(3600), true))
+        });
+        // The client hangs up while the provider is answering: its request is dropped.
+        tokio::select! {
+            _ = asked => panic!("the exchange was held"),
+            _ = started.notified() => {}
+        }
+        go.notify_one();
+        // The exchange finished all the same: its token is served without another one...
+        let next = family
+            .access(|_| async { panic!("no second exchange") })
+            .await
+            .expect("access");
+        assert_eq!(next.token.expose(), "access_token_0");
+        // ...and its rotated refresh token is the one the next exchange uses.
+        let used = Arc::new(Mutex::new(None));
+        let seen = used.clone();
+        family
+            .after_refusal(&next.token, move |r| async move {
+                *seen.lock().expect("seen") = r.map(|r| r.expose().to_string());
+                Ok(obtained(1, Some(3600), false))
+            })
+            .await
+            .expect("refresh");
+        assert_eq!(used.lock().expect("used").as_deref(), Some("rt_rotated_0"));
     }
 
     #[test]

@@ -115,10 +115,11 @@ impl Retry {
     }
 
     /// A new access token (one exchange, whoever else saw the 401) and the request again.
-    async fn again(self, proxy: &Proxy) -> Result<(http::Request<Body>, Option<Arc<Scrubber>>), Deny> {
-        let family = self.family.clone();
-        let access = family
-            .after_refusal(&self.used, |r| obtain::exchange(proxy, family.oauth().clone(), r))
+    async fn again(self, proxy: &Arc<Proxy>) -> Result<(http::Request<Body>, Option<Arc<Scrubber>>), Deny> {
+        let (proxy, oauth) = (proxy.clone(), self.family.oauth().clone());
+        let access = self
+            .family
+            .after_refusal(&self.used, move |r| obtain::exchange(proxy, oauth, r))
             .await
             .map_err(Deny::CredentialExchange)?;
         let mut value = HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))

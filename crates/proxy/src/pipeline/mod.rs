@@ -369,7 +369,7 @@ pub async fn handle(
 
 /// Phases 1 to 4: from the client's request to the one for the upstream, or a refusal.
 async fn request_phases(
-    proxy: &Proxy,
+    proxy: &Arc<Proxy>,
     req: http::Request<Incoming>,
     ctx: &mut RequestCtx,
 ) -> Result<Outgoing, Deny> {

@@ -47,7 +47,7 @@ impl Injected {
 }
 
 /// Obtains the credential of an allowed request's payload.
-pub async fn obtain(proxy: &Proxy, payload: &Payload) -> Result<Injected, Deny> {
+pub async fn obtain(proxy: &Arc<Proxy>, payload: &Payload) -> Result<Injected, Deny> {
     // The payload was checked when it opened; failing here is a defence in depth.
     match payload.credential().map_err(|_| Deny::BadSecret)? {
         Credential::Static(_) => Ok(Injected::Static),
@@ -62,8 +62,9 @@ pub async fn obtain(proxy: &Proxy, payload: &Payload) -> Result<Injected, Deny> 
         }),
         Credential::OAuth2(o) => {
             let family = proxy.access_tokens.family(&o);
+            let (proxy, oauth) = (proxy.clone(), family.oauth().clone());
             let access = family
-                .access(|refresh| exchange(proxy, family.oauth().clone(), refresh))
+                .access(move |refresh| exchange(proxy, oauth, refresh))
                 .await
                 .map_err(Deny::CredentialExchange)?;
             Ok(Injected::OAuth2 { family, access })
@@ -73,7 +74,7 @@ pub async fn obtain(proxy: &Proxy, payload: &Payload) -> Result<Injected, Deny> 
 
 /// One exchange with the proxy's client, counted.
 pub async fn exchange(
-    proxy: &Proxy,
+    proxy: Arc<Proxy>,
     o: caveat::OAuth2,
     refresh: Option<caveat::Secret>,
 ) -> Result<oauth::Obtained, ExchangeError> {
