@@ -135,6 +135,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         form = parse_qs(body.decode())
         if form.get("Action") != ["GetCallerIdentity"]:
             return self.reply(400, "<Error><Code>InvalidAction</Code></Error>")
+        # An upstream that echoes credentials, as debug headers and error bodies do.
+        echo = [("X-Echo-Session-Token", ARGS.session_token or ""), ("X-Echo-Secret", ARGS.secret)]
         self.reply(
             200,
             '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
@@ -142,6 +144,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f"<UserId>{ARGS.akid}</UserId><Account>123456789012</Account>"
             "</GetCallerIdentityResult><ResponseMetadata><RequestId>e2e</RequestId>"
             "</ResponseMetadata></GetCallerIdentityResponse>",
+            echo,
         )
 
     def s3(self, bucket, body):

@@ -19,4 +19,5 @@ if mode == "s3":
     }))
 elif mode == "sts":
     who = boto3.client("sts", region_name="us-east-1").get_caller_identity()
-    print(json.dumps({"arn": who["Arn"], "account": who["Account"]}))
+    headers = who["ResponseMetadata"]["HTTPHeaders"]
+    print(json.dumps({"arn": who["Arn"], "account": who["Account"], "headers": headers}))

@@ -119,6 +119,15 @@ fn boto3_sts_get_caller_identity_is_signed_with_the_real_key() {
     run.ok();
     let got: serde_json::Value = serde_json::from_str(run.out()).expect("boto3 printed JSON");
     assert_eq!(got["arn"], "arn:aws:iam::123456789012:user/macaroon-e2e");
+    // The stand-in echoed the session token and the secret key in headers: boto3 saw stars.
+    for (header, secret) in [
+        ("x-echo-session-token", aws::SESSION),
+        ("x-echo-secret", aws::SECRET_KEY),
+    ] {
+        let seen = got["headers"][header].as_str().expect("echoed header");
+        assert_eq!(seen, "*".repeat(secret.len()), "{header}");
+    }
+    assert!(!run.stdout.contains(aws::SESSION) && !run.stdout.contains(aws::SECRET_KEY));
     let log = w.stand_in.log();
     assert_eq!(
         log.matches("VERIFIED POST sts.us-east-1.amazonaws.com").count(),
