@@ -357,6 +357,49 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_exchange_is_a_502_that_says_what_to_do_without_the_provider_body() {
+        let e = |status, code: Option<&str>, detail: &str| {
+            Deny::CredentialExchange(crate::oauth::ExchangeError {
+                host: "oauth2.googleapis.com".into(),
+                status,
+                code: code.map(str::to_string),
+                detail: detail.into(),
+            })
+        };
+        let d = e(Some(400), Some("invalid_grant"), "it gave no access token");
+        assert_eq!(
+            d.status_and_code(),
+            (StatusCode::BAD_GATEWAY, "credential_exchange_failed")
+        );
+        assert_eq!(d.decision(), "error");
+        let m = d.message();
+        assert!(
+            m.contains("invalid_grant") && m.contains("HTTP 400") && m.contains("wrap a new one"),
+            "{m}"
+        );
+        let m = e(
+            None,
+            None,
+            "client error (Connect): dns error: failed to lookup address",
+        )
+        .message();
+        assert!(
+            m.contains("could not reach") && m.contains("--resolve oauth2.googleapis.com"),
+            "{m}"
+        );
+        let m = e(Some(500), None, "its answer is not a JSON token response").message();
+        assert!(
+            m.contains("HTTP 500") && m.contains("not a JSON token response"),
+            "{m}"
+        );
+        let u = Deny::Unsignable("chunk-signed".into());
+        assert_eq!(
+            u.status_and_code(),
+            (StatusCode::BAD_REQUEST, "unsignable_request")
+        );
+    }
+
+    #[test]
     fn the_timeout_message_names_the_configured_timeout() {
         let m = Deny::UpstreamTimeout {
             host: "api.example.com".into(),
