@@ -412,19 +412,7 @@ async fn request_phases(
     ctx.rec.decision = "allow";
     let injected = obtain::obtain(proxy, &allowed.payload).await?;
     ctx.scrub = injected.scrubber(proxy, &allowed.payload);
-    let body = match (&injected, body) {
-        // A signature over the body's hash needs the body, read whole (bounded).
-        (obtain::Injected::SigV4 { service, .. }, upstream_request::OutBody::Stream(b))
-            if crate::sigv4::payload(service, &parts.headers)
-                .is_ok_and(|p| p == crate::sigv4::Payload::Hashed) =>
-        {
-            match body::read(&parts, b, proxy.config.max_body).await? {
-                caveat::BodyView::Read(r) => upstream_request::OutBody::Checked(r.bytes.clone()),
-                caveat::BodyView::NotRead => upstream_request::OutBody::Checked(Bytes::new()),
-            }
-        }
-        (_, b) => b,
-    };
+    let body = body::for_signature(&parts, &injected, body, proxy.config.max_body).await?;
     let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
     ctx.retry = forward::Retry::for_request(&injected, &out);
     Ok(out)
