@@ -27,6 +27,12 @@
 #                certificate vs a cached one vs a blind tunnel vs direct
 #   idle         RSS with IDLE_CONNS (1000) open keep-alive client connections
 #   attenuate    hyperfine of `macaroon attenuate` (process start to exit)
+#   counted      the cost of usage and rate caveats: our hop with --state on a local
+#                redis-server, the token plus `uses <= 1000000000000` and `rate <=
+#                100000/1s` (both always satisfied: every request is charged, none refused)
+#                vs the same token without them on the same proxy, and the counted token
+#                with the embedded store (no --state); keep-alive CONNS and one connection
+#                (p99). Not in the default ONLY: ONLY=counted (installs redis-server).
 #
 # Every request is `GET /v1/charges` with `Authorization: Bearer TOKEN`, TOKEN being a
 # root token narrowed with CAVEATS first-party caveats (default 10, the same mix as the
@@ -73,6 +79,7 @@ command -v socat >/dev/null || need+=(socat)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
+[[ " $ONLY " == *" counted "* ]] && { command -v redis-server >/dev/null || need+=(redis-server); }
 if ((${#need[@]})); then
   log "installing ${need[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
@@ -375,6 +382,34 @@ three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MI
 want keepalive && three_way keepalive "$CONNS" "$THREADS"
 want latency && three_way latency 1 1
 want newconn && three_way newconn "$CONNS" "$THREADS" -H "Connection: close"
+
+if want counted; then
+  # The same proxy binary and token, with and without the two counted caveats; Redis on
+  # loopback with persistence off (as a cache-like counter store is usually run).
+  REDIS_PORT=$(freeport)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    >"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!; PIDS+=("$REDIS_PID"); wait_port "$REDIS_PORT"
+  COUNTED_TOKEN=$("$BIN/macaroon" attenuate "$TOKEN" --uses 1000000000000 --rate 100000/1s)
+  for r in $(seq "$ROUNDS"); do
+    for conns in "$CONNS" 1; do
+      sc=counted; [[ $conns == 1 ]] && sc=counted_latency
+      start_ours --state "redis://127.0.0.1:$REDIS_PORT/0"
+      check ours-counted "http://127.0.0.1:$PROXY/v1/check" "authorization=Bearer" "$COUNTED_TOKEN"
+      run_wrk "$sc" plain "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
+      RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" redis "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
+      stop "$OURS_PID"
+      if [[ -n "${BEFORE_BIN:-}" ]]; then
+        OURS_BIN=$BEFORE_BIN start_ours --state "redis://127.0.0.1:$REDIS_PORT/0"
+        RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" redis_before "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
+        stop "$OURS_PID"
+      fi
+      start_ours
+      RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" embedded "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
+      stop "$OURS_PID"
+    done
+  done
+fi
 
 if want connect; then
   # wrk speaks TLS to a local socat port; socat opens a CONNECT through the proxy for each

@@ -136,6 +136,13 @@ def main():
                f"CONNECT modes, {a.conns} connections (through socat)",
                "wrk → socat (opens one CONNECT per connection) → macaroon-proxy → upstream.")
 
+    counted = [("plain", "token without usage/rate caveats"), ("redis", "+ uses and rate, --state redis (loopback)"),
+               ("embedded", "+ uses and rate, embedded store"),
+               ("redis_before", "+ uses and rate, --state redis, previous build (BEFORE_BIN)")]
+    load_table(rows, "counted", counted, f"Usage and rate caveats, keep-alive, {a.conns} connections",
+               "Our hop only; every request charged (one Lua round trip to Redis, or the in-process store), none refused.")
+    load_table(rows, "counted_latency", counted, "Usage and rate caveats, one connection", "wrk -c1 -t1.")
+
     print("\n### Ratios\n")
     print("| measure | value |")
     print("|---|---:|")
@@ -168,6 +175,15 @@ def main():
                 d, m = med(rows, sc, "direct", p), med(rows, sc, "mitmproxy", p)
                 if None not in (d, m):
                     pairs.append((f"{sc}: {p[:3]} added over direct, mitmproxy", f"{(m - d) / 1000:+.3f} ms"))
+    for sc in ("counted", "counted_latency"):
+        base = med(rows, sc, "plain", "rps")
+        for cfg in ("redis", "embedded", "redis_before"):
+            v = med(rows, sc, cfg, "rps")
+            if v is not None:
+                pairs.append((f"{sc}: requests/s counted ({cfg}) / not counted", fmt(ratio(v, base), ".2f", "×")))
+            p, b = med(rows, sc, cfg, "p99_us"), med(rows, sc, "plain", "p99_us")
+            if None not in (p, b):
+                pairs.append((f"{sc}: p99 counted ({cfg}) / not counted", f"{p / 1000:.3f} ms / {b / 1000:.3f} ms"))
     ri, rt = med(rows, "connect", "intercept", "rps"), med(rows, "connect", "tunnel", "rps")
     if ri is not None:
         pairs.append(("connect: requests/s intercepted / blind tunnel", fmt(ratio(ri, rt), ".2f", "×")))

@@ -50,6 +50,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --max-body 'Largest request body, in bytes, read for a token with body caveats (form, json, body size): over it, 413 and nothing is sent. Other requests stream, unbounded'
             cand --issuer 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer'
             cand --allow-host 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed'
+            cand --state 'Keep usage and rate counts and revocations in Redis or Valkey, shared by every replica given the same URL: redis://HOST:PORT/DB (default: in this process)'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --allow-private 'Allow upstream addresses in private and loopback ranges'
             cand --transparent 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
@@ -67,6 +68,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --version 'Print version'
         }
         &'macaroon-proxy;revoke'= {
+            cand --state 'Also write the revocation to this shared store (redis://HOST:PORT/DB)'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -162,6 +162,7 @@ impl Run {
     }
 }
 
+pub mod redis;
 pub mod spelling;
 pub mod standin;
 pub mod upstream;

@@ -653,7 +653,7 @@ fn bad_input_exits_2_and_says_what_to_do() {
         ),
         (
             vec!["attenuate", "stripe", "--caveat", "methd = GET"],
-            "unknown field \"methd\"; expected time, method, host, path, query, form, json or body",
+            "unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses or rate",
         ),
         (
             vec!["attenuate", "stripe", "--caveat", "method = get"],
@@ -745,7 +745,12 @@ fn empty_secret_on_stdin_is_refused() {
     s.run("macaroon-proxy", &["keygen"]).ok();
     let run = s.run_stdin("macaroon", &["wrap", "k", "--host", "a.com"], "\n");
     run.code(2);
-    assert!(run.stderr.contains("the API key is empty"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the API key is empty: stdin held nothing; pipe the key in"),
+        "{}",
+        run.stderr
+    );
     assert!(!s.home().join("tokens.json").exists());
 }
 
@@ -1053,4 +1058,209 @@ fn a_url_for_a_host_and_rm_say_what_to_do() {
     let run = s.run("macaroon", &["rm", "k"]);
     run.ok();
     assert!(run.stderr.contains("macaroon-proxy revoke"), "{}", run.stderr);
+}
+
+#[test]
+fn a_damaged_token_or_key_is_explained_without_decoder_internals() {
+    let (s, token) = wrapped();
+    // Cut to a length no base64 text has, and with a quote copied along.
+    let cut = &token[..(token.len() - 5) / 4 * 4 + 1];
+    let quoted = format!("{token}\"");
+    for (text, want) in [
+        (
+            cut,
+            "the argument is not a valid token: the token is not valid base64url: its length is not \
+             that of any base64 text: it may be truncated or have extra characters; copy it again \
+             exactly as `macaroon wrap` or `attenuate` printed it",
+        ),
+        (
+            quoted.as_str(),
+            "the token is not valid base64url: it holds a character base64 does not use (a space, \
+             quote or line break copied with it?); copy it again",
+        ),
+    ] {
+        for cmd in ["inspect", "attenuate"] {
+            let args: &[&str] = match cmd {
+                "inspect" => &[cmd, text],
+                _ => &[cmd, text, "--expires", "5m"],
+            };
+            let run = s.run("macaroon", args);
+            run.code(2);
+            assert!(
+                run.stderr.contains(want),
+                "{cmd}: want {want:?} in {}",
+                run.stderr
+            );
+            for internal in ["Invalid", "offset", "symbol"] {
+                assert!(!run.stderr.contains(internal), "{cmd}: {}", run.stderr);
+            }
+            assert!(!run.stderr.contains(&token[20..60]), "the error quotes the token");
+        }
+    }
+    let run = s.run_stdin(
+        "macaroon",
+        &["wrap", "k", "--host", "a.com", "--proxy-key", "abc$"],
+        "sk_live_KEY\n",
+    );
+    run.code(2);
+    assert!(
+        run.stderr.contains(
+            "--proxy-key (or MACAROON_PROXY_KEY) is not a proxy key: expected 32 bytes as base64 on one \
+             line, but it holds a character base64 does not use"
+        ) && run.stderr.contains("copy the key again"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Invalid"), "{}", run.stderr);
+}
+
+#[test]
+fn mount_help_keeps_its_config_example_on_separate_lines() {
+    let s = Session::new();
+    let run = s.run("macaroon", &["mount", "--help"]);
+    run.ok();
+    let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();
+    for want in [
+        "expires = \"5m\"            # default for every file",
+        "[files.stripe]",
+        "expires = \"10m\"",
+        "paths = [\"/v1/charges\"]",
+        "methods = [\"GET\"]",
+    ] {
+        assert!(
+            lines.contains(&want),
+            "{want:?} is not a line of its own:\n{}",
+            run.stdout
+        );
+    }
+    // The one-line summary in the command list stays one line.
+    let run = s.run("macaroon", &["--help"]);
+    let mount = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("mount "))
+        .unwrap_or_else(|| panic!("no mount line in:\n{}", run.stdout));
+    assert!(mount.contains("(Linux, FUSE)"), "{mount}");
+}
+
+#[test]
+fn proxy_revoke_takes_a_stored_name() {
+    let (s, _) = wrapped();
+    let url = "https://api.stripe.com/v1/charges";
+    s.run("macaroon", &["verify", "stripe", "-X", "GET", "--url", url])
+        .ok();
+    let run = s.run("macaroon-proxy", &["revoke", "stripe"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("Revoked token family") && run.stderr.contains("(hosts api.stripe.com)"),
+        "{}",
+        run.stderr
+    );
+    let run = s.run("macaroon", &["verify", "stripe", "-X", "GET", "--url", url]);
+    run.code(1);
+    assert!(run.stderr.contains("revoked"), "{}", run.stderr);
+    // A name that is not stored says where it looked and how to see the names.
+    let run = s.run("macaroon-proxy", &["revoke", "strpie"]);
+    run.code(2);
+    let home = s.home().display().to_string();
+    assert!(
+        run.stderr
+            .contains(&format!("no token named \"strpie\" is stored in {home}"))
+            && run.stderr.contains(&format!("macaroon list --home {home}")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn attenuate_warns_about_a_host_outside_the_wrapped_ones() {
+    let (s, token) = wrapped();
+    let outside = "warning: host evil.example is outside the hosts the key was wrapped for \
+                   (api.stripe.com): the proxy never sends the key there, so requests to it are refused";
+    let nothing = "warning: the host caveat leaves none of the wrapped hosts: this token allows nothing";
+    let narrow = |t: &str, host: &str, extra: &[&str]| {
+        let mut args = vec!["attenuate", t, "--host", host, "--expires", "10m"];
+        args.extend_from_slice(extra);
+        s.run("macaroon", &args)
+    };
+    // This home holds the proxy key: the sealed hosts are read from the token itself.
+    let run = narrow(&token, "evil.example", &[]);
+    run.ok();
+    assert!(run.stderr.contains(outside), "{}", run.stderr);
+    assert!(run.stderr.contains(nothing), "{}", run.stderr);
+    assert!(
+        run.out().len() > 100,
+        "the token is still printed: {}",
+        run.stdout
+    );
+    let run = narrow(&token, "evil.example", &["--strict"]);
+    run.code(2);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("--strict: 2 warning(s) above"),
+        "{}",
+        run.stderr
+    );
+    // A sealed host, however it is spelled: nothing to say.
+    let run = narrow(&token, "API.Stripe.com", &["--strict"]);
+    run.ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    // Without the proxy key, a token stored here is checked against what the store recorded.
+    std::fs::rename(s.home().join("proxy.key"), s.home().join("moved-away.key.bak"))
+        .expect("move the proxy key away");
+    let run = narrow("stripe", "evil.example", &[]);
+    run.ok();
+    assert!(run.stderr.contains(outside), "{}", run.stderr);
+    // A token this home can neither open nor name: its hosts are unknown, nothing is said.
+    let run = narrow(&token, "evil.example", &["--strict"]);
+    run.ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn list_names_prints_the_names_alone_and_completion_offers_them() {
+    let (s, _) = wrapped();
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "openai", "--host", "api.openai.com"],
+        "sk-proj-KEY\n",
+    )
+    .ok();
+    let run = s.run("macaroon", &["list", "--names"]);
+    run.ok();
+    assert_eq!(run.stdout, "openai\nstripe\n");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let empty = Session::new().run("macaroon", &["list", "--names"]);
+    empty.ok();
+    assert_eq!((empty.stdout.as_str(), empty.stderr.as_str()), ("", ""));
+
+    // The committed bash script, sourced as a user would, completes with the stored names.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../completions/macaroon.bash");
+    let complete = |words: &str| {
+        let cword = words.split(' ').count() - 1;
+        let cur = words.rsplit(' ').next().unwrap_or_default();
+        let snippet = s.home().join("complete.sh");
+        std::fs::write(
+            &snippet,
+            format!(
+                "source '{}'\nCOMP_WORDS=({words})\n[ -z '{cur}' ] && COMP_WORDS+=('')\nCOMP_CWORD={cword}\n\
+                 _clap_complete_macaroon macaroon '{cur}' x\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+                script.display()
+            ),
+        )
+        .expect("write the snippet");
+        let run = Run::from(
+            s.shell(&format!("bash '{}'", snippet.display()))
+                .output()
+                .expect("run bash"),
+        );
+        run.ok();
+        run.stdout
+    };
+    assert_eq!(complete("macaroon inspect s"), "stripe\n");
+    assert_eq!(complete("macaroon exec --token o"), "openai\n");
+    let all = complete("macaroon rm ");
+    let values: Vec<&str> = all.lines().filter(|l| !l.starts_with('-')).collect();
+    assert_eq!(values, ["openai", "stripe"], "{all}");
 }

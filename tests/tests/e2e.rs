@@ -15,4 +15,5 @@ mod prompt;
 mod proxy;
 mod scrub;
 mod transparent;
+mod usage;
 mod world;

@@ -186,20 +186,28 @@ fn mismatched_entries_ask_again() {
 }
 
 #[test]
-fn empty_key_at_the_prompt_is_refused() {
+fn empty_key_at_the_prompt_is_explained_and_asked_again() {
     let s = keyed_session();
     let mut t = Terminal::wrap(&s, NAME);
     t.wait_for(format!("API key for {NAME}"));
     t.type_hidden("");
+    t.wait_for("error: the API key is empty: type or paste it again (Ctrl-C to cancel)");
+    assert!(
+        !t.shown().contains("Repeat it"),
+        "an empty key was asked to be repeated before being refused:\n{}",
+        t.shown()
+    );
+    t.wait_for(format!("API key for {NAME}"));
+    t.type_hidden(SECRET);
     t.wait_for("Repeat it");
-    t.type_hidden("");
+    t.type_hidden(SECRET);
     let (code, shown) = t.finish();
 
-    assert_eq!(code, 2, "{shown}");
-    assert!(shown.contains("the API key is empty"), "{shown}");
-    assert!(!shown.contains("Wrapped a key"), "{shown}");
+    assert_eq!(code, 0, "{shown}");
+    assert_not_shown(&shown, SECRET);
+    assert!(shown.contains("Wrapped a key for api.stripe.com"), "{shown}");
     assert!(
-        !s.home().join("tokens").join(NAME).exists(),
-        "a token was stored for an empty key"
+        s.home().join("tokens").join(NAME).is_file(),
+        "no token stored after the key typed on the second attempt"
     );
 }

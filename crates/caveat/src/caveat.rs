@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::content::{self, Condition, Content};
 use crate::host::Host;
 use crate::json::JsonPointer;
+use crate::limit::{self, Window};
 use crate::path::{PathGlob, RequestPath};
 use crate::request::{Method, Request};
 use crate::verify::DenyKind;
@@ -76,6 +77,16 @@ pub enum Caveat {
     },
     /// `body size <= N`: the body has at most N bytes.
     BodySize(u64),
+    /// `uses <= N`: at most N requests in total, by this token and every token attenuated
+    /// from it. Counted by the proxy ([`crate::Limit`]); every per-request check passes it.
+    Uses(u64),
+    /// `rate <= N/DURATION`: at most N requests in any rolling window of DURATION.
+    Rate {
+        /// Requests allowed per window.
+        max: u64,
+        /// The window, as written.
+        window: Window,
+    },
 }
 
 /// What the allocator is likely to use per allocation beyond the bytes asked for (header and
@@ -103,11 +114,11 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json or body";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses or rate";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
-    /// ([`crate::VerifiedCache`]). A caveat of many short values holds far more than its
+    /// ([`crate::Verified::weight`]). A caveat of many short values holds far more than its
     /// text: 20,000 one-character paths are a 40 KB caveat and about 2.5 MB parsed.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
@@ -123,8 +134,14 @@ impl Caveat {
                 string_heap(name) + condition.heap_bytes()
             }
             Caveat::Json { pointer, condition } => pointer.heap_bytes() + condition.heap_bytes(),
-            Caveat::BodySize(_) => 0,
+            Caveat::BodySize(_) | Caveat::Uses(_) | Caveat::Rate { .. } => 0,
         }
+    }
+
+    /// True for caveats the proxy counts (`uses`, `rate`): they hold for every single
+    /// request, and are charged once every other check allowed it.
+    pub fn is_counted(&self) -> bool {
+        matches!(self, Caveat::Uses(_) | Caveat::Rate { .. })
     }
 
     /// True for caveats on the body (`form`, `json`, `body size`): the proxy must read the
@@ -150,6 +167,9 @@ impl Caveat {
             let at =
                 |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
             return content::parse(text, &words, &at);
+        }
+        if matches!(field, "uses" | "rate") {
+            return parse_limit(text, &words, &err);
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];
@@ -230,6 +250,8 @@ impl Caveat {
             Caveat::Form { .. } => "form",
             Caveat::Json { .. } => "json",
             Caveat::BodySize(_) => "body-size",
+            Caveat::Uses(_) => "uses",
+            Caveat::Rate { .. } => "rate",
         }
     }
 
@@ -256,6 +278,8 @@ impl Caveat {
             Caveat::Form { name, condition } => return content::check_form(name, condition, content),
             Caveat::Json { pointer, condition } => return content::check_json(pointer, condition, content),
             Caveat::BodySize(max) => return content::check_body_size(*max, content),
+            // Counted by the proxy after every other check; nothing to check per request.
+            Caveat::Uses(_) | Caveat::Rate { .. } => true,
         };
         if ok {
             return Ok(());
@@ -285,9 +309,12 @@ impl Caveat {
                 format!("path {} is not allowed; {}", req.path, self.explain_at(req.time))
             }
             // Content caveats answered above, with their own reasons.
-            Caveat::Query { .. } | Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_) => {
-                self.explain_at(req.time)
-            }
+            Caveat::Query { .. }
+            | Caveat::Form { .. }
+            | Caveat::Json { .. }
+            | Caveat::BodySize(_)
+            | Caveat::Uses(_)
+            | Caveat::Rate { .. } => self.explain_at(req.time),
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -322,6 +349,8 @@ impl Caveat {
             Caveat::Form { name, condition } => condition.explain(name),
             Caveat::Json { pointer, condition } => condition.explain(pointer.label()),
             Caveat::BodySize(max) => format!("body at most {max} bytes"),
+            Caveat::Uses(max) => limit::explain_uses(*max),
+            Caveat::Rate { max, window } => limit::explain_rate(*max, *window),
         }
     }
 }
@@ -351,6 +380,8 @@ impl fmt::Display for Caveat {
                 condition.write(f)
             }
             Caveat::BodySize(max) => write!(f, "body size <= {max}"),
+            Caveat::Uses(max) => write!(f, "uses <= {max}"),
+            Caveat::Rate { max, window } => write!(f, "rate <= {max}/{window}"),
         }
     }
 }
@@ -456,6 +487,50 @@ fn operator<'a>(
     Ok(op)
 }
 
+/// `uses <= N` or `rate <= N/DURATION`: exactly one bound, written with `<=`.
+fn parse_limit(
+    text: &str,
+    words: &[(usize, &str)],
+    err: &dyn Fn(usize, String) -> CaveatError,
+) -> Result<Caveat, CaveatError> {
+    let (_, field) = words[0];
+    let example = if field == "uses" {
+        "uses <= 20"
+    } else {
+        "rate <= 60/1m"
+    };
+    match words.get(1) {
+        Some(&(_, "<=")) => {}
+        Some(&(at, op)) => {
+            return Err(err(
+                col(text, at),
+                format!("unknown operator {op:?} for {field}; expected <=, e.g. \"{example}\""),
+            ))
+        }
+        None => {
+            return Err(err(
+                col(text, text.len()) + 1,
+                format!("{field:?} has no operator; expected e.g. \"{example}\""),
+            ))
+        }
+    }
+    let Some(&(at, value)) = words.get(2) else {
+        return Err(err(
+            col(text, text.len()) + 1,
+            format!("\"{field} <=\" needs a value, e.g. \"{example}\""),
+        ));
+    };
+    if let Some(&(extra, _)) = words.get(3) {
+        return Err(err(col(text, extra), format!("\"{field} <=\" takes one value")));
+    }
+    let parsed = if field == "uses" {
+        limit::parse_count(value, limit::MAX_USES, "a use count of").map(Caveat::Uses)
+    } else {
+        limit::parse_rate(value).map(|(max, window)| Caveat::Rate { max, window })
+    };
+    parsed.map_err(|m| err(col(text, at), m))
+}
+
 /// 1-based character column of byte offset `pos`.
 fn col(text: &str, pos: usize) -> usize {
     text[..pos.min(text.len())].chars().count() + 1
@@ -520,9 +595,39 @@ mod tests {
             "path = /v1/charges",
             "path prefix /v1/charges /v1/refunds",
             "path glob /v1/customers/*/sources /v1/**",
+            "uses <= 20",
+            "rate <= 60/1m",
+            "rate <= 5/30s",
         ] {
             assert_eq!(parse(s).to_string(), s);
         }
+    }
+
+    #[test]
+    fn usage_and_rate_caveats_parse_strictly_and_explain_plainly() {
+        let now = at(NOON);
+        assert_eq!(parse("uses <= 20").explain_at(now), "at most 20 uses in total");
+        assert_eq!(parse("rate <= 60/1m").explain_at(now), "at most 60 per minute");
+        assert_eq!(parse("uses <= 20").kind(), "uses");
+        assert_eq!(parse("rate <= 60/1m").kind(), "rate");
+        assert!(parse("uses <= 1").is_counted() && !parse("method = GET").is_counted());
+        // They hold for every request: the proxy counts them.
+        assert!(parse("uses <= 1").check(&req("GET", "a.com", "/", NOON)).is_ok());
+        for (text, says) in [
+            ("uses = 20", "expected <="),
+            ("uses < 20", "expected <="),
+            ("uses", "no operator"),
+            ("uses <=", "needs a value"),
+            ("uses <= 0", "not a count"),
+            ("uses <= 20 30", "takes one value"),
+            ("rate <= 60", "expected N/DURATION"),
+            ("rate <= 60/1w", "not a duration"),
+            ("rate >= 60/1m", "expected <="),
+        ] {
+            let e = bad(text);
+            assert!(e.message.contains(says), "{text}: {e}");
+        }
+        assert_eq!(bad("uses <= 0x1").column, 9);
     }
 
     #[test]
@@ -667,7 +772,7 @@ mod tests {
         assert!(e.message.contains("unknown field \"methd\""), "{e}");
         assert_eq!(
             e.to_string(),
-            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json or body"
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses or rate"
         );
     }
 

@@ -34,7 +34,7 @@ pub enum HostError {
 pub struct Host(String);
 
 impl Host {
-    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    /// Heap bytes held, for cache budgets ([`crate::Verified::weight`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         crate::caveat::string_heap(&self.0)
     }

@@ -26,7 +26,10 @@ pub const SIGNING_CONTEXT: &[u8] = b"macaroon-issuer-v1\n";
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IssuerError {
     /// Not 32 bytes of base64.
-    #[error("{what} is not an issuer key: expected 32 bytes as base64 on one line ({why})")]
+    #[error(
+        "{what} is not an issuer key: expected 32 bytes as base64 on one line, but {why}; copy the key \
+         again exactly as `macaroon issuer show` printed it"
+    )]
     Malformed {
         /// What was read.
         what: String,
@@ -152,10 +155,10 @@ fn decode32(text: &str, what: &str) -> Result<[u8; 32], IssuerError> {
     let bytes = Zeroizing::new(
         STANDARD
             .decode(text.trim())
-            .map_err(|e| malformed(e.to_string()))?,
+            .map_err(|e| malformed(crate::token::base64_problem(&e).to_string()))?,
     );
     <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| malformed(format!("decoded to {} bytes, not 32", bytes.len())))
+        .map_err(|_| malformed(format!("it decodes to {} bytes, not 32", bytes.len())))
 }
 
 /// The canonical JSON of a value: object keys sorted at every level, no whitespace. This

@@ -17,7 +17,10 @@ use crate::crypto;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The text is not base64 of 32 bytes.
-    #[error("{what} is not a proxy key: expected 32 bytes as base64 on one line ({why})")]
+    #[error(
+        "{what} is not a proxy key: expected 32 bytes as base64 on one line, but {why}; copy the key again \
+         exactly as `macaroon-proxy keygen` printed it (it is also in the proxy's proxy.pub)"
+    )]
     Malformed {
         /// What was being read (a file path or "the --proxy-key value").
         what: String,
@@ -155,11 +158,11 @@ fn decode32(text: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     let bytes = Zeroizing::new(
         STANDARD
             .decode(text.trim())
-            .map_err(|e| malformed(e.to_string()))?,
+            .map_err(|e| malformed(crate::token::base64_problem(&e).to_string()))?,
     );
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(Zeroizing::new)
-        .map_err(|_| malformed(format!("decoded to {} bytes, not 32", bytes.len())))
+        .map_err(|_| malformed(format!("it decodes to {} bytes, not 32", bytes.len())))
 }
 
 #[cfg(test)]
@@ -182,7 +185,19 @@ mod tests {
         let e = PublicKey::from_base64("aGVsbG8=", "the --proxy-key value").expect_err("short");
         assert!(e.to_string().contains("5 bytes, not 32"), "{e}");
         assert!(e.to_string().contains("the --proxy-key value"), "{e}");
-        assert!(PublicKey::from_base64("not base64!", "x").is_err());
+        let e = PublicKey::from_base64("not base64!", "the --proxy-key value")
+            .expect_err("not base64")
+            .to_string();
+        assert_eq!(
+            e,
+            "the --proxy-key value is not a proxy key: expected 32 bytes as base64 on one line, but it \
+             holds a character base64 does not use (a space, quote or line break copied with it?); copy \
+             the key again exactly as `macaroon-proxy keygen` printed it (it is also in the proxy's proxy.pub)"
+        );
+        let e = PublicKey::from_base64("aGVsbG9", "x")
+            .expect_err("cut short")
+            .to_string();
+        assert!(e.contains("it may be truncated") && !e.contains("offset"), "{e}");
         assert!(ProxyKeyPair::from_base64("aGVsbG8=", "proxy.key").is_err());
     }
 

@@ -43,6 +43,7 @@ mod host;
 mod issuer;
 mod json;
 mod keys;
+mod limit;
 mod path;
 mod request;
 mod sealed;
@@ -59,6 +60,7 @@ pub use crate::host::{Host, HostError};
 pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
 pub use crate::json::{JsonPointer, PointerError, MAX_DEPTH as MAX_JSON_DEPTH};
 pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey};
+pub use crate::limit::{Limit, LimitKind, Window, MAX_RATE, MAX_USES, MAX_WINDOW};
 pub use crate::path::{PathError, PathGlob, RequestPath};
 pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme};
 pub use crate::sealed::{
@@ -70,5 +72,5 @@ pub use crate::token::{
 };
 pub use crate::verify::{
     check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
-    Verified, VerifiedCache,
+    Verified,
 };

@@ -62,7 +62,7 @@ pub struct RequestPath {
 }
 
 impl RequestPath {
-    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    /// Heap bytes held, for cache budgets ([`crate::Verified::weight`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         crate::caveat::string_heap(&self.raw) + crate::caveat::string_heap(&self.decoded)
     }
@@ -189,7 +189,7 @@ pub struct PathGlob {
 }
 
 impl PathGlob {
-    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    /// Heap bytes held, for cache budgets ([`crate::Verified::weight`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.path.heap_bytes()
     }

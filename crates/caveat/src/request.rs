@@ -14,7 +14,7 @@ use crate::path::RequestPath;
 pub struct Method(String);
 
 impl Method {
-    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    /// Heap bytes held, for cache budgets ([`crate::Verified::weight`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         crate::caveat::string_heap(&self.0)
     }

@@ -86,11 +86,12 @@ impl Serialize for RootKey {
 impl<'de> Deserialize<'de> for RootKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = Zeroizing::new(String::deserialize(d)?);
-        let bytes = Zeroizing::new(
-            STANDARD
-                .decode(text.as_bytes())
-                .map_err(serde::de::Error::custom)?,
-        );
+        let bytes = Zeroizing::new(STANDARD.decode(text.as_bytes()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "root is not base64: {}",
+                crate::token::base64_problem(&e)
+            ))
+        })?);
         let arr = <[u8; 32]>::try_from(bytes.as_slice())
             .map_err(|_| serde::de::Error::custom("root key must be 32 bytes"))?;
         Ok(RootKey::from_bytes(arr))
@@ -437,7 +438,7 @@ impl TryFrom<PayloadWire> for Payload {
 }
 
 impl Payload {
-    /// Heap bytes held, for cache budgets ([`crate::VerifiedCache`]).
+    /// Heap bytes held, for cache budgets ([`crate::Verified::weight`]).
     pub(crate) fn heap_bytes(&self) -> usize {
         use crate::caveat::{string_heap, vec_heap};
         let inject = match &self.inject {

@@ -60,7 +60,9 @@ pub enum DecodeError {
     #[error("the token is {0} bytes long; tokens longer than {MAX_TOKEN_LEN} bytes are refused")]
     TooLong(usize),
     /// Not base64 or JSON.
-    #[error("the token is not base64 or JSON ({0}); pass the token exactly as `macaroon wrap` or `attenuate` printed it")]
+    #[error(
+        "the token is not valid base64url: {0}; copy it again exactly as `macaroon wrap` or `attenuate` printed it"
+    )]
     Encoding(String),
     /// Decoded, but not a macaroon.
     #[error("the token is not a valid macaroon ({0})")]
@@ -370,18 +372,33 @@ pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     engine.decode(text)
 }
 
+/// A base64 error in plain words: the decoder's own ("Invalid last symbol 50, offset 6")
+/// names bytes and offsets, which tell a user nothing about what to do.
 fn b64_err(e: base64::DecodeError) -> DecodeError {
     match e {
-        base64::DecodeError::InvalidLastSymbol(offset, _) => DecodeError::Malformed(format!(
-            "its last base64 character (at offset {offset}) has non-zero unused bits, so it is not the encoding of any token"
-        )),
-        base64::DecodeError::InvalidByte(offset, _) => {
-            DecodeError::Encoding(format!("a character at offset {offset} is not base64"))
+        base64::DecodeError::InvalidLastSymbol(..) => DecodeError::Malformed(
+            "its last character has non-zero unused bits, so it is not the encoding of any token \
+             (it was cut short or altered in copying)"
+                .into(),
+        ),
+        other => DecodeError::Encoding(base64_problem(&other).into()),
+    }
+}
+
+/// What is wrong with text that is not base64, in words a user can act on. Shared by
+/// everything that reads base64 (tokens, proxy keys, issuer keys).
+pub(crate) fn base64_problem(e: &base64::DecodeError) -> &'static str {
+    match e {
+        base64::DecodeError::InvalidByte(..) => {
+            "it holds a character base64 does not use (a space, quote or line break copied with it?)"
         }
-        base64::DecodeError::InvalidLength(len) => {
-            DecodeError::Encoding(format!("{len} base64 characters cannot encode whole bytes"))
+        base64::DecodeError::InvalidLength(_) => {
+            "its length is not that of any base64 text: it may be truncated or have extra characters"
         }
-        base64::DecodeError::InvalidPadding => DecodeError::Encoding("misplaced base64 padding".into()),
+        base64::DecodeError::InvalidLastSymbol(..) => {
+            "its last character is not one base64 can end with: it may be truncated or altered"
+        }
+        base64::DecodeError::InvalidPadding => "its '=' padding is misplaced: it may be truncated or altered",
     }
 }
 
@@ -456,4 +473,44 @@ fn lib_err(e: macaroon::MacaroonError) -> DecodeError {
 fn unreachable_empty() -> ! {
     // Only an empty identifier makes the library fail, and tokens always have one.
     panic!("macaroon library refused a token with a non-empty identifier")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the user reads for text that is not base64: what is wrong and what to do, never
+    /// the decoder's "Invalid byte 33, offset 6".
+    fn decode_message(text: &str) -> String {
+        let e = Token::decode(text).expect_err("not a token");
+        let shown = e.to_string();
+        for internal in ["Invalid", "offset", "symbol"] {
+            assert!(!shown.contains(internal), "decoder internals in {shown:?}");
+        }
+        shown
+    }
+
+    #[test]
+    fn base64_errors_say_what_was_wrong_and_to_copy_the_token_again() {
+        assert_eq!(
+            decode_message("AgEFaGVsbG8!"),
+            "the token is not valid base64url: it holds a character base64 does not use (a space, \
+             quote or line break copied with it?); copy it again exactly as `macaroon wrap` or \
+             `attenuate` printed it"
+        );
+        assert_eq!(
+            decode_message("AgEFaGVsb"),
+            "the token is not valid base64url: its length is not that of any base64 text: it may be \
+             truncated or have extra characters; copy it again exactly as `macaroon wrap` or \
+             `attenuate` printed it"
+        );
+        assert!(decode_message("AgE=FaGV").contains("copy it again"));
+        // "AA" holds one byte and 4 unused bits; "AF" sets two of them.
+        let e = decode_message("AF");
+        assert!(matches!(Token::decode("AF"), Err(DecodeError::Malformed(_))));
+        assert!(
+            e.contains("non-zero unused bits") && e.contains("copy") && e.contains("printed it"),
+            "{e}"
+        );
+    }
 }

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Shell completion offers the stored names wherever a token or a stored NAME goes.
+fn stored_names() -> clap_complete::ArgValueCandidates {
+    clap_complete::ArgValueCandidates::new(crate::commands::completions::stored_names)
+}
+
 /// Scoped, short-lived, offline-attenuable stand-ins for your API keys.
 ///
 /// Wrap a real API key once; hand agents and scripts narrowed macaroons instead. The
@@ -86,8 +91,9 @@ Examples:
         /// Output format.
         #[arg(long, value_enum, default_value = "v2")]
         format: OutputFormat,
-        /// Turn the warnings (no expiry, already expired, allows nothing, unusual method)
-        /// into errors: exit 2 and print no token.
+        /// Turn the warnings (no expiry, already expired, allows nothing, unusual method, a
+        /// --host outside the hosts the key was wrapped for) into errors: exit 2 and print
+        /// no token.
         #[arg(long)]
         strict: bool,
     },
@@ -196,6 +202,10 @@ Examples:
         /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
         #[arg(long, value_name = "PATH")]
         proxy_key_file: Option<PathBuf>,
+        /// Also check revocations in the proxies' shared store (redis://HOST:PORT/DB), as
+        /// `macaroon-proxy run --state` does.
+        #[arg(long, value_name = "URL")]
+        state: Option<String>,
         /// Print the decision as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -218,8 +228,10 @@ Examples:
   macaroon exec --token gh --env GH_TOKEN --method GET -- gh api /user")]
     Exec(ExecArgs),
 
-    /// Mount a read-only directory with one file per stored token (Linux, FUSE); each
-    /// read gives a fresh short-lived token. Ctrl-C unmounts.
+    /// Mount a read-only directory of stored tokens (Linux, FUSE): each read is a fresh token.
+    ///
+    /// One file per stored token; every read returns a newly narrowed, short-lived token.
+    /// Ctrl-C unmounts.
     ///
     /// Per-file policies come from $MACAROON_HOME/mount.toml (or --config):
     ///   expires = "5m"            # default for every file
@@ -227,10 +239,14 @@ Examples:
     ///   expires = "10m"
     ///   paths = ["/v1/charges"]
     ///   methods = ["GET"]
-    #[command(after_help = "\
+    // Verbatim: the TOML example above keeps its lines (clap would join them into one).
+    #[command(
+        verbatim_doc_comment,
+        after_help = "\
 Examples:
   macaroon mount ~/tokens &
-  cat ~/tokens/stripe          # a token that expires in 5 minutes")]
+  cat ~/tokens/stripe          # a token that expires in 5 minutes"
+    )]
     Mount {
         /// An existing empty directory to mount on.
         dir: std::path::PathBuf,
@@ -240,23 +256,30 @@ Examples:
     },
 
     /// List stored tokens.
-    #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json")]
+    #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json\n  macaroon list --names")]
     List {
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "names")]
         json: bool,
+        /// Print only the names, one per line (for scripts and shell completion).
+        #[arg(long)]
+        names: bool,
     },
 
     /// Remove a stored token.
     #[command(after_help = "Example:\n  macaroon rm stripe")]
     Rm {
         /// The stored name.
+        #[arg(add = stored_names())]
         name: String,
     },
 
-    /// Print shell completions.
+    /// Print the script that sets up shell completion (stored names included).
+    ///
+    /// The script asks `macaroon` (on PATH) on every TAB, so it offers the names stored at
+    /// that moment wherever a token or a stored NAME goes. Regenerate it after upgrading.
     #[command(
-        after_help = "Examples:\n  macaroon completions bash > ~/.local/share/bash-completion/completions/macaroon\n  macaroon completions zsh > ~/.zfunc/_macaroon"
+        after_help = "Examples:\n  macaroon completions bash > ~/.local/share/bash-completion/completions/macaroon\n  macaroon completions zsh > ~/.zfunc/_macaroon\n  macaroon completions fish > ~/.config/fish/completions/macaroon.fish"
     )]
     Completions {
         /// The shell.
@@ -304,7 +327,7 @@ impl From<OutputFormat> for caveat::WireFormat {
 #[derive(Args, Debug)]
 pub struct ExecArgs {
     /// The token to narrow: a stored NAME or a token. Default: $MACAROON_TOKEN.
-    #[arg(long, value_name = "NAME|TOKEN")]
+    #[arg(long, value_name = "NAME|TOKEN", add = stored_names())]
     pub token: Option<String>,
     /// Environment variable to put the token in (repeatable), e.g. STRIPE_API_KEY.
     /// MACAROON_TOKEN is always set too.
@@ -384,7 +407,7 @@ pub struct WrapArgs {
 #[derive(Args, Debug)]
 pub struct TokenArg {
     /// A token, a stored NAME, or '-' to read it from stdin. Default: $MACAROON_TOKEN.
-    #[arg(value_name = "TOKEN")]
+    #[arg(value_name = "TOKEN", add = stored_names())]
     pub token: Option<String>,
 }
 
@@ -426,6 +449,13 @@ pub struct Attenuation {
     /// At most this many bytes of request body (`body size <= N`).
     #[arg(long = "max-body", value_name = "BYTES")]
     pub max_body: Option<u64>,
+    /// At most this many requests in total, by this token and every token narrowed from
+    /// it (`uses <= N`; counted by the proxy, shared by its replicas through --state).
+    #[arg(long = "uses", value_name = "N")]
+    pub uses: Option<String>,
+    /// At most N requests in any rolling window: 60/1m, 1000/1h, 5/30s (`rate <= N/DURATION`).
+    #[arg(long = "rate", value_name = "N/DURATION")]
+    pub rate: Option<String>,
     /// A caveat in the caveat language, e.g. 'path = /v1/balance' (repeatable).
     #[arg(long = "caveat", value_name = "EXPR")]
     pub caveats: Vec<String>,

@@ -15,6 +15,8 @@ pub struct Input {
     pub token: Token,
     /// Where it came from, for messages.
     pub source: String,
+    /// The stored name it was read under, if it came from the store.
+    pub name: Option<String>,
 }
 
 /// Resolves a token argument.
@@ -40,6 +42,7 @@ pub fn read_token(arg: Option<&str>, store: &Store) -> anyhow::Result<Input> {
         return Ok(Input {
             token,
             source: "stdin".into(),
+            name: None,
         });
     }
     if let Some(stored) = store.get(text.trim())? {
@@ -53,6 +56,7 @@ pub fn read_token(arg: Option<&str>, store: &Store) -> anyhow::Result<Input> {
         return Ok(Input {
             token,
             source: format!("stored token {:?}", text.trim()),
+            name: Some(text.trim().to_string()),
         });
     }
     let source = if from_env {
@@ -64,6 +68,7 @@ pub fn read_token(arg: Option<&str>, store: &Store) -> anyhow::Result<Input> {
         Ok(token) => Ok(Input {
             token,
             source: source.into(),
+            name: None,
         }),
         Err(e) if looks_like_name(&text) => bail!(
             "no stored token named {:?} (and it is not a token: {e}); see the names with: macaroon list",

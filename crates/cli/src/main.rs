@@ -44,6 +44,8 @@ impl From<ExitStatus> for ExitCode {
 }
 
 fn main() -> ExitCode {
+    // A shell asking for completions (COMPLETE=bash macaroon -- ...) is answered here.
+    commands::completions::answer_if_asked();
     let cli = Cli::parse();
     match run(cli) {
         Ok(status) => status.into(),
@@ -84,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             &third_party,
             format,
             strict,
+            &home,
             &store,
         )?,
         Command::Discharge {
@@ -111,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             data_file,
             content_type,
             proxy_key_file,
+            state,
             json,
             discharges,
         } => {
@@ -122,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
                 data_file: data_file.as_deref(),
                 content_type: content_type.as_deref(),
                 proxy_key_file: proxy_key_file.as_deref(),
+                state: state.as_deref(),
                 json,
                 discharges: &discharges,
             };
@@ -132,7 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Mount { dir, config } => commands::mount::run(&dir, config, &home, store)?,
         #[cfg(not(target_os = "linux"))]
         Command::Mount { .. } => anyhow::bail!("macaroon mount needs Linux and FUSE"),
-        Command::List { json } => commands::list::run(json, &store)?,
+        Command::List { json, names } => commands::list::run(json, names, &store)?,
         Command::Rm { name } => commands::rm::run(&name, &store)?,
         Command::Completions { shell } => commands::completions::run(shell)?,
     }

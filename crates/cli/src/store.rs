@@ -1,47 +1,17 @@
 //! Where root tokens live: the OS keyring when one answers, else files.
 //!
-//! The keyring cannot list its entries, so every stored token also has a line in
-//! `$MACAROON_HOME/tokens.json` (name, created, hosts, expiry, which backend holds it).
-//! That index holds no token. With the file backend, the token itself is
-//! `$MACAROON_HOME/tokens/NAME`, mode 0600. `MACAROON_STORE=file` forces files;
-//! `MACAROON_STORE=keyring` requires the keyring.
+//! The layout and the reading half are `macaroon_home::tokens` (the proxy's `revoke NAME`
+//! reads the same store); writing (`wrap`, `rm`) and choosing the backend are here.
+//! `MACAROON_STORE=file` forces files; `MACAROON_STORE=keyring` requires the keyring.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
+use macaroon_home::tokens::{index_path, keyring_service, read_index, token_path};
+pub use macaroon_home::tokens::{Backend, Entry};
 use zeroize::Zeroizing;
-
-/// Which backend holds a token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// The OS keyring (Secret Service, macOS Keychain, Windows Credential Manager).
-    Keyring,
-    /// `$MACAROON_HOME/tokens/NAME`, mode 0600.
-    File,
-}
-
-/// What `list` shows about a stored token. Never the token.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Entry {
-    /// The name.
-    pub name: String,
-    /// When it was stored (RFC 3339).
-    pub created: String,
-    /// The sealed hosts.
-    pub hosts: Vec<String>,
-    /// The sealed expiry (RFC 3339), if any.
-    pub expires: Option<String>,
-    /// The injection rule.
-    pub inject: String,
-    /// The proxy key id it is sealed to.
-    pub proxy_key_id: String,
-    /// Which backend holds it.
-    pub store: Backend,
-}
 
 /// The token store of one macaroon home.
 pub struct Store {
@@ -50,19 +20,7 @@ pub struct Store {
 
 /// Checks a token name: it becomes a file name and a keyring entry.
 pub fn check_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with(['.', '-'])
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if !ok {
-        bail!(
-            "{name:?} is not a valid token name: use 1 to 64 letters, digits, '.', '_' or '-', \
-             not starting with '.' or '-' (no path separators)"
-        );
-    }
-    Ok(())
+    Ok(macaroon_home::tokens::check_name(name)?)
 }
 
 impl Store {
@@ -73,20 +31,8 @@ impl Store {
         }
     }
 
-    fn index_path(&self) -> PathBuf {
-        self.home.join("tokens.json")
-    }
-
-    fn token_path(&self, name: &str) -> PathBuf {
-        self.home.join("tokens").join(name)
-    }
-
-    fn service(&self) -> String {
-        format!("macaroon {}", self.home.display())
-    }
-
     pub(crate) fn keyring_entry(&self, name: &str) -> anyhow::Result<keyring::Entry> {
-        keyring::Entry::new(&self.service(), name).context("could not open the OS keyring")
+        keyring::Entry::new(&keyring_service(&self.home), name).context("could not open the OS keyring")
     }
 
     /// The backend new tokens go to.
@@ -117,12 +63,7 @@ impl Store {
     }
 
     fn read_index(&self) -> anyhow::Result<BTreeMap<String, Entry>> {
-        match fs::read_to_string(self.index_path()) {
-            Ok(text) => serde_json::from_str(&text)
-                .with_context(|| format!("{} is corrupt; fix or remove it", self.index_path().display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(e).with_context(|| format!("could not read {}", self.index_path().display())),
-        }
+        Ok(read_index(&self.home)?)
     }
 
     fn write_index(&self, index: &BTreeMap<String, Entry>) -> anyhow::Result<()> {
@@ -130,8 +71,8 @@ impl Store {
         // Write then rename, so a crash never leaves a half-written index.
         let tmp = self.home.join(".tokens.json.tmp");
         macaroon_home::write_private_file(&tmp, text.as_bytes())?;
-        fs::rename(&tmp, self.index_path())
-            .with_context(|| format!("could not replace {}", self.index_path().display()))
+        fs::rename(&tmp, index_path(&self.home))
+            .with_context(|| format!("could not replace {}", index_path(&self.home).display()))
     }
 
     /// Stores `token` under `entry.name`; refuses to replace an existing one unless `force`.
@@ -156,7 +97,7 @@ impl Store {
             Backend::File => {
                 macaroon_home::create_private_dir(&self.home.join("tokens"))?;
                 macaroon_home::write_private_file(
-                    &self.token_path(&entry.name),
+                    &token_path(&self.home, &entry.name),
                     format!("{token}\n").as_bytes(),
                 )?;
             }
@@ -169,24 +110,15 @@ impl Store {
 
     /// The stored token named `name`, if there is one.
     pub fn get(&self, name: &str) -> anyhow::Result<Option<Zeroizing<String>>> {
+        Ok(macaroon_home::tokens::stored_token(&self.home, name)?)
+    }
+
+    /// What the index keeps about the stored token `name`, if there is one.
+    pub fn entry(&self, name: &str) -> anyhow::Result<Option<Entry>> {
         if check_name(name).is_err() {
             return Ok(None);
         }
-        let Some(entry) = self.read_index()?.remove(name) else {
-            return Ok(None);
-        };
-        let token = match entry.store {
-            Backend::Keyring => self
-                .keyring_entry(name)?
-                .get_password()
-                .with_context(|| format!("could not read {name:?} from the OS keyring"))?,
-            Backend::File => {
-                let path = self.token_path(name);
-                macaroon_home::check_private_mode(&path)?;
-                fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?
-            }
-        };
-        Ok(Some(Zeroizing::new(token.trim().to_string())))
+        Ok(self.read_index()?.remove(name))
     }
 
     /// Every stored token's entry, by name.
@@ -206,7 +138,7 @@ impl Store {
                 Ok(()) | Err(keyring::Error::NoEntry) => {}
                 Err(e) => return Err(e).context("could not remove the token from the OS keyring"),
             },
-            Backend::File => match fs::remove_file(self.token_path(name)) {
+            Backend::File => match fs::remove_file(token_path(&self.home, name)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).context("could not remove the token file"),
@@ -214,30 +146,5 @@ impl Store {
         }
         self.write_index(&index)?;
         Ok(entry.store)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_plain_file_names() {
-        for good in ["stripe", "openai-prod", "gh_2", "a.b"] {
-            assert!(check_name(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            "../x",
-            "a/b",
-            "a\\b",
-            ".hidden",
-            "-flag",
-            "a b",
-            &"x".repeat(65),
-        ] {
-            let e = check_name(bad).expect_err(bad).to_string();
-            assert!(e.contains("no path separators"), "{e}");
-        }
     }
 }

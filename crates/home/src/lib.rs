@@ -16,6 +16,7 @@
 //! ```
 
 pub mod listfile;
+pub mod tokens;
 
 use std::fs;
 use std::io::Write;
@@ -28,6 +29,10 @@ pub use listfile::{
 
 /// File name of the private key in a macaroon home.
 pub const PRIVATE_KEY_FILE: &str = "proxy.key";
+/// The Redis set of revoked families in a shared `--state` store (`kid`s).
+pub const STATE_REVOKED_SET: &str = "macaroon:revoked";
+/// The Redis key bumped on every shared revocation, so replicas re-read the set only then.
+pub const STATE_REVOKED_VERSION: &str = "macaroon:revoked:version";
 /// File name of the public key in a macaroon home.
 pub const PUBLIC_KEY_FILE: &str = "proxy.pub";
 /// File name of the trust bundle (system roots + the proxy CA) in a macaroon home.
@@ -63,6 +68,15 @@ pub enum HomeError {
          to it stops working"
     )]
     Exists(String),
+    /// A token name that cannot be a file name or a keyring entry.
+    #[error(
+        "{0:?} is not a valid token name: use 1 to 64 letters, digits, '.', '_' or '-', not starting \
+         with '.' or '-' (no path separators)"
+    )]
+    BadName(String),
+    /// The token store could not be read; the message names the store and the fix.
+    #[error("{0}")]
+    Store(String),
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HomeError {

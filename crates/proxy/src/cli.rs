@@ -19,6 +19,8 @@ pub struct Cli {
     command: Command,
 }
 
+// `Run` holds every run flag; the enum is built once per process, so its size is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.
@@ -70,15 +72,25 @@ enum Command {
     /// Revoke a token and every token narrowed from the same root (its family).
     ///
     /// Opens the sealed identifier with this proxy's key and appends the family id (kid)
-    /// to $MACAROON_HOME/revoked, which running proxies re-read within a second.
+    /// to $MACAROON_HOME/revoked, which running proxies re-read within a second. With
+    /// --state it is also written to the shared store, which every replica run with the
+    /// same --state checks four times a second. A stored NAME is the token `macaroon wrap`
+    /// stored under it in the same home.
     ///
     /// Examples:
     ///   macaroon-proxy revoke "$LEAKED_TOKEN"
+    ///   macaroon-proxy revoke stripe
     ///   macaroon-proxy revoke - < token.txt
+    ///   macaroon-proxy revoke --state redis://10.0.0.5:6379/0 "$LEAKED_TOKEN"
     #[command(verbatim_doc_comment)]
     Revoke {
-        /// The token (any token of the family), or '-' to read it from stdin.
+        /// The token (any token of the family), a NAME stored by `macaroon wrap` in this
+        /// home, or '-' to read the token from stdin.
+        #[arg(value_name = "TOKEN|NAME|-")]
         token: String,
+        /// Also write the revocation to this shared store (redis://HOST:PORT/DB).
+        #[arg(long, value_name = "URL")]
+        state: Option<String>,
     },
 
     /// Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).
@@ -172,6 +184,10 @@ pub struct RunArgs {
     /// intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md.
     #[arg(long)]
     pub transparent: bool,
+    /// Keep usage and rate counts and revocations in Redis or Valkey, shared by every
+    /// replica given the same URL: redis://HOST:PORT/DB (default: in this process).
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
@@ -189,7 +205,7 @@ pub fn main() -> ExitCode {
 }
 
 /// `macaroon-proxy revoke TOKEN|-`: appends the token's family to the revocation list.
-fn revoke(home: &std::path::Path, token: String) -> anyhow::Result<()> {
+fn revoke(home: &std::path::Path, token: String, state: Option<&str>) -> anyhow::Result<()> {
     let text = if token == "-" {
         let mut buf = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf).context("could not read stdin")?;
@@ -197,10 +213,13 @@ fn revoke(home: &std::path::Path, token: String) -> anyhow::Result<()> {
     } else {
         token
     };
-    let token = caveat::Token::decode(&text).context("not a valid token")?;
+    let token = token_or_stored_name(home, &text)?;
     let keys = caveat::ProxyKeyPair::load_all(home)?;
     let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+    if let Some(url) = state {
+        shared_revoke(url, &payload.kid, &hosts)?;
+    }
     if crate::revoke::Revocations::load(home)
         .context("could not read the revocation list")?
         .is_revoked(&payload.kid)
@@ -227,6 +246,48 @@ fn revoke(home: &std::path::Path, token: String) -> anyhow::Result<()> {
         payload.kid,
         hosts.join(", ")
     );
+    Ok(())
+}
+
+/// The token `text` stands for: a NAME stored by `macaroon wrap` in this home, else the
+/// token itself.
+fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Result<caveat::Token> {
+    let name = text.trim();
+    if let Some(stored) = macaroon_home::tokens::stored_token(home, name)? {
+        return caveat::Token::decode(&stored).with_context(|| {
+            format!("the stored token {name:?} is corrupt; revoke it with a copy of the token instead")
+        });
+    }
+    caveat::Token::decode(text).map_err(|e| {
+        if macaroon_home::tokens::check_name(name).is_ok() {
+            anyhow::anyhow!(
+                "no token named {name:?} is stored in {} (and it is not a token: {e}); see the names \
+                 with: macaroon list --home {}, or pass the token itself",
+                home.display(),
+                home.display()
+            )
+        } else {
+            anyhow::Error::new(e).context("not a valid token")
+        }
+    })
+}
+
+/// Writes a revocation to the shared store; every replica on it refuses within a second.
+fn shared_revoke(url: &str, kid: &str, hosts: &[&str]) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let added = rt.block_on(crate::state::revoke(url, kid))?;
+    let shown = crate::state::without_password(url);
+    if added {
+        eprintln!(
+            "Revoked token family {kid} (hosts {}) in {shown}: every replica using it refuses the family within a second.",
+            hosts.join(", ")
+        );
+    } else {
+        eprintln!("Token family {kid} was already revoked in {shown}.");
+    }
     Ok(())
 }
 
@@ -301,7 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Completions { .. } => Ok(()),
         Command::Run(a) => crate::run::run(&home, crate::config::Config::from_args(&a)?),
-        Command::Revoke { token } => revoke(&home, token),
+        Command::Revoke { token, state } => revoke(&home, token, state.as_deref()),
         Command::Issuers { action } => issuers(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;

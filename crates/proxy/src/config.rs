@@ -44,6 +44,8 @@ pub struct Config {
     pub issuers: Vec<IssuerPublic>,
     /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
     pub allow_hosts: Vec<HostPattern>,
+    /// `--state`: the shared store's URL (counts, revocations); `None` keeps them here.
+    pub state: Option<String>,
 }
 
 /// An `--allow-host` pattern: an exact host, or `*.` and a suffix (which matches the
@@ -121,6 +123,7 @@ impl Config {
                 .filter(|h| !h.trim().is_empty())
                 .map(|h| HostPattern::parse(h.trim()))
                 .collect::<anyhow::Result<_>>()?,
+            state: a.state.clone(),
         })
     }
 
@@ -145,6 +148,7 @@ impl Config {
             max_body: DEFAULT_MAX_BODY,
             issuers: Vec::new(),
             allow_hosts: Vec::new(),
+            state: None,
         }
     }
 }

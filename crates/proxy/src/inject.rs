@@ -330,7 +330,7 @@ mod tests {
         super::find(headers, query, &mut |t| {
             Token::decode(t).ok().map(|token| Resolved::Decoded {
                 token: Arc::new(token),
-                key: caveat::VerifiedCache::key(t),
+                key: caveat::CacheKey::of(t),
             })
         })
     }
@@ -403,7 +403,7 @@ mod tests {
             .encode_as(caveat::WireFormat::V2Json);
         let h = headers(&[("authorization", &format!("Bearer {t}")), ("x-api-key", &json)]);
         let f = find(&h, None).expect("ok").expect("found");
-        assert_eq!(f.token.key(), caveat::VerifiedCache::key(&t));
+        assert_eq!(f.token.key(), caveat::CacheKey::of(&t));
         assert_eq!(f.places.len(), 2);
         // A token-shaped value that is no token (a long real key) is not a copy.
         let h = headers(&[

@@ -22,4 +22,5 @@ pub mod revoke;
 pub mod run;
 pub mod scrub;
 pub mod sigv4;
+pub mod state;
 pub mod upstream;

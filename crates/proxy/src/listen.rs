@@ -446,6 +446,15 @@ fn server_config(host: Host, leaf: Arc<CertifiedKey>) -> Result<Arc<rustls::Serv
     Ok(Arc::new(cfg))
 }
 
+/// `/healthz`: 200 while the proxy serves. The first line is `ok`, or `degraded` when the
+/// shared store is unreachable (only requests whose tokens are counted are refused then,
+/// so the replica stays in the load balancer); the second names the store.
+fn health(proxy: &Proxy) -> Response<Body> {
+    let (up, line) = proxy.state.health();
+    let first = if up { "ok" } else { "degraded" };
+    plain(StatusCode::OK, &format!("{first}\n{line}"))
+}
+
 /// Serves `/healthz` and `/metrics` until `shutdown` fires.
 pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener) {
     let stop = proxy.stopping.clone();
@@ -466,9 +475,15 @@ async fn admin_conn(proxy: Arc<Proxy>, stream: TcpStream) {
         let proxy = proxy.clone();
         async move {
             let resp = match req.uri().path() {
-                "/healthz" => plain(StatusCode::OK, "ok"),
+                "/healthz" => health(&proxy),
                 "/metrics" => {
-                    let mut r = Response::new(full(proxy.metrics.render()));
+                    let mut text = proxy.metrics.render();
+                    text.push_str(&format!(
+                        "# HELP macaroon_state_up 1 when the state store answered lately (always 1 for the embedded store).\n\
+                         # TYPE macaroon_state_up gauge\nmacaroon_state_up {}\n",
+                        u8::from(proxy.state.up())
+                    ));
+                    let mut r = Response::new(full(text));
                     r.headers_mut().insert(
                         http::header::CONTENT_TYPE,
                         http::HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -17,6 +17,9 @@ const RECHECK: Duration = Duration::from_secs(1);
 pub struct Revocations {
     file: ListFile,
     kids: RwLock<HashSet<String>>,
+    /// Families revoked in the shared store (`--state`), kept current by
+    /// [`crate::state::watch_revocations`].
+    shared: RwLock<HashSet<String>>,
 }
 
 impl Revocations {
@@ -27,12 +30,22 @@ impl Revocations {
         Ok(Revocations {
             file,
             kids: RwLock::new(kids),
+            shared: RwLock::new(HashSet::new()),
         })
     }
 
     /// True if tokens of family `kid` are revoked. Reads memory only.
     pub fn is_revoked(&self, kid: &str) -> bool {
         self.kids.read().map(|s| s.contains(kid)).unwrap_or(true)
+            || self.shared.read().map(|s| s.contains(kid)).unwrap_or(true)
+    }
+
+    /// Replaces the families revoked in the shared store.
+    pub fn set_shared(&self, kids: HashSet<String>) {
+        let kids = kids.into_iter().map(|k| k.to_ascii_lowercase()).collect();
+        if let Ok(mut s) = self.shared.write() {
+            *s = kids;
+        }
     }
 
     /// Re-reads the file if it changed since it was last read. A file that cannot be read

@@ -42,14 +42,6 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
              the first `macaroon wrap` in this home creates one (picked up within a second), or run: macaroon-proxy issuers add KEY"
         );
     }
-    let loaded = Loaded {
-        keys: keys(home)?,
-        ca: LocalCa::load_or_create(home)?,
-        roots: crate::upstream::root_store(&cfg.upstream_ca)?,
-        audit: Audit::open(&cfg.audit_log)?,
-        revoked: revoked.clone(),
-        issuers: issuers.clone(),
-    };
     // One single-threaded runtime per core for connections (like nginx's workers: no task
     // migrates, no cross-thread hand-off between a request and its upstream connection),
     // and this thread's runtime for accepting, the admin listener, reloads and signals.
@@ -57,6 +49,18 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    // The store's connection tasks live on this thread's runtime.
+    let state =
+        Arc::new(rt.block_on(async { crate::state::State::open(cfg.state.as_deref(), cfg.workers) })?);
+    let loaded = Loaded {
+        state: state.clone(),
+        keys: keys(home)?,
+        ca: LocalCa::load_or_create(home)?,
+        roots: crate::upstream::root_store(&cfg.upstream_ca)?,
+        audit: Audit::open(&cfg.audit_log)?,
+        revoked: revoked.clone(),
+        issuers: issuers.clone(),
+    };
     let workers = Workers::start(cfg.workers)?;
     let handles = workers.handles.clone();
     rt.block_on(async move {
@@ -77,8 +81,13 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         own.extend(admin_addr);
         let key_ids: Vec<String> = loaded.keys.iter().map(|k| k.key_id().to_string()).collect();
         let proxy = Arc::new(Proxy::new(cfg.clone(), loaded, own));
-        tokio::spawn(revoked.watch(proxy.stopping.clone()));
+        tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
+        tokio::spawn(crate::state::watch_revocations(
+            state,
+            revoked.clone(),
+            proxy.stopping.clone(),
+        ));
         announce(local, admin_addr, &key_ids);
         if let Some(admin) = admin {
             tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));

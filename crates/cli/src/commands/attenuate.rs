@@ -1,12 +1,14 @@
 //! `macaroon attenuate`: add caveats offline and print the narrower token.
 
+use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
-use caveat::{Caveat, Host, Method, PathGlob, RequestPath};
+use caveat::{Caveat, Host, Method, PathGlob, ProxyKeyPair, RequestPath};
+use macaroon_home::KeyPairFiles;
 
 use crate::cli::{Attenuation, OutputFormat, ThirdPartyArgs};
-use crate::input::read_token;
+use crate::input::{read_token, Input};
 use crate::store::Store;
 
 impl Attenuation {
@@ -22,6 +24,8 @@ impl Attenuation {
             && self.forms.is_empty()
             && self.jsons.is_empty()
             && self.max_body.is_none()
+            && self.uses.is_none()
+            && self.rate.is_none()
             && self.caveats.is_empty()
     }
 
@@ -92,6 +96,11 @@ impl Attenuation {
         if let Some(n) = self.max_body {
             out.push(Caveat::BodySize(n));
         }
+        for (flag, field, value) in [("--uses", "uses", &self.uses), ("--rate", "rate", &self.rate)] {
+            if let Some(v) = value {
+                out.push(Caveat::parse(&format!("{field} <= {v}")).with_context(|| format!("{flag} {v:?}"))?);
+            }
+        }
         for c in &self.caveats {
             out.push(Caveat::parse(c).context("--caveat")?);
         }
@@ -158,6 +167,53 @@ fn warnings(parent: &caveat::Token, added: &[Caveat], now: SystemTime) -> Vec<St
     out
 }
 
+/// The hosts the token's key was sealed for, when this machine can know them: opened with
+/// this home's proxy key as `verify` does, else what the store recorded when the key was
+/// wrapped here. `None` when neither is at hand: then nothing is said about hosts.
+fn sealed_hosts(input: &Input, home: &Path, store: &Store) -> Option<Vec<Host>> {
+    if let Ok(keys) = ProxyKeyPair::load_all(home) {
+        if let Ok(payload) = caveat::unseal(&input.token, &keys) {
+            return Some(payload.hosts.clone());
+        }
+    }
+    let entry = store.entry(input.name.as_deref()?).ok()??;
+    entry
+        .hosts
+        .iter()
+        .map(|h| Host::parse_canonical(h).ok())
+        .collect()
+}
+
+/// Host caveats among `added` that name hosts outside `sealed`: the proxy never sends the
+/// key there, so such a caveat narrows to requests that are refused anyway.
+fn host_warnings(added: &[Caveat], sealed: &[Host]) -> Vec<String> {
+    let list = |hs: &[Host]| hs.iter().map(Host::as_str).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    for c in added {
+        let hosts = match c {
+            Caveat::HostIs(h) => std::slice::from_ref(h),
+            Caveat::HostIn(hs) => hs.as_slice(),
+            _ => continue,
+        };
+        let outside: Vec<Host> = hosts.iter().filter(|h| !sealed.contains(h)).cloned().collect();
+        if outside.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "host {} is outside the hosts the key was wrapped for ({}): the proxy never sends the key \
+             there, so requests to it are refused",
+            list(&outside),
+            list(sealed)
+        ));
+        if outside.len() == hosts.len() {
+            out.push(
+                "the host caveat leaves none of the wrapped hosts: this token allows nothing".to_string(),
+            );
+        }
+    }
+    out
+}
+
 /// Runs `attenuate`.
 pub fn run(
     token: Option<&str>,
@@ -165,19 +221,27 @@ pub fn run(
     third_party: &ThirdPartyArgs,
     format: OutputFormat,
     strict: bool,
+    home: &Path,
     store: &Store,
 ) -> anyhow::Result<()> {
     if attenuation.is_empty() && third_party.third_party.is_none() {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
-             --path, --path-glob, --query, --form, --json, --max-body, --caveat or --third-party"
+             --path, --path-glob, --query, --form, --json, --max-body, --uses, --rate, --caveat or \
+             --third-party"
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.
     let now = SystemTime::now();
     let caveats = attenuation.caveats(now)?;
     let input = read_token(token, store)?;
-    let warnings = warnings(&input.token, &caveats, now);
+    let mut warnings = warnings(&input.token, &caveats, now);
+    let narrows_hosts = caveats
+        .iter()
+        .any(|c| matches!(c, Caveat::HostIs(_) | Caveat::HostIn(_)));
+    if let Some(sealed) = narrows_hosts.then(|| sealed_hosts(&input, home, store)).flatten() {
+        warnings.extend(host_warnings(&caveats, &sealed));
+    }
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -197,4 +261,38 @@ pub fn run(
     }
     println!("{}", narrowed.encode_as(format.into()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(names: &[&str]) -> Vec<Host> {
+        names
+            .iter()
+            .map(|h| Host::parse_canonical(h).expect("host"))
+            .collect()
+    }
+
+    #[test]
+    fn a_host_outside_the_wrapped_ones_is_warned_about() {
+        let sealed = hosts(&["api.stripe.com", "files.stripe.com"]);
+        let inside = [Caveat::HostIn(hosts(&["api.stripe.com"]))];
+        assert!(host_warnings(&inside, &sealed).is_empty());
+        let partly = [Caveat::HostIn(hosts(&["api.stripe.com", "evil.example"]))];
+        assert_eq!(
+            host_warnings(&partly, &sealed),
+            [
+                "host evil.example is outside the hosts the key was wrapped for (api.stripe.com, \
+              files.stripe.com): the proxy never sends the key there, so requests to it are refused"
+            ]
+        );
+        let outside = [Caveat::HostIs(hosts(&["evil.example"]).remove(0))];
+        let w = host_warnings(&outside, &sealed);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(
+            w[1],
+            "the host caveat leaves none of the wrapped hosts: this token allows nothing"
+        );
+    }
 }

@@ -4,8 +4,15 @@ use crate::output::table;
 use crate::store::Store;
 
 /// Runs `list`.
-pub fn run(json: bool, store: &Store) -> anyhow::Result<()> {
+pub fn run(json: bool, names: bool, store: &Store) -> anyhow::Result<()> {
     let entries = store.list()?;
+    if names {
+        // Nothing else, not even a note when there are none: shells and scripts read this.
+        for e in &entries {
+            println!("{}", e.name);
+        }
+        return Ok(());
+    }
     if json {
         let shaped: Vec<_> = entries
             .iter()

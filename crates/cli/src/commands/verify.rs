@@ -30,6 +30,8 @@ pub struct VerifyArgs<'a> {
     pub content_type: Option<&'a str>,
     /// An explicit private key file.
     pub proxy_key_file: Option<&'a Path>,
+    /// The proxies' shared store, for its revocations.
+    pub state: Option<&'a str>,
     /// JSON output.
     pub json: bool,
     /// Bound discharges.
@@ -42,7 +44,7 @@ type Denied = (serde_json::Value, &'static str, Option<String>, String, u16);
 /// What the proxy of this home checks beyond the token: that its issuer is trusted
 /// (`issuers`, `issuer.pub`) and that its family is not revoked (`revoked`). The dry run
 /// reads the same files, and denies when it cannot, rather than guess.
-fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair]) -> Result<(), Denied> {
+fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair], state: Option<&str>) -> Result<(), Denied> {
     let deny = |kind: &str, reason: String, status: u16| {
         let code = match kind {
             "untrusted-issuer" => "untrusted_issuer",
@@ -81,7 +83,17 @@ fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair]) -> Result<(), D
             403,
         )
     })?;
-    if revoked.contains(&payload.kid) {
+    let in_store = match state {
+        Some(url) => shared_revoked(url, &payload.kid).map_err(|e| {
+            deny(
+                "revoked",
+                format!("could not read the shared store's revocations, so the dry run cannot tell: {e}"),
+                403,
+            )
+        })?,
+        None => false,
+    };
+    if revoked.contains(&payload.kid) || in_store {
         return Err(deny(
             "revoked",
             format!(
@@ -139,7 +151,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 body: BodyView::Read(body),
             };
             match decide(&input.token, &discharges, &keys, &req) {
-                Decision::Allow => home_lists(home, &input.token, &keys),
+                Decision::Allow => home_lists(home, &input.token, &keys, args.state),
                 Decision::Deny(d) => Err((
                     serde_json::to_value(d.kind).unwrap_or_default(),
                     d.kind.code(),
@@ -166,9 +178,22 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     };
     let line = format!("{} {}", args.method, args.url);
     let allowed = decision.is_ok();
+    let limits = limits(&input.token);
     match (decision, args.json) {
-        (Ok(()), true) => println!("{}", serde_json::json!({"decision": "allow", "status": 200})),
-        (Ok(()), false) => println!("allow: {line}"),
+        (Ok(()), true) => println!(
+            "{}",
+            serde_json::json!({"decision": "allow", "status": 200, "not_counted": limits})
+        ),
+        (Ok(()), false) => {
+            println!("allow: {line}");
+            for l in &limits {
+                eprintln!(
+                    "not counted here: {} ({}); the proxy counts it when the request is made",
+                    l["predicate"].as_str().unwrap_or_default(),
+                    l["explain"].as_str().unwrap_or_default()
+                );
+            }
+        }
         // The proxy's error object too, so a script reads the same shape from both.
         (Err((kind, code, caveat, reason, status)), true) => println!(
             "{}",
@@ -187,6 +212,37 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     } else {
         ExitStatus::Denied
     })
+}
+
+/// Whether the proxies' shared store lists `kid` as revoked (one question, 2 s at most).
+fn shared_revoked(url: &str, kid: &str) -> anyhow::Result<bool> {
+    let timeout = std::time::Duration::from_secs(2);
+    let client = redis::Client::open(url).context("--state is not a Redis URL; use redis://HOST:PORT/DB")?;
+    let mut con = client
+        .get_connection_with_timeout(timeout)
+        .context("cannot reach the --state store")?;
+    con.set_read_timeout(Some(timeout))?;
+    redis::cmd("SISMEMBER")
+        .arg(macaroon_home::STATE_REVOKED_SET)
+        .arg(kid)
+        .query::<bool>(&mut con)
+        .context("the --state store did not answer")
+}
+
+/// The token's usage and rate caveats: a dry run shows them and never counts them.
+fn limits(token: &Token) -> Vec<serde_json::Value> {
+    let now = SystemTime::now();
+    token
+        .first_party()
+        .iter()
+        .filter_map(|raw| {
+            std::str::from_utf8(raw)
+                .ok()
+                .and_then(|t| caveat::Caveat::parse(t).ok())
+        })
+        .filter(|c| c.is_counted())
+        .map(|c| serde_json::json!({"predicate": c.to_string(), "explain": c.explain_at(now)}))
+        .collect()
 }
 
 /// The body the dry run checks: --data or --data-file, else empty (a proxy reads an empty

@@ -193,42 +193,74 @@ fn read_json(name: &str, prompt: &str) -> anyhow::Result<zeroize::Zeroizing<Stri
     Ok(json)
 }
 
-/// Reads the secret: a hidden prompt asked twice on a terminal, else all of stdin
-/// (one trailing newline removed).
+/// Reads the secret: a hidden prompt asked twice on a terminal (an unusable entry is
+/// explained and asked again), else all of stdin (one trailing newline removed).
 fn read_secret(name: &str) -> anyhow::Result<Secret> {
     let stdin = std::io::stdin();
-    let value = if stdin.is_terminal() {
-        dialoguer::Password::new()
+    if stdin.is_terminal() {
+        let value = dialoguer::Password::new()
             .with_prompt(format!("API key for {name}"))
             .with_confirmation("Repeat it", "The two entries differ; try again")
             .allow_empty_password(true)
+            // Checked before "Repeat it": nobody should type an empty key twice to learn
+            // that it was refused.
+            .validate_with(|v: &String| match key_problem(v) {
+                Some(problem) => Err(format!("{problem}: type or paste it again (Ctrl-C to cancel)")),
+                None => Ok(()),
+            })
             .interact()
-            .context("could not read the key from the terminal")?
-    } else {
-        let mut buf = String::new();
-        stdin
-            .lock()
-            .read_to_string(&mut buf)
-            .context("could not read the key from stdin")?;
-        let trimmed = buf
-            .strip_suffix('\n')
-            .map(|s| s.strip_suffix('\r').unwrap_or(s))
-            .unwrap_or(&buf);
-        let out = trimmed.to_string();
-        zeroize::Zeroize::zeroize(&mut buf);
-        out
-    };
+            .context("could not read the key from the terminal")?;
+        return Ok(Secret::new(value));
+    }
+    let mut buf = zeroize::Zeroizing::new(String::new());
+    stdin
+        .lock()
+        .read_to_string(&mut buf)
+        .context("could not read the key from stdin")?;
+    let trimmed = buf
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&buf);
+    match key_problem(trimmed) {
+        Some(KeyProblem::Empty) => bail!(
+            "the API key is empty: stdin held nothing; pipe the key in, e.g.: printf %s \"$KEY\" | macaroon \
+             wrap {name} --host HOST (or run it in a terminal to be prompted)"
+        ),
+        Some(problem) => bail!("{problem}"),
+        None => Ok(Secret::new(trimmed.to_string())),
+    }
+}
+
+/// Why a key cannot be wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyProblem {
+    Empty,
+    SeveralLines,
+    ControlCharacter,
+}
+
+impl std::fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeyProblem::Empty => "the API key is empty",
+            KeyProblem::SeveralLines => "the API key spans several lines; pass exactly one key",
+            KeyProblem::ControlCharacter => {
+                "the API key holds a control character (a tab or escape pasted with it?); no HTTP \
+                 header can carry it, so the proxy could never send it: pass the key alone"
+            }
+        })
+    }
+}
+
+/// What makes `value` unusable as a key, if anything.
+fn key_problem(value: &str) -> Option<KeyProblem> {
     if value.trim().is_empty() {
-        bail!("the API key is empty; type it at the prompt or pipe it in, e.g.: printf %s \"$KEY\" | macaroon wrap {name} --host HOST");
+        Some(KeyProblem::Empty)
+    } else if value.contains(['\n', '\r']) {
+        Some(KeyProblem::SeveralLines)
+    } else if value.chars().any(char::is_control) {
+        Some(KeyProblem::ControlCharacter)
+    } else {
+        None
     }
-    if value.contains(['\n', '\r']) {
-        bail!("the API key spans several lines; pass exactly one key");
-    }
-    if value.chars().any(char::is_control) {
-        bail!(
-            "the API key holds a control character (a tab or escape pasted with it?); no HTTP header \
-             can carry it, so the proxy could never send it: pass the key alone"
-        );
-    }
-    Ok(Secret::new(value))
 }

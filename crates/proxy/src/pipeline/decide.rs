@@ -30,6 +30,8 @@ pub struct Allowed {
     pub places: Vec<Place>,
     /// How the client asked.
     pub scheme: caveat::Scheme,
+    /// The verified token: its usage and rate limits are charged next.
+    pub verified: Arc<Verified>,
 }
 
 /// A request whose token verified and whose headers were allowed; when the token has body
@@ -57,6 +59,7 @@ impl Pending {
             path: self.core.path,
             places: self.places,
             scheme: self.core.scheme,
+            verified: self.verified,
         }
     }
 

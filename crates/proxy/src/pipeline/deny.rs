@@ -85,6 +85,17 @@ pub enum Deny {
     CredentialExchange(crate::oauth::ExchangeError),
     /// A SigV4 request that cannot be signed as sent.
     Unsignable(String),
+    /// A usage or rate caveat allows no more requests (429).
+    Limited {
+        /// The caveat's text.
+        caveat: String,
+        /// What it counts.
+        kind: caveat::LimitKind,
+        /// When a request could succeed again (rates).
+        retry_after: Option<Duration>,
+    },
+    /// The shared store cannot be asked, and this request's token needs it (503).
+    StateUnavailable(String),
     /// The upstream sent no response headers in time.
     UpstreamTimeout {
         /// The upstream host.
@@ -126,6 +137,12 @@ impl Deny {
             Deny::UpstreamTimeout { .. } => (S::GATEWAY_TIMEOUT, "upstream_timeout"),
             Deny::CredentialExchange(_) => (S::BAD_GATEWAY, "credential_exchange_failed"),
             Deny::Unsignable(_) => (S::BAD_REQUEST, "unsignable_request"),
+            Deny::Limited {
+                kind: caveat::LimitKind::Uses(_),
+                ..
+            } => (S::TOO_MANY_REQUESTS, "usage_exhausted"),
+            Deny::Limited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
+            Deny::StateUnavailable(_) => (S::SERVICE_UNAVAILABLE, "state_unavailable"),
         }
     }
 
@@ -146,6 +163,7 @@ impl Deny {
             Deny::Upstream { .. }
             | Deny::UpstreamTimeout { .. }
             | Deny::BadSecret
+            | Deny::StateUnavailable(_)
             | Deny::Unscannable { .. }
             | Deny::CredentialExchange(_) => "error",
             _ => "deny",
@@ -156,6 +174,7 @@ impl Deny {
     pub fn caveat(&self) -> Option<&str> {
         match self {
             Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.caveat.as_deref(),
+            Deny::Limited { caveat, .. } => Some(caveat),
             _ => None,
         }
     }
@@ -198,6 +217,25 @@ impl Deny {
                  identity; the proxy decodes only gzip, deflate, br and zstd, cannot scan this one for the \
                  secret, and so does not pass it on"
             ),
+            Deny::Limited {
+                caveat,
+                kind: caveat::LimitKind::Uses(max),
+                ..
+            } => format!(
+                "this token's uses are spent: \"{caveat}\" allows {max} request{} in all, by this token and \
+                 every token narrowed from the same one; ask for a new token",
+                if *max == 1 { "" } else { "s" }
+            ),
+            Deny::Limited {
+                caveat, retry_after, ..
+            } => format!(
+                "rate limit reached: \"{caveat}\"; retry in {}s",
+                retry_secs(*retry_after)
+            ),
+            Deny::StateUnavailable(why) => format!(
+                "{why}; this token has usage or rate caveats, which are counted there, so the request was \
+                 not forwarded (requests without such caveats are not affected); try again shortly"
+            ),
             Deny::UpstreamTimeout { host, after } => format!(
                 "the upstream {host} sent no response within {}; raise --upstream-timeout if it is slow",
                 humantime::format_duration(*after)
@@ -239,6 +277,16 @@ impl Deny {
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-request-id", v);
         }
+        if let Deny::Limited {
+            retry_after: Some(after),
+            ..
+        } = self
+        {
+            h.insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_secs(Some(*after))),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             h.insert(
                 WWW_AUTHENTICATE,
@@ -247,6 +295,12 @@ impl Deny {
         }
         resp
     }
+}
+
+/// Whole seconds to wait, rounded up (a client that waits this long is not refused again
+/// by the same window), at least 1.
+fn retry_secs(after: Option<Duration>) -> u64 {
+    after.map_or(1, |d| d.as_millis().div_ceil(1000).max(1) as u64)
 }
 
 fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {

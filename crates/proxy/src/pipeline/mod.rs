@@ -3,8 +3,10 @@
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
-//! 3. [`decide`]: unseal (cached), the core's decision, revocation; [`obtain`]: the
-//!    credential to inject (an OAuth2 access token from the cache or one exchange);
+//! 3. [`decide`]: unseal (cached), the core's decision, revocation; then [`body`] reads a
+//!    body that caveats are on; [`obtain`]: the credential to inject (an OAuth2 access
+//!    token from the cache or one exchange); and [`count`] charges usage and rate caveats
+//!    (last, so a refused request never spends a count);
 //! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret (or
 //!    sign the request: SigV4);
 //! 5. [`forward`]: over TLS with this worker's pooled client (an OAuth2 request without a
@@ -19,6 +21,7 @@
 
 pub mod authority;
 pub mod body;
+pub mod count;
 pub mod credential;
 pub mod decide;
 mod deny;
@@ -34,7 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified, VerifiedCache};
+use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified};
 use http::Response;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -70,6 +73,8 @@ pub struct Loaded {
     pub revoked: Arc<Revocations>,
     /// Trusted issuers (reloaded in the background).
     pub issuers: Arc<Issuers>,
+    /// Usage and rate counts (and shared revocations): here, or in `--state`.
+    pub state: Arc<crate::state::State>,
 }
 
 /// Everything the pipeline needs, shared by all connections.
@@ -90,6 +95,8 @@ pub struct Proxy {
     pub revoked: Arc<Revocations>,
     /// Issuers whose payloads are opened.
     pub issuers: Arc<Issuers>,
+    /// Usage and rate counts.
+    pub state: Arc<crate::state::State>,
     /// Every connection and tunnel task, so shutdown can wait for them.
     pub tasks: tokio_util::task::TaskTracker,
     /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
@@ -150,6 +157,7 @@ impl Proxy {
             metrics: Metrics::default(),
             revoked: loaded.revoked,
             issuers: loaded.issuers,
+            state: loaded.state,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),
             pools,
@@ -176,7 +184,7 @@ impl Proxy {
     /// Whether a token-shaped string is a token: text verified before (a cache hit), or
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
-        let key = VerifiedCache::key(text);
+        let key = CacheKey::of(text);
         if let Some(verified) = self.verified.get(&key) {
             return Some(Resolved::Verified { verified, key });
         }
@@ -253,6 +261,11 @@ fn unreachable_pools() -> ! {
 
 thread_local! {
     static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The runtime worker the current thread is (1-based), or 0 for any other thread.
+pub fn current_worker() -> usize {
+    WORKER.with(|w| w.get())
 }
 
 /// Marks the current thread as runtime worker `i` (1-based, at most the configured
@@ -409,10 +422,13 @@ async fn request_phases(
     } else {
         (pending.allowed(), upstream_request::OutBody::Stream(body))
     };
-    ctx.rec.decision = "allow";
     let injected = obtain::obtain(proxy, &allowed.payload).await?;
-    ctx.scrub = injected.scrubber(proxy, &allowed.payload);
     let body = body::for_signature(&parts, &injected, body, proxy.config.max_body).await?;
+    // Last of all: a request refused above (or whose credential could not be obtained)
+    // never spends a count.
+    count::charge(proxy, &allowed, ctx).await?;
+    ctx.rec.decision = "allow";
+    ctx.scrub = injected.scrubber(proxy, &allowed.payload);
     let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
     ctx.retry = forward::Retry::for_request(&injected, &out);
     Ok(out)
@@ -484,7 +500,7 @@ mod tests {
             port: 443,
             token: Some(Resolved::Decoded {
                 token: Arc::new(token),
-                key: VerifiedCache::key(&text),
+                key: CacheKey::of(&text),
             }),
             transparent: false,
         };

@@ -1,0 +1,592 @@
+//! State a proxy may share with its replicas: usage and rate counts, and revocations.
+//!
+//! By default it lives in the process (one replica needs nothing else). With
+//! `run --state redis://HOST:PORT/DB` it lives in Redis (or Valkey), so every replica counts
+//! against the same numbers: a `uses <= 20` token gets 20 requests in all, not 20 per
+//! replica. Each request that needs counting makes one round trip: a Lua script that checks
+//! every limit of the token and, only if all hold, charges all of them, atomically, on the
+//! server's clock (replicas' clocks never disagree about a window).
+//!
+//! Rates are rolling windows kept as a log of request times (a Redis sorted set; a deque
+//! here): at most N requests in *any* window of the given length, never the 2N a fixed
+//! window or a GCRA burst allows across a boundary. The log is bounded by N (at most
+//! [`caveat::MAX_RATE`]).
+//!
+//! The store is never consulted for a token without usage or rate caveats. When it cannot
+//! be reached, the requests that need it are refused (fail closed) and the rest flow on.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use caveat::{Limit, LimitKind};
+
+/// How long one request may wait on the store before it is refused.
+pub const STORE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// After a failure, counted requests are refused at once for this long instead of each
+/// waiting on a reconnection; the revocation poll keeps trying in the background, and its
+/// first success lets them through again.
+const FAIL_FAST: Duration = Duration::from_secs(1);
+/// How often replicas look for revocations written to the store.
+pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
+/// A usage count is kept this long past the token's own expiry (clock skew between a
+/// replica and the store).
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+use macaroon_home::{STATE_REVOKED_SET as REVOKED_SET, STATE_REVOKED_VERSION as REVOKED_VERSION};
+
+/// The outcome of charging a token's limits for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charge {
+    /// Every limit held; each was charged once.
+    Allowed,
+    /// This limit (an index into the token's limits) is spent; nothing was charged.
+    Limited {
+        /// Which limit.
+        index: usize,
+        /// When a request could succeed again (rates only; spent uses never come back).
+        retry_after: Option<Duration>,
+    },
+}
+
+/// The store could not be asked (unreachable, timed out, answered nonsense).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the state store {store} cannot be reached: {detail}")]
+pub struct Unavailable {
+    /// The store, without credentials.
+    pub store: String,
+    /// What failed.
+    pub detail: String,
+}
+
+/// Where counts and shared revocations live.
+pub enum State {
+    /// In this process only.
+    Embedded(Embedded),
+    /// In Redis, shared by every replica pointed at it.
+    Redis(Box<RedisState>),
+}
+
+impl State {
+    /// Connects (lazily: a store down at start-up is retried by each request that needs
+    /// it, and reported by `/healthz`) to `url`, or the embedded store for `None`.
+    pub fn open(url: Option<&str>, workers: usize) -> anyhow::Result<State> {
+        match url {
+            None => Ok(State::Embedded(Embedded::default())),
+            Some(u) => Ok(State::Redis(Box::new(RedisState::open(u, workers)?))),
+        }
+    }
+
+    /// Checks every limit and, only if all hold, charges each once, atomically.
+    pub async fn charge(
+        &self,
+        limits: &[Limit],
+        expires: Option<SystemTime>,
+        request_id: &str,
+    ) -> Result<Charge, Unavailable> {
+        match self {
+            State::Embedded(e) => Ok(e.charge(limits, expires, Instant::now())),
+            State::Redis(r) => r.charge(limits, expires, request_id).await,
+        }
+    }
+
+    /// One line for `/healthz`: the store and whether it answered lately.
+    pub fn health(&self) -> (bool, String) {
+        match self {
+            State::Embedded(_) => (true, "state: embedded (this process)".into()),
+            State::Redis(r) => r.health(),
+        }
+    }
+
+    /// 1 when the store answered its last request, else 0 (for `/metrics`).
+    pub fn up(&self) -> bool {
+        self.health().0
+    }
+}
+
+/// Counts kept in the process.
+#[derive(Default)]
+pub struct Embedded {
+    counters: Mutex<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    map: HashMap<[u8; 32], Counter>,
+    charges_since_sweep: usize,
+}
+
+enum Counter {
+    Uses { used: u64, until: Option<Instant> },
+    Rate { log: VecDeque<Instant> },
+}
+
+/// How many charges between sweeps of forgotten counters.
+const SWEEP_EVERY: usize = 4096;
+
+impl Embedded {
+    fn charge(&self, limits: &[Limit], expires: Option<SystemTime>, now: Instant) -> Charge {
+        let Ok(mut c) = self.counters.lock() else {
+            // A poisoned lock means a panic mid-update: refuse rather than guess a count.
+            return Charge::Limited {
+                index: 0,
+                retry_after: None,
+            };
+        };
+        for (index, l) in limits.iter().enumerate() {
+            if let Some(retry_after) = c.spent(l, now) {
+                return Charge::Limited { index, retry_after };
+            }
+        }
+        let until =
+            expires.map(|e| now + e.duration_since(SystemTime::now()).unwrap_or_default() + EXPIRY_MARGIN);
+        for l in limits {
+            c.add(l, now, until);
+        }
+        c.charges_since_sweep += 1;
+        if c.charges_since_sweep >= SWEEP_EVERY {
+            c.sweep(now);
+        }
+        Charge::Allowed
+    }
+}
+
+impl Counters {
+    /// `Some(retry_after)` when the limit allows no more now.
+    fn spent(&mut self, l: &Limit, now: Instant) -> Option<Option<Duration>> {
+        match (l.kind, self.map.get_mut(&l.key)) {
+            (LimitKind::Uses(max), Some(Counter::Uses { used, .. })) if *used >= max => Some(None),
+            (LimitKind::Rate { max, window }, Some(Counter::Rate { log })) => {
+                while log.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                    log.pop_front();
+                }
+                let full = log.len() as u64 >= max;
+                full.then(|| log.front().map(|t| window.saturating_sub(now.duration_since(*t))))
+            }
+            _ => None,
+        }
+    }
+
+    fn add(&mut self, l: &Limit, now: Instant, until: Option<Instant>) {
+        let entry = self.map.entry(l.key).or_insert_with(|| match l.kind {
+            LimitKind::Uses(_) => Counter::Uses { used: 0, until },
+            LimitKind::Rate { .. } => Counter::Rate { log: VecDeque::new() },
+        });
+        match entry {
+            Counter::Uses { used, until: u } => {
+                *used += 1;
+                *u = until;
+            }
+            Counter::Rate { log } => log.push_back(now),
+        }
+    }
+
+    /// Forgets counts of expired tokens and windows with nothing in them.
+    fn sweep(&mut self, now: Instant) {
+        self.charges_since_sweep = 0;
+        self.map.retain(|_, c| match c {
+            Counter::Uses { until, .. } => until.is_none_or(|u| u > now),
+            Counter::Rate { log } => log
+                .back()
+                .is_some_and(|t| now.duration_since(*t) < MAX_WINDOW_KEPT),
+        });
+    }
+}
+
+/// A rate log whose newest entry is older than the longest window cannot matter.
+const MAX_WINDOW_KEPT: Duration = caveat::MAX_WINDOW;
+
+/// The shared store: Redis or Valkey.
+pub struct RedisState {
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    /// One connection per runtime worker (index 0: any other thread), made on that
+    /// worker's first counted request: a request and its round trip to the store stay on
+    /// one thread, with no hand-off to another runtime's connection task.
+    managers: Vec<std::sync::OnceLock<redis::aio::ConnectionManager>>,
+    script: redis::Script,
+    /// The URL without its password, for messages.
+    shown: String,
+    up: AtomicBool,
+    last_error: RwLock<String>,
+    failed_at: Mutex<Option<Instant>>,
+}
+
+/// Checks every limit, then charges all of them, on the server's clock. KEYS are the
+/// counters; ARGV holds, per key, its kind (`u` uses, `r` rate), its bound and a time in
+/// milliseconds (the window, or how long to keep a usage count; 0 keeps it), then a
+/// member id unique to this request. Returns {0, 0} when charged, {i, ms} when limit i
+/// (1-based) is spent, ms until a rate frees up (-1 for uses).
+const CHARGE_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = #KEYS
+for i = 1, n do
+  local kind, max, ms = ARGV[3*i-2], tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  if kind == 'u' then
+    if tonumber(redis.call('GET', KEYS[i]) or '0') >= max then return {i, -1} end
+  else
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - ms)
+    if redis.call('ZCARD', KEYS[i]) >= max then
+      local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+      return {i, tonumber(oldest[2]) + ms - now}
+    end
+  end
+end
+local id = ARGV[3*n+1]
+for i = 1, n do
+  local kind, ms = ARGV[3*i-2], tonumber(ARGV[3*i])
+  if kind == 'u' then
+    redis.call('INCR', KEYS[i])
+    if ms > 0 then redis.call('PEXPIRE', KEYS[i], ms) end
+  else
+    redis.call('ZADD', KEYS[i], now, now .. ':' .. id)
+    redis.call('PEXPIRE', KEYS[i], ms)
+  end
+end
+return {0, 0}
+";
+
+impl RedisState {
+    fn open(url: &str, workers: usize) -> anyhow::Result<RedisState> {
+        let shown = without_password(url);
+        let client = redis::Client::open(url).map_err(|e| {
+            anyhow::anyhow!("--state {shown:?} is not a Redis URL ({e}); use redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0")
+        })?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(1000)))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        // The connection of this (the main) thread, made now so a bad configuration is an
+        // error at start-up; workers make theirs on first use.
+        let main = redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(|e| anyhow::anyhow!("--state {shown}: {e}"))?;
+        let managers: Vec<_> = (0..=workers).map(|_| std::sync::OnceLock::new()).collect();
+        let _ = managers[0].set(main);
+        Ok(RedisState {
+            client,
+            config,
+            managers,
+            script: redis::Script::new(CHARGE_LUA),
+            shown,
+            up: AtomicBool::new(true),
+            last_error: RwLock::new(String::new()),
+            failed_at: Mutex::new(None),
+        })
+    }
+
+    async fn charge(
+        &self,
+        limits: &[Limit],
+        expires: Option<SystemTime>,
+        request_id: &str,
+    ) -> Result<Charge, Unavailable> {
+        if let Some(e) = self.recently_down() {
+            return Err(e);
+        }
+        let keep_ms = expires.map_or(0, |e| {
+            (e.duration_since(SystemTime::now()).unwrap_or_default() + EXPIRY_MARGIN).as_millis() as u64
+        });
+        let mut inv = self.script.prepare_invoke();
+        for l in limits {
+            inv.key(format!("macaroon:limit:{}", l.key_hex()));
+            match l.kind {
+                LimitKind::Uses(max) => inv.arg("u").arg(max).arg(keep_ms),
+                LimitKind::Rate { max, window } => inv.arg("r").arg(max).arg(window.as_millis() as u64),
+            };
+        }
+        inv.arg(format!("{request_id}-{}", unique()));
+        let mut con = self.connection()?;
+        let answer: Result<(i64, i64), String> =
+            match tokio::time::timeout(STORE_TIMEOUT, inv.invoke_async(&mut con)).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {}ms", STORE_TIMEOUT.as_millis())),
+            };
+        let (index, ms) = self.observe(answer)?;
+        Ok(match usize::try_from(index) {
+            Ok(0) => Charge::Allowed,
+            Ok(i) if i <= limits.len() => Charge::Limited {
+                index: i - 1,
+                retry_after: u64::try_from(ms).ok().map(Duration::from_millis),
+            },
+            _ => {
+                return Err(self.unavailable(format!("the charge script answered {index}")));
+            }
+        })
+    }
+
+    /// This thread's connection to the store (made on its first use).
+    fn connection(&self) -> Result<redis::aio::ConnectionManager, Unavailable> {
+        let i = crate::pipeline::current_worker();
+        let cell = self
+            .managers
+            .get(i)
+            .or(self.managers.first())
+            .ok_or_else(|| self.unavailable("no connection slot".into()))?;
+        if let Some(m) = cell.get() {
+            return Ok(m.clone());
+        }
+        let m = redis::aio::ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            .map_err(|e| self.unavailable(e.to_string()))?;
+        Ok(cell.get_or_init(|| m).clone())
+    }
+
+    /// The last failure, when the store failed less than [`FAIL_FAST`] ago and has not
+    /// answered since: a counted request is refused without waiting on a reconnection.
+    fn recently_down(&self) -> Option<Unavailable> {
+        if self.up.load(Relaxed) {
+            return None;
+        }
+        let at = (*self.failed_at.lock().ok()?)?;
+        (at.elapsed() < FAIL_FAST).then(|| Unavailable {
+            store: self.shown.clone(),
+            detail: self.last_error.read().map(|e| e.clone()).unwrap_or_default(),
+        })
+    }
+
+    /// Records whether the store answered, for `/healthz` and `/metrics`.
+    fn observe<T>(&self, answer: Result<T, String>) -> Result<T, Unavailable> {
+        match answer {
+            Ok(v) => {
+                self.up.store(true, Relaxed);
+                Ok(v)
+            }
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    fn unavailable(&self, detail: String) -> Unavailable {
+        self.up.store(false, Relaxed);
+        if let Ok(mut at) = self.failed_at.lock() {
+            *at = Some(Instant::now());
+        }
+        if let Ok(mut l) = self.last_error.write() {
+            l.clone_from(&detail);
+        }
+        Unavailable {
+            store: self.shown.clone(),
+            detail,
+        }
+    }
+
+    fn health(&self) -> (bool, String) {
+        if self.up.load(Relaxed) {
+            (true, format!("state: {} reachable", self.shown))
+        } else {
+            let why = self.last_error.read().map(|e| e.clone()).unwrap_or_default();
+            (false, format!("state: {} UNREACHABLE ({why}): requests whose tokens have usage or rate caveats are refused with 503", self.shown))
+        }
+    }
+
+    /// The revocation list's version, then the list when it changed since `seen`.
+    async fn revoked_since(&self, seen: Option<i64>) -> Result<Option<(i64, HashSet<String>)>, Unavailable> {
+        let version = self
+            .query::<Option<i64>>(redis::cmd("GET").arg(REVOKED_VERSION))
+            .await?
+            .unwrap_or(0);
+        if seen == Some(version) {
+            return Ok(None);
+        }
+        let kids = self.query(redis::cmd("SMEMBERS").arg(REVOKED_SET)).await?;
+        Ok(Some((version, kids)))
+    }
+
+    /// One command, bounded by [`STORE_TIMEOUT`], its outcome recorded for `/healthz`.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
+        let mut con = self.connection()?;
+        let answer = match tokio::time::timeout(STORE_TIMEOUT, cmd.query_async::<T>(&mut con)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {}ms", STORE_TIMEOUT.as_millis())),
+        };
+        self.observe(answer)
+    }
+}
+
+/// Adds `kid` to the store's revocation list (what `macaroon-proxy revoke --state` does);
+/// replicas see it within [`REVOCATION_POLL`]. True when it was not there before.
+pub async fn revoke(url: &str, kid: &str) -> anyhow::Result<bool> {
+    let shown = without_password(url);
+    let client = redis::Client::open(url).map_err(|e| {
+        anyhow::anyhow!("--state {shown:?} is not a Redis URL ({e}); use redis://HOST:PORT/DB")
+    })?;
+    let work = async {
+        let mut con = client.get_multiplexed_async_connection().await?;
+        let added: i64 = redis::cmd("SADD")
+            .arg(REVOKED_SET)
+            .arg(kid)
+            .query_async(&mut con)
+            .await?;
+        let _: i64 = redis::cmd("INCR")
+            .arg(REVOKED_VERSION)
+            .query_async(&mut con)
+            .await?;
+        Ok::<_, redis::RedisError>(added == 1)
+    };
+    match tokio::time::timeout(Duration::from_secs(5), work).await {
+        Ok(Ok(added)) => Ok(added),
+        Ok(Err(e)) => anyhow::bail!("could not write the revocation to {shown}: {e}"),
+        Err(_) => anyhow::bail!("could not write the revocation to {shown}: no answer within 5s"),
+    }
+}
+
+/// Keeps `into` equal to the store's revocation list until `stop`: a cheap version read
+/// every [`REVOCATION_POLL`], the whole list only when it changed. An unreachable store
+/// keeps the last list (revocations are never dropped by an outage).
+pub async fn watch_revocations(
+    state: Arc<State>,
+    into: Arc<crate::revoke::Revocations>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let State::Redis(r) = &*state else { return };
+    let mut seen = None;
+    let mut tick = tokio::time::interval(REVOCATION_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => break,
+        }
+        match r.revoked_since(seen).await {
+            Ok(Some((version, kids))) => {
+                seen = Some(version);
+                into.set_shared(kids);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("keeping the last shared revocation list: {e}"),
+        }
+    }
+}
+
+/// A number no other request of this process shares, so two rate entries never collide.
+fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Relaxed)
+}
+
+/// `redis://user:secret@host/0` shown as `redis://user:***@host/0`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((auth, host)) => match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(key: u8, kind: LimitKind) -> Limit {
+        Limit {
+            key: [key; 32],
+            kind,
+            caveat: "test".into(),
+        }
+    }
+
+    #[test]
+    fn uses_allow_exactly_n_and_a_refusal_charges_nothing() {
+        let e = Embedded::default();
+        let now = Instant::now();
+        let uses = limit(1, LimitKind::Uses(3));
+        let rate = limit(
+            2,
+            LimitKind::Rate {
+                max: 100,
+                window: Duration::from_secs(60),
+            },
+        );
+        let both = [uses.clone(), rate.clone()];
+        for _ in 0..3 {
+            assert_eq!(e.charge(&both, None, now), Charge::Allowed);
+        }
+        assert_eq!(
+            e.charge(&both, None, now),
+            Charge::Limited {
+                index: 0,
+                retry_after: None
+            }
+        );
+        // The refused request did not spend the rate: 3 entries, not 4.
+        let c = e.counters.lock().expect("lock");
+        match c.map.get(&rate.key) {
+            Some(Counter::Rate { log }) => assert_eq!(log.len(), 3),
+            _ => panic!("rate counter"),
+        }
+    }
+
+    #[test]
+    fn a_rate_is_a_rolling_window_with_an_honest_retry_after() {
+        let e = Embedded::default();
+        let t0 = Instant::now();
+        let rate = [limit(
+            3,
+            LimitKind::Rate {
+                max: 2,
+                window: Duration::from_secs(60),
+            },
+        )];
+        assert_eq!(e.charge(&rate, None, t0), Charge::Allowed);
+        assert_eq!(
+            e.charge(&rate, None, t0 + Duration::from_secs(30)),
+            Charge::Allowed
+        );
+        // At 59 s both are in the window; the first frees up at 60 s.
+        assert_eq!(
+            e.charge(&rate, None, t0 + Duration::from_secs(59)),
+            Charge::Limited {
+                index: 0,
+                retry_after: Some(Duration::from_secs(1))
+            }
+        );
+        // At 60 s the first has left the window: one more, and no more than 2 in any 60 s.
+        assert_eq!(
+            e.charge(&rate, None, t0 + Duration::from_secs(60)),
+            Charge::Allowed
+        );
+        assert!(matches!(
+            e.charge(&rate, None, t0 + Duration::from_secs(61)),
+            Charge::Limited { .. }
+        ));
+    }
+
+    #[test]
+    fn expired_usage_counts_are_swept() {
+        let e = Embedded::default();
+        let now = Instant::now();
+        let soon = SystemTime::now() + Duration::from_secs(1);
+        e.charge(&[limit(4, LimitKind::Uses(5))], Some(soon), now);
+        let mut c = e.counters.lock().expect("lock");
+        c.sweep(now + EXPIRY_MARGIN + Duration::from_secs(5));
+        assert!(c.map.is_empty());
+    }
+
+    #[test]
+    fn a_store_url_is_shown_without_its_password() {
+        assert_eq!(
+            without_password("redis://app:s3cret@10.0.0.5:6379/0"),
+            "redis://app:***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            without_password("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
+
+    #[test]
+    fn a_bad_store_url_says_what_to_write() {
+        let Err(e) = State::open(Some("http://x"), 1) else {
+            panic!("accepted")
+        };
+        assert!(e.to_string().contains("redis://HOST:PORT/DB"), "{e}");
+    }
+}

@@ -1,0 +1,377 @@
+//! Usage and rate caveats: counted exactly, after every other check, in the process or
+//! across replicas sharing a real `redis-server`; revocations shared through it; an
+//! outage refuses only the requests that need counting.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::redis::RedisServer;
+use e2e::{ProxyProcess, Session};
+
+use crate::world::{bearer, curl, world, world_with, World, HOST, OTHER, SECRET};
+
+/// `n` requests for `/v1/charges` with `token`, sent by one curl at up to `parallel` at a
+/// time; returns each status.
+fn burst(proxy: &ProxyProcess, token: &str, n: usize, parallel: usize) -> Vec<u16> {
+    let url = format!("{}/v1/charges", proxy.url());
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "60", "-Z", "--parallel-max"])
+        .arg(parallel.to_string())
+        .args(["-H", &bearer(token), "-w", "%{http_code}\\n"]);
+    for _ in 0..n {
+        cmd.args(["-o", "/dev/null", &url]);
+    }
+    let out = cmd.output().expect("curl");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+/// A world whose proxy shares `redis`, and a second replica of it (same home, keys and
+/// issuers; the same shared store).
+fn replicas(redis: &RedisServer, extra: &[&str]) -> (World, ProxyProcess) {
+    let url = redis.url();
+    let mut flags = vec!["--state", url.as_str()];
+    flags.extend_from_slice(extra);
+    let w = world_with("bearer", &flags);
+    let second = w.s.start_proxy(&w.up, &[HOST, OTHER], &flags);
+    (w, second)
+}
+
+fn redis_or_skip() -> Option<RedisServer> {
+    match RedisServer::start() {
+        Ok(r) => Some(r),
+        Err(why) => {
+            e2e::skip_or_fail(why);
+            None
+        }
+    }
+}
+
+#[test]
+fn uses_hold_exactly_across_two_replicas_under_concurrency() {
+    let Some(redis) = redis_or_skip() else { return };
+    let (w, second) = replicas(&redis, &[]);
+    let token = w.narrow(&["--uses", "20", "--expires", "10m"]);
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| burst(&w.proxy, &token, 100, 50));
+        let b = s.spawn(|| burst(&second, &token, 100, 50));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let all: Vec<u16> = a.iter().chain(&b).copied().collect();
+    eprintln!(
+        "uses <= 20 across 2 replicas: {} allowed ({} on one, {} on the other), {} refused with 429",
+        count(&all, 200),
+        count(&a, 200),
+        count(&b, 200),
+        count(&all, 429)
+    );
+    assert_eq!(all.len(), 200, "{all:?}");
+    assert_eq!(count(&all, 200), 20, "{all:?}");
+    assert_eq!(count(&all, 429), 180, "{all:?}");
+    assert_eq!(
+        w.up.seen().len(),
+        20,
+        "exactly the allowed requests reached the upstream"
+    );
+    // The next one is refused with the caveat named; spent uses never come back, so
+    // there is no Retry-After to wait for.
+    let r = curl(&[&format!("{}/v1/charges", second.url()), "-H", &bearer(&token)]);
+    assert_eq!(r.status, 429);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["error"]["code"], "usage_exhausted", "{body}");
+    assert_eq!(body["error"]["caveat"], "uses <= 20", "{body}");
+    assert!(
+        !r.headers.to_ascii_lowercase().contains("retry-after"),
+        "{}",
+        r.headers
+    );
+    w.assert_clean(20);
+}
+
+#[test]
+fn a_rate_holds_across_replicas_with_retry_after() {
+    let Some(redis) = redis_or_skip() else { return };
+    let (w, second) = replicas(&redis, &[]);
+    let token = w.narrow(&["--rate", "5/1m", "--expires", "10m"]);
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for i in 0..12 {
+        let p = if i % 2 == 0 { &w.proxy } else { &second };
+        let r = curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(&token)]);
+        statuses.push(r.status);
+        last = Some(r);
+    }
+    assert_eq!(count(&statuses, 200), 5, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 7, "{statuses:?}");
+    assert_eq!(
+        &statuses[..5],
+        &[200; 5],
+        "the first five are allowed: {statuses:?}"
+    );
+    let r = last.expect("a reply");
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert_eq!(body["error"]["caveat"], "rate <= 5/1m", "{body}");
+    let retry: u64 = r
+        .headers
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After: {}", r.headers));
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(w.up.seen().len(), 5);
+}
+
+#[test]
+fn a_revocation_in_the_store_reaches_every_replica_within_a_second() {
+    let Some(redis) = redis_or_skip() else { return };
+    let (w, second) = replicas(&redis, &[]);
+    let token = w.narrow(&["--expires", "10m"]);
+    for p in [&w.proxy, &second] {
+        let r = curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(&token)]);
+        assert_eq!(r.status, 200);
+    }
+    // Revoke from another machine's home: only the proxy key, so only the store carries it.
+    let operator = Session::new();
+    for f in ["proxy.key", "proxy.pub"] {
+        std::fs::copy(w.s.home().join(f), operator.home().join(f)).expect("copy key");
+    }
+    operator
+        .run("macaroon-proxy", &["revoke", "--state", &redis.url(), &token])
+        .ok();
+    let revoked_at = Instant::now();
+    let mut seen_by = Vec::new();
+    for p in [&second, &w.proxy] {
+        loop {
+            let r = curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(&token)]);
+            if r.status == 403 {
+                let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+                assert_eq!(body["error"]["code"], "revoked", "{body}");
+                break;
+            }
+            assert_eq!(r.status, 200);
+            assert!(revoked_at.elapsed() < Duration::from_secs(5), "never refused");
+        }
+        seen_by.push(revoked_at.elapsed());
+    }
+    eprintln!("revocation seen by both replicas after {seen_by:?}");
+    assert!(
+        seen_by.iter().all(|d| *d <= Duration::from_secs(1)),
+        "{seen_by:?}"
+    );
+    // The home's own file was not touched: the store alone did it.
+    assert!(!w.s.home().join("revoked").exists());
+    // verify reads the same store when told to, and says when it cannot.
+    let url = format!("https://{HOST}/v1/charges");
+    let dry = |extra: &[&str]| {
+        let mut args = vec!["verify", token.as_str(), "--method", "GET", "--url", url.as_str()];
+        args.extend_from_slice(extra);
+        w.s.run("macaroon", &args)
+    };
+    dry(&[]).ok();
+    let v = dry(&["--state", &redis.url()]);
+    v.code(1);
+    assert!(v.stderr.contains("revoked"), "{}", v.stderr);
+    let v = dry(&["--state", "redis://127.0.0.1:1/0"]);
+    v.code(1);
+    assert!(
+        v.stderr.contains("cannot reach the --state store"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn a_store_outage_refuses_only_counted_tokens_and_recovers_without_a_restart() {
+    let Some(mut redis) = redis_or_skip() else { return };
+    let (w, second) = replicas(&redis, &[]);
+    let counted = w.narrow(&["--uses", "1000", "--expires", "10m"]);
+    let plain = w.narrow(&["--expires", "10m"]);
+    let before = burst(&w.proxy, &counted, 10, 4);
+    assert_eq!(count(&before, 200), 10, "{before:?}");
+    // Every forwarded request was counted: the store holds 10.
+    let keys = redis.cli(&["--scan", "--pattern", "macaroon:limit:*"]);
+    let key = keys.lines().next().expect("a counter key");
+    assert_eq!(redis.cli(&["GET", key]), "10");
+
+    // Killed in the middle of a load of counted requests: each one either went through
+    // (counted before the kill) or got 503; none is forwarded without a count.
+    let mid = std::thread::scope(|s| {
+        let load = s.spawn(|| burst(&second, &counted, 100, 2));
+        let started = Instant::now();
+        while w.up.seen().len() < 15 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the load never started"
+            );
+            std::thread::yield_now();
+        }
+        redis.kill();
+        load.join().expect("load")
+    });
+    let passed = count(&mid, 200);
+    eprintln!(
+        "killed mid-load: {passed} forwarded before the kill, {} refused with 503",
+        count(&mid, 503)
+    );
+    assert_eq!(passed + count(&mid, 503), 100, "only 200 or 503: {mid:?}");
+    assert!(count(&mid, 503) > 0, "the kill came too late to matter: {mid:?}");
+    assert_eq!(
+        w.up.seen().len(),
+        10 + passed,
+        "nothing was forwarded without a reply"
+    );
+    let during = burst(&second, &counted, 10, 4);
+    assert_eq!(count(&during, 503), 10, "{during:?}");
+    let r = curl(&[&format!("{}/v1/charges", second.url()), "-H", &bearer(&counted)]);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["error"]["code"], "state_unavailable", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("127.0.0.1"),
+        "{body}"
+    );
+    assert_eq!(w.up.seen().len(), 10 + passed, "nothing was forwarded uncounted");
+    let flowing = burst(&second, &plain, 5, 4);
+    assert_eq!(
+        count(&flowing, 200),
+        5,
+        "tokens without counts keep flowing: {flowing:?}"
+    );
+    let health = curl(&[&format!("http://{}/healthz", second.admin)]);
+    let text = String::from_utf8_lossy(&health.body).to_string();
+    assert_eq!(health.status, 200);
+    assert!(
+        text.starts_with("degraded") && text.contains("UNREACHABLE"),
+        "{text}"
+    );
+    let metrics =
+        String::from_utf8_lossy(&curl(&[&format!("http://{}/metrics", second.admin)]).body).to_string();
+    assert!(metrics.contains("macaroon_state_up 0"), "{metrics}");
+
+    redis.restart();
+    let back = Instant::now();
+    loop {
+        let r = curl(&[&format!("{}/v1/charges", second.url()), "-H", &bearer(&counted)]);
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503);
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "the proxy did not reconnect"
+        );
+    }
+    eprintln!(
+        "counted requests flow again {:?} after the store came back",
+        back.elapsed()
+    );
+    let health = curl(&[&format!("http://{}/healthz", second.admin)]);
+    assert!(String::from_utf8_lossy(&health.body).starts_with("ok"));
+    w.assert_clean(16 + passed);
+}
+
+#[test]
+fn the_embedded_store_counts_only_requests_every_other_check_allowed() {
+    let w = world();
+    let token = w.narrow(&["--uses", "3", "--method", "GET", "--expires", "10m"]);
+    let url = format!("{}/v1/charges", w.proxy.url());
+    // Refused for another reason first: a POST, and a tampered copy. Neither spends a use.
+    let post = curl(&[&url, "-X", "POST", "-H", &bearer(&token)]);
+    assert_eq!(post.status, 403);
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    assert_eq!(curl(&[&url, "-H", &bearer(&tampered)]).status, 401);
+    let statuses = burst(&w.proxy, &token, 5, 1);
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    // A token narrowed from it shares its count: it cannot start again from zero.
+    let child =
+        w.s.run("macaroon", &["attenuate", &token, "--path", "/v1"])
+            .ok()
+            .out()
+            .to_string();
+    assert_eq!(curl(&[&url, "-H", &bearer(&child)]).status, 429);
+    // Tokens without counts are never affected.
+    assert_eq!(curl(&[&url, "-H", &bearer(&w.token)]).status, 200);
+    let audit = w.proxy.audit();
+    let limited: Vec<_> = audit.iter().filter(|l| l["status"] == 429).collect();
+    assert_eq!(limited.len(), 3);
+    assert!(limited.iter().all(|l| l["decision"] == "deny"));
+    w.assert_clean(4);
+}
+
+#[test]
+fn the_cli_writes_explains_and_shows_limits_without_counting() {
+    let w = world();
+    let token = w.narrow(&["--uses", "20", "--rate", "60/1m", "--expires", "10m"]);
+    let inspect =
+        w.s.run("macaroon", &["inspect", &token, "--json"])
+            .ok()
+            .out()
+            .to_string();
+    let doc: serde_json::Value = serde_json::from_str(&inspect).expect("json");
+    let caveats = doc["caveats"].as_array().expect("caveats");
+    let find = |kind: &str| caveats.iter().find(|c| c["kind"] == kind).cloned().expect(kind);
+    assert_eq!(find("uses")["predicate"], "uses <= 20");
+    assert_eq!(find("uses")["explain"], "at most 20 uses in total");
+    assert_eq!(find("rate")["predicate"], "rate <= 60/1m");
+    assert_eq!(find("rate")["explain"], "at most 60 per minute");
+    let table = w.s.run("macaroon", &["inspect", &token]).ok().out().to_string();
+    assert!(table.contains("at most 60 per minute"), "{table}");
+    // verify is a dry run: it allows, says what it did not count, and counts nothing.
+    for _ in 0..3 {
+        let v = w.s.run(
+            "macaroon",
+            &[
+                "verify",
+                &token,
+                "--method",
+                "GET",
+                "--url",
+                &format!("https://{HOST}/v1/charges"),
+            ],
+        );
+        v.ok();
+        assert!(v.stderr.contains("not counted here: uses <= 20"), "{}", v.stderr);
+    }
+    let json = w.s.run(
+        "macaroon",
+        &[
+            "verify",
+            &token,
+            "--method",
+            "GET",
+            "--url",
+            &format!("https://{HOST}/v1/charges"),
+            "--json",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_str(json.ok().out()).expect("json");
+    assert_eq!(doc["not_counted"][1]["predicate"], "rate <= 60/1m", "{doc}");
+    // Typos are errors that say what to write.
+    let bad = w.s.run("macaroon", &["attenuate", "api", "--rate", "60/minute"]);
+    bad.code(2);
+    assert!(
+        bad.stderr.contains("--rate") && bad.stderr.contains("60/1m"),
+        "{}",
+        bad.stderr
+    );
+    let bad = w.s.run("macaroon", &["attenuate", "api", "--uses", "0"]);
+    bad.code(2);
+    assert!(bad.stderr.contains("--uses"), "{}", bad.stderr);
+    assert!(!w.s.run("macaroon", &["inspect", &token]).stderr.contains(SECRET));
+}
