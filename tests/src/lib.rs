@@ -164,6 +164,7 @@ impl Run {
 
 pub mod redis;
 pub mod spelling;
+pub mod standin;
 pub mod upstream;
 
 /// Whether this run is CI: `CI` is set to anything but empty, `0` or `false`.
@@ -272,6 +273,29 @@ impl Session {
         hosts: &[&str],
         extra: &[&str],
     ) -> ProxyProcess {
+        self.start_proxy_for(wrapper, listen, (&up.ca_path, up.addr), hosts, extra)
+    }
+
+    /// Starts the proxy sending `hosts` to a stand-in upstream at `addr` whose certificate
+    /// `ca` signed (a [`standin::StandIn`], say).
+    pub fn start_proxy_at(
+        &self,
+        ca: &Path,
+        addr: std::net::SocketAddr,
+        hosts: &[&str],
+        extra: &[&str],
+    ) -> ProxyProcess {
+        self.start_proxy_for(&[], "127.0.0.1:0", (ca, addr), hosts, extra)
+    }
+
+    fn start_proxy_for(
+        &self,
+        wrapper: &[&str],
+        listen: &str,
+        (ca, addr): (&Path, std::net::SocketAddr),
+        hosts: &[&str],
+        extra: &[&str],
+    ) -> ProxyProcess {
         use std::io::BufRead;
         let audit_path = self.home().join("audit.jsonl");
         let mut cmd = match wrapper.split_first() {
@@ -285,9 +309,9 @@ impl Session {
         cmd.args(["run", "--listen", listen, "--admin", "127.0.0.1:0", "--audit-log"])
             .arg(&audit_path)
             .arg("--upstream-ca")
-            .arg(&up.ca_path);
+            .arg(ca);
         for h in hosts {
-            cmd.arg("--resolve").arg(format!("{h}={}", up.addr));
+            cmd.arg("--resolve").arg(format!("{h}={addr}"));
         }
         cmd.args(extra).stderr(Stdio::piped()).stdout(Stdio::null());
         let mut child = cmd.spawn().expect("spawn macaroon-proxy");

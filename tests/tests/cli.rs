@@ -668,7 +668,7 @@ fn bad_input_exits_2_and_says_what_to_do() {
         (vec!["wrap", "../evil", "--host", "a.com"], "no path separators"),
         (
             vec!["wrap", "x", "--host", "a.com", "--inject", "cookie"],
-            "expected bearer, basic, header:NAME or query:NAME",
+            "expected bearer, basic, header:NAME, query:NAME, oauth2-refresh, oauth2-client-credentials or sigv4:REGION:SERVICE",
         ),
         (vec!["wrap", "x", "--host", "a.com:443"], "includes a port"),
     ];

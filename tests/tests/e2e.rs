@@ -5,6 +5,7 @@ mod body;
 mod ca;
 mod cli;
 mod completions;
+mod creds;
 mod exec;
 mod interop;
 mod issuers;

@@ -36,6 +36,7 @@
 
 mod caveat;
 mod content;
+mod credential;
 mod crypto;
 mod decimal;
 mod host;
@@ -53,6 +54,7 @@ mod verify;
 
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
 pub use crate::content::{needs_body, Condition};
+pub use crate::credential::{Credential, CredentialError, Grant, OAuth2, SigV4Keys, TokenUrl};
 pub use crate::decimal::{Decimal, NumberError};
 pub use crate::host::{Host, HostError};
 pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
@@ -62,8 +64,8 @@ pub use crate::limit::{Limit, LimitKind, Window, MAX_RATE, MAX_USES, MAX_WINDOW}
 pub use crate::path::{PathError, PathGlob, RequestPath};
 pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme};
 pub use crate::sealed::{
-    FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret, UnsealError,
-    SEALED_PREFIX,
+    AwsScope, FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret,
+    UnsealError, SEALED_PREFIX,
 };
 pub use crate::token::{
     DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat, MAX_TOKEN_LEN,

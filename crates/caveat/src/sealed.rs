@@ -115,9 +115,62 @@ pub enum Injection {
     Header(FieldName),
     /// `?NAME=SECRET`
     Query(String),
+    /// `Authorization: Bearer ACCESS`, the access token obtained with a sealed refresh token
+    /// ([`crate::OAuth2`] in the secret).
+    OAuth2Refresh,
+    /// The same, obtained with the client-credentials grant.
+    OAuth2ClientCredentials,
+    /// The request is signed (AWS SigV4) for this region and service with sealed keys
+    /// ([`crate::SigV4Keys`] in the secret).
+    SigV4(AwsScope),
 }
 
-/// The sealed JSON shape of an [`Injection`]: `{"kind": "header", "name": "x-api-key"}`.
+/// The region and service a SigV4 credential signs for: lower-case letters, digits and
+/// `-` (`us-east-1`, `s3`, `execute-api`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsScope {
+    region: String,
+    service: String,
+}
+
+impl AwsScope {
+    /// Checks `REGION:SERVICE`.
+    pub fn parse(text: &str) -> Result<Self, InjectionProblem> {
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 64
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        match text.split_once(':') {
+            Some((region, service)) if ok(region) && ok(service) => Ok(AwsScope {
+                region: region.to_string(),
+                service: service.to_string(),
+            }),
+            _ => Err(InjectionProblem::AwsScope),
+        }
+    }
+
+    /// The region, e.g. `us-east-1`.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The service signing name, e.g. `s3`.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+}
+
+impl fmt::Display for AwsScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.region, self.service)
+    }
+}
+
+/// The sealed JSON shape of an [`Injection`]: `{"kind": "header", "name": "x-api-key"}`;
+/// `name` is what follows the kind in the rule's text (`sigv4:us-east-1:s3` is
+/// `{"kind": "sigv4", "name": "us-east-1:s3"}`).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase", deny_unknown_fields)]
 enum InjectionWire {
@@ -125,6 +178,11 @@ enum InjectionWire {
     Basic,
     Header(String),
     Query(String),
+    #[serde(rename = "oauth2-refresh")]
+    OAuth2Refresh,
+    #[serde(rename = "oauth2-client-credentials")]
+    OAuth2ClientCredentials,
+    SigV4(String),
 }
 
 impl TryFrom<InjectionWire> for Injection {
@@ -143,6 +201,11 @@ impl TryFrom<InjectionWire> for Injection {
                 format!("query:{n}"),
                 InjectionProblem::QueryName,
             )),
+            InjectionWire::OAuth2Refresh => Ok(Injection::OAuth2Refresh),
+            InjectionWire::OAuth2ClientCredentials => Ok(Injection::OAuth2ClientCredentials),
+            InjectionWire::SigV4(s) => AwsScope::parse(&s)
+                .map(Injection::SigV4)
+                .map_err(|why| InjectionError::new(format!("sigv4:{s}"), why)),
         }
     }
 }
@@ -154,6 +217,9 @@ impl From<Injection> for InjectionWire {
             Injection::Basic => InjectionWire::Basic,
             Injection::Header(n) => InjectionWire::Header(n.0),
             Injection::Query(n) => InjectionWire::Query(n),
+            Injection::OAuth2Refresh => InjectionWire::OAuth2Refresh,
+            Injection::OAuth2ClientCredentials => InjectionWire::OAuth2ClientCredentials,
+            Injection::SigV4(scope) => InjectionWire::SigV4(scope.to_string()),
         }
     }
 }
@@ -243,8 +309,14 @@ impl InjectionError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InjectionProblem {
     /// Not one of the kinds.
-    #[error("expected bearer, basic, header:NAME or query:NAME")]
+    #[error(
+        "expected bearer, basic, header:NAME, query:NAME, oauth2-refresh, oauth2-client-credentials \
+         or sigv4:REGION:SERVICE"
+    )]
     Unknown,
+    /// The SigV4 region or service is not usable.
+    #[error("give the AWS region and service in lower case, e.g. sigv4:us-east-1:s3")]
+    AwsScope,
     /// The header name is not an HTTP field name.
     #[error("a header name is one or more letters, digits or !#$%&'*+-.^_`|~ (an RFC 9110 token), e.g. header:x-api-key")]
     HeaderName,
@@ -269,6 +341,9 @@ impl std::str::FromStr for Injection {
         let wire = match s.split_once(':') {
             None if s == "bearer" => InjectionWire::Bearer,
             None if s == "basic" => InjectionWire::Basic,
+            None if s == "oauth2-refresh" => InjectionWire::OAuth2Refresh,
+            None if s == "oauth2-client-credentials" => InjectionWire::OAuth2ClientCredentials,
+            Some(("sigv4", scope)) => InjectionWire::SigV4(scope.to_string()),
             Some(("header", n)) => InjectionWire::Header(n.to_string()),
             Some(("query", n)) => InjectionWire::Query(n.to_string()),
             _ => return Err(InjectionError::new(s.to_string(), InjectionProblem::Unknown)),
@@ -284,6 +359,9 @@ impl fmt::Display for Injection {
             Injection::Basic => f.write_str("basic"),
             Injection::Header(n) => write!(f, "header:{n}"),
             Injection::Query(n) => write!(f, "query:{n}"),
+            Injection::OAuth2Refresh => f.write_str("oauth2-refresh"),
+            Injection::OAuth2ClientCredentials => f.write_str("oauth2-client-credentials"),
+            Injection::SigV4(scope) => write!(f, "sigv4:{scope}"),
         }
     }
 }
@@ -354,6 +432,7 @@ impl TryFrom<PayloadWire> for Payload {
             issuer: None,
         };
         payload.validate()?;
+        crate::credential::Credential::read(&payload.inject, &payload.secret).map_err(|e| e.to_string())?;
         Ok(payload)
     }
 }
@@ -365,7 +444,11 @@ impl Payload {
         let inject = match &self.inject {
             Injection::Header(n) => string_heap(&n.0),
             Injection::Query(n) => string_heap(n),
-            Injection::Bearer | Injection::Basic => 0,
+            Injection::SigV4(s) => string_heap(&s.region) + string_heap(&s.service),
+            Injection::Bearer
+            | Injection::Basic
+            | Injection::OAuth2Refresh
+            | Injection::OAuth2ClientCredentials => 0,
         };
         string_heap(&self.kid)
             + self.iss.as_deref().map_or(0, string_heap)
@@ -508,6 +591,13 @@ impl Payload {
         Ok(())
     }
 
+    /// The credential, read as the injection rule says (checked when the payload opened).
+    pub fn credential(
+        &self,
+    ) -> Result<crate::credential::Credential<'_>, crate::credential::CredentialError> {
+        crate::credential::Credential::read(&self.inject, &self.secret)
+    }
+
     /// Who signed this payload: set for every payload that opened (or was made here).
     pub fn issuer(&self) -> Option<&IssuerPublic> {
         self.issuer.as_ref()
@@ -554,6 +644,7 @@ pub(crate) fn unix(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Token;
 
     fn payload() -> Payload {
         Payload::new(
@@ -792,6 +883,108 @@ mod tests {
             .open(&[kp])
             .expect_err("refused");
         assert!(e.to_string().contains("query parameter name"), "{e}");
+    }
+
+    #[test]
+    fn credential_kinds_round_trip_as_text_and_sealed_json() {
+        for s in [
+            "oauth2-refresh",
+            "oauth2-client-credentials",
+            "sigv4:us-east-1:s3",
+            "sigv4:eu-west-2:execute-api",
+        ] {
+            let rule = s.parse::<Injection>().expect(s);
+            assert_eq!(rule.to_string(), s);
+            let wire = serde_json::to_value(&rule).expect("json");
+            assert_eq!(serde_json::from_value::<Injection>(wire).expect("back"), rule);
+        }
+        assert_eq!(
+            serde_json::to_value("sigv4:us-east-1:s3".parse::<Injection>().expect("rule")).expect("json"),
+            serde_json::json!({"kind": "sigv4", "name": "us-east-1:s3"})
+        );
+        assert_eq!(
+            serde_json::to_value(Injection::OAuth2Refresh).expect("json"),
+            serde_json::json!({"kind": "oauth2-refresh"})
+        );
+        for bad in [
+            "sigv4",
+            "sigv4:us-east-1",
+            "sigv4:US-EAST-1:s3",
+            "sigv4:us east:s3",
+            "oauth2",
+        ] {
+            assert!(bad.parse::<Injection>().is_err(), "{bad}");
+        }
+    }
+
+    fn mint_payload(inject: Injection, secret: Secret) -> Payload {
+        Payload::new(
+            secret,
+            inject,
+            vec![Host::parse_canonical("s3.amazonaws.com").expect("host")],
+            SystemTime::now(),
+            None,
+            &IssuerKey::generate(),
+        )
+    }
+
+    #[test]
+    fn a_sigv4_payload_opens_with_its_keys_and_hides_them() {
+        let kp = ProxyKeyPair::generate();
+        let keys = crate::SigV4Keys::from_json(
+            r#"{"access_key_id":"AKIAEXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG","session_token":"FwoGZXIvYXdzEXAMPLE"}"#,
+        )
+        .expect("keys");
+        let p = mint_payload("sigv4:us-east-1:s3".parse().expect("rule"), keys.to_secret());
+        let opened = SealedId::parse(&p.seal(kp.public()))
+            .expect("ours")
+            .open(&[kp])
+            .expect("opens");
+        match opened.credential().expect("credential") {
+            crate::Credential::SigV4 {
+                region,
+                service,
+                keys: k,
+            } => {
+                assert_eq!((region, service), ("us-east-1", "s3"));
+                assert_eq!(k, keys);
+            }
+            other => panic!("{other:?}"),
+        }
+        let shown = format!("{opened:?} {:?}", opened.credential());
+        assert!(
+            !shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdz"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_secret_without_the_shape_of_its_rule_does_not_open() {
+        // A static key sealed as oauth2-refresh (by another wrapper): refused at open, never
+        // sent anywhere, and the message does not quote it.
+        let kp = ProxyKeyPair::generate();
+        let mut json = payload_json(serde_json::json!({"kind": "oauth2-refresh"}));
+        json["secret"] = serde_json::json!("sk_live_abc");
+        let e = SealedId::parse(&seal_json(&kp, &json))
+            .expect("ours")
+            .open(&[kp])
+            .expect_err("refused");
+        assert!(matches!(e, UnsealError::BadPayload(_)), "{e:?}");
+        assert!(!e.to_string().contains("sk_live_abc"), "{e}");
+        let e = Token::mint(
+            ProxyKeyPair::generate().public(),
+            crate::MintRequest {
+                secret: Secret::new("sk_live_abc".into()),
+                inject: "sigv4:us-east-1:s3".parse().expect("rule"),
+                hosts: vec![Host::parse_canonical("s3.amazonaws.com").expect("host")],
+                expires: None,
+                location: None,
+                issuer: IssuerKey::generate(),
+            },
+            SystemTime::now(),
+        )
+        .expect_err("not sigv4 keys");
+        assert!(e.to_string().contains("sigv4"), "{e}");
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub enum MintError {
     /// Empty secret.
     #[error("the secret is empty")]
     EmptySecret,
+    /// The secret does not have the shape its injection rule needs (OAuth2, SigV4).
+    #[error("{0}")]
+    Credential(#[from] crate::credential::CredentialError),
     /// The macaroon library refused it.
     #[error("could not build the macaroon: {0}")]
     Library(String),
@@ -145,6 +148,7 @@ impl Token {
         if req.secret.expose().is_empty() {
             return Err(MintError::EmptySecret);
         }
+        crate::credential::Credential::read(&req.inject, &req.secret)?;
         let payload = Payload::new(req.secret, req.inject, req.hosts, now, req.expires, &req.issuer);
         let identifier = payload.seal(to);
         let key = MacaroonKey::from(payload.root.derived());

@@ -333,6 +333,10 @@ pub struct ExecArgs {
     /// MACAROON_TOKEN is always set too.
     #[arg(long = "env", value_name = "VAR")]
     pub envs: Vec<String>,
+    /// For a sigv4 token: put it in AWS_SESSION_TOKEN, with dummy AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY, so AWS SDKs and the aws CLI send it as X-Amz-Security-Token.
+    #[arg(long)]
+    pub aws: bool,
     /// Caveats to add; --expires defaults to 15m.
     #[command(flatten)]
     pub attenuation: Attenuation,
@@ -363,9 +367,16 @@ pub struct WrapArgs {
     /// when the proxy runs as a reverse proxy.
     #[arg(long = "host", value_name = "HOST", required = true)]
     pub hosts: Vec<String>,
-    /// Where the proxy puts the key upstream: bearer, basic, header:NAME or query:NAME.
+    /// Where the proxy puts the key upstream: bearer, basic, header:NAME, query:NAME;
+    /// oauth2-refresh or oauth2-client-credentials (reads {"client_id","client_secret",
+    /// "refresh_token","scope"?} JSON; needs --token-url); sigv4:REGION:SERVICE (reads
+    /// {"access_key_id","secret_access_key","session_token"?} JSON).
     #[arg(long, value_name = "RULE", default_value = "bearer")]
     pub inject: String,
+    /// The OAuth2 token endpoint (https) for oauth2-refresh and oauth2-client-credentials,
+    /// e.g. https://oauth2.googleapis.com/token.
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
     /// Hard expiry sealed into the token (e.g. 90d); no caveat can extend it.
     #[arg(long, value_name = "DURATION")]
     pub expires: Option<String>,

@@ -214,6 +214,8 @@ pub enum InjectError {
     /// The sealed header name is not one `http` accepts (the core checks names when they
     /// are sealed and opened, so this is a defence in depth, never a fallback).
     Name(http::header::InvalidHeaderName),
+    /// The rule is not one whose secret is sent as it is sealed.
+    NotStatic,
 }
 
 impl std::fmt::Display for InjectError {
@@ -221,6 +223,7 @@ impl std::fmt::Display for InjectError {
         match self {
             InjectError::Value(_) => f.write_str("the sealed key cannot be sent in a header"),
             InjectError::Name(_) => f.write_str("the sealed header name is not a valid header name"),
+            InjectError::NotStatic => f.write_str("the sealed credential is not sent as it is sealed"),
         }
     }
 }
@@ -292,7 +295,11 @@ pub fn strip_and_inject(
             let name = HeaderName::from_bytes(name.as_str().as_bytes()).map_err(InjectError::Name)?;
             set(name, secret.expose().to_string())?
         }
-        Injection::Query(_) => {}
+        // A signed request carries no secret: the signature is added once it is built.
+        Injection::Query(_) | Injection::SigV4(_) => {}
+        // An OAuth2 credential is injected as the bearer access token it obtained, never as
+        // its sealed material.
+        Injection::OAuth2Refresh | Injection::OAuth2ClientCredentials => return Err(InjectError::NotStatic),
     }
     Ok(query)
 }
@@ -363,6 +370,29 @@ mod tests {
             .expect("ok")
             .expect("found");
         assert_eq!(f.places, vec![Place::Query("key".into())]);
+    }
+
+    #[test]
+    fn an_aws_sdk_request_carries_the_token_as_its_session_token() {
+        // What boto3 sends with `macaroon exec --aws`: a signature made with the dummy key,
+        // and the token in X-Amz-Security-Token. The token is found there (and only there:
+        // the signature is no copy of it, and no malformed token either).
+        let t = token();
+        let h = headers(&[
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=MACAROON/20261130/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, \
+                 Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+            ),
+            ("x-amz-security-token", &t),
+            ("x-amz-date", "20261130T120000Z"),
+        ]);
+        let f = find(&h, None).expect("ok").expect("found");
+        assert_eq!(
+            f.places,
+            vec![Place::Header(HeaderName::from_static("x-amz-security-token"))]
+        );
     }
 
     #[test]

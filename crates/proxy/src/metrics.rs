@@ -39,6 +39,10 @@ pub struct Metrics {
     pub redactions: AtomicU64,
     /// Intercepted TLS handshakes that failed (the client distrusts our CA, or another SNI).
     pub handshake_failures: AtomicU64,
+    /// OAuth2 token exchanges made (each one a request to a token endpoint).
+    pub oauth_exchanges: AtomicU64,
+    /// OAuth2 token exchanges that failed.
+    pub oauth_exchange_errors: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -59,6 +63,8 @@ impl Default for Metrics {
             tunnels: Default::default(),
             handshake_failures: AtomicU64::new(0),
             redactions: AtomicU64::new(0),
+            oauth_exchanges: AtomicU64::new(0),
+            oauth_exchange_errors: AtomicU64::new(0),
         }
     }
 }
@@ -168,6 +174,16 @@ impl Metrics {
                 "macaroon_upstream_errors_total",
                 "Upstream connection, TLS or protocol errors.",
                 &self.upstream_errors,
+            ),
+            (
+                "macaroon_oauth_exchanges_total",
+                "OAuth2 token exchanges made (access tokens are cached, one exchange at a time per credential).",
+                &self.oauth_exchanges,
+            ),
+            (
+                "macaroon_oauth_exchange_errors_total",
+                "OAuth2 token exchanges that failed (answered 502 credential_exchange_failed).",
+                &self.oauth_exchange_errors,
             ),
             (
                 "macaroon_upstream_timeouts_total",

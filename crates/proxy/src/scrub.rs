@@ -56,25 +56,38 @@ const MIN_SECRET: usize = 6;
 impl Scrubber {
     /// The scrubber for `secret`; `None` for a secret too short to search for safely.
     pub fn new(secret: &Secret) -> Option<Scrubber> {
-        let s = secret.expose().as_bytes();
-        if s.len() < MIN_SECRET {
-            return None;
-        }
-        let mut patterns: Vec<Vec<u8>> = vec![s.to_vec()];
-        let pair = [s, b":"].concat();
-        for p in [
-            percent(s, b"0123456789ABCDEF"),
-            percent(s, b"0123456789abcdef"),
-            STANDARD.encode(&pair).into_bytes(),
-            STANDARD.encode(s).trim_end_matches('=').as_bytes().to_vec(),
-            URL_SAFE_NO_PAD.encode(s).into_bytes(),
-            URL_SAFE.encode(&pair).into_bytes(),
-            json_slash(s),
-            json_unicode(s),
-        ] {
-            if p.len() >= MIN_SECRET && !patterns.contains(&p) {
-                patterns.push(p);
+        Self::for_secrets(&[secret])
+    }
+
+    /// One scrubber for several secrets (an OAuth2 access token with the refresh token and
+    /// client secret it came from; an AWS secret key with its session token). Secrets too
+    /// short to search for safely are left out; `None` if none is left.
+    pub fn for_secrets(secrets: &[&Secret]) -> Option<Scrubber> {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        for secret in secrets {
+            let s = secret.expose().as_bytes();
+            if s.len() < MIN_SECRET {
+                continue;
             }
+            let pair = [s, b":"].concat();
+            for p in [
+                s.to_vec(),
+                percent(s, b"0123456789ABCDEF"),
+                percent(s, b"0123456789abcdef"),
+                STANDARD.encode(&pair).into_bytes(),
+                STANDARD.encode(s).trim_end_matches('=').as_bytes().to_vec(),
+                URL_SAFE_NO_PAD.encode(s).into_bytes(),
+                URL_SAFE.encode(&pair).into_bytes(),
+                json_slash(s),
+                json_unicode(s),
+            ] {
+                if p.len() >= MIN_SECRET && !patterns.contains(&p) {
+                    patterns.push(p);
+                }
+            }
+        }
+        if patterns.is_empty() {
+            return None;
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)

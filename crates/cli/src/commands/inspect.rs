@@ -71,6 +71,11 @@ pub struct Inspection {
     pub wire_format: String,
     /// The effective validity window.
     pub effective: Window,
+    /// How the wrapped credential is injected (`bearer`, `oauth2-refresh`,
+    /// `sigv4:us-east-1:s3`...), as recorded when a stored token was wrapped; absent for a
+    /// token given as text (the rule is sealed: only the proxy can read it). Never a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inject: Option<String>,
     /// Where the token was read from (table only).
     #[serde(skip)]
     pub source: String,
@@ -156,6 +161,7 @@ impl Inspection {
             signature_fingerprint: token.signature_fingerprint(),
             wire_format: token.wire_format().to_string(),
             effective: window(not_before, expires, now),
+            inject: None,
             source: source.to_string(),
         }
     }
@@ -200,6 +206,12 @@ impl fmt::Display for Inspection {
             self.location.clone().unwrap_or_else(|| "none".into()),
         ]);
         t.add_row(vec!["Valid".to_string(), self.effective.explain.clone()]);
+        if let Some(inject) = &self.inject {
+            t.add_row(vec![
+                "Injects".to_string(),
+                format!("{inject} (recorded when it was wrapped)"),
+            ]);
+        }
         t.add_row(vec![
             "Signature".to_string(),
             format!(
@@ -255,7 +267,18 @@ pub fn run(token: Option<&str>, json: bool, discharges: &[String], store: &Store
             Token::decode(d).map_err(|e| anyhow::anyhow!("--discharge {} is not a valid token: {e}", i + 1))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let inspection = Inspection::new(&input.token, &input.source, &discharges, SystemTime::now());
+    let mut inspection = Inspection::new(&input.token, &input.source, &discharges, SystemTime::now());
+    // A stored token's entry says how it was wrapped; the token itself cannot (sealed).
+    if let Some(name) = token
+        .map(str::trim)
+        .filter(|_| input.source.starts_with("stored token"))
+    {
+        inspection.inject = store
+            .list()?
+            .into_iter()
+            .find(|e| e.name == name)
+            .map(|e| e.inject);
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
-use caveat::{Host, Injection, MintRequest, PublicKey, Secret, Token};
+use caveat::{Grant, Host, Injection, MintRequest, OAuth2, PublicKey, Secret, SigV4Keys, Token};
 use macaroon_home::PublicKeyFile;
 
 use crate::cli::WrapArgs;
@@ -22,6 +22,7 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         .map(|h| Host::normalize(h).with_context(|| format!("--host {h:?} is not a host name")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let inject: Injection = args.inject.parse().context("--inject")?;
+    let kind = CredentialKind::of(&inject, args.token_url.as_deref())?;
     let now = SystemTime::now();
     let expires = args
         .expires
@@ -35,7 +36,7 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         Some(path) => Some(crate::issuer::from_file(path).context("--issuer-key")?),
         None => None,
     };
-    let secret = read_secret(&args.name)?;
+    let secret = kind.read(&args.name)?;
     let issuer = match kept {
         Some(k) => k,
         None => crate::issuer::load_or_create(home, store)?,
@@ -108,6 +109,88 @@ fn proxy_key(flag: Option<&str>, home: &Path) -> anyhow::Result<PublicKey> {
         );
     }
     Ok(PublicKey::load(&path)?)
+}
+
+/// What `wrap` reads for an injection rule: one key, or a credential's JSON.
+enum CredentialKind<'a> {
+    /// One API key.
+    Key,
+    /// OAuth2 client and grant JSON, for this token URL.
+    OAuth2(Grant, &'a str),
+    /// AWS keys JSON.
+    SigV4,
+}
+
+impl<'a> CredentialKind<'a> {
+    /// Checks that `--token-url` goes with the OAuth2 rules, and only with them.
+    fn of(inject: &Injection, token_url: Option<&'a str>) -> anyhow::Result<Self> {
+        let grant = match inject {
+            Injection::OAuth2Refresh => Some(Grant::Refresh),
+            Injection::OAuth2ClientCredentials => Some(Grant::ClientCredentials),
+            _ => None,
+        };
+        match (grant, token_url) {
+            (Some(g), Some(url)) => {
+                // Checked now, before anything is asked for.
+                caveat::TokenUrl::parse(url).context("--token-url")?;
+                Ok(CredentialKind::OAuth2(g, url))
+            }
+            (Some(_), None) => bail!(
+                "--inject {inject} needs --token-url, the provider's token endpoint, e.g. \
+                 --token-url https://oauth2.googleapis.com/token"
+            ),
+            (None, Some(_)) => {
+                bail!("--token-url is for --inject oauth2-refresh or oauth2-client-credentials, not {inject}")
+            }
+            (None, None) if matches!(inject, Injection::SigV4(_)) => Ok(CredentialKind::SigV4),
+            (None, None) => Ok(CredentialKind::Key),
+        }
+    }
+
+    /// Reads the key or the credential JSON from the prompt or stdin, checked.
+    fn read(&self, name: &str) -> anyhow::Result<Secret> {
+        let (grant, url) = match self {
+            CredentialKind::Key => return read_secret(name),
+            CredentialKind::SigV4 => {
+                let json = read_json(
+                    name,
+                    r#"AWS keys for {name} as {"access_key_id","secret_access_key","session_token"?}"#,
+                )?;
+                return Ok(SigV4Keys::from_json(&json)?.to_secret());
+            }
+            CredentialKind::OAuth2(grant, url) => (*grant, *url),
+        };
+        let json = read_json(
+            name,
+            r#"OAuth2 client for {name} as {"client_id","client_secret","refresh_token","scope"?}"#,
+        )?;
+        Ok(OAuth2::from_input(grant, url, &json)?.to_secret())
+    }
+}
+
+/// Reads a credential's JSON: one hidden line on a terminal (it holds secrets), else all of
+/// stdin (it may span lines).
+fn read_json(name: &str, prompt: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    let json = if stdin.is_terminal() {
+        zeroize::Zeroizing::new(
+            dialoguer::Password::new()
+                .with_prompt(prompt.replace("{name}", name))
+                .interact()
+                .context("could not read the credential from the terminal")?,
+        )
+    } else {
+        let mut buf = zeroize::Zeroizing::new(String::new());
+        stdin
+            .lock()
+            .read_to_string(&mut buf)
+            .context("could not read the credential from stdin")?;
+        buf
+    };
+    if json.trim().is_empty() {
+        bail!("the credential is empty; pipe its JSON in, e.g.: macaroon wrap {name} ... < credential.json");
+    }
+    Ok(json)
 }
 
 /// Reads the secret: a hidden prompt asked twice on a terminal (an unusable entry is

@@ -4,7 +4,9 @@
 //! only when this starts reading, so a client whose headers are refused never sends its
 //! body. The bytes read are the bytes checked and the bytes forwarded (never
 //! re-serialized), with `Content-Length` set from them; trailers are not forwarded.
-//! Requests without body caveats never come here: their bodies stream.
+//! Requests without body caveats never come here: their bodies stream, except a SigV4
+//! request to a service that needs the payload's hash in its signature
+//! ([`for_signature`]): that body is read whole, with the same bound.
 
 use bytes::Bytes;
 use caveat::{BodyView, RequestBody};
@@ -13,6 +15,8 @@ use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::obtain::Injected;
+use super::upstream_request::OutBody;
 use super::Deny;
 
 /// Reads the whole body, refusing one over `max` bytes.
@@ -51,4 +55,27 @@ pub async fn read(parts: &Parts, body: Incoming, max: usize) -> Result<BodyView,
         header(CONTENT_ENCODING),
         bytes,
     )))
+}
+
+/// The body of a SigV4 request whose signature covers the payload's hash (every service but
+/// S3), read whole under `max`; any other body as it was.
+pub async fn for_signature(
+    parts: &Parts,
+    injected: &Injected,
+    body: OutBody,
+    max: usize,
+) -> Result<OutBody, Deny> {
+    let hashed = match injected {
+        Injected::SigV4 { service, .. } => {
+            crate::sigv4::payload(service, &parts.headers).is_ok_and(|p| p == crate::sigv4::Payload::Hashed)
+        }
+        _ => false,
+    };
+    match body {
+        OutBody::Stream(b) if hashed => Ok(match read(parts, b, max).await? {
+            BodyView::Read(r) => OutBody::Checked(r.bytes.clone()),
+            BodyView::NotRead => OutBody::Checked(Bytes::new()),
+        }),
+        other => Ok(other),
+    }
 }

@@ -45,6 +45,8 @@ pub enum Absent {
         /// Where it was.
         place: String,
     },
+    /// An AWS SigV4 signature made with real keys (or dummy ones without the token).
+    AwsSigned,
 }
 
 /// Headers and query parameters that carry API keys.
@@ -79,6 +81,14 @@ const RAW_KEY_PREFIXES: [&str; 14] = [
 
 /// Looks at what a request without a token carries (only on that cold path).
 pub fn absent(parts: &Parts) -> Absent {
+    let aws = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
+    if aws {
+        return Absent::AwsSigned;
+    }
     let headers = KEY_HEADERS.iter().flat_map(|name| {
         parts
             .headers
@@ -178,6 +188,19 @@ mod tests {
                 place: "x-api-key header".into()
             }
         );
+    }
+
+    #[test]
+    fn an_aws_signature_without_a_token_is_named() {
+        let p = parts(
+            &[(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host, Signature=00",
+            )],
+            "/",
+        );
+        assert_eq!(absent(&p), Absent::AwsSigned);
     }
 
     #[test]

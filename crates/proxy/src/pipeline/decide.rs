@@ -160,6 +160,17 @@ fn trusted(proxy: &Proxy, payload: &Payload) -> Result<(), Deny> {
             host: host.to_string(),
         });
     }
+    // An OAuth2 token endpoint is a host the proxy sends secrets to, so it is one the
+    // operator must allow too.
+    if !proxy.config.allow_hosts.is_empty() {
+        if let Ok(caveat::Credential::OAuth2(o)) = payload.credential() {
+            if !proxy.config.host_allowed(o.token_url.host()) {
+                return Err(Deny::HostNotAllowed {
+                    host: o.token_url.host().to_string(),
+                });
+            }
+        }
+    }
     Ok(())
 }
 

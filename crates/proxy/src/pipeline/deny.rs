@@ -81,6 +81,10 @@ pub enum Deny {
         /// Its `Content-Encoding`.
         encoding: String,
     },
+    /// The OAuth2 token endpoint refused or failed the exchange.
+    CredentialExchange(crate::oauth::ExchangeError),
+    /// A SigV4 request that cannot be signed as sent.
+    Unsignable(String),
     /// A usage or rate caveat allows no more requests (429).
     Limited {
         /// The caveat's text.
@@ -131,6 +135,8 @@ impl Deny {
             Deny::Upstream { .. } => (S::BAD_GATEWAY, "upstream_error"),
             Deny::Unscannable { .. } => (S::BAD_GATEWAY, "unscannable_response"),
             Deny::UpstreamTimeout { .. } => (S::GATEWAY_TIMEOUT, "upstream_timeout"),
+            Deny::CredentialExchange(_) => (S::BAD_GATEWAY, "credential_exchange_failed"),
+            Deny::Unsignable(_) => (S::BAD_REQUEST, "unsignable_request"),
             Deny::Limited {
                 kind: caveat::LimitKind::Uses(_),
                 ..
@@ -158,7 +164,8 @@ impl Deny {
             | Deny::UpstreamTimeout { .. }
             | Deny::BadSecret
             | Deny::StateUnavailable(_)
-            | Deny::Unscannable { .. } => "error",
+            | Deny::Unscannable { .. }
+            | Deny::CredentialExchange(_) => "error",
             _ => "deny",
         }
     }
@@ -202,6 +209,8 @@ impl Deny {
                  (run --max-body); nothing was sent upstream"
             ),
             Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
+            Deny::CredentialExchange(e) => exchange_message(e),
+            Deny::Unsignable(why) => why.clone(),
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
             Deny::Unscannable { host, encoding } => format!(
                 "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
@@ -305,6 +314,12 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
             "the {place} holds what looks like a damaged macaroon (cut short or altered in copying); \
              send the whole token exactly as `macaroon attenuate` or `macaroon wrap` printed it"
         ),
+        Absent::AwsSigned => format!(
+            "this request is signed with AWS keys and carries no macaroon; the proxy signs for you: \
+             wrap the keys once with `macaroon wrap NAME --host {h} --inject sigv4:REGION:SERVICE` and \
+             run the client with `macaroon exec --aws --token NAME -- COMMAND` (the token goes in \
+             AWS_SESSION_TOKEN)"
+        ),
         Absent::Nothing => {
             let hint = host.map_or(String::new(), |h| {
                 format!(" or, if {h} needs no key at all, let it through with: macaroon-proxy run --passthrough {h}")
@@ -314,6 +329,32 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
                  token where the key would go (e.g. Authorization: Bearer TOKEN){hint}"
             )
         }
+    }
+}
+
+/// What a failed OAuth2 exchange says: the provider's status and error code, never its body.
+fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
+    let hint = crate::pipeline::forward::hint(&e.host, &e.detail);
+    match (e.status, &e.code) {
+        (Some(status), Some(code)) => format!(
+            "the token endpoint {} refused the OAuth2 exchange (HTTP {status}, error {code}); \
+             {}",
+            e.host,
+            match code.as_str() {
+                "invalid_grant" => "the refresh token is expired or revoked: wrap a new one",
+                "invalid_client" | "unauthorized_client" =>
+                    "the client id or secret is wrong: wrap the right ones",
+                _ => "see the provider's documentation for this error code",
+            }
+        ),
+        (Some(status), None) => format!(
+            "the token endpoint {} failed the OAuth2 exchange (HTTP {status}): {}",
+            e.host, e.detail
+        ),
+        (None, _) => format!(
+            "the proxy could not reach the token endpoint {} for the OAuth2 exchange: {}{hint}",
+            e.host, e.detail
+        ),
     }
 }
 
@@ -367,6 +408,49 @@ mod tests {
         }
         .response("x");
         assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"macaroon\"");
+    }
+
+    #[test]
+    fn a_failed_exchange_is_a_502_that_says_what_to_do_without_the_provider_body() {
+        let e = |status, code: Option<&str>, detail: &str| {
+            Deny::CredentialExchange(crate::oauth::ExchangeError {
+                host: "oauth2.googleapis.com".into(),
+                status,
+                code: code.map(str::to_string),
+                detail: detail.into(),
+            })
+        };
+        let d = e(Some(400), Some("invalid_grant"), "it gave no access token");
+        assert_eq!(
+            d.status_and_code(),
+            (StatusCode::BAD_GATEWAY, "credential_exchange_failed")
+        );
+        assert_eq!(d.decision(), "error");
+        let m = d.message();
+        assert!(
+            m.contains("invalid_grant") && m.contains("HTTP 400") && m.contains("wrap a new one"),
+            "{m}"
+        );
+        let m = e(
+            None,
+            None,
+            "client error (Connect): dns error: failed to lookup address",
+        )
+        .message();
+        assert!(
+            m.contains("could not reach") && m.contains("--resolve oauth2.googleapis.com"),
+            "{m}"
+        );
+        let m = e(Some(500), None, "its answer is not a JSON token response").message();
+        assert!(
+            m.contains("HTTP 500") && m.contains("not a JSON token response"),
+            "{m}"
+        );
+        let u = Deny::Unsignable("chunk-signed".into());
+        assert_eq!(
+            u.status_and_code(),
+            (StatusCode::BAD_REQUEST, "unsignable_request")
+        );
     }
 
     #[test]

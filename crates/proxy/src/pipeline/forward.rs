@@ -6,7 +6,13 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use http::Response;
+use caveat::Secret;
+use http::header::{HeaderValue, AUTHORIZATION};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
+
+use super::obtain::{self, Injected};
+use crate::oauth::Family;
+use crate::scrub::Scrubber;
 
 use super::{logging, response, Deny, Outgoing, Proxy, RequestCtx};
 use crate::upstream::Body;
@@ -15,21 +21,36 @@ use crate::upstream::Body;
 pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> Response<Body> {
     ctx.decided();
     let host = ctx.rec.host.clone();
+    let retry = ctx.retry.take();
     // If the client goes away while we wait, hyper drops this future: the guard still
     // writes the audit line (the request may already have reached the upstream).
     let mut pending = ClientGone(Some((proxy.clone(), ctx)));
     let timeout = proxy.config.upstream_timeout;
-    let sent = match out {
-        Outgoing::Passthrough(req) if req.uri().scheme_str() == Some("http") => {
-            tokio::time::timeout(timeout, proxy.pools().plain.request(req)).await
+    let mut sent = send(&proxy, out, timeout).await;
+    let mut rescrub = None;
+    // An OAuth2 access token refused (revoked, or expired early): one new token, one retry.
+    if let (Ok(Ok(resp)), Some(retry)) = (&sent, retry) {
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            match retry.again(&proxy).await {
+                Ok((req, scrubber)) => {
+                    rescrub = Some(scrubber);
+                    sent = send(&proxy, Outgoing::Secret(req), timeout).await;
+                }
+                Err(deny) => {
+                    let Some((_, ctx)) = pending.0.take() else {
+                        return Response::new(super::full(""));
+                    };
+                    return logging::refused(&proxy, ctx, deny);
+                }
+            }
         }
-        Outgoing::Passthrough(req) | Outgoing::Secret(req) => {
-            tokio::time::timeout(timeout, proxy.pools().tls.request(req)).await
-        }
-    };
-    let Some((_, ctx)) = pending.0.take() else {
+    }
+    let Some((_, mut ctx)) = pending.0.take() else {
         return Response::new(super::full(""));
     };
+    if let Some(scrubber) = rescrub {
+        ctx.scrub = scrubber;
+    }
     match sent {
         Ok(Ok(resp)) => response::filter(proxy, resp, ctx),
         Ok(Err(e)) => {
@@ -48,8 +69,73 @@ pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> R
     }
 }
 
+type Sent = Result<
+    Result<Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>,
+    tokio::time::error::Elapsed,
+>;
+
+/// Sends one request on this worker's pool, within `timeout`.
+async fn send(proxy: &Proxy, out: Outgoing, timeout: std::time::Duration) -> Sent {
+    match out {
+        Outgoing::Passthrough(req) if req.uri().scheme_str() == Some("http") => {
+            tokio::time::timeout(timeout, proxy.pools().plain.request(req)).await
+        }
+        Outgoing::Passthrough(req) | Outgoing::Secret(req) => {
+            tokio::time::timeout(timeout, proxy.pools().tls.request(req)).await
+        }
+    }
+}
+
+/// A bodyless OAuth2 request, kept to be sent once more if the upstream refuses its access
+/// token (401). Requests with a body are not retried: their body is gone.
+pub struct Retry {
+    family: Arc<Family>,
+    used: Secret,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Retry {
+    /// The retry of `out`, if it is a bodyless request with an OAuth2 access token.
+    pub fn for_request(injected: &Injected, out: &Outgoing) -> Option<Retry> {
+        let (Injected::OAuth2 { family, access }, Outgoing::Secret(req)) = (injected, out) else {
+            return None;
+        };
+        if !hyper::body::Body::is_end_stream(req.body()) {
+            return None;
+        }
+        Some(Retry {
+            family: family.clone(),
+            used: access.token.clone(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+        })
+    }
+
+    /// A new access token (one exchange, whoever else saw the 401) and the request again.
+    async fn again(self, proxy: &Arc<Proxy>) -> Result<(http::Request<Body>, Option<Arc<Scrubber>>), Deny> {
+        let (proxy, oauth) = (proxy.clone(), self.family.oauth().clone());
+        let access = self
+            .family
+            .after_refusal(&self.used, move |r| obtain::exchange(proxy, oauth, r))
+            .await
+            .map_err(Deny::CredentialExchange)?;
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))
+            .map_err(|_| Deny::BadSecret)?;
+        value.set_sensitive(true);
+        let mut req = http::Request::new(super::full(""));
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.headers_mut() = self.headers;
+        req.headers_mut().insert(AUTHORIZATION, value);
+        Ok((req, access.scrubber))
+    }
+}
+
 /// What an operator can do about the commonest upstream failures.
-fn hint(host: &str, detail: &str) -> String {
+pub(crate) fn hint(host: &str, detail: &str) -> String {
     let d = detail.to_ascii_lowercase();
     if d.contains("dns error") || d.contains("failed to lookup") || d.contains("name or service not known") {
         format!(" (the proxy cannot resolve {host}; to send it elsewhere, run the proxy with --resolve {host}=IP:PORT)")

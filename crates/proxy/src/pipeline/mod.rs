@@ -4,10 +4,13 @@
 //! 1. [`authority`]: limits, then the one host this request is for;
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
 //! 3. [`decide`]: unseal (cached), the core's decision, revocation; then [`body`] reads a
-//!    body that caveats are on, and [`count`] charges usage and rate caveats (last, so a
-//!    refused request never spends a count);
-//! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret;
-//! 5. [`forward`]: over TLS with this worker's pooled client;
+//!    body that caveats are on; [`obtain`]: the credential to inject (an OAuth2 access
+//!    token from the cache or one exchange); and [`count`] charges usage and rate caveats
+//!    (last, so a refused request never spends a count);
+//! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret (or
+//!    sign the request: SigV4);
+//! 5. [`forward`]: over TLS with this worker's pooled client (an OAuth2 request without a
+//!    body that gets a 401 is sent once more with a new access token);
 //! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
 //! 7. [`logging`]: the only place that writes the audit line and the metrics.
 //!
@@ -24,6 +27,7 @@ pub mod decide;
 mod deny;
 pub mod forward;
 pub mod logging;
+pub mod obtain;
 pub mod response;
 pub mod upstream_request;
 
@@ -102,8 +106,12 @@ pub struct Proxy {
     pools: Vec<Pools>,
     /// Opened identifiers, by identifier bytes.
     unsealed: quick_cache::sync::Cache<Vec<u8>, Arc<Payload>>,
-    /// Response scrubbers, by token family (one secret each).
+    /// Response scrubbers, by the issuer's signature of the payload (one secret each): not
+    /// by `kid`, which is no secret, so a trusted issuer that copied another's `kid` cannot
+    /// get its own scrubber used for that family's responses.
     scrubbers: quick_cache::sync::Cache<String, Option<Arc<crate::scrub::Scrubber>>>,
+    /// OAuth2 access tokens obtained, by credential.
+    pub access_tokens: crate::oauth::AccessTokens,
     /// Verified tokens, by the digest of their exact text.
     verified: quick_cache::sync::Cache<CacheKey, Arc<Verified>, VerifiedWeight>,
 }
@@ -155,6 +163,7 @@ impl Proxy {
             pools,
             unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
             scrubbers: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
+            access_tokens: crate::oauth::AccessTokens::default(),
             verified: quick_cache::sync::Cache::with_weighter(
                 VERIFIED_CACHE_MAX,
                 VERIFIED_CACHE_BYTES,
@@ -209,11 +218,20 @@ impl Proxy {
         if cfg!(feature = "bench-no-scrub") {
             return None;
         }
-        if let Some(hit) = self.scrubbers.get(&payload.kid) {
+        // Every payload that opened is signed; an unsigned one (never opened) is not cached.
+        let key = payload.sig.clone().unwrap_or_default();
+        if let Some(hit) = self.scrubbers.get(&key).filter(|_| !key.is_empty()) {
             return hit;
         }
-        let s = crate::scrub::Scrubber::new(&payload.secret).map(Arc::new);
-        self.scrubbers.insert(payload.kid.clone(), s.clone());
+        // Every secret part of the credential: the key; the AWS secret key and session token;
+        // an OAuth2 refresh token and client secret (access tokens have their own).
+        let s = match payload.credential() {
+            Ok(c) => crate::scrub::Scrubber::for_secrets(&c.secrets()).map(Arc::new),
+            Err(_) => crate::scrub::Scrubber::new(&payload.secret).map(Arc::new),
+        };
+        if !key.is_empty() {
+            self.scrubbers.insert(key, s.clone());
+        }
         s
     }
 
@@ -310,6 +328,9 @@ pub struct RequestCtx {
     pub rec: Record,
     /// The secret's scrubber, for a request that carries one: its response is scrubbed.
     pub scrub: Option<Arc<crate::scrub::Scrubber>>,
+    /// An OAuth2 request without a body: sent again once with a new access token if the
+    /// upstream answers 401.
+    pub retry: Option<forward::Retry>,
 }
 
 impl RequestCtx {
@@ -327,6 +348,7 @@ impl RequestCtx {
             },
             mode,
             scrub: None,
+            retry: None,
         }
     }
 
@@ -360,7 +382,7 @@ pub async fn handle(
 
 /// Phases 1 to 4: from the client's request to the one for the upstream, or a refusal.
 async fn request_phases(
-    proxy: &Proxy,
+    proxy: &Arc<Proxy>,
     req: http::Request<Incoming>,
     ctx: &mut RequestCtx,
 ) -> Result<Outgoing, Deny> {
@@ -400,10 +422,16 @@ async fn request_phases(
     } else {
         (pending.allowed(), upstream_request::OutBody::Stream(body))
     };
+    let injected = obtain::obtain(proxy, &allowed.payload).await?;
+    let body = body::for_signature(&parts, &injected, body, proxy.config.max_body).await?;
+    // Last of all: a request refused above (or whose credential could not be obtained)
+    // never spends a count.
     count::charge(proxy, &allowed, ctx).await?;
     ctx.rec.decision = "allow";
-    ctx.scrub = proxy.scrubber(&allowed.payload);
-    upstream_request::with_secret(parts, body, allowed)
+    ctx.scrub = injected.scrubber(proxy, &allowed.payload);
+    let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
+    ctx.retry = forward::Retry::for_request(&injected, &out);
+    Ok(out)
 }
 
 /// A request id: 16 hex digits, unique enough to find a line in the audit log.

@@ -1,10 +1,14 @@
 //! Phase 4, build the upstream request: exactly what was checked (the same path text, the
 //! sealed host, over TLS), with every copy of the token stripped, hop-by-hop headers
-//! removed and the secret injected where its sealed rule says. A request without a token
-//! to a `--passthrough` host is passed on untouched but for the hop-by-hop headers.
+//! removed and the secret injected where its sealed rule says (an OAuth2 access token as a
+//! bearer token; a SigV4 request signed once it is built, after every other change, so the
+//! signature covers what is sent). A request without a token to a `--passthrough` host is
+//! passed on untouched but for the hop-by-hop headers.
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
-use caveat::{Host, Scheme};
+use caveat::{Host, Injection, Payload, Scheme, Secret};
 use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, Uri, Version};
@@ -12,8 +16,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::decide::Allowed;
+use super::obtain::Injected;
 use super::{Deny, Outgoing};
-use crate::inject;
+use crate::{inject, sigv4};
 
 /// The body that goes upstream.
 pub enum OutBody {
@@ -24,17 +29,30 @@ pub enum OutBody {
 }
 
 /// The request that carries the secret, to the sealed host, over TLS.
-pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<Outgoing, Deny> {
+pub fn with_secret(
+    mut parts: Parts,
+    body: OutBody,
+    allowed: &Allowed,
+    injected: &Injected,
+) -> Result<Outgoing, Deny> {
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(inject::DISCHARGE_HEADER);
     parts.headers.remove(HOST);
-    let payload = &allowed.payload;
+    let signing = match injected {
+        Injected::SigV4 { service, .. } => {
+            let p = sigv4::payload(service, &parts.headers).map_err(|e| Deny::Unsignable(e.to_string()))?;
+            sigv4::strip_client_signature(&mut parts.headers);
+            Some(p)
+        }
+        _ => None,
+    };
+    let (rule, secret) = what_to_inject(injected, &allowed.payload);
     let query = inject::strip_and_inject(
         &mut parts.headers,
         parts.uri.query(),
         &allowed.places,
-        &payload.inject,
-        &payload.secret,
+        &rule,
+        secret,
     )
     .map_err(|_| Deny::BadSecret)?;
     // A secret never travels in cleartext: http:// requests go upstream as https.
@@ -56,17 +74,40 @@ pub fn with_secret(mut parts: Parts, body: OutBody, allowed: Allowed) -> Result<
     parts
         .headers
         .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    let body = match body {
-        OutBody::Stream(b) => b.map_err(Into::into).boxed(),
+    let (body, checked) = match body {
+        OutBody::Stream(b) => (b.map_err(Into::into).boxed(), None),
         OutBody::Checked(bytes) => {
             // The length of what was checked: no chunking, no trailers, nothing else to frame.
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            super::full(bytes)
+            (super::full(bytes.clone()), Some(bytes))
         }
     };
-    Ok(Outgoing::Secret(http::Request::from_parts(parts, body)))
+    let mut req = http::Request::from_parts(parts, body);
+    if let (
+        Some(p),
+        Injected::SigV4 {
+            keys,
+            region,
+            service,
+        },
+    ) = (signing, injected)
+    {
+        sigv4::sign_request(&mut req, checked.as_deref(), p, region, service, keys)
+            .map_err(|e| Deny::Unsignable(e.to_string()))?;
+    }
+    Ok(Outgoing::Secret(req))
+}
+
+/// The rule and the secret that go into the request: the sealed ones; an OAuth2 access
+/// token as a bearer token; for SigV4 the sealed rule, which injects nothing (the request
+/// is signed once built).
+fn what_to_inject<'a>(injected: &'a Injected, payload: &'a Payload) -> (Cow<'a, Injection>, &'a Secret) {
+    match injected {
+        Injected::OAuth2 { access, .. } => (Cow::Owned(Injection::Bearer), &access.token),
+        Injected::Static | Injected::SigV4 { .. } => (Cow::Borrowed(&payload.inject), &payload.secret),
+    }
 }
 
 /// A request without a token to a `--passthrough` host.

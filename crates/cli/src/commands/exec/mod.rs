@@ -39,6 +39,25 @@ pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, Os
     env
 }
 
+/// What an AWS SDK reads for `--aws`: dummy keys (the client signs with them; the proxy
+/// throws that signature away and signs with the sealed keys) and the token as the session
+/// token, which every SDK sends as `X-Amz-Security-Token`. Shared-file credentials and
+/// profiles are turned off so the SDK cannot pick real keys from elsewhere.
+pub fn aws_env(token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", AWS_DUMMY_KEY_ID.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", AWS_DUMMY_SECRET.to_string()),
+        ("AWS_SESSION_TOKEN", token.to_string()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
+}
+
+/// The dummy key id: short, so a client's `Authorization` line never looks like a token.
+pub const AWS_DUMMY_KEY_ID: &str = "MACAROON";
+const AWS_DUMMY_SECRET: &str = "macaroon-proxy-signs-for-you";
+
 /// The Python startup hook (see the file's comment); placed first on PYTHONPATH.
 const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
@@ -88,6 +107,11 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
     cmd.env("MACAROON_TOKEN", &token);
     for var in &args.envs {
         cmd.env(var, &token);
+    }
+    if args.aws {
+        for (var, value) in aws_env(&token) {
+            cmd.env(var, value);
+        }
     }
     spawn(cmd, program)
 }
