@@ -178,15 +178,25 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     };
     let line = format!("{} {}", args.method, args.url);
     let allowed = decision.is_ok();
-    let limits = limits(&input.token);
-    match (decision, args.json) {
+    report(&line, args.json, decision, &limits(&input.token));
+    Ok(if allowed {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Denied
+    })
+}
+
+/// Prints the decision: a line for people (reasons and uncounted limits on stderr), or
+/// JSON with the proxy's error object, so a script reads the same shape from both.
+fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_json::Value]) {
+    match (decision, json) {
         (Ok(()), true) => println!(
             "{}",
             serde_json::json!({"decision": "allow", "status": 200, "not_counted": limits})
         ),
         (Ok(()), false) => {
             println!("allow: {line}");
-            for l in &limits {
+            for l in limits {
                 eprintln!(
                     "not counted here: {} ({}); the proxy counts it when the request is made",
                     l["predicate"].as_str().unwrap_or_default(),
@@ -194,7 +204,6 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 );
             }
         }
-        // The proxy's error object too, so a script reads the same shape from both.
         (Err((kind, code, caveat, reason, status)), true) => println!(
             "{}",
             serde_json::json!({
@@ -207,11 +216,6 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
             eprintln!("denied: {reason}");
         }
     }
-    Ok(if allowed {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Denied
-    })
 }
 
 /// Whether the proxies' shared store lists `kid` as revoked (one question, 2 s at most).
