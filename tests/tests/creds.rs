@@ -293,8 +293,13 @@ mod oauth {
 
         /// The client program, started and left running.
         pub fn spawn_client(&self, mode: &str, n: usize) -> std::process::Child {
+            self.spawn_client_via(&self.proxy, mode, n)
+        }
+
+        /// The client program through `proxy` (another replica), started and left running.
+        pub fn spawn_client_via(&self, proxy: &ProxyProcess, mode: &str, n: usize) -> std::process::Child {
             let mut cmd = self.s.cmd("macaroon");
-            cmd.args(["exec", "--token", "google", "--proxy", &self.proxy.url(), "--"])
+            cmd.args(["exec", "--token", "google", "--proxy", &proxy.url(), "--"])
                 .arg("python3")
                 .arg(standin("oauth_client.py"))
                 .args([mode, &n.to_string()])
@@ -397,6 +402,98 @@ fn oauth2_fifty_requests_make_one_exchange_and_no_response_carries_a_token() {
     let stats = w.provider("/_stats");
     assert_eq!(stats["resource_ok"], 50);
     assert_eq!(stats["refresh_tokens_used"], serde_json::json!([oauth::REFRESH]));
+    w.assert_nothing_leaked(&responses);
+}
+
+/// The responses a spawned client printed.
+fn responses_of(client: std::process::Child) -> Vec<serde_json::Value> {
+    let run = Run::from(client.wait_with_output().expect("client"));
+    run.ok();
+    serde_json::from_str(run.out()).expect("the client printed JSON")
+}
+
+#[test]
+fn oauth2_replicas_sharing_state_make_one_exchange_between_them() {
+    let redis = match e2e::redis::RedisServer::start() {
+        Ok(r) => r,
+        Err(why) => return e2e::skip_or_fail(why),
+    };
+    let url = redis.url();
+    let Some(w) = oauth::start_with("oauth2-refresh", &["--state", &url]) else {
+        return;
+    };
+    let second = w.s.start_proxy_at(
+        &w.provider.tls.ca,
+        w.provider.addr,
+        &[oauth::API, oauth::IDP],
+        &["--state", &url],
+    );
+    // Both replicas at once, ten concurrent requests each: one takes the lock and
+    // exchanges, the other waits for the token it stores.
+    let a = w.spawn_client("par", 10);
+    let b = w.spawn_client_via(&second, "par", 10);
+    let mut responses = responses_of(a);
+    responses.extend(responses_of(b));
+    assert_eq!(responses.len(), 20);
+    oauth::all_ok_and_scrubbed(&responses);
+    assert_eq!(w.exchanges(), 1, "one exchange for two replicas");
+    // Later requests on either replica use the shared token too.
+    responses.extend(responses_of(w.spawn_client_via(&second, "seq", 5)));
+    responses.extend(responses_of(w.spawn_client("seq", 5)));
+    assert_eq!(w.exchanges(), 1);
+    eprintln!("two replicas, 30 requests: {} exchange", w.exchanges());
+    // What the store holds is sealed: no token the provider issued appears in it.
+    let dump = redis.cli(&["--scan", "--pattern", "macaroon:oauth:*"]);
+    assert!(dump.contains(":access"), "{dump}");
+    let stats = w.provider("/_stats");
+    for key in dump.lines() {
+        let value = redis.cli(&["GET", key]);
+        for t in stats["issued_access"].as_array().expect("list") {
+            assert!(
+                !value.contains(t.as_str().expect("token")),
+                "a token in the clear in {key}"
+            );
+        }
+    }
+    w.assert_nothing_leaked(&responses);
+}
+
+#[test]
+fn oauth2_replicas_share_the_refresh_token_the_provider_rotated() {
+    let redis = match e2e::redis::RedisServer::start() {
+        Ok(r) => r,
+        Err(why) => return e2e::skip_or_fail(why),
+    };
+    let url = redis.url();
+    let Some(w) = oauth::start_with("oauth2-refresh", &["--state", &url]) else {
+        return;
+    };
+    let second = w.s.start_proxy_at(
+        &w.provider.tls.ca,
+        w.provider.addr,
+        &[oauth::API, oauth::IDP],
+        &["--state", &url],
+    );
+    // A provider that replaces the refresh token on every use (the old one refused from
+    // then on) and tokens that expire at once: each exchange, on either replica, must use
+    // the refresh token the last exchange got, whichever replica made it.
+    w.provider("/_control?expires_in=0&rotate=1");
+    let mut responses = Vec::new();
+    for (i, p) in [&w.proxy, &second, &w.proxy, &second].into_iter().enumerate() {
+        let got = responses_of(w.spawn_client_via(p, "seq", 1));
+        oauth::all_ok_and_scrubbed(&got);
+        assert_eq!(w.exchanges(), 1 + i as u64);
+        responses.extend(got);
+    }
+    let stats = w.provider("/_stats");
+    let used = stats["refresh_tokens_used"].as_array().expect("used").clone();
+    let issued = stats["issued_refresh"].as_array().expect("issued").clone();
+    assert_eq!(used[0], oauth::REFRESH);
+    assert_eq!(
+        used[1..],
+        issued[..3],
+        "each replica's exchange used the refresh token the other's had rotated"
+    );
     w.assert_nothing_leaked(&responses);
 }
 

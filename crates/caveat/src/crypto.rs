@@ -79,6 +79,30 @@ pub(crate) fn open_caveat_key(sig: &[u8; 32], vid: &[u8]) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(plain.as_slice()).ok()
 }
 
+/// Encrypts and authenticates `plain` under `key`: a random 24-byte nonce, then
+/// XSalsa20-Poly1305 (libsodium's `crypto_secretbox`).
+pub(crate) fn secretbox_seal(key: &[u8; 32], plain: &[u8]) -> Vec<u8> {
+    let nonce: [u8; 24] = random();
+    let cipher = XSalsa20Poly1305::new(crypto_secretbox::Key::from_slice(key));
+    let boxed = cipher
+        .encrypt(crypto_secretbox::Nonce::from_slice(&nonce), plain)
+        .unwrap_or_else(|_| unreachable_seal());
+    [nonce.as_slice(), &boxed].concat()
+}
+
+/// Opens what [`secretbox_seal`] made; `None` if the key differs or a byte changed.
+pub(crate) fn secretbox_open(key: &[u8; 32], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if data.len() < 24 + 16 {
+        return None;
+    }
+    let (nonce, boxed) = data.split_at(24);
+    let cipher = XSalsa20Poly1305::new(crypto_secretbox::Key::from_slice(key));
+    cipher
+        .decrypt(crypto_secretbox::Nonce::from_slice(nonce), boxed)
+        .ok()
+        .map(Zeroizing::new)
+}
+
 /// Seals `plain` to an X25519 public key: libsodium's `crypto_box_seal`.
 pub(crate) fn seal(to: &crypto_box::PublicKey, plain: &[u8]) -> Vec<u8> {
     // Encryption fails only for plaintexts beyond XSalsa20's 256 GiB keystream.

@@ -91,6 +91,30 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+/// A symmetric key derived from a proxy key ([`ProxyKeyPair::state_key`]), for what the
+/// proxy keeps in a shared store: sealed there, only replicas holding the proxy key can
+/// read or alter it.
+#[derive(Clone)]
+pub struct StateKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StateKey(redacted)")
+    }
+}
+
+impl StateKey {
+    /// Encrypts and authenticates `plain` (random nonce, XSalsa20-Poly1305).
+    pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        crypto::secretbox_seal(&self.0, plain)
+    }
+
+    /// Opens what [`StateKey::seal`] made with the same key; `None` otherwise.
+    pub fn open(&self, data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        crypto::secretbox_open(&self.0, data)
+    }
+}
+
 /// The proxy's keypair. The private half is wiped from memory on drop and never printed.
 #[derive(Clone)]
 pub struct ProxyKeyPair {
@@ -144,6 +168,13 @@ impl ProxyKeyPair {
         self.public.key_id()
     }
 
+    /// A key for state this proxy keeps outside itself (`purpose` names what it guards):
+    /// HMAC-SHA256 keyed by the private key, so every replica holding this proxy key
+    /// derives the same one, and nothing without it can.
+    pub fn state_key(&self, purpose: &str) -> StateKey {
+        StateKey(Zeroizing::new(crypto::hmac(&self.secret, purpose.as_bytes())))
+    }
+
     /// Opens a box sealed to this key (libsodium's `crypto_box_seal_open`).
     pub(crate) fn open(&self, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         crypto::unseal(&self.secret, sealed)
@@ -168,6 +199,30 @@ fn decode32(text: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_key_is_the_same_for_every_holder_of_the_proxy_key_and_no_one_else() {
+        let a = ProxyKeyPair::generate();
+        let same = ProxyKeyPair::from_base64(&a.private_to_base64(), "test").expect("key");
+        let sealed = a.state_key("oauth").seal(b"access token");
+        assert_eq!(
+            same.state_key("oauth")
+                .open(&sealed)
+                .as_deref()
+                .map(Vec::as_slice),
+            Some(&b"access token"[..])
+        );
+        assert!(a.state_key("other purpose").open(&sealed).is_none());
+        assert!(ProxyKeyPair::generate()
+            .state_key("oauth")
+            .open(&sealed)
+            .is_none());
+        let mut altered = sealed.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert!(a.state_key("oauth").open(&altered).is_none());
+        assert!(!format!("{:?}", a.state_key("oauth")).contains("oauth"));
+    }
 
     #[test]
     fn private_key_text_round_trips() {

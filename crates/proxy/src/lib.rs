@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod revoke;
 pub mod run;
 pub mod scrub;
+pub mod shared_tokens;
 pub mod sigv4;
 pub mod state;
 pub mod upstream;

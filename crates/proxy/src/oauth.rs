@@ -18,9 +18,10 @@
 //! request, not the exchange, so a refresh token the provider rotated in its answer is
 //! still kept (the provider has already forgotten the old one).
 //!
-//! The shared store (`--state`, tokens shared by replicas) is not built yet; it plugs in
-//! inside [`Family::access`]: under the lock, look in the store before exchanging, and put
-//! what an exchange obtained there.
+//! With a shared store (`--state`), replicas share access tokens and rotated refresh
+//! tokens, and make one exchange between them ([`crate::shared_tokens`]): under the
+//! family's lock, the store is asked before exchanging, and what an exchange obtained is
+//! put there.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -36,6 +37,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::scrub::Scrubber;
+use crate::shared_tokens::{Lead, SharedTokens};
 use crate::upstream::HttpsClient;
 
 /// The largest token response read (Google's and Microsoft's are under 4 KiB).
@@ -97,9 +99,18 @@ pub struct ExchangeError {
 #[derive(Default)]
 pub struct AccessTokens {
     families: Mutex<HashMap<[u8; 32], Arc<Family>>>,
+    shared: Option<Arc<SharedTokens>>,
 }
 
 impl AccessTokens {
+    /// Families that share their tokens with other replicas through `shared`, if given.
+    pub fn new(shared: Option<SharedTokens>) -> Self {
+        AccessTokens {
+            families: Mutex::default(),
+            shared: shared.map(Arc::new),
+        }
+    }
+
     /// The family of `oauth`, created on first use.
     pub fn family(&self, oauth: &OAuth2) -> Arc<Family> {
         let key: [u8; 32] = {
@@ -118,6 +129,8 @@ impl AccessTokens {
                 Arc::new(Family {
                     oauth: oauth.clone(),
                     state: Arc::default(),
+                    digest: key,
+                    shared: self.shared.clone(),
                 })
             })
             .clone()
@@ -129,6 +142,10 @@ pub struct Family {
     oauth: OAuth2,
     /// Shared with the exchange task, which holds it until the exchange is stored.
     state: Arc<tokio::sync::Mutex<State>>,
+    /// The digest of the sealed credential: its name in the shared store.
+    digest: [u8; 32],
+    /// Other replicas' tokens, with `--state`.
+    shared: Option<Arc<SharedTokens>>,
 }
 
 #[derive(Default)]
@@ -163,7 +180,23 @@ impl Family {
         {
             return Err(e.clone());
         }
-        self.exchange(state, exchange).await
+        let mut state = state;
+        let mut holder = None;
+        if let Some(shared) = &self.shared {
+            match shared.fetch_or_lead(&self.digest).await {
+                Ok(Lead::Fresh { access, fresh_for }) => {
+                    return Ok(adopt(&mut state, &self.oauth, access, Instant::now() + fresh_for));
+                }
+                Ok(Lead::Exchange { holder: h, refresh }) => {
+                    holder = h;
+                    if refresh.is_some() {
+                        state.rotated = refresh;
+                    }
+                }
+                Err(e) => tracing::warn!("exchanging without the other replicas: {e}"),
+            }
+        }
+        self.exchange(state, exchange, holder).await
     }
 
     /// After the upstream refused `used` (401): a new token, unless another request has
@@ -178,7 +211,7 @@ impl Family {
             return Ok(a.clone());
         }
         state.current = None;
-        self.exchange(state, exchange).await
+        self.exchange(state, exchange, None).await
     }
 
     /// Runs one exchange in a task that holds the lock until its result is stored, so a
@@ -188,6 +221,7 @@ impl Family {
         &self,
         mut state: tokio::sync::OwnedMutexGuard<State>,
         exchange: F,
+        holder: Option<String>,
     ) -> Result<Access, ExchangeError>
     where
         F: FnOnce(Option<Secret>) -> Fut,
@@ -196,10 +230,23 @@ impl Family {
         let refresh = state.rotated.clone().or_else(|| self.oauth.refresh_token.clone());
         let pending = exchange(refresh);
         let oauth = self.oauth.clone();
+        let (shared, digest) = (self.shared.clone(), self.digest);
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let got = pending.await;
-            store(&mut state, &oauth, started, got)
+            let rotated_now = matches!(&got, Ok(o) if o.refresh.is_some());
+            let stored = store(&mut state, &oauth, started, got);
+            if let Some(shared) = shared {
+                let access = stored
+                    .as_ref()
+                    .ok()
+                    .map(|a| (&a.token, a.fresh_until.saturating_duration_since(Instant::now())));
+                let rotated = state.rotated.as_ref().filter(|_| rotated_now);
+                if let Err(e) = shared.publish(&digest, holder.as_deref(), access, rotated).await {
+                    tracing::warn!("could not share the new access token with the other replicas: {e}");
+                }
+            }
+            stored
         });
         task.await.unwrap_or_else(|_| {
             Err(ExchangeError {
@@ -209,6 +256,28 @@ impl Family {
                 detail: "the exchange stopped before it finished".into(),
             })
         })
+    }
+}
+
+/// Takes a token another replica obtained as this family's current one.
+fn adopt(state: &mut State, oauth: &OAuth2, token: Secret, fresh_until: Instant) -> Access {
+    state.failed = None;
+    let access = access_with_scrubber(state, oauth, token, fresh_until);
+    state.current = Some(access.clone());
+    access
+}
+
+/// An access token with the scrubber for its responses: it, the refresh token in use and
+/// the client secret.
+fn access_with_scrubber(state: &State, oauth: &OAuth2, token: Secret, fresh_until: Instant) -> Access {
+    let mut secrets: Vec<&Secret> = vec![&token];
+    secrets.extend(state.rotated.as_ref());
+    secrets.extend(oauth.refresh_token.as_ref());
+    secrets.extend(oauth.client_secret.as_ref());
+    Access {
+        scrubber: Scrubber::for_secrets(&secrets).map(Arc::new),
+        token,
+        fresh_until,
     }
 }
 
@@ -234,15 +303,7 @@ fn store(
     let lifetime = got.expires_in.unwrap_or(DEFAULT_LIFETIME);
     let margin = (lifetime / 10).min(MAX_MARGIN);
     let fresh_until = started + Duration::from_secs(lifetime - margin);
-    let mut secrets: Vec<&Secret> = vec![&got.access];
-    secrets.extend(state.rotated.as_ref());
-    secrets.extend(oauth.refresh_token.as_ref());
-    secrets.extend(oauth.client_secret.as_ref());
-    let access = Access {
-        scrubber: Scrubber::for_secrets(&secrets).map(Arc::new),
-        token: got.access,
-        fresh_until,
-    };
+    let access = access_with_scrubber(state, oauth, got.access, fresh_until);
     state.current = Some(access.clone());
     Ok(access)
 }

@@ -99,6 +99,14 @@ impl State {
         }
     }
 
+    /// The shared store, when `--state` names one.
+    pub fn shared(&self) -> Option<&RedisState> {
+        match self {
+            State::Redis(r) => Some(r),
+            State::Embedded(_) => None,
+        }
+    }
+
     /// 1 when the store answered its last request, else 0 (for `/metrics`).
     pub fn up(&self) -> bool {
         self.health().0
@@ -393,6 +401,41 @@ impl RedisState {
         }
         let kids = self.query(redis::cmd("SMEMBERS").arg(REVOKED_SET)).await?;
         Ok(Some((version, kids)))
+    }
+
+    /// The bytes under `key`, if any.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, Unavailable> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    /// Sets `key` to `value`, forgotten after `ttl` (kept for good without one).
+    pub async fn set_bytes(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), Unavailable> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Some(t) = ttl {
+            cmd.arg("PX").arg(t.as_millis().max(1) as u64);
+        }
+        self.query::<()>(&cmd).await
+    }
+
+    /// Takes the lock `key` for `ttl` if no one holds it (SET NX PX); true if taken.
+    pub async fn try_lock(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, Unavailable> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64);
+        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+    }
+
+    /// Releases the lock `key` if `holder` still holds it.
+    pub async fn unlock(&self, key: &str, holder: &str) -> Result<(), Unavailable> {
+        let script =
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+        self.query::<i64>(redis::cmd("EVAL").arg(script).arg(1).arg(key).arg(holder))
+            .await
+            .map(|_| ())
     }
 
     /// One command, bounded by [`STORE_TIMEOUT`], its outcome recorded for `/healthz`.

@@ -148,6 +148,10 @@ impl Proxy {
                     .build(PolicyConnector(policy.clone())),
             })
             .collect();
+        let access_tokens = crate::oauth::AccessTokens::new(crate::shared_tokens::SharedTokens::new(
+            &loaded.state,
+            &loaded.keys,
+        ));
         Proxy {
             config,
             keys: loaded.keys,
@@ -163,7 +167,7 @@ impl Proxy {
             pools,
             unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
             scrubbers: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
-            access_tokens: crate::oauth::AccessTokens::default(),
+            access_tokens,
             verified: quick_cache::sync::Cache::with_weighter(
                 VERIFIED_CACHE_MAX,
                 VERIFIED_CACHE_BYTES,
