@@ -38,6 +38,17 @@ impl RedisServer {
         Err("redis-server did not start on any of 5 free ports".into())
     }
 
+    /// Starts one, or skips the test (a failure under CI) when it cannot.
+    pub fn start_or_skip() -> Option<RedisServer> {
+        match RedisServer::start() {
+            Ok(r) => Some(r),
+            Err(why) => {
+                crate::skip_or_fail(why);
+                None
+            }
+        }
+    }
+
     /// The URL a proxy takes: `redis://127.0.0.1:PORT/0`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)

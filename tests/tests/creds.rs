@@ -412,22 +412,26 @@ fn responses_of(client: std::process::Child) -> Vec<serde_json::Value> {
     serde_json::from_str(run.out()).expect("the client printed JSON")
 }
 
-#[test]
-fn oauth2_replicas_sharing_state_make_one_exchange_between_them() {
-    let redis = match e2e::redis::RedisServer::start() {
-        Ok(r) => r,
-        Err(why) => return e2e::skip_or_fail(why),
-    };
+/// A real redis-server, an OAuth2 world whose proxy uses it as `--state`, and a second
+/// replica of that proxy on the same store.
+fn oauth2_replicas() -> Option<(e2e::redis::RedisServer, oauth::OAuth, ProxyProcess)> {
+    let redis = e2e::redis::RedisServer::start_or_skip()?;
     let url = redis.url();
-    let Some(w) = oauth::start_with("oauth2-refresh", &["--state", &url]) else {
-        return;
-    };
+    let w = oauth::start_with("oauth2-refresh", &["--state", &url])?;
     let second = w.s.start_proxy_at(
         &w.provider.tls.ca,
         w.provider.addr,
         &[oauth::API, oauth::IDP],
         &["--state", &url],
     );
+    Some((redis, w, second))
+}
+
+#[test]
+fn oauth2_replicas_sharing_state_make_one_exchange_between_them() {
+    let Some((redis, w, second)) = oauth2_replicas() else {
+        return;
+    };
     // Both replicas at once, ten concurrent requests each: one takes the lock and
     // exchanges, the other waits for the token it stores.
     let a = w.spawn_client("par", 10);
@@ -460,20 +464,9 @@ fn oauth2_replicas_sharing_state_make_one_exchange_between_them() {
 
 #[test]
 fn oauth2_replicas_share_the_refresh_token_the_provider_rotated() {
-    let redis = match e2e::redis::RedisServer::start() {
-        Ok(r) => r,
-        Err(why) => return e2e::skip_or_fail(why),
-    };
-    let url = redis.url();
-    let Some(w) = oauth::start_with("oauth2-refresh", &["--state", &url]) else {
+    let Some((_redis, w, second)) = oauth2_replicas() else {
         return;
     };
-    let second = w.s.start_proxy_at(
-        &w.provider.tls.ca,
-        w.provider.addr,
-        &[oauth::API, oauth::IDP],
-        &["--state", &url],
-    );
     // A provider that replaces the refresh token on every use (the old one refused from
     // then on) and tokens that expire at once: each exchange, on either replica, must use
     // the refresh token the last exchange got, whichever replica made it.
@@ -712,50 +705,25 @@ fn wrap_names_missing_and_unknown_fields_and_never_echoes_a_value() {
 fn wrap_refuses_a_cleartext_token_url_and_a_token_url_without_oauth() {
     let s = wrap::home();
     let json = r#"{"client_id":"c","refresh_token":"r"}"#;
-    let run = s.run_stdin(
-        "macaroon",
-        &[
-            "wrap",
-            "g",
-            "--host",
-            "gmail.googleapis.com",
-            "--inject",
-            "oauth2-refresh",
-            "--token-url",
-            "http://oauth2.googleapis.com/token",
-        ],
-        json,
-    );
-    run.code(2);
-    assert!(run.stderr.contains("https"), "{}", run.stderr);
-    let run = s.run_stdin(
-        "macaroon",
-        &[
-            "wrap",
-            "g",
-            "--host",
-            "gmail.googleapis.com",
-            "--inject",
-            "oauth2-refresh",
-        ],
-        json,
-    );
-    run.code(2);
-    assert!(run.stderr.contains("needs --token-url"), "{}", run.stderr);
-    let run = s.run_stdin(
-        "macaroon",
-        &[
-            "wrap",
-            "g",
-            "--host",
+    let gmail = "gmail.googleapis.com";
+    let oauth = ["--inject", "oauth2-refresh"];
+    let cleartext = ["--token-url", "http://oauth2.googleapis.com/token"];
+    for (host, flags, input, says) in [
+        (gmail, [&oauth[..], &cleartext[..]].concat(), json, "https"),
+        (gmail, oauth.to_vec(), json, "needs --token-url"),
+        (
             "api.stripe.com",
-            "--token-url",
-            wrap::GOOGLE,
-        ],
-        "sk_live_x",
-    );
-    run.code(2);
-    assert!(run.stderr.contains("--token-url is for"), "{}", run.stderr);
+            vec!["--token-url", wrap::GOOGLE],
+            "sk_live_x",
+            "--token-url is for",
+        ),
+    ] {
+        let mut args = vec!["wrap", "g", "--host", host];
+        args.extend(flags);
+        let run = s.run_stdin("macaroon", &args, input);
+        run.code(2);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
 }
 
 #[test]

@@ -43,19 +43,11 @@ fn replicas(redis: &RedisServer, extra: &[&str]) -> (World, ProxyProcess) {
     (w, second)
 }
 
-fn redis_or_skip() -> Option<RedisServer> {
-    match RedisServer::start() {
-        Ok(r) => Some(r),
-        Err(why) => {
-            e2e::skip_or_fail(why);
-            None
-        }
-    }
-}
-
 #[test]
 fn uses_hold_exactly_across_two_replicas_under_concurrency() {
-    let Some(redis) = redis_or_skip() else { return };
+    let Some(redis) = RedisServer::start_or_skip() else {
+        return;
+    };
     let (w, second) = replicas(&redis, &[]);
     let token = w.narrow(&["--uses", "20", "--expires", "10m"]);
     let (a, b) = std::thread::scope(|s| {
@@ -96,7 +88,9 @@ fn uses_hold_exactly_across_two_replicas_under_concurrency() {
 
 #[test]
 fn a_rate_holds_across_replicas_with_retry_after() {
-    let Some(redis) = redis_or_skip() else { return };
+    let Some(redis) = RedisServer::start_or_skip() else {
+        return;
+    };
     let (w, second) = replicas(&redis, &[]);
     let token = w.narrow(&["--rate", "5/1m", "--expires", "10m"]);
     let mut statuses = Vec::new();
@@ -134,7 +128,9 @@ fn a_rate_holds_across_replicas_with_retry_after() {
 
 #[test]
 fn a_revocation_in_the_store_reaches_every_replica_within_a_second() {
-    let Some(redis) = redis_or_skip() else { return };
+    let Some(redis) = RedisServer::start_or_skip() else {
+        return;
+    };
     let (w, second) = replicas(&redis, &[]);
     let token = w.narrow(&["--expires", "10m"]);
     for p in [&w.proxy, &second] {
@@ -193,7 +189,9 @@ fn a_revocation_in_the_store_reaches_every_replica_within_a_second() {
 
 #[test]
 fn a_store_outage_refuses_only_counted_tokens_and_recovers_without_a_restart() {
-    let Some(mut redis) = redis_or_skip() else { return };
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
+    };
     let (w, second) = replicas(&redis, &[]);
     let counted = w.narrow(&["--uses", "1000", "--expires", "10m"]);
     let plain = w.narrow(&["--expires", "10m"]);

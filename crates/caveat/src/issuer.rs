@@ -148,17 +148,12 @@ impl fmt::Debug for IssuerPublic {
 }
 
 fn decode32(text: &str, what: &str) -> Result<[u8; 32], IssuerError> {
-    let malformed = |why: String| IssuerError::Malformed {
-        what: what.to_string(),
-        why,
-    };
-    let bytes = Zeroizing::new(
-        STANDARD
-            .decode(text.trim())
-            .map_err(|e| malformed(crate::token::base64_problem(&e).to_string()))?,
-    );
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| malformed(format!("it decodes to {} bytes, not 32", bytes.len())))
+    crate::keys::base64_32(text)
+        .map(|b| *b)
+        .map_err(|why| IssuerError::Malformed {
+            what: what.to_string(),
+            why,
+        })
 }
 
 /// The canonical JSON of a value: object keys sorted at every level, no whitespace. This

@@ -182,18 +182,23 @@ impl ProxyKeyPair {
 }
 
 fn decode32(text: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-    let malformed = |why: String| KeyError::Malformed {
+    base64_32(text).map_err(|why| KeyError::Malformed {
         what: what.to_string(),
         why,
-    };
+    })
+}
+
+/// 32 bytes from one line of standard base64 (a key's text form), or what is wrong with it
+/// in plain words. Shared by proxy keys and issuer keys.
+pub(crate) fn base64_32(text: &str) -> Result<Zeroizing<[u8; 32]>, String> {
     let bytes = Zeroizing::new(
         STANDARD
             .decode(text.trim())
-            .map_err(|e| malformed(crate::token::base64_problem(&e).to_string()))?,
+            .map_err(|e| crate::token::base64_problem(&e).to_string())?,
     );
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(Zeroizing::new)
-        .map_err(|_| malformed(format!("it decodes to {} bytes, not 32", bytes.len())))
+        .map_err(|_| format!("it decodes to {} bytes, not 32", bytes.len()))
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ impl fmt::Debug for Limit {
 impl Limit {
     /// The key's hex form, as stores name counters.
     pub fn key_hex(&self) -> String {
-        self.key.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.key)
     }
 }
 

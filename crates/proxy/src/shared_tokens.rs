@@ -121,7 +121,7 @@ impl SharedTokens {
     fn seal(&self, digest: &[u8; 32], kind: &str, token: &Secret, until_ms: u64) -> Vec<u8> {
         let doc = Zeroizing::new(
             serde_json::json!({
-                "family": hex(digest), "kind": kind, "token": token.expose(), "until_ms": until_ms,
+                "family": hex::encode(digest), "kind": kind, "token": token.expose(), "until_ms": until_ms,
             })
             .to_string(),
         );
@@ -133,7 +133,7 @@ impl SharedTokens {
     fn open(&self, digest: &[u8; 32], kind: &str, data: &Option<Vec<u8>>) -> Option<(Secret, u64)> {
         let plain = self.key.open(data.as_deref()?)?;
         let doc: serde_json::Value = serde_json::from_slice(&plain).ok()?;
-        if doc["family"].as_str()? != hex(digest) || doc["kind"].as_str()? != kind {
+        if doc["family"].as_str()? != hex::encode(digest) || doc["kind"].as_str()? != kind {
             return None;
         }
         let token = doc["token"].as_str().filter(|t| !t.is_empty())?;
@@ -156,16 +156,12 @@ impl SharedTokens {
 
 /// The store keys of a credential: its access token, its exchange lock, its refresh token.
 fn keys(digest: &[u8; 32]) -> (String, String, String) {
-    let h = hex(digest);
+    let h = hex::encode(digest);
     (
         format!("macaroon:oauth:{h}:access"),
         format!("macaroon:oauth:{h}:lock"),
         format!("macaroon:oauth:{h}:refresh"),
     )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unix_ms(t: SystemTime) -> u64 {

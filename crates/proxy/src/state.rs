@@ -308,13 +308,7 @@ impl RedisState {
         }
         inv.arg(format!("{request_id}-{}", unique()));
         let mut con = self.connection()?;
-        let answer: Result<(i64, i64), String> =
-            match tokio::time::timeout(STORE_TIMEOUT, inv.invoke_async(&mut con)).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {}ms", STORE_TIMEOUT.as_millis())),
-            };
-        let (index, ms) = self.observe(answer)?;
+        let (index, ms): (i64, i64) = self.bounded(inv.invoke_async(&mut con)).await?;
         Ok(match usize::try_from(index) {
             Ok(0) => Charge::Allowed,
             Ok(i) if i <= limits.len() => Charge::Limited {
@@ -441,7 +435,15 @@ impl RedisState {
     /// One command, bounded by [`STORE_TIMEOUT`], its outcome recorded for `/healthz`.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
         let mut con = self.connection()?;
-        let answer = match tokio::time::timeout(STORE_TIMEOUT, cmd.query_async::<T>(&mut con)).await {
+        self.bounded(cmd.query_async::<T>(&mut con)).await
+    }
+
+    /// Waits at most [`STORE_TIMEOUT`] for the store's answer and records the outcome.
+    async fn bounded<T>(
+        &self,
+        answer: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Unavailable> {
+        let answer = match tokio::time::timeout(STORE_TIMEOUT, answer).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err(format!("no answer within {}ms", STORE_TIMEOUT.as_millis())),
         };
