@@ -208,7 +208,21 @@ fn percent_decode(text: &str) -> String {
 
 /// The time a request arrived, as the audit line shows it.
 pub fn now() -> String {
-    caveat::fmt_time(SystemTime::now())
+    // Formatted once a second per thread: every request of that second shares the text.
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let t = SystemTime::now();
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, caveat::fmt_time(t));
+        }
+        last.1.clone()
+    })
 }
 
 #[cfg(test)]
