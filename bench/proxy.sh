@@ -33,6 +33,14 @@
 #                vs the same token without them on the same proxy, and the counted token
 #                with the embedded store (no --state); keep-alive CONNS and one connection
 #                (p99). Not in the default ONLY: ONLY=counted (installs redis-server).
+#   wide         keep-alive with WIDE_CONNS (256) connections: direct, nginx hop, our hop
+#   features     what each optional feature costs, each against the same build without it:
+#                body caveats (a token with `json` caveats, POST of a 4 KiB JSON body read
+#                and checked, vs the same token without them, the body streamed), and
+#                response scrubbing on 1 MiB responses (BIG_CONNS=4 connections; against a
+#                build with the bench-only cargo feature `bench-no-scrub`, built here
+#                unless NOSCRUB_BIN names one). Counting is `counted`.
+#                Not in the default ONLY.
 #
 # Every request is `GET /v1/charges` with `Authorization: Bearer TOKEN`, TOKEN being a
 # root token narrowed with CAVEATS first-party caveats (default 10, the same mix as the
@@ -61,6 +69,8 @@ ROUNDS=${ROUNDS:-1}
 CAVEATS=${CAVEATS:-10}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 ONLY=${ONLY:-"keepalive latency newconn connect handshake idle attenuate"}
+WIDE_CONNS=${WIDE_CONNS:-256}
+BIG_CONNS=${BIG_CONNS:-4}
 SECRET="sk_test_BENCH_0123456789abcdef0123456789"
 
 cd "$(dirname "$0")/.."
@@ -223,7 +233,7 @@ http {
   keepalive_timeout 300s;
   client_body_temp_path $WORK/hop/tmp; proxy_temp_path $WORK/hop/tmp;
   fastcgi_temp_path $WORK/hop/tmp; uwsgi_temp_path $WORK/hop/tmp; scgi_temp_path $WORK/hop/tmp;
-  upstream api { server 127.0.0.1:$UP; keepalive 64; }
+  upstream api { server 127.0.0.1:$UP; keepalive 1024; }
   server {
     listen 127.0.0.1:$HOP;
     location / {
@@ -347,7 +357,7 @@ run_wrk() {
   local out="$WORK/wrk.$scenario.$config.$round.txt" u0 s0 u1 s1 line
   read -r u0 s0 < <(cpu_ticks "$pid")
   timeout $((DURATION + 30)) wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
-    -s "$BENCH/wrk_report.lua" -H "Authorization: Bearer ${RUN_TOKEN:-$TOKEN}" "$@" "$url" > "$out" 2>&1 || true
+    -s "${WRK_SCRIPT:-$BENCH/wrk_report.lua}" -H "Authorization: Bearer ${RUN_TOKEN:-$TOKEN}" "$@" "$url" > "$out" 2>&1 || true
   read -r u1 s1 < <(cpu_ticks "$pid")
   line=$(grep '^RESULT' "$out" || echo "RESULT requests=0 failed=1")
   printf '%s\t%s\t%s\t%s cpu_ticks=%s user_ticks=%s sys_ticks=%s clk_tck=%s hwm_kb=%s rss_kb=%s\n' \
@@ -382,6 +392,7 @@ three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MI
 want keepalive && three_way keepalive "$CONNS" "$THREADS"
 want latency && three_way latency 1 1
 want newconn && three_way newconn "$CONNS" "$THREADS" -H "Connection: close"
+want wide && three_way wide "$WIDE_CONNS" "$THREADS"
 
 if want counted; then
   # The same proxy binary and token, with and without the two counted caveats; Redis on
@@ -408,6 +419,57 @@ if want counted; then
       RUN_TOKEN=$COUNTED_TOKEN run_wrk "$sc" embedded "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$conns" 1
       stop "$OURS_PID"
     done
+  done
+fi
+
+if want features; then
+  # Body caveats: POST /v1/charges with a 4 KiB JSON body. Both tokens allow POST under
+  # /v1; the checked one adds two `json` caveats, so the proxy reads the body (up to
+  # --max-body), checks it, and sends exactly what it checked.
+  python3 - "$WORK/post4k.lua" "$BENCH/wrk_report.lua" <<'PY'
+import json, sys
+msgs = [{"role": "user", "content": "x" * 90} for _ in range(30)]
+body = json.dumps({"model": "gpt-4o-mini", "max_tokens": 512, "messages": msgs})
+body = body[:-1] + ', "pad": "' + "p" * (4096 - len(body) - 11) + '"}'
+assert len(body) == 4096, len(body)
+open(sys.argv[1][:-4] + ".json", "w").write(body)
+with open(sys.argv[1], "w") as f:
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+    f.write("wrk.body = " + json.dumps(body) + "\n")
+    f.write(open(sys.argv[2]).read())
+PY
+  BODY_PLAIN=$(printf %s "$SECRET" | "$BIN/macaroon" wrap bench-body --host api.example.test 2>/dev/null)
+  BODY_PLAIN=$("$BIN/macaroon" attenuate "$BODY_PLAIN" --method POST --path /v1 --expires 2h)
+  BODY_CHECKED=$("$BIN/macaroon" attenuate "$BODY_PLAIN" --caveat "json /model in gpt-4o gpt-4o-mini" --caveat "json /max_tokens <= 1024")
+  NOSCRUB_BIN=${NOSCRUB_BIN:-}
+  if [[ -z "$NOSCRUB_BIN" ]]; then
+    # Built in the same target directory (cargo keeps both feature sets' artifacts, so
+    # switching back only copies the binary), then the normal build is put back.
+    log "cargo build --release -p macaroon-proxy --features bench-no-scrub"
+    NOSCRUB_BIN="$WORK/macaroon-proxy-noscrub"
+    (cd "$REPO" && cargo build --release -p macaroon-proxy --features bench-no-scrub --quiet &&
+      cp "$BIN/macaroon-proxy" "$NOSCRUB_BIN" && cargo build --release -p macaroon-proxy --quiet) || NOSCRUB_BIN=""
+  fi
+  start_ours
+  for t in "$BODY_PLAIN" "$BODY_CHECKED"; do
+    got=$(curl -sS --max-time 5 -H "Authorization: Bearer $t" -H "Content-Type: application/json" \
+      --data-binary @"$WORK/post4k.json" "http://127.0.0.1:$PROXY/v1/charges" 2>&1 || true)
+    [[ $got == ok:* ]] || { log "sanity check failed for the body caveats: got '${got:0:200}'"; exit 1; }
+  done
+  stop "$OURS_PID"
+  for r in $(seq "$ROUNDS"); do
+    start_ours
+    for cfg in plain checked; do
+      tok=$BODY_PLAIN; [[ $cfg == checked ]] && tok=$BODY_CHECKED
+      RUN_TOKEN=$tok WRK_SCRIPT="$WORK/post4k.lua" run_wrk body "$cfg" "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/charges" "$CONNS" "$THREADS"
+    done
+    run_wrk scrub on "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/big" "$BIG_CONNS" 1
+    stop "$OURS_PID"
+    if [[ -n "$NOSCRUB_BIN" ]]; then
+      OURS_BIN=$NOSCRUB_BIN start_ours
+      run_wrk scrub off "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/big" "$BIG_CONNS" 1
+      stop "$OURS_PID"
+    fi
   done
 fi
 

@@ -26,9 +26,34 @@ fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
     Ok(ProxyKeyPair::load_all(home)?)
 }
 
+/// Raises the soft limit on open descriptors to the hard limit (as Go's runtime and
+/// nginx's `worker_rlimit_nofile` do): every client connection and every upstream one is a
+/// descriptor, and the common soft default of 1024 would refuse the thousand-and-first.
+/// Returns the limit now in force, if it could be read.
+#[cfg(target_os = "linux")]
+fn raise_fd_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return Some(hard);
+    }
+    Some(soft)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_fd_limit() -> Option<u64> {
+    None
+}
+
 /// Runs the proxy until SIGINT or SIGTERM.
 pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
+    if let Some(n) = raise_fd_limit().filter(|n| *n < 4096) {
+        eprintln!(
+            "macaroon-proxy: at most {n} open descriptors (ulimit -n): about {} client connections at once; raise the hard limit for more",
+            n / 2
+        );
+    }
     let revoked = Arc::new(crate::revoke::Revocations::load(home).with_context(|| {
         format!(
             "could not read {}",
