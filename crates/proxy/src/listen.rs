@@ -128,6 +128,16 @@ async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode:
 /// One plain connection: reverse, forward and CONNECT requests.
 async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     let stop = proxy.stopping.clone();
+    // HTTP state (hyper's two 8 KiB buffers and the request's future) only once the
+    // client has sent something: a connection opened ahead of time (SDKs and browsers
+    // pre-connect) costs a few hundred bytes until then. A peek, because tokio takes a new
+    // stream to be readable before the first event. Same header timeout as hyper's.
+    let mut first = [0u8; 1];
+    tokio::select! {
+        peeked = stream.peek(&mut first) => if !matches!(peeked, Ok(n) if n > 0) { return },
+        _ = tokio::time::sleep(HEADER_TIMEOUT) => return,
+        _ = stop.cancelled() => return,
+    }
     let svc = service_fn(move |req| outer(proxy.clone(), req, peer));
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -31,7 +31,8 @@ pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> R
     // An OAuth2 access token refused (revoked, or expired early): one new token, one retry.
     if let (Ok(Ok(resp)), Some(retry)) = (&sent, retry) {
         if resp.status() == StatusCode::UNAUTHORIZED {
-            match retry.again(&proxy).await {
+            // Boxed: an OAuth2 exchange is a large future, and rare.
+            match Box::pin(retry.again(&proxy)).await {
                 Ok((req, scrubber)) => {
                     rescrub = Some(scrubber);
                     sent = send(&proxy, Outgoing::Secret(req), timeout).await;

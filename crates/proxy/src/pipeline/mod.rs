@@ -413,8 +413,11 @@ async fn request_phases(
         return upstream_request::passthrough(parts, body, authority.scheme, &host, port);
     };
     let pending = decide::decide(proxy, &parts, authority, found, ctx)?;
+    // The awaits most requests skip (a body read, an OAuth2 exchange, a SigV4 body hash, a
+    // count) are boxed: this future's size is what hyper keeps for every open connection,
+    // about 5 KB more without.
     let (allowed, body) = if pending.needs_body() {
-        let view = body::read(&parts, body, proxy.config.max_body).await?;
+        let view = Box::pin(body::read(&parts, body, proxy.config.max_body)).await?;
         let bytes = match &view {
             caveat::BodyView::Read(b) => b.bytes.clone(),
             caveat::BodyView::NotRead => Bytes::new(),
@@ -426,11 +429,27 @@ async fn request_phases(
     } else {
         (pending.allowed(), upstream_request::OutBody::Stream(body))
     };
-    let injected = obtain::obtain(proxy, &allowed.payload).await?;
-    let body = body::for_signature(&parts, &injected, body, proxy.config.max_body).await?;
+    let injected = match allowed.payload.credential() {
+        Ok(caveat::Credential::Static(_)) => obtain::Injected::Static,
+        _ => Box::pin(obtain::obtain(proxy, &allowed.payload)).await?,
+    };
+    let body = match injected {
+        obtain::Injected::SigV4 { .. } => {
+            Box::pin(body::for_signature(
+                &parts,
+                &injected,
+                body,
+                proxy.config.max_body,
+            ))
+            .await?
+        }
+        _ => body,
+    };
     // Last of all: a request refused above (or whose credential could not be obtained)
     // never spends a count.
-    count::charge(proxy, &allowed, ctx).await?;
+    if !allowed.verified.limits().is_empty() {
+        Box::pin(count::charge(proxy, &allowed, ctx)).await?;
+    }
     ctx.rec.decision = "allow";
     ctx.scrub = injected.scrubber(proxy, &allowed.payload);
     let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
