@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by bench/proxy.sh with PEERS=1 (not run on its own): nono's credential proxy
 # (crates.io nono-cli, `nono proxy`: its proxy as a standalone process, no sandbox, no root)
-# as one more hop in the keep-alive, latency and new-connection scenarios.
+# as one more hop in the keep-alive, latency, new-connection and wide scenarios.
 #
 # Installs nono-cli@$NONO_VERSION with `cargo install` into $NONO_ROOT (kept between runs;
 # at most $NONO_INSTALL_TIMEOUT seconds; a build cut short resumes from $NONO_ROOT/target
@@ -89,12 +89,13 @@ if [[ -n "$NONO_BIN" ]]; then
 }
 EOF
   start_nono() {
-    # Its own HOME and XDG directories: nothing read from or left in the user's.
+    # Its own HOME and XDG directories: nothing read from or left in the user's. No cap on
+    # client connections (its default, 256, would refuse some of the wide run's).
     env NONO_NO_UPDATE_CHECK=1 NONO_PROXY_PASS="$NONO_TOKEN" NONO_BENCH_SECRET="$SECRET" \
       HOME="$WORK/nono" XDG_CONFIG_HOME="$WORK/nono/config" XDG_STATE_HOME="$WORK/nono/state" \
       XDG_DATA_HOME="$WORK/nono/data" XDG_CACHE_HOME="$WORK/nono/cache" \
       "$NONO_BIN" --silent proxy --listen 127.0.0.1 --port "$NONO_PORT" \
-      --profile "$WORK/nono/profile.json" --credential api >>"$WORK/nono.log" 2>&1 &
+      --profile "$WORK/nono/profile.json" --credential api --max-connections 0 >>"$WORK/nono.log" 2>&1 &
     NONO_PID=$!; PIDS+=("$NONO_PID")
     wait_port "$NONO_PORT" 300
   }

@@ -57,7 +57,7 @@
 # configuration "before" in the keep-alive, latency and new-connection scenarios)
 # BEFORE_CLI=PATH (that commit's `macaroon`, to mint the "before" token when the token format
 # changed in between: same caveats, same home and proxy key)
-# PEERS=1 (one more hop in the keep-alive, latency and new-connection scenarios: nono's
+# PEERS=1 (one more hop in the keep-alive, latency, new-connection and wide scenarios: nono's
 # credential proxy, `nono proxy` with a custom credential and endpoint rules; bench/nono.sh
 # says how it is set up and how it compares; installed with `cargo install nono-cli` into
 # ~/.cache/macaroon-bench/nono, bounded by NONO_INSTALL_TIMEOUT=2400 s; if that or its check
@@ -355,7 +355,7 @@ fi
 
 # ---------------------------------------------------------------- peers (PEERS=1)
 NONO_BIN=""
-if [[ -n "${PEERS:-}" ]] && { want keepalive || want latency || want newconn; }; then
+if [[ -n "${PEERS:-}" ]] && { want keepalive || want latency || want newconn || want wide; }; then
   # shellcheck source=bench/nono.sh
   source "$BENCH/nono.sh"
 fi

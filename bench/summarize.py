@@ -160,7 +160,7 @@ def main():
         "per request, and its errors are wrk's read error on each closed connection (the answers are 200s). "
         "It pools upstream connections but keeps at most 4 idle, and writes each answer a line per system call "
         "without TCP_NODELAY (delayed-ACK waits of ~40 ms under load; bench/nono.sh)."
-        if any((sc, "nono") in rows for sc in ("keepalive", "latency", "newconn")) else "")
+        if any((sc, "nono") in rows for sc in ("keepalive", "latency", "newconn", "wide")) else "")
     load_table(rows, "keepalive", three, f"Keep-alive, {a.conns} connections",
                "Hop CPU = user+system time of the hop's processes during the run / requests (clock ticks of 10 ms: approximate for short runs). Peak RSS sums master and workers for nginx." + peer_note)
     load_table(rows, "latency", three, "One connection (unsaturated latency)", "wrk -c1 -t1.")
