@@ -57,6 +57,11 @@
 # configuration "before" in the keep-alive, latency and new-connection scenarios)
 # BEFORE_CLI=PATH (that commit's `macaroon`, to mint the "before" token when the token format
 # changed in between: same caveats, same home and proxy key)
+# PEERS=1 (one more hop in the keep-alive, latency, new-connection and wide scenarios: nono's
+# credential proxy, `nono proxy` with a custom credential and endpoint rules; bench/nono.sh
+# says how it is set up and how it compares; installed with `cargo install nono-cli` into
+# ~/.cache/macaroon-bench/nono, bounded by NONO_INSTALL_TIMEOUT=2400 s; if that or its check
+# fails the nono rows are skipped, not the run) NONO_VERSION=0.81.0 NONO_ROOT=DIR
 # ONLY="keepalive latency newconn connect handshake idle attenuate".
 # BENCH_PATH=/v1/small or /v1/big (JSON bodies of ~200 bytes and 1 MiB; default /v1/charges,
 # 64 bytes of text): the path the keep-alive, latency and new-connection runs request.
@@ -348,6 +353,13 @@ if [[ -n "$MITMDUMP" ]]; then
   fi
 fi
 
+# ---------------------------------------------------------------- peers (PEERS=1)
+NONO_BIN=""
+if [[ -n "${PEERS:-}" ]] && { want keepalive || want latency || want newconn || want wide; }; then
+  # shellcheck source=bench/nono.sh
+  source "$BENCH/nono.sh"
+fi
+
 # ---------------------------------------------------------------- wrk runs
 RESULTS="$WORK/results.tsv"
 cat "$WORK/meta.tsv" > "$RESULTS" 2>/dev/null || : > "$RESULTS"
@@ -366,7 +378,7 @@ run_wrk() {
   log "$scenario/$config#$round: $(sed -n 's/^RESULT //p' "$out" | cut -d' ' -f1-6)"
 }
 
-three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MITM_SCENARIOS)
+three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MITM_SCENARIOS, nono)
   local scenario=$1 conns=$2 threads=$3; shift 3
   for r in $(seq "$ROUNDS"); do
     run_wrk "$scenario" direct "$r" "$UP_PID" "https://127.0.0.1:$UP${BENCH_PATH:-/v1/charges}" "$conns" "$threads" -H "Host: api.example.test" "$@"
@@ -385,6 +397,9 @@ three_way() { # three_way SCENARIO CONNS THREADS [wrk args] (and mitmproxy in MI
       start_mitm
       RUN_TOKEN=$MITM_TOKEN run_wrk "$scenario" mitmproxy "$r" "$MITM_PID" "http://127.0.0.1:$MITM${BENCH_PATH:-/v1/charges}" "$conns" "$threads" "$@"
       stop "$MITM_PID"
+    fi
+    if [[ -n "$NONO_BIN" ]]; then
+      nono_run "$scenario" "$r" "$conns" "$threads" "$@"
     fi
   done
 }

@@ -143,16 +143,26 @@ def main():
         f"({a.caveats} caveats); the upstream answers a 64-byte body over TLS."
     )
     meta = rows.get(("meta", "mitmproxy"), [{}])[0]
+    nono_meta = rows.get(("meta", "nono"), [{}])[0]
     three = [("direct", "direct (TLS to upstream)"), ("nginx", "nginx hop"), ("ours", "macaroon-proxy hop"),
              ("before", "macaroon-proxy hop, previous build (BEFORE_BIN)"),
-             ("mitmproxy", f"mitmproxy {meta.get('version', '')} hop (Python addon, pymacaroons)".replace("  ", " "))]
-    mitm_note = (
+             ("mitmproxy", f"mitmproxy {meta.get('version', '')} hop (Python addon, pymacaroons)".replace("  ", " ")),
+             ("nono", f"nono {nono_meta.get('version', '')} proxy hop (session token, endpoint rules)".replace("  ", " "))]
+    peer_note = (
         " mitmproxy: mitmdump in reverse mode with bench/mitm_addon.py, verifying a comparable pymacaroons "
         "token (same caveats and identifier length, a root key it is given: no sealed identifier to open) and "
         "swapping the header; one Python process, one event loop, no upstream connection pool."
         if ("keepalive", "mitmproxy") in rows or ("latency", "mitmproxy") in rows else "")
+    peer_note += (
+        " nono: `nono proxy` (standalone, no sandbox) with a custom credential for the upstream and the endpoint "
+        "rule GET /v1/*, checking its session token (a constant-time comparison) instead of a macaroon. It closes "
+        "each client connection after one answer without saying so: every nono run is a new client connection "
+        "per request, and its errors are wrk's read error on each closed connection (the answers are 200s). "
+        "It pools upstream connections but keeps at most 4 idle, and writes each answer a line per system call "
+        "without TCP_NODELAY (delayed-ACK waits of ~40 ms under load; bench/nono.sh)."
+        if any((sc, "nono") in rows for sc in ("keepalive", "latency", "newconn", "wide")) else "")
     load_table(rows, "keepalive", three, f"Keep-alive, {a.conns} connections",
-               "Hop CPU = user+system time of the hop's processes during the run / requests (clock ticks of 10 ms: approximate for short runs). Peak RSS sums master and workers for nginx." + mitm_note)
+               "Hop CPU = user+system time of the hop's processes during the run / requests (clock ticks of 10 ms: approximate for short runs). Peak RSS sums master and workers for nginx." + peer_note)
     load_table(rows, "latency", three, "One connection (unsaturated latency)", "wrk -c1 -t1.")
     load_table(rows, "newconn", three, f"New client connection per request, {a.conns} connections",
                "`Connection: close` on every request (the hops keep their upstream pools).")
@@ -201,6 +211,19 @@ def main():
                 d, m = med(rows, sc, "direct", p), med(rows, sc, "mitmproxy", p)
                 if None not in (d, m):
                     pairs.append((f"{sc}: {p[:3]} added over direct, mitmproxy", f"{(m - d) / 1000:+.3f} ms"))
+        for peer in ("mitmproxy", "nono"):
+            rp = med(rows, sc, peer, "rps")
+            if rp is not None:
+                pairs.append((f"{sc}: requests/s {peer} / nginx", fmt(ratio(rp, rn), ".2f", "×")))
+        rx = med(rows, sc, "nono", "rps")
+        if rx is not None:
+            pairs.append((f"{sc}: requests/s ours / nono", fmt(ratio(ro, rx), ".2f", "×")))
+            cx = cpu_us_per_req(rows, sc, "nono")
+            pairs.append((f"{sc}: hop CPU per request nono / ours", fmt(ratio(cx, co), ".2f", "×")))
+            for p in ("p50_us", "p99_us"):
+                d, x = med(rows, sc, "direct", p), med(rows, sc, "nono", p)
+                if None not in (d, x):
+                    pairs.append((f"{sc}: {p[:3]} added over direct, nono", f"{(x - d) / 1000:+.3f} ms"))
     for sc in ("counted", "counted_latency"):
         base = med(rows, sc, "plain", "rps")
         for cfg in ("redis", "embedded", "redis_before"):
