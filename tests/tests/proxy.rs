@@ -838,3 +838,94 @@ fn shutdown_finishes_requests_in_flight_inside_tunnels() {
         "{lines:?}"
     );
 }
+
+/// A connection opened ahead of its first request (as SDKs and browsers pre-connect) is
+/// served when the request comes; concurrent requests each get one whole audit line (the
+/// lines are appended without a lock); `--audit-log -` writes the same lines to stdout.
+#[test]
+fn preconnected_clients_are_served_and_concurrent_audit_lines_stay_whole() {
+    use std::io::{Read, Write};
+    let w = world();
+    let mut early = std::net::TcpStream::connect(w.proxy.addr).expect("connect");
+    // The client has nothing to say yet: the proxy must wait for it, not give up or answer.
+    early
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .expect("timeout");
+    let mut none = [0u8; 1];
+    assert!(early.read(&mut none).is_err(), "the proxy spoke first or closed");
+    let req = format!(
+        "GET /v1/charges HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        w.proxy.addr, w.token
+    );
+    early.write_all(req.as_bytes()).expect("write");
+    early
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = String::new();
+    early.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let url = format!("{}/v1/charges", w.proxy.url());
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--max-time",
+        "60",
+        "-Z",
+        "--parallel-max",
+        "32",
+        "-H",
+        &bearer(&w.token),
+    ]);
+    for _ in 0..200 {
+        cmd.args(["-o", "/dev/null", &url]);
+    }
+    assert!(cmd.status().expect("curl").success());
+    // audit() parses every line: a torn or interleaved line fails here.
+    let lines = w.proxy.audit();
+    assert_eq!(lines.len(), 201, "one line per request");
+    let ids: std::collections::HashSet<&str> =
+        lines.iter().filter_map(|l| l["request_id"].as_str()).collect();
+    assert_eq!(ids.len(), 201, "request ids are distinct");
+    assert!(lines
+        .iter()
+        .all(|l| l["status"] == 200 && l["decision"] == "allow"));
+
+    // The same lines on stdout with `--audit-log -`.
+    let mut cmd = w.s.cmd("macaroon-proxy");
+    cmd.args([
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--audit-log",
+        "-",
+        "--upstream-ca",
+    ])
+    .arg(&w.up.ca_path)
+    .arg("--resolve")
+    .arg(format!("{HOST}={}", w.up.addr))
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let marker = "listening on http://";
+    let addr = lines
+        .find_map(|l| {
+            let l = l.ok()?;
+            let rest = &l[l.find(marker)? + marker.len()..];
+            rest[..rest.find([',', ' ']).unwrap_or(rest.len())]
+                .parse::<std::net::SocketAddr>()
+                .ok()
+        })
+        .expect("the proxy announces its address");
+    let r = curl(&[&format!("http://{addr}/v1/charges"), "-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 200);
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("stdout is not an audit line ({e}): {stdout}"));
+    assert_eq!(line["status"], 200);
+    assert!(!stdout.contains(&w.token) && !stdout.contains(SECRET), "{stdout}");
+}
