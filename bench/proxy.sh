@@ -538,7 +538,7 @@ if want idle; then
     timeout 120 python3 "$BENCH/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" 30 "$@" > "$out" 2>&1 &
     local py=$!
     for _ in $(seq 1100); do grep -q '^READY' "$out" && break; kill -0 $py 2>/dev/null || break; sleep 0.1; done
-    sleep 1
+    sleep 3 # idle for a moment: the proxy releases an idle connection's HTTP state after 0.5 s
     printf 'idle\t%s%s\t1\t%s rss_before_kb=%s rss_kb=%s hwm_kb=%s\n' "$config" "${1:+_after_request}" \
       "$(sed -n 's/^READY //p' "$out")" "$before" "$(status_kb "$pid" VmRSS)" "$(status_kb "$pid" VmHWM)" >> "$RESULTS"
     kill "$py" 2>/dev/null || true; wait "$py" 2>/dev/null || true

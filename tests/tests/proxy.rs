@@ -929,3 +929,46 @@ fn preconnected_clients_are_served_and_concurrent_audit_lines_stay_whole() {
     assert_eq!(line["status"], 200);
     assert!(!stdout.contains(&w.token) && !stdout.contains(SECRET), "{stdout}");
 }
+
+/// A kept-alive connection that idles long enough for the proxy to release its HTTP state
+/// (0.5 s) is served again on the same socket, request after request.
+#[test]
+fn an_idle_keep_alive_connection_is_served_after_its_state_is_released() {
+    let w = world();
+    let script = r#"
+import http.client, sys, time
+host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+c = http.client.HTTPConnection(host, port, timeout=10)
+for i in range(3):
+    c.request("GET", "/v1/charges", headers={"Authorization": "Bearer " + token})
+    r = c.getresponse()
+    body = r.read()
+    print(r.status, c.sock.getsockname()[1], len(body))
+    time.sleep(1.5)  # idle past the release
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            "127.0.0.1",
+            &w.proxy.addr.port().to_string(),
+            &w.token,
+        ])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines.iter().all(|l| l[0] == "200"), "{text}");
+    assert!(
+        lines.iter().all(|l| l[1] == lines[0][1]),
+        "one connection throughout: {text}"
+    );
+    assert_eq!(w.up.seen().len(), 3);
+    w.assert_clean(3);
+}

@@ -11,6 +11,7 @@ pub mod ca;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod idle;
 pub mod inject;
 pub mod issuers;
 pub mod keygen;

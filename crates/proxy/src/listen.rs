@@ -15,6 +15,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
 use crate::pipeline::logging::{self, Tunnel};
 use crate::pipeline::{full, handle, Mode, Proxy};
 use crate::upstream::Body;
@@ -125,34 +126,70 @@ async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode:
     }
 }
 
-/// One plain connection: reverse, forward and CONNECT requests.
+/// One plain connection: reverse, forward and CONNECT requests. Between requests, once
+/// idle for a moment, the connection holds only its socket ([`crate::idle`]).
 async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     let stop = proxy.stopping.clone();
-    // HTTP state (hyper's two 8 KiB buffers and the request's future) only once the
-    // client has sent something: a connection opened ahead of time (SDKs and browsers
-    // pre-connect) costs a few hundred bytes until then. A peek, because tokio takes a new
-    // stream to be readable before the first event. Same header timeout as hyper's.
+    let mut stream = stream;
+    let mut early = bytes::Bytes::new();
+    loop {
+        if early.is_empty() && !first_byte(&stream, &stop).await {
+            return;
+        }
+        let flags = Arc::new(IoFlags::default());
+        let svc = {
+            let (proxy, flags) = (proxy.clone(), flags.clone());
+            service_fn(move |req| {
+                let active = flags.begin();
+                let proxy = proxy.clone();
+                async move {
+                    let resp = outer(proxy, req, peer).await?;
+                    Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, active)))
+                }
+            })
+        };
+        let io = ConnIo::new(stream, std::mem::take(&mut early), flags.clone());
+        let mut conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEAD)
+            .serve_connection(TokioIo::new(io), svc)
+            .with_upgrades();
+        let ended = tokio::select! {
+            ended = crate::idle::drive(&mut conn, &flags) => ended,
+            _ = stop.cancelled() => {
+                // Finish the request in flight, then close.
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                let _ = (&mut conn).await;
+                return;
+            }
+        };
+        let (Ended::Idle, Some(parts)) = (ended, conn.into_parts()) else {
+            return;
+        };
+        let (s, unread) = parts.io.into_inner().into_parts();
+        crate::idle::released();
+        stream = s;
+        // Bytes hyper read ahead (the start of the next request) come first next time,
+        // copied: hyper's `read_buf` shares its whole 8 KiB buffer, which is what goes.
+        early = if unread.is_empty() && parts.read_buf.is_empty() {
+            bytes::Bytes::new()
+        } else {
+            [unread, parts.read_buf].concat().into()
+        };
+    }
+}
+
+/// Waits until the client has sent something (true), or gone, timed out or shutdown
+/// began (false). HTTP state is built only then: a connection opened ahead of time (SDKs
+/// and browsers pre-connect) costs a few hundred bytes until then. A peek, because tokio
+/// takes a new stream to be readable before the first event. Same timeout as hyper's.
+async fn first_byte(stream: &TcpStream, stop: &tokio_util::sync::CancellationToken) -> bool {
     let mut first = [0u8; 1];
     tokio::select! {
-        peeked = stream.peek(&mut first) => if !matches!(peeked, Ok(n) if n > 0) { return },
-        _ = tokio::time::sleep(HEADER_TIMEOUT) => return,
-        _ = stop.cancelled() => return,
-    }
-    let svc = service_fn(move |req| outer(proxy.clone(), req, peer));
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(stream), svc)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.cancelled() => {
-            // Finish the request in flight, then close.
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        peeked = stream.peek(&mut first) => matches!(peeked, Ok(n) if n > 0),
+        _ = tokio::time::sleep(HEADER_TIMEOUT) => false,
+        _ = stop.cancelled() => false,
     }
 }
 
