@@ -14,19 +14,32 @@ const DECISIONS: [&str; 4] = ["allow", "deny", "error", "passthrough"];
 /// HTTP status codes are 100 to 999.
 const STATUSES: usize = 1000;
 
+/// Shards of the counters every request touches, one per runtime worker (by
+/// [`crate::pipeline::current_worker`], wrapping): each worker writes its own cache line
+/// instead of bouncing shared ones between cores; `/metrics` sums them.
+const SHARDS: usize = 16;
+
+/// The counters a request touches, for one worker. Histogram buckets are not cumulative
+/// here (one increment per request, not one per bound above it); rendering adds them up.
+#[derive(Default)]
+#[repr(align(128))]
+struct Hot {
+    /// Requests whose latency fell at or under `BUCKETS[i]` and over the bound before;
+    /// the last slot counts the ones over every bound.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    latency_sum_us: AtomicU64,
+    unseal_hits: AtomicU64,
+    verified_hits: AtomicU64,
+    redactions: AtomicU64,
+}
+
 /// The proxy's counters: plain atomics, so the workers never wait on each other here.
 pub struct Metrics {
     /// Requests by decision and status: `DECISIONS.len() * STATUSES` counters.
     requests: Vec<AtomicU64>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    latency_sum_us: AtomicU64,
-    latency_count: AtomicU64,
-    /// Unseal cache hits.
-    pub unseal_hits: AtomicU64,
+    hot: [Hot; SHARDS],
     /// Unseal cache misses (a sealed box was opened).
     pub unseal_misses: AtomicU64,
-    /// Verified-token cache hits (the HMAC chain was skipped).
-    pub verified_hits: AtomicU64,
     /// Verified-token cache misses (the token was decoded and its chain verified).
     pub verified_misses: AtomicU64,
     /// Upstream connection or protocol errors.
@@ -35,8 +48,6 @@ pub struct Metrics {
     pub upstream_timeouts: AtomicU64,
     /// CONNECTs by outcome: intercepted, passthrough, refused.
     tunnels: [AtomicU64; 3],
-    /// Occurrences of a secret scrubbed from responses.
-    pub redactions: AtomicU64,
     /// Intercepted TLS handshakes that failed (the client distrusts our CA, or another SNI).
     pub handshake_failures: AtomicU64,
     /// OAuth2 token exchanges made (each one a request to a token endpoint).
@@ -51,18 +62,13 @@ impl Default for Metrics {
             requests: (0..DECISIONS.len() * STATUSES)
                 .map(|_| AtomicU64::new(0))
                 .collect(),
-            buckets: Default::default(),
-            latency_sum_us: AtomicU64::new(0),
-            latency_count: AtomicU64::new(0),
-            unseal_hits: AtomicU64::new(0),
+            hot: Default::default(),
             unseal_misses: AtomicU64::new(0),
-            verified_hits: AtomicU64::new(0),
             verified_misses: AtomicU64::new(0),
             upstream_errors: AtomicU64::new(0),
             upstream_timeouts: AtomicU64::new(0),
             tunnels: Default::default(),
             handshake_failures: AtomicU64::new(0),
-            redactions: AtomicU64::new(0),
             oauth_exchanges: AtomicU64::new(0),
             oauth_exchange_errors: AtomicU64::new(0),
         }
@@ -78,13 +84,38 @@ impl Metrics {
         if let Some(c) = self.requests.get(slot) {
             c.fetch_add(1, Relaxed);
         }
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if seconds <= *b {
-                self.buckets[i].fetch_add(1, Relaxed);
-            }
-        }
-        self.latency_sum_us.fetch_add((seconds * 1e6) as u64, Relaxed);
-        self.latency_count.fetch_add(1, Relaxed);
+        let hot = self.hot();
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
+        hot.buckets[bucket].fetch_add(1, Relaxed);
+        hot.latency_sum_us.fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    /// This worker's shard.
+    fn hot(&self) -> &Hot {
+        &self.hot[crate::pipeline::current_worker() % SHARDS]
+    }
+
+    /// Counts an identifier found already opened.
+    pub fn unseal_hit(&self) {
+        self.hot().unseal_hits.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a token whose exact text was verified before.
+    pub fn verified_hit(&self) {
+        self.hot().verified_hits.fetch_add(1, Relaxed);
+    }
+
+    /// Counts occurrences of a secret scrubbed from a response.
+    pub fn redacted(&self, n: u64) {
+        self.hot().redactions.fetch_add(n, Relaxed);
+    }
+
+    /// A hot counter summed over the shards.
+    fn sum(&self, field: impl Fn(&Hot) -> &AtomicU64) -> u64 {
+        self.hot.iter().map(|h| field(h).load(Relaxed)).sum()
     }
 
     /// Counts a CONNECT (never as a request: its inner requests are counted one by one).
@@ -128,14 +159,15 @@ impl Metrics {
             "# HELP macaroon_request_duration_seconds Time to the decision and response headers."
         );
         let _ = writeln!(s, "# TYPE macaroon_request_duration_seconds histogram");
+        let mut cumulative = 0;
         for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += self.sum(|h| &h.buckets[i]);
             let _ = writeln!(
                 s,
-                "macaroon_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
-                self.buckets[i].load(Relaxed)
+                "macaroon_request_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
             );
         }
-        let count = self.latency_count.load(Relaxed);
+        let count = cumulative + self.sum(|h| &h.buckets[BUCKETS.len()]);
         let _ = writeln!(
             s,
             "macaroon_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -143,7 +175,7 @@ impl Metrics {
         let _ = writeln!(
             s,
             "macaroon_request_duration_seconds_sum {}",
-            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+            self.sum(|h| &h.latency_sum_us) as f64 / 1e6
         );
         let _ = writeln!(s, "macaroon_request_duration_seconds_count {count}");
     }
@@ -153,58 +185,58 @@ impl Metrics {
             (
                 "macaroon_unseal_cache_hits_total",
                 "Sealed identifiers found in the cache.",
-                &self.unseal_hits,
+                self.sum(|h| &h.unseal_hits),
             ),
             (
                 "macaroon_unseal_cache_misses_total",
                 "Sealed identifiers opened with the proxy key.",
-                &self.unseal_misses,
+                self.unseal_misses.load(Relaxed),
             ),
             (
                 "macaroon_verify_cache_hits_total",
                 "Tokens whose exact text was verified before: the HMAC chain was skipped, every caveat still checked.",
-                &self.verified_hits,
+                self.sum(|h| &h.verified_hits),
             ),
             (
                 "macaroon_verify_cache_misses_total",
                 "Tokens decoded and verified in full.",
-                &self.verified_misses,
+                self.verified_misses.load(Relaxed),
             ),
             (
                 "macaroon_upstream_errors_total",
                 "Upstream connection, TLS or protocol errors.",
-                &self.upstream_errors,
+                self.upstream_errors.load(Relaxed),
             ),
             (
                 "macaroon_oauth_exchanges_total",
                 "OAuth2 token exchanges made (access tokens are cached, one exchange at a time per credential).",
-                &self.oauth_exchanges,
+                self.oauth_exchanges.load(Relaxed),
             ),
             (
                 "macaroon_oauth_exchange_errors_total",
                 "OAuth2 token exchanges that failed (answered 502 credential_exchange_failed).",
-                &self.oauth_exchange_errors,
+                self.oauth_exchange_errors.load(Relaxed),
             ),
             (
                 "macaroon_upstream_timeouts_total",
                 "Upstream requests that timed out.",
-                &self.upstream_timeouts,
+                self.upstream_timeouts.load(Relaxed),
             ),
             (
                 "macaroon_redactions_total",
                 "Occurrences of an injected secret (in any listed encoding) replaced in responses.",
-                &self.redactions,
+                self.sum(|h| &h.redactions),
             ),
             (
                 "macaroon_tls_handshake_failures_total",
                 "Intercepted TLS handshakes that failed (the client does not trust the proxy CA, or named another host).",
-                &self.handshake_failures,
+                self.handshake_failures.load(Relaxed),
             ),
         ] {
             let _ = writeln!(
                 s,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Relaxed)
+                v
             );
         }
         let _ = writeln!(
@@ -220,6 +252,40 @@ impl Metrics {
                 "macaroon_tunnels_total{{outcome=\"{name}\"}} {}",
                 c.load(Relaxed)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shards are summed and buckets rendered cumulative, as Prometheus expects.
+    #[test]
+    fn the_histogram_sums_shards_and_is_cumulative() {
+        let m = Metrics::default();
+        m.request("allow", 200, 0.0003);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                crate::pipeline::set_worker(3);
+                m.request("allow", 200, 0.003);
+                m.request("deny", 401, 10.0);
+                m.verified_hit();
+            });
+        });
+        m.verified_hit();
+        let text = m.render();
+        for line in [
+            "macaroon_request_duration_seconds_bucket{le=\"0.0005\"} 1",
+            "macaroon_request_duration_seconds_bucket{le=\"0.001\"} 1",
+            "macaroon_request_duration_seconds_bucket{le=\"0.005\"} 2",
+            "macaroon_request_duration_seconds_bucket{le=\"5\"} 2",
+            "macaroon_request_duration_seconds_bucket{le=\"+Inf\"} 3",
+            "macaroon_request_duration_seconds_count 3",
+            "macaroon_verify_cache_hits_total 2",
+            "macaroon_requests_total{decision=\"allow\",status=\"200\"} 2",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
         }
     }
 }

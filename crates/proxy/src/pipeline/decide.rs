@@ -178,7 +178,7 @@ fn trusted(proxy: &Proxy, payload: &Payload) -> Result<(), Deny> {
 fn open(proxy: &Proxy, token: &Resolved, ctx: &mut RequestCtx) -> Result<Arc<Payload>, Deny> {
     match token {
         Resolved::Verified { verified, .. } => {
-            proxy.metrics.verified_hits.fetch_add(1, Relaxed);
+            proxy.metrics.verified_hit();
             ctx.rec.token = Some(verified.fingerprint().to_string());
             ctx.rec.key_id = verified.key_id().map(|k| k.to_string());
             Ok(verified.payload().clone())

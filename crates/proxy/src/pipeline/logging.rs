@@ -90,6 +90,11 @@ const MIN_TOKEN_RUN: usize = 40;
 /// `text` with every token in it (base64url or standard base64, percent-encoded or not)
 /// replaced by `<token:FINGERPRINT>`. Borrowed, at no cost, when there is none.
 pub fn redact_tokens(text: &str) -> Cow<'_, str> {
+    // Shorter text holds no token (percent-decoding only shortens it): the usual method,
+    // host and path are passed over without a scan.
+    if text.len() < MIN_TOKEN_RUN {
+        return Cow::Borrowed(text);
+    }
     let mut out = redact_once(text);
     if out.contains('%') {
         let decoded = percent_decode(&out);

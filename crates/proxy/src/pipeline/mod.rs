@@ -242,7 +242,7 @@ impl Proxy {
     fn unseal(&self, token: &Token) -> Result<Arc<Payload>, caveat::Denial> {
         let id = token.identifier();
         if let Some(hit) = self.unsealed.get(&id) {
-            self.metrics.unseal_hits.fetch_add(1, Relaxed);
+            self.metrics.unseal_hit();
             return Ok(hit);
         }
         self.metrics.unseal_misses.fetch_add(1, Relaxed);

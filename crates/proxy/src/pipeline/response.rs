@@ -69,7 +69,7 @@ impl Audited {
             ctx.rec.bytes_out = self.bytes;
             if let Some(r) = &self.redactions {
                 ctx.rec.redactions = r.load(Relaxed);
-                proxy.metrics.redactions.fetch_add(ctx.rec.redactions, Relaxed);
+                proxy.metrics.redacted(ctx.rec.redactions);
             }
             logging::finish(&proxy, ctx);
         }
