@@ -174,6 +174,10 @@ impl AsyncRead for ConnIo {
             let n = this.early.len().min(buf.remaining());
             buf.put_slice(&this.early[..n]);
             this.early.advance(n);
+            if this.early.is_empty() {
+                // Let the buffer it came in go now, not with the connection.
+                this.early = Bytes::new();
+            }
             this.flags.read_pending.store(false, Relaxed);
             return Poll::Ready(Ok(()));
         }

@@ -132,9 +132,15 @@ async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     let stop = proxy.stopping.clone();
     let mut stream = stream;
     let mut early = bytes::Bytes::new();
+    // A new connection goes straight to hyper (its request is usually there or on the
+    // way); one released while idle waits for its next request first.
+    let mut fresh = true;
     loop {
-        if early.is_empty() && !first_byte(&stream, &stop).await {
-            return;
+        if !std::mem::take(&mut fresh) && early.is_empty() {
+            match first_bytes(&stream, &stop).await {
+                Some(b) => early = b,
+                None => return,
+            }
         }
         let flags = Arc::new(IoFlags::default());
         let svc = {
@@ -180,16 +186,27 @@ async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     }
 }
 
-/// Waits until the client has sent something (true), or gone, timed out or shutdown
-/// began (false). HTTP state is built only then: a connection opened ahead of time (SDKs
-/// and browsers pre-connect) costs a few hundred bytes until then. A peek, because tokio
-/// takes a new stream to be readable before the first event. Same timeout as hyper's.
-async fn first_byte(stream: &TcpStream, stop: &tokio_util::sync::CancellationToken) -> bool {
-    let mut first = [0u8; 1];
+/// Waits until a released connection's client sends something and returns it (at most
+/// 4 KiB, for hyper to read first), or `None` if it went away, timed out, or shutdown
+/// began: until then the connection holds no HTTP state. One read, not a peek and a read.
+/// Same timeout as hyper's for a request head.
+async fn first_bytes(stream: &TcpStream, stop: &tokio_util::sync::CancellationToken) -> Option<bytes::Bytes> {
+    let read = async {
+        loop {
+            stream.readable().await.ok()?;
+            let mut buf = Vec::with_capacity(4096);
+            match stream.try_read_buf(&mut buf) {
+                Ok(0) => return None,
+                Ok(_) => return Some(bytes::Bytes::from(buf)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return None,
+            }
+        }
+    };
     tokio::select! {
-        peeked = stream.peek(&mut first) => matches!(peeked, Ok(n) if n > 0),
-        _ = tokio::time::sleep(HEADER_TIMEOUT) => false,
-        _ = stop.cancelled() => false,
+        got = read => got,
+        _ = tokio::time::sleep(HEADER_TIMEOUT) => None,
+        _ = stop.cancelled() => None,
     }
 }
 
