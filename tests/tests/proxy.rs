@@ -841,7 +841,7 @@ fn shutdown_finishes_requests_in_flight_inside_tunnels() {
 
 /// A connection opened ahead of its first request (as SDKs and browsers pre-connect) is
 /// served when the request comes; concurrent requests each get one whole audit line (the
-/// lines are appended without a lock); `--audit-log -` writes the same lines to stdout.
+/// lines are appended without a lock).
 #[test]
 fn preconnected_clients_are_served_and_concurrent_audit_lines_stay_whole() {
     use std::io::{Read, Write};
@@ -890,8 +890,12 @@ fn preconnected_clients_are_served_and_concurrent_audit_lines_stay_whole() {
     assert!(lines
         .iter()
         .all(|l| l["status"] == 200 && l["decision"] == "allow"));
+}
 
-    // The same lines on stdout with `--audit-log -`.
+/// `--audit-log -` writes the same lines to stdout, and never the token or the key.
+#[test]
+fn audit_lines_go_to_stdout_with_a_dash() {
+    let w = world();
     let mut cmd = w.s.cmd("macaroon-proxy");
     cmd.args([
         "run",

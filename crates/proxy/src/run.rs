@@ -45,15 +45,20 @@ fn raise_fd_limit() -> Option<u64> {
     None
 }
 
-/// Runs the proxy until SIGINT or SIGTERM.
-pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
-    let cfg = Arc::new(cfg);
+/// Raises the descriptor limit, and says so when it still allows few connections.
+fn warn_if_few_descriptors() {
     if let Some(n) = raise_fd_limit().filter(|n| *n < 4096) {
         eprintln!(
             "macaroon-proxy: at most {n} open descriptors (ulimit -n): about {} client connections at once; raise the hard limit for more",
             n / 2
         );
     }
+}
+
+/// Runs the proxy until SIGINT or SIGTERM.
+pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    warn_if_few_descriptors();
     let revoked = Arc::new(crate::revoke::Revocations::load(home).with_context(|| {
         format!(
             "could not read {}",
