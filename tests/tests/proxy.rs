@@ -976,3 +976,27 @@ for i in range(3):
     assert_eq!(w.up.seen().len(), 3);
     w.assert_clean(3);
 }
+
+/// Request bytes that arrive around a release (half a request head, then a pause longer
+/// than the idle release, then the rest) are carried over to the rebuilt connection.
+#[test]
+fn a_request_head_split_across_an_idle_release_is_served() {
+    use std::io::{Read, Write};
+    let w = world();
+    let req = format!(
+        "GET /v1/charges HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        w.proxy.addr, w.token
+    );
+    let mut s = std::net::TcpStream::connect(w.proxy.addr).expect("connect");
+    s.write_all(&req.as_bytes()[..30]).expect("write");
+    // Longer than the proxy's 0.5 s idle release: the part already read must survive it.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    s.write_all(&req.as_bytes()[30..]).expect("write");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(w.up.seen().len(), 1);
+    w.assert_clean(1);
+}
