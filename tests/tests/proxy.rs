@@ -977,8 +977,9 @@ for i in range(3):
     w.assert_clean(3);
 }
 
-/// Request bytes that arrive around a release (half a request head, then a pause longer
-/// than the idle release, then the rest) are carried over to the rebuilt connection.
+/// Half a request head, a pause longer than the idle release, then the rest: served (a
+/// connection holding part of a head is not released, so hyper's header timeout still
+/// guards it against a client that never finishes).
 #[test]
 fn a_request_head_split_across_an_idle_release_is_served() {
     use std::io::{Read, Write};
@@ -989,7 +990,7 @@ fn a_request_head_split_across_an_idle_release_is_served() {
     );
     let mut s = std::net::TcpStream::connect(w.proxy.addr).expect("connect");
     s.write_all(&req.as_bytes()[..30]).expect("write");
-    // Longer than the proxy's 0.5 s idle release: the part already read must survive it.
+    // Longer than the proxy's 0.5 s idle release: the part already read must not be lost.
     std::thread::sleep(std::time::Duration::from_millis(1200));
     s.write_all(&req.as_bytes()[30..]).expect("write");
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))

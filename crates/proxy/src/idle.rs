@@ -6,7 +6,8 @@
 //! of hyper: the connection's socket is wrapped in [`ConnIo`], which notes whether the
 //! last read found nothing to read and whether everything written was flushed, and every
 //! response body is wrapped in [`Tracked`], which counts the requests not yet answered in
-//! full. When all three say "idle" for [`IDLE_RELEASE`], the hyper connection is taken
+//! full. When they say "idle" (and no bytes were read since the last response, which
+//! could be half a request head) for [`IDLE_RELEASE`], the hyper connection is taken
 //! apart (`into_parts`: the socket and any bytes hyper had read ahead) and dropped; the
 //! next request builds a new one on the same socket. Nothing the client sees changes.
 
@@ -74,6 +75,10 @@ pub struct IoFlags {
     read_pending: AtomicBool,
     /// Everything written has been flushed (hyper flushes once its buffer is empty).
     flushed: AtomicBool,
+    /// Bytes were read since the last response ended: hyper may hold part of a request
+    /// head. Such a connection is never released, so hyper's header timeout keeps running
+    /// (a client sending a head byte by byte is closed after 30 s, as before).
+    unparsed: AtomicBool,
     /// Requests whose response body has not been sent (or dropped) yet.
     active: AtomicUsize,
 }
@@ -83,15 +88,20 @@ impl Default for IoFlags {
         IoFlags {
             read_pending: AtomicBool::new(false),
             flushed: AtomicBool::new(true),
+            unparsed: AtomicBool::new(false),
             active: AtomicUsize::new(0),
         }
     }
 }
 
 impl IoFlags {
-    /// No request is being answered, nothing is left to write, and the client is quiet.
+    /// No request is being answered or half received, nothing is left to write, and the
+    /// client is quiet.
     pub fn idle(&self) -> bool {
-        self.active.load(Relaxed) == 0 && self.read_pending.load(Relaxed) && self.flushed.load(Relaxed)
+        self.active.load(Relaxed) == 0
+            && !self.unparsed.load(Relaxed)
+            && self.read_pending.load(Relaxed)
+            && self.flushed.load(Relaxed)
     }
 
     /// Counts a request until its response body is done.
@@ -108,6 +118,7 @@ pub struct Active(Arc<IoFlags>);
 impl Drop for Active {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Relaxed);
+        self.0.unparsed.store(false, Relaxed);
     }
 }
 
@@ -179,10 +190,15 @@ impl AsyncRead for ConnIo {
                 this.early = Bytes::new();
             }
             this.flags.read_pending.store(false, Relaxed);
+            this.flags.unparsed.store(true, Relaxed);
             return Poll::Ready(Ok(()));
         }
+        let before = buf.filled().len();
         let r = Pin::new(&mut this.stream).poll_read(cx, buf);
         this.flags.read_pending.store(r.is_pending(), Relaxed);
+        if buf.filled().len() > before {
+            this.flags.unparsed.store(true, Relaxed);
+        }
         r
     }
 }
@@ -278,5 +294,13 @@ mod tests {
         assert!(flags.idle());
         flags.flushed.store(false, Relaxed);
         assert!(!flags.idle(), "bytes not yet flushed");
+        flags.flushed.store(true, Relaxed);
+        flags.unparsed.store(true, Relaxed);
+        assert!(!flags.idle(), "part of a request head was read");
+        drop(flags.begin());
+        assert!(
+            flags.idle(),
+            "a finished response means the bytes read were a request"
+        );
     }
 }
