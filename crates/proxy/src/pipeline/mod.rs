@@ -223,8 +223,9 @@ impl Proxy {
             return None;
         }
         // Every payload that opened is signed; an unsigned one (never opened) is not cached.
-        let key = payload.sig.clone().unwrap_or_default();
-        if let Some(hit) = self.scrubbers.get(&key).filter(|_| !key.is_empty()) {
+        // Looked up by reference: the key is copied only when a new scrubber is filed.
+        let sig = payload.sig.as_deref().filter(|s| !s.is_empty());
+        if let Some(hit) = sig.and_then(|k| self.scrubbers.get(k)) {
             return hit;
         }
         // Every secret part of the credential: the key; the AWS secret key and session token;
@@ -233,8 +234,8 @@ impl Proxy {
             Ok(c) => crate::scrub::Scrubber::for_secrets(&c.secrets()).map(Arc::new),
             Err(_) => crate::scrub::Scrubber::new(&payload.secret).map(Arc::new),
         };
-        if !key.is_empty() {
-            self.scrubbers.insert(key, s.clone());
+        if let Some(k) = sig {
+            self.scrubbers.insert(k.to_string(), s.clone());
         }
         s
     }
