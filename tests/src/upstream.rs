@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -50,6 +52,17 @@ impl Seen {
     }
 }
 
+/// How an upstream serves, beyond the default (HTTP/2 or HTTP/1.1 by ALPN, connections
+/// kept open).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Offer only HTTP/1.1 by ALPN (as nginx does without `http2 on`).
+    pub http1_only: bool,
+    /// Close a connection this long after its last request started, as upstreams with a
+    /// keep-alive timeout do.
+    pub close_idle_after: Option<Duration>,
+}
+
 /// A running upstream. Stops when dropped.
 pub struct Upstream {
     /// Where it listens.
@@ -58,6 +71,8 @@ pub struct Upstream {
     pub ca_path: PathBuf,
     seen: Arc<Mutex<Vec<Seen>>>,
     release: Arc<tokio::sync::Notify>,
+    connections: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
     _dir: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
 }
@@ -75,6 +90,11 @@ impl Upstream {
 
     /// Starts an upstream on `bind` (e.g. an address on a test veth).
     pub fn start_on(bind: &str, hosts: &[&str]) -> Upstream {
+        Self::start_with(bind, hosts, Options::default())
+    }
+
+    /// Starts an upstream on `bind` that serves as `options` say.
+    pub fn start_with(bind: &str, hosts: &[&str], options: Options) -> Upstream {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca_key = KeyPair::generate().expect("key");
         let mut ca_params = CertificateParams::default();
@@ -101,7 +121,11 @@ impl Upstream {
                 .with_no_client_auth()
                 .with_single_cert(certs, key)
                 .expect("server config");
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        tls.alpn_protocols = if options.http1_only {
+            vec![b"http/1.1".to_vec()]
+        } else {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        };
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -115,6 +139,10 @@ impl Upstream {
         let record = seen.clone();
         let release = Arc::new(tokio::sync::Notify::new());
         let released = release.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
+        let closed = Arc::new(AtomicUsize::new(0));
+        let ended = closed.clone();
         rt.spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -123,14 +151,15 @@ impl Upstream {
                 let acceptor = acceptor.clone();
                 let record = record.clone();
                 let released = released.clone();
+                let accepted = accepted.clone();
+                let ended = ended.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let svc = service_fn(move |req| respond(req, record.clone(), released.clone()));
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), svc)
-                        .await;
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    serve(TokioIo::new(tls), record, released, options.close_idle_after).await;
+                    ended.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });
@@ -139,6 +168,8 @@ impl Upstream {
             ca_path,
             seen,
             release,
+            connections,
+            closed,
             _dir: dir,
             _rt: rt,
         }
@@ -149,9 +180,59 @@ impl Upstream {
         self.release.notify_one();
     }
 
+    /// TLS connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections it has finished serving (closed by either side).
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().expect("seen").clone()
+    }
+}
+
+/// Serves one connection; with `close_idle_after`, closes it (gracefully: a request in
+/// flight is answered) once that long has passed since its last request started.
+async fn serve<I>(
+    io: I,
+    record: Arc<Mutex<Vec<Seen>>>,
+    released: Arc<tokio::sync::Notify>,
+    close_idle_after: Option<Duration>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let svc = service_fn(move |req| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        respond(req, record.clone(), released.clone())
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(io, svc);
+    let Some(after) = close_idle_after else {
+        let _ = conn.await;
+        return;
+    };
+    tokio::pin!(conn);
+    let mut last = requests.load(Ordering::SeqCst);
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = tokio::time::sleep(after) => {
+                let now = requests.load(Ordering::SeqCst);
+                if now == last {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                    return;
+                }
+                last = now;
+            }
+        }
     }
 }
 

@@ -1001,3 +1001,131 @@ fn a_request_head_split_across_an_idle_release_is_served() {
     assert_eq!(w.up.seen().len(), 1);
     w.assert_clean(1);
 }
+
+/// Waits (up to 10 s) until `done` holds, polling.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
+fn http1_only() -> e2e::upstream::Options {
+    e2e::upstream::Options {
+        http1_only: true,
+        ..Default::default()
+    }
+}
+
+/// Runs one curl over one client connection: a transfer per `(path, extra args)`, each
+/// with the world's token; returns the statuses.
+fn transfers(w: &World, each: &[(&str, &[&str])]) -> Vec<u16> {
+    let auth = bearer(&w.token);
+    let mut cmd = Command::new("curl");
+    for (i, (path, extra)) in each.iter().enumerate() {
+        if i > 0 {
+            cmd.arg("--next");
+        }
+        cmd.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}\n", "-H", &auth])
+            .arg(format!("{}{path}", w.proxy.url()))
+            .args(*extra);
+    }
+    let out = cmd.output().expect("curl");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap_or(0))
+        .collect()
+}
+
+#[test]
+fn an_http1_upstream_connection_serves_request_after_request() {
+    let w = world_on(http1_only());
+    let upload = "x".repeat(100_000);
+    let statuses = transfers(
+        &w,
+        &[
+            ("/v1/charges", &[]),
+            ("/big", &[]),
+            ("/chunked", &[]),
+            ("/v1/charges", &["--data-binary", &upload]),
+            ("/v1/charges", &[]),
+        ],
+    );
+    assert_eq!(statuses, [200; 5]);
+    let seen = w.up.seen();
+    assert_eq!(seen.len(), 5);
+    for s in &seen {
+        assert_eq!(s.version, "HTTP/1.1");
+        assert_eq!(s.authority, HOST, "HTTP/1.1 names the host in Host");
+    }
+    assert_eq!(seen[3].body_len, 100_000);
+    assert_eq!(
+        w.up.connections(),
+        1,
+        "every request went over one upstream connection"
+    );
+    let m = metrics_with(&w, "macaroon_upstream_connections_total 1");
+    assert!(m.contains("macaroon_upstream_connections_total 1\n"), "{m}");
+    // The bodies came back whole while their connection was driven by the response.
+    let big = curl(&[&format!("{}/big", w.proxy.url()), "-H", &bearer(&w.token)]);
+    assert!(big.body == big_body(), "the 5 MiB body arrived changed");
+}
+
+#[test]
+fn an_http2_upstream_connection_is_shared_by_later_requests() {
+    let w = world();
+    let none: &[&str] = &[];
+    assert_eq!(transfers(&w, &[("/v1/charges", none); 3]), [200; 3]);
+    assert!(w.up.seen().iter().all(|s| s.version == "HTTP/2.0"));
+    assert_eq!(w.up.connections(), 1);
+}
+
+#[test]
+fn an_idle_upstream_connection_the_upstream_closed_is_replaced_not_failed() {
+    let w = world_on(e2e::upstream::Options {
+        http1_only: true,
+        close_idle_after: Some(std::time::Duration::from_millis(200)),
+    });
+    let url = format!("{}/v1/charges", w.proxy.url());
+    let auth = bearer(&w.token);
+    assert_eq!(curl(&[&url, "-H", &auth]).status, 200);
+    // The upstream's keep-alive timeout closes the pooled connection while it is idle.
+    assert!(eventually(|| w.up.closed() == 1), "the upstream never closed");
+    let r = curl(&[&url, "-H", &auth]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(w.up.connections(), 2);
+    assert_eq!(w.up.seen().len(), 2);
+}
+
+#[test]
+fn an_upstream_connection_with_an_unread_or_broken_response_is_never_reused() {
+    let w = world_on(http1_only());
+    let auth = bearer(&w.token);
+    // The client stops reading a 5 MiB body early: its upstream connection still holds the
+    // rest, so it is closed, not pooled.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -sS -H '{auth}' {}/big | head -c 1000 | wc -c",
+            w.proxy.url()
+        ))
+        .output()
+        .expect("sh");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000");
+    assert!(
+        eventually(|| w.up.closed() == 1),
+        "the half-read connection stayed open"
+    );
+    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &auth]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // An upstream that drops the connection without answering: 502, then a new connection.
+    let r = curl(&[&format!("{}/reset", w.proxy.url()), "-H", &auth]);
+    assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(&r.body));
+    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &auth]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(w.up.connections(), 3);
+}

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use e2e::upstream::Upstream;
+use e2e::upstream::{Options, Upstream};
 use e2e::{ProxyProcess, Session};
 
 pub const HOST: &str = "api.example.test";
@@ -24,6 +24,15 @@ pub fn world_with(inject: &str, extra: &[&str]) -> World {
 
 /// A world whose key is sealed for `host`; the upstream also plays OTHER.
 pub fn world_for(host: &str, inject: &str, extra: &[&str]) -> World {
+    world_served(host, inject, extra, Options::default())
+}
+
+/// The default world, with an upstream that serves as `options` say.
+pub fn world_on(options: Options) -> World {
+    world_served(HOST, "bearer", &[], options)
+}
+
+fn world_served(host: &str, inject: &str, extra: &[&str], options: Options) -> World {
     let s = Session::new();
     s.run("macaroon-proxy", &["keygen"]).ok();
     let token = s
@@ -35,7 +44,7 @@ pub fn world_for(host: &str, inject: &str, extra: &[&str]) -> World {
         .ok()
         .out()
         .to_string();
-    let up = Upstream::start(&[host, OTHER]);
+    let up = Upstream::start_with("127.0.0.1:0", &[host, OTHER], options);
     let proxy = s.start_proxy(&up, &[host, OTHER], extra);
     World { s, up, proxy, token }
 }

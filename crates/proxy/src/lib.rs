@@ -3,12 +3,14 @@
 //!
 //! Modules follow the request: `config` (the validated `run` flags), `listen` (accept,
 //! CONNECT, TLS interception), `pipeline` (the request path as named phases), `inject` (where tokens are found and
-//! secrets go), `upstream` (pooled client, resolution, address checks), `audit`,
+//! secrets go), `client` (the per-worker upstream pools), `upstream` (resolution, address
+//! checks, TLS roots), `audit`,
 //! `metrics`, and `ca` (the local certificate authority).
 
 pub mod audit;
 pub mod ca;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod decode;
 pub mod idle;

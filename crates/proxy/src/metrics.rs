@@ -46,6 +46,8 @@ pub struct Metrics {
     pub upstream_errors: AtomicU64,
     /// Upstream timeouts.
     pub upstream_timeouts: AtomicU64,
+    /// Upstream connections opened (TLS established), shared with the upstream pools.
+    pub upstream_connects: std::sync::Arc<AtomicU64>,
     /// CONNECTs by outcome: intercepted, passthrough, refused.
     tunnels: [AtomicU64; 3],
     /// Intercepted TLS handshakes that failed (the client distrusts our CA, or another SNI).
@@ -67,6 +69,7 @@ impl Default for Metrics {
             verified_misses: AtomicU64::new(0),
             upstream_errors: AtomicU64::new(0),
             upstream_timeouts: AtomicU64::new(0),
+            upstream_connects: Default::default(),
             tunnels: Default::default(),
             handshake_failures: AtomicU64::new(0),
             oauth_exchanges: AtomicU64::new(0),
@@ -216,6 +219,11 @@ impl Metrics {
                 "macaroon_oauth_exchange_errors_total",
                 "OAuth2 token exchanges that failed (answered 502 credential_exchange_failed).",
                 self.oauth_exchange_errors.load(Relaxed),
+            ),
+            (
+                "macaroon_upstream_connections_total",
+                "Upstream TLS connections opened (each kept for reuse while idle, up to 90 s).",
+                self.upstream_connects.load(Relaxed),
             ),
             (
                 "macaroon_upstream_timeouts_total",

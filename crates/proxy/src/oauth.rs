@@ -36,9 +36,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::client::Pool;
 use crate::scrub::Scrubber;
 use crate::shared_tokens::{Lead, SharedTokens};
-use crate::upstream::HttpsClient;
 
 /// The largest token response read (Google's and Microsoft's are under 4 KiB).
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -321,7 +321,7 @@ struct TokenResponse {
 /// as Google, Microsoft and Slack all accept), over the proxy's TLS client and address
 /// policy, within `timeout`.
 pub async fn exchange(
-    client: &HttpsClient,
+    client: &Arc<Pool>,
     timeout: Duration,
     oauth: &OAuth2,
     refresh: Option<Secret>,
@@ -342,9 +342,9 @@ pub async fn exchange(
         .map_err(|_| fail(None, None, "the token URL cannot be requested".into()))?;
     let exchanged = async {
         let resp = client
-            .request(req)
+            .send(req)
             .await
-            .map_err(|e| fail(None, None, crate::pipeline::chain(&e)))?;
+            .map_err(|e| fail(None, None, crate::pipeline::chain(&*e)))?;
         let status = resp.status().as_u16();
         let bytes = Limited::new(resp.into_body(), MAX_TOKEN_RESPONSE)
             .collect()

@@ -114,6 +114,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(crate::idle::return_memory(proxy.stopping.clone()));
+        tokio::spawn(sweep_upstreams(proxy.clone()));
         tokio::spawn(crate::state::watch_revocations(
             state,
             revoked.clone(),
@@ -227,5 +228,18 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Every 10 s, closes upstream connections idle for longer than the pool keeps them (a
+/// worker with no traffic would otherwise hold them until its next request).
+async fn sweep_upstreams(proxy: Arc<Proxy>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => proxy.sweep_idle_upstreams(),
+            _ = proxy.stopping.cancelled() => return,
+        }
     }
 }

@@ -18,9 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper::Uri;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
@@ -154,7 +152,8 @@ fn is_private(ip: IpAddr) -> bool {
     }
 }
 
-/// A `Service<Uri>` that connects through an [`AddressPolicy`]; hyper-rustls wraps it in TLS.
+/// A `Service<Uri>` that connects through an [`AddressPolicy`]: the plain client's connector
+/// (passthrough `http://` requests, which never carry a secret).
 #[derive(Clone)]
 pub struct PolicyConnector(pub Arc<AddressPolicy>);
 
@@ -181,9 +180,6 @@ impl tower_service::Service<Uri> for PolicyConnector {
         })
     }
 }
-
-/// The pooled HTTPS client used for every forwarded request.
-pub type HttpsClient = Client<HttpsConnector<PolicyConnector>, Body>;
 
 /// Root certificates for upstream TLS: the system's trust store (the Mozilla set built
 /// into the binary where the system has none, e.g. a scratch container) plus the PEM
@@ -224,22 +220,6 @@ pub fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
         .unwrap_or_else(|_| unreachable_tls())
-}
-
-/// Builds a pooled client (HTTP/1.1 and HTTP/2 by ALPN, TLS only) keeping up to `max_idle`
-/// idle connections per host. Clients built from clones of one `tls` configuration share
-/// its TLS session cache, so every worker's pool can resume sessions any of them made.
-pub fn client(policy: Arc<AddressPolicy>, tls: &rustls::ClientConfig, max_idle: usize) -> HttpsClient {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls.clone())
-        .https_only()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(PolicyConnector(policy));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(max_idle)
-        .build(https)
 }
 
 #[cold]

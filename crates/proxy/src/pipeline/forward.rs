@@ -15,7 +15,8 @@ use crate::oauth::Family;
 use crate::scrub::Scrubber;
 
 use super::{logging, response, Deny, Outgoing, Proxy, RequestCtx};
-use crate::upstream::Body;
+use crate::client::UpstreamBody;
+use crate::upstream::{Body, BodyError};
 
 /// Sends the request and hands the response to the response filter.
 pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> Response<Body> {
@@ -56,7 +57,7 @@ pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> R
         Ok(Ok(resp)) => response::filter(proxy, resp, ctx),
         Ok(Err(e)) => {
             proxy.metrics.upstream_errors.fetch_add(1, Relaxed);
-            let detail = super::chain(&e);
+            let detail = super::chain(&*e);
             let deny = Deny::Upstream {
                 detail: format!("{detail}{}", hint(&host, &detail)),
                 host,
@@ -70,19 +71,20 @@ pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> R
     }
 }
 
-type Sent = Result<
-    Result<Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>,
-    tokio::time::error::Elapsed,
->;
+type Sent = Result<Result<Response<UpstreamBody>, BodyError>, tokio::time::error::Elapsed>;
 
 /// Sends one request on this worker's pool, within `timeout`.
 async fn send(proxy: &Proxy, out: Outgoing, timeout: std::time::Duration) -> Sent {
     match out {
         Outgoing::Passthrough(req) if req.uri().scheme_str() == Some("http") => {
-            tokio::time::timeout(timeout, proxy.pools().plain.request(req)).await
+            let plain = async {
+                let resp = proxy.pools().plain.request(req).await?;
+                Ok(resp.map(UpstreamBody::new))
+            };
+            tokio::time::timeout(timeout, plain).await
         }
         Outgoing::Passthrough(req) | Outgoing::Secret(req) => {
-            tokio::time::timeout(timeout, proxy.pools().tls.request(req)).await
+            tokio::time::timeout(timeout, proxy.pools().tls.send(req)).await
         }
     }
 }

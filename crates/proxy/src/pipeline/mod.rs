@@ -50,7 +50,7 @@ use crate::inject::Resolved;
 use crate::issuers::Issuers;
 use crate::metrics::Metrics;
 use crate::revoke::Revocations;
-use crate::upstream::{AddressPolicy, Body, HttpsClient, PolicyConnector};
+use crate::upstream::{AddressPolicy, Body, PolicyConnector};
 
 /// Most opened identifiers kept in memory (least useful evicted first).
 const UNSEAL_CACHE_MAX: usize = 10_000;
@@ -140,10 +140,15 @@ impl Proxy {
         // The idle upstream connections kept, shared out between the pools.
         let workers = config.workers.max(1);
         let idle = crate::upstream::MAX_IDLE_UPSTREAM.div_ceil(workers);
-        let tls = crate::upstream::tls_config(loaded.roots);
+        let metrics = Metrics::default();
+        let connector = Arc::new(crate::client::Connector::new(
+            policy.clone(),
+            crate::upstream::tls_config(loaded.roots),
+            metrics.upstream_connects.clone(),
+        ));
         let pools = (0..=workers)
             .map(|_| Pools {
-                tls: crate::upstream::client(policy.clone(), &tls, idle),
+                tls: crate::client::Pool::new(connector.clone(), idle),
                 plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                     .build(PolicyConnector(policy.clone())),
             })
@@ -158,7 +163,7 @@ impl Proxy {
             ca: loaded.ca,
             policy,
             audit: loaded.audit,
-            metrics: Metrics::default(),
+            metrics,
             revoked: loaded.revoked,
             issuers: loaded.issuers,
             state: loaded.state,
@@ -173,6 +178,14 @@ impl Proxy {
                 VERIFIED_CACHE_BYTES,
                 VerifiedWeight,
             ),
+        }
+    }
+
+    /// Closes every worker's upstream connections idle for longer than
+    /// [`crate::client::IDLE_TIMEOUT`].
+    pub fn sweep_idle_upstreams(&self) {
+        for p in &self.pools {
+            p.tls.sweep();
         }
     }
 
@@ -255,7 +268,7 @@ impl Proxy {
 
 /// The HTTPS client (secrets) and the plain one (passthrough `http://`, never a secret).
 struct Pools {
-    tls: HttpsClient,
+    tls: Arc<crate::client::Pool>,
     plain: hyper_util::client::legacy::Client<PolicyConnector, Body>,
 }
 

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::Response;
 use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
+
+use crate::client::UpstreamBody;
 
 use super::upstream_request::strip_hop_by_hop;
 use super::{logging, ms, Deny, Proxy, RequestCtx};
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Filters the upstream's response for the client: a response to a request that carried
 /// a secret is scrubbed of it, headers and body (and refused if it cannot be read).
-pub fn filter(proxy: Arc<Proxy>, resp: Response<Incoming>, mut ctx: RequestCtx) -> Response<Body> {
+pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: RequestCtx) -> Response<Body> {
     ctx.rec.upstream_ms = Some(ms(ctx.start.elapsed()));
     let (mut parts, body) = resp.into_parts();
     let mut body = body.map_err(Into::into).boxed();

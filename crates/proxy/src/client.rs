@@ -1,0 +1,379 @@
+//! The upstream client: one pool of TLS connections per worker.
+//!
+//! hyper-util's pooled client runs every upstream connection as a task of its own and
+//! hands each request and response across tasks, through a pool checkout (a shared map,
+//! a lock, and a task spawned per request to wait for the connection's return). Here an
+//! HTTP/1.1 upstream connection is driven by the request that uses it: the request's
+//! future writes it and reads the response head, the response body reads the rest, and
+//! the end of the body puts the connection back. Nothing crosses a task. An idle
+//! connection is polled by nobody; it is polled once before reuse, which notices a close
+//! the upstream sent meanwhile. HTTP/2 connections (chosen by ALPN) are shared by every
+//! request of the worker and run as tasks of their own, as there.
+
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, HOST};
+use http::{Request, Response, Uri};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use crate::upstream::{AddressPolicy, Body, BodyError};
+
+/// How long an idle connection is kept.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+type Io = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// What every worker's pool connects with: the address policy and the TLS configuration
+/// (one session cache, so any worker resumes a session another made).
+pub struct Connector {
+    policy: Arc<AddressPolicy>,
+    tls: tokio_rustls::TlsConnector,
+    /// Connections opened, for `/metrics`.
+    opened: Arc<AtomicU64>,
+}
+
+impl Connector {
+    /// A connector offering HTTP/2 and HTTP/1.1 by ALPN; `opened` counts its connections.
+    pub fn new(policy: Arc<AddressPolicy>, mut tls: rustls::ClientConfig, opened: Arc<AtomicU64>) -> Self {
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Connector {
+            policy,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            opened,
+        }
+    }
+}
+
+/// An HTTP/1.1 connection and its request handle, driven by whoever holds it.
+struct H1 {
+    tx: http1::SendRequest<Body>,
+    conn: Pin<Box<http1::Connection<Io, Body>>>,
+}
+
+impl H1 {
+    /// Polls the connection once; true when it has ended (closed, or failed).
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        self.conn.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// A connection checked out for one request.
+enum Conn {
+    H1(H1),
+    H2(http2::SendRequest<Body>),
+}
+
+/// The idle connections of one authority.
+#[derive(Default)]
+struct Slot {
+    /// Most recently returned last.
+    h1: Vec<(H1, Instant)>,
+    h2: Option<http2::SendRequest<Body>>,
+}
+
+/// One worker's upstream connections, by authority (`host` or `host:port`).
+pub struct Pool {
+    connector: Arc<Connector>,
+    idle: Mutex<HashMap<String, Slot>>,
+    max_idle: usize,
+}
+
+impl Pool {
+    /// A pool keeping up to `max_idle` idle HTTP/1.1 connections per authority.
+    pub fn new(connector: Arc<Connector>, max_idle: usize) -> Arc<Pool> {
+        Arc::new(Pool {
+            connector,
+            idle: Mutex::new(HashMap::new()),
+            max_idle,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        // A panic while the map was held cannot leave it inconsistent: every change is one
+        // push, pop or insert.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends `req` (an absolute `https://` URI) on an idle connection of its authority or a
+    /// new one. A request that a reused connection closed before it was sent is sent again
+    /// on a new connection.
+    pub async fn send(self: &Arc<Self>, mut req: Request<Body>) -> Result<Response<UpstreamBody>, BodyError> {
+        let uri = req.uri().clone();
+        let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
+            return Err("the upstream URI has no host".into());
+        };
+        let key = authority.as_str();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(443);
+        loop {
+            let (conn, reused) = match self.checkout(key).await {
+                Some(conn) => (conn, true),
+                None => (self.connect(key, host, port).await?, false),
+            };
+            let returned = match conn {
+                Conn::H2(mut tx) => match tx.try_send_request(req).await {
+                    Ok(resp) => return Ok(resp.map(UpstreamBody::new)),
+                    Err(mut e) => match e.take_message() {
+                        Some(back) if reused => back,
+                        _ => return Err(e.into_error().into()),
+                    },
+                },
+                Conn::H1(h1) => {
+                    // HTTP/1.1 names the authority in Host (HTTP/2 in :authority).
+                    if !req.headers().contains_key(HOST) {
+                        req.headers_mut().insert(HOST, HeaderValue::from_str(key)?);
+                    }
+                    *req.uri_mut() = origin_form(&uri);
+                    match send_h1(h1, req).await {
+                        Ok((resp, h1)) => {
+                            let driver = h1.map(|h1| Driver {
+                                h1,
+                                pool: self.clone(),
+                                key: key.to_string(),
+                            });
+                            return Ok(resp.map(|body| UpstreamBody { body, driver }));
+                        }
+                        Err(mut e) => match e.take_message() {
+                            Some(back) if reused => back,
+                            _ => return Err(e.into_error().into()),
+                        },
+                    }
+                }
+            };
+            req = returned;
+            *req.uri_mut() = uri.clone();
+        }
+    }
+
+    /// An idle connection of `key` that is still open and ready, if there is one.
+    async fn checkout(&self, key: &str) -> Option<Conn> {
+        loop {
+            let (mut h1, since) = {
+                let mut idle = self.lock();
+                let slot = idle.get_mut(key)?;
+                if let Some(tx) = &slot.h2 {
+                    if !tx.is_closed() {
+                        return Some(Conn::H2(tx.clone()));
+                    }
+                    slot.h2 = None;
+                }
+                slot.h1.pop()?
+            };
+            if since.elapsed() >= IDLE_TIMEOUT {
+                continue;
+            }
+            // One poll notices a close (or stray bytes) the upstream sent while it was idle.
+            let ended = poll_fn(|cx| Poll::Ready(h1.drive(cx))).await;
+            if !ended && h1.tx.is_ready() {
+                return Some(Conn::H1(h1));
+            }
+        }
+    }
+
+    /// Opens a connection to `host:port` through the address policy, over TLS.
+    async fn connect(&self, key: &str, host: &str, port: u16) -> Result<Conn, BodyError> {
+        let c = &self.connector;
+        let tcp = c.policy.connect(host, port).await?;
+        let name = ServerName::try_from(host.to_string()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{host} is no TLS server name"),
+            )
+        })?;
+        let tls = c.tls.connect(name, tcp).await?;
+        c.opened.fetch_add(1, Relaxed);
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(tls);
+        if h2 {
+            let (tx, conn) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .handshake(io)
+                .await?;
+            tokio::spawn(conn);
+            self.lock().entry(key.to_string()).or_default().h2 = Some(tx.clone());
+            return Ok(Conn::H2(tx));
+        }
+        let (tx, conn) = http1::Builder::new().handshake(io).await?;
+        Ok(Conn::H1(H1 {
+            tx,
+            conn: Box::pin(conn),
+        }))
+    }
+
+    /// Takes back a connection whose response has been read whole.
+    fn put(&self, key: String, mut h1: H1) {
+        if !h1.tx.is_ready() {
+            // The connection may not have seen its end yet: one poll lets it.
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if h1.drive(&mut cx) {
+                return;
+            }
+        }
+        if !h1.tx.is_ready() {
+            // Still busy (writing a request body the upstream did not wait for): let it
+            // finish on its own and close.
+            if !h1.tx.is_closed() {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        let _ = h1.conn.await;
+                    });
+                }
+            }
+            return;
+        }
+        let now = Instant::now();
+        let mut idle = self.lock();
+        let slot = idle.entry(key).or_default();
+        // The oldest are first: drop those kept too long, then make room.
+        let expired = slot
+            .h1
+            .iter()
+            .take_while(|(_, t)| now - *t >= IDLE_TIMEOUT)
+            .count();
+        slot.h1.drain(..expired);
+        if slot.h1.len() >= self.max_idle {
+            slot.h1.remove(0);
+        }
+        slot.h1.push((h1, now));
+    }
+
+    /// Closes idle connections kept longer than [`IDLE_TIMEOUT`], and closed HTTP/2 ones.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        idle.retain(|_, slot| {
+            slot.h1.retain(|(_, t)| now - *t < IDLE_TIMEOUT);
+            if slot.h2.as_ref().is_some_and(|tx| tx.is_closed()) {
+                slot.h2 = None;
+            }
+            !slot.h1.is_empty() || slot.h2.is_some()
+        });
+    }
+}
+
+/// Sends `req` on `h1`, driving the connection until the response head arrives. The
+/// connection comes back unless it ended meanwhile.
+async fn send_h1(
+    mut h1: H1,
+    req: Request<Body>,
+) -> Result<(Response<Incoming>, Option<H1>), hyper::client::conn::TrySendError<Request<Body>>> {
+    let mut resp = std::pin::pin!(h1.tx.try_send_request(req));
+    let mut h1 = Some(h1);
+    let got = poll_fn(|cx| {
+        if let Some(c) = &mut h1 {
+            if c.drive(cx) {
+                // Dropped, so that a request it never answered fails instead of waiting.
+                h1 = None;
+            }
+        }
+        resp.as_mut().poll(cx)
+    })
+    .await?;
+    Ok((got, h1))
+}
+
+/// `/path?query` of `uri` (`/` when it has none).
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(pq) if pq.as_str() != "/" => Uri::from(pq.clone()),
+        _ => Uri::from_static("/"),
+    }
+}
+
+/// The HTTP/1.1 connection a response body drives, and where it goes back.
+struct Driver {
+    h1: H1,
+    pool: Arc<Pool>,
+    key: String,
+}
+
+/// An upstream response body. Over HTTP/1.1 it drives its connection, and returns the
+/// connection to the pool once it has been read whole; dropped before that, it closes it.
+pub struct UpstreamBody {
+    body: Incoming,
+    driver: Option<Driver>,
+}
+
+impl UpstreamBody {
+    /// A body whose connection is driven elsewhere (HTTP/2, or hyper-util's client).
+    pub fn new(body: Incoming) -> Self {
+        UpstreamBody { body, driver: None }
+    }
+
+    fn check_in(&mut self) {
+        if let Some(d) = self.driver.take() {
+            d.pool.put(d.key, d.h1);
+        }
+    }
+}
+
+impl hyper::body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let mut polled = Pin::new(&mut this.body).poll_frame(cx);
+        if polled.is_pending() {
+            if let Some(d) = &mut this.driver {
+                // The body asked for more: the connection reads it, in this task.
+                if d.h1.drive(cx) {
+                    this.driver = None;
+                }
+                polled = Pin::new(&mut this.body).poll_frame(cx);
+            }
+        }
+        match &polled {
+            Poll::Ready(None) => this.check_in(),
+            Poll::Ready(Some(Ok(_))) if this.body.is_end_stream() => this.check_in(),
+            Poll::Ready(Some(Err(_))) => this.driver = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        // Read whole, it may serve another request; otherwise it closes with the driver.
+        if hyper::body::Body::is_end_stream(&self.body) {
+            self.check_in();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_form_keeps_path_and_query() {
+        let u: Uri = "https://api.example.com/v1/x?a=1".parse().expect("uri");
+        assert_eq!(origin_form(&u), "/v1/x?a=1");
+        let root: Uri = "https://api.example.com".parse().expect("uri");
+        assert_eq!(origin_form(&root), "/");
+    }
+}
