@@ -1090,13 +1090,13 @@ fn an_idle_upstream_connection_the_upstream_closed_is_replaced_not_failed() {
         http1_only: true,
         close_idle_after: Some(std::time::Duration::from_millis(200)),
     });
-    let url = format!("{}/v1/charges", w.proxy.url());
-    let auth = bearer(&w.token);
-    assert_eq!(curl(&[&url, "-H", &auth]).status, 200);
+    // One client connection, so one worker: the second request finds the pooled
+    // connection the upstream closed.
+    let mut client = std::net::TcpStream::connect(w.proxy.addr).expect("connect");
+    assert_eq!(get_on(&mut client, &w.token), 200);
     // The upstream's keep-alive timeout closes the pooled connection while it is idle.
     assert!(eventually(|| w.up.closed() == 1), "the upstream never closed");
-    let r = curl(&[&url, "-H", &auth]);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(get_on(&mut client, &w.token), 200);
     assert_eq!(w.up.connections(), 2);
     assert_eq!(w.up.seen().len(), 2);
 }
@@ -1120,12 +1120,39 @@ fn an_upstream_connection_with_an_unread_or_broken_response_is_never_reused() {
         eventually(|| w.up.closed() == 1),
         "the half-read connection stayed open"
     );
-    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &auth]);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    // An upstream that drops the connection without answering: 502, then a new connection.
-    let r = curl(&[&format!("{}/reset", w.proxy.url()), "-H", &auth]);
-    assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(&r.body));
-    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &auth]);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // On one client connection (so one worker and its pool): a new upstream connection,
+    // then an upstream that drops it without answering (502), then a new one.
+    let none: &[&str] = &[];
+    let statuses = transfers(
+        &w,
+        &[("/v1/charges", none), ("/reset", none), ("/v1/charges", none)],
+    );
+    assert_eq!(statuses, [200, 502, 200]);
     assert_eq!(w.up.connections(), 3);
+}
+
+/// `GET /v1/charges` with `token` on an open client connection; the response status (its
+/// body read, so the connection can carry the next request).
+fn get_on(client: &mut std::net::TcpStream, token: &str) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    write!(
+        client,
+        "GET /v1/charges HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .expect("write");
+    let mut reader = BufReader::new(client);
+    let (mut status, mut length) = (0, 0);
+    let mut line = String::new();
+    while reader.read_line(&mut line).expect("read") > 0 && line != "\r\n" {
+        let lower = line.to_ascii_lowercase();
+        if let Some(code) = lower.strip_prefix("http/1.1 ") {
+            status = code[..3].parse().expect("status");
+        } else if let Some(n) = lower.strip_prefix("content-length:") {
+            length = n.trim().parse().expect("length");
+        }
+        line.clear();
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    status
 }

@@ -56,13 +56,30 @@ fn a_secret_echoed_in_a_header_or_a_json_error_is_replaced_by_stars_of_its_lengt
     w.assert_clean(2);
 }
 
+/// The default world (an HTTP/2 upstream) and one whose upstream speaks only HTTP/1.1
+/// (its connections driven by the request using them).
+fn both_worlds() -> [World; 2] {
+    [
+        world(),
+        world_on(e2e::upstream::Options {
+            http1_only: true,
+            ..Default::default()
+        }),
+    ]
+}
+
 #[test]
 fn a_secret_split_across_two_chunks_at_every_offset_is_still_replaced() {
-    let w = world();
+    for w in both_worlds() {
+        split_at_every_offset(&w);
+    }
+}
+
+fn split_at_every_offset(w: &World) {
     let text = format!("{{\"echo\":\"{SECRET}\"}}");
     let want = text.replace(SECRET, &stars());
     for at in 0..=text.len() {
-        let r = get(&w, &format!("/echo/split?at={at}"));
+        let r = get(w, &format!("/echo/split?at={at}"));
         assert_eq!(String::from_utf8_lossy(&r.body), want, "split at {at}");
     }
     w.assert_clean(text.len() + 1);
@@ -96,7 +113,12 @@ fn a_gzip_response_is_decoded_and_scrubbed_and_an_unknown_encoding_refused() {
 
 #[test]
 fn server_sent_events_are_scrubbed_and_keep_flowing() {
-    let w = world();
+    for w in both_worlds() {
+        events_flow(&w);
+    }
+}
+
+fn events_flow(w: &World) {
     let mut child = Command::new("curl")
         .args(["-sS", "-N", "--max-time", "30"])
         .arg(format!("{}/echo/sse", w.proxy.url()))

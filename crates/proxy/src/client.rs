@@ -175,8 +175,8 @@ impl Pool {
                 continue;
             }
             // One poll notices a close (or stray bytes) the upstream sent while it was idle.
-            let ended = poll_fn(|cx| Poll::Ready(h1.drive(cx))).await;
-            if !ended && h1.tx.is_ready() {
+            // Quiet: the request is sent and the connection polled for real right after.
+            if !h1.drive(&mut quiet()) && h1.tx.is_ready() {
                 return Some(Conn::H1(h1));
             }
         }
@@ -214,12 +214,10 @@ impl Pool {
 
     /// Takes back a connection whose response has been read whole.
     fn put(&self, key: String, mut h1: H1) {
-        if !h1.tx.is_ready() {
-            // The connection may not have seen its end yet: one poll lets it.
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            if h1.drive(&mut cx) {
-                return;
-            }
+        // One quiet poll lets the connection see its end if it has not yet, and leaves
+        // wake-ups nowhere: while idle it belongs to no task.
+        if h1.drive(&mut quiet()) {
+            return;
         }
         if !h1.tx.is_ready() {
             // Still busy (writing a request body the upstream did not wait for): let it
@@ -272,16 +270,35 @@ async fn send_h1(
     let mut resp = std::pin::pin!(h1.tx.try_send_request(req));
     let mut h1 = Some(h1);
     let got = poll_fn(|cx| {
-        if let Some(c) = &mut h1 {
-            if c.drive(cx) {
-                // Dropped, so that a request it never answered fails instead of waiting.
-                h1 = None;
+        // Quietly first, then (still no answer) waiting on the socket for this task: see
+        // `UpstreamBody::poll_frame`. Only the connection answers, while it is polled here
+        // (or when dropped), so the answer itself needs no wake-up.
+        for quietly in [true, false] {
+            if let Some(c) = &mut h1 {
+                let ended = if quietly {
+                    c.drive(&mut quiet())
+                } else {
+                    c.drive(cx)
+                };
+                if ended {
+                    // Dropped, so that a request it never answered fails instead of waiting.
+                    h1 = None;
+                }
+            }
+            if let Poll::Ready(got) = resp.as_mut().poll(&mut quiet()) {
+                return Poll::Ready(got);
             }
         }
-        resp.as_mut().poll(cx)
+        Poll::Pending
     })
     .await?;
     Ok((got, h1))
+}
+
+/// A context whose wake-ups go nowhere, for what only a connection polled in the same
+/// task can make ready.
+fn quiet() -> Context<'static> {
+    Context::from_waker(std::task::Waker::noop())
 }
 
 /// `/path?query` of `uri` (`/` when it has none).
@@ -328,15 +345,32 @@ impl hyper::body::Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
-        let mut polled = Pin::new(&mut this.body).poll_frame(cx);
-        if polled.is_pending() {
-            if let Some(d) = &mut this.driver {
-                // The body asked for more: the connection reads it, in this task.
-                if d.h1.drive(cx) {
-                    this.driver = None;
-                }
-                polled = Pin::new(&mut this.body).poll_frame(cx);
+        if this.driver.is_none() {
+            return Pin::new(&mut this.body).poll_frame(cx);
+        }
+        // The body is fed only by its connection, driven here, so it needs no wake-up of
+        // its own; and the connection is driven quietly too (its wake-ups, such as the
+        // body asking for more, would only poll this task once more for nothing) until it
+        // has to wait for its socket: then it waits for this task.
+        let mut polled = Poll::Pending;
+        for quietly in [true, true, false] {
+            let Some(d) = &mut this.driver else { break };
+            let ended = if quietly {
+                d.h1.drive(&mut quiet())
+            } else {
+                d.h1.drive(cx)
+            };
+            if ended {
+                this.driver = None;
             }
+            polled = Pin::new(&mut this.body).poll_frame(&mut quiet());
+            if polled.is_ready() {
+                break;
+            }
+        }
+        if polled.is_pending() && this.driver.is_none() {
+            // The connection ended: the body ends or fails on its own now.
+            polled = Pin::new(&mut this.body).poll_frame(cx);
         }
         match &polled {
             Poll::Ready(None) => this.check_in(),
