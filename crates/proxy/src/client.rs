@@ -118,7 +118,7 @@ impl Pool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = uri.port_u16().unwrap_or(443);
         loop {
-            let (conn, reused) = match self.checkout(key).await {
+            let (conn, reused) = match self.checkout(key) {
                 Some(conn) => (conn, true),
                 None => (self.connect(key, host, port).await?, false),
             };
@@ -158,7 +158,7 @@ impl Pool {
     }
 
     /// An idle connection of `key` that is still open and ready, if there is one.
-    async fn checkout(&self, key: &str) -> Option<Conn> {
+    fn checkout(&self, key: &str) -> Option<Conn> {
         loop {
             let (mut h1, since) = {
                 let mut idle = self.lock();
@@ -285,8 +285,15 @@ async fn send_h1(
                     h1 = None;
                 }
             }
-            if let Poll::Ready(got) = resp.as_mut().poll(&mut quiet()) {
-                return Poll::Ready(got);
+            // Without its connection (dropped: the answer is an error, ready now) the answer
+            // waits for this task, to be safe.
+            let polled = if h1.is_some() {
+                resp.as_mut().poll(&mut quiet())
+            } else {
+                resp.as_mut().poll(cx)
+            };
+            if polled.is_ready() {
+                return polled;
             }
         }
         Poll::Pending
