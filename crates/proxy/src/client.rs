@@ -120,7 +120,9 @@ impl Pool {
         loop {
             let (conn, reused) = match self.checkout(key) {
                 Some(conn) => (conn, true),
-                None => (self.connect(key, host, port).await?, false),
+                // Boxed: connecting (TLS handshake included) is a large future, and rare;
+                // inline, every request's future would carry its size.
+                None => (Box::pin(self.connect(key, host, port)).await?, false),
             };
             let returned = match conn {
                 Conn::H2(mut tx) => match tx.try_send_request(req).await {

@@ -36,7 +36,7 @@ pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> R
             match Box::pin(retry.again(&proxy)).await {
                 Ok((req, scrubber)) => {
                     rescrub = Some(scrubber);
-                    sent = send(&proxy, Outgoing::Secret(req), timeout).await;
+                    sent = Box::pin(send(&proxy, Outgoing::Secret(req), timeout)).await;
                 }
                 Err(deny) => {
                     let Some((_, ctx)) = pending.0.take() else {
