@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
+use http::uri::Authority;
 use http::{Request, Response, Uri};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::client::conn::{http1, http2};
@@ -143,7 +144,7 @@ impl Pool {
                             let driver = h1.map(|h1| Driver {
                                 h1,
                                 pool: self.clone(),
-                                key: key.to_string(),
+                                key: authority.clone(),
                             });
                             return Ok(resp.map(|body| UpstreamBody { body, driver }));
                         }
@@ -215,7 +216,7 @@ impl Pool {
     }
 
     /// Takes back a connection whose response has been read whole.
-    fn put(&self, key: String, mut h1: H1) {
+    fn put(&self, key: &Authority, mut h1: H1) {
         // One quiet poll lets the connection see its end if it has not yet, and leaves
         // wake-ups nowhere: while idle it belongs to no task.
         if h1.drive(&mut quiet()) {
@@ -235,7 +236,11 @@ impl Pool {
         }
         let now = Instant::now();
         let mut idle = self.lock();
-        let slot = idle.entry(key).or_default();
+        // The authority's entry is there after its first connection: no key copied per request.
+        let slot = match idle.get_mut(key.as_str()) {
+            Some(slot) => slot,
+            None => idle.entry(key.as_str().to_string()).or_default(),
+        };
         // The oldest are first: drop those kept too long, then make room.
         let expired = slot
             .h1
@@ -322,7 +327,7 @@ fn origin_form(uri: &Uri) -> Uri {
 struct Driver {
     h1: H1,
     pool: Arc<Pool>,
-    key: String,
+    key: Authority,
 }
 
 /// An upstream response body. Over HTTP/1.1 it drives its connection, and returns the
@@ -340,7 +345,7 @@ impl UpstreamBody {
 
     fn check_in(&mut self) {
         if let Some(d) = self.driver.take() {
-            d.pool.put(d.key, d.h1);
+            d.pool.put(&d.key, d.h1);
         }
     }
 }
