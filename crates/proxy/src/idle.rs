@@ -29,45 +29,6 @@ use crate::upstream::{Body, BodyError};
 /// How long a connection stays idle before its HTTP state is released.
 pub const IDLE_RELEASE: Duration = Duration::from_millis(500);
 
-/// Connections released since the allocator was last asked to return memory.
-static RELEASED: AtomicUsize = AtomicUsize::new(0);
-
-/// Notes one released connection (its ~17 KB go back to the allocator).
-pub fn released() {
-    RELEASED.fetch_add(1, Relaxed);
-}
-
-/// Every 2 s, if at least 256 connections were released since the last time, asks glibc's
-/// allocator to hand free pages back to the system (`malloc_trim`, on a blocking thread):
-/// freed buffers otherwise stay in its per-thread arenas, and 10,000 connections that went
-/// idle after a request showed 138 MB resident with 23 MB in use.
-pub async fn return_memory(stop: tokio_util::sync::CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        if RELEASED.load(Relaxed) >= 256 {
-            RELEASED.store(0, Relaxed);
-            let _ = tokio::task::spawn_blocking(trim).await;
-        }
-    }
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn trim() {
-    // SAFETY: malloc_trim only walks the allocator's own free lists (under its locks).
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
-
 /// What the connection's socket and its responses report.
 #[derive(Debug)]
 pub struct IoFlags {

@@ -174,7 +174,6 @@ async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
             return;
         };
         let (s, unread) = parts.io.into_inner().into_parts();
-        crate::idle::released();
         stream = s;
         // Bytes hyper read ahead (the start of the next request) come first next time,
         // copied: hyper's `read_buf` shares its whole 8 KiB buffer, which is what goes.

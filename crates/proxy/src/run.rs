@@ -113,7 +113,6 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         let proxy = Arc::new(Proxy::new(cfg.clone(), loaded, own));
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
-        tokio::spawn(crate::idle::return_memory(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));
         tokio::spawn(crate::state::watch_revocations(
             state,
