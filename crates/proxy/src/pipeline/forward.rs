@@ -19,7 +19,7 @@ use crate::client::UpstreamBody;
 use crate::upstream::{Body, BodyError};
 
 /// Sends the request and hands the response to the response filter.
-pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: RequestCtx) -> Response<Body> {
+pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: Box<RequestCtx>) -> Response<Body> {
     ctx.decided();
     let host = ctx.rec.host.clone();
     let retry = ctx.retry.take();
@@ -156,7 +156,7 @@ pub(crate) fn hint(host: &str, detail: &str) -> String {
 
 /// Writes the audit line of a forwarded request whose client disconnected before the
 /// upstream answered (status 499, as nginx logs it).
-struct ClientGone(Option<(Arc<Proxy>, RequestCtx)>);
+struct ClientGone(Option<(Arc<Proxy>, Box<RequestCtx>)>);
 
 impl Drop for ClientGone {
     fn drop(&mut self) {

@@ -14,7 +14,7 @@ use crate::audit::Record;
 use crate::upstream::Body;
 
 /// The answer for a refused request, logged.
-pub fn refused(proxy: &Proxy, mut ctx: RequestCtx, deny: Deny) -> Response<Body> {
+pub fn refused(proxy: &Proxy, mut ctx: Box<RequestCtx>, deny: Deny) -> Response<Body> {
     let resp = deny.response(&ctx.rec.request_id);
     ctx.rec.decision = deny.decision();
     ctx.rec.status = resp.status().as_u16();
@@ -28,7 +28,7 @@ pub fn refused(proxy: &Proxy, mut ctx: RequestCtx, deny: Deny) -> Response<Body>
 }
 
 /// Writes the request's audit line and counts it.
-pub fn finish(proxy: &Proxy, mut ctx: RequestCtx) {
+pub fn finish(proxy: &Proxy, mut ctx: Box<RequestCtx>) {
     let rec = &mut ctx.rec;
     rec.total_ms = ms(ctx.start.elapsed());
     let decision = if rec.mode == "passthrough" && rec.decision == "allow" {

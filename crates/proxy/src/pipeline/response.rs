@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Filters the upstream's response for the client: a response to a request that carried
 /// a secret is scrubbed of it, headers and body (and refused if it cannot be read).
-pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: RequestCtx) -> Response<Body> {
+pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<RequestCtx>) -> Response<Body> {
     ctx.rec.upstream_ms = Some(ms(ctx.start.elapsed()));
     let (mut parts, body) = resp.into_parts();
     let mut body = body.map_err(Into::into).boxed();
@@ -60,7 +60,7 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: RequestC
 /// The response body, counted; its audit line is written when it ends or is dropped.
 struct Audited {
     inner: Body,
-    done: Option<(Arc<Proxy>, RequestCtx)>,
+    done: Option<(Arc<Proxy>, Box<RequestCtx>)>,
     bytes: u64,
     redactions: Option<Arc<AtomicU64>>,
 }
