@@ -110,53 +110,62 @@ impl Pool {
     /// Sends `req` (an absolute `https://` URI) on an idle connection of its authority or a
     /// new one. A request that a reused connection closed before it was sent is sent again
     /// on a new connection.
-    pub async fn send(self: &Arc<Self>, mut req: Request<Body>) -> Result<Response<UpstreamBody>, BodyError> {
-        let uri = req.uri().clone();
-        let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
-            return Err("the upstream URI has no host".into());
-        };
-        let key = authority.as_str();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(443);
-        loop {
-            let (conn, reused) = match self.checkout(key) {
-                Some(conn) => (conn, true),
-                // Boxed: connecting (TLS handshake included) is a large future, and rare;
-                // inline, every request's future would carry its size.
-                None => (Box::pin(self.connect(key, host, port)).await?, false),
+    ///
+    /// A plain function returning its future: an `async fn` would hold the request twice
+    /// in it, and this future is part of every request's.
+    #[allow(clippy::manual_async_fn)]
+    pub fn send(
+        self: &Arc<Self>,
+        mut req: Request<Body>,
+    ) -> impl Future<Output = Result<Response<UpstreamBody>, BodyError>> + Send + '_ {
+        async move {
+            let uri = req.uri().clone();
+            let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
+                return Err("the upstream URI has no host".into());
             };
-            let returned = match conn {
-                Conn::H2(mut tx) => match tx.try_send_request(req).await {
-                    Ok(resp) => return Ok(resp.map(UpstreamBody::new)),
-                    Err(mut e) => match e.take_message() {
-                        Some(back) if reused => back,
-                        _ => return Err(e.into_error().into()),
-                    },
-                },
-                Conn::H1(h1) => {
-                    // HTTP/1.1 names the authority in Host (HTTP/2 in :authority).
-                    if !req.headers().contains_key(HOST) {
-                        req.headers_mut().insert(HOST, HeaderValue::from_str(key)?);
-                    }
-                    *req.uri_mut() = origin_form(&uri);
-                    match send_h1(h1, req).await {
-                        Ok((resp, h1)) => {
-                            let driver = h1.map(|h1| Driver {
-                                h1,
-                                pool: self.clone(),
-                                key: authority.clone(),
-                            });
-                            return Ok(resp.map(|body| UpstreamBody { body, driver }));
-                        }
+            let key = authority.as_str();
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let port = uri.port_u16().unwrap_or(443);
+            loop {
+                let (conn, reused) = match self.checkout(key) {
+                    Some(conn) => (conn, true),
+                    // Boxed: connecting (TLS handshake included) is a large future, and rare;
+                    // inline, every request's future would carry its size.
+                    None => (Box::pin(self.connect(key, host, port)).await?, false),
+                };
+                let returned = match conn {
+                    Conn::H2(mut tx) => match tx.try_send_request(req).await {
+                        Ok(resp) => return Ok(resp.map(UpstreamBody::new)),
                         Err(mut e) => match e.take_message() {
                             Some(back) if reused => back,
                             _ => return Err(e.into_error().into()),
                         },
+                    },
+                    Conn::H1(h1) => {
+                        // HTTP/1.1 names the authority in Host (HTTP/2 in :authority).
+                        if !req.headers().contains_key(HOST) {
+                            req.headers_mut().insert(HOST, HeaderValue::from_str(key)?);
+                        }
+                        *req.uri_mut() = origin_form(&uri);
+                        match send_h1(h1, req).await {
+                            Ok((resp, h1)) => {
+                                let driver = h1.map(|h1| Driver {
+                                    h1,
+                                    pool: self.clone(),
+                                    key: authority.clone(),
+                                });
+                                return Ok(resp.map(|body| UpstreamBody { body, driver }));
+                            }
+                            Err(mut e) => match e.take_message() {
+                                Some(back) if reused => back,
+                                _ => return Err(e.into_error().into()),
+                            },
+                        }
                     }
-                }
-            };
-            req = returned;
-            *req.uri_mut() = uri.clone();
+                };
+                req = returned;
+                *req.uri_mut() = uri.clone();
+            }
         }
     }
 

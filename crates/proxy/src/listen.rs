@@ -148,8 +148,19 @@ async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
             service_fn(move |req| {
                 let active = flags.begin();
                 let proxy = proxy.clone();
+                // Not an `async fn` (it would hold the request twice): this future is
+                // what hyper boxes per connection and copies per request.
                 async move {
-                    let resp = outer(proxy, req, peer).await?;
+                    let resp = if req.method() == Method::CONNECT {
+                        connect(proxy, req, peer)
+                    } else {
+                        let mode = if req.uri().authority().is_some() {
+                            Mode::Forward
+                        } else {
+                            Mode::Reverse
+                        };
+                        handle(proxy, req, peer, mode).await
+                    };
                     Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, active)))
                 }
             })
@@ -207,22 +218,6 @@ async fn first_bytes(stream: &TcpStream, stop: &tokio_util::sync::CancellationTo
         _ = tokio::time::sleep(HEADER_TIMEOUT) => None,
         _ = stop.cancelled() => None,
     }
-}
-
-async fn outer(
-    proxy: Arc<Proxy>,
-    req: http::Request<Incoming>,
-    peer: SocketAddr,
-) -> Result<Response<Body>, std::convert::Infallible> {
-    if req.method() == Method::CONNECT {
-        return Ok(connect(proxy, req, peer));
-    }
-    let mode = if req.uri().authority().is_some() {
-        Mode::Forward
-    } else {
-        Mode::Reverse
-    };
-    Ok(handle(proxy, req, peer, mode).await)
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {

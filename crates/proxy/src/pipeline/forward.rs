@@ -3,6 +3,7 @@
 //! requests), within `--upstream-timeout`. Failures become 502/504 naming the host and the
 //! likely fix.
 
+use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -19,44 +20,78 @@ use crate::client::UpstreamBody;
 use crate::upstream::{Body, BodyError};
 
 /// Sends the request and hands the response to the response filter.
-pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: Box<RequestCtx>) -> Response<Body> {
+///
+/// A plain function returning its future, not an `async fn`: an `async fn` keeps each
+/// argument twice in its future (as given, and moved into the body), and this future is
+/// part of what hyper copies per request.
+pub fn forward(
+    proxy: Arc<Proxy>,
+    out: Outgoing,
+    mut ctx: Box<RequestCtx>,
+) -> impl Future<Output = Response<Body>> + Send {
     ctx.decided();
-    let host = ctx.rec.host.clone();
     let retry = ctx.retry.take();
+    let timeout = proxy.config.upstream_timeout;
     // If the client goes away while we wait, hyper drops this future: the guard still
     // writes the audit line (the request may already have reached the upstream).
-    let mut pending = ClientGone(Some((proxy.clone(), ctx)));
-    let timeout = proxy.config.upstream_timeout;
-    let mut sent = send(&proxy, out, timeout).await;
-    let mut rescrub = None;
-    // An OAuth2 access token refused (revoked, or expired early): one new token, one retry.
-    if let (Ok(Ok(resp)), Some(retry)) = (&sent, retry) {
-        if resp.status() == StatusCode::UNAUTHORIZED {
-            // Boxed: an OAuth2 exchange is a large future, and rare.
-            match Box::pin(retry.again(&proxy)).await {
-                Ok((req, scrubber)) => {
-                    rescrub = Some(scrubber);
-                    sent = Box::pin(send(&proxy, Outgoing::Secret(req), timeout)).await;
-                }
-                Err(deny) => {
-                    let Some((_, ctx)) = pending.0.take() else {
-                        return Response::new(super::full(""));
-                    };
-                    return logging::refused(&proxy, ctx, deny);
-                }
+    let mut pending = ClientGone(Some((proxy, ctx)));
+    async move {
+        let sent = match &pending.0 {
+            Some((proxy, _)) => send(proxy, out, timeout).await,
+            None => return Response::new(super::full("")),
+        };
+        let Some((proxy, ctx)) = pending.0.take() else {
+            return Response::new(super::full(""));
+        };
+        match (sent, retry) {
+            // An OAuth2 access token refused (revoked, or expired early): one new token,
+            // one retry. Boxed: an OAuth2 exchange is a large future, and rare.
+            (Ok(Ok(resp)), Some(retry)) if resp.status() == StatusCode::UNAUTHORIZED => {
+                Box::pin(again(proxy, *retry, ctx, timeout)).await
             }
+            (sent, _) => answer(proxy, sent, ctx, timeout),
         }
     }
-    let Some((_, mut ctx)) = pending.0.take() else {
-        return Response::new(super::full(""));
-    };
-    if let Some(scrubber) = rescrub {
-        ctx.scrub = scrubber;
+}
+
+/// The request once more with a new OAuth2 access token, after a 401.
+async fn again(
+    proxy: Arc<Proxy>,
+    retry: Retry,
+    ctx: Box<RequestCtx>,
+    timeout: std::time::Duration,
+) -> Response<Body> {
+    let mut pending = ClientGone(Some((proxy.clone(), ctx)));
+    match retry.again(&proxy).await {
+        Ok((req, scrubber)) => {
+            let sent = send(&proxy, Outgoing::Secret(req), timeout).await;
+            let Some((_, mut ctx)) = pending.0.take() else {
+                return Response::new(super::full(""));
+            };
+            ctx.scrub = scrubber;
+            answer(proxy, sent, ctx, timeout)
+        }
+        Err(deny) => {
+            let Some((_, ctx)) = pending.0.take() else {
+                return Response::new(super::full(""));
+            };
+            logging::refused(&proxy, ctx, deny)
+        }
     }
+}
+
+/// The upstream's answer for the client, or the 502/504 that says why there is none.
+fn answer(
+    proxy: Arc<Proxy>,
+    sent: Sent,
+    ctx: Box<RequestCtx>,
+    timeout: std::time::Duration,
+) -> Response<Body> {
     match sent {
         Ok(Ok(resp)) => response::filter(proxy, resp, ctx),
         Ok(Err(e)) => {
             proxy.metrics.upstream_errors.fetch_add(1, Relaxed);
+            let host = ctx.rec.host.clone();
             let detail = super::chain(&*e);
             let deny = Deny::Upstream {
                 detail: format!("{detail}{}", hint(&host, &detail)),
@@ -66,6 +101,7 @@ pub async fn forward(proxy: Arc<Proxy>, out: Outgoing, mut ctx: Box<RequestCtx>)
         }
         Err(_) => {
             proxy.metrics.upstream_timeouts.fetch_add(1, Relaxed);
+            let host = ctx.rec.host.clone();
             logging::refused(&proxy, ctx, Deny::UpstreamTimeout { host, after: timeout })
         }
     }
@@ -77,11 +113,12 @@ type Sent = Result<Result<Response<UpstreamBody>, BodyError>, tokio::time::error
 async fn send(proxy: &Proxy, out: Outgoing, timeout: std::time::Duration) -> Sent {
     match out {
         Outgoing::Passthrough(req) if req.uri().scheme_str() == Some("http") => {
+            // Boxed: plain passthrough is rare, and hyper-util's client future is large.
             let plain = async {
                 let resp = proxy.pools().plain.request(req).await?;
                 Ok(resp.map(UpstreamBody::new))
             };
-            tokio::time::timeout(timeout, plain).await
+            tokio::time::timeout(timeout, Box::pin(plain)).await
         }
         Outgoing::Passthrough(req) | Outgoing::Secret(req) => {
             tokio::time::timeout(timeout, proxy.pools().tls.send(req)).await

@@ -348,7 +348,7 @@ pub struct RequestCtx {
     pub scrub: Option<Arc<crate::scrub::Scrubber>>,
     /// An OAuth2 request without a body: sent again once with a new access token if the
     /// upstream answers 401.
-    pub retry: Option<forward::Retry>,
+    pub retry: Option<Box<forward::Retry>>,
 }
 
 impl RequestCtx {
@@ -385,18 +385,23 @@ pub enum Outgoing {
 }
 
 /// The whole pipeline for one request. Always answers; never panics on input.
-pub async fn handle(
+///
+/// A plain function returning its future (as [`forward::forward`]): an `async fn` would
+/// keep the request twice in the future hyper copies per request.
+pub fn handle(
     proxy: Arc<Proxy>,
     req: http::Request<Incoming>,
     client: SocketAddr,
     mode: Mode,
-) -> Response<Body> {
+) -> impl std::future::Future<Output = Response<Body>> + Send {
     // Boxed: it travels through every phase into the response body, and at ~700 bytes
     // each move was a copy (and a slot in each future that holds it).
     let mut ctx = Box::new(RequestCtx::new(&req, client, mode));
-    match request_phases(&proxy, req, &mut ctx).await {
-        Ok(out) => forward::forward(proxy, out, ctx).await,
-        Err(deny) => logging::refused(&proxy, ctx, deny),
+    async move {
+        match request_phases(&proxy, req, &mut ctx).await {
+            Ok(out) => forward::forward(proxy, out, ctx).await,
+            Err(deny) => logging::refused(&proxy, ctx, deny),
+        }
     }
 }
 
@@ -469,7 +474,7 @@ async fn request_phases(
     ctx.rec.decision = "allow";
     ctx.scrub = injected.scrubber(proxy, &allowed.payload);
     let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
-    ctx.retry = forward::Retry::for_request(&injected, &out);
+    ctx.retry = forward::Retry::for_request(&injected, &out).map(Box::new);
     Ok(out)
 }
 
