@@ -68,6 +68,20 @@ impl H1 {
     fn drive(&mut self, cx: &mut Context<'_>) -> bool {
         self.conn.as_mut().poll(cx).is_ready()
     }
+
+    /// [`H1::drive`], with wake-ups going nowhere when `quietly`, else to `cx`'s task.
+    fn drive_as(&mut self, quietly: bool, cx: &mut Context<'_>) -> bool {
+        if quietly {
+            self.drive(&mut quiet())
+        } else {
+            self.drive(cx)
+        }
+    }
+}
+
+/// Whether a connection idle since `since` has been kept long enough at `now`.
+fn expired(since: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(since) >= IDLE_TIMEOUT
 }
 
 /// A connection checked out for one request.
@@ -183,7 +197,7 @@ impl Pool {
                 }
                 slot.h1.pop()?
             };
-            if since.elapsed() >= IDLE_TIMEOUT {
+            if expired(since, Instant::now()) {
                 continue;
             }
             // One poll notices a close (or stray bytes) the upstream sent while it was idle.
@@ -251,11 +265,7 @@ impl Pool {
             None => idle.entry(key.as_str().to_string()).or_default(),
         };
         // The oldest are first: drop those kept too long, then make room.
-        let expired = slot
-            .h1
-            .iter()
-            .take_while(|(_, t)| now - *t >= IDLE_TIMEOUT)
-            .count();
+        let expired = slot.h1.iter().take_while(|(_, t)| expired(*t, now)).count();
         slot.h1.drain(..expired);
         if slot.h1.len() >= self.max_idle {
             slot.h1.remove(0);
@@ -268,7 +278,7 @@ impl Pool {
         let now = Instant::now();
         let mut idle = self.lock();
         idle.retain(|_, slot| {
-            slot.h1.retain(|(_, t)| now - *t < IDLE_TIMEOUT);
+            slot.h1.retain(|(_, t)| !expired(*t, now));
             if slot.h2.as_ref().is_some_and(|tx| tx.is_closed()) {
                 slot.h2 = None;
             }
@@ -290,16 +300,9 @@ async fn send_h1(
         // `UpstreamBody::poll_frame`. Only the connection answers, while it is polled here
         // (or when dropped), so the answer itself needs no wake-up.
         for quietly in [true, false] {
-            if let Some(c) = &mut h1 {
-                let ended = if quietly {
-                    c.drive(&mut quiet())
-                } else {
-                    c.drive(cx)
-                };
-                if ended {
-                    // Dropped, so that a request it never answered fails instead of waiting.
-                    h1 = None;
-                }
+            if h1.as_mut().is_some_and(|c| c.drive_as(quietly, cx)) {
+                // Dropped, so that a request it never answered fails instead of waiting.
+                h1 = None;
             }
             // Without its connection (dropped: the answer is an error, ready now) the answer
             // waits for this task, to be safe.
@@ -378,12 +381,7 @@ impl hyper::body::Body for UpstreamBody {
         let mut polled = Poll::Pending;
         for quietly in [true, true, false] {
             let Some(d) = &mut this.driver else { break };
-            let ended = if quietly {
-                d.h1.drive(&mut quiet())
-            } else {
-                d.h1.drive(cx)
-            };
-            if ended {
+            if d.h1.drive_as(quietly, cx) {
                 this.driver = None;
             }
             polled = Pin::new(&mut this.body).poll_frame(&mut quiet());

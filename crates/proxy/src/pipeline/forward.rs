@@ -34,13 +34,10 @@ pub fn forward(
     let timeout = proxy.config.upstream_timeout;
     // If the client goes away while we wait, hyper drops this future: the guard still
     // writes the audit line (the request may already have reached the upstream).
-    let mut pending = ClientGone(Some((proxy, ctx)));
+    let mut pending = ClientGone(Some((proxy.clone(), ctx)));
     async move {
-        let sent = match &pending.0 {
-            Some((proxy, _)) => send(proxy, out, timeout).await,
-            None => return Response::new(super::full("")),
-        };
-        let Some((proxy, ctx)) = pending.0.take() else {
+        let sent = send(&proxy, out, timeout).await;
+        let Some((_, ctx)) = pending.0.take() else {
             return Response::new(super::full(""));
         };
         match (sent, retry) {
