@@ -346,6 +346,12 @@ pub struct ExecArgs {
     /// The proxy's CA certificate. Default: $MACAROON_HOME/ca.pem.
     #[arg(long, value_name = "PEM")]
     pub ca: Option<std::path::PathBuf>,
+    /// Run the command without hiding the macaroon homes from it. By default (Linux) it
+    /// runs in its own user and mount namespaces where every home is an empty read-only
+    /// directory and the keyring's session bus is unreachable, so it holds its token and
+    /// nothing more. Without isolation it can read every root token and key in the home.
+    #[arg(long)]
+    pub no_isolate: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

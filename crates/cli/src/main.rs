@@ -44,6 +44,11 @@ impl From<ExitStatus> for ExitCode {
 }
 
 fn main() -> ExitCode {
+    // `exec`'s isolating stage: this binary re-run to hide the homes, then become the command.
+    #[cfg(target_os = "linux")]
+    if let Some(plan) = std::env::var_os(commands::exec::isolate::PLAN_VAR) {
+        return commands::exec::isolate::stage(plan);
+    }
     // A shell asking for completions (COMPLETE=bash macaroon -- ...) is answered here.
     commands::completions::answer_if_asked();
     let cli = Cli::parse();

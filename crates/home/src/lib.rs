@@ -107,7 +107,7 @@ pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
     }
     match std::env::var_os("MACAROON_HOME") {
         Some(h) if !h.is_empty() => Some(PathBuf::from(h)),
-        _ => dirs::config_dir().map(|d| d.join("macaroon")),
+        _ => default_home(),
     }
 }
 
@@ -236,10 +236,23 @@ impl PublicKeyFile for PublicKey {
 /// when set, else the platform store (found with `openssl-probe` on Linux, the keychain on
 /// macOS, the system store on Windows). Without any, the bundle holds the proxy CA alone.
 pub fn write_trust_bundle(home: &Path, ca: &Path) -> Result<PathBuf, HomeError> {
-    let ca_pem = fs::read_to_string(ca).map_err(|e| HomeError::Io {
+    let bundle = trust_bundle(&read_ca(ca)?);
+    let path = home.join(TRUST_BUNDLE_FILE);
+    fs::write(&path, bundle).map_err(|e| io_err(&path, e))?;
+    Ok(path)
+}
+
+/// Reads the proxy's CA certificate, saying how to create it when it is missing.
+pub fn read_ca(ca: &Path) -> Result<String, HomeError> {
+    fs::read_to_string(ca).map_err(|e| HomeError::Io {
         path: ca.display().to_string(),
         message: format!("{e}; run `macaroon-proxy run` once (it creates the CA) or pass --ca"),
-    })?;
+    })
+}
+
+/// The system's trusted roots followed by `ca_pem`: what tools that replace their trust
+/// store (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`) need to trust the proxy's CA as well.
+pub fn trust_bundle(ca_pem: &str) -> String {
     let roots: Vec<pem::Pem> = rustls_native_certs::load_native_certs()
         .certs
         .into_iter()
@@ -252,10 +265,13 @@ pub fn write_trust_bundle(home: &Path, ca: &Path) -> Result<PathBuf, HomeError> 
     if !bundle.is_empty() && !bundle.ends_with('\n') {
         bundle.push('\n');
     }
-    bundle.push_str(&ca_pem);
-    let path = home.join(TRUST_BUNDLE_FILE);
-    fs::write(&path, bundle).map_err(|e| io_err(&path, e))?;
-    Ok(path)
+    bundle.push_str(ca_pem);
+    bundle
+}
+
+/// The default home when neither `--home` nor `$MACAROON_HOME` names one.
+pub fn default_home() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("macaroon"))
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use crate::input::read_token;
 use crate::store::Store;
 use crate::ExitStatus;
 
+#[cfg(target_os = "linux")]
+pub mod isolate;
+
 /// Default lifetime of the token handed to the command.
 const DEFAULT_EXPIRES: &str = "15m";
 
@@ -61,11 +64,10 @@ const AWS_DUMMY_SECRET: &str = "macaroon-proxy-signs-for-you";
 /// The Python startup hook (see the file's comment); placed first on PYTHONPATH.
 const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
-fn python_hook(home: &Path) -> anyhow::Result<OsString> {
-    let dir = home.join("python");
+fn python_hook(dir: &Path) -> anyhow::Result<OsString> {
+    let dir = dir.join("python");
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    std::fs::write(dir.join("sitecustomize.py"), SITECUSTOMIZE)
-        .with_context(|| format!("could not write {}", dir.join("sitecustomize.py").display()))?;
+    write_if_changed(&dir.join("sitecustomize.py"), SITECUSTOMIZE)?;
     let mut paths = vec![dir];
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         paths.extend(std::env::split_paths(&existing));
@@ -95,15 +97,20 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         .or_else(|| std::env::var("MACAROON_PROXY").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
     let ca = args.ca.unwrap_or_else(|| home.join("ca.pem"));
-    let bundle = macaroon_home::write_trust_bundle(home, &ca)?;
-
     proxy_answers(&proxy)?;
-
     let (program, rest) = args.command.split_first().context("no command given after --")?;
-    let mut cmd = Command::new(program);
-    cmd.args(rest);
-    cmd.envs(proxy_env(&proxy, &bundle, &ca));
-    cmd.env("PYTHONPATH", python_hook(home)?);
+
+    let mut cmd;
+    if args.no_isolate {
+        // The command sees everything this user sees, the home included.
+        let bundle = macaroon_home::write_trust_bundle(home, &ca)?;
+        cmd = Command::new(program);
+        cmd.args(rest);
+        cmd.envs(proxy_env(&proxy, &bundle, &ca));
+        cmd.env("PYTHONPATH", python_hook(home)?);
+    } else {
+        cmd = isolated(home, &ca, &proxy, program, rest)?;
+    }
     cmd.env("MACAROON_TOKEN", &token);
     for var in &args.envs {
         cmd.env(var, &token);
@@ -114,6 +121,179 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         }
     }
     spawn(cmd, program)
+}
+
+/// The command, to be run by this binary's isolating stage (see [`isolate`]): the homes
+/// covered, `MACAROON_*` variables and the session bus address removed, and the CA, its
+/// bundle and the Python hook in a directory of their own outside every home.
+#[cfg(target_os = "linux")]
+fn isolated(
+    home: &Path,
+    ca: &Path,
+    proxy: &str,
+    program: &std::ffi::OsStr,
+    rest: &[OsString],
+) -> anyhow::Result<Command> {
+    let homes = homes_to_cover(home);
+    let runtime = runtime_dir(&homes)?;
+    let ca_pem = macaroon_home::read_ca(ca)?;
+    let trust = write_trust(&runtime, &ca_pem)?;
+    let plan = isolate::Plan {
+        cover: homes,
+        hide: session_bus_paths(),
+        read_only: vec![runtime.clone()],
+        refuse: std::env::var("MACAROON_EXEC_REFUSE")
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+    };
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg(program).args(rest);
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("MACAROON_") {
+            cmd.env_remove(var);
+        }
+    }
+    cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
+    cmd.envs(proxy_env(proxy, &trust.join(macaroon_home::TRUST_BUNDLE_FILE), &trust.join("ca.pem")));
+    cmd.env("PYTHONPATH", python_hook(&runtime)?);
+    cmd.env(isolate::PLAN_VAR, serde_json::to_string(&plan)?);
+    Ok(cmd)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn isolated(_: &Path, _: &Path, _: &str, _: &std::ffi::OsStr, _: &[OsString]) -> anyhow::Result<Command> {
+    bail!(
+        "exec can hide the macaroon home from the command only on Linux; run the command as \
+         another user or in a container, or pass --no-isolate to run it anyway (it could then \
+         read every root token and key in the home)"
+    )
+}
+
+/// Every macaroon home the command could find: the one in use, `$MACAROON_HOME`, and the
+/// default under the config directory; those that exist, resolved, once each.
+#[cfg(target_os = "linux")]
+fn homes_to_cover(home: &Path) -> Vec<std::path::PathBuf> {
+    let mut candidates = vec![home.to_path_buf()];
+    if let Some(h) = std::env::var_os("MACAROON_HOME").filter(|h| !h.is_empty()) {
+        candidates.push(h.into());
+    }
+    candidates.extend(macaroon_home::default_home());
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        candidates.push(Path::new(&h).join(".config/macaroon"));
+    }
+    let mut homes: Vec<std::path::PathBuf> = Vec::new();
+    for c in candidates {
+        if let Ok(real) = std::fs::canonicalize(&c) {
+            if !homes.contains(&real) {
+                homes.push(real);
+            }
+        }
+    }
+    homes
+}
+
+/// The session bus sockets and keyring directories a keyring client would use.
+#[cfg(target_os = "linux")]
+fn session_bus_paths() -> Vec<std::path::PathBuf> {
+    let mut paths = Vec::new();
+    if let Ok(address) = std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        for part in address.split(';') {
+            let Some(params) = part.strip_prefix("unix:") else {
+                continue;
+            };
+            for kv in params.split(',') {
+                if let Some(path) = kv.strip_prefix("path=") {
+                    paths.push(std::path::PathBuf::from(path));
+                }
+            }
+        }
+    }
+    let mut runtime_dirs: Vec<std::path::PathBuf> = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(Into::into)
+        .into_iter()
+        .collect();
+    runtime_dirs.push(format!("/run/user/{}", nix::unistd::getuid()).into());
+    for dir in runtime_dirs {
+        paths.push(dir.join("bus"));
+        paths.push(dir.join("keyring"));
+    }
+    let mut kept: Vec<std::path::PathBuf> = Vec::new();
+    for p in paths {
+        if std::fs::symlink_metadata(&p).is_ok() && !kept.contains(&p) {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+/// A directory of this user's, outside every home, for what the isolated command reads:
+/// `$XDG_RUNTIME_DIR/macaroon-exec`, else `macaroon-exec-UID` in the temporary directory.
+#[cfg(target_os = "linux")]
+fn runtime_dir(homes: &[std::path::PathBuf]) -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let uid = nix::unistd::getuid().as_raw();
+    let mut candidates = Vec::new();
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        candidates.push(std::path::PathBuf::from(d).join("macaroon-exec"));
+    }
+    candidates.push(std::env::temp_dir().join(format!("macaroon-exec-{uid}")));
+    let mut why = Vec::new();
+    for dir in candidates {
+        let parent = dir.parent().and_then(|p| std::fs::canonicalize(p).ok());
+        let Some(parent) = parent else {
+            why.push(format!("{} has no parent directory", dir.display()));
+            continue;
+        };
+        if homes.iter().any(|h| parent.starts_with(h)) {
+            why.push(format!("{} is inside a macaroon home", dir.display()));
+            continue;
+        }
+        let dir = parent.join(dir.file_name().unwrap_or_default());
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o022 == 0 => {
+                return Ok(dir);
+            }
+            Ok(_) => why.push(format!(
+                "{} is not a directory of this user's that only it may write",
+                dir.display()
+            )),
+            Err(e) => why.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    bail!(
+        "no private directory for the command's CA bundle ({}); set XDG_RUNTIME_DIR or TMPDIR \
+         to a directory of your own",
+        why.join("; ")
+    )
+}
+
+/// Writes `ca.pem` and its bundle under `runtime`, in a directory named by their content
+/// (two execs with different CAs never share one), each file replaced whole.
+#[cfg(target_os = "linux")]
+fn write_trust(runtime: &Path, ca_pem: &str) -> anyhow::Result<std::path::PathBuf> {
+    use sha2::Digest;
+    let bundle = macaroon_home::trust_bundle(ca_pem);
+    let digest = sha2::Sha256::digest(bundle.as_bytes());
+    let dir = runtime.join(format!("trust-{}", hex::encode(&digest[..6])));
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    for (name, text) in [("ca.pem", ca_pem), (macaroon_home::TRUST_BUNDLE_FILE, bundle.as_str())] {
+        write_if_changed(&dir.join(name), text)?;
+    }
+    Ok(dir)
+}
+
+/// Replaces `path` whole with `text` (write, then rename), unless it already holds it: a
+/// command starting meanwhile never reads half a file.
+fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, text).with_context(|| format!("could not write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))
 }
 
 /// Fails early, saying how to fix it, when nothing listens where the command would be sent:
