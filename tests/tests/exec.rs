@@ -201,3 +201,161 @@ print(len(OpenAI().models.list().data))
         Some(format!("Bearer {SECRET}").as_str())
     );
 }
+
+/// What a command under exec tries, by every path it could know, to get more than its
+/// token: each line it prints starting with `GOT` is a leak.
+const PRYING: &str = r#"
+H="$1"; D="$2"
+for f in "$H"/tokens/* "$H"/proxy.key "$H"/issuer.key "$H"/tokens.json "$D"/secret; do
+  cat "$f" >/dev/null 2>&1 && echo "GOT read $f"
+done
+[ -n "$(ls -A "$H" 2>/dev/null)" ] && echo "GOT list $H"
+[ -n "$(ls -A "$D" 2>/dev/null)" ] && echo "GOT list $D"
+ls -A "/proc/$PPID/root$H" >/dev/null 2>&1 && echo "GOT /proc/$PPID/root$H"
+ls -A "/proc/1/root$H" >/dev/null 2>&1 && echo "GOT /proc/1/root$H"
+umount "$H" 2>/dev/null && echo "GOT umount $H"
+touch "$H/planted" 2>/dev/null && echo "GOT write $H"
+env | grep -q '^MACAROON_HOME=' && echo "GOT MACAROON_HOME"
+env | grep -q '^DBUS_SESSION_BUS_ADDRESS=' && echo "GOT DBUS_SESSION_BUS_ADDRESS"
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$3" 2>/dev/null && echo "GOT bus $3"
+"$4" attenuate other --expires 1h >/dev/null 2>&1 && echo "GOT attenuate other"
+curl -sS -o /dev/null -w 'call %{http_code}\n' "https://$5/v1/refunds" -H "Authorization: Bearer $API_KEY"
+"#;
+
+/// Runs PRYING under `macaroon exec`, with a second home at `~/.config/macaroon` (HOME is
+/// a fresh directory) and a listening "session bus" socket.
+fn pry(w: &World, extra: &[&str], env: &[(&str, &str)]) -> e2e::Run {
+    w.s.run_stdin(
+        "macaroon",
+        &["wrap", "other", "--host", HOST, "--force"],
+        "sk_other_root",
+    )
+    .ok();
+    let user = tempfile::tempdir().expect("user home");
+    let second = user.path().join(".config/macaroon");
+    std::fs::create_dir_all(&second).expect("second home");
+    std::fs::write(second.join("secret"), "root token").expect("secret");
+    let bus = user.path().join("bus");
+    let _listener = std::os::unix::net::UnixListener::bind(&bus).expect("bus");
+    let macaroon = e2e::bin_dir().join("macaroon");
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.arg("exec")
+        .args(["--token", "api", "--env", "API_KEY", "--method", "GET"])
+        .args(extra)
+        .args(["--proxy", &w.proxy.url(), "--", "sh", "-c", PRYING, "pry"])
+        .arg(w.s.home())
+        .arg(&second)
+        .arg(&bus)
+        .arg(&macaroon)
+        .arg(HOST)
+        .env("HOME", user.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", bus.display()));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    e2e::Run::from(cmd.output().expect("run exec"))
+}
+
+#[test]
+fn exec_hides_every_home_and_the_keyring_from_the_command() {
+    let w = world();
+    // Without isolation the same script reads the other root token and the keys: the
+    // checks below can fail.
+    let open = pry(&w, &["--no-isolate"], &[]);
+    open.ok();
+    for leak in ["GOT read", "GOT list", "GOT attenuate other", "GOT bus"] {
+        assert!(
+            open.stdout.contains(leak),
+            "{leak} without isolation:\n{}",
+            open.stdout
+        );
+    }
+    std::fs::remove_file(w.s.home().join("planted")).expect("planted without isolation");
+    let run = pry(&w, &[], &[]);
+    run.ok();
+    assert!(!run.stdout.contains("GOT"), "leaks under exec:\n{}", run.stdout);
+    // Its own call, with its own narrowed token, still goes through the proxy.
+    assert!(run.stdout.contains("call 200"), "{}", run.stdout);
+    assert!(
+        w.s.home().join("tokens").exists(),
+        "the home is untouched outside"
+    );
+    assert!(!w.s.home().join("planted").exists());
+}
+
+#[test]
+fn exec_falls_back_to_landlock_where_user_namespaces_are_refused() {
+    let w = world();
+    let run = pry(&w, &[], &[("MACAROON_EXEC_REFUSE", "userns")]);
+    run.ok();
+    // Landlock cannot hide a path-named socket; everything else holds.
+    let leaks: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("GOT") && !l.starts_with("GOT bus"))
+        .collect();
+    assert!(leaks.is_empty(), "leaks under Landlock:\n{}", run.stdout);
+    assert!(run.stdout.contains("call 200"), "{}", run.stdout);
+}
+
+#[test]
+fn exec_refuses_when_it_cannot_isolate_and_names_the_escape() {
+    let w = world();
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args([
+        "exec",
+        "--token",
+        "api",
+        "--proxy",
+        &w.proxy.url(),
+        "--",
+        "echo",
+        "ran",
+    ])
+    .env("MACAROON_EXEC_REFUSE", "userns,landlock");
+    let run = e2e::Run::from(cmd.output().expect("run exec"));
+    run.code(2);
+    assert!(!run.stdout.contains("ran"), "the command ran: {}", run.stdout);
+    for word in ["user namespaces", "Landlock", "--no-isolate"] {
+        assert!(run.stderr.contains(word), "{word}: {}", run.stderr);
+    }
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args([
+        "exec",
+        "--no-isolate",
+        "--token",
+        "api",
+        "--proxy",
+        &w.proxy.url(),
+        "--",
+        "echo",
+        "ran",
+    ])
+    .env("MACAROON_EXEC_REFUSE", "userns,landlock");
+    let run = e2e::Run::from(cmd.output().expect("run exec"));
+    run.ok();
+    assert_eq!(run.out(), "ran");
+}
+
+#[test]
+fn exec_passes_signals_and_the_exit_status_through_isolation() {
+    let w = world();
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args([
+        "exec",
+        "--token",
+        "api",
+        "--proxy",
+        &w.proxy.url(),
+        "--",
+        "sh",
+        "-c",
+        "kill -TERM $$",
+    ]);
+    let status = cmd.status().expect("run exec");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    let run = exec(&w, &["--token", "api"], "exit 42");
+    run.code(42);
+}

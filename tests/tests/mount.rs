@@ -82,6 +82,12 @@ fn each_read_is_a_fresh_narrowed_token_and_ctrl_c_unmounts() {
         "ghp_MOUNT",
     )
     .ok();
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "unshown", "--host", "api.example.com"],
+        "sk_unshown",
+    )
+    .ok();
     std::fs::write(
         s.home().join("mount.toml"),
         "expires = \"2m\"\n[files.stripe]\nexpires = \"10m\"\nmethods = [\"GET\"]\n",
@@ -92,6 +98,7 @@ fn each_read_is_a_fresh_narrowed_token_and_ctrl_c_unmounts() {
         .cmd("macaroon")
         .args(["mount"])
         .arg(dir.path())
+        .args(["--token", "stripe", "--token", "github"])
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mount");
@@ -101,9 +108,15 @@ fn each_read_is_a_fresh_narrowed_token_and_ctrl_c_unmounts() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["github", "stripe"]);
+    assert_eq!(names, ["github", "stripe"], "only the named tokens");
     let file = dir.path().join("stripe");
     let a = std::fs::read_to_string(&file).expect("read").trim().to_string();
+    let size = std::fs::metadata(&file).expect("stat").len();
+    assert_eq!(
+        size,
+        a.len() as u64 + 1,
+        "the file's size is a token's (and newline)"
+    );
     // Tokens are deterministic within a second (same caveats, same signature); the next
     // read in a later second must differ.
     let second = unix_second();
@@ -186,11 +199,26 @@ fn a_bad_policy_is_refused_before_mounting() {
     )
     .expect("config");
     let dir = tempfile::tempdir().expect("dir");
-    let run = s.run("macaroon", &["mount", dir.path().to_str().expect("utf8")]);
+    let at = dir.path().to_str().expect("utf8");
+    let run = s.run("macaroon", &["mount", at, "--token", "stripe"]);
     run.code(2);
     assert!(run.stderr.contains("the policy for \"stripe\""), "{}", run.stderr);
     std::fs::write(s.home().join("mount.toml"), "[files.nope]\nexpires = \"1m\"\n").expect("config");
-    let run = s.run("macaroon", &["mount", dir.path().to_str().expect("utf8")]);
+    let run = s.run("macaroon", &["mount", at, "--token", "stripe"]);
     run.code(2);
-    assert!(run.stderr.contains("not a stored token"), "{}", run.stderr);
+    assert!(run.stderr.contains("add --token nope"), "{}", run.stderr);
+    let run = s.run("macaroon", &["mount", at, "--token", "nope"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("\"nope\" is not a stored token"),
+        "{}",
+        run.stderr
+    );
+    let run = s.run("macaroon", &["mount", at]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("--token"),
+        "a token must be named: {}",
+        run.stderr
+    );
 }

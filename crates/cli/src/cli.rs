@@ -228,13 +228,13 @@ Examples:
   macaroon exec --token gh --env GH_TOKEN --method GET -- gh api /user")]
     Exec(ExecArgs),
 
-    /// Mount a read-only directory of stored tokens (Linux, FUSE): each read is a fresh token.
+    /// Mount a read-only directory of named tokens (Linux, FUSE): each read is a fresh token.
     ///
-    /// One file per stored token; every read returns a newly narrowed, short-lived token.
-    /// Ctrl-C unmounts.
+    /// One file per --token NAME (never every stored token); every read returns a newly
+    /// narrowed token (the attenuation flags; --expires defaults to 5m). Ctrl-C unmounts.
     ///
-    /// Per-file policies come from $MACAROON_HOME/mount.toml (or --config):
-    ///   expires = "5m"            # default for every file
+    /// Per-file policies, added to the flags, come from $MACAROON_HOME/mount.toml (or --config):
+    ///   expires = "5m"            # default for every file without --expires
     ///   [files.stripe]
     ///   expires = "10m"
     ///   paths = ["/v1/charges"]
@@ -244,12 +244,18 @@ Examples:
         verbatim_doc_comment,
         after_help = "\
 Examples:
-  macaroon mount ~/tokens &
-  cat ~/tokens/stripe          # a token that expires in 5 minutes"
+  macaroon mount ~/tokens --token stripe --method GET &
+  cat ~/tokens/stripe          # a GET-only token that expires in 5 minutes"
     )]
     Mount {
         /// An existing empty directory to mount on.
         dir: std::path::PathBuf,
+        /// A stored token to serve, as a file of the same name (repeatable).
+        #[arg(long = "token", value_name = "NAME", required = true, add = stored_names())]
+        tokens: Vec<String>,
+        /// Caveats every read adds; --expires defaults to 5m.
+        #[command(flatten)]
+        attenuation: Attenuation,
         /// The policy file. Default: $MACAROON_HOME/mount.toml (optional).
         #[arg(long, value_name = "TOML")]
         config: Option<std::path::PathBuf>,
@@ -418,7 +424,7 @@ pub struct TokenArg {
 }
 
 /// Caveats to add, shared by every command that narrows a token.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct Attenuation {
     /// Expire this long from now (e.g. 10m, 1h 30m, 7d).
     #[arg(long, value_name = "DURATION")]

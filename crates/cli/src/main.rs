@@ -139,7 +139,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::Exec(args) => return commands::exec::run(args, &home, &store),
         #[cfg(target_os = "linux")]
-        Command::Mount { dir, config } => commands::mount::run(&dir, config, &home, store)?,
+        Command::Mount {
+            dir,
+            tokens,
+            attenuation,
+            config,
+        } => commands::mount::run(&dir, &tokens, attenuation, config, &home, store)?,
         #[cfg(not(target_os = "linux"))]
         Command::Mount { .. } => anyhow::bail!("macaroon mount needs Linux and FUSE"),
         Command::List { json, names } => commands::list::run(json, names, &store)?,

@@ -1,5 +1,7 @@
-//! `macaroon mount DIR`: a read-only FUSE directory with one file per stored token.
-//! Opening a file mints a fresh, short-lived token narrowed by the file's policy, so a
+//! `macaroon mount DIR --token NAME...`: a read-only FUSE directory with one file per named
+//! token (never every stored one: a mount is handed to a script, which should see only the
+//! keys it was meant to use). Opening a file mints a fresh, short-lived token narrowed by
+//! the flags and the file's policy, so a
 //! script that reads `~/tokens/stripe` where it would read a key file gets a token that
 //! expires in minutes. Every open is audited.
 
@@ -51,13 +53,10 @@ pub struct MountConfig {
 }
 
 impl FilePolicy {
-    fn attenuation(&self, default_expires: &str) -> Attenuation {
+    /// The file's own caveats, added to the flags' (its `expires` too: the earlier wins).
+    fn attenuation(&self) -> Attenuation {
         Attenuation {
-            expires: Some(
-                self.expires
-                    .clone()
-                    .unwrap_or_else(|| default_expires.to_string()),
-            ),
+            expires: self.expires.clone(),
             paths: self.paths.clone(),
             methods: self.methods.clone(),
             caveats: self.caveats.clone(),
@@ -68,7 +67,11 @@ impl FilePolicy {
 
 struct Entry {
     name: String,
-    attenuation: Attenuation,
+    /// The flags' caveats, then the file's policy: every read carries both.
+    attenuations: [Attenuation; 2],
+    /// The length of a token read from it (the same for every read: the caveats are the
+    /// same, and a time is always written in as many characters).
+    size: u64,
 }
 
 struct TokenFs {
@@ -87,7 +90,7 @@ impl TokenFs {
         let dir = ino == ROOT;
         FileAttr {
             ino,
-            size: 0,
+            size: self.entry(ino).map_or(0, |e| e.size),
             blocks: 0,
             atime: self.started,
             mtime: self.started,
@@ -116,15 +119,20 @@ impl TokenFs {
     /// A fresh narrowed token for `entry`, and a line for the audit log.
     fn mint(&self, entry: &Entry) -> anyhow::Result<(String, String)> {
         let now = SystemTime::now();
-        let caveats = entry.attenuation.caveats(now)?;
+        let mut caveats = entry.attenuations[0].caveats(now)?;
+        caveats.extend(entry.attenuations[1].caveats(now)?);
         let stored = self.store.get(&entry.name)?.context("the stored token is gone")?;
         let token = caveats
             .iter()
             .fold(caveat::Token::decode(&stored)?, |t, c| t.attenuate(c));
-        let expires = caveats.iter().find_map(|c| match c {
-            caveat::Caveat::TimeBefore(t) => Some(caveat::fmt_time(*t)),
-            _ => None,
-        });
+        let expires = caveats
+            .iter()
+            .filter_map(|c| match c {
+                caveat::Caveat::TimeBefore(t) => Some(*t),
+                _ => None,
+            })
+            .min()
+            .map(caveat::fmt_time);
         let line = serde_json::json!({
             "time": caveat::fmt_time(now), "file": entry.name,
             "token": token.signature_fingerprint(), "expires": expires,
@@ -256,13 +264,16 @@ pub fn load_config(path: &Path, explicit: bool) -> anyhow::Result<MountConfig> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => MountConfig::default(),
         Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
     };
-    let default = config.expires.clone().unwrap_or_else(|| DEFAULT_EXPIRES.into());
-    FilePolicy::default()
-        .attenuation(&default)
+    if let Some(expires) = &config.expires {
+        Attenuation {
+            expires: Some(expires.clone()),
+            ..Attenuation::default()
+        }
         .caveats(SystemTime::now())
-        .context("the default expires in the mount config")?;
+        .with_context(|| format!("the default expires in {}", path.display()))?;
+    }
     for (name, p) in &config.files {
-        p.attenuation(&default)
+        p.attenuation()
             .caveats(SystemTime::now())
             .with_context(|| format!("the policy for {name:?} in {}", path.display()))?;
     }
@@ -270,19 +281,37 @@ pub fn load_config(path: &Path, explicit: bool) -> anyhow::Result<MountConfig> {
 }
 
 /// Runs `mount` until SIGINT or SIGTERM, then unmounts.
-pub fn run(dir: &Path, config_path: Option<PathBuf>, home: &Path, store: Store) -> anyhow::Result<()> {
+pub fn run(
+    dir: &Path,
+    tokens: &[String],
+    flags: Attenuation,
+    config_path: Option<PathBuf>,
+    home: &Path,
+    store: Store,
+) -> anyhow::Result<()> {
     let explicit = config_path.is_some();
     let config_path = config_path.unwrap_or_else(|| home.join("mount.toml"));
     let config = load_config(&config_path, explicit)?;
-    let default = config.expires.clone().unwrap_or_else(|| DEFAULT_EXPIRES.into());
-    let names: Vec<String> = store.list()?.into_iter().map(|e| e.name).collect();
-    if names.is_empty() {
-        bail!("no stored tokens to mount; wrap a key first with: macaroon wrap NAME --host HOST");
+    let default_expires = config.expires.clone().unwrap_or_else(|| DEFAULT_EXPIRES.into());
+    let shown_expires = flags.expires.clone().unwrap_or_else(|| default_expires.clone());
+    flags
+        .caveats(SystemTime::now())
+        .context("the attenuation flags")?;
+    let mut names: Vec<String> = Vec::new();
+    for name in tokens {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    for name in &names {
+        if store.get(name)?.is_none() {
+            bail!("{name:?} is not a stored token (see: macaroon list)");
+        }
     }
     for name in config.files.keys() {
         if !names.contains(name) {
             bail!(
-                "{} has a policy for {name:?}, which is not a stored token (see: macaroon list)",
+                "{} has a policy for {name:?}, which is not mounted; add --token {name}",
                 config_path.display()
             );
         }
@@ -301,18 +330,27 @@ pub fn run(dir: &Path, config_path: Option<PathBuf>, home: &Path, store: Store) 
         .with_context(|| format!("could not open {}", log_path.display()))?;
     let entries = names
         .iter()
-        .map(|n| Entry {
-            name: n.clone(),
-            attenuation: config
+        .map(|n| {
+            let mut own = flags.clone();
+            let mut policy = config
                 .files
                 .get(n)
-                .cloned()
-                .unwrap_or_default()
-                .attenuation(&default),
+                .map(FilePolicy::attenuation)
+                .unwrap_or_default();
+            // Without --expires, the file's own lifetime (else the config's default) is
+            // the one; with it, both hold.
+            if own.expires.is_none() {
+                own.expires = Some(policy.expires.take().unwrap_or_else(|| default_expires.clone()));
+            }
+            Entry {
+                name: n.clone(),
+                attenuations: [own, policy],
+                size: 0,
+            }
         })
         .collect();
     use std::os::unix::fs::MetadataExt;
-    let fs = TokenFs {
+    let mut fs = TokenFs {
         entries,
         store,
         open: HashMap::new(),
@@ -322,6 +360,10 @@ pub fn run(dir: &Path, config_path: Option<PathBuf>, home: &Path, store: Store) 
         gid: meta.gid(),
         started: SystemTime::now(),
     };
+    for i in 0..fs.entries.len() {
+        let (token, _) = fs.mint(&fs.entries[i])?;
+        fs.entries[i].size = token.len() as u64 + 1;
+    }
     let options = [
         MountOption::RO,
         MountOption::FSName("macaroon".into()),
@@ -341,7 +383,7 @@ pub fn run(dir: &Path, config_path: Option<PathBuf>, home: &Path, store: Store) 
         "Mounted {} token file(s) at {}; each read is a fresh token ({} unless configured). Audit: {}. Ctrl-C to unmount.",
         names.len(),
         dir.display(),
-        default,
+        shown_expires,
         log_path.display()
     );
     let _ = signals.forever().next();

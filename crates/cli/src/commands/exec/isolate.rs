@@ -61,7 +61,9 @@ pub fn stage(plan: OsString) -> ExitCode {
     let plan: Plan = match plan.to_str().map(serde_json::from_str) {
         Some(Ok(p)) => p,
         _ => {
-            eprintln!("macaroon: {PLAN_VAR} does not hold an isolation plan; run the command with `macaroon exec`");
+            eprintln!(
+                "macaroon: {PLAN_VAR} does not hold an isolation plan; run the command with `macaroon exec`"
+            );
             return ExitCode::from(2);
         }
     };
@@ -147,17 +149,23 @@ fn namespaces(plan: &Plan) -> Result<(), String> {
         .map_err(|e| format!("making / private: {e}"))?;
     let sealed = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     for dir in &plan.read_only {
-        mount(Some(dir.as_path()), dir.as_path(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
-            .and_then(|()| {
-                mount(
-                    none,
-                    dir.as_path(),
-                    none,
-                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | sealed,
-                    none,
-                )
-            })
-            .map_err(|e| format!("binding {} read-only: {e}", dir.display()))?;
+        mount(
+            Some(dir.as_path()),
+            dir.as_path(),
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+        .and_then(|()| {
+            mount(
+                none,
+                dir.as_path(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | sealed,
+                none,
+            )
+        })
+        .map_err(|e| format!("binding {} read-only: {e}", dir.display()))?;
     }
     let empty_dir = |dir: &Path| {
         mount(

@@ -97,7 +97,6 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         .or_else(|| std::env::var("MACAROON_PROXY").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
     let ca = args.ca.unwrap_or_else(|| home.join("ca.pem"));
-    proxy_answers(&proxy)?;
     let (program, rest) = args.command.split_first().context("no command given after --")?;
 
     let mut cmd;
@@ -120,6 +119,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
             cmd.env(var, value);
         }
     }
+    proxy_answers(&proxy)?;
     spawn(cmd, program)
 }
 
@@ -154,7 +154,11 @@ fn isolated(
         }
     }
     cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
-    cmd.envs(proxy_env(proxy, &trust.join(macaroon_home::TRUST_BUNDLE_FILE), &trust.join("ca.pem")));
+    cmd.envs(proxy_env(
+        proxy,
+        &trust.join(macaroon_home::TRUST_BUNDLE_FILE),
+        &trust.join("ca.pem"),
+    ));
     cmd.env("PYTHONPATH", python_hook(&runtime)?);
     cmd.env(isolate::PLAN_VAR, serde_json::to_string(&plan)?);
     Ok(cmd)
@@ -278,7 +282,10 @@ fn write_trust(runtime: &Path, ca_pem: &str) -> anyhow::Result<std::path::PathBu
     let digest = sha2::Sha256::digest(bundle.as_bytes());
     let dir = runtime.join(format!("trust-{}", hex::encode(&digest[..6])));
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    for (name, text) in [("ca.pem", ca_pem), (macaroon_home::TRUST_BUNDLE_FILE, bundle.as_str())] {
+    for (name, text) in [
+        ("ca.pem", ca_pem),
+        (macaroon_home::TRUST_BUNDLE_FILE, bundle.as_str()),
+    ] {
         write_if_changed(&dir.join(name), text)?;
     }
     Ok(dir)
