@@ -359,3 +359,34 @@ fn exec_passes_signals_and_the_exit_status_through_isolation() {
     let run = exec(&w, &["--token", "api"], "exit 42");
     run.code(42);
 }
+
+#[test]
+fn exec_warns_that_an_old_node_bypasses_the_proxy() {
+    let Ok(out) = std::process::Command::new("node").arg("--version").output() else {
+        return e2e::skip_or_fail("node is not installed");
+    };
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let w = world();
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args([
+        "exec",
+        "--token",
+        "api",
+        "--proxy",
+        &w.proxy.url(),
+        "--",
+        "node",
+        "-e",
+    ])
+    .arg("console.log(process.env.NODE_USE_ENV_PROXY)");
+    let run = e2e::Run::from(cmd.output().expect("run exec"));
+    run.ok();
+    assert_eq!(run.out(), "1");
+    let old = version.starts_with("v20.") || version.starts_with("v18.");
+    assert_eq!(
+        run.stderr.contains("ignores HTTPS_PROXY"),
+        old,
+        "Node {version}: {}",
+        run.stderr
+    );
+}

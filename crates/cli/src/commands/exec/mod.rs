@@ -39,7 +39,77 @@ pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, Os
         env.push((var, bundle.into()));
     }
     env.push(("NODE_EXTRA_CA_CERTS", ca.into()));
+    // Node 22.21+ and 24.5+ read the proxy variables only when asked to.
+    env.push(("NODE_USE_ENV_PROXY", "1".into()));
+    if let Ok((host, port)) = proxy_host_port(proxy) {
+        // Java reads no proxy variable, only system properties; the JVM picks these up.
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let mut opts = format!(
+            "-Dhttps.proxyHost={host} -Dhttps.proxyPort={port} -Dhttp.proxyHost={host} \
+             -Dhttp.proxyPort={port} -Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]"
+        );
+        if let Some(existing) = std::env::var_os("JAVA_TOOL_OPTIONS").filter(|v| !v.is_empty()) {
+            opts = format!("{} {opts}", existing.to_string_lossy());
+        }
+        env.push(("JAVA_TOOL_OPTIONS", opts.into()));
+    }
     env
+}
+
+/// The host and port of the proxy URL.
+fn proxy_host_port(proxy: &str) -> anyhow::Result<(String, u16)> {
+    let uri: http::Uri = proxy
+        .parse()
+        .with_context(|| format!("--proxy {proxy:?} is not a URL; use e.g. http://127.0.0.1:8080"))?;
+    let host = uri
+        .host()
+        .unwrap_or("127.0.0.1")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    });
+    Ok((host, port))
+}
+
+/// Warns when the command is a Node too old to honour `NODE_USE_ENV_PROXY`: its `fetch`
+/// and `https` requests would go straight to the real host with the token as the key.
+fn warn_about_old_node(program: &std::ffi::OsStr) {
+    let base = Path::new(program).file_name().unwrap_or_default();
+    if base != "node" && base != "nodejs" {
+        return;
+    }
+    let Ok(out) = Command::new(program).arg("--version").output() else {
+        return;
+    };
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if node_honours_env_proxy(&version) == Some(false) {
+        eprintln!(
+            "macaroon: warning: Node {version} ignores HTTPS_PROXY for fetch and https \
+             (NODE_USE_ENV_PROXY needs Node 22.21 or 24.5), so its requests will bypass the \
+             proxy and fail; use a newer Node, or point the SDK's base URL at the proxy"
+        );
+    }
+}
+
+/// Whether a `node --version` answer (`v22.21.0`) honours `NODE_USE_ENV_PROXY`.
+fn node_honours_env_proxy(version: &str) -> Option<bool> {
+    let mut parts = version.trim().strip_prefix('v')?.split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some(match major {
+        0..=21 | 23 => false,
+        22 => minor >= 21,
+        24 => minor >= 5,
+        _ => true,
+    })
 }
 
 /// What an AWS SDK reads for `--aws`: dummy keys (the client signs with them; the proxy
@@ -120,6 +190,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         }
     }
     proxy_answers(&proxy)?;
+    warn_about_old_node(program);
     spawn(cmd, program)
 }
 
@@ -306,19 +377,8 @@ fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Fails early, saying how to fix it, when nothing listens where the command would be sent:
 /// otherwise every request of the command fails with a connection error of its own words.
 fn proxy_answers(proxy: &str) -> anyhow::Result<()> {
-    let uri: http::Uri = proxy
-        .parse()
-        .with_context(|| format!("--proxy {proxy:?} is not a URL; use e.g. http://127.0.0.1:8080"))?;
-    let host = uri
-        .host()
-        .unwrap_or("127.0.0.1")
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") {
-        443
-    } else {
-        80
-    });
+    let (host, port) = proxy_host_port(proxy)?;
+    let host = host.as_str();
     let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
         .with_context(|| format!("cannot resolve the proxy host {host:?} of {proxy}"))?
         .collect();
@@ -357,4 +417,40 @@ fn spawn(mut cmd: Command, program: &std::ffi::OsStr) -> anyhow::Result<ExitStat
     Ok(ExitStatus::External(
         status.code().unwrap_or(1).clamp(0, 255) as u8
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_versions_that_honour_the_proxy_variables() {
+        for (v, ok) in [
+            ("v20.20.2", Some(false)),
+            ("v22.20.0", Some(false)),
+            ("v22.21.0", Some(true)),
+            ("v23.11.0", Some(false)),
+            ("v24.4.1", Some(false)),
+            ("v24.5.0", Some(true)),
+            ("v25.0.0", Some(true)),
+            ("garbage", None),
+        ] {
+            assert_eq!(node_honours_env_proxy(v), ok, "{v}");
+        }
+    }
+
+    #[test]
+    fn java_gets_the_proxy_as_system_properties() {
+        let env = proxy_env("http://127.0.0.1:9999", Path::new("/b"), Path::new("/c"));
+        let java = env
+            .iter()
+            .find(|(k, _)| *k == "JAVA_TOOL_OPTIONS")
+            .map(|(_, v)| v.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(
+            java.contains("-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=9999"),
+            "{java}"
+        );
+        assert!(env.iter().any(|(k, v)| *k == "NODE_USE_ENV_PROXY" && v == "1"));
+    }
 }
