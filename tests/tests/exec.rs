@@ -390,3 +390,79 @@ fn exec_warns_that_an_old_node_bypasses_the_proxy() {
         run.stderr
     );
 }
+
+/// `macaroon exec --sandbox ARGS -- sh -c SCRIPT` in the world's home.
+fn sandboxed(w: &World, args: &[&str], script: &str) -> e2e::Run {
+    if let Some(why) = e2e::missing_tool("iptables", "apt-get install iptables") {
+        e2e::skip_or_fail(why);
+    }
+    exec(w, &[&["--sandbox"], args].concat(), script)
+}
+
+#[test]
+fn node_20_fetch_and_https_get_go_through_the_proxy_under_sandbox() {
+    if e2e::missing_tool("node", "apt-get install nodejs").is_some() {
+        return e2e::skip_or_fail("node is not installed");
+    }
+    let w = world_for("api.stripe.com", "bearer", &[]);
+    let script = r#"node -e '
+const https = require("https");
+const auth = { Authorization: "Bearer " + process.env.STRIPE_API_KEY };
+fetch("https://api.stripe.com/v1/charges", { headers: auth })
+  .then(r => { console.log("fetch " + r.status);
+    https.get("https://api.stripe.com/v1/customers", { headers: auth },
+      res => { console.log("https.get " + res.statusCode); res.resume(); });
+  })
+  .catch(e => { console.log("fetch failed " + e.cause); process.exit(3); });
+'"#;
+    let run = sandboxed(&w, &["--token", "api", "--env", "STRIPE_API_KEY"], script);
+    run.ok();
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        ["fetch 200", "https.get 200"],
+        "{}",
+        run.stderr
+    );
+    let seen = w.up.seen();
+    assert_eq!(seen.len(), 2);
+    for r in &seen {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {SECRET}").as_str())
+        );
+    }
+}
+
+#[test]
+fn under_sandbox_nothing_leaves_but_through_the_proxy() {
+    let w = world();
+    let up_port = w.up.addr.port();
+    let script = format!(
+        r#"curl -sS --noproxy '*' -o /dev/null -w 'sealed %{{http_code}}\n' https://{HOST}/v1/charges -H "Authorization: Bearer $API_KEY"
+curl -sS -o /dev/null -w 'other %{{http_code}}\n' https://{OTHER}/v1/charges -H "Authorization: Bearer $API_KEY"
+curl -sS -m 5 -o /dev/null https://1.1.1.1/ 2>/dev/null || echo "raw ip refused"
+curl -sS -m 5 -o /dev/null -k https://127.0.0.1:{up_port}/ 2>/dev/null || echo "host loopback refused"
+python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("8.8.8.8", 53))' 2>/dev/null || echo "udp refused""#
+    );
+    let run = sandboxed(&w, &["--token", "api", "--env", "API_KEY"], &script);
+    run.ok();
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "sealed 200",
+            "other 403",
+            "raw ip refused",
+            "host loopback refused",
+            "udp refused"
+        ],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.up.seen().len(), 1, "only the sealed call reached the upstream");
+    let audit = std::fs::read_to_string(&w.proxy.audit_path).unwrap_or_default();
+    let other: Vec<&str> = audit.lines().filter(|l| l.contains(OTHER)).collect();
+    assert!(
+        other.iter().any(|l| l.contains("\"decision\":\"deny\"")),
+        "the refused host is audited: {audit}"
+    );
+}

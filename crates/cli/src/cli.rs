@@ -358,6 +358,13 @@ pub struct ExecArgs {
     /// nothing more. Without isolation it can read every root token and key in the home.
     #[arg(long)]
     pub no_isolate: bool,
+    /// Linux: also give the command a network of its own whose only way out is the proxy.
+    /// Every name resolves to an address that stands for it, and every TCP connection to
+    /// one becomes a CONNECT through the proxy, so runtimes that ignore HTTPS_PROXY (Node
+    /// before 22.21, Java, many Go programs) still go through it; raw IPs, UDP and the
+    /// host's loopback services are unreachable. Needs iptables.
+    #[arg(long, conflicts_with = "no_isolate")]
+    pub sandbox: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

@@ -44,6 +44,9 @@ pub struct Plan {
     /// `userns`, `landlock`. It can only take isolation away and then make exec refuse.
     #[serde(default)]
     pub refuse: Vec<String>,
+    /// `--sandbox`: a network namespace whose only way out is the proxy.
+    #[serde(default)]
+    pub sandbox: Option<super::sandbox::Sandbox>,
 }
 
 /// How the command was isolated.
@@ -72,6 +75,9 @@ pub fn stage(plan: OsString) -> ExitCode {
         eprintln!("macaroon: no command to run");
         return ExitCode::from(2);
     };
+    if let Some(sandbox) = &plan.sandbox {
+        return super::sandbox::run(&plan, sandbox, program, args.collect());
+    }
     if let Err(reasons) = apply(&plan) {
         eprintln!(
             "macaroon: exec cannot hide the macaroon home from the command ({}); \
@@ -123,26 +129,43 @@ pub fn apply(plan: &Plan) -> Result<Isolation, Vec<String>> {
     Err(reasons)
 }
 
-/// Unshares a user and a mount namespace and maps this user to itself in it.
-fn enter_user_namespace(uid: u32, gid: u32) -> Result<(), String> {
+/// Unshares a user namespace (and `more`), mapping `inside` ids to this process's ids.
+pub(super) fn enter_user_namespace(
+    more: nix::sched::CloneFlags,
+    inside: (u32, u32),
+    outside: (u32, u32),
+) -> Result<(), String> {
     use nix::sched::{unshare, CloneFlags};
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare: {e}"))?;
+    unshare(CloneFlags::CLONE_NEWUSER | more).map_err(|e| format!("unshare: {e}"))?;
     // setgroups must be denied before an unprivileged gid_map; a nested namespace
     // inherits "deny", and writing it again is allowed.
     write_proc("/proc/self/setgroups", "deny")?;
-    write_proc("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
-    write_proc("/proc/self/gid_map", &format!("{gid} {gid} 1"))
+    write_proc("/proc/self/uid_map", &format!("{} {} 1", inside.0, outside.0))?;
+    write_proc("/proc/self/gid_map", &format!("{} {} 1", inside.1, outside.1))
 }
 
 fn write_proc(path: &str, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))
 }
 
+/// This process's user and group ids.
+pub(super) fn ids() -> (u32, u32) {
+    (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+}
+
 fn namespaces(plan: &Plan) -> Result<(), String> {
+    use nix::sched::CloneFlags;
+    let me = ids();
+    enter_user_namespace(CloneFlags::CLONE_NEWNS, me, me)?;
+    hide(plan)?;
+    // A second user namespace locks every mount above in place (the kernel will not let
+    // a less privileged namespace unmount what would reveal the paths beneath).
+    enter_user_namespace(CloneFlags::CLONE_NEWNS, me, me)
+}
+
+/// In a new mount namespace: covers, hides and binds read-only what `plan` names.
+pub(super) fn hide(plan: &Plan) -> Result<(), String> {
     use nix::mount::{mount, MsFlags};
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
-    enter_user_namespace(uid, gid)?;
     let none = None::<&str>;
     // Nothing done here may propagate back to the user's own mount namespace.
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
@@ -191,15 +214,13 @@ fn namespaces(plan: &Plan) -> Result<(), String> {
         };
         done.map_err(|e| format!("hiding {}: {e}", path.display()))?;
     }
-    // A second user namespace locks every mount above in place (the kernel will not let
-    // a less privileged namespace unmount what would reveal the paths beneath).
-    enter_user_namespace(uid, gid)
+    Ok(())
 }
 
 /// A Landlock domain that restricts nothing on files but scopes the process: it cannot
 /// trace (or read `/proc/PID/root` of) processes outside, nor reach abstract unix
 /// sockets made outside.
-fn landlock_scope() -> Result<(), String> {
+pub(super) fn landlock_scope() -> Result<(), String> {
     use landlock::{AccessFs, Ruleset, RulesetAttr, Scope};
     Ruleset::default()
         // Some file right must be handled for a domain to exist; creating block devices
@@ -288,6 +309,7 @@ mod tests {
             hide: vec!["/run/user/1000/bus".into()],
             read_only: vec!["/run/user/1000/macaroon-exec".into()],
             refuse: vec!["userns".into()],
+            sandbox: None,
         };
         let text = serde_json::to_string(&plan).expect("json");
         assert_eq!(serde_json::from_str::<Plan>(&text).expect("parse"), plan);

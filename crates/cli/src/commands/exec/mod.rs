@@ -15,14 +15,26 @@ use crate::ExitStatus;
 
 #[cfg(target_os = "linux")]
 pub mod isolate;
+#[cfg(target_os = "linux")]
+pub mod sandbox;
 
 /// Default lifetime of the token handed to the command.
 const DEFAULT_EXPIRES: &str = "15m";
 
+/// The variables that name a proxy (`exec` sets the first four).
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// The environment `exec` sets, besides the token variables.
 pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, OsString)> {
     let mut env: Vec<(&'static str, OsString)> = Vec::new();
-    for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
+    for var in &PROXY_VARS[..4] {
         env.push((var, proxy.into()));
     }
     for var in ["NO_PROXY", "no_proxy"] {
@@ -178,7 +190,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         cmd.envs(proxy_env(&proxy, &bundle, &ca));
         cmd.env("PYTHONPATH", python_hook(home)?);
     } else {
-        cmd = isolated(home, &ca, &proxy, program, rest)?;
+        cmd = isolated(home, &ca, &proxy, args.sandbox, program, rest)?;
     }
     cmd.env("MACAROON_TOKEN", &token);
     for var in &args.envs {
@@ -202,6 +214,7 @@ fn isolated(
     home: &Path,
     ca: &Path,
     proxy: &str,
+    sandboxed: bool,
     program: &std::ffi::OsStr,
     rest: &[OsString],
 ) -> anyhow::Result<Command> {
@@ -209,6 +222,22 @@ fn isolated(
     let runtime = runtime_dir(&homes)?;
     let ca_pem = macaroon_home::read_ca(ca)?;
     let trust = write_trust(&runtime, &ca_pem)?;
+    let sandbox = if sandboxed {
+        let (host, port) = proxy_host_port(proxy)?;
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let resolv_conf = runtime.join("resolv.conf");
+        write_if_changed(&resolv_conf, &sandbox::resolv_conf())?;
+        Some(sandbox::Sandbox {
+            proxy: format!("{host}:{port}"),
+            resolv_conf,
+        })
+    } else {
+        None
+    };
     let plan = isolate::Plan {
         cover: homes,
         hide: session_bus_paths(),
@@ -216,6 +245,7 @@ fn isolated(
         refuse: std::env::var("MACAROON_EXEC_REFUSE")
             .map(|v| v.split(',').map(str::to_string).collect())
             .unwrap_or_default(),
+        sandbox,
     };
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg(program).args(rest);
@@ -230,13 +260,31 @@ fn isolated(
         &trust.join(macaroon_home::TRUST_BUNDLE_FILE),
         &trust.join("ca.pem"),
     ));
+    if sandboxed {
+        // Every connection is bridged to the proxy already, and the proxy's address is not
+        // reachable from inside: a client that honoured these would only fail.
+        let extra = ["NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY", "JAVA_TOOL_OPTIONS"];
+        for var in PROXY_VARS.iter().chain(extra.iter()) {
+            cmd.env_remove(var);
+        }
+        if let Some(existing) = std::env::var_os("JAVA_TOOL_OPTIONS") {
+            cmd.env("JAVA_TOOL_OPTIONS", existing);
+        }
+    }
     cmd.env("PYTHONPATH", python_hook(&runtime)?);
     cmd.env(isolate::PLAN_VAR, serde_json::to_string(&plan)?);
     Ok(cmd)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn isolated(_: &Path, _: &Path, _: &str, _: &std::ffi::OsStr, _: &[OsString]) -> anyhow::Result<Command> {
+fn isolated(
+    _: &Path,
+    _: &Path,
+    _: &str,
+    _: bool,
+    _: &std::ffi::OsStr,
+    _: &[OsString],
+) -> anyhow::Result<Command> {
     bail!(
         "exec can hide the macaroon home from the command only on Linux; run the command as \
          another user or in a container, or pass --no-isolate to run it anyway (it could then \
