@@ -234,7 +234,7 @@ Examples:
     /// narrowed token (the attenuation flags; --expires defaults to 5m). Ctrl-C unmounts.
     ///
     /// Per-file policies, added to the flags, come from $MACAROON_HOME/mount.toml (or --config):
-    ///   expires = "5m"            # default for every file without --expires
+    ///   expires = "5m"            # default for every file
     ///   [files.stripe]
     ///   expires = "10m"
     ///   paths = ["/v1/charges"]
