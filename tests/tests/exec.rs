@@ -466,3 +466,39 @@ python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s
         "the refused host is audited: {audit}"
     );
 }
+
+#[test]
+fn java_httpclient_goes_through_the_proxy_under_plain_exec() {
+    if e2e::missing_tool("java", "apt-get install default-jdk-headless").is_some() {
+        return e2e::skip_or_fail("java is not installed (apt-get install default-jdk-headless)");
+    }
+    let w = world_for("api.stripe.com", "bearer", &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = dir.path().join("Agent.java");
+    std::fs::write(
+        &agent,
+        r#"import java.net.URI;
+import java.net.http.*;
+public class Agent {
+  public static void main(String[] args) throws Exception {
+    var req = HttpRequest.newBuilder(URI.create("https://api.stripe.com/v1/charges"))
+        .header("Authorization", "Bearer " + System.getenv("STRIPE_API_KEY")).build();
+    var res = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString());
+    System.out.println("java " + res.statusCode());
+  }
+}
+"#,
+    )
+    .expect("agent");
+    let run = exec(
+        &w,
+        &["--token", "api", "--env", "STRIPE_API_KEY"],
+        &format!("java {}", agent.display()),
+    );
+    run.ok();
+    assert_eq!(run.out(), "java 200", "{}", run.stderr);
+    assert_eq!(
+        w.up.seen()[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+}

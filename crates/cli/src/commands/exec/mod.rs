@@ -15,6 +15,7 @@ use crate::ExitStatus;
 
 #[cfg(target_os = "linux")]
 pub mod isolate;
+mod java;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
 
@@ -53,23 +54,18 @@ pub fn proxy_env(proxy: &str, bundle: &Path, ca: &Path) -> Vec<(&'static str, Os
     env.push(("NODE_EXTRA_CA_CERTS", ca.into()));
     // Node 22.21+ and 24.5+ read the proxy variables only when asked to.
     env.push(("NODE_USE_ENV_PROXY", "1".into()));
-    if let Ok((host, port)) = proxy_host_port(proxy) {
-        // Java reads no proxy variable, only system properties; the JVM picks these up.
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
-        let mut opts = format!(
-            "-Dhttps.proxyHost={host} -Dhttps.proxyPort={port} -Dhttp.proxyHost={host} \
-             -Dhttp.proxyPort={port} -Dhttp.nonProxyHosts=localhost|127.0.0.1|[::1]"
-        );
-        if let Some(existing) = std::env::var_os("JAVA_TOOL_OPTIONS").filter(|v| !v.is_empty()) {
-            opts = format!("{} {opts}", existing.to_string_lossy());
-        }
-        env.push(("JAVA_TOOL_OPTIONS", opts.into()));
-    }
     env
+}
+
+/// `JAVA_TOOL_OPTIONS` with the proxy (if Java should use one) and, where a JDK is
+/// installed, a trust store holding the proxy CA, kept in `dir`. Any command may start a
+/// JVM (a shell script, a build tool), so this is done whatever the command is.
+fn set_java(cmd: &mut Command, proxy: Option<&str>, dir: &Path, ca: &Path) {
+    let store = java::truststore(dir, ca);
+    let proxy = proxy.and_then(|p| proxy_host_port(p).ok());
+    if let Some(opts) = java::tool_options(proxy, store.as_deref()) {
+        cmd.env("JAVA_TOOL_OPTIONS", opts);
+    }
 }
 
 /// The host and port of the proxy URL.
@@ -189,6 +185,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         cmd.args(rest);
         cmd.envs(proxy_env(&proxy, &bundle, &ca));
         cmd.env("PYTHONPATH", python_hook(home)?);
+        set_java(&mut cmd, Some(&proxy), home, &ca);
     } else {
         cmd = isolated(home, &ca, &proxy, args.sandbox, program, rest)?;
     }
@@ -263,14 +260,13 @@ fn isolated(
     if sandboxed {
         // Every connection is bridged to the proxy already, and the proxy's address is not
         // reachable from inside: a client that honoured these would only fail.
-        let extra = ["NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY", "JAVA_TOOL_OPTIONS"];
+        let extra = ["NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY"];
         for var in PROXY_VARS.iter().chain(extra.iter()) {
             cmd.env_remove(var);
         }
-        if let Some(existing) = std::env::var_os("JAVA_TOOL_OPTIONS") {
-            cmd.env("JAVA_TOOL_OPTIONS", existing);
-        }
     }
+    let proxy = (!sandboxed).then_some(proxy);
+    set_java(&mut cmd, proxy, &trust, &trust.join("ca.pem"));
     cmd.env("PYTHONPATH", python_hook(&runtime)?);
     cmd.env(isolate::PLAN_VAR, serde_json::to_string(&plan)?);
     Ok(cmd)
@@ -488,17 +484,11 @@ mod tests {
     }
 
     #[test]
-    fn java_gets_the_proxy_as_system_properties() {
+    fn node_is_asked_to_use_the_proxy_variables() {
         let env = proxy_env("http://127.0.0.1:9999", Path::new("/b"), Path::new("/c"));
-        let java = env
-            .iter()
-            .find(|(k, _)| *k == "JAVA_TOOL_OPTIONS")
-            .map(|(_, v)| v.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        assert!(
-            java.contains("-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=9999"),
-            "{java}"
-        );
         assert!(env.iter().any(|(k, v)| *k == "NODE_USE_ENV_PROXY" && v == "1"));
+        assert!(env
+            .iter()
+            .any(|(k, v)| *k == "HTTPS_PROXY" && v == "http://127.0.0.1:9999"));
     }
 }
