@@ -502,3 +502,81 @@ public class Agent {
         Some(format!("Bearer {SECRET}").as_str())
     );
 }
+
+#[test]
+fn under_sandbox_many_connections_run_at_once_and_the_status_passes_through() {
+    let w = world();
+    let script = format!(
+        r#"for i in $(seq 1 32); do
+  curl -sS -o /dev/null -w '%{{http_code}}\n' https://{HOST}/v1/charges/$i -H "Authorization: Bearer $API_KEY" > out.$i &
+done
+wait
+cat out.* | sort | uniq -c | awk '{{print $1, $2}}'
+curl -sS -o /dev/null -w '%{{size_download}}\n' https://{HOST}/big -H "Authorization: Bearer $API_KEY"
+exit 9"#
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args([
+        "exec",
+        "--sandbox",
+        "--token",
+        "api",
+        "--env",
+        "API_KEY",
+        "--proxy",
+        &w.proxy.url(),
+    ])
+    .args(["--", "sh", "-c", &script])
+    .current_dir(dir.path());
+    let run = e2e::Run::from(cmd.output().expect("run exec"));
+    run.code(9);
+    let big = e2e::upstream::big_body().len();
+    assert_eq!(run.out(), format!("32 200\n{big}"), "{}", run.stderr);
+    assert_eq!(w.up.seen().len(), 33);
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args(["exec", "--sandbox", "--token", "api", "--proxy", &w.proxy.url()])
+        .args(["--", "sh", "-c", "kill -TERM $$"]);
+    let status = cmd.status().expect("run exec");
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+}
+
+#[test]
+fn allow_direct_hosts_bypass_the_proxy_and_say_so() {
+    let w = world();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut &conn, b"hello");
+        }
+    });
+    // A program that resolves through DNS (not /etc/hosts) gets the stand-in address.
+    let script = format!(
+        r#"python3 -c '
+import socket, struct
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x09localhost\x00" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); s.sendto(q, ("127.0.0.53", 53))
+addr = socket.inet_ntoa(s.recv(512)[-4:])
+c = socket.create_connection((addr, {port}), timeout=3)
+try:
+    print(addr.startswith("127.77."), c.recv(16).decode() or "closed")
+except socket.timeout:
+    print(addr.startswith("127.77."), "no answer")
+'"#
+    );
+    let run = sandboxed(&w, &["--token", "api", "--allow-direct", "localhost"], &script);
+    run.ok();
+    assert_eq!(run.out(), "True hello", "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("localhost:{port} reached directly")),
+        "{}",
+        run.stderr
+    );
+    let run = sandboxed(&w, &["--token", "api"], &script);
+    assert!(
+        !run.stdout.contains("hello"),
+        "without --allow-direct: {}",
+        run.stdout
+    );
+}

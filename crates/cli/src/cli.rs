@@ -365,6 +365,10 @@ pub struct ExecArgs {
     /// host's loopback services are unreachable. Needs iptables.
     #[arg(long, conflicts_with = "no_isolate")]
     pub sandbox: bool,
+    /// With --sandbox: reach this host directly from outside, not through the proxy
+    /// (repeatable); each such connection is said on stderr.
+    #[arg(long, value_name = "HOST", requires = "sandbox")]
+    pub allow_direct: Vec<String>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,

@@ -187,7 +187,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         cmd.env("PYTHONPATH", python_hook(home)?);
         set_java(&mut cmd, Some(&proxy), home, &ca);
     } else {
-        cmd = isolated(home, &ca, &proxy, args.sandbox, program, rest)?;
+        cmd = isolated(home, &ca, &proxy, args.sandbox, &args.allow_direct, program, rest)?;
     }
     cmd.env("MACAROON_TOKEN", &token);
     for var in &args.envs {
@@ -212,6 +212,7 @@ fn isolated(
     ca: &Path,
     proxy: &str,
     sandboxed: bool,
+    allow_direct: &[String],
     program: &std::ffi::OsStr,
     rest: &[OsString],
 ) -> anyhow::Result<Command> {
@@ -231,6 +232,7 @@ fn isolated(
         Some(sandbox::Sandbox {
             proxy: format!("{host}:{port}"),
             resolv_conf,
+            allow_direct: allow_direct.iter().map(|h| h.to_ascii_lowercase()).collect(),
         })
     } else {
         None

@@ -46,6 +46,9 @@ pub struct Sandbox {
     pub proxy: String,
     /// A resolv.conf naming the stub resolver, bound over `/etc/resolv.conf` inside.
     pub resolv_conf: PathBuf,
+    /// Hosts reached directly from outside, not through the proxy (`--allow-direct`).
+    #[serde(default)]
+    pub allow_direct: Vec<String>,
 }
 
 /// The resolv.conf the command sees.
@@ -286,13 +289,13 @@ fn bridge(sandbox: &Sandbox, from_child: UnixStream, child: nix::unistd::Pid) ->
     let names = Arc::new(Mutex::new(Names::default()));
     let n = Arc::clone(&names);
     std::thread::spawn(move || serve_resolver(&resolver, &n));
-    let proxy = sandbox.proxy.clone();
+    let sandbox = Arc::new(sandbox.clone());
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
             let names = Arc::clone(&names);
-            let proxy = proxy.clone();
+            let sandbox = Arc::clone(&sandbox);
             std::thread::spawn(move || {
-                let _ = connect_through_proxy(conn, &names, &proxy);
+                let _ = connect_out(conn, &names, &sandbox);
             });
         }
     });
@@ -313,8 +316,9 @@ fn serve_resolver(sock: &UdpSocket, names: &Mutex<Names>) {
     }
 }
 
-/// Turns one redirected connection into a CONNECT for the name its address stands for.
-fn connect_through_proxy(conn: TcpStream, names: &Mutex<Names>, proxy: &str) -> std::io::Result<()> {
+/// Turns one redirected connection into a CONNECT for the name its address stands for
+/// (or, for an `--allow-direct` host, a direct connection, said on stderr).
+fn connect_out(conn: TcpStream, names: &Mutex<Names>, sandbox: &Sandbox) -> std::io::Result<()> {
     let dst = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::OriginalDst)
         .map_err(std::io::Error::from)?;
     let addr = Ipv4Addr::from(u32::from_be(dst.sin_addr.s_addr));
@@ -324,9 +328,15 @@ fn connect_through_proxy(conn: TcpStream, names: &Mutex<Names>, proxy: &str) -> 
         .ok()
         .and_then(|n| n.name(addr).map(str::to_string))
         .ok_or_else(|| std::io::Error::other("an address no name stands for"))?;
-    let mut up = TcpStream::connect(proxy)?;
-    let _ = up.set_nodelay(true);
     let _ = conn.set_nodelay(true);
+    if sandbox.allow_direct.iter().any(|h| *h == name) {
+        eprintln!("macaroon: exec --sandbox: {name}:{port} reached directly (--allow-direct), not through the proxy");
+        let up = TcpStream::connect((name.as_str(), port))?;
+        let _ = up.set_nodelay(true);
+        return splice(conn, up);
+    }
+    let mut up = TcpStream::connect(&sandbox.proxy)?;
+    let _ = up.set_nodelay(true);
     write!(
         up,
         "CONNECT {name}:{port} HTTP/1.1\r\nHost: {name}:{port}\r\n\r\n"
