@@ -329,7 +329,7 @@ fn connect_out(conn: TcpStream, names: &Mutex<Names>, sandbox: &Sandbox) -> std:
         .and_then(|n| n.name(addr).map(str::to_string))
         .ok_or_else(|| std::io::Error::other("an address no name stands for"))?;
     let _ = conn.set_nodelay(true);
-    if sandbox.allow_direct.iter().any(|h| *h == name) {
+    if sandbox.allow_direct.contains(&name) {
         eprintln!("macaroon: exec --sandbox: {name}:{port} reached directly (--allow-direct), not through the proxy");
         let up = TcpStream::connect((name.as_str(), port))?;
         let _ = up.set_nodelay(true);
