@@ -122,8 +122,7 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> 
     params.not_after = (now + std::time::Duration::from_secs(10 * 365 * 24 * 3600)).into();
     let cert = params.self_signed(&key)?;
     macaroon_home::write_private_file(key_path, key.serialize_pem().as_bytes())?;
-    std::fs::write(cert_path, cert.pem())
-        .with_context(|| format!("could not write {}", cert_path.display()))?;
+    macaroon_home::write_public_file(cert_path, cert.pem().as_bytes())?;
     Ok(())
 }
 
@@ -140,9 +139,8 @@ const NO_PROXY: &str = "localhost,127.0.0.1,::1";
 /// exec` writes it) and returns that directory, for the front of `PYTHONPATH`.
 pub fn write_python_hook(home: &Path) -> anyhow::Result<PathBuf> {
     let dir = home.join("python");
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let file = dir.join("sitecustomize.py");
-    std::fs::write(&file, SITECUSTOMIZE).with_context(|| format!("could not write {}", file.display()))?;
+    macaroon_home::create_public_dir(&dir)?;
+    macaroon_home::write_public_file(&dir.join("sitecustomize.py"), SITECUSTOMIZE.as_bytes())?;
     Ok(dir)
 }
 

@@ -63,9 +63,8 @@ const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
 fn python_hook(home: &Path) -> anyhow::Result<OsString> {
     let dir = home.join("python");
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    std::fs::write(dir.join("sitecustomize.py"), SITECUSTOMIZE)
-        .with_context(|| format!("could not write {}", dir.join("sitecustomize.py").display()))?;
+    macaroon_home::create_public_dir(&dir)?;
+    macaroon_home::write_public_file(&dir.join("sitecustomize.py"), SITECUSTOMIZE.as_bytes())?;
     let mut paths = vec![dir];
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         paths.extend(std::env::split_paths(&existing));
