@@ -237,6 +237,39 @@ mod tests {
         assert_eq!((e[1].value.as_str(), e[1].line), ("def", 4));
     }
 
+    /// One key swapped for another of the same length, with the same mtime: still a change.
+    #[test]
+    fn a_same_length_rewrite_within_the_same_mtime_is_a_change() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("list");
+        std::fs::write(&path, "AAAA  # one\n").expect("write");
+        let f = ListFile::new(path.clone());
+        assert_eq!(f.read().expect("read")[0].value, "AAAA");
+        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+        std::fs::write(&path, "BBBB  # one\n").expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(mtime))
+            .expect("set mtime");
+        assert!(f.changed());
+        assert_eq!(f.read().expect("read")[0].value, "BBBB");
+        assert!(!f.changed());
+    }
+
+    #[test]
+    fn revoked_lines_are_kids_or_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join(REVOKED_FILE);
+        let kid = "0123456789ABCDEF0123456789abcdef";
+        std::fs::write(&path, format!("\u{feff}{kid}  # bom\r\n# c\n\n")).expect("write");
+        let got = revoked(dir.path()).expect("read");
+        assert!(got.contains(&kid.to_ascii_lowercase()) && got.len() == 1);
+        std::fs::write(&path, format!("{kid}\n{kid} # ok\n\"{kid}\"\n")).expect("write");
+        let e = revoked(dir.path()).expect_err("quoted").to_string();
+        assert!(e.contains("line 3") && e.contains("32 hex digits"), "{e}");
+    }
+
     #[test]
     fn append_remove_and_change_detection() {
         let dir = tempfile::tempdir().expect("tmp");
