@@ -965,7 +965,9 @@ fn connect_with_credentials_or_port_zero_is_refused() {
             "{audit:?}"
         );
     }
-    assert!(!std::fs::read_to_string(&a.proxy.audit_path).unwrap_or_default().contains("hunter2"));
+    assert!(!std::fs::read_to_string(&a.proxy.audit_path)
+        .unwrap_or_default()
+        .contains("hunter2"));
     a.assert_held(0);
 }
 
@@ -975,7 +977,8 @@ fn connect_with_credentials_or_port_zero_is_refused() {
 fn an_intercepted_tunnel_without_requests_is_audited() {
     let a = arena(&[]);
     let mut tcp = TcpStream::connect(a.proxy.addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     tcp.write_all(format!("CONNECT {HOST}:8443 HTTP/1.1\r\nHost: {HOST}:8443\r\n\r\n").as_bytes())
         .expect("write");
     let mut head = Vec::new();
@@ -984,7 +987,11 @@ fn an_intercepted_tunnel_without_requests_is_audited() {
         assert_eq!(tcp.read(&mut byte).expect("read"), 1, "closed early");
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     let client = tcp.local_addr().expect("addr").to_string();
     drop(tcp);
     let audit = a.proxy.audit();
@@ -997,11 +1004,17 @@ fn an_intercepted_tunnel_without_requests_is_audited() {
     assert_eq!(line["decision"], "allow");
     assert_eq!(line["client"], client);
     assert!(
-        line["reason"].as_str().unwrap_or_default().contains(&format!("certificate for {HOST}")),
+        line["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("certificate for {HOST}")),
         "{line}"
     );
     // Request lines keep their shape: no `event`.
     a.assert_held(0);
     let audit = a.proxy.audit();
-    assert!(audit.last().is_some_and(|l| l.get("event").is_none()), "{audit:?}");
+    assert!(
+        audit.last().is_some_and(|l| l.get("event").is_none()),
+        "{audit:?}"
+    );
 }

@@ -43,8 +43,17 @@ fn assert_one_request_with_the_real_key(w: &World, host: &str, target: &str) {
         Some(format!("Bearer {SECRET}").as_str())
     );
     let audit = w.proxy.audit();
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    assert_eq!(audit[0]["mode"], "tunnel", "went through HTTPS_PROXY (CONNECT)");
+    // The tunnel's own line (`"event":"connect"`), then the request's.
+    let (tunnels, requests): (Vec<_>, Vec<_>) = audit.iter().partition(|l| l["event"] == "connect");
+    assert_eq!(requests.len(), 1, "{audit:?}");
+    assert_eq!(
+        requests[0]["mode"], "tunnel",
+        "went through HTTPS_PROXY (CONNECT)"
+    );
+    assert!(
+        !tunnels.is_empty() && tunnels.iter().all(|l| l["method"] == "CONNECT"),
+        "{audit:?}"
+    );
     w.assert_clean(1);
 }
 

@@ -1285,21 +1285,35 @@ fn hostile_token_content_never_reaches_the_terminal_raw() {
     let evil = caveat::Token::decode(&token)
         .expect("token")
         .attenuate_raw(format!("method = GET {hostile}").as_bytes())
-        .add_third_party(&format!("https://auth.test/{hostile}"), &[7u8; 32], hostile.as_bytes())
+        .add_third_party(
+            &format!("https://auth.test/{hostile}"),
+            &[7u8; 32],
+            hostile.as_bytes(),
+        )
         .encode();
     let url = "https://api.stripe.com/v1/charges";
     let runs = [
         s.run("macaroon", &["inspect", &evil]),
         s.run("macaroon", &["verify", &evil, "-X", "GET", "--url", url]),
-        s.run("macaroon", &["verify", &evil, "-X", "GET", "--url", &format!("{url}\u{1b}[2J")]),
-        s.run("macaroon", &["attenuate", &evil, "--caveat", &format!("label = {hostile}")]),
+        s.run(
+            "macaroon",
+            &["verify", &evil, "-X", "GET", "--url", &format!("{url}\u{1b}[2J")],
+        ),
+        s.run(
+            "macaroon",
+            &["attenuate", &evil, "--caveat", &format!("label = {hostile}")],
+        ),
     ];
     for run in &runs {
         for out in [&run.stdout, &run.stderr] {
             assert!(raw_terminal_controls(out).is_empty(), "raw controls in:\n{out}");
         }
     }
-    assert!(runs[0].stdout.contains("\\u{1b}]0;pwned\\u{7}"), "{}", runs[0].stdout);
+    assert!(
+        runs[0].stdout.contains("\\u{1b}]0;pwned\\u{7}"),
+        "{}",
+        runs[0].stdout
+    );
     assert!(runs[0].stdout.contains("\\u{202e}TEG"), "{}", runs[0].stdout);
     runs[1].code(1);
     // JSON stays JSON: escaped by the encoder, the same text once decoded.
@@ -1307,7 +1321,13 @@ fn hostile_token_content_never_reaches_the_terminal_raw() {
     run.ok();
     assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'));
     let v = json(&run);
-    assert!(v["caveats"][0]["predicate"].as_str().unwrap_or_default().contains(hostile), "{v}");
+    assert!(
+        v["caveats"][0]["predicate"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(hostile),
+        "{v}"
+    );
 
     // A stored entry edited to hold controls is listed escaped too.
     let index = s.home().join("tokens.json");
@@ -1350,8 +1370,12 @@ fn wrap_refuses_a_secret_too_long_to_ever_be_used() {
     run.code(2);
     assert!(run.stderr.contains("16 KiB"), "{}", run.stderr);
     // A long key that fits is still wrapped.
-    s.run_stdin("macaroon", &["wrap", "long", "--host", "api.stripe.com"], &"k".repeat(8 * 1024))
-        .ok();
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "long", "--host", "api.stripe.com"],
+        &"k".repeat(8 * 1024),
+    )
+    .ok();
 }
 
 #[cfg(unix)]
@@ -1371,11 +1395,12 @@ fn mode_of(path: &std::path::Path) -> u32 {
 fn trust_files_keep_their_modes_whatever_the_umask() {
     let s = Session::new();
     let sh = |script: &str| {
-        let out = s
-            .shell(&format!("umask 000; {script}"))
-            .output()
-            .expect("sh");
-        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = s.shell(&format!("umask 000; {script}")).output().expect("sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     sh("macaroon-proxy keygen");
     sh("printf sk_live_x | macaroon wrap api --host api.stripe.com");
@@ -1411,10 +1436,23 @@ fn a_home_others_can_write_is_warned_about() {
     let home = s.home().display().to_string();
     std::fs::set_permissions(s.home(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     for bin in ["macaroon", "macaroon-proxy"] {
-        let args: &[&str] = if bin == "macaroon" { &["list"] } else { &["issuers", "list"] };
+        let args: &[&str] = if bin == "macaroon" {
+            &["list"]
+        } else {
+            &["issuers", "list"]
+        };
         let run = s.run(bin, args);
-        assert_eq!(run.stderr.matches("writable by other users").count(), 1, "{}", run.stderr);
-        assert!(run.stderr.contains(&format!("chmod go-w {home}")), "{}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("writable by other users").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("chmod go-w {home}")),
+            "{}",
+            run.stderr
+        );
     }
     std::fs::set_permissions(s.home(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let tokens = s.home().join("tokens");

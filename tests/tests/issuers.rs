@@ -260,7 +260,10 @@ fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
     let written = std::fs::read_to_string(&path).expect("revoked");
     let kid = written.split_whitespace().next().expect("a kid").to_string();
     assert!(
-        kid.len() == 32 && kid.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        kid.len() == 32
+            && kid
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "{written}"
     );
     assert!(written.starts_with(&format!("{kid}  # revoked ")), "{written}");
@@ -283,7 +286,11 @@ fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
         std::fs::write(&path, format!("{written}{bad}\n")).expect("write");
         let start = Instant::now();
         while w.proxy.stderr().matches(&want).count() == warned {
-            assert!(start.elapsed() < Duration::from_secs(10), "no warning for {n}: {}", w.proxy.stderr());
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no warning for {n}: {}",
+                w.proxy.stderr()
+            );
             std::thread::yield_now();
         }
         let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&narrow)]);
@@ -296,7 +303,14 @@ fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
         // The dry run refuses to guess too.
         let run = w.s.run(
             "macaroon",
-            &["verify", &w.token, "--method", "GET", "--url", &format!("https://{HOST}/v1/charges")],
+            &[
+                "verify",
+                &w.token,
+                "--method",
+                "GET",
+                "--url",
+                &format!("https://{HOST}/v1/charges"),
+            ],
         );
         run.code(1);
         assert!(run.stderr.contains(&want), "{}", run.stderr);

@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(clean("path prefix /v1"), "path prefix /v1");
         assert!(matches!(clean("é ünïcode"), Cow::Borrowed(_)));
         assert_eq!(clean("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
-        assert_eq!(clean("x\u{202e}y\u{2066}z\u{200f}"), "x\\u{202e}y\\u{2066}z\\u{200f}");
+        assert_eq!(
+            clean("x\u{202e}y\u{2066}z\u{200f}"),
+            "x\\u{202e}y\\u{2066}z\\u{200f}"
+        );
         assert_eq!(clean("a\nb\u{9b}"), "a\\u{a}b\\u{9b}");
         assert_eq!(clean_lines("a\nb\r"), "a\nb\\u{d}");
     }

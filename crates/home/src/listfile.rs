@@ -245,7 +245,9 @@ mod tests {
         std::fs::write(&path, "AAAA  # one\n").expect("write");
         let f = ListFile::new(path.clone());
         assert_eq!(f.read().expect("read")[0].value, "AAAA");
-        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+        let mtime = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
         std::fs::write(&path, "BBBB  # one\n").expect("write");
         std::fs::File::options()
             .write(true)

@@ -136,7 +136,11 @@ impl LocalCa {
             vec![CertificateDer::from(cert.der().to_vec())],
             signing,
         ));
-        let cache = if protected { &self.sealed_leaves } else { &self.leaves };
+        let cache = if protected {
+            &self.sealed_leaves
+        } else {
+            &self.leaves
+        };
         cache.insert(host.to_string(), certified.clone());
         Ok(certified)
     }
@@ -268,7 +272,10 @@ mod tests {
         let other = ca.leaf("victim.example.test").expect("leaf");
         for _ in 0..3 {
             assert!(Arc::ptr_eq(&sealed, &ca.leaf("api.example.test").expect("leaf")));
-            assert!(Arc::ptr_eq(&other, &ca.leaf("victim.example.test").expect("leaf")));
+            assert!(Arc::ptr_eq(
+                &other,
+                &ca.leaf("victim.example.test").expect("leaf")
+            ));
         }
         // Each made-up name asked for a few times, so the cache counts it as in use too.
         let flood = |prefix: &str| {

@@ -122,7 +122,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(
             dir.path().join(REVOKED_FILE),
-            format!("\u{feff}# header\n{}  # old laptop\r\n\n{B}\n", A.to_ascii_uppercase()),
+            format!(
+                "\u{feff}# header\n{}  # old laptop\r\n\n{B}\n",
+                A.to_ascii_uppercase()
+            ),
         )
         .expect("write");
         let r = Revocations::load(dir.path()).expect("load");
@@ -149,7 +152,10 @@ mod tests {
             std::fs::write(&path, format!("# ok\n{B}\n{bad}  # note\n")).expect("write");
             let e = Revocations::load(dir.path()).err().expect("refused");
             let msg = e.to_string();
-            assert!(msg.contains("line 3") && msg.contains("32 hex digits"), "{bad:?}: {msg}");
+            assert!(
+                msg.contains("line 3") && msg.contains("32 hex digits"),
+                "{bad:?}: {msg}"
+            );
             assert!(msg.contains(&path.display().to_string()), "{msg}");
         }
     }
