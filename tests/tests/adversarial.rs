@@ -938,3 +938,83 @@ fn expect_100_continue_is_answered_only_after_the_headers_are_allowed() {
     assert_eq!(a.sealed.seen()[0].body, b"amount=4999");
     a.assert_held(1);
 }
+
+/// `CONNECT user:pass@host:443` (credentials where `@` is refused everywhere else) and
+/// `CONNECT host:0` are refused with a 400 naming the problem; the password is not logged.
+#[test]
+fn connect_with_credentials_or_port_zero_is_refused() {
+    let a = arena(&[]);
+    for (target, code) in [
+        (format!("user:hunter2@{HOST}:443"), "bad_connect_target"),
+        (format!("{HOST}:0"), "bad_connect_port"),
+    ] {
+        let r = raw(
+            &a.proxy,
+            format!("CONNECT {target} HTTP/1.1\r\nHost: {HOST}:443\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(status(&r), 400, "{target}: {r}");
+        assert!(r.contains(code), "{r}");
+    }
+    let audit = a.proxy.audit();
+    for code in ["bad_connect_target", "bad_connect_port"] {
+        assert!(
+            audit.iter().any(|l| l["method"] == "CONNECT"
+                && l["status"] == 400
+                && l["event"] == "connect"
+                && l["reason"].as_str().unwrap_or_default().starts_with(code)),
+            "{audit:?}"
+        );
+    }
+    assert!(!std::fs::read_to_string(&a.proxy.audit_path)
+        .unwrap_or_default()
+        .contains("hunter2"));
+    a.assert_held(0);
+}
+
+/// An intercepted tunnel that never carries a request still leaves an audit line: the
+/// CONNECT itself (client, host and port, the certificate issued).
+#[test]
+fn an_intercepted_tunnel_without_requests_is_audited() {
+    let a = arena(&[]);
+    let mut tcp = TcpStream::connect(a.proxy.addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    tcp.write_all(format!("CONNECT {HOST}:8443 HTTP/1.1\r\nHost: {HOST}:8443\r\n\r\n").as_bytes())
+        .expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(tcp.read(&mut byte).expect("read"), 1, "closed early");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let client = tcp.local_addr().expect("addr").to_string();
+    drop(tcp);
+    let audit = a.proxy.audit();
+    let line = audit
+        .iter()
+        .find(|l| l["event"] == "connect" && l["host"] == format!("{HOST}:8443"))
+        .unwrap_or_else(|| panic!("no line for the tunnel: {audit:?}"));
+    assert_eq!(line["method"], "CONNECT");
+    assert_eq!(line["mode"], "tunnel");
+    assert_eq!(line["decision"], "allow");
+    assert_eq!(line["client"], client);
+    assert!(
+        line["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("certificate for {HOST}")),
+        "{line}"
+    );
+    // Request lines keep their shape: no `event`.
+    a.assert_held(0);
+    let audit = a.proxy.audit();
+    assert!(
+        audit.last().is_some_and(|l| l.get("event").is_none()),
+        "{audit:?}"
+    );
+}

@@ -43,8 +43,17 @@ fn assert_one_request_with_the_real_key(w: &World, host: &str, target: &str) {
         Some(format!("Bearer {SECRET}").as_str())
     );
     let audit = w.proxy.audit();
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    assert_eq!(audit[0]["mode"], "tunnel", "went through HTTPS_PROXY (CONNECT)");
+    // The tunnel's own line (`"event":"connect"`), then the request's.
+    let (tunnels, requests): (Vec<_>, Vec<_>) = audit.iter().partition(|l| l["event"] == "connect");
+    assert_eq!(requests.len(), 1, "{audit:?}");
+    assert_eq!(
+        requests[0]["mode"], "tunnel",
+        "went through HTTPS_PROXY (CONNECT)"
+    );
+    assert!(
+        !tunnels.is_empty() && tunnels.iter().all(|l| l["method"] == "CONNECT"),
+        "{audit:?}"
+    );
     w.assert_clean(1);
 }
 
@@ -196,4 +205,43 @@ except openai.PermissionDeniedError as e:
         "{out}"
     );
     w.assert_clean(0);
+}
+
+/// With `umask 000` the CA certificate, the trust bundle and the Python hook are 0644 and
+/// its directory 0755 (the CA key 0600): no other user can swap the CA clients trust or
+/// the code Python runs at start-up.
+#[cfg(unix)]
+#[test]
+fn ca_files_keep_their_modes_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Session::new();
+    let out = s
+        .shell("umask 000; exec macaroon-proxy ca >/dev/null")
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = |p: &str| {
+        std::fs::metadata(s.home().join(p))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for (file, want) in [
+        ("ca.pem", 0o644),
+        ("ca.key", 0o600),
+        ("ca-bundle.pem", 0o644),
+        ("python", 0o755),
+        ("python/sitecustomize.py", 0o644),
+    ] {
+        assert_eq!(mode(file), want, "{file}: {:o}", mode(file));
+    }
+    // Run again over the wider files an old version left: tightened.
+    for file in ["ca-bundle.pem", "python", "python/sitecustomize.py"] {
+        std::fs::set_permissions(s.home().join(file), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    s.run("macaroon-proxy", &["ca"]).ok();
+    assert_eq!(mode("ca-bundle.pem"), 0o644);
+    assert_eq!(mode("python"), 0o755);
+    assert_eq!(mode("python/sitecustomize.py"), 0o644);
 }

@@ -1264,3 +1264,221 @@ fn list_names_prints_the_names_alone_and_completion_offers_them() {
     let values: Vec<&str> = all.lines().filter(|l| !l.starts_with('-')).collect();
     assert_eq!(values, ["openai", "stripe"], "{all}");
 }
+
+/// What a terminal would act on or show reordered: C0/C1 controls (ESC, BEL...) and bidi
+/// or invisible format characters.
+fn raw_terminal_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+/// A token is hostile input: a caveat or third-party location holding an OSC title
+/// sequence and a bidi override is shown escaped by inspect, verify and list, never raw.
+#[test]
+fn hostile_token_content_never_reaches_the_terminal_raw() {
+    let (s, token) = wrapped();
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2K ok \u{202e}TEG = dohtem\u{2066}";
+    let evil = caveat::Token::decode(&token)
+        .expect("token")
+        .attenuate_raw(format!("method = GET {hostile}").as_bytes())
+        .add_third_party(
+            &format!("https://auth.test/{hostile}"),
+            &[7u8; 32],
+            hostile.as_bytes(),
+        )
+        .encode();
+    let url = "https://api.stripe.com/v1/charges";
+    let runs = [
+        s.run("macaroon", &["inspect", &evil]),
+        s.run("macaroon", &["verify", &evil, "-X", "GET", "--url", url]),
+        s.run(
+            "macaroon",
+            &["verify", &evil, "-X", "GET", "--url", &format!("{url}\u{1b}[2J")],
+        ),
+        s.run(
+            "macaroon",
+            &["attenuate", &evil, "--caveat", &format!("label = {hostile}")],
+        ),
+    ];
+    for run in &runs {
+        for out in [&run.stdout, &run.stderr] {
+            assert!(raw_terminal_controls(out).is_empty(), "raw controls in:\n{out}");
+        }
+    }
+    assert!(
+        runs[0].stdout.contains("\\u{1b}]0;pwned\\u{7}"),
+        "{}",
+        runs[0].stdout
+    );
+    assert!(runs[0].stdout.contains("\\u{202e}TEG"), "{}", runs[0].stdout);
+    runs[1].code(1);
+    // JSON stays JSON: escaped by the encoder, the same text once decoded.
+    let run = s.run("macaroon", &["inspect", &evil, "--json"]);
+    run.ok();
+    assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'));
+    let v = json(&run);
+    assert!(
+        v["caveats"][0]["predicate"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(hostile),
+        "{v}"
+    );
+
+    // A stored entry edited to hold controls is listed escaped too.
+    let index = s.home().join("tokens.json");
+    let mut entries: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index).expect("index")).expect("json");
+    entries["stripe"]["name"] = format!("stripe{hostile}").into();
+    entries["stripe"]["hosts"] = serde_json::json!([hostile]);
+    std::fs::write(&index, entries.to_string()).expect("write");
+    for args in [&["list"][..], &["list", "--names"]] {
+        let run = s.run("macaroon", args);
+        run.ok();
+        for out in [&run.stdout, &run.stderr] {
+            assert!(raw_terminal_controls(out).is_empty(), "raw controls in:\n{out}");
+        }
+        assert!(run.stdout.contains("stripe\\u{1b}]0;pwned"), "{}", run.stdout);
+    }
+}
+
+/// A secret whose token could never pass the proxy's 64 KiB head limit is refused at wrap.
+#[test]
+fn wrap_refuses_a_secret_too_long_to_ever_be_used() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let huge = "k".repeat(48 * 1024);
+    let run = s.run_stdin("macaroon", &["wrap", "big", "--host", "api.stripe.com"], &huge);
+    run.code(2);
+    assert!(
+        run.stderr.contains("64 KiB") && run.stderr.contains("too long"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty() && !run.stderr.contains(&huge[..64]));
+    assert!(!s.home().join("tokens").join("big").exists(), "nothing stored");
+    // In the query, the limit is the request target's.
+    let run = s.run_stdin(
+        "macaroon",
+        &["wrap", "q", "--host", "api.stripe.com", "--inject", "query:key"],
+        &"k".repeat(12 * 1024),
+    );
+    run.code(2);
+    assert!(run.stderr.contains("16 KiB"), "{}", run.stderr);
+    // A long key that fits is still wrapped.
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "long", "--host", "api.stripe.com"],
+        &"k".repeat(8 * 1024),
+    )
+    .ok();
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// With `umask 000`, the trust files are still 0644 and the secrets 0600: nobody else can
+/// rewrite `issuers`, `revoked` or the public keys.
+#[cfg(unix)]
+#[test]
+fn trust_files_keep_their_modes_whatever_the_umask() {
+    let s = Session::new();
+    let sh = |script: &str| {
+        let out = s.shell(&format!("umask 000; {script}")).output().expect("sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh("macaroon-proxy keygen");
+    sh("printf sk_live_x | macaroon wrap api --host api.stripe.com");
+    let key = s.run("macaroon", &["issuer", "show"]).ok().out().to_string();
+    sh(&format!("macaroon-proxy issuers add {key} --note self"));
+    sh("macaroon-proxy revoke api");
+    let h = s.home();
+    for (file, want) in [
+        ("proxy.pub", 0o644),
+        ("proxy.key", 0o600),
+        ("issuer.pub", 0o644),
+        ("issuers", 0o644),
+        ("revoked", 0o644),
+        ("tokens", 0o700),
+        ("tokens/api", 0o600),
+    ] {
+        assert_eq!(mode_of(&h.join(file)), want, "{file}");
+    }
+    // A rewrite (rm) keeps it so.
+    sh(&format!("macaroon-proxy issuers rm {key}"));
+    assert_eq!(mode_of(&h.join("issuers")), 0o644);
+}
+
+/// A home (or its `tokens/`) that others may write, directly or through a symlink, is
+/// warned about once, with the command that fixes it.
+#[cfg(unix)]
+#[test]
+fn a_home_others_can_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let (s, _) = wrapped();
+    let quiet = s.run("macaroon", &["list"]);
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+    let home = s.home().display().to_string();
+    std::fs::set_permissions(s.home(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    for bin in ["macaroon", "macaroon-proxy"] {
+        let args: &[&str] = if bin == "macaroon" {
+            &["list"]
+        } else {
+            &["issuers", "list"]
+        };
+        let run = s.run(bin, args);
+        assert_eq!(
+            run.stderr.matches("writable by other users").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("chmod go-w {home}")),
+            "{}",
+            run.stderr
+        );
+    }
+    std::fs::set_permissions(s.home(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let tokens = s.home().join("tokens");
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o770)).expect("chmod");
+    let run = s.run("macaroon", &["list"]);
+    assert!(
+        run.stderr.contains(&format!("chmod go-w {}", tokens.display())),
+        "{}",
+        run.stderr
+    );
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    // Through a symlink: the place it leads to counts.
+    let open = tempfile::tempdir().expect("tmp");
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let link = s.home().join("link");
+    std::os::unix::fs::symlink(open.path(), &link).expect("symlink");
+    let out = s
+        .cmd("macaroon")
+        .args(["list"])
+        .env("MACAROON_HOME", &link)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let target = std::fs::canonicalize(open.path()).expect("canonical");
+    assert!(
+        err.contains("a link to") && err.contains(&format!("chmod go-w {}", target.display())),
+        "{err}"
+    );
+}

@@ -222,3 +222,108 @@ fn verify_reads_the_same_trust_and_revocation_lists_as_the_proxy() {
     assert_eq!(r.status, 403);
     w.assert_clean(served);
 }
+
+/// Starts `macaroon-proxy run` in `s`'s home and returns its exit code and stderr if it
+/// exits before listening; panics if it comes up.
+fn proxy_start_failure(s: &Session) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let mut child = s
+        .cmd("macaroon-proxy")
+        .args(["run", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut err = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let line = line.unwrap_or_default();
+        if line.contains("listening on") {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the proxy started:\n{err}{line}");
+        }
+        err.push_str(&line);
+        err.push('\n');
+    }
+    (child.wait().ok().and_then(|c| c.code()), err)
+}
+
+/// A `revoked` line that is not a kid would revoke nothing: it stops a proxy from starting
+/// (exit 2, naming file and line), and a running proxy keeps its last good list and says
+/// which line is wrong. `revoke` writes the form the proxy reads.
+#[test]
+fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
+    let w = world();
+    let narrow = w.narrow(&["--method", "GET"]);
+    w.s.run("macaroon-proxy", &["revoke", &narrow]).ok();
+    let path = w.s.home().join("revoked");
+    let written = std::fs::read_to_string(&path).expect("revoked");
+    let kid = written.split_whitespace().next().expect("a kid").to_string();
+    assert!(
+        kid.len() == 32
+            && kid
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{written}"
+    );
+    assert!(written.starts_with(&format!("{kid}  # revoked ")), "{written}");
+    until_status(&w, &narrow, 403);
+
+    // Each shape an operator might paste, while the proxy runs: the list stays, a warning
+    // names the line.
+    for (n, bad) in [
+        format!("\u{feff}kid: {kid}"),
+        format!("{kid},"),
+        format!("{kid} {kid}"),
+        narrow.clone(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let want = format!("{} line 2 is not a token family id", path.display());
+        let warned = w.proxy.stderr().matches(&want).count();
+        let reloaded = w.proxy.stderr().matches("revocation list reloaded").count();
+        std::fs::write(&path, format!("{written}{bad}\n")).expect("write");
+        let start = Instant::now();
+        while w.proxy.stderr().matches(&want).count() == warned {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no warning for {n}: {}",
+                w.proxy.stderr()
+            );
+            std::thread::yield_now();
+        }
+        let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&narrow)]);
+        assert_eq!(r.status, 403, "the last good list is kept");
+        // At start-up: exit 2, naming the file, the line and a good line's shape.
+        let (code, err) = proxy_start_failure(&w.s);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(&want) && err.contains("32 hex digits"), "{err}");
+        assert!(!err.contains(&narrow[..40]), "the token is not quoted: {err}");
+        // The dry run refuses to guess too.
+        let run = w.s.run(
+            "macaroon",
+            &[
+                "verify",
+                &w.token,
+                "--method",
+                "GET",
+                "--url",
+                &format!("https://{HOST}/v1/charges"),
+            ],
+        );
+        run.code(1);
+        assert!(run.stderr.contains(&want), "{}", run.stderr);
+        // Back to the good list, so the next shape is a change the proxy sees.
+        std::fs::write(&path, &written).expect("write");
+        while w.proxy.stderr().matches("revocation list reloaded").count() == reloaded {
+            assert!(start.elapsed() < Duration::from_secs(20), "{}", w.proxy.stderr());
+            std::thread::yield_now();
+        }
+    }
+    assert!(
+        w.proxy.stderr().contains("whole token"),
+        "a pasted token is named as such: {}",
+        w.proxy.stderr()
+    );
+}

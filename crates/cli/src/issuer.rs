@@ -83,7 +83,7 @@ fn write_public(home: &Path, public: &IssuerPublic) -> anyhow::Result<()> {
     let text = format!("{public}\n");
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
         macaroon_home::create_private_dir(home)?;
-        std::fs::write(&path, text).with_context(|| format!("could not write {}", path.display()))?;
+        macaroon_home::write_public_file(&path, text.as_bytes())?;
     }
     Ok(())
 }

@@ -56,7 +56,8 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("macaroon: {e:#}");
+            // Messages may quote token content: escape what a terminal would act on.
+            eprintln!("macaroon: {}", output::clean_lines(&format!("{e:#}")));
             ExitStatus::Error.into()
         }
     }
@@ -73,6 +74,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let home = macaroon_home::locate(cli.home.as_deref())
         .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
+    for warning in macaroon_home::writable_by_others(&home) {
+        eprintln!("macaroon: {warning}");
+    }
     let store = Store::new(&home);
     match cli.command {
         Command::Wrap(args) => commands::wrap::run(args, &home, &store)?,

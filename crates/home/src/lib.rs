@@ -137,6 +137,104 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), HomeError>
     f.write_all(contents).map_err(|e| io_err(path, e))
 }
 
+/// Creates a directory (and parents) that others may read but only its owner may change:
+/// 0755 whatever the umask (an existing one loses group and other write).
+pub fn create_public_dir(dir: &Path) -> Result<(), HomeError> {
+    // A missing home is made the way every command makes it: private.
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        create_private_dir(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(io_err(dir, e)),
+    }
+    set_mode(dir, 0o755)
+}
+
+/// Writes a file that others may read but only its owner may change (a public key, the
+/// CA certificate, a trust list): 0644 whatever the umask. The content goes to a file
+/// beside it first, then replaces it whole, so a reader never sees half of it.
+pub fn write_public_file(path: &Path, contents: &[u8]) -> Result<(), HomeError> {
+    replace_file(path, contents, 0o644).map_err(|e| io_err(path, e))
+}
+
+/// Replaces `path` whole with `contents` at permission bits `mode` (whatever the umask):
+/// written beside it, then renamed over it.
+pub(crate) fn replace_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    let tmp = beside(path);
+    let written = (|| {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+        let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        f.write_all(contents)?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A temporary name beside `path`, unique to this process.
+pub fn beside(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Sets `path`'s permission bits to `mode` (no-op off Unix).
+fn set_mode(path: &Path, mode: u32) -> Result<(), HomeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| io_err(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Warnings for the home and its `tokens/` directory when group or others may write
+/// there (through a symlink too): whoever can write there can replace the trust files
+/// (`issuers`, `revoked`, `proxy.pub`, `ca.pem`) or a stored token. Each says how to fix it.
+pub fn writable_by_others(home: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    #[cfg(unix)]
+    for dir in [home.to_path_buf(), home.join(tokens::TOKENS_DIR)] {
+        use std::os::unix::fs::PermissionsExt;
+        // `metadata` follows a symlink: what counts is the place it leads to.
+        let Ok(meta) = fs::metadata(&dir) else { continue };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 == 0 {
+            continue;
+        }
+        let target = fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        let shown = if target == dir {
+            dir.display().to_string()
+        } else {
+            format!("{} (a link to {})", dir.display(), target.display())
+        };
+        out.push(format!(
+            "warning: {shown} is writable by other users (mode {mode:o}): they could replace the \
+             trust files or tokens in it; run: chmod go-w {}",
+            target.display()
+        ));
+    }
+    #[cfg(not(unix))]
+    let _ = home;
+    out
+}
+
 /// Refuses a secret file that group or others can read or write.
 pub fn check_private_mode(path: &Path) -> Result<(), HomeError> {
     #[cfg(unix)]
@@ -208,7 +306,7 @@ impl KeyPairFiles for ProxyKeyPair {
         }
         let private = zeroize::Zeroizing::new(format!("{}\n", *self.private_to_base64()));
         write_private_file(&key_path, private.as_bytes())?;
-        fs::write(&pub_path, format!("{}\n", self.public().to_base64())).map_err(|e| io_err(&pub_path, e))?;
+        write_public_file(&pub_path, format!("{}\n", self.public().to_base64()).as_bytes())?;
         Ok((key_path, pub_path))
     }
 }
@@ -238,7 +336,7 @@ impl PublicKeyFile for PublicKey {
 pub fn write_trust_bundle(home: &Path, ca: &Path) -> Result<PathBuf, HomeError> {
     let bundle = trust_bundle(&read_ca(ca)?);
     let path = home.join(TRUST_BUNDLE_FILE);
-    fs::write(&path, bundle).map_err(|e| io_err(&path, e))?;
+    write_public_file(&path, bundle.as_bytes())?;
     Ok(path)
 }
 

@@ -3,15 +3,23 @@
 //! they change and read by `macaroon verify`. One reader and one editor for all of them,
 //! so the proxy and the dry run see the same lists.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+/// What a list file held when last read: `None` if it did not exist, else the SHA-256 of
+/// its content. Content, not `(mtime, len)`: a key swapped for another of the same length
+/// within the file system's timestamp granularity is still a change.
+type Stamp = Option<[u8; 32]>;
 
 /// A list file and what it looked like when last read.
 pub struct ListFile {
     path: PathBuf,
-    stamp: Mutex<Option<(SystemTime, u64)>>,
+    /// `None` until the first read.
+    stamp: Mutex<Option<Stamp>>,
 }
 
 /// One entry: its text (trimmed, comment removed), its comment, and its line number.
@@ -39,34 +47,60 @@ impl ListFile {
         &self.path
     }
 
-    fn current_stamp(&self) -> Option<(SystemTime, u64)> {
-        let m = std::fs::metadata(&self.path).ok()?;
-        Some((m.modified().ok()?, m.len()))
-    }
-
-    /// True if the file changed (appeared, went, or was rewritten) since the last read.
-    pub fn changed(&self) -> bool {
-        let now = self.current_stamp();
-        self.stamp.lock().map(|s| *s != now).unwrap_or(true)
-    }
-
-    /// Reads the entries (none if the file does not exist) and remembers the file's stamp.
-    pub fn read(&self) -> std::io::Result<Vec<Entry>> {
-        let stamp = self.current_stamp();
-        let entries = match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        if let Ok(mut s) = self.stamp.lock() {
-            *s = stamp;
+    /// The file's text (`None` if it does not exist) and its stamp.
+    fn load(&self) -> std::io::Result<(Option<String>, Stamp)> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => {
+                let stamp = Some(Sha256::digest(&bytes).into());
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "not UTF-8 text; save it as plain UTF-8 (one entry a line)",
+                    )
+                })?;
+                Ok((Some(text), stamp))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((None, None)),
+            Err(e) => Err(e),
         }
-        Ok(entries)
     }
 
-    /// Appends an entry with a comment.
+    /// True if the file changed (appeared, went, or was rewritten with other content)
+    /// since the last read. An unreadable file counts as changed, so the reader reports it.
+    pub fn changed(&self) -> bool {
+        let Ok((_, now)) = self.load() else {
+            return true;
+        };
+        self.stamp.lock().map(|s| *s != Some(now)).unwrap_or(true)
+    }
+
+    /// Reads the entries (none if the file does not exist) and remembers what it held.
+    pub fn read(&self) -> std::io::Result<Vec<Entry>> {
+        let (text, stamp) = self.load()?;
+        if let Ok(mut s) = self.stamp.lock() {
+            *s = Some(stamp);
+        }
+        Ok(text.as_deref().map(parse).unwrap_or_default())
+    }
+
+    /// Appends an entry with a comment. A new file is created 0644 whatever the umask; an
+    /// existing one loses group and other write (they could rewrite the trust list).
     pub fn append(path: &Path, value: &str, note: &str) -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
+        let mut f = opts.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = f.metadata()?;
+            let mode = meta.permissions().mode() & 0o7777;
+            let want = if meta.len() == 0 { 0o644 } else { mode & !0o022 };
+            if want != mode {
+                f.set_permissions(std::fs::Permissions::from_mode(want))?;
+            }
+        }
         writeln!(f, "{value}  # {note}")
     }
 
@@ -89,9 +123,14 @@ impl ListFile {
             }
         }
         if removed > 0 {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, kept)?;
-            std::fs::rename(&tmp, path)?;
+            #[cfg(unix)]
+            let mode = {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(path)?.permissions().mode() & 0o755 & !0o022
+            };
+            #[cfg(not(unix))]
+            let mode = 0o644;
+            crate::replace_file(path, kept.as_bytes(), mode)?;
         }
         Ok(removed)
     }
@@ -102,6 +141,9 @@ fn entry_of(line: &str) -> &str {
 }
 
 fn parse(text: &str) -> Vec<Entry> {
+    // Editors on some platforms start a UTF-8 file with a byte-order mark: not part of
+    // the first entry.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     text.lines()
         .enumerate()
         .filter(|(_, l)| !entry_of(l).is_empty())
@@ -120,13 +162,44 @@ pub const ISSUERS_FILE: &str = "issuers";
 /// File name of the home's own issuer public key (trusted by default).
 pub const LOCAL_ISSUER_FILE: &str = "issuer.pub";
 
-/// The revoked token families of a home (lower-case `kid`s).
-pub fn revoked(home: &Path) -> std::io::Result<std::collections::HashSet<String>> {
-    Ok(ListFile::new(home.join(REVOKED_FILE))
-        .read()?
-        .into_iter()
-        .map(|e| e.value.to_ascii_lowercase())
-        .collect())
+/// The revoked token families of a home (lower-case `kid`s). A line that is not a `kid`
+/// is an error naming the file and the line (see [`read_revoked`]).
+pub fn revoked(home: &Path) -> std::io::Result<HashSet<String>> {
+    read_revoked(&ListFile::new(home.join(REVOKED_FILE)))
+}
+
+/// True if `entry` is a token family id: 32 hex digits (16 bytes), as sealed in every
+/// payload and written by `macaroon-proxy revoke`.
+pub fn is_kid(entry: &str) -> bool {
+    entry.len() == 32 && entry.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads a revocation list: each line one `kid` (any case), `#` comments and blank lines
+/// allowed. Anything else is an `InvalidData` error naming the file and line: a line that
+/// revokes nothing must never pass unnoticed. The line itself is not quoted, since it may
+/// hold a whole token pasted by mistake.
+pub fn read_revoked(file: &ListFile) -> std::io::Result<HashSet<String>> {
+    let mut kids = HashSet::new();
+    for e in file.read()? {
+        if !is_kid(&e.value) {
+            let hint = if caveat::Token::decode(&e.value).is_ok() {
+                "it holds a whole token: delete that line, then run `macaroon-proxy revoke TOKEN`, which writes the token's kid"
+            } else {
+                "fix or remove the line, or revoke by token with `macaroon-proxy revoke TOKEN`"
+            };
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} line {} is not a token family id: each line must be one kid, 32 hex digits, \
+                     optionally followed by a # comment (e.g. `0123456789abcdef0123456789abcdef  # leaked laptop`); {hint}",
+                    file.path().display(),
+                    e.line
+                ),
+            ));
+        }
+        kids.insert(e.value.to_ascii_lowercase());
+    }
+    Ok(kids)
 }
 
 /// The issuers a proxy of this home trusts: its `issuers` file and its own `issuer.pub`.
@@ -162,6 +235,41 @@ mod tests {
             ("ABC", "old laptop", 2)
         );
         assert_eq!((e[1].value.as_str(), e[1].line), ("def", 4));
+    }
+
+    /// One key swapped for another of the same length, with the same mtime: still a change.
+    #[test]
+    fn a_same_length_rewrite_within_the_same_mtime_is_a_change() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("list");
+        std::fs::write(&path, "AAAA  # one\n").expect("write");
+        let f = ListFile::new(path.clone());
+        assert_eq!(f.read().expect("read")[0].value, "AAAA");
+        let mtime = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        std::fs::write(&path, "BBBB  # one\n").expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(mtime))
+            .expect("set mtime");
+        assert!(f.changed());
+        assert_eq!(f.read().expect("read")[0].value, "BBBB");
+        assert!(!f.changed());
+    }
+
+    #[test]
+    fn revoked_lines_are_kids_or_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join(REVOKED_FILE);
+        let kid = "0123456789ABCDEF0123456789abcdef";
+        std::fs::write(&path, format!("\u{feff}{kid}  # bom\r\n# c\n\n")).expect("write");
+        let got = revoked(dir.path()).expect("read");
+        assert!(got.contains(&kid.to_ascii_lowercase()) && got.len() == 1);
+        std::fs::write(&path, format!("{kid}\n{kid} # ok\n\"{kid}\"\n")).expect("write");
+        let e = revoked(dir.path()).expect_err("quoted").to_string();
+        assert!(e.contains("line 3") && e.contains("32 hex digits"), "{e}");
     }
 
     #[test]

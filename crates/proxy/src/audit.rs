@@ -111,6 +111,10 @@ pub struct Record {
     pub bytes_out: u64,
     /// Occurrences of the secret replaced in the response (headers and body), never the value.
     pub redactions: u64,
+    /// `connect` for a line about a tunnel itself (opened, refused or passed through);
+    /// absent on request lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'static str>,
 }
 
 impl Record {
@@ -154,6 +158,10 @@ impl Record {
         json_value(out, &self.bytes_out);
         out.extend_from_slice(b",\"redactions\":");
         json_value(out, &self.redactions);
+        if let Some(event) = self.event {
+            out.extend_from_slice(b",\"event\":");
+            json_plain(out, event);
+        }
         out.push(b'}');
     }
 }
@@ -231,7 +239,11 @@ mod tests {
             status: 502,
             ..plain.clone()
         };
-        for r in [Record::default(), plain, awkward] {
+        let connect = Record {
+            event: Some("connect"),
+            ..plain.clone()
+        };
+        for r in [Record::default(), plain, awkward, connect] {
             let mut ours = Vec::new();
             r.write_json(&mut ours);
             let serde = serde_json::to_vec(&r).expect("serializes");

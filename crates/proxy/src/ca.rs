@@ -3,6 +3,8 @@
 //! Created on first run as `$MACAROON_HOME/ca.pem` + `ca.key` (0600). Clients that trust
 //! `ca.pem` accept the leaf certificates issued here for the host they CONNECT to. Leaf
 //! certificates are cached in memory: a handshake after the first costs no signing.
+//! Leaves for sealed hosts (named by a verified token, or exactly by `--allow-host`) are
+//! kept apart from the rest, so a flood of made-up names cannot evict them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,15 +22,25 @@ pub const CA_CERT_FILE: &str = "ca.pem";
 /// File name of the CA private key.
 pub const CA_KEY_FILE: &str = "ca.key";
 
-/// Most leaf certificates kept in memory (the least useful are evicted first).
+/// Most leaf certificates kept in memory for other names (the least useful are evicted
+/// first).
 const LEAF_CACHE_MAX: usize = 10_000;
+/// Most sealed host names remembered, and leaves kept for them.
+const SEALED_MAX: usize = 10_000;
 
-/// The local CA and its leaf cache.
+type Leaves = quick_cache::sync::Cache<String, Arc<CertifiedKey>>;
+
+/// The local CA and its leaf caches.
 pub struct LocalCa {
     issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
     cert_path: PathBuf,
-    leaves: quick_cache::sync::Cache<String, Arc<CertifiedKey>>,
+    /// Leaves for any other name a client CONNECTs to or sends as SNI.
+    leaves: Leaves,
+    /// Names only a verified token or the operator can add.
+    sealed: quick_cache::sync::Cache<String, ()>,
+    /// Leaves for those names: out of reach of a flood of other names.
+    sealed_leaves: Leaves,
 }
 
 impl std::fmt::Debug for LocalCa {
@@ -40,6 +52,11 @@ impl std::fmt::Debug for LocalCa {
 impl LocalCa {
     /// Loads the CA from `home`, creating it first if there is none.
     pub fn load_or_create(home: &Path) -> anyhow::Result<Self> {
+        Self::load_with(home, LEAF_CACHE_MAX)
+    }
+
+    /// [`LocalCa::load_or_create`], keeping at most `leaf_max` leaves for other names.
+    fn load_with(home: &Path, leaf_max: usize) -> anyhow::Result<Self> {
         let cert_path = home.join(CA_CERT_FILE);
         let key_path = home.join(CA_KEY_FILE);
         if !cert_path.exists() || !key_path.exists() {
@@ -60,8 +77,18 @@ impl LocalCa {
             issuer,
             cert_pem,
             cert_path,
-            leaves: quick_cache::sync::Cache::new(LEAF_CACHE_MAX),
+            leaves: quick_cache::sync::Cache::new(leaf_max),
+            sealed: quick_cache::sync::Cache::new(SEALED_MAX),
+            sealed_leaves: quick_cache::sync::Cache::new(SEALED_MAX),
         })
+    }
+
+    /// Marks `host` as sealed (in a verified token, or named exactly by `--allow-host`):
+    /// its leaf is kept where other names cannot evict it.
+    pub fn protect(&self, host: &str) {
+        if self.sealed.get(host).is_none() {
+            self.sealed.insert(host.to_string(), ());
+        }
     }
 
     /// Where the CA certificate is.
@@ -76,7 +103,14 @@ impl LocalCa {
 
     /// A leaf certificate for `host` (a DNS name or IP address), from the cache or new.
     pub fn leaf(&self, host: &str) -> anyhow::Result<Arc<CertifiedKey>> {
+        let protected = self.sealed.get(host).is_some();
+        if let Some(hit) = self.sealed_leaves.get(host) {
+            return Ok(hit);
+        }
         if let Some(hit) = self.leaves.get(host) {
+            if protected {
+                self.sealed_leaves.insert(host.to_string(), hit.clone());
+            }
             return Ok(hit);
         }
         let key = KeyPair::generate()?;
@@ -102,7 +136,12 @@ impl LocalCa {
             vec![CertificateDer::from(cert.der().to_vec())],
             signing,
         ));
-        self.leaves.insert(host.to_string(), certified.clone());
+        let cache = if protected {
+            &self.sealed_leaves
+        } else {
+            &self.leaves
+        };
+        cache.insert(host.to_string(), certified.clone());
         Ok(certified)
     }
 }
@@ -122,8 +161,7 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> 
     params.not_after = (now + std::time::Duration::from_secs(10 * 365 * 24 * 3600)).into();
     let cert = params.self_signed(&key)?;
     macaroon_home::write_private_file(key_path, key.serialize_pem().as_bytes())?;
-    std::fs::write(cert_path, cert.pem())
-        .with_context(|| format!("could not write {}", cert_path.display()))?;
+    macaroon_home::write_public_file(cert_path, cert.pem().as_bytes())?;
     Ok(())
 }
 
@@ -140,9 +178,8 @@ const NO_PROXY: &str = "localhost,127.0.0.1,::1";
 /// exec` writes it) and returns that directory, for the front of `PYTHONPATH`.
 pub fn write_python_hook(home: &Path) -> anyhow::Result<PathBuf> {
     let dir = home.join("python");
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let file = dir.join("sitecustomize.py");
-    std::fs::write(&file, SITECUSTOMIZE).with_context(|| format!("could not write {}", file.display()))?;
+    macaroon_home::create_public_dir(&dir)?;
+    macaroon_home::write_public_file(&dir.join("sitecustomize.py"), SITECUSTOMIZE.as_bytes())?;
     Ok(dir)
 }
 
@@ -223,6 +260,43 @@ mod tests {
         let b = ca.leaf("api.example.test").expect("leaf");
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &ca.leaf("127.0.0.1").expect("ip leaf")));
+    }
+
+    /// A flood of made-up names cycles the cache for other names, never a sealed host's.
+    #[test]
+    fn a_flood_of_names_cannot_evict_a_sealed_hosts_leaf() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = LocalCa::load_with(dir.path(), 16).expect("create");
+        ca.protect("api.example.test");
+        let sealed = ca.leaf("api.example.test").expect("leaf");
+        let other = ca.leaf("victim.example.test").expect("leaf");
+        for _ in 0..3 {
+            assert!(Arc::ptr_eq(&sealed, &ca.leaf("api.example.test").expect("leaf")));
+            assert!(Arc::ptr_eq(
+                &other,
+                &ca.leaf("victim.example.test").expect("leaf")
+            ));
+        }
+        // Each made-up name asked for a few times, so the cache counts it as in use too.
+        let flood = |prefix: &str| {
+            for i in 0..400 {
+                for _ in 0..4 {
+                    ca.leaf(&format!("{prefix}{i}.flood.test")).expect("leaf");
+                }
+            }
+        };
+        flood("n");
+        assert!(Arc::ptr_eq(&sealed, &ca.leaf("api.example.test").expect("leaf")));
+        assert!(
+            !Arc::ptr_eq(&other, &ca.leaf("victim.example.test").expect("leaf")),
+            "the flood does evict other names (so the test shows something)"
+        );
+        // A name protected after its leaf was made keeps that leaf, now out of reach.
+        let late = ca.leaf("late.example.test").expect("leaf");
+        ca.protect("late.example.test");
+        assert!(Arc::ptr_eq(&late, &ca.leaf("late.example.test").expect("leaf")));
+        flood("m");
+        assert!(Arc::ptr_eq(&late, &ca.leaf("late.example.test").expect("leaf")));
     }
 
     #[test]

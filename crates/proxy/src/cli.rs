@@ -215,7 +215,9 @@ fn revoke(home: &std::path::Path, token: String, state: Option<&str>) -> anyhow:
     };
     let token = token_or_stored_name(home, &text)?;
     let keys = caveat::ProxyKeyPair::load_all(home)?;
-    let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
+    let mut payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
+    // The list holds lower-case kids, one a line: the form `run` reads back.
+    payload.kid.make_ascii_lowercase();
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
     if let Some(url) = state {
         shared_revoke(url, &payload.kid, &hosts)?;
@@ -348,6 +350,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let home = macaroon_home::locate(cli.home.as_deref())
         .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
+    for warning in macaroon_home::writable_by_others(&home) {
+        eprintln!("macaroon-proxy: {warning}");
+    }
     match cli.command {
         Command::Keygen { force } => {
             let g = crate::keygen::keygen(&home, force)?;

@@ -229,7 +229,12 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 /// `CONNECT host:port`: a blind tunnel to a passthrough host, otherwise TLS interception
 /// with a leaf certificate for exactly that host, and the pipeline for every request inside.
 fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-    let target = req.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    // Never a `user:password@` part, which the audit line must not keep.
+    let target = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().rsplit('@').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
     // CONNECT-level outcomes get an audit line too (tunnelled requests get their own).
     let log = |outcome: Tunnel, status: StatusCode, reason: &str| {
         let rec = crate::audit::Record {
@@ -258,7 +263,20 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     let Ok(host) = Host::normalize(authority.host()) else {
         return refuse(StatusCode::BAD_REQUEST, "CONNECT target is not a valid host");
     };
+    if authority.as_str().contains('@') {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_connect_target: the CONNECT target carries user:password@; give host:port alone \
+             (a token goes in Proxy-Authorization)",
+        );
+    }
     let port = authority.port_u16().unwrap_or(443);
+    if port == 0 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_connect_port: port 0 cannot be connected to; give host:port with a port from 1 to 65535",
+        );
+    }
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
     let tunnel_token = match crate::inject::find(req.headers(), None, &mut |t| proxy.resolve(t)) {
         Ok(f) => f.map(|f| f.token),
@@ -293,8 +311,12 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
             )
         }
     };
-    // Counted, not audited: each request inside gets its own audit line.
-    proxy.metrics.tunnel(Tunnel::Intercepted);
+    // The tunnel's opening gets its line even if no request ever comes through it.
+    log(
+        Tunnel::Intercepted,
+        StatusCode::OK,
+        &format!("intercepted: TLS with a certificate for {host}; each request inside is decided on its own"),
+    );
     let mode = Mode::Tunnel {
         host,
         port,

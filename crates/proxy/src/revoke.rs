@@ -36,6 +36,14 @@ impl Revocations {
 
     /// True if tokens of family `kid` are revoked. Reads memory only.
     pub fn is_revoked(&self, kid: &str) -> bool {
+        // Lists hold lower case; a payload from another implementation may not.
+        let lower;
+        let kid = if kid.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = kid.to_ascii_lowercase();
+            &lower
+        } else {
+            kid
+        };
         self.kids.read().map(|s| s.contains(kid)).unwrap_or(true)
             || self.shared.read().map(|s| s.contains(kid)).unwrap_or(true)
     }
@@ -99,12 +107,10 @@ where
     }
 }
 
+/// The file's kids; a line that is not one is an error naming it (see
+/// [`macaroon_home::listfile::read_revoked`]).
 fn kids(file: &ListFile) -> std::io::Result<HashSet<String>> {
-    Ok(file
-        .read()?
-        .into_iter()
-        .map(|e| e.value.to_ascii_lowercase())
-        .collect())
+    macaroon_home::listfile::read_revoked(file)
 }
 
 #[cfg(test)]
@@ -116,23 +122,64 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(
             dir.path().join(REVOKED_FILE),
-            "# header\nABC  # old laptop\n\ndef\n",
+            format!(
+                "\u{feff}# header\n{}  # old laptop\r\n\n{B}\n",
+                A.to_ascii_uppercase()
+            ),
         )
         .expect("write");
         let r = Revocations::load(dir.path()).expect("load");
-        assert!(r.is_revoked("abc"));
-        assert!(r.is_revoked("def"));
+        assert!(r.is_revoked(A));
+        assert!(r.is_revoked(B));
         assert!(!r.is_revoked("header"));
+    }
+
+    const A: &str = "0123456789abcdef0123456789abcdef";
+    const B: &str = "fedcba9876543210fedcba9876543210";
+
+    /// Lines that would revoke nothing: each one is refused at load, naming the line.
+    #[test]
+    fn a_line_that_is_not_a_kid_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join(REVOKED_FILE);
+        for bad in [
+            format!("{A},"),
+            format!("kid: {A}"),
+            format!("{A} {B}"),
+            A[..31].to_string(),
+            format!("{A}0"),
+        ] {
+            std::fs::write(&path, format!("# ok\n{B}\n{bad}  # note\n")).expect("write");
+            let e = Revocations::load(dir.path()).err().expect("refused");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("line 3") && msg.contains("32 hex digits"),
+                "{bad:?}: {msg}"
+            );
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_bad_line_on_reload_keeps_the_last_good_list() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join(REVOKED_FILE);
+        std::fs::write(&path, format!("{A}\n")).expect("write");
+        let r = Revocations::load(dir.path()).expect("load");
+        std::fs::write(&path, format!("{B}\nkid: {A}\n")).expect("write");
+        r.refresh();
+        assert!(r.is_revoked(A), "the last good list stays");
+        assert!(!r.is_revoked(B));
     }
 
     #[test]
     fn a_changed_file_is_picked_up_by_refresh() {
         let dir = tempfile::tempdir().expect("tmp");
         let r = Revocations::load(dir.path()).expect("load");
-        assert!(!r.is_revoked("abc"));
-        Revocations::add(dir.path(), "abc", "leaked").expect("add");
+        assert!(!r.is_revoked(A));
+        Revocations::add(dir.path(), A, "leaked").expect("add");
         r.refresh();
-        assert!(r.is_revoked("abc"));
+        assert!(r.is_revoked(A));
     }
 
     #[test]

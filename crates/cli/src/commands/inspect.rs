@@ -8,7 +8,7 @@ use caveat::{fmt_time, Caveat, SealedId, Token};
 use serde::Serialize;
 
 use crate::input::read_token;
-use crate::output::table;
+use crate::output::{cells, table};
 use crate::store::Store;
 
 /// The identifier, as far as it can be read without the proxy's private key.
@@ -198,27 +198,27 @@ impl fmt::Display for Inspection {
             }
         };
         let mut t = table(["FIELD", "VALUE"]);
-        t.add_row(vec!["Token".to_string(), self.source.clone()]);
-        t.add_row(vec!["Identifier".to_string(), identifier]);
-        t.add_row(vec!["Format".to_string(), self.wire_format.clone()]);
-        t.add_row(vec![
+        t.add_row(cells(vec!["Token".to_string(), self.source.clone()]));
+        t.add_row(cells(vec!["Identifier".to_string(), identifier]));
+        t.add_row(cells(vec!["Format".to_string(), self.wire_format.clone()]));
+        t.add_row(cells(vec![
             "Location".to_string(),
             self.location.clone().unwrap_or_else(|| "none".into()),
-        ]);
-        t.add_row(vec!["Valid".to_string(), self.effective.explain.clone()]);
+        ]));
+        t.add_row(cells(vec!["Valid".to_string(), self.effective.explain.clone()]));
         if let Some(inject) = &self.inject {
-            t.add_row(vec![
+            t.add_row(cells(vec![
                 "Injects".to_string(),
                 format!("{inject} (recorded when it was wrapped)"),
-            ]);
+            ]));
         }
-        t.add_row(vec![
+        t.add_row(cells(vec![
             "Signature".to_string(),
             format!(
                 "fingerprint {} (not checked here: `macaroon verify` checks it with the proxy key)",
                 self.signature_fingerprint
             ),
-        ]);
+        ]));
         writeln!(f, "{t}")?;
         if self.caveats.is_empty() {
             writeln!(
@@ -228,11 +228,11 @@ impl fmt::Display for Inspection {
         } else {
             let mut c = table(["#", "CAVEAT", "MEANING"]);
             for (i, cav) in self.caveats.iter().enumerate() {
-                c.add_row(vec![
+                c.add_row(cells(vec![
                     (i + 1).to_string(),
                     cav.predicate.clone(),
                     cav.explain.clone(),
-                ]);
+                ]));
             }
             writeln!(f, "{c}")?;
         }
@@ -240,12 +240,12 @@ impl fmt::Display for Inspection {
             let mut tp = table(["#", "THIRD-PARTY LOCATION", "CAVEAT ID", "DISCHARGE"]);
             for (i, c) in self.third_party.iter().enumerate() {
                 let d = if c.discharged { "given" } else { "missing" };
-                tp.add_row(vec![
+                tp.add_row(cells(vec![
                     (i + 1).to_string(),
                     c.location.clone(),
                     c.id.clone(),
                     d.to_string(),
-                ]);
+                ]));
             }
             writeln!(f, "{tp}")?;
             writeln!(

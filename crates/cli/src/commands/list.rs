@@ -1,6 +1,6 @@
 //! `macaroon list`: the stored tokens (never the tokens themselves).
 
-use crate::output::table;
+use crate::output::{cells, clean, table};
 use crate::store::Store;
 
 /// Runs `list`.
@@ -9,7 +9,7 @@ pub fn run(json: bool, names: bool, store: &Store) -> anyhow::Result<()> {
     if names {
         // Nothing else, not even a note when there are none: shells and scripts read this.
         for e in &entries {
-            println!("{}", e.name);
+            println!("{}", clean(&e.name));
         }
         return Ok(());
     }
@@ -32,14 +32,14 @@ pub fn run(json: bool, names: bool, store: &Store) -> anyhow::Result<()> {
     }
     let mut t = table(["NAME", "CREATED", "HOSTS", "EXPIRES", "INJECT", "STORE"]);
     for e in &entries {
-        t.add_row([
+        t.add_row(cells([
             e.name.clone(),
             e.created.clone(),
             e.hosts.join(", "),
             e.expires.clone().unwrap_or_else(|| "never".into()),
             e.inject.clone(),
             format!("{:?}", e.store).to_lowercase(),
-        ]);
+        ]));
     }
     println!("{t}");
     Ok(())

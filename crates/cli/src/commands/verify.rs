@@ -11,6 +11,7 @@ use caveat::{
 use macaroon_home::KeyPairFiles;
 
 use crate::input::read_token;
+use crate::output::{clean, clean_lines};
 use crate::store::Store;
 use crate::ExitStatus;
 
@@ -93,7 +94,7 @@ fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair], state: Option<&
         })?,
         None => false,
     };
-    if revoked.contains(&payload.kid) || in_store {
+    if revoked.contains(&payload.kid.to_ascii_lowercase()) || in_store {
         return Err(deny(
             "revoked",
             format!(
@@ -195,12 +196,12 @@ fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_
             serde_json::json!({"decision": "allow", "status": 200, "not_counted": limits})
         ),
         (Ok(()), false) => {
-            println!("allow: {line}");
+            println!("allow: {}", clean(line));
             for l in limits {
                 eprintln!(
                     "not counted here: {} ({}); the proxy counts it when the request is made",
-                    l["predicate"].as_str().unwrap_or_default(),
-                    l["explain"].as_str().unwrap_or_default()
+                    clean(l["predicate"].as_str().unwrap_or_default()),
+                    clean(l["explain"].as_str().unwrap_or_default())
                 );
             }
         }
@@ -212,8 +213,8 @@ fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_
             })
         ),
         (Err((_, _, _, reason, _)), false) => {
-            println!("deny: {line}");
-            eprintln!("denied: {reason}");
+            println!("deny: {}", clean(line));
+            eprintln!("denied: {}", clean_lines(&reason));
         }
     }
 }

@@ -31,7 +31,7 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         .transpose()?;
     let proxy_key = proxy_key(args.proxy_key.as_deref(), home)?;
     // A key kept elsewhere is checked before the secret is asked for; this home's own is
-    // created only once the secret was read (a refused secret leaves nothing behind).
+    // created only once the secret was read (a secret refused as read leaves nothing behind).
     let kept = match &args.issuer_key {
         Some(path) => Some(crate::issuer::from_file(path).context("--issuer-key")?),
         None => None,
@@ -54,6 +54,7 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         now,
     )?;
     let encoded = zeroize::Zeroizing::new(token.encode());
+    check_usable_size(encoded.len(), &inject)?;
     let hosts_text: Vec<String> = hosts.iter().map(ToString::to_string).collect();
     if args.no_store {
         eprintln!(
@@ -84,6 +85,37 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         );
     }
     println!("{}", encoded.as_str());
+    Ok(())
+}
+
+/// The proxy reads at most 64 KiB of request head (the header with the token, the others,
+/// the request line) and 16 KiB of request target.
+const PROXY_HEAD_LIMIT: usize = 64 * 1024;
+const PROXY_TARGET_LIMIT: usize = 16 * 1024;
+/// Room left in either for the rest of a request and the caveats `attenuate` adds.
+const HEADROOM: usize = 4 * 1024;
+
+/// Refuses a token that could never reach the proxy whole: one too long for its request
+/// head (or, for `query:` injection, its request target), however it is narrowed.
+fn check_usable_size(len: usize, inject: &Injection) -> anyhow::Result<()> {
+    let (limit, what) = match inject {
+        Injection::Query(_) => (PROXY_TARGET_LIMIT, "request target (URL)"),
+        _ => (PROXY_HEAD_LIMIT, "request head"),
+    };
+    let max = limit - HEADROOM;
+    if len > max {
+        bail!(
+            "the secret is too long to wrap: its token would be {len} bytes, but the proxy reads at most \
+             {} KiB of {what}, so a token over {max} bytes (leaving room for the rest of the request) could \
+             never be used; wrap a shorter secret{}",
+            limit / 1024,
+            if matches!(inject, Injection::Query(_)) {
+                ", or send it in a header (--inject header:NAME)"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }
 

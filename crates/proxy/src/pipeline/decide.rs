@@ -114,6 +114,10 @@ pub fn decide(
         Resolved::Verified { verified, .. } => verified,
         Resolved::Decoded { token, key } => {
             let v = Arc::new(Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?);
+            // Its hosts' leaves now stay cached whatever other names clients try.
+            for h in &payload.hosts {
+                proxy.ca.protect(h.as_str());
+            }
             proxy.remember(key, v.clone());
             v
         }

@@ -62,6 +62,7 @@ pub enum Tunnel {
 pub fn connect(proxy: &Proxy, mut rec: Record, outcome: Tunnel) {
     proxy.metrics.tunnel(outcome);
     rec.method = "CONNECT".into();
+    rec.event = Some("connect");
     rec.decision = match outcome {
         Tunnel::Intercepted => "allow",
         Tunnel::Passthrough => "passthrough",

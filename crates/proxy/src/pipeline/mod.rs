@@ -157,6 +157,12 @@ impl Proxy {
             &loaded.state,
             &loaded.keys,
         ));
+        // Hosts the operator named exactly: their leaves are never cycled out.
+        for p in &config.allow_hosts {
+            if let crate::config::HostPattern::Exact(h) = p {
+                loaded.ca.protect(h.as_str());
+            }
+        }
         Proxy {
             config,
             keys: loaded.keys,

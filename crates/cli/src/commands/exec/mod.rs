@@ -144,8 +144,8 @@ const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
 fn python_hook(dir: &Path) -> anyhow::Result<OsString> {
     let dir = dir.join("python");
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    write_if_changed(&dir.join("sitecustomize.py"), SITECUSTOMIZE)?;
+    macaroon_home::create_public_dir(&dir)?;
+    macaroon_home::write_public_file(&dir.join("sitecustomize.py"), SITECUSTOMIZE.as_bytes())?;
     let mut paths = vec![dir];
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         paths.extend(std::env::split_paths(&existing));
@@ -408,16 +408,13 @@ fn write_trust(runtime: &Path, ca_pem: &str) -> anyhow::Result<std::path::PathBu
     Ok(dir)
 }
 
-/// Replaces `path` whole with `text` (write, then rename), unless it already holds it: a
-/// command starting meanwhile never reads half a file.
+/// Replaces `path` whole with `text` (0644, written beside it then renamed), unless it
+/// already holds it: a command starting meanwhile never reads half a file.
 fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
     if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
         return Ok(());
     }
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("could not write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))
+    Ok(macaroon_home::write_public_file(path, text.as_bytes())?)
 }
 
 /// Fails early, saying how to fix it, when nothing listens where the command would be sent:
