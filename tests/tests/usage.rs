@@ -373,3 +373,179 @@ fn the_cli_writes_explains_and_shows_limits_without_counting() {
     assert!(bad.stderr.contains("--uses"), "{}", bad.stderr);
     assert!(!w.s.run("macaroon", &["inspect", &token]).stderr.contains(SECRET));
 }
+
+/// The counter key the store holds (there is one).
+fn only_counter(redis: &RedisServer) -> String {
+    let keys = redis.cli(&["--scan", "--pattern", "macaroon:limit:*"]);
+    let mut keys = keys.lines();
+    let key = keys.next().expect("a counter key").to_string();
+    assert!(keys.next().is_none(), "one counter");
+    key
+}
+
+#[test]
+fn a_short_lived_child_never_shortens_its_familys_count() {
+    let Some(redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let url = redis.url();
+    let w = world_with("bearer", &["--state", &url]);
+    // The flags in any order: attenuate writes the time before the count.
+    let parent = w.narrow(&["--uses", "3", "--expires", "10m"]);
+    let child =
+        w.s.run("macaroon", &["attenuate", &parent, "--expires", "3s"])
+            .ok()
+            .out()
+            .to_string();
+    let charges = format!("{}/v1/charges", w.proxy.url());
+    assert_eq!(curl(&[&charges, "-H", &bearer(&child)]).status, 200);
+    // The count lives as long as the parent (10 minutes and a margin), not the child.
+    let key = only_counter(&redis);
+    let ttl = |redis: &RedisServer| redis.cli(&["PTTL", &key]).parse::<i64>().expect("ttl");
+    let after_child = ttl(&redis);
+    assert!(after_child > 590_000, "the count lives {after_child} ms");
+    assert_eq!(curl(&[&charges, "-H", &bearer(&parent)]).status, 200);
+    assert_eq!(curl(&[&charges, "-H", &bearer(&child)]).status, 200);
+    assert!(ttl(&redis) > 590_000);
+    // Three uses in all, by the family: the next is refused, parent or child.
+    assert_eq!(curl(&[&charges, "-H", &bearer(&parent)]).status, 429);
+    assert_eq!(curl(&[&charges, "-H", &bearer(&child)]).status, 429);
+    assert_eq!(redis.cli(&["GET", &key]), "3");
+    w.assert_clean(3);
+}
+
+/// `token` with one more first-party caveat, added by pymacaroons (our CLI refuses to).
+fn with_caveat_by_pymacaroons(token: &str, caveat: &str) -> Option<String> {
+    if let Some(why) = e2e::missing_python(&["pymacaroons"]) {
+        e2e::skip_or_fail(why);
+        return None;
+    }
+    let script = "import sys\nfrom pymacaroons import Macaroon\n\
+        m = Macaroon.deserialize(sys.argv[1])\nm.add_first_party_caveat(sys.argv[2])\n\
+        print(m.serialize())";
+    let out = Command::new("python3")
+        .args(["-c", script, token, caveat])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn a_ninth_counted_caveat_is_refused_by_attenuate_exec_verify_and_the_proxy() {
+    let w = world();
+    let mut token = w.narrow(&["--uses", "100", "--expires", "10m"]);
+    for i in 2..=8 {
+        let flag = if i % 2 == 0 { "--rate" } else { "--uses" };
+        let value = if i % 2 == 0 {
+            format!("{i}/1m")
+        } else {
+            i.to_string()
+        };
+        token =
+            w.s.run("macaroon", &["attenuate", &token, flag, &value])
+                .ok()
+                .out()
+                .to_string();
+    }
+    let charges = format!("{}/v1/charges", w.proxy.url());
+    assert_eq!(curl(&[&charges, "-H", &bearer(&token)]).status, 200);
+    // A ninth: attenuate and exec (which narrow the same way) refuse, saying why.
+    let ninth = w.s.run("macaroon", &["attenuate", &token, "--uses", "5"]);
+    ninth.code(2);
+    assert!(
+        ninth.stderr.contains("at most 8") && ninth.stderr.contains("usage and rate caveats"),
+        "{}",
+        ninth.stderr
+    );
+    let exec = w.s.run(
+        "macaroon",
+        &[
+            "exec",
+            "--token",
+            &token,
+            "--rate",
+            "1/1s",
+            "--proxy",
+            &w.proxy.url(),
+            "--",
+            "true",
+        ],
+    );
+    exec.code(2);
+    assert!(exec.stderr.contains("at most 8"), "{}", exec.stderr);
+    // Any other tool can still add one: the proxy refuses it before counting anything.
+    let Some(nine) = with_caveat_by_pymacaroons(&token, "rate <= 9/1m") else {
+        return;
+    };
+    let r = curl(&[&charges, "-H", &bearer(&nine)]);
+    assert_eq!(r.status, 403);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["error"]["code"], "too_many_limits", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 8"),
+        "{body}"
+    );
+    let v = w.s.run(
+        "macaroon",
+        &[
+            "verify",
+            &nine,
+            "--method",
+            "GET",
+            "--url",
+            &format!("https://{HOST}/v1/charges"),
+        ],
+    );
+    v.code(1);
+    assert!(v.stderr.contains("at most 8"), "{}", v.stderr);
+    // The refused request spent nothing: `rate <= 2/1m` still allows one more.
+    assert_eq!(curl(&[&charges, "-H", &bearer(&token)]).status, 200);
+    assert_eq!(curl(&[&charges, "-H", &bearer(&token)]).status, 429);
+    w.assert_clean(2);
+}
+
+#[test]
+fn a_request_refused_on_its_way_upstream_never_spends_a_count() {
+    // A SigV4 credential for S3, and a request it cannot sign (chunk-signed streaming):
+    // it passes every check of the token, then is refused when the request is built.
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let keys = r#"{"access_key_id":"AKIAMACAROONE2E7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYMACAROONKEY"}"#;
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "api", "--host", HOST, "--inject", "sigv4:us-east-1:s3"],
+        keys,
+    )
+    .ok();
+    let up = e2e::upstream::Upstream::start_with("127.0.0.1:0", &[HOST], Default::default());
+    let proxy = s.start_proxy(&up, &[HOST], &[]);
+    let token = s
+        .run(
+            "macaroon",
+            &["attenuate", "api", "--uses", "1", "--expires", "10m"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let object = format!("{}/bucket/key", proxy.url());
+    for _ in 0..3 {
+        let r = curl(&[
+            &object,
+            "-H",
+            &bearer(&token),
+            "-H",
+            "x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        ]);
+        assert_eq!(r.status, 400);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(body["error"]["code"], "unsignable_request", "{body}");
+    }
+    // Its one use is still there.
+    assert_eq!(curl(&[&object, "-H", &bearer(&token)]).status, 200);
+    assert_eq!(curl(&[&object, "-H", &bearer(&token)]).status, 429);
+    assert_eq!(up.seen().len(), 1);
+}

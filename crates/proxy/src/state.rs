@@ -30,8 +30,8 @@ pub const STORE_TIMEOUT: Duration = Duration::from_millis(1500);
 const FAIL_FAST: Duration = Duration::from_secs(1);
 /// How often replicas look for revocations written to the store.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
-/// A usage count is kept this long past the token's own expiry (clock skew between a
-/// replica and the store).
+/// A usage count is kept this long past its limit's expiry ([`Limit::expires`]; clock
+/// skew between a replica and the store).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
 use macaroon_home::{STATE_REVOKED_SET as REVOKED_SET, STATE_REVOKED_VERSION as REVOKED_VERSION};
@@ -79,15 +79,12 @@ impl State {
     }
 
     /// Checks every limit and, only if all hold, charges each once, atomically.
-    pub async fn charge(
-        &self,
-        limits: &[Limit],
-        expires: Option<SystemTime>,
-        request_id: &str,
-    ) -> Result<Charge, Unavailable> {
+    /// Each usage count is kept until its limit's expiry ([`Limit::expires`]), never less
+    /// than another request kept it for.
+    pub async fn charge(&self, limits: &[Limit], request_id: &str) -> Result<Charge, Unavailable> {
         match self {
-            State::Embedded(e) => Ok(e.charge(limits, expires, Instant::now())),
-            State::Redis(r) => r.charge(limits, expires, request_id).await,
+            State::Embedded(e) => Ok(e.charge(limits, Instant::now())),
+            State::Redis(r) => r.charge(limits, request_id).await,
         }
     }
 
@@ -134,7 +131,7 @@ enum Counter {
 const SWEEP_EVERY: usize = 4096;
 
 impl Embedded {
-    fn charge(&self, limits: &[Limit], expires: Option<SystemTime>, now: Instant) -> Charge {
+    fn charge(&self, limits: &[Limit], now: Instant) -> Charge {
         let Ok(mut c) = self.counters.lock() else {
             // A poisoned lock means a panic mid-update: refuse rather than guess a count.
             return Charge::Limited {
@@ -147,10 +144,8 @@ impl Embedded {
                 return Charge::Limited { index, retry_after };
             }
         }
-        let until =
-            expires.map(|e| now + e.duration_since(SystemTime::now()).unwrap_or_default() + EXPIRY_MARGIN);
         for l in limits {
-            c.add(l, now, until);
+            c.add(l, now, keep_for(l).map(|d| now + d));
         }
         c.charges_since_sweep += 1;
         if c.charges_since_sweep >= SWEEP_EVERY {
@@ -184,7 +179,11 @@ impl Counters {
         match entry {
             Counter::Uses { used, until: u } => {
                 *used += 1;
-                *u = until;
+                // The longest life asked for wins (`None` is for good).
+                *u = match (*u, until) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
             }
             Counter::Rate { log } => log.push_back(now),
         }
@@ -201,6 +200,17 @@ impl Counters {
         });
     }
 }
+
+/// How long a usage count must be kept from now: until its limit's expiry and a margin
+/// (`None`: for good). At most [`MAX_KEEP`], so no clock arithmetic can overflow.
+fn keep_for(l: &Limit) -> Option<Duration> {
+    let e = l.expires?;
+    let left = e.duration_since(SystemTime::now()).unwrap_or_default();
+    Some(left.min(MAX_KEEP) + EXPIRY_MARGIN)
+}
+
+/// The longest a bounded usage count is kept (a hundred years is for good in practice).
+const MAX_KEEP: Duration = Duration::from_secs(100 * 366 * 86_400);
 
 /// A rate log whose newest entry is older than the longest window cannot matter.
 const MAX_WINDOW_KEPT: Duration = caveat::MAX_WINDOW;
@@ -223,8 +233,8 @@ pub struct RedisState {
 
 /// Checks every limit, then charges all of them, on the server's clock. KEYS are the
 /// counters; ARGV holds, per key, its kind (`u` uses, `r` rate), its bound and a time in
-/// milliseconds (the window, or how long to keep a usage count; 0 keeps it), then a
-/// member id unique to this request. Returns {0, 0} when charged, {i, ms} when limit i
+/// milliseconds (the window, or how long to keep a usage count; 0 keeps it for good), then
+/// a member id unique to this request. A usage count's life only ever grows. Returns {0, 0} when charged, {i, ms} when limit i
 /// (1-based) is spent, ms until a rate frees up (-1 for uses).
 const CHARGE_LUA: &str = r"
 local t = redis.call('TIME')
@@ -246,8 +256,13 @@ local id = ARGV[3*n+1]
 for i = 1, n do
   local kind, ms = ARGV[3*i-2], tonumber(ARGV[3*i])
   if kind == 'u' then
-    redis.call('INCR', KEYS[i])
-    if ms > 0 then redis.call('PEXPIRE', KEYS[i], ms) end
+    local used = redis.call('INCR', KEYS[i])
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ms == 0 then
+      if ttl >= 0 then redis.call('PERSIST', KEYS[i]) end
+    elseif (used == 1 and ttl < 0) or (ttl >= 0 and ttl < ms) then
+      redis.call('PEXPIRE', KEYS[i], ms)
+    end
   else
     redis.call('ZADD', KEYS[i], now, now .. ':' .. id)
     redis.call('PEXPIRE', KEYS[i], ms)
@@ -286,21 +301,14 @@ impl RedisState {
         })
     }
 
-    async fn charge(
-        &self,
-        limits: &[Limit],
-        expires: Option<SystemTime>,
-        request_id: &str,
-    ) -> Result<Charge, Unavailable> {
+    async fn charge(&self, limits: &[Limit], request_id: &str) -> Result<Charge, Unavailable> {
         if let Some(e) = self.recently_down() {
             return Err(e);
         }
-        let keep_ms = expires.map_or(0, |e| {
-            (e.duration_since(SystemTime::now()).unwrap_or_default() + EXPIRY_MARGIN).as_millis() as u64
-        });
         let mut inv = self.script.prepare_invoke();
         for l in limits {
             inv.key(format!("macaroon:limit:{}", l.key_hex()));
+            let keep_ms = keep_for(l).map_or(0, |d| d.as_millis().max(1) as u64);
             match l.kind {
                 LimitKind::Uses(max) => inv.arg("u").arg(max).arg(keep_ms),
                 LimitKind::Rate { max, window } => inv.arg("r").arg(max).arg(window.as_millis() as u64),
@@ -535,6 +543,7 @@ mod tests {
             key: [key; 32],
             kind,
             caveat: "test".into(),
+            expires: None,
         }
     }
 
@@ -552,10 +561,10 @@ mod tests {
         );
         let both = [uses.clone(), rate.clone()];
         for _ in 0..3 {
-            assert_eq!(e.charge(&both, None, now), Charge::Allowed);
+            assert_eq!(e.charge(&both, now), Charge::Allowed);
         }
         assert_eq!(
-            e.charge(&both, None, now),
+            e.charge(&both, now),
             Charge::Limited {
                 index: 0,
                 retry_after: None
@@ -580,26 +589,20 @@ mod tests {
                 window: Duration::from_secs(60),
             },
         )];
-        assert_eq!(e.charge(&rate, None, t0), Charge::Allowed);
-        assert_eq!(
-            e.charge(&rate, None, t0 + Duration::from_secs(30)),
-            Charge::Allowed
-        );
+        assert_eq!(e.charge(&rate, t0), Charge::Allowed);
+        assert_eq!(e.charge(&rate, t0 + Duration::from_secs(30)), Charge::Allowed);
         // At 59 s both are in the window; the first frees up at 60 s.
         assert_eq!(
-            e.charge(&rate, None, t0 + Duration::from_secs(59)),
+            e.charge(&rate, t0 + Duration::from_secs(59)),
             Charge::Limited {
                 index: 0,
                 retry_after: Some(Duration::from_secs(1))
             }
         );
         // At 60 s the first has left the window: one more, and no more than 2 in any 60 s.
-        assert_eq!(
-            e.charge(&rate, None, t0 + Duration::from_secs(60)),
-            Charge::Allowed
-        );
+        assert_eq!(e.charge(&rate, t0 + Duration::from_secs(60)), Charge::Allowed);
         assert!(matches!(
-            e.charge(&rate, None, t0 + Duration::from_secs(61)),
+            e.charge(&rate, t0 + Duration::from_secs(61)),
             Charge::Limited { .. }
         ));
     }
@@ -608,11 +611,38 @@ mod tests {
     fn expired_usage_counts_are_swept() {
         let e = Embedded::default();
         let now = Instant::now();
-        let soon = SystemTime::now() + Duration::from_secs(1);
-        e.charge(&[limit(4, LimitKind::Uses(5))], Some(soon), now);
+        let mut soon = limit(4, LimitKind::Uses(5));
+        soon.expires = Some(SystemTime::now() + Duration::from_secs(1));
+        e.charge(&[soon], now);
         let mut c = e.counters.lock().expect("lock");
         c.sweep(now + EXPIRY_MARGIN + Duration::from_secs(5));
         assert!(c.map.is_empty());
+    }
+
+    #[test]
+    fn a_usage_count_is_never_kept_for_less_than_before() {
+        let e = Embedded::default();
+        let now = Instant::now();
+        let mut long = limit(5, LimitKind::Uses(3));
+        long.expires = Some(SystemTime::now() + Duration::from_secs(3600));
+        let mut short = long.clone();
+        short.expires = Some(SystemTime::now() + Duration::from_secs(3));
+        assert_eq!(e.charge(std::slice::from_ref(&long), now), Charge::Allowed);
+        assert_eq!(e.charge(std::slice::from_ref(&short), now), Charge::Allowed);
+        // Swept well after the short life: the count stays, so the third use is the last.
+        e.counters
+            .lock()
+            .expect("lock")
+            .sweep(now + EXPIRY_MARGIN + Duration::from_secs(60));
+        assert_eq!(e.charge(std::slice::from_ref(&long), now), Charge::Allowed);
+        assert!(matches!(
+            e.charge(std::slice::from_ref(&long), now),
+            Charge::Limited { index: 0, .. }
+        ));
+        // A far-off or absent expiry is kept without overflowing the clock.
+        let mut far = limit(6, LimitKind::Uses(3));
+        far.expires = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4));
+        assert_eq!(e.charge(&[far], now), Charge::Allowed);
     }
 
     #[test]
