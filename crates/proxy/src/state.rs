@@ -420,6 +420,13 @@ impl RedisState {
         self.query::<()>(&cmd).await
     }
 
+    /// Sets `key` to `value` for good, only if it holds nothing; true if it was set.
+    pub async fn set_bytes_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, Unavailable> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("NX");
+        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+    }
+
     /// Takes the lock `key` for `ttl` if no one holds it (SET NX PX); true if taken.
     pub async fn try_lock(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, Unavailable> {
         let mut cmd = redis::cmd("SET");
