@@ -549,3 +549,64 @@ fn a_request_refused_on_its_way_upstream_never_spends_a_count() {
     assert_eq!(curl(&[&object, "-H", &bearer(&token)]).status, 429);
     assert_eq!(up.seen().len(), 1);
 }
+
+#[test]
+fn a_revocation_survives_a_store_restart_without_persistence() {
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let (w, second) = replicas(&redis, &[]);
+    let token = w.narrow(&["--expires", "10m"]);
+    let charges =
+        |p: &ProxyProcess| curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(&token)]).status;
+    let operator = Session::new();
+    for f in ["proxy.key", "proxy.pub"] {
+        std::fs::copy(w.s.home().join(f), operator.home().join(f)).expect("copy key");
+    }
+    operator
+        .run("macaroon-proxy", &["revoke", "--state", &redis.url(), &token])
+        .ok();
+    let started = Instant::now();
+    while charges(&w.proxy) != 403 || charges(&second) != 403 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never refused");
+    }
+    // The store restarts with nothing in it. The replicas keep refusing the token all
+    // along, and write the revocation back.
+    redis.restart();
+    let back = Instant::now();
+    loop {
+        assert_eq!(charges(&w.proxy), 403, "a replica un-revoked the token");
+        assert_eq!(charges(&second), 403, "a replica un-revoked the token");
+        if redis.cli(&["SCARD", "macaroon:revoked"]) == "1" {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(10), "never written back");
+    }
+    eprintln!(
+        "the revocation was back in the store {:?} after it restarted",
+        back.elapsed()
+    );
+    for p in [&w.proxy, &second] {
+        assert_eq!(charges(p), 403);
+    }
+    // /healthz says what happened.
+    let started = Instant::now();
+    loop {
+        let health = curl(&[&format!("http://{}/healthz", second.admin)]);
+        let text = String::from_utf8_lossy(&health.body).to_string();
+        if text.contains("came back empty") {
+            assert!(text.starts_with("ok"), "{text}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+    }
+    // A replica started now learns it from the store.
+    let third = w.s.start_proxy(&w.up, &[HOST, OTHER], &["--state", &redis.url()]);
+    let started = Instant::now();
+    while charges(&third) != 403 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the new replica never refused"
+        );
+    }
+}

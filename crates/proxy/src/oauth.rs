@@ -144,6 +144,29 @@ impl AccessTokens {
     }
 }
 
+impl AccessTokens {
+    /// Writes back to the shared store the refresh tokens providers rotated, where the
+    /// store holds none (it restarted empty): the next exchange, on any replica, then uses
+    /// the newest one this replica knows rather than the retired sealed one.
+    pub async fn write_back(&self) {
+        let Some(shared) = &self.shared else { return };
+        let families: Vec<Arc<Family>> = self
+            .families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for f in families {
+            if let Some(r) = f.rotated().await {
+                if let Err(e) = shared.put_refresh(f.digest(), &r, true).await {
+                    tracing::warn!("could not write a rotated refresh token back to the store: {e}");
+                }
+            }
+        }
+    }
+}
+
 /// One credential's access token and refresh token, behind one lock.
 pub struct Family {
     oauth: OAuth2,

@@ -117,6 +117,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::state::watch_revocations(
             state,
             revoked.clone(),
+            Some(proxy.clone()),
             proxy.stopping.clone(),
         ));
         announce(local, admin_addr, &key_ids);

@@ -229,7 +229,36 @@ pub struct RedisState {
     up: AtomicBool,
     last_error: RwLock<String>,
     failed_at: Mutex<Option<Instant>>,
+    /// When the store last came back without its marker (restarted empty, or flushed),
+    /// and how many revocations this replica wrote back then.
+    reasserted: Mutex<Option<(SystemTime, usize)>>,
 }
+
+/// A key every replica keeps in the store: when it is gone, the store lost its data, and
+/// replicas write back the revocations (and rotated refresh tokens) they hold.
+const MARKER: &str = "macaroon:state:marker";
+
+/// Reads the marker, the revocation list's version and, when that differs from ARGV[1]
+/// (or the marker is gone), the list, in one atomic step: a list read together with its
+/// marker is never the empty list of a store that restarted. Returns {marker or '',
+/// version, 1 if the list is included, list}.
+const POLL_LUA: &str = r"
+local m = redis.call('GET', KEYS[1]) or ''
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+if m ~= '' and ARGV[1] ~= '' and tonumber(ARGV[1]) == v then return {m, v, 0, {}} end
+return {m, v, 1, redis.call('SMEMBERS', KEYS[3])}
+";
+
+/// Writes back revocations (ARGV[2..]) and sets the marker to ARGV[1] unless another
+/// replica set one first; returns the marker in force.
+const REASSERT_LUA: &str = r"
+if #ARGV > 1 then
+  redis.call('SADD', KEYS[3], unpack(ARGV, 2))
+  redis.call('INCR', KEYS[2])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+";
 
 /// Checks every limit, then charges all of them, on the server's clock. KEYS are the
 /// counters; ARGV holds, per key, its kind (`u` uses, `r` rate), its bound and a time in
@@ -298,6 +327,7 @@ impl RedisState {
             up: AtomicBool::new(true),
             last_error: RwLock::new(String::new()),
             failed_at: Mutex::new(None),
+            reasserted: Mutex::new(None),
         })
     }
 
@@ -384,25 +414,52 @@ impl RedisState {
     }
 
     fn health(&self) -> (bool, String) {
+        let reasserted = match *self.reasserted.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((at, n)) => format!(
+                "; it came back empty at {} (restarted without persistence?): this replica wrote back the {n} revocation(s) it held",
+                caveat::fmt_time(at)
+            ),
+            None => String::new(),
+        };
         if self.up.load(Relaxed) {
-            (true, format!("state: {} reachable", self.shown))
+            (true, format!("state: {} reachable{reasserted}", self.shown))
         } else {
             let why = self.last_error.read().map(|e| e.clone()).unwrap_or_default();
             (false, format!("state: {} UNREACHABLE ({why}): requests whose tokens have usage or rate caveats are refused with 503", self.shown))
         }
     }
 
-    /// The revocation list's version, then the list when it changed since `seen`.
-    async fn revoked_since(&self, seen: Option<i64>) -> Result<Option<(i64, HashSet<String>)>, Unavailable> {
-        let version = self
-            .query::<Option<i64>>(redis::cmd("GET").arg(REVOKED_VERSION))
-            .await?
-            .unwrap_or(0);
-        if seen == Some(version) {
-            return Ok(None);
+    /// The store's marker ("" when it has none), the revocation list's version, and the
+    /// list when it changed since `seen` or the marker is gone.
+    async fn poll_revoked(
+        &self,
+        seen: Option<i64>,
+    ) -> Result<(String, i64, Option<HashSet<String>>), Unavailable> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(POLL_LUA)
+            .arg(3)
+            .arg(MARKER)
+            .arg(REVOKED_VERSION)
+            .arg(REVOKED_SET)
+            .arg(seen.map(|v| v.to_string()).unwrap_or_default());
+        let (marker, version, included, kids): (String, i64, i64, HashSet<String>) = self.query(&cmd).await?;
+        Ok((marker, version, (included == 1).then_some(kids)))
+    }
+
+    /// Writes `kids` back and sets the marker (to `fresh` unless another replica set one
+    /// first); returns the marker in force.
+    async fn reassert(&self, kids: &HashSet<String>, fresh: &str) -> Result<String, Unavailable> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(REASSERT_LUA)
+            .arg(3)
+            .arg(MARKER)
+            .arg(REVOKED_VERSION)
+            .arg(REVOKED_SET)
+            .arg(fresh);
+        for k in kids {
+            cmd.arg(k);
         }
-        let kids = self.query(redis::cmd("SMEMBERS").arg(REVOKED_SET)).await?;
-        Ok(Some((version, kids)))
+        self.query(&cmd).await
     }
 
     /// The bytes under `key`, if any.
@@ -495,14 +552,18 @@ pub async fn revoke(url: &str, kid: &str) -> anyhow::Result<bool> {
 
 /// Keeps `into` equal to the store's revocation list until `stop`: a cheap version read
 /// every [`REVOCATION_POLL`], the whole list only when it changed. An unreachable store
-/// keeps the last list (revocations are never dropped by an outage).
+/// keeps the last list (revocations are never dropped by an outage), and a store that
+/// comes back without its marker (restarted empty) gets back every revocation this replica
+/// held, and the refresh tokens `tokens` rotated: a revocation never lapses silently.
 pub async fn watch_revocations(
     state: Arc<State>,
     into: Arc<crate::revoke::Revocations>,
+    tokens: Option<Arc<crate::pipeline::Proxy>>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let State::Redis(r) = &*state else { return };
     let mut seen = None;
+    let mut marker: Option<String> = None;
     let mut tick = tokio::time::interval(REVOCATION_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -510,12 +571,41 @@ pub async fn watch_revocations(
             _ = tick.tick() => {}
             _ = stop.cancelled() => break,
         }
-        match r.revoked_since(seen).await {
-            Ok(Some((version, kids))) => {
-                seen = Some(version);
-                into.set_shared(kids);
+        match r.poll_revoked(seen).await {
+            Ok((m, version, kids)) if !m.is_empty() && marker.as_ref().is_none_or(|k| *k == m) => {
+                marker = Some(m);
+                if let Some(kids) = kids {
+                    seen = Some(version);
+                    into.set_shared(kids);
+                }
             }
-            Ok(None) => {}
+            // No marker (a store that lost its data, or one never used), or another one
+            // (another replica already found it empty): write back what this one holds.
+            Ok(_) => {
+                let held = into.shared();
+                let fresh = format!("{}-{}", std::process::id(), crate::pipeline::request_id());
+                match r.reassert(&held, &fresh).await {
+                    Ok(m) => {
+                        if marker.is_some() {
+                            tracing::warn!(
+                                "the state store {} came back empty: wrote back the {} revocation(s) this replica held",
+                                r.shown,
+                                held.len()
+                            );
+                            if let Ok(mut at) = r.reasserted.lock() {
+                                *at = Some((SystemTime::now(), held.len()));
+                            }
+                            // Apart: it may wait on an exchange in flight.
+                            if let Some(p) = tokens.clone() {
+                                tokio::spawn(async move { p.access_tokens.write_back().await });
+                            }
+                        }
+                        marker = Some(m);
+                        seen = None;
+                    }
+                    Err(e) => tracing::warn!("could not write the revocations back to the store: {e}"),
+                }
+            }
             Err(e) => tracing::warn!("keeping the last shared revocation list: {e}"),
         }
     }
