@@ -610,3 +610,82 @@ fn a_revocation_survives_a_store_restart_without_persistence() {
         );
     }
 }
+
+#[test]
+fn the_store_password_comes_from_a_file_or_the_environment_and_never_shows() {
+    const PASSWORD: &str = "redis-e2e-Pa55word-9f2c";
+    let redis = match RedisServer::start_with(&["--requirepass", PASSWORD]) {
+        Ok(r) => r,
+        Err(why) => return e2e::skip_or_fail(why),
+    };
+    let s = Session::new();
+    let file = s.home().join("state-password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).expect("write");
+    let file = file.display().to_string();
+    let w = world_with(
+        "bearer",
+        &["--state", &redis.url(), "--state-password-file", &file],
+    );
+    let counted = w.narrow(&["--uses", "5", "--expires", "10m"]);
+    let charges = format!("{}/v1/charges", w.proxy.url());
+    assert_eq!(curl(&[&charges, "-H", &bearer(&counted)]).status, 200);
+    let keys = redis.cli(&[
+        "-a",
+        PASSWORD,
+        "--no-auth-warning",
+        "--scan",
+        "--pattern",
+        "macaroon:limit:*",
+    ]);
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    // `revoke` takes it from the environment.
+    let mut revoke = w.s.cmd("macaroon-proxy");
+    revoke
+        .args(["revoke", "--state", &redis.url(), &counted])
+        .env("MACAROON_STATE_PASSWORD", PASSWORD);
+    let run = e2e::Run::from(revoke.output().expect("revoke"));
+    run.ok();
+    assert_eq!(
+        redis.cli(&["-a", PASSWORD, "--no-auth-warning", "SCARD", "macaroon:revoked"]),
+        "1"
+    );
+    // A wrong password: the proxy refuses counted requests with 503, naming the store,
+    // and the password appears nowhere.
+    let wrong = s.home().join("wrong-password");
+    std::fs::write(&wrong, "not-the-password").expect("write");
+    let wrong = wrong.display().to_string();
+    let bad = w.s.start_proxy(
+        &w.up,
+        &[HOST],
+        &["--state", &redis.url(), "--state-password-file", &wrong],
+    );
+    // Another family (the first is revoked now).
+    w.s.run_stdin(
+        "macaroon",
+        &["wrap", "api2", "--host", HOST, "--inject", "bearer"],
+        SECRET,
+    )
+    .ok();
+    let other =
+        w.s.run(
+            "macaroon",
+            &["attenuate", "api2", "--uses", "5", "--expires", "10m"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let r = curl(&[&format!("{}/v1/charges", bad.url()), "-H", &bearer(&other)]);
+    assert_eq!(r.status, 503);
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert!(body.contains("state_unavailable"), "{body}");
+    for text in [&body, &bad.stderr(), &w.proxy.stderr(), &run.stderr, &run.stdout] {
+        assert!(
+            !text.contains(PASSWORD) && !text.contains("not-the-password"),
+            "{text}"
+        );
+    }
+    for p in [&w.proxy, &bad] {
+        let audit = std::fs::read_to_string(&p.audit_path).unwrap_or_default();
+        assert!(!audit.contains(PASSWORD) && !audit.contains("not-the-password"));
+    }
+}

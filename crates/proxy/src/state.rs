@@ -70,11 +70,16 @@ pub enum State {
 
 impl State {
     /// Connects (lazily: a store down at start-up is retried by each request that needs
-    /// it, and reported by `/healthz`) to `url`, or the embedded store for `None`.
-    pub fn open(url: Option<&str>, workers: usize) -> anyhow::Result<State> {
+    /// it, and reported by `/healthz`) to `url` (with `password`, if given, instead of the
+    /// URL's), or the embedded store for `None`.
+    pub fn open(
+        url: Option<&str>,
+        password: Option<&caveat::Secret>,
+        workers: usize,
+    ) -> anyhow::Result<State> {
         match url {
             None => Ok(State::Embedded(Embedded::default())),
-            Some(u) => Ok(State::Redis(Box::new(RedisState::open(u, workers)?))),
+            Some(u) => Ok(State::Redis(Box::new(RedisState::open(u, password, workers)?))),
         }
     }
 
@@ -301,11 +306,9 @@ return {0, 0}
 ";
 
 impl RedisState {
-    fn open(url: &str, workers: usize) -> anyhow::Result<RedisState> {
+    fn open(url: &str, password: Option<&caveat::Secret>, workers: usize) -> anyhow::Result<RedisState> {
         let shown = without_password(url);
-        let client = redis::Client::open(url).map_err(|e| {
-            anyhow::anyhow!("--state {shown:?} is not a Redis URL ({e}); use redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0")
-        })?;
+        let client = client(url, password)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(1000)))
@@ -523,13 +526,58 @@ impl RedisState {
     }
 }
 
+/// The client of the store at `url`, authenticating with `password` when given (else
+/// with the URL's own, if it has one).
+fn client(url: &str, password: Option<&caveat::Secret>) -> anyhow::Result<redis::Client> {
+    use redis::IntoConnectionInfo;
+    let shown = without_password(url);
+    let bad = |e: redis::RedisError| {
+        anyhow::anyhow!(
+            "--state {shown:?} is not a Redis URL ({}); use redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0",
+            e.category()
+        )
+    };
+    let mut info = url.into_connection_info().map_err(bad)?;
+    if let Some(p) = password {
+        let settings = info.redis_settings().clone().set_password(p.expose());
+        info = info.set_redis_settings(settings);
+    }
+    redis::Client::open(info).map_err(bad)
+}
+
+/// The store's password from `--state-password-file FILE` (its first line), else from
+/// `$MACAROON_STATE_PASSWORD`; `None` when neither is given (the URL may hold one).
+pub fn password(file: Option<&std::path::Path>) -> anyhow::Result<Option<caveat::Secret>> {
+    let text = match file {
+        Some(f) => zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
+            anyhow::anyhow!(
+                "could not read --state-password-file {}: {e}; give a file holding the store's password",
+                f.display()
+            )
+        })?),
+        None => match std::env::var(PASSWORD_ENV) {
+            Ok(p) if !p.is_empty() => zeroize::Zeroizing::new(p),
+            _ => return Ok(None),
+        },
+    };
+    let first = text.lines().next().unwrap_or_default();
+    if first.is_empty() {
+        anyhow::bail!(
+            "the store password given ({}) is empty; put the password on its first line",
+            file.map_or_else(|| format!("${PASSWORD_ENV}"), |f| f.display().to_string())
+        );
+    }
+    Ok(Some(caveat::Secret::new(first.to_string())))
+}
+
+/// The environment variable that may hold the store's password.
+pub const PASSWORD_ENV: &str = "MACAROON_STATE_PASSWORD";
+
 /// Adds `kid` to the store's revocation list (what `macaroon-proxy revoke --state` does);
 /// replicas see it within [`REVOCATION_POLL`]. True when it was not there before.
-pub async fn revoke(url: &str, kid: &str) -> anyhow::Result<bool> {
+pub async fn revoke(url: &str, password: Option<&caveat::Secret>, kid: &str) -> anyhow::Result<bool> {
     let shown = without_password(url);
-    let client = redis::Client::open(url).map_err(|e| {
-        anyhow::anyhow!("--state {shown:?} is not a Redis URL ({e}); use redis://HOST:PORT/DB")
-    })?;
+    let client = client(url, password)?;
     let work = async {
         let mut con = client.get_multiplexed_async_connection().await?;
         let added: i64 = redis::cmd("SADD")
@@ -756,7 +804,7 @@ mod tests {
 
     #[test]
     fn a_bad_store_url_says_what_to_write() {
-        let Err(e) = State::open(Some("http://x"), 1) else {
+        let Err(e) = State::open(Some("http://x"), None, 1) else {
             panic!("accepted")
         };
         assert!(e.to_string().contains("redis://HOST:PORT/DB"), "{e}");
