@@ -689,3 +689,31 @@ fn the_store_password_comes_from_a_file_or_the_environment_and_never_shows() {
         assert!(!audit.contains(PASSWORD) && !audit.contains("not-the-password"));
     }
 }
+
+#[test]
+fn after_a_store_restart_no_counted_request_fails_on_a_stale_connection() {
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let w = world_with("bearer", &["--state", &redis.url()]);
+    let counted = w.narrow(&["--uses", "1000", "--expires", "10m"]);
+    // Enough requests, a few at a time, for every worker to have its connection.
+    let before = burst(&w.proxy, &counted, 40, 8);
+    assert_eq!(count(&before, 200), 40, "{before:?}");
+    redis.restart();
+    // Once the replica has seen the store again (its health says so)...
+    let back = Instant::now();
+    loop {
+        let health = curl(&[&format!("http://{}/healthz", w.proxy.admin)]);
+        if String::from_utf8_lossy(&health.body).starts_with("ok") {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "the store never came back"
+        );
+    }
+    // ...every counted request goes through: none fails on a connection the restart broke.
+    let after = burst(&w.proxy, &counted, 40, 8);
+    assert_eq!(count(&after, 200), 40, "{after:?}");
+}

@@ -227,7 +227,8 @@ pub struct RedisState {
     /// One connection per runtime worker (index 0: any other thread), made on that
     /// worker's first counted request: a request and its round trip to the store stay on
     /// one thread, with no hand-off to another runtime's connection task.
-    managers: Vec<std::sync::OnceLock<redis::aio::ConnectionManager>>,
+    /// A connection that a store restart broke is replaced (see [`RedisState::fresh`]).
+    managers: Vec<Mutex<Option<redis::aio::ConnectionManager>>>,
     script: redis::Script,
     /// The URL without its password, for messages.
     shown: String,
@@ -319,8 +320,10 @@ impl RedisState {
         // error at start-up; workers make theirs on first use.
         let main = redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
             .map_err(|e| anyhow::anyhow!("--state {shown}: {e}"))?;
-        let managers: Vec<_> = (0..=workers).map(|_| std::sync::OnceLock::new()).collect();
-        let _ = managers[0].set(main);
+        let managers: Vec<_> = (0..=workers).map(|_| Mutex::new(None)).collect();
+        if let Ok(mut m) = managers[0].lock() {
+            *m = Some(main);
+        }
         Ok(RedisState {
             client,
             config,
@@ -349,7 +352,15 @@ impl RedisState {
         }
         inv.arg(format!("{request_id}-{}", unique()));
         let mut con = self.connection()?;
-        let (index, ms): (i64, i64) = self.bounded(inv.invoke_async(&mut con)).await?;
+        let (index, ms): (i64, i64) = match self.timed(inv.invoke_async(&mut con)).await {
+            // The connection broke since its last use (a store restart): once more on a
+            // fresh one.
+            Err(Attempt::Stale(_)) => {
+                let mut con = self.fresh()?;
+                self.bounded(inv.invoke_async(&mut con)).await?
+            }
+            first => self.observe(first.map_err(Attempt::detail))?,
+        };
         Ok(match usize::try_from(index) {
             Ok(0) => Charge::Allowed,
             Ok(i) if i <= limits.len() => Charge::Limited {
@@ -364,18 +375,29 @@ impl RedisState {
 
     /// This thread's connection to the store (made on its first use).
     fn connection(&self) -> Result<redis::aio::ConnectionManager, Unavailable> {
+        self.slot(false)
+    }
+
+    /// A new connection for this thread, replacing one the store's restart left broken.
+    fn fresh(&self) -> Result<redis::aio::ConnectionManager, Unavailable> {
+        self.slot(true)
+    }
+
+    fn slot(&self, replace: bool) -> Result<redis::aio::ConnectionManager, Unavailable> {
         let i = crate::pipeline::current_worker();
         let cell = self
             .managers
             .get(i)
             .or(self.managers.first())
             .ok_or_else(|| self.unavailable("no connection slot".into()))?;
-        if let Some(m) = cell.get() {
+        let mut cell = cell.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = cell.as_ref().filter(|_| !replace) {
             return Ok(m.clone());
         }
         let m = redis::aio::ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
             .map_err(|e| self.unavailable(e.to_string()))?;
-        Ok(cell.get_or_init(|| m).clone())
+        *cell = Some(m.clone());
+        Ok(m)
     }
 
     /// The last failure, when the store failed less than [`FAIL_FAST`] ago and has not
@@ -510,7 +532,13 @@ impl RedisState {
     /// One command, bounded by [`STORE_TIMEOUT`], its outcome recorded for `/healthz`.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
         let mut con = self.connection()?;
-        self.bounded(cmd.query_async::<T>(&mut con)).await
+        match self.timed(cmd.query_async::<T>(&mut con)).await {
+            Err(Attempt::Stale(_)) => {
+                let mut con = self.fresh()?;
+                self.bounded(cmd.query_async::<T>(&mut con)).await
+            }
+            first => self.observe(first.map_err(Attempt::detail)),
+        }
     }
 
     /// Waits at most [`STORE_TIMEOUT`] for the store's answer and records the outcome.
@@ -518,11 +546,25 @@ impl RedisState {
         &self,
         answer: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, Unavailable> {
-        let answer = match tokio::time::timeout(STORE_TIMEOUT, answer).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {}ms", STORE_TIMEOUT.as_millis())),
-        };
+        let answer = self.timed(answer).await.map_err(Attempt::detail);
         self.observe(answer)
+    }
+
+    /// Waits at most [`STORE_TIMEOUT`] for the store's answer, telling a connection that
+    /// broke before the command could be written (nothing ran) from any other failure.
+    async fn timed<T>(
+        &self,
+        answer: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Attempt> {
+        match tokio::time::timeout(STORE_TIMEOUT, answer).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if unsent(&e) => Err(Attempt::Stale(e.to_string())),
+            Ok(Err(e)) => Err(Attempt::Failed(e.to_string())),
+            Err(_) => Err(Attempt::Failed(format!(
+                "no answer within {}ms",
+                STORE_TIMEOUT.as_millis()
+            ))),
+        }
     }
 }
 
@@ -572,6 +614,29 @@ pub fn password(file: Option<&std::path::Path>) -> anyhow::Result<Option<caveat:
 
 /// The environment variable that may hold the store's password.
 pub const PASSWORD_ENV: &str = "MACAROON_STATE_PASSWORD";
+
+/// Why one attempt at the store failed.
+enum Attempt {
+    /// The connection had dropped: worth one retry on a fresh connection.
+    Stale(String),
+    /// Anything else (a timeout, an error answer): not retried.
+    Failed(String),
+}
+
+impl Attempt {
+    fn detail(self) -> String {
+        match self {
+            Attempt::Stale(d) | Attempt::Failed(d) => d,
+        }
+    }
+}
+
+/// True for the errors of a connection that dropped (a store that restarted: broken
+/// pipe, reset, closed). Mostly found when the command is written, so nothing ran; should
+/// the reply have been lost instead, the retry can at worst charge twice, never less.
+fn unsent(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped()
+}
 
 /// Adds `kid` to the store's revocation list (what `macaroon-proxy revoke --state` does);
 /// replicas see it within [`REVOCATION_POLL`]. True when it was not there before.
