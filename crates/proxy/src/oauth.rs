@@ -649,8 +649,16 @@ mod tests {
             .expect_err("failed");
         assert!(e.detail.contains("stopped"), "{}", e.detail);
         // Held: the next request neither waits on a lock nor calls the endpoint again.
-        let held = family.access(|_| async { panic!("no second exchange") }).await;
+        let called = Arc::new(AtomicUsize::new(0));
+        let seen = called.clone();
+        let held = family
+            .access(move |_| async move {
+                seen.fetch_add(1, SeqCst);
+                Ok(obtained(1, Some(3600), false))
+            })
+            .await;
         assert!(held.is_err());
+        assert_eq!(called.load(SeqCst), 0, "the failure was not held");
     }
 
     #[tokio::test]
