@@ -9,6 +9,8 @@ use std::time::Duration;
 /// A running `redis-server`.
 pub struct RedisServer {
     child: Option<Child>,
+    /// Extra `redis-server` arguments (`--requirepass PASSWORD`).
+    extra: Vec<String>,
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: tempfile::TempDir,
@@ -17,6 +19,11 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one on a free port, or says why it cannot (no `redis-server`).
     pub fn start() -> Result<RedisServer, String> {
+        RedisServer::start_with(&[])
+    }
+
+    /// Like [`RedisServer::start`], with extra `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> Result<RedisServer, String> {
         crate::missing_tool("redis-server", "install it with: apt-get install redis-server")
             .map_or(Ok(()), Err)?;
         // A port the kernel just handed out and released; if another process takes it in
@@ -28,6 +35,7 @@ impl RedisServer {
                 .port();
             let mut r = RedisServer {
                 child: None,
+                extra: extra.iter().map(|a| a.to_string()).collect(),
                 port,
                 dir: tempfile::tempdir().map_err(|e| e.to_string())?,
             };
@@ -84,6 +92,7 @@ impl RedisServer {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

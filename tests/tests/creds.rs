@@ -567,6 +567,37 @@ fn oauth2_a_refused_access_token_is_refreshed_once_and_the_request_retried() {
 }
 
 #[test]
+fn oauth2_a_401_on_another_replica_refreshes_with_the_rotated_token_under_the_shared_lock() {
+    let Some((_redis, w, second)) = oauth2_replicas() else {
+        return;
+    };
+    // A provider that rotates refresh tokens (an old one refused from then on).
+    w.provider("/_control?rotate=1");
+    let mut responses = responses_of(w.spawn_client("seq", 1));
+    assert_eq!(w.exchanges(), 1);
+    // The access token the first replica shared is revoked; the second replica adopts it,
+    // is refused (401), and must refresh with the refresh token the first one's exchange
+    // rotated, not the sealed one the provider has retired.
+    w.provider("/_control?revoke=1");
+    let after = responses_of(w.spawn_client_via(&second, "seq", 3));
+    oauth::all_ok_and_scrubbed(&after);
+    responses.extend(after);
+    let stats = w.provider("/_stats");
+    assert_eq!(stats["exchanges"], 2, "{stats}");
+    let used = stats["refresh_tokens_used"].as_array().expect("used").clone();
+    let issued = stats["issued_refresh"].as_array().expect("issued").clone();
+    assert_eq!(used[0], oauth::REFRESH);
+    assert_eq!(
+        used[1], issued[0],
+        "the 401's refresh used the rotated refresh token"
+    );
+    // And the first replica takes the new shared token: no third exchange.
+    responses.extend(responses_of(w.spawn_client("seq", 2)));
+    assert_eq!(w.exchanges(), 2);
+    w.assert_nothing_leaked(&responses);
+}
+
+#[test]
 fn oauth2_a_failed_exchange_is_a_502_with_the_provider_code_and_never_its_body() {
     let Some(w) = oauth::start("oauth2-refresh") else {
         return;

@@ -373,3 +373,347 @@ fn the_cli_writes_explains_and_shows_limits_without_counting() {
     assert!(bad.stderr.contains("--uses"), "{}", bad.stderr);
     assert!(!w.s.run("macaroon", &["inspect", &token]).stderr.contains(SECRET));
 }
+
+/// The counter key the store holds (there is one).
+fn only_counter(redis: &RedisServer) -> String {
+    let keys = redis.cli(&["--scan", "--pattern", "macaroon:limit:*"]);
+    let mut keys = keys.lines();
+    let key = keys.next().expect("a counter key").to_string();
+    assert!(keys.next().is_none(), "one counter");
+    key
+}
+
+#[test]
+fn a_short_lived_child_never_shortens_its_familys_count() {
+    let Some(redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let url = redis.url();
+    let w = world_with("bearer", &["--state", &url]);
+    // The flags in any order: attenuate writes the time before the count.
+    let parent = w.narrow(&["--uses", "3", "--expires", "10m"]);
+    let child =
+        w.s.run("macaroon", &["attenuate", &parent, "--expires", "3s"])
+            .ok()
+            .out()
+            .to_string();
+    let charges = format!("{}/v1/charges", w.proxy.url());
+    assert_eq!(curl(&[&charges, "-H", &bearer(&child)]).status, 200);
+    // The count lives as long as the parent (10 minutes and a margin), not the child.
+    let key = only_counter(&redis);
+    let ttl = |redis: &RedisServer| redis.cli(&["PTTL", &key]).parse::<i64>().expect("ttl");
+    let after_child = ttl(&redis);
+    assert!(after_child > 590_000, "the count lives {after_child} ms");
+    assert_eq!(curl(&[&charges, "-H", &bearer(&parent)]).status, 200);
+    assert_eq!(curl(&[&charges, "-H", &bearer(&child)]).status, 200);
+    assert!(ttl(&redis) > 590_000);
+    // Three uses in all, by the family: the next is refused, parent or child.
+    assert_eq!(curl(&[&charges, "-H", &bearer(&parent)]).status, 429);
+    assert_eq!(curl(&[&charges, "-H", &bearer(&child)]).status, 429);
+    assert_eq!(redis.cli(&["GET", &key]), "3");
+    w.assert_clean(3);
+}
+
+/// `token` with one more first-party caveat, added by pymacaroons (our CLI refuses to).
+fn with_caveat_by_pymacaroons(token: &str, caveat: &str) -> Option<String> {
+    if let Some(why) = e2e::missing_python(&["pymacaroons"]) {
+        e2e::skip_or_fail(why);
+        return None;
+    }
+    let script = "import sys\nfrom pymacaroons import Macaroon\n\
+        m = Macaroon.deserialize(sys.argv[1])\nm.add_first_party_caveat(sys.argv[2])\n\
+        print(m.serialize())";
+    let out = Command::new("python3")
+        .args(["-c", script, token, caveat])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn a_ninth_counted_caveat_is_refused_by_attenuate_exec_verify_and_the_proxy() {
+    let w = world();
+    let mut token = w.narrow(&["--uses", "100", "--expires", "10m"]);
+    for i in 2..=8 {
+        let flag = if i % 2 == 0 { "--rate" } else { "--uses" };
+        let value = if i % 2 == 0 {
+            format!("{i}/1m")
+        } else {
+            i.to_string()
+        };
+        token =
+            w.s.run("macaroon", &["attenuate", &token, flag, &value])
+                .ok()
+                .out()
+                .to_string();
+    }
+    let charges = format!("{}/v1/charges", w.proxy.url());
+    assert_eq!(curl(&[&charges, "-H", &bearer(&token)]).status, 200);
+    // A ninth: attenuate and exec (which narrow the same way) refuse, saying why.
+    let ninth = w.s.run("macaroon", &["attenuate", &token, "--uses", "5"]);
+    ninth.code(2);
+    assert!(
+        ninth.stderr.contains("at most 8") && ninth.stderr.contains("usage and rate caveats"),
+        "{}",
+        ninth.stderr
+    );
+    let exec = w.s.run(
+        "macaroon",
+        &[
+            "exec",
+            "--token",
+            &token,
+            "--rate",
+            "1/1s",
+            "--proxy",
+            &w.proxy.url(),
+            "--",
+            "true",
+        ],
+    );
+    exec.code(2);
+    assert!(exec.stderr.contains("at most 8"), "{}", exec.stderr);
+    // Any other tool can still add one: the proxy refuses it before counting anything.
+    let Some(nine) = with_caveat_by_pymacaroons(&token, "rate <= 9/1m") else {
+        return;
+    };
+    let r = curl(&[&charges, "-H", &bearer(&nine)]);
+    assert_eq!(r.status, 403);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["error"]["code"], "too_many_limits", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 8"),
+        "{body}"
+    );
+    let v = w.s.run(
+        "macaroon",
+        &[
+            "verify",
+            &nine,
+            "--method",
+            "GET",
+            "--url",
+            &format!("https://{HOST}/v1/charges"),
+        ],
+    );
+    v.code(1);
+    assert!(v.stderr.contains("at most 8"), "{}", v.stderr);
+    // The refused request spent nothing: `rate <= 2/1m` still allows one more.
+    assert_eq!(curl(&[&charges, "-H", &bearer(&token)]).status, 200);
+    assert_eq!(curl(&[&charges, "-H", &bearer(&token)]).status, 429);
+    w.assert_clean(2);
+}
+
+#[test]
+fn a_request_refused_on_its_way_upstream_never_spends_a_count() {
+    // A SigV4 credential for S3, and a request it cannot sign (chunk-signed streaming):
+    // it passes every check of the token, then is refused when the request is built.
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let keys = r#"{"access_key_id":"AKIAMACAROONE2E7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYMACAROONKEY"}"#;
+    s.run_stdin(
+        "macaroon",
+        &["wrap", "api", "--host", HOST, "--inject", "sigv4:us-east-1:s3"],
+        keys,
+    )
+    .ok();
+    let up = e2e::upstream::Upstream::start_with("127.0.0.1:0", &[HOST], Default::default());
+    let proxy = s.start_proxy(&up, &[HOST], &[]);
+    let token = s
+        .run(
+            "macaroon",
+            &["attenuate", "api", "--uses", "1", "--expires", "10m"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let object = format!("{}/bucket/key", proxy.url());
+    for _ in 0..3 {
+        let r = curl(&[
+            &object,
+            "-H",
+            &bearer(&token),
+            "-H",
+            "x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        ]);
+        assert_eq!(r.status, 400);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(body["error"]["code"], "unsignable_request", "{body}");
+    }
+    // Its one use is still there.
+    assert_eq!(curl(&[&object, "-H", &bearer(&token)]).status, 200);
+    assert_eq!(curl(&[&object, "-H", &bearer(&token)]).status, 429);
+    assert_eq!(up.seen().len(), 1);
+}
+
+#[test]
+fn a_revocation_survives_a_store_restart_without_persistence() {
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let (w, second) = replicas(&redis, &[]);
+    let token = w.narrow(&["--expires", "10m"]);
+    let charges =
+        |p: &ProxyProcess| curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(&token)]).status;
+    let operator = Session::new();
+    for f in ["proxy.key", "proxy.pub"] {
+        std::fs::copy(w.s.home().join(f), operator.home().join(f)).expect("copy key");
+    }
+    operator
+        .run("macaroon-proxy", &["revoke", "--state", &redis.url(), &token])
+        .ok();
+    let started = Instant::now();
+    while charges(&w.proxy) != 403 || charges(&second) != 403 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never refused");
+    }
+    // The store restarts with nothing in it. The replicas keep refusing the token all
+    // along, and write the revocation back.
+    redis.restart();
+    let back = Instant::now();
+    loop {
+        assert_eq!(charges(&w.proxy), 403, "a replica un-revoked the token");
+        assert_eq!(charges(&second), 403, "a replica un-revoked the token");
+        if redis.cli(&["SCARD", "macaroon:revoked"]) == "1" {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(10), "never written back");
+    }
+    eprintln!(
+        "the revocation was back in the store {:?} after it restarted",
+        back.elapsed()
+    );
+    for p in [&w.proxy, &second] {
+        assert_eq!(charges(p), 403);
+    }
+    // /healthz says what happened.
+    let started = Instant::now();
+    loop {
+        let health = curl(&[&format!("http://{}/healthz", second.admin)]);
+        let text = String::from_utf8_lossy(&health.body).to_string();
+        if text.contains("came back empty") {
+            assert!(text.starts_with("ok"), "{text}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+    }
+    // A replica started now learns it from the store.
+    let third = w.s.start_proxy(&w.up, &[HOST, OTHER], &["--state", &redis.url()]);
+    let started = Instant::now();
+    while charges(&third) != 403 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the new replica never refused"
+        );
+    }
+}
+
+#[test]
+fn the_store_password_comes_from_a_file_or_the_environment_and_never_shows() {
+    const PASSWORD: &str = "redis-e2e-Pa55word-9f2c";
+    let redis = match RedisServer::start_with(&["--requirepass", PASSWORD]) {
+        Ok(r) => r,
+        Err(why) => return e2e::skip_or_fail(why),
+    };
+    let s = Session::new();
+    let file = s.home().join("state-password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).expect("write");
+    let file = file.display().to_string();
+    let w = world_with(
+        "bearer",
+        &["--state", &redis.url(), "--state-password-file", &file],
+    );
+    let counted = w.narrow(&["--uses", "5", "--expires", "10m"]);
+    let charges = format!("{}/v1/charges", w.proxy.url());
+    assert_eq!(curl(&[&charges, "-H", &bearer(&counted)]).status, 200);
+    let keys = redis.cli(&[
+        "-a",
+        PASSWORD,
+        "--no-auth-warning",
+        "--scan",
+        "--pattern",
+        "macaroon:limit:*",
+    ]);
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    // `revoke` takes it from the environment.
+    let mut revoke = w.s.cmd("macaroon-proxy");
+    revoke
+        .args(["revoke", "--state", &redis.url(), &counted])
+        .env("MACAROON_STATE_PASSWORD", PASSWORD);
+    let run = e2e::Run::from(revoke.output().expect("revoke"));
+    run.ok();
+    assert_eq!(
+        redis.cli(&["-a", PASSWORD, "--no-auth-warning", "SCARD", "macaroon:revoked"]),
+        "1"
+    );
+    // A wrong password: the proxy refuses counted requests with 503, naming the store,
+    // and the password appears nowhere.
+    let wrong = s.home().join("wrong-password");
+    std::fs::write(&wrong, "not-the-password").expect("write");
+    let wrong = wrong.display().to_string();
+    let bad = w.s.start_proxy(
+        &w.up,
+        &[HOST],
+        &["--state", &redis.url(), "--state-password-file", &wrong],
+    );
+    // Another family (the first is revoked now).
+    w.s.run_stdin(
+        "macaroon",
+        &["wrap", "api2", "--host", HOST, "--inject", "bearer"],
+        SECRET,
+    )
+    .ok();
+    let other =
+        w.s.run(
+            "macaroon",
+            &["attenuate", "api2", "--uses", "5", "--expires", "10m"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let r = curl(&[&format!("{}/v1/charges", bad.url()), "-H", &bearer(&other)]);
+    assert_eq!(r.status, 503);
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert!(body.contains("state_unavailable"), "{body}");
+    for text in [&body, &bad.stderr(), &w.proxy.stderr(), &run.stderr, &run.stdout] {
+        assert!(
+            !text.contains(PASSWORD) && !text.contains("not-the-password"),
+            "{text}"
+        );
+    }
+    for p in [&w.proxy, &bad] {
+        let audit = std::fs::read_to_string(&p.audit_path).unwrap_or_default();
+        assert!(!audit.contains(PASSWORD) && !audit.contains("not-the-password"));
+    }
+}
+
+#[test]
+fn after_a_store_restart_no_counted_request_fails_on_a_stale_connection() {
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let w = world_with("bearer", &["--state", &redis.url()]);
+    let counted = w.narrow(&["--uses", "1000", "--expires", "10m"]);
+    // Enough requests, a few at a time, for every worker to have its connection.
+    let before = burst(&w.proxy, &counted, 40, 8);
+    assert_eq!(count(&before, 200), 40, "{before:?}");
+    redis.restart();
+    // Once the replica has seen the store again (its health says so)...
+    let back = Instant::now();
+    loop {
+        let health = curl(&[&format!("http://{}/healthz", w.proxy.admin)]);
+        if String::from_utf8_lossy(&health.body).starts_with("ok") {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "the store never came back"
+        );
+    }
+    // ...every counted request goes through: none fails on a connection the restart broke.
+    let after = burst(&w.proxy, &counted, 40, 8);
+    assert_eq!(count(&after, 200), 40, "{after:?}");
+}

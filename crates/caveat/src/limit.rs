@@ -10,7 +10,7 @@
 //! request, so a forged or denied request never spends a count.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::crypto;
 
@@ -20,6 +20,9 @@ pub const MAX_USES: u64 = 1_000_000_000_000_000;
 pub const MAX_RATE: u64 = 100_000;
 /// The longest rate window.
 pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 86_400);
+/// The most usage and rate caveats one token may carry (with its discharges'): each costs
+/// a counter per request, so more would multiply the work and storage one request costs.
+pub const MAX_LIMITS: usize = 8;
 
 /// A rate's window as written: a count and a unit (`1m`, `30s`, `24h`, `7d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +167,11 @@ pub struct Limit {
     pub kind: LimitKind,
     /// The caveat's text, to name it in a refusal.
     pub caveat: String,
+    /// When every token that can spend this count has expired: the earliest of the sealed
+    /// expiry and the `time <` caveats *before* this one in its chain. A later caveat (a
+    /// short-lived child's, a discharge's) never shortens it, so attenuating never resets a
+    /// count. `None`: the count may be needed for as long as the store keeps anything.
+    pub expires: Option<SystemTime>,
 }
 
 impl fmt::Debug for Limit {
@@ -172,6 +180,7 @@ impl fmt::Debug for Limit {
         f.debug_struct("Limit")
             .field("kind", &self.kind)
             .field("caveat", &self.caveat)
+            .field("expires", &self.expires)
             .finish_non_exhaustive()
     }
 }

@@ -17,7 +17,7 @@ use crate::caveat::{fmt_time, Caveat};
 use crate::content::Content;
 use crate::crypto;
 use crate::keys::{KeyId, ProxyKeyPair};
-use crate::limit::{Limit, LimitKind};
+use crate::limit::{Limit, LimitKind, MAX_LIMITS};
 use crate::request::Request;
 use crate::sealed::{unix, Payload, RootKey, SealedId, UnsealError};
 use crate::token::Token;
@@ -49,6 +49,8 @@ pub enum DenyKind {
     BodyTooLarge,
     /// A third-party caveat has no (valid) discharge.
     DischargeMissing,
+    /// More usage and rate caveats than [`crate::MAX_LIMITS`].
+    TooManyLimits,
 }
 
 impl DenyKind {
@@ -62,6 +64,7 @@ impl DenyKind {
             DenyKind::HostNotSealed => "host_not_sealed",
             DenyKind::DischargeMissing => "discharge_required",
             DenyKind::BodyTooLarge => "body_too_large",
+            DenyKind::TooManyLimits => "too_many_limits",
             DenyKind::SealedExpired | DenyKind::UnknownCaveat | DenyKind::CaveatFailed => "caveat_failed",
         }
     }
@@ -161,6 +164,21 @@ pub fn decide_unsealed(token: &Token, payload: &Payload, discharges: &[Token], r
     check_predicates(&predicates, req)
 }
 
+/// The denial of a token with more than [`MAX_LIMITS`] usage and rate caveats.
+fn too_many_limits(n: usize) -> Denial {
+    Denial::new(
+        DenyKind::TooManyLimits,
+        format!(
+            "the token carries {n} usage and rate caveats; at most {MAX_LIMITS} are allowed: \
+             narrow a token with fewer --uses/--rate caveats"
+        ),
+    )
+}
+
+fn is_counted(c: &Checked) -> bool {
+    matches!(c, Checked::Caveat(Caveat::Uses(_) | Caveat::Rate { .. }))
+}
+
 /// The checks of what was sealed at wrap time: hard expiry, then the request's host.
 fn check_sealed(payload: &Payload, req: &Request) -> Result<(), Denial> {
     if let Some(exp) = payload.exp {
@@ -186,12 +204,17 @@ fn check_sealed(payload: &Payload, req: &Request) -> Result<(), Denial> {
     Ok(())
 }
 
-/// Checks raw first-party predicates against a request; the first failure denies.
+/// Checks raw first-party predicates against a request: at most [`MAX_LIMITS`] counted
+/// ones, then each in order; the first failure denies.
 pub fn check_predicates(predicates: &[Vec<u8>], req: &Request) -> Decision {
+    let checked: Vec<Checked> = predicates.iter().map(|raw| Checked::parse(raw)).collect();
+    let counted = checked.iter().filter(|c| is_counted(c)).count();
+    if counted > MAX_LIMITS {
+        return Decision::Deny(too_many_limits(counted));
+    }
     let content = Content::new(req);
-    for raw in predicates {
-        let checked = Checked::parse(raw);
-        if let Err(d) = checked.check(req, &content) {
+    for c in &checked {
+        if let Err(d) = c.check(req, &content) {
             return Decision::Deny(d);
         }
     }
@@ -280,7 +303,7 @@ impl Verified {
         let mut used_discharges = false;
         let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges)?;
         let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(&p.text)).collect();
-        let limits = limits(&payload.kid, &predicates, &caveats);
+        let limits = limits(&payload, &predicates, &caveats);
         let needs_body = caveats
             .iter()
             .any(|c| matches!(c, Checked::Caveat(c) if c.needs_body()));
@@ -318,7 +341,7 @@ impl Verified {
     }
 
     /// When the token stops being usable: the earliest `time <` caveat or the sealed
-    /// expiry. A store may forget a usage count after this.
+    /// expiry. Not a counter's life: that is each [`Limit::expires`].
     pub fn expires_at(&self) -> Option<SystemTime> {
         let caveat_expiry = self
             .caveats
@@ -350,6 +373,9 @@ impl Verified {
     fn decide_where(&self, req: &Request, include: impl Fn(&Checked) -> bool) -> Decision {
         if let Err(d) = check_sealed(&self.payload, req) {
             return Decision::Deny(d);
+        }
+        if self.limits.len() > MAX_LIMITS {
+            return Decision::Deny(too_many_limits(self.limits.len()));
         }
         let content = Content::new(req);
         for c in self.caveats.iter().filter(|c| include(c)) {
@@ -422,12 +448,25 @@ impl CacheKey {
     }
 }
 
-/// The counted caveats among `predicates`, keyed by family, chain position and text.
-fn limits(kid: &str, predicates: &[Predicate], caveats: &[Checked]) -> Vec<Limit> {
+/// The counted caveats among `predicates`, keyed by family, chain position and text, each
+/// bounded by the expiry in force at it: the sealed one and the `time <` caveats before it
+/// in its own macaroon (a discharge's times never bound the token's counts, nor the other
+/// way round: either can be paired with another of the other kind).
+fn limits(payload: &Payload, predicates: &[Predicate], caveats: &[Checked]) -> Vec<Limit> {
+    let sealed = payload.expires_at();
+    let mut in_force: HashMap<usize, SystemTime> = HashMap::new();
     predicates
         .iter()
         .zip(caveats)
         .filter_map(|(p, c)| {
+            if let Checked::Caveat(Caveat::TimeBefore(t)) = c {
+                let e = in_force.entry(p.scope).or_insert(*t);
+                *e = (*e).min(*t);
+            }
+            let expires = match (in_force.get(&p.scope), sealed) {
+                (Some(a), Some(b)) => Some((*a).min(b)),
+                (a, b) => a.copied().or(b),
+            };
             let kind = match c {
                 Checked::Caveat(Caveat::Uses(max)) => LimitKind::Uses(*max),
                 Checked::Caveat(Caveat::Rate { max, window }) => LimitKind::Rate {
@@ -437,9 +476,10 @@ fn limits(kid: &str, predicates: &[Predicate], caveats: &[Checked]) -> Vec<Limit
                 _ => return None,
             };
             Some(Limit {
-                key: crate::limit::counter_key(kid, &p.sig_before, &p.text),
+                key: crate::limit::counter_key(&payload.kid, &p.sig_before, &p.text),
                 kind,
                 caveat: String::from_utf8_lossy(&p.text).into_owned(),
+                expires,
             })
         })
         .collect()
@@ -457,6 +497,8 @@ pub fn verify_chain(token: &Token, root: &RootKey, discharges: &[Token]) -> Resu
 struct Predicate {
     text: Vec<u8>,
     sig_before: [u8; 32],
+    /// Which macaroon it is in: 0 the token, then each discharge met, in order.
+    scope: usize,
 }
 
 fn verify_chain_inner(
@@ -479,7 +521,7 @@ fn verify_chain_inner(
         true,
         &mut by_id,
         &mut predicates,
-        0,
+        (0, &mut 0),
     )?;
     *used_discharges = by_id.len() < presented;
     Ok(predicates)
@@ -492,8 +534,9 @@ fn chain(
     is_root: bool,
     discharges: &mut HashMap<Vec<u8>, &Token>,
     predicates: &mut Vec<Predicate>,
-    depth: usize,
+    (depth, scopes): (usize, &mut usize),
 ) -> Result<(), Denial> {
+    let scope = *scopes;
     let bad_sig = || {
         Denial::new(
             DenyKind::BadSignature,
@@ -511,6 +554,7 @@ fn chain(
             macaroon::Caveat::FirstParty(fp) => predicates.push(Predicate {
                 text: fp.predicate().0,
                 sig_before: sig,
+                scope,
             }),
             macaroon::Caveat::ThirdParty(tp) => {
                 let missing = |why: &str| Denial {
@@ -525,7 +569,16 @@ fn chain(
                 let d = discharges.remove(&tp.id().0).ok_or_else(|| {
                     missing("no discharge was presented for it (send one in a Macaroon-Discharge header)")
                 })?;
-                chain(d, &caveat_key, root_sig, false, discharges, predicates, depth + 1)?;
+                *scopes += 1;
+                chain(
+                    d,
+                    &caveat_key,
+                    root_sig,
+                    false,
+                    discharges,
+                    predicates,
+                    (depth + 1, &mut *scopes),
+                )?;
             }
         }
         // libmacaroons: HMAC(sig, predicate) for first-party caveats,
@@ -678,6 +731,69 @@ mod tests {
         let got = v.expires_at().expect("expiry");
         // Caveat times are to the second.
         assert!(got <= soon && soon.duration_since(got).unwrap_or_default() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_counter_lives_as_long_as_the_expiry_in_force_at_its_caveat() {
+        let (proxy, root, now) = setup();
+        let hour = now + Duration::from_secs(3600);
+        let parent = root
+            .attenuate(&Caveat::TimeBefore(hour))
+            .attenuate(&limit("uses <= 3"));
+        let p = verified(&proxy, &parent, &[]).expect("verifies");
+        let bound = p.limits()[0].expires.expect("bounded");
+        assert!(bound <= hour && hour.duration_since(bound).unwrap_or_default() < Duration::from_secs(1));
+        // A 3-second child (and a rate it adds after) never shortens the family's count.
+        let child = parent
+            .attenuate(&Caveat::TimeBefore(now + Duration::from_secs(3)))
+            .attenuate(&limit("rate <= 5/1m"));
+        let c = verified(&proxy, &child, &[]).expect("verifies");
+        assert_eq!(c.limits()[0].key, p.limits()[0].key);
+        assert_eq!(c.limits()[0].expires, Some(bound));
+        assert!(c.limits()[1].expires < Some(bound));
+        // A count with no expiry before it is unbounded, whatever comes after.
+        let open = root
+            .attenuate(&limit("uses <= 3"))
+            .attenuate(&Caveat::TimeBefore(hour));
+        assert_eq!(
+            verified(&proxy, &open, &[]).expect("verifies").limits()[0].expires,
+            None
+        );
+        // A discharge's expiry does not bound the token's own counts.
+        let key = b"0123456789abcdef0123456789abcdef";
+        let token = parent.add_third_party("https://approve.example", key, b"approve-1");
+        let discharge = Token::discharge(None, key, b"approve-1")
+            .expect("discharge")
+            .attenuate(&Caveat::TimeBefore(now + Duration::from_secs(2)));
+        let v = verified(&proxy, &token, &[token.bind(&discharge)]).expect("verifies");
+        assert_eq!(v.limits()[0].expires, Some(bound));
+    }
+
+    #[test]
+    fn more_than_eight_counted_caveats_deny_before_anything_is_counted() {
+        let (proxy, root, now) = setup();
+        let mut t = root;
+        for i in 1..=MAX_LIMITS {
+            t = t.attenuate(&limit(&format!("uses <= {i}")));
+        }
+        let eight = verified(&proxy, &t, &[]).expect("verifies");
+        assert!(eight.decide(&get(now, "/")).is_allowed());
+        let nine = t.attenuate(&limit("rate <= 9/1m"));
+        let v = verified(&proxy, &nine, &[]).expect("verifies");
+        let Decision::Deny(d) = v.decide(&get(now, "/")) else {
+            panic!("a ninth counted caveat was allowed")
+        };
+        assert_eq!(
+            (d.kind, d.kind.code()),
+            (DenyKind::TooManyLimits, "too_many_limits")
+        );
+        assert!(!d.kind.is_unauthenticated());
+        assert!(d.reason.contains("at most 8"), "{}", d.reason);
+        // The path without a cache (what `macaroon verify` uses) says the same.
+        let Decision::Deny(d) = decide(&nine, &[], std::slice::from_ref(&proxy), &get(now, "/")) else {
+            panic!("allowed")
+        };
+        assert_eq!(d.kind, DenyKind::TooManyLimits);
     }
 
     /// A caveat of many one-character values is small text and a large parsed form; the

@@ -91,6 +91,10 @@ enum Command {
         /// Also write the revocation to this shared store (redis://HOST:PORT/DB).
         #[arg(long, value_name = "URL")]
         state: Option<String>,
+        /// The store's password, read from the first line of FILE (else from
+        /// $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`.
+        #[arg(long, value_name = "FILE", requires = "state")]
+        state_password_file: Option<std::path::PathBuf>,
     },
 
     /// Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).
@@ -188,6 +192,10 @@ pub struct RunArgs {
     /// replica given the same URL: redis://HOST:PORT/DB (default: in this process).
     #[arg(long, value_name = "URL")]
     pub state: Option<String>,
+    /// The --state store's password, read from the first line of FILE (else from
+    /// $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`.
+    #[arg(long, value_name = "FILE", requires = "state")]
+    pub state_password_file: Option<std::path::PathBuf>,
 }
 
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
@@ -205,7 +213,12 @@ pub fn main() -> ExitCode {
 }
 
 /// `macaroon-proxy revoke TOKEN|-`: appends the token's family to the revocation list.
-fn revoke(home: &std::path::Path, token: String, state: Option<&str>) -> anyhow::Result<()> {
+fn revoke(
+    home: &std::path::Path,
+    token: String,
+    state: Option<&str>,
+    password_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let text = if token == "-" {
         let mut buf = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf).context("could not read stdin")?;
@@ -220,7 +233,8 @@ fn revoke(home: &std::path::Path, token: String, state: Option<&str>) -> anyhow:
     payload.kid.make_ascii_lowercase();
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
     if let Some(url) = state {
-        shared_revoke(url, &payload.kid, &hosts)?;
+        let password = crate::state::password(password_file)?;
+        shared_revoke(url, password.as_ref(), &payload.kid, &hosts)?;
     }
     if crate::revoke::Revocations::load(home)
         .context("could not read the revocation list")?
@@ -275,12 +289,17 @@ fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Result<ca
 }
 
 /// Writes a revocation to the shared store; every replica on it refuses within a second.
-fn shared_revoke(url: &str, kid: &str, hosts: &[&str]) -> anyhow::Result<()> {
+fn shared_revoke(
+    url: &str,
+    password: Option<&caveat::Secret>,
+    kid: &str,
+    hosts: &[&str],
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let added = rt.block_on(crate::state::revoke(url, kid))?;
+    let added = rt.block_on(crate::state::revoke(url, password, kid))?;
     let shown = crate::state::without_password(url);
     if added {
         eprintln!(
@@ -367,7 +386,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Completions { .. } => Ok(()),
         Command::Run(a) => crate::run::run(&home, crate::config::Config::from_args(&a)?),
-        Command::Revoke { token, state } => revoke(&home, token, state.as_deref()),
+        Command::Revoke {
+            token,
+            state,
+            state_password_file,
+        } => revoke(&home, token, state.as_deref(), state_password_file.as_deref()),
         Command::Issuers { action } => issuers(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;

@@ -46,6 +46,9 @@ pub struct Config {
     pub allow_hosts: Vec<HostPattern>,
     /// `--state`: the shared store's URL (counts, revocations); `None` keeps them here.
     pub state: Option<String>,
+    /// The store's password (`--state-password-file`, `$MACAROON_STATE_PASSWORD`), kept
+    /// out of the URL so it never shows in `ps`.
+    pub state_password: Option<caveat::Secret>,
 }
 
 /// An `--allow-host` pattern: an exact host, or `*.` and a suffix (which matches the
@@ -124,6 +127,7 @@ impl Config {
                 .map(|h| HostPattern::parse(h.trim()))
                 .collect::<anyhow::Result<_>>()?,
             state: a.state.clone(),
+            state_password: crate::state::password(a.state_password_file.as_deref())?,
         })
     }
 
@@ -149,6 +153,7 @@ impl Config {
             issuers: Vec::new(),
             allow_hosts: Vec::new(),
             state: None,
+            state_password: None,
         }
     }
 }

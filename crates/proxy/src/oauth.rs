@@ -49,6 +49,13 @@ const DEFAULT_LIFETIME: u64 = 300;
 const MAX_MARGIN: u64 = 60;
 /// The longest an exchange may take (the lock is held meanwhile, and requests wait).
 pub const MAX_EXCHANGE_TIME: Duration = Duration::from_secs(30);
+/// The longest an access token is cached, whatever `expires_in` the provider gave (a
+/// huge one must not overflow the clock).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
+/// After a forced exchange (the upstream refused a token with 401), the next refusal
+/// within this time is passed on to the client instead of forcing another: an upstream
+/// that refuses every token costs one exchange per this time, not one per request.
+const REFUSAL_HOLD: Duration = Duration::from_secs(30);
 /// How long a failed exchange answers for the requests that waited on it, and for new
 /// ones: a token endpoint that refuses gets one request a second from us, not one per
 /// client request.
@@ -137,6 +144,29 @@ impl AccessTokens {
     }
 }
 
+impl AccessTokens {
+    /// Writes back to the shared store the refresh tokens providers rotated, where the
+    /// store holds none (it restarted empty): the next exchange, on any replica, then uses
+    /// the newest one this replica knows rather than the retired sealed one.
+    pub async fn write_back(&self) {
+        let Some(shared) = &self.shared else { return };
+        let families: Vec<Arc<Family>> = self
+            .families
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for f in families {
+            if let Some(r) = f.rotated().await {
+                if let Err(e) = shared.put_refresh(f.digest(), &r, true).await {
+                    tracing::warn!("could not write a rotated refresh token back to the store: {e}");
+                }
+            }
+        }
+    }
+}
+
 /// One credential's access token and refresh token, behind one lock.
 pub struct Family {
     oauth: OAuth2,
@@ -155,6 +185,8 @@ struct State {
     rotated: Option<Secret>,
     /// The last exchange failed, then: its error answers until [`FAILURE_HOLD`] passed.
     failed: Option<(Instant, ExchangeError)>,
+    /// When the last exchange forced by an upstream's 401 started.
+    forced_at: Option<Instant>,
 }
 
 impl Family {
@@ -180,12 +212,67 @@ impl Family {
         {
             return Err(e.clone());
         }
-        let mut state = state;
+        self.lead(state, exchange, None).await
+    }
+
+    /// After the upstream refused `used` (401): a new token, unless another request (or
+    /// replica) has already replaced it, then that one. One exchange, however many
+    /// requests saw the 401, made as the first one is (the replicas' lock, the refresh
+    /// token as last rotated). `None`: an exchange was already forced less than
+    /// [`REFUSAL_HOLD`] ago, and the refusal should be passed on.
+    pub async fn after_refusal<F, Fut>(
+        &self,
+        used: &Secret,
+        exchange: F,
+    ) -> Result<Option<Access>, ExchangeError>
+    where
+        F: FnOnce(Option<Secret>) -> Fut,
+        Fut: Future<Output = Result<Obtained, ExchangeError>> + Send + 'static,
+    {
+        let mut state = self.state.clone().lock_owned().await;
+        if let Some(a) = state.current.as_ref().filter(|a| a.token != *used) {
+            return Ok(Some(a.clone()));
+        }
+        if state.forced_at.is_some_and(|at| at.elapsed() < REFUSAL_HOLD) {
+            return Ok(None);
+        }
+        if let Some((_, e)) = state
+            .failed
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_HOLD)
+        {
+            return Err(e.clone());
+        }
+        state.forced_at = Some(Instant::now());
+        state.current = None;
+        self.lead(state, exchange, Some(used)).await.map(Some)
+    }
+
+    /// A token another replica stored (other than `refused`), else one exchange, under
+    /// the replicas' lock when there is a shared store.
+    async fn lead<F, Fut>(
+        &self,
+        mut state: tokio::sync::OwnedMutexGuard<State>,
+        exchange: F,
+        refused: Option<&Secret>,
+    ) -> Result<Access, ExchangeError>
+    where
+        F: FnOnce(Option<Secret>) -> Fut,
+        Fut: Future<Output = Result<Obtained, ExchangeError>> + Send + 'static,
+    {
         let mut holder = None;
         if let Some(shared) = &self.shared {
-            match shared.fetch_or_lead(&self.digest).await {
-                Ok(Lead::Fresh { access, fresh_for }) => {
-                    return Ok(adopt(&mut state, &self.oauth, access, Instant::now() + fresh_for));
+            match shared.fetch_or_lead(&self.digest, refused).await {
+                Ok(Lead::Fresh {
+                    access,
+                    fresh_for,
+                    refresh,
+                }) => {
+                    if refresh.is_some() {
+                        state.rotated = refresh;
+                    }
+                    let until = Instant::now() + fresh_for.min(MAX_LIFETIME);
+                    return Ok(adopt(&mut state, &self.oauth, access, until));
                 }
                 Ok(Lead::Exchange { holder: h, refresh }) => {
                     holder = h;
@@ -199,19 +286,15 @@ impl Family {
         self.exchange(state, exchange, holder).await
     }
 
-    /// After the upstream refused `used` (401): a new token, unless another request has
-    /// already replaced it, then that one. One exchange, however many requests saw the 401.
-    pub async fn after_refusal<F, Fut>(&self, used: &Secret, exchange: F) -> Result<Access, ExchangeError>
-    where
-        F: FnOnce(Option<Secret>) -> Fut,
-        Fut: Future<Output = Result<Obtained, ExchangeError>> + Send + 'static,
-    {
-        let mut state = self.state.clone().lock_owned().await;
-        if let Some(a) = state.current.as_ref().filter(|a| a.token != *used) {
-            return Ok(a.clone());
-        }
-        state.current = None;
-        self.exchange(state, exchange, None).await
+    /// The refresh token as last rotated, if the provider rotated it (for writing back to
+    /// a shared store that lost it).
+    pub async fn rotated(&self) -> Option<Secret> {
+        self.state.lock().await.rotated.clone()
+    }
+
+    /// The digest of the sealed credential (its name in the shared store).
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
     }
 
     /// Runs one exchange in a task that holds the lock until its result is stored, so a
@@ -231,9 +314,12 @@ impl Family {
         let pending = exchange(refresh);
         let oauth = self.oauth.clone();
         let (shared, digest) = (self.shared.clone(), self.digest);
+        let stopped = self.stopped();
         let task = tokio::spawn(async move {
             let started = Instant::now();
-            let got = pending.await;
+            // In a task of its own: should it panic, this one still records the failure
+            // and releases the replicas' lock.
+            let got = tokio::spawn(pending).await.unwrap_or_else(|_| Err(stopped));
             let rotated_now = matches!(&got, Ok(o) if o.refresh.is_some());
             let stored = store(&mut state, &oauth, started, got);
             if let Some(shared) = shared {
@@ -248,14 +334,16 @@ impl Family {
             }
             stored
         });
-        task.await.unwrap_or_else(|_| {
-            Err(ExchangeError {
-                host: self.oauth.token_url.host().to_string(),
-                status: None,
-                code: None,
-                detail: "the exchange stopped before it finished".into(),
-            })
-        })
+        task.await.unwrap_or_else(|_| Err(self.stopped()))
+    }
+
+    fn stopped(&self) -> ExchangeError {
+        ExchangeError {
+            host: self.oauth.token_url.host().to_string(),
+            status: None,
+            code: None,
+            detail: "the exchange stopped before it finished".into(),
+        }
     }
 }
 
@@ -300,7 +388,10 @@ fn store(
     if let Some(r) = got.refresh {
         state.rotated = Some(r);
     }
-    let lifetime = got.expires_in.unwrap_or(DEFAULT_LIFETIME);
+    let lifetime = got
+        .expires_in
+        .unwrap_or(DEFAULT_LIFETIME)
+        .min(MAX_LIFETIME.as_secs());
     let margin = (lifetime / 10).min(MAX_MARGIN);
     let fresh_until = started + Duration::from_secs(lifetime - margin);
     let access = access_with_scrubber(state, oauth, got.access, fresh_until);
@@ -508,13 +599,15 @@ mod tests {
         let second = family
             .after_refusal(&first.token, |_| async { Ok(obtained(1, Some(3600), false)) })
             .await
-            .expect("second");
+            .expect("second")
+            .expect("a new token");
         assert_eq!(second.token.expose(), "access_token_1");
         // A request that also saw the old token refused gets the new one, no exchange.
         let third = family
             .after_refusal(&first.token, |_| async { panic!("no second exchange") })
             .await
-            .expect("third");
+            .expect("third")
+            .expect("the new token");
         assert_eq!(third.token, second.token);
         let scrubbed = {
             let mut body = b"access_token_1 rt_sealed_1 csecret_1".to_vec();
@@ -523,6 +616,49 @@ mod tests {
         };
         assert!(!scrubbed.contains("access_token_1") && !scrubbed.contains("rt_sealed_1"));
         assert!(!scrubbed.contains("csecret_1"), "{scrubbed}");
+        // The new token refused at once too: no second forced exchange so soon; the
+        // refusal is passed on.
+        let fourth = family
+            .after_refusal(&second.token, |_| async { panic!("no second forced exchange") })
+            .await
+            .expect("fourth");
+        assert!(fourth.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_huge_expires_in_is_clamped_and_never_panics_the_exchange() {
+        let family = AccessTokens::default().family(&oauth());
+        let got = family
+            .access(|_| async { Ok(obtained(0, Some(9_200_000_000_000_000_000), true)) })
+            .await
+            .expect("access");
+        assert!(got.fresh_until <= Instant::now() + MAX_LIFETIME);
+        let again = family
+            .access(|_| async { panic!("cached") })
+            .await
+            .expect("cached");
+        assert_eq!(again.token, got.token);
+    }
+
+    #[tokio::test]
+    async fn an_exchange_that_panics_is_a_failure_held_like_any_other() {
+        let family = AccessTokens::default().family(&oauth());
+        let e = family
+            .access(|_| async { panic!("the exchange broke") })
+            .await
+            .expect_err("failed");
+        assert!(e.detail.contains("stopped"), "{}", e.detail);
+        // Held: the next request neither waits on a lock nor calls the endpoint again.
+        let called = Arc::new(AtomicUsize::new(0));
+        let seen = called.clone();
+        let held = family
+            .access(move |_| async move {
+                seen.fetch_add(1, SeqCst);
+                Ok(obtained(1, Some(3600), false))
+            })
+            .await;
+        assert!(held.is_err());
+        assert_eq!(called.load(SeqCst), 0, "the failure was not held");
     }
 
     #[tokio::test]
@@ -577,7 +713,8 @@ mod tests {
                 Ok(obtained(1, Some(3600), false))
             })
             .await
-            .expect("refresh");
+            .expect("refresh")
+            .expect("a new token");
         assert_eq!(used.lock().expect("used").as_deref(), Some("rt_rotated_0"));
     }
 

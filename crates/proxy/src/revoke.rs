@@ -56,6 +56,11 @@ impl Revocations {
         }
     }
 
+    /// The families revoked in the shared store, as last seen.
+    pub fn shared(&self) -> HashSet<String> {
+        self.shared.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Re-reads the file if it changed since it was last read. A file that cannot be read
     /// keeps the list as it was (revocations are never dropped by a read error).
     pub fn refresh(&self) {

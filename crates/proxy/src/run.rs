@@ -80,8 +80,9 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         .build()
         .context("could not start the async runtime")?;
     // The store's connection tasks live on this thread's runtime.
-    let state =
-        Arc::new(rt.block_on(async { crate::state::State::open(cfg.state.as_deref(), cfg.workers) })?);
+    let state = Arc::new(rt.block_on(async {
+        crate::state::State::open(cfg.state.as_deref(), cfg.state_password.as_ref(), cfg.workers)
+    })?);
     let loaded = Loaded {
         state: state.clone(),
         keys: keys(home)?,
@@ -117,6 +118,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::state::watch_revocations(
             state,
             revoked.clone(),
+            Some(proxy.clone()),
             proxy.stopping.clone(),
         ));
         announce(local, admin_addr, &key_ids);

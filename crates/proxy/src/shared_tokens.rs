@@ -39,6 +39,9 @@ pub enum Lead {
         access: Secret,
         /// How much longer it may be used.
         fresh_for: Duration,
+        /// The refresh token as last rotated by any replica (its responses are scrubbed
+        /// of it too).
+        refresh: Option<Secret>,
     },
     /// Exchange, with this refresh token if another replica's exchange rotated it; then
     /// [`SharedTokens::publish`] (and release the lock, when `holder` took it).
@@ -62,20 +65,42 @@ impl SharedTokens {
         })
     }
 
-    /// A fresh token another replica stored, or the right (the lock) to exchange, waiting
-    /// while another replica holds it (at most [`MAX_EXCHANGE_TIME`]).
-    pub async fn fetch_or_lead(&self, digest: &[u8; 32]) -> Result<Lead, Unavailable> {
+    /// A fresh token another replica stored (other than `refused`, one an upstream just
+    /// refused), or the right (the lock) to exchange, waiting while another replica holds
+    /// it (at most [`MAX_EXCHANGE_TIME`]).
+    pub async fn fetch_or_lead(
+        &self,
+        digest: &[u8; 32],
+        refused: Option<&Secret>,
+    ) -> Result<Lead, Unavailable> {
         let store = self.store()?;
         let (value, lock, refresh) = keys(digest);
         let deadline = Instant::now() + MAX_EXCHANGE_TIME;
         loop {
-            if let Some((access, fresh_for)) = self.read_access(digest, &store.get_bytes(&value).await?) {
-                return Ok(Lead::Fresh { access, fresh_for });
+            let stored = self
+                .read_access(digest, &store.get_bytes(&value).await?)
+                .filter(|(access, _)| Some(access) != refused);
+            if let Some((access, fresh_for)) = stored {
+                let refresh = self.read_refresh(digest, &store.get_bytes(&refresh).await?);
+                return Ok(Lead::Fresh {
+                    access,
+                    fresh_for,
+                    refresh,
+                });
             }
             let holder = crate::pipeline::request_id();
             let took = store.try_lock(&lock, &holder, MAX_EXCHANGE_TIME).await?;
             if took || Instant::now() >= deadline {
-                let rotated = store.get_bytes(&refresh).await?;
+                let rotated = match store.get_bytes(&refresh).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Not exchanging under the lock after all: let the others go on.
+                        if took {
+                            let _ = store.unlock(&lock, &holder).await;
+                        }
+                        return Err(e);
+                    }
+                };
                 return Ok(Lead::Exchange {
                     holder: took.then_some(holder),
                     refresh: self.read_refresh(digest, &rotated),
@@ -95,20 +120,41 @@ impl SharedTokens {
         rotated: Option<&Secret>,
     ) -> Result<(), Unavailable> {
         let store = self.store()?;
-        let (value, lock, refresh) = keys(digest);
+        let (value, lock, _) = keys(digest);
+        let mut stored = Ok(());
         if let Some(r) = rotated {
-            let sealed = self.seal(digest, "refresh", r, 0);
-            store.set_bytes(&refresh, &sealed, None).await?;
+            stored = self.put_refresh(digest, r, false).await.map(|_| ());
         }
-        if let Some((a, fresh_for)) = access {
+        if let (Some((a, fresh_for)), Ok(())) = (access, &stored) {
+            let fresh_for = fresh_for.min(crate::oauth::MAX_LIFETIME);
             let until = unix_ms(SystemTime::now() + fresh_for);
             let sealed = self.seal(digest, "access", a, until);
-            store.set_bytes(&value, &sealed, Some(fresh_for)).await?;
+            stored = store.set_bytes(&value, &sealed, Some(fresh_for)).await;
         }
+        // The lock is released whatever happened above.
         if let Some(h) = holder {
             store.unlock(&lock, h).await?;
         }
-        Ok(())
+        stored
+    }
+
+    /// Stores a rotated refresh token for good; with `only_if_absent`, only where the
+    /// store holds none (writing back what a store that restarted empty lost). True when
+    /// it was written.
+    pub async fn put_refresh(
+        &self,
+        digest: &[u8; 32],
+        r: &Secret,
+        only_if_absent: bool,
+    ) -> Result<bool, Unavailable> {
+        let store = self.store()?;
+        let (_, _, refresh) = keys(digest);
+        let sealed = self.seal(digest, "refresh", r, 0);
+        if only_if_absent {
+            store.set_bytes_if_absent(&refresh, &sealed).await
+        } else {
+            store.set_bytes(&refresh, &sealed, None).await.map(|()| true)
+        }
     }
 
     fn store(&self) -> Result<&crate::state::RedisState, Unavailable> {

@@ -104,8 +104,37 @@ impl Attenuation {
         for c in &self.caveats {
             out.push(Caveat::parse(c).context("--caveat")?);
         }
+        // Usage and rate caveats last: a count is kept as long as the expiry in force at
+        // its caveat, so `--expires 1h --uses 100` must put the time first.
+        out.sort_by_key(is_counted);
         Ok(out)
     }
+}
+
+fn is_counted(c: &Caveat) -> bool {
+    matches!(c, Caveat::Uses(_) | Caveat::Rate { .. })
+}
+
+/// Refuses a token that would carry more than [`caveat::MAX_LIMITS`] usage and rate
+/// caveats (the proxy refuses such a token with 403 `too_many_limits`).
+pub fn refuse_too_many_limits(parent: &caveat::Token, added: &[Caveat]) -> anyhow::Result<()> {
+    let had = parent
+        .first_party()
+        .iter()
+        .filter_map(|raw| std::str::from_utf8(raw).ok().and_then(|t| Caveat::parse(t).ok()))
+        .filter(is_counted)
+        .count();
+    let adding = added.iter().filter(|c| is_counted(c)).count();
+    if adding > 0 && had + adding > caveat::MAX_LIMITS {
+        bail!(
+            "the token already carries {had} usage and rate caveats; with {adding} more it would \
+             have {}, and a token may carry at most {} (the proxy refuses more): narrow an \
+             earlier token of its family instead, or leave out --uses/--rate",
+            had + adding,
+            caveat::MAX_LIMITS
+        );
+    }
+    Ok(())
 }
 
 /// HTTP methods a request can carry; anything else in a caveat is probably a typo.
@@ -235,6 +264,7 @@ pub fn run(
     let now = SystemTime::now();
     let caveats = attenuation.caveats(now)?;
     let input = read_token(token, store)?;
+    refuse_too_many_limits(&input.token, &caveats)?;
     let mut warnings = warnings(&input.token, &caveats, now);
     let narrows_hosts = caveats
         .iter()
@@ -266,6 +296,24 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_caveats_come_before_counted_ones_whatever_the_flags() {
+        let a = Attenuation {
+            uses: Some("100".into()),
+            rate: Some("5/1m".into()),
+            expires: Some("1h".into()),
+            caveats: vec!["uses <= 7".into(), "time < 2099-01-01T00:00:00Z".into()],
+            ..Attenuation::default()
+        };
+        let out = a.caveats(SystemTime::now()).expect("caveats");
+        let first_counted = out.iter().position(is_counted).expect("counted");
+        assert!(out[..first_counted]
+            .iter()
+            .all(|c| matches!(c, Caveat::TimeBefore(_))));
+        assert_eq!(first_counted, 2, "{out:?}");
+        assert!(out[first_counted..].iter().all(is_counted));
+    }
 
     fn hosts(names: &[&str]) -> Vec<Host> {
         names

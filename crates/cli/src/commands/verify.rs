@@ -222,7 +222,18 @@ fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_
 /// Whether the proxies' shared store lists `kid` as revoked (one question, 2 s at most).
 fn shared_revoked(url: &str, kid: &str) -> anyhow::Result<bool> {
     let timeout = std::time::Duration::from_secs(2);
-    let client = redis::Client::open(url).context("--state is not a Redis URL; use redis://HOST:PORT/DB")?;
+    use redis::IntoConnectionInfo;
+    let bad = "--state is not a Redis URL; use redis://HOST:PORT/DB";
+    let mut info = url.into_connection_info().map_err(|_| anyhow::anyhow!(bad))?;
+    // The password may be kept out of the URL (and so out of `ps`), as the proxy allows.
+    if let Ok(p) = std::env::var("MACAROON_STATE_PASSWORD") {
+        if !p.is_empty() {
+            info = info
+                .clone()
+                .set_redis_settings(info.redis_settings().clone().set_password(p));
+        }
+    }
+    let client = redis::Client::open(info).map_err(|_| anyhow::anyhow!(bad))?;
     let mut con = client
         .get_connection_with_timeout(timeout)
         .context("cannot reach the --state store")?;

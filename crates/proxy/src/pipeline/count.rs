@@ -16,8 +16,7 @@ pub async fn charge(proxy: &Proxy, allowed: &Allowed, ctx: &RequestCtx) -> Resul
     if limits.is_empty() {
         return Ok(());
     }
-    let expires = allowed.verified.expires_at();
-    match proxy.state.charge(limits, expires, &ctx.rec.request_id).await {
+    match proxy.state.charge(limits, &ctx.rec.request_id).await {
         Ok(Charge::Allowed) => Ok(()),
         Ok(Charge::Limited { index, retry_after }) => {
             let caveat = limits.get(index).map(|l| (l.caveat.clone(), l.kind));

@@ -381,6 +381,7 @@ mod tests {
             (DenyKind::UnknownCaveat, 403, "caveat_failed"),
             (DenyKind::SealedExpired, 403, "caveat_failed"),
             (DenyKind::DischargeMissing, 403, "discharge_required"),
+            (DenyKind::TooManyLimits, 403, "too_many_limits"),
         ];
         for (kind, status, code) in cases {
             let (s, c) = Deny::from_denial(denial(kind, None)).status_and_code();

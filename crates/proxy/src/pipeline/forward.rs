@@ -44,23 +44,31 @@ pub fn forward(
             // An OAuth2 access token refused (revoked, or expired early): one new token,
             // one retry. Boxed: an OAuth2 exchange is a large future, and rare.
             (Ok(Ok(resp)), Some(retry)) if resp.status() == StatusCode::UNAUTHORIZED => {
-                Box::pin(again(proxy, *retry, ctx, timeout)).await
+                Box::pin(again(proxy, *retry, ctx, timeout, resp)).await
             }
             (sent, _) => answer(proxy, sent, ctx, timeout),
         }
     }
 }
 
-/// The request once more with a new OAuth2 access token, after a 401.
+/// The request once more with a new OAuth2 access token, after the 401 `refused`; or
+/// `refused` itself when a new token was forced too recently.
 async fn again(
     proxy: Arc<Proxy>,
     retry: Retry,
     ctx: Box<RequestCtx>,
     timeout: std::time::Duration,
+    refused: Response<UpstreamBody>,
 ) -> Response<Body> {
     let mut pending = ClientGone(Some((proxy.clone(), ctx)));
     match retry.again(&proxy).await {
-        Ok((req, scrubber)) => {
+        Ok(None) => {
+            let Some((_, ctx)) = pending.0.take() else {
+                return Response::new(super::full(""));
+            };
+            answer(proxy, Ok(Ok(refused)), ctx, timeout)
+        }
+        Ok(Some((req, scrubber))) => {
             let sent = send(&proxy, Outgoing::Secret(req), timeout).await;
             let Some((_, mut ctx)) = pending.0.take() else {
                 return Response::new(super::full(""));
@@ -151,14 +159,21 @@ impl Retry {
         })
     }
 
-    /// A new access token (one exchange, whoever else saw the 401) and the request again.
-    async fn again(self, proxy: &Arc<Proxy>) -> Result<(http::Request<Body>, Option<Arc<Scrubber>>), Deny> {
+    /// A new access token (one exchange, whoever else saw the 401) and the request again;
+    /// `None` when the 401 should be passed on (a new token was forced moments ago).
+    async fn again(
+        self,
+        proxy: &Arc<Proxy>,
+    ) -> Result<Option<(http::Request<Body>, Option<Arc<Scrubber>>)>, Deny> {
         let (proxy, oauth) = (proxy.clone(), self.family.oauth().clone());
-        let access = self
+        let Some(access) = self
             .family
             .after_refusal(&self.used, move |r| obtain::exchange(proxy, oauth, r))
             .await
-            .map_err(Deny::CredentialExchange)?;
+            .map_err(Deny::CredentialExchange)?
+        else {
+            return Ok(None);
+        };
         let mut value = HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))
             .map_err(|_| Deny::BadSecret)?;
         value.set_sensitive(true);
@@ -167,7 +182,7 @@ impl Retry {
         *req.uri_mut() = self.uri;
         *req.headers_mut() = self.headers;
         req.headers_mut().insert(AUTHORIZATION, value);
-        Ok((req, access.scrubber))
+        Ok(Some((req, access.scrubber)))
     }
 }
 

@@ -472,14 +472,14 @@ async fn request_phases(
         }
         _ => body,
     };
-    // Last of all: a request refused above (or whose credential could not be obtained)
-    // never spends a count.
+    let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
+    // Last of all: a request refused above (its credential not obtained, or the request
+    // not signable) never spends a count.
     if !allowed.verified.limits().is_empty() {
         Box::pin(count::charge(proxy, &allowed, ctx)).await?;
     }
     ctx.rec.decision = "allow";
     ctx.scrub = injected.scrubber(proxy, &allowed.payload);
-    let out = upstream_request::with_secret(parts, body, &allowed, &injected)?;
     ctx.retry = forward::Retry::for_request(&injected, &out).map(Box::new);
     Ok(out)
 }

@@ -169,6 +169,7 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
     }
     let caveats = attenuation.caveats(SystemTime::now())?;
     let input = read_token(args.token.as_deref(), store)?;
+    crate::commands::attenuate::refuse_too_many_limits(&input.token, &caveats)?;
     let token = caveats.iter().fold(input.token, |t, c| t.attenuate(c)).encode();
     let proxy = args
         .proxy
