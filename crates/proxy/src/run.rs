@@ -82,11 +82,13 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     // The store's connection tasks live on this thread's runtime.
     let state =
         Arc::new(rt.block_on(async { crate::state::State::open(cfg.state.as_deref(), cfg.workers) })?);
+    let keys = keys(home)?;
+    let ca = LocalCa::load_or_create(home)?;
     let loaded = Loaded {
         state: state.clone(),
-        keys: keys(home)?,
-        ca: LocalCa::load_or_create(home)?,
-        roots: crate::upstream::root_store(&cfg.upstream_ca)?,
+        keys,
+        roots: crate::upstream::root_store(&cfg.upstream_ca, ca.cert_pem())?,
+        ca,
         audit: Audit::open(&cfg.audit_log)?,
         revoked: revoked.clone(),
         issuers: issuers.clone(),
