@@ -188,6 +188,10 @@ async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
         let (Ended::Idle, Some(parts)) = (ended, conn.into_parts()) else {
             return;
         };
+        proxy
+            .metrics
+            .idle_releases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (s, unread) = parts.io.into_inner().into_parts();
         stream = s;
         // Bytes hyper read ahead (the start of the next request) come first next time,
@@ -557,6 +561,7 @@ async fn admin_conn(proxy: Arc<Proxy>, stream: TcpStream) {
                          # TYPE macaroon_state_up gauge\nmacaroon_state_up {}\n",
                         u8::from(proxy.state.up())
                     ));
+                    text.push_str(&proxy.audit.render_metrics());
                     let mut r = Response::new(full(text));
                     r.headers_mut().insert(
                         http::header::CONTENT_TYPE,
