@@ -307,10 +307,9 @@ mod tests {
             audit.write(&rec);
         }
         assert!(audit.dropped() > 0, "nothing dropped");
-        assert!(audit.render_metrics().contains(&format!(
-            "macaroon_audit_lines_dropped_total {}",
-            audit.dropped()
-        )));
+        assert!(audit
+            .render_metrics()
+            .contains(&format!("macaroon_audit_lines_dropped_total {}", audit.dropped())));
         assert!(!audit.flush(Duration::from_millis(50)), "the pipe is full");
         let read = std::thread::spawn(move || {
             let mut all = String::new();
@@ -322,7 +321,9 @@ mod tests {
         drop(audit);
         let all = read.join().expect("reader");
         assert_eq!(all.lines().count() as u64, kept);
-        assert!(all.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+        assert!(all
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
     }
 
     /// The hand-written line is serde's, byte for byte, for ordinary and awkward values.

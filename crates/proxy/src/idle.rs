@@ -227,7 +227,12 @@ where
 /// looked at (after each poll of the connection, and when the timer fires). With
 /// `watch_busy`, the timer keeps running (one wake-up per `after`) while the connection
 /// is busy: HTTP/2 answers in tasks of their own, whose end need not wake the connection.
-pub async fn until_quiet<F>(conn: &mut F, quiet: impl Fn() -> bool, after: Duration, watch_busy: bool) -> Ended
+pub async fn until_quiet<F>(
+    conn: &mut F,
+    quiet: impl Fn() -> bool,
+    after: Duration,
+    watch_busy: bool,
+) -> Ended
 where
     F: Future + Unpin,
 {
@@ -315,9 +320,10 @@ mod tests {
             }
             (idle, tokio::time::Instant::now())
         });
-        let (mut tx, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client_io))
-            .await
-            .expect("handshake");
+        let (mut tx, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client_io))
+                .await
+                .expect("handshake");
         tokio::spawn(conn);
         let req = || {
             hyper::Request::get("https://up.test/")
@@ -344,7 +350,11 @@ mod tests {
             .expect("the idle connection was never closed")
             .expect("server task");
         assert!(idle);
-        assert!(closed - last >= AFTER, "closed {:?} after the last request", closed - last);
+        assert!(
+            closed - last >= AFTER,
+            "closed {:?} after the last request",
+            closed - last
+        );
         assert!(tx.send_request(req()).await.is_err(), "the client saw the GOAWAY");
     }
 

@@ -238,7 +238,10 @@ impl tower_service::Service<Uri> for PolicyConnector {
 /// trust its own CA upstream and lose the system roots. And never the proxy's own CA
 /// (`own_ca_pem`), wherever it turns up: it is dropped with a warning on stderr, from the
 /// system store or an `--upstream-ca` file alike.
-pub fn root_store(extra_ca: &[std::path::PathBuf], own_ca_pem: &str) -> anyhow::Result<rustls::RootCertStore> {
+pub fn root_store(
+    extra_ca: &[std::path::PathBuf],
+    own_ca_pem: &str,
+) -> anyhow::Result<rustls::RootCertStore> {
     let own = own_key(own_ca_pem)?;
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(system_roots());
@@ -297,13 +300,13 @@ fn system_roots() -> Vec<CertificateDer<'static>> {
     // The bundle files and directories of the common distributions (as openssl-probe and
     // Go's crypto/x509 list them).
     const FILES: &[&str] = &[
-        "/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu, Gentoo, Arch
+        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Gentoo, Arch
         "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // Fedora, RHEL 7+
-        "/etc/pki/tls/certs/ca-bundle.crt",                  // RHEL 6
-        "/etc/ssl/ca-bundle.pem",                            // openSUSE
-        "/etc/ssl/cert.pem",                                 // Alpine, the BSDs
-        "/usr/local/etc/ssl/cert.pem",                       // FreeBSD
-        "/usr/local/share/certs/ca-root-nss.crt",            // DragonFly
+        "/etc/pki/tls/certs/ca-bundle.crt",   // RHEL 6
+        "/etc/ssl/ca-bundle.pem",             // openSUSE
+        "/etc/ssl/cert.pem",                  // Alpine, the BSDs
+        "/usr/local/etc/ssl/cert.pem",        // FreeBSD
+        "/usr/local/share/certs/ca-root-nss.crt", // DragonFly
     ];
     const DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
     let file = FILES.iter().map(Path::new).find(|p| p.is_file());
@@ -377,7 +380,10 @@ mod tests {
         };
         assert!(p.refuse(addr("[fd00:ec2::254]:80")).is_some());
         assert!(p.refuse(addr("[fd00:ec2::253]:53")).is_some());
-        assert!(p.refuse(addr("[fd00:ec3::254]:80")).is_none(), "another ULA: private, allowed");
+        assert!(
+            p.refuse(addr("[fd00:ec3::254]:80")).is_none(),
+            "another ULA: private, allowed"
+        );
     }
 
     /// An IPv6 address that carries an IPv4 one is judged by both.
@@ -453,7 +459,7 @@ mod tests {
         let (own, other) = (ca_pem("own"), ca_pem("upstream"));
         let bundle = dir.path().join("bundle.pem");
         std::fs::write(&bundle, format!("{other}{own}")).expect("write");
-        let roots = root_store(&[bundle.clone()], &own).expect("roots");
+        let roots = root_store(std::slice::from_ref(&bundle), &own).expect("roots");
         assert!(has(&roots, &other));
         assert!(!has(&roots, &own));
         let only_own = dir.path().join("own.pem");
