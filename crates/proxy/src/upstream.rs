@@ -51,7 +51,7 @@ impl AddressPolicy {
         if self.is_own(addr) {
             return Some("it is this proxy's own listener");
         }
-        if never(addr.ip()) {
+        if never_connected(addr.ip()) {
             return Some(NEVER);
         }
         if !self.allow_private && restricted(addr.ip()) {
@@ -77,7 +77,7 @@ impl AddressPolicy {
                 return Err(refused(host, "it is this proxy's own listener"));
             }
             // --resolve may name private addresses, but never link-local or metadata ones.
-            if never(addr.ip()) {
+            if never_connected(addr.ip()) {
                 return Err(refused(host, NEVER));
             }
             return Ok(vec![*addr]);
@@ -163,7 +163,7 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 /// Link-local or metadata, in itself or in the IPv4 address it carries: never connected to.
-fn never(ip: IpAddr) -> bool {
+pub(crate) fn never_connected(ip: IpAddr) -> bool {
     with_embedded(ip).any(|ip| is_link_local(ip) || is_metadata(ip))
 }
 
