@@ -39,7 +39,8 @@
 #                and checked, vs the same token without them, the body streamed), and
 #                response scrubbing on 1 MiB responses (BIG_CONNS=4 connections; against a
 #                build with the bench-only cargo feature `bench-no-scrub`, built here
-#                unless NOSCRUB_BIN names one). Counting is `counted`.
+#                unless NOSCRUB_BIN names one; run with MACAROON_BENCH_NO_SCRUB=1, without which
+#                such a build refuses to start). Counting is `counted`.
 #                Not in the default ONLY.
 #
 # Every request is `GET /v1/charges` with `Authorization: Bearer TOKEN`, TOKEN being a
@@ -309,7 +310,8 @@ if [[ -n "$MITMDUMP" ]]; then
 fi
 PROXY=$(freeport)
 start_ours() { # start_ours [extra run flags...]
-  "${OURS_BIN:-$BIN/macaroon-proxy}" run --listen "127.0.0.1:$PROXY" --audit-log /dev/null \
+  # A bench-no-scrub build refuses to start unless MACAROON_BENCH_NO_SCRUB=1.
+  MACAROON_BENCH_NO_SCRUB=${MACAROON_BENCH_NO_SCRUB:-} "${OURS_BIN:-$BIN/macaroon-proxy}" run --listen "127.0.0.1:$PROXY" --audit-log /dev/null \
     --upstream-ca "$WORK/ca.pem" --resolve "api.example.test=127.0.0.1:$UP" \
     --resolve "blind.example.test=127.0.0.1:$UP" "$@" 2>>"$WORK/proxy.log" &
   OURS_PID=$!; PIDS+=("$OURS_PID")
@@ -481,7 +483,7 @@ PY
     run_wrk scrub on "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/big" "$BIG_CONNS" 1
     stop "$OURS_PID"
     if [[ -n "$NOSCRUB_BIN" ]]; then
-      OURS_BIN=$NOSCRUB_BIN start_ours
+      MACAROON_BENCH_NO_SCRUB=1 OURS_BIN=$NOSCRUB_BIN start_ours
       run_wrk scrub off "$r" "$OURS_PID" "http://127.0.0.1:$PROXY/v1/big" "$BIG_CONNS" 1
       stop "$OURS_PID"
     fi

@@ -296,7 +296,6 @@ impl Session {
         hosts: &[&str],
         extra: &[&str],
     ) -> ProxyProcess {
-        use std::io::BufRead;
         let audit_path = self.home().join("audit.jsonl");
         let mut cmd = match wrapper.split_first() {
             None => self.cmd("macaroon-proxy"),
@@ -313,7 +312,16 @@ impl Session {
         for h in hosts {
             cmd.arg("--resolve").arg(format!("{h}={addr}"));
         }
-        cmd.args(extra).stderr(Stdio::piped()).stdout(Stdio::null());
+        cmd.args(extra).stdout(Stdio::null());
+        self.launch_proxy(cmd, audit_path)
+    }
+
+    /// Spawns `cmd`, a `macaroon-proxy run` the caller put together (its own flags,
+    /// environment and stdout; `--admin` needed), and waits until it listens. `audit_path`
+    /// is where [`ProxyProcess::audit`] reads.
+    pub fn launch_proxy(&self, mut cmd: Command, audit_path: PathBuf) -> ProxyProcess {
+        use std::io::BufRead;
+        cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn macaroon-proxy");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();

@@ -7,6 +7,7 @@ mod cli;
 mod completions;
 mod creds;
 mod exec;
+mod hardening;
 mod interop;
 mod issuers;
 mod keygen;

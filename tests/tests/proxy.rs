@@ -935,20 +935,28 @@ fn audit_lines_go_to_stdout_with_a_dash() {
 }
 
 /// A kept-alive connection that idles long enough for the proxy to release its HTTP state
-/// (0.5 s) is served again on the same socket, request after request.
+/// (0.5 s) is served again on the same socket, request after request. Each pause lasts
+/// until `/metrics` counts the release.
 #[test]
 fn an_idle_keep_alive_connection_is_served_after_its_state_is_released() {
     let w = world();
     let script = r#"
-import http.client, sys, time
-host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import http.client, re, sys, time, urllib.request
+host, port, token, admin = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def releases():
+    m = urllib.request.urlopen(f"http://{admin}/metrics", timeout=10).read().decode()
+    return int(re.search(r"^macaroon_idle_releases_total (\d+)$", m, re.M).group(1))
 c = http.client.HTTPConnection(host, port, timeout=10)
 for i in range(3):
     c.request("GET", "/v1/charges", headers={"Authorization": "Bearer " + token})
     r = c.getresponse()
     body = r.read()
     print(r.status, c.sock.getsockname()[1], len(body))
-    time.sleep(1.5)  # idle past the release
+    deadline = time.monotonic() + 10
+    while releases() < i + 1:  # idle until the proxy has released the connection
+        if time.monotonic() > deadline:
+            sys.exit(f"no idle release counted after request {i + 1}")
+        time.sleep(0.05)
 "#;
     let out = Command::new("python3")
         .args([
@@ -957,6 +965,7 @@ for i in range(3):
             "127.0.0.1",
             &w.proxy.addr.port().to_string(),
             &w.token,
+            &w.proxy.admin.to_string(),
         ])
         .output()
         .expect("python3");

@@ -47,6 +47,7 @@ mod limit;
 mod path;
 mod request;
 mod sealed;
+mod steps;
 mod token;
 mod v1;
 mod v2json;

@@ -1,29 +1,45 @@
 //! The audit log: one JSON line per request, written when the response ends.
 //!
 //! A record holds the token's fingerprint and key id, never the token or the secret.
-//! Each line is one `write` to a descriptor opened for appending, so nothing is buffered
-//! across requests (a shutdown loses no line) and no lock is taken: the kernel keeps
-//! appends whole, to a file always and to a pipe up to `PIPE_BUF` bytes. The rare longer
-//! line (a long refusal reason) is written under a lock, so lines never interleave.
+//! Lines go through a bounded queue to a writer thread of their own, which appends them
+//! (several at a time when they queue up) to a descriptor opened for appending: a log
+//! reader that stalls (a stdout pipe nobody drains) never blocks a request. When the queue
+//! is full, lines are dropped, counted in `/metrics` (`macaroon_audit_lines_dropped_total`)
+//! and reported once on stderr. Shutdown waits (a few seconds at most) for the queue to be
+//! written; a process killed outright loses what was still queued.
 //! Lines are written by hand rather than through serde: the field names are constants and
 //! most values need no escaping (a test pins the output to serde's, byte for byte).
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-/// Lines up to this long are appended in one `write` without a lock (POSIX `PIPE_BUF`).
-const ATOMIC_LINE: usize = 4096;
+/// Lines the queue holds while the writer waits for the log (about 2 MB at most).
+const QUEUE: usize = 4096;
+/// Queued lines are gathered into writes of about this many bytes.
+const BATCH: usize = 64 * 1024;
+
+/// What the writer thread is sent.
+enum Msg {
+    Line(Vec<u8>),
+    /// Answer once everything sent before has been written.
+    Flush(std::sync::mpsc::Sender<()>),
+}
 
 /// Where audit lines go.
 pub struct Audit {
-    out: File,
-    /// Shared by every line, exclusive for lines longer than [`ATOMIC_LINE`]: a long line
-    /// written to a pipe is never cut by a short one.
-    long_lines: RwLock<()>,
+    queue: SyncSender<Msg>,
+    /// Lines dropped because the queue was full.
+    dropped: AtomicU64,
+    /// Whether the first drop has been reported on stderr.
+    warned: AtomicBool,
+    /// What the log is, for messages.
+    target: String,
 }
 
 impl Audit {
@@ -46,26 +62,105 @@ impl Audit {
             opts.open(path)
                 .map_err(|e| anyhow::anyhow!("--audit-log {}: {e}", path.display()))?
         };
+        Self::start(out, if target == "-" { "stdout" } else { target })
+    }
+
+    /// Starts the writer thread for `out`, which messages call `target`.
+    fn start(out: File, target: &str) -> anyhow::Result<Self> {
+        let (queue, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("macaroon-audit".into())
+            .spawn(move || write_lines(out, rx))
+            .map_err(|e| anyhow::anyhow!("--audit-log: cannot start the audit writer thread: {e}"))?;
         Ok(Audit {
-            out,
-            long_lines: RwLock::new(()),
+            queue,
+            dropped: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
+            target: target.into(),
         })
     }
 
-    /// Writes one record as one line.
+    /// Queues one record as one line; never waits for the log.
     pub fn write(&self, record: &Record) {
         // One allocation of about a line's size, rather than a vector grown from empty.
         let mut line = Vec::with_capacity(512);
         record.write_json(&mut line);
         line.push(b'\n');
-        // An unwritable audit log must not take the proxy down; the metrics still count.
-        // The guard is held (poisoned or not) until the line is written.
-        if line.len() <= ATOMIC_LINE {
-            let _shared = self.long_lines.read();
-            let _ = (&self.out).write_all(&line);
-        } else {
-            let _alone = self.long_lines.write();
-            let _ = (&self.out).write_all(&line);
+        match self.queue.try_send(Msg::Line(line)) {
+            Ok(()) => {}
+            // Full, or the writer is gone (it never exits while the queue is open).
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Relaxed);
+                if !self.warned.swap(true, Relaxed) {
+                    eprintln!(
+                        "macaroon-proxy: the audit log ({}) is not keeping up: audit lines are being dropped \
+                         (counted in macaroon_audit_lines_dropped_total); check what reads it",
+                        self.target
+                    );
+                }
+            }
+        }
+    }
+
+    /// Lines dropped so far because the log did not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
+    }
+
+    /// The audit counters in the Prometheus text format, for `/metrics`.
+    pub fn render_metrics(&self) -> String {
+        format!(
+            "# HELP macaroon_audit_lines_dropped_total Audit lines dropped because the audit log did not keep up (its reader stalled).\n\
+             # TYPE macaroon_audit_lines_dropped_total counter\nmacaroon_audit_lines_dropped_total {}\n",
+            self.dropped()
+        )
+    }
+
+    /// Waits, at most `limit`, until every line queued so far is written; false if the log
+    /// did not take them in time.
+    pub fn flush(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let (ack, done) = std::sync::mpsc::channel();
+        let mut msg = Msg::Flush(ack);
+        loop {
+            match self.queue.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    msg = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        done.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
+    }
+}
+
+/// The writer thread: appends every queued line, gathering those already waiting into one
+/// write. Lines stay whole and in order. An unwritable log must not take the proxy down: a
+/// failed write is dropped (the metrics still count the requests).
+fn write_lines(mut out: File, rx: Receiver<Msg>) {
+    let mut buf = Vec::with_capacity(BATCH);
+    let mut acks = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Line(line) => buf.extend_from_slice(&line),
+                Msg::Flush(ack) => acks.push(ack),
+            }
+            if buf.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        let _ = out.write_all(&buf);
+        buf.clear();
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
     }
 }
@@ -203,6 +298,41 @@ fn json_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log nobody reads fills up; writing lines never waits for it, and what does not
+    /// fit is counted. Once read again, every line still queued arrives whole.
+    #[test]
+    fn a_stalled_log_drops_lines_instead_of_blocking() {
+        let (mut reader, writer) = std::io::pipe().expect("pipe");
+        let audit = Audit::start(File::from(std::os::fd::OwnedFd::from(writer)), "test").expect("audit");
+        let rec = Record {
+            path: "/v1/charges".into(),
+            ..Record::default()
+        };
+        // Far more than the pipe (64 KiB) and the queue hold together.
+        let n = QUEUE as u64 * 3;
+        for _ in 0..n {
+            audit.write(&rec);
+        }
+        assert!(audit.dropped() > 0, "nothing dropped");
+        assert!(audit
+            .render_metrics()
+            .contains(&format!("macaroon_audit_lines_dropped_total {}", audit.dropped())));
+        assert!(!audit.flush(Duration::from_millis(50)), "the pipe is full");
+        let read = std::thread::spawn(move || {
+            let mut all = String::new();
+            std::io::Read::read_to_string(&mut reader, &mut all).expect("read");
+            all
+        });
+        assert!(audit.flush(Duration::from_secs(30)), "drained once read");
+        let kept = n - audit.dropped();
+        drop(audit);
+        let all = read.join().expect("reader");
+        assert_eq!(all.lines().count() as u64, kept);
+        assert!(all
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    }
 
     /// The hand-written line is serde's, byte for byte, for ordinary and awkward values.
     #[test]

@@ -9,6 +9,10 @@
 //! connection is polled by nobody; it is polled once before reuse, which notices a close
 //! the upstream sent meanwhile. HTTP/2 connections (chosen by ALPN) are shared by every
 //! request of the worker and run as tasks of their own, as there.
+//!
+//! Idle connections close [`IDLE_TIMEOUT`] after their last use: an HTTP/1.1 one is
+//! dropped with its pool entry, an HTTP/2 one ends once the pool's handle to it (the only
+//! one left) is dropped. Nothing else keeps a request handle to a connection.
 
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -79,11 +83,6 @@ impl H1 {
     }
 }
 
-/// Whether a connection idle since `since` has been kept long enough at `now`.
-fn expired(since: Instant, now: Instant) -> bool {
-    now.saturating_duration_since(since) >= IDLE_TIMEOUT
-}
-
 /// A connection checked out for one request.
 enum Conn {
     H1(H1),
@@ -95,7 +94,8 @@ enum Conn {
 struct Slot {
     /// Most recently returned last.
     h1: Vec<(H1, Instant)>,
-    h2: Option<http2::SendRequest<Body>>,
+    /// The shared HTTP/2 connection, and when a request last took it.
+    h2: Option<(http2::SendRequest<Body>, Instant)>,
 }
 
 /// One worker's upstream connections, by authority (`host` or `host:port`).
@@ -103,6 +103,8 @@ pub struct Pool {
     connector: Arc<Connector>,
     idle: Mutex<HashMap<String, Slot>>,
     max_idle: usize,
+    /// [`IDLE_TIMEOUT`], shorter in tests.
+    idle_timeout: Duration,
 }
 
 impl Pool {
@@ -112,7 +114,13 @@ impl Pool {
             connector,
             idle: Mutex::new(HashMap::new()),
             max_idle,
+            idle_timeout: IDLE_TIMEOUT,
         })
+    }
+
+    /// Whether a connection idle since `since` has been kept long enough at `now`.
+    fn expired(&self, since: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(since) >= self.idle_timeout
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
@@ -189,15 +197,17 @@ impl Pool {
             let (mut h1, since) = {
                 let mut idle = self.lock();
                 let slot = idle.get_mut(key)?;
-                if let Some(tx) = &slot.h2 {
-                    if !tx.is_closed() {
+                if let Some((tx, used)) = &mut slot.h2 {
+                    let now = Instant::now();
+                    if !tx.is_closed() && !self.expired(*used, now) {
+                        *used = now;
                         return Some(Conn::H2(tx.clone()));
                     }
                     slot.h2 = None;
                 }
                 slot.h1.pop()?
             };
-            if expired(since, Instant::now()) {
+            if self.expired(since, Instant::now()) {
                 continue;
             }
             // One poll notices a close (or stray bytes) the upstream sent while it was idle.
@@ -228,7 +238,7 @@ impl Pool {
                 .handshake(io)
                 .await?;
             tokio::spawn(conn);
-            self.lock().entry(key.to_string()).or_default().h2 = Some(tx.clone());
+            self.lock().entry(key.to_string()).or_default().h2 = Some((tx.clone(), Instant::now()));
             return Ok(Conn::H2(tx));
         }
         let (tx, conn) = http1::Builder::new().handshake(io).await?;
@@ -247,12 +257,13 @@ impl Pool {
         }
         if !h1.tx.is_ready() {
             // Still busy (writing a request body the upstream did not wait for): let it
-            // finish on its own and close.
-            if !h1.tx.is_closed() {
+            // finish on its own. Without its request handle, which is dropped here, the
+            // connection closes once that is done instead of waiting for another request.
+            let H1 { tx, conn } = h1;
+            if !tx.is_closed() {
+                drop(tx);
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move {
-                        let _ = h1.conn.await;
-                    });
+                    rt.spawn(conn);
                 }
             }
             return;
@@ -265,7 +276,7 @@ impl Pool {
             None => idle.entry(key.as_str().to_string()).or_default(),
         };
         // The oldest are first: drop those kept too long, then make room.
-        let expired = slot.h1.iter().take_while(|(_, t)| expired(*t, now)).count();
+        let expired = slot.h1.iter().take_while(|(_, t)| self.expired(*t, now)).count();
         slot.h1.drain(..expired);
         if slot.h1.len() >= self.max_idle {
             slot.h1.remove(0);
@@ -273,13 +284,18 @@ impl Pool {
         slot.h1.push((h1, now));
     }
 
-    /// Closes idle connections kept longer than [`IDLE_TIMEOUT`], and closed HTTP/2 ones.
+    /// Closes idle connections kept longer than [`IDLE_TIMEOUT`] (HTTP/2 ones: since a
+    /// request last took them), and forgets closed HTTP/2 ones.
     pub fn sweep(&self) {
         let now = Instant::now();
         let mut idle = self.lock();
         idle.retain(|_, slot| {
-            slot.h1.retain(|(_, t)| !expired(*t, now));
-            if slot.h2.as_ref().is_some_and(|tx| tx.is_closed()) {
+            slot.h1.retain(|(_, t)| !self.expired(*t, now));
+            if slot
+                .h2
+                .as_ref()
+                .is_some_and(|(tx, used)| tx.is_closed() || self.expired(*used, now))
+            {
                 slot.h2 = None;
             }
             !slot.h1.is_empty() || slot.h2.is_some()
@@ -423,6 +439,178 @@ impl Drop for UpstreamBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A TLS upstream for `up.test` that counts its open connections. Over HTTP/2 it
+    /// answers every request; over HTTP/1.1 it answers the first request as soon as its
+    /// head has arrived (without waiting for a body), then reads until the client closes.
+    struct Upstream {
+        addr: std::net::SocketAddr,
+        roots: rustls::RootCertStore,
+        open: Arc<AtomicUsize>,
+    }
+
+    async fn upstream(alpn: &[u8]) -> Upstream {
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca = rcgen::CertificateParams::new(Vec::new()).expect("params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).expect("ca");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec!["up.test".to_string()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("leaf");
+        let mut tls =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![leaf.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+                )
+                .expect("config");
+        tls.alpn_protocols = vec![alpn.to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let open = Arc::new(AtomicUsize::new(0));
+        let count = open.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, count) = (acceptor.clone(), count.clone());
+                count.fetch_add(1, Relaxed);
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                            let svc = hyper::service::service_fn(|_req| async {
+                                Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                                    Bytes::from_static(b"ok"),
+                                )))
+                            });
+                            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(tls), svc)
+                                .await;
+                        } else {
+                            let mut head = Vec::new();
+                            let mut buf = [0u8; 4096];
+                            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                                match tls.read(&mut buf).await {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                                }
+                            }
+                            let _ = tls
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                .await;
+                            while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
+                        }
+                    }
+                    count.fetch_sub(1, Relaxed);
+                });
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).expect("root");
+        Upstream { addr, roots, open }
+    }
+
+    fn pool(up: &Upstream, idle_timeout: Duration) -> Arc<Pool> {
+        let policy = AddressPolicy {
+            overrides: [("up.test".to_string(), up.addr)].into(),
+            ..Default::default()
+        };
+        let tls = crate::upstream::tls_config(up.roots.clone());
+        let connector = Connector::new(Arc::new(policy), tls, Default::default());
+        Arc::new(Pool {
+            connector: Arc::new(connector),
+            idle: Mutex::new(HashMap::new()),
+            max_idle: 8,
+            idle_timeout,
+        })
+    }
+
+    /// Polls `done` (sweeping the pool first) until it holds or 10 s have passed.
+    async fn eventually(pool: &Pool, done: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            pool.sweep();
+            if done() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    async fn get(pool: &Arc<Pool>) {
+        let req = Request::get("https://up.test/")
+            .body(crate::pipeline::full(""))
+            .expect("request");
+        let resp = pool.send(req).await.expect("answer");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], b"ok");
+    }
+
+    /// A request body fed by the test, one chunk at a time.
+    struct Fed(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl hyper::body::Body for Fed {
+        type Data = Bytes;
+        type Error = BodyError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+            self.0.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    /// An HTTP/1.1 connection answered before its request body was sent leaves the pool's
+    /// hands busy; once the body is sent, it closes rather than waiting for a request that
+    /// can never come.
+    #[tokio::test]
+    async fn a_busy_connection_returned_early_closes_once_done() {
+        let up = upstream(b"http/1.1").await;
+        let pool = pool(&up, IDLE_TIMEOUT);
+        let (feed, rx) = tokio::sync::mpsc::channel(1);
+        feed.send(Bytes::from_static(b"first")).await.expect("feed");
+        let req = Request::post("https://up.test/upload")
+            .body(Body::new(Fed(rx)))
+            .expect("request");
+        let resp = pool.send(req).await.expect("answer");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], b"ok");
+        assert_eq!(up.open.load(Relaxed), 1);
+        feed.send(Bytes::from_static(b"rest")).await.expect("feed");
+        drop(feed);
+        assert!(
+            eventually(&pool, || up.open.load(Relaxed) == 0).await,
+            "the connection stayed open after its request body was sent"
+        );
+    }
+
+    /// Idle connections close at the idle timeout: an HTTP/1.1 one dropped from the pool,
+    /// and an HTTP/2 one whose pooled handle is dropped.
+    #[tokio::test]
+    async fn idle_connections_close_when_they_expire() {
+        for alpn in [&b"http/1.1"[..], b"h2"] {
+            let up = upstream(alpn).await;
+            let pool = pool(&up, Duration::from_millis(200));
+            get(&pool).await;
+            assert_eq!(up.open.load(Relaxed), 1);
+            assert!(!pool.lock().is_empty(), "kept for reuse");
+            assert!(
+                eventually(&pool, || up.open.load(Relaxed) == 0).await,
+                "an idle {} connection outlived the idle timeout",
+                String::from_utf8_lossy(alpn)
+            );
+            assert!(pool.lock().is_empty());
+        }
+    }
 
     #[test]
     fn origin_form_keeps_path_and_query() {

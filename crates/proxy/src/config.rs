@@ -3,7 +3,7 @@
 //! shares through an `Arc`, and nothing downstream parses a flag again.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -198,11 +198,7 @@ fn check_resolve_target(
     listen: SocketAddr,
     admin: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
-    let link_local = match addr.ip() {
-        IpAddr::V4(ip) => ip.is_link_local(),
-        IpAddr::V6(ip) => (ip.segments()[0] & 0xffc0) == 0xfe80,
-    };
-    if link_local {
+    if crate::upstream::never_connected(addr.ip()) {
         anyhow::bail!(
             "--resolve {text:?}: {} is a link-local (cloud metadata) address, which the proxy never \
              connects to; point HOST at the upstream's real address",
@@ -260,6 +256,12 @@ mod tests {
             None
         )
         .is_err());
+        for embedded in ["[64:ff9b::a9fe:a9fe]:443", "[fd00:ec2::254]:80"] {
+            assert!(
+                check_resolve_target("x", addr(embedded), addr("127.0.0.1:8080"), None).is_err(),
+                "{embedded}"
+            );
+        }
     }
 
     #[test]

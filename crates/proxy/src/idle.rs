@@ -65,6 +65,11 @@ impl IoFlags {
             && self.flushed.load(Relaxed)
     }
 
+    /// True while a request is being answered (its response body not done).
+    pub fn answering(&self) -> bool {
+        self.active.load(Relaxed) > 0
+    }
+
     /// Counts a request until its response body is done.
     pub fn begin(self: &Arc<Self>) -> Active {
         self.active.fetch_add(1, Relaxed);
@@ -213,26 +218,46 @@ pub async fn drive<F>(conn: &mut F, flags: &IoFlags) -> Ended
 where
     F: Future + Unpin,
 {
-    let timer = tokio::time::sleep(IDLE_RELEASE);
+    // HTTP/1.1 writes its responses while the connection is polled, so the end of one
+    // wakes this future: no need to keep the timer running while busy.
+    until_quiet(conn, || flags.idle(), IDLE_RELEASE, false).await
+}
+
+/// Drives `conn` until it ends, or until `quiet` has held for `after` whenever it was
+/// looked at (after each poll of the connection, and when the timer fires). With
+/// `watch_busy`, the timer keeps running (one wake-up per `after`) while the connection
+/// is busy: HTTP/2 answers in tasks of their own, whose end need not wake the connection.
+pub async fn until_quiet<F>(
+    conn: &mut F,
+    quiet: impl Fn() -> bool,
+    after: Duration,
+    watch_busy: bool,
+) -> Ended
+where
+    F: Future + Unpin,
+{
+    let timer = tokio::time::sleep(after);
     tokio::pin!(timer);
     // Set when a poll saw the connection busy since the timer was last set: then the timer
-    // is set again rather than the connection released (one timer reset per
-    // IDLE_RELEASE, not one per request).
+    // is set again rather than the connection released (one timer reset per period, not
+    // one per request).
     let mut busy = false;
     std::future::poll_fn(|cx| {
         if Pin::new(&mut *conn).poll(cx).is_ready() {
             return Poll::Ready(Ended::Closed);
         }
-        if !flags.idle() {
+        if !quiet() {
             busy = true;
-            return Poll::Pending;
+            if !watch_busy {
+                return Poll::Pending;
+            }
         }
         while timer.as_mut().poll(cx).is_ready() {
             if !busy {
                 return Poll::Ready(Ended::Idle);
             }
             busy = false;
-            timer.as_mut().reset(tokio::time::Instant::now() + IDLE_RELEASE);
+            timer.as_mut().reset(tokio::time::Instant::now() + after);
         }
         Poll::Pending
     })
@@ -242,6 +267,96 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+    /// A response body fed by the test.
+    struct Fed(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl HttpBody for Fed {
+        type Data = Bytes;
+        type Error = BodyError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+            self.0.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    /// An HTTP/2 connection is closed (GOAWAY) once it has had no request open for the
+    /// idle timeout, and not while a response is still streaming. In virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn an_http2_connection_closes_once_quiet_for_the_timeout() {
+        const AFTER: Duration = Duration::from_secs(30);
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (feed, rx) = tokio::sync::mpsc::channel(1);
+        let rx = std::sync::Mutex::new(Some(rx));
+        let flags = Arc::new(IoFlags::default());
+        let svc = {
+            let flags = flags.clone();
+            hyper::service::service_fn(move |_req| {
+                let active = flags.begin();
+                let body = rx.lock().expect("lock").take().map(Fed);
+                async move {
+                    let body = match body {
+                        Some(fed) => Body::new(fed),
+                        None => crate::pipeline::full("again"),
+                    };
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Tracked::new(body, active)))
+                }
+            })
+        };
+        let server = tokio::spawn(async move {
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(server_io), svc);
+            tokio::pin!(conn);
+            let ended = until_quiet(&mut conn, || !flags.answering(), AFTER, true).await;
+            let idle = matches!(ended, Ended::Idle);
+            if idle {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+            (idle, tokio::time::Instant::now())
+        });
+        let (mut tx, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client_io))
+                .await
+                .expect("handshake");
+        tokio::spawn(conn);
+        let req = || {
+            hyper::Request::get("https://up.test/")
+                .body(http_body_util::Empty::<Bytes>::new())
+                .expect("request")
+        };
+        let resp = tx.send_request(req()).await.expect("answer");
+        // A response streaming for four times the timeout keeps the connection.
+        for _ in 0..4 {
+            tokio::time::sleep(AFTER).await;
+            feed.send(Bytes::from_static(b"x")).await.expect("feed");
+        }
+        assert!(!server.is_finished(), "closed while a response was streaming");
+        drop(feed);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], b"xxxx");
+        // A second request after a quiet while that is shorter than the timeout.
+        tokio::time::sleep(AFTER / 2).await;
+        let again = tx.send_request(req()).await.expect("answer");
+        again.into_body().collect().await.expect("body");
+        let last = tokio::time::Instant::now();
+        let (idle, closed) = tokio::time::timeout(AFTER * 4, server)
+            .await
+            .expect("the idle connection was never closed")
+            .expect("server task");
+        assert!(idle);
+        assert!(
+            closed - last >= AFTER,
+            "closed {:?} after the last request",
+            closed - last
+        );
+        assert!(tx.send_request(req()).await.is_err(), "the client saw the GOAWAY");
+    }
 
     #[test]
     fn idle_needs_quiet_flushed_and_no_request() {

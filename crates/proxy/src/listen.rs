@@ -24,6 +24,10 @@ use crate::upstream::Body;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest request head (request line and headers) we read.
 const MAX_HEAD: usize = 64 * 1024;
+/// How long an intercepted connection may stay without a request open: HTTP/1.1 ones wait
+/// this long for a request head (hyper's header timeout), HTTP/2 ones as long between
+/// requests.
+const TUNNEL_IDLE: Duration = HEADER_TIMEOUT;
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -184,6 +188,10 @@ async fn plain_conn(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
         let (Ended::Idle, Some(parts)) = (ended, conn.into_parts()) else {
             return;
         };
+        proxy
+            .metrics
+            .idle_releases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (s, unread) = parts.io.into_inner().into_parts();
         stream = s;
         // Bytes hyper read ahead (the start of the next request) come first next time,
@@ -370,17 +378,27 @@ async fn intercept(
 }
 
 /// Serves HTTP/1.1 or HTTP/2 (by ALPN) inside an intercepted TLS stream; every request
-/// goes through the pipeline with the tunnel's one authority.
+/// goes through the pipeline with the tunnel's one authority. A connection with no request
+/// open for [`TUNNEL_IDLE`] is closed gracefully (HTTP/2: GOAWAY), like an idle HTTP/1.1
+/// one.
 async fn serve_intercepted<S>(proxy: Arc<Proxy>, stream: S, peer: SocketAddr, mode: Mode)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let stop = proxy.stopping.clone();
-    let svc = service_fn(move |req| {
-        let proxy = proxy.clone();
-        let mode = mode.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(proxy, req, peer, mode).await) }
-    });
+    let flags = Arc::new(IoFlags::default());
+    let svc = {
+        let flags = flags.clone();
+        service_fn(move |req| {
+            let active = flags.begin();
+            let proxy = proxy.clone();
+            let mode = mode.clone();
+            async move {
+                let resp = handle(proxy, req, peer, mode).await;
+                Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, active)))
+            }
+        })
+    };
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -389,12 +407,14 @@ where
         .max_buf_size(MAX_HEAD);
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+    let quiet = || !flags.answering();
+    let ended = tokio::select! {
+        ended = crate::idle::until_quiet(&mut conn, quiet, TUNNEL_IDLE, true) => ended,
+        _ = stop.cancelled() => Ended::Idle,
+    };
+    if let Ended::Idle = ended {
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.await;
     }
 }
 
@@ -563,6 +583,7 @@ async fn admin_conn(proxy: Arc<Proxy>, stream: TcpStream) {
                          # TYPE macaroon_state_up gauge\nmacaroon_state_up {}\n",
                         u8::from(proxy.state.up())
                     ));
+                    text.push_str(&proxy.audit.render_metrics());
                     let mut r = Response::new(full(text));
                     r.headers_mut().insert(
                         http::header::CONTENT_TYPE,

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub oauth_exchanges: AtomicU64,
     /// OAuth2 token exchanges that failed.
     pub oauth_exchange_errors: AtomicU64,
+    /// Idle client connections whose HTTP state was released ([`crate::idle`]).
+    pub idle_releases: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -74,6 +76,7 @@ impl Default for Metrics {
             handshake_failures: AtomicU64::new(0),
             oauth_exchanges: AtomicU64::new(0),
             oauth_exchange_errors: AtomicU64::new(0),
+            idle_releases: AtomicU64::new(0),
         }
     }
 }
@@ -234,6 +237,11 @@ impl Metrics {
                 "macaroon_redactions_total",
                 "Occurrences of an injected secret (in any listed encoding) replaced in responses.",
                 self.sum(|h| &h.redactions),
+            ),
+            (
+                "macaroon_idle_releases_total",
+                "Kept-alive client connections that idled and gave back their HTTP buffers (the socket stays open).",
+                self.idle_releases.load(Relaxed),
             ),
             (
                 "macaroon_tls_handshake_failures_total",

@@ -55,8 +55,36 @@ fn warn_if_few_descriptors() {
     }
 }
 
+/// The variable that lets a `bench-no-scrub` build run.
+const BENCH_NO_SCRUB_ENV: &str = "MACAROON_BENCH_NO_SCRUB";
+
+/// A build with the bench-only feature `bench-no-scrub` (which `cargo --all-features` turns
+/// on without a word) does not scrub secrets from responses: it runs only when
+/// `MACAROON_BENCH_NO_SCRUB=1` asks for it, and says so loudly.
+fn bench_guard(no_scrub_build: bool, env: Option<&std::ffi::OsStr>) -> anyhow::Result<()> {
+    if !no_scrub_build {
+        return Ok(());
+    }
+    if env.is_some_and(|v| v == "1") {
+        eprintln!(
+            "macaroon-proxy: WARNING: benchmark build (feature bench-no-scrub): responses are NOT scrubbed, \
+             an upstream that echoes a secret hands it to the client. Never use this build for real traffic."
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "this macaroon-proxy was built with the bench-only feature bench-no-scrub (as `cargo build --all-features` does), \
+         which does not scrub secrets from responses: rebuild without it (`cargo build -p macaroon-proxy`), \
+         or set {BENCH_NO_SCRUB_ENV}=1 to run it for a benchmark"
+    )
+}
+
 /// Runs the proxy until SIGINT or SIGTERM.
 pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
+    bench_guard(
+        cfg!(feature = "bench-no-scrub"),
+        std::env::var_os(BENCH_NO_SCRUB_ENV).as_deref(),
+    )?;
     let cfg = Arc::new(cfg);
     warn_if_few_descriptors();
     let revoked = Arc::new(crate::revoke::Revocations::load(home).with_context(|| {
@@ -83,11 +111,13 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let state = Arc::new(rt.block_on(async {
         crate::state::State::open(cfg.state.as_deref(), cfg.state_password.as_ref(), cfg.workers)
     })?);
+    let keys = keys(home)?;
+    let ca = LocalCa::load_or_create(home)?;
     let loaded = Loaded {
         state: state.clone(),
-        keys: keys(home)?,
-        ca: LocalCa::load_or_create(home)?,
-        roots: crate::upstream::root_store(&cfg.upstream_ca)?,
+        keys,
+        roots: crate::upstream::root_store(&cfg.upstream_ca, ca.cert_pem())?,
+        ca,
         audit: Audit::open(&cfg.audit_log)?,
         revoked: revoked.clone(),
         issuers: issuers.clone(),
@@ -137,6 +167,9 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         eprintln!("macaroon-proxy: shutting down, finishing requests in flight");
         proxy.stopping.cancel();
         let _ = server.await;
+        if !proxy.audit.flush(std::time::Duration::from_secs(5)) {
+            eprintln!("macaroon-proxy: the audit log did not take its last lines within 5 s; they are lost");
+        }
         anyhow::Ok(())
     })
 }
@@ -242,5 +275,20 @@ async fn sweep_upstreams(proxy: Arc<Proxy>) {
             _ = tick.tick() => proxy.sweep_idle_upstreams(),
             _ = proxy.stopping.cancelled() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_no_scrub_build_runs_only_when_asked_by_name() {
+        assert!(bench_guard(false, None).is_ok());
+        let e = bench_guard(true, None).expect_err("refused");
+        assert!(e.to_string().contains("MACAROON_BENCH_NO_SCRUB=1"), "{e}");
+        assert!(bench_guard(true, Some("0".as_ref())).is_err());
+        assert!(bench_guard(true, Some("yes".as_ref())).is_err());
+        assert!(bench_guard(true, Some("1".as_ref())).is_ok());
     }
 }
