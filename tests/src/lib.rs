@@ -363,13 +363,41 @@ impl ProxyProcess {
         format!("http://{}", self.addr)
     }
 
-    /// The audit lines written so far, parsed.
+    /// The audit lines written so far, parsed: once the proxy's audit writer has written
+    /// every line queued (its `/metrics` counters agree), at most 10 s.
     pub fn audit(&self) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline && !self.audit_caught_up() {
+            std::thread::yield_now();
+        }
         std::fs::read_to_string(&self.audit_path)
             .unwrap_or_default()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {l}")))
             .collect()
+    }
+
+    /// Whether the audit writer has written every line queued so far (true where the
+    /// metrics cannot be read: there is nothing to wait for then).
+    fn audit_caught_up(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(self.admin) else {
+            return true;
+        };
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+        };
+        match (
+            value("macaroon_audit_lines_queued_total "),
+            value("macaroon_audit_lines_written_total "),
+        ) {
+            (Some(q), Some(w)) => q == w,
+            _ => true,
+        }
     }
 
     /// Everything the proxy printed on stderr so far.

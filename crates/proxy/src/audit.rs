@@ -34,6 +34,10 @@ enum Msg {
 /// Where audit lines go.
 pub struct Audit {
     queue: SyncSender<Msg>,
+    /// Lines handed to the writer thread.
+    queued: AtomicU64,
+    /// Lines the writer thread has written (shared with it).
+    written: std::sync::Arc<AtomicU64>,
     /// Lines dropped because the queue was full.
     dropped: AtomicU64,
     /// Whether the first drop has been reported on stderr.
@@ -68,12 +72,16 @@ impl Audit {
     /// Starts the writer thread for `out`, which messages call `target`.
     fn start(out: File, target: &str) -> anyhow::Result<Self> {
         let (queue, rx) = sync_channel(QUEUE);
+        let written = std::sync::Arc::new(AtomicU64::new(0));
+        let counted = written.clone();
         std::thread::Builder::new()
             .name("macaroon-audit".into())
-            .spawn(move || write_lines(out, rx))
+            .spawn(move || write_lines(out, rx, &counted))
             .map_err(|e| anyhow::anyhow!("--audit-log: cannot start the audit writer thread: {e}"))?;
         Ok(Audit {
             queue,
+            queued: AtomicU64::new(0),
+            written,
             dropped: AtomicU64::new(0),
             warned: AtomicBool::new(false),
             target: target.into(),
@@ -87,7 +95,9 @@ impl Audit {
         record.write_json(&mut line);
         line.push(b'\n');
         match self.queue.try_send(Msg::Line(line)) {
-            Ok(()) => {}
+            Ok(()) => {
+                self.queued.fetch_add(1, Relaxed);
+            }
             // Full, or the writer is gone (it never exits while the queue is open).
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Relaxed);
@@ -109,10 +119,18 @@ impl Audit {
 
     /// The audit counters in the Prometheus text format, for `/metrics`.
     pub fn render_metrics(&self) -> String {
+        // Written is read first: a line written after that read is still counted as queued,
+        // so `queued == written` means every line queued by then is in the log.
+        let written = self.written.load(std::sync::atomic::Ordering::Acquire);
         format!(
             "# HELP macaroon_audit_lines_dropped_total Audit lines dropped because the audit log did not keep up (its reader stalled).\n\
-             # TYPE macaroon_audit_lines_dropped_total counter\nmacaroon_audit_lines_dropped_total {}\n",
-            self.dropped()
+             # TYPE macaroon_audit_lines_dropped_total counter\nmacaroon_audit_lines_dropped_total {}\n\
+             # HELP macaroon_audit_lines_queued_total Audit lines handed to the audit writer.\n\
+             # TYPE macaroon_audit_lines_queued_total counter\nmacaroon_audit_lines_queued_total {}\n\
+             # HELP macaroon_audit_lines_written_total Audit lines written to the audit log.\n\
+             # TYPE macaroon_audit_lines_written_total counter\nmacaroon_audit_lines_written_total {written}\n",
+            self.dropped(),
+            self.queued.load(std::sync::atomic::Ordering::Acquire),
         )
     }
 
@@ -143,14 +161,18 @@ impl Audit {
 /// The writer thread: appends every queued line, gathering those already waiting into one
 /// write. Lines stay whole and in order. An unwritable log must not take the proxy down: a
 /// failed write is dropped (the metrics still count the requests).
-fn write_lines(mut out: File, rx: Receiver<Msg>) {
+fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64) {
     let mut buf = Vec::with_capacity(BATCH);
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
+        let mut lines = 0;
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Line(line) => buf.extend_from_slice(&line),
+                Msg::Line(line) => {
+                    buf.extend_from_slice(&line);
+                    lines += 1;
+                }
                 Msg::Flush(ack) => acks.push(ack),
             }
             if buf.len() < BATCH {
@@ -159,6 +181,7 @@ fn write_lines(mut out: File, rx: Receiver<Msg>) {
         }
         let _ = out.write_all(&buf);
         buf.clear();
+        written.fetch_add(lines, std::sync::atomic::Ordering::Release);
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
