@@ -1,0 +1,229 @@
+//! The matcher: a position (Glushkov) automaton of the patterns, run as a set of threads.
+//! Every state is one byte class of one pattern, so the automaton stays the size of the
+//! rules (a few dozen states per secret character), not of the spellings they allow,
+//! which are far too many to list. Each thread remembers where its match started, so the
+//! streaming caller knows how far back it must hold bytes, and where to mask.
+
+use std::collections::HashMap;
+
+use crate::rules::{ByteSet, Re};
+
+/// The compiled patterns.
+pub struct Nfa {
+    /// Each state's byte class, an index into `sets`.
+    class: Vec<u32>,
+    sets: Vec<ByteSet>,
+    /// The states that may follow each state: `follow[follow_at[p]..follow_at[p + 1]]`.
+    follow_at: Vec<u32>,
+    follow: Vec<u32>,
+    /// States that end a pattern.
+    accept: Vec<bool>,
+    /// The first states of every pattern that accept each byte.
+    start: Vec<Vec<u32>>,
+    /// Bytes that can start a match: everything else is skipped while no thread runs.
+    can_start: [bool; 256],
+}
+
+impl Nfa {
+    /// The automaton of `patterns`; with `fold_case`, ASCII letters match either case.
+    pub fn new(patterns: &[Re], fold_case: bool) -> Nfa {
+        let mut b = Builder {
+            class: Vec::new(),
+            sets: Vec::new(),
+            index: HashMap::new(),
+            follow: Vec::new(),
+            fold_case,
+        };
+        let mut firsts = Vec::new();
+        let mut lasts = Vec::new();
+        for p in patterns {
+            let (f, l) = b.add(p);
+            firsts.extend(f);
+            lasts.extend(l);
+        }
+        let mut accept = vec![false; b.class.len()];
+        for l in lasts {
+            accept[l as usize] = true;
+        }
+        let mut start = vec![Vec::new(); 256];
+        let mut can_start = [false; 256];
+        for byte in 0..=255u8 {
+            for &q in &firsts {
+                if b.sets[b.class[q as usize] as usize].contains(byte) {
+                    start[usize::from(byte)].push(q);
+                    can_start[usize::from(byte)] = true;
+                }
+            }
+        }
+        let mut follow_at = Vec::with_capacity(b.follow.len() + 1);
+        let mut follow = Vec::new();
+        for mut f in b.follow {
+            follow_at.push(follow.len() as u32);
+            f.sort_unstable();
+            f.dedup();
+            follow.extend(f);
+        }
+        follow_at.push(follow.len() as u32);
+        Nfa {
+            class: b.class,
+            sets: b.sets,
+            follow_at,
+            follow,
+            accept,
+            start,
+            can_start,
+        }
+    }
+
+    /// How many states: the automaton's size.
+    pub fn states(&self) -> usize {
+        self.class.len()
+    }
+
+    #[inline]
+    fn accepts(&self, q: u32, b: u8) -> bool {
+        self.sets[self.class[q as usize] as usize].contains(b)
+    }
+
+    #[inline]
+    fn follows(&self, p: u32) -> &[u32] {
+        &self.follow[self.follow_at[p as usize] as usize..self.follow_at[p as usize + 1] as usize]
+    }
+}
+
+struct Builder {
+    class: Vec<u32>,
+    sets: Vec<ByteSet>,
+    index: HashMap<ByteSet, u32>,
+    follow: Vec<Vec<u32>>,
+    fold_case: bool,
+}
+
+impl Builder {
+    /// Adds the states of `re`; returns its first and last states.
+    fn add(&mut self, re: &Re) -> (Vec<u32>, Vec<u32>) {
+        match re {
+            Re::Set(s) => {
+                let s = if self.fold_case { s.fold_case() } else { *s };
+                let next = self.sets.len() as u32;
+                let class = *self.index.entry(s).or_insert(next);
+                if class == next {
+                    self.sets.push(s);
+                }
+                let q = self.class.len() as u32;
+                self.class.push(class);
+                self.follow.push(Vec::new());
+                (vec![q], vec![q])
+            }
+            Re::Seq(items) => {
+                let mut first = None;
+                let mut last: Vec<u32> = Vec::new();
+                for item in items {
+                    let (f, l) = self.add(item);
+                    if first.is_none() {
+                        first = Some(f);
+                    } else {
+                        for &p in &last {
+                            self.follow[p as usize].extend_from_slice(&f);
+                        }
+                    }
+                    last = l;
+                }
+                (first.unwrap_or_default(), last)
+            }
+            Re::Alt(items) => {
+                let (mut first, mut last) = (Vec::new(), Vec::new());
+                for item in items {
+                    let (f, l) = self.add(item);
+                    first.extend(f);
+                    last.extend(l);
+                }
+                (first, last)
+            }
+        }
+    }
+}
+
+/// The matcher's place in one stream: the threads alive, each with where its match began.
+#[derive(Default)]
+pub struct Scanner {
+    active: Vec<(u32, u64)>,
+    next: Vec<(u32, u64)>,
+    /// Per state, the step that last added it (so each state runs once per byte, with the
+    /// earliest start: the widest match).
+    mark: Vec<u32>,
+    step: u32,
+    offset: u64,
+}
+
+impl Scanner {
+    /// Runs over `chunk`; calls `found(start, end)` (stream offsets) for every match,
+    /// including those that began in earlier chunks.
+    pub fn scan(&mut self, nfa: &Nfa, chunk: &[u8], found: &mut impl FnMut(u64, u64)) {
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.active.is_empty() {
+                match chunk[i..].iter().position(|&b| nfa.can_start[usize::from(b)]) {
+                    Some(k) => i += k,
+                    None => break,
+                }
+            }
+            self.step(nfa, chunk[i], self.offset + i as u64, found);
+            i += 1;
+        }
+        self.offset += chunk.len() as u64;
+    }
+
+    fn step(&mut self, nfa: &Nfa, b: u8, at: u64, found: &mut impl FnMut(u64, u64)) {
+        if self.mark.len() != nfa.states() {
+            self.mark = vec![0; nfa.states()];
+        }
+        self.step = self.step.wrapping_add(1);
+        if self.step == 0 {
+            self.mark.fill(0);
+            self.step = 1;
+        }
+        let Scanner {
+            active,
+            next,
+            mark,
+            step,
+            ..
+        } = self;
+        next.clear();
+        let mut add = |q: u32, start: u64| {
+            if nfa.accepts(q, b) && mark[q as usize] != *step {
+                mark[q as usize] = *step;
+                if nfa.accept[q as usize] {
+                    found(start, at + 1);
+                }
+                next.push((q, start));
+            }
+        };
+        // `active` is ordered by start, and new threads start last: `next` keeps that order.
+        for &(p, start) in active.iter() {
+            for &q in nfa.follows(p) {
+                add(q, start);
+            }
+        }
+        for &q in &nfa.start[usize::from(b)] {
+            add(q, at);
+        }
+        std::mem::swap(active, next);
+    }
+
+    /// Where the earliest match still in progress began: nothing from there on is final.
+    pub fn live_from(&self) -> Option<u64> {
+        self.active.first().map(|&(_, s)| s)
+    }
+
+    /// How many bytes have been scanned.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Forgets the matches in progress (the stream ended).
+    pub fn end(&mut self) {
+        self.active.clear();
+    }
+}
