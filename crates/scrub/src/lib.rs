@@ -78,6 +78,13 @@ impl Patterns {
         masked.count
     }
 
+    /// True if `buf` holds a match.
+    pub fn found_in(&self, buf: &[u8]) -> bool {
+        let mut any = false;
+        Scanner::default().scan(&self.nfa, buf, &mut |_, _| any = true);
+        any
+    }
+
     /// The size of the automaton, in states.
     pub fn states(&self) -> usize {
         self.nfa.states()
