@@ -85,6 +85,11 @@ impl Patterns {
         any
     }
 
+    /// How many byte pairs can start a match (the prefilter's literals).
+    pub fn start_pairs(&self) -> usize {
+        self.nfa.start_pairs()
+    }
+
     /// The size of the automaton, in states.
     pub fn states(&self) -> usize {
         self.nfa.states()

@@ -22,7 +22,15 @@ pub struct Nfa {
     start: Vec<Vec<u32>>,
     /// Bytes that can start a match: everything else is skipped while no thread runs.
     can_start: [bool; 256],
+    /// For each of the first [`PAIRS`] offsets of a match, the byte pairs that can stand
+    /// there, one bit each (65,536 bits): most bytes that can start a match (an `s`, a
+    /// `\\`) are not followed by bytes that can go on with one, and a `\\u2014` is no
+    /// spelling of an ASCII character. Checked before any thread starts.
+    pairs: Vec<Vec<u64>>,
 }
+
+/// How many leading byte pairs of a match the prefilter checks.
+const PAIRS: usize = 3;
 
 impl Nfa {
     /// The automaton of `patterns`; with `fold_case`, ASCII letters match either case.
@@ -55,6 +63,29 @@ impl Nfa {
                 }
             }
         }
+        let mut pairs = Vec::new();
+        let mut depth: Vec<u32> = firsts.clone();
+        for _ in 0..PAIRS {
+            let mut bits = vec![0u64; 65536 / 64];
+            let mut next = Vec::new();
+            for &q in &depth {
+                let here = b.sets[b.class[q as usize] as usize];
+                for &r in &b.follow[q as usize] {
+                    let there = b.sets[b.class[r as usize] as usize];
+                    for b0 in (0..=255u8).filter(|&x| here.contains(x)) {
+                        for b1 in (0..=255u8).filter(|&x| there.contains(x)) {
+                            let pair = usize::from(b0) << 8 | usize::from(b1);
+                            bits[pair / 64] |= 1 << (pair % 64);
+                        }
+                    }
+                    next.push(r);
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            depth = next;
+            pairs.push(bits);
+        }
         let mut follow_at = Vec::with_capacity(b.follow.len() + 1);
         let mut follow = Vec::new();
         for mut f in b.follow {
@@ -72,7 +103,30 @@ impl Nfa {
             accept,
             start,
             can_start,
+            pairs,
         }
+    }
+
+    /// Where in `bytes` the first byte that can start a match is.
+    #[inline]
+    fn next_start(&self, bytes: &[u8]) -> Option<usize> {
+        bytes.iter().position(|&b| self.can_start[usize::from(b)])
+    }
+
+    /// False if no match can start with `bytes` (true if they are too few to tell).
+    #[inline]
+    fn may_start(&self, bytes: &[u8]) -> bool {
+        self.pairs.iter().zip(bytes.windows(2)).all(|(bits, w)| {
+            let pair = usize::from(w[0]) << 8 | usize::from(w[1]);
+            bits[pair / 64] >> (pair % 64) & 1 == 1
+        })
+    }
+
+    /// How many byte pairs can start a match.
+    pub fn start_pairs(&self) -> usize {
+        self.pairs
+            .first()
+            .map_or(0, |b| b.iter().map(|w| w.count_ones() as usize).sum())
     }
 
     /// How many states: the automaton's size.
@@ -163,9 +217,23 @@ impl Scanner {
         let mut i = 0;
         while i < chunk.len() {
             if self.active.is_empty() {
-                match chunk[i..].iter().position(|&b| nfa.can_start[usize::from(b)]) {
-                    Some(k) => i += k,
-                    None => break,
+                // Nothing in progress: skip to the next bytes that can start a match (near
+                // the chunk's end, where the followers are not here yet, try what there is).
+                loop {
+                    match nfa.next_start(&chunk[i..]) {
+                        Some(k) => i += k,
+                        None => {
+                            i = chunk.len();
+                            break;
+                        }
+                    }
+                    if nfa.may_start(&chunk[i..chunk.len().min(i + PAIRS + 1)]) {
+                        break;
+                    }
+                    i += 1;
+                }
+                if i == chunk.len() {
+                    break;
                 }
             }
             self.step(nfa, chunk[i], self.offset + i as u64, found);
