@@ -1,7 +1,7 @@
 //! The response scrubber (crates/scrub): a secret made from the input, one encoding of it
 //! written by an independent encoder under a rule the input picks (each character plain,
 //! percent-encoded, JSON-escaped or an HTML reference, hex digits in either case; or
-//! base64 at any alignment, either alphabet, padded or not, its characters escaped the
+//! base64 at any alignment, either alphabet, padded or not, its `+` and `/` escaped the
 //! same ways), put in random bytes and cut into random chunks. The streamed output must
 //! be the reference matcher's (every match of every pattern masked, found by walking the
 //! rules directly), the same length, changed only to `*`, and the encoding must be masked
@@ -118,10 +118,19 @@ fuzz_target!(|data: &[u8]| {
         };
         let first = (8 * prefix.len()).div_ceil(6);
         let end = 8 * (prefix.len() + secret.len()) / 6;
-        // Escape the characters too (a JSON encoder's `\u002B`), tracking where the core is.
-        let escaped_prefix = per_char(&b64[..first]);
-        let core = per_char(&b64[first..end]);
-        let rest = per_char(&b64[end..]);
+        // Escape `+` and `/` too (a JSON encoder's `\u002B`), tracking where the core is.
+        let b64_escaped = |t: &str| -> String {
+            t.chars()
+                .enumerate()
+                .map(|(i, c)| match c {
+                    '+' | '/' => spell(c, mix.get(i % mix.len().max(1)).copied().unwrap_or(rule >> 1)),
+                    c => c.to_string(),
+                })
+                .collect()
+        };
+        let escaped_prefix = b64_escaped(&b64[..first]);
+        let core = b64_escaped(&b64[first..end]);
+        let rest = b64_escaped(&b64[end..]);
         let at = escaped_prefix.len();
         (format!("{escaped_prefix}{core}{rest}"), at..at + core.len())
     };
@@ -140,10 +149,7 @@ fuzz_target!(|data: &[u8]| {
         let n = (1 + usize::from(cuts.get(k).copied().unwrap_or(255))).min(text.len() - at);
         k += 1;
         let chunk = &text[at..at + n];
-        match stream.push(&patterns, chunk) {
-            None => out.extend_from_slice(chunk),
-            Some(bytes) => out.extend(bytes),
-        }
+        out.extend(stream.push(&patterns, chunk).to_vec(chunk));
         at += n;
     }
     out.extend(stream.finish());

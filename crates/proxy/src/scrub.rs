@@ -21,7 +21,7 @@ use bytes::Bytes;
 use caveat::Secret;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::Frame;
-use scrub::{Patterns, Stream};
+use scrub::{Out, Patterns, Stream};
 
 use crate::upstream::Body;
 
@@ -138,8 +138,9 @@ impl ScrubBody {
         let out = match chunk {
             Some(c) => match self.stream.push(&self.scrubber.exact, &c) {
                 // The common case: nothing found, nothing held: the chunk goes on untouched.
-                None => c,
-                Some(out) => Bytes::from(out),
+                Out::Whole => c,
+                Out::Prefix(n) => c.slice(..n),
+                Out::Bytes(out) => Bytes::from(out),
             },
             None => Bytes::from(self.stream.finish()),
         };

@@ -133,6 +133,28 @@ impl Masked {
     }
 }
 
+/// What [`Stream::push`] says to send.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Out {
+    /// The whole chunk, as it is (nothing found, nothing held).
+    Whole,
+    /// The chunk's first bytes, as they are; the rest is held (a match may be in progress).
+    Prefix(usize),
+    /// These bytes instead (something was masked, or bytes held before are released).
+    Bytes(Vec<u8>),
+}
+
+impl Out {
+    /// The bytes to send for `chunk`, copied.
+    pub fn to_vec(&self, chunk: &[u8]) -> Vec<u8> {
+        match self {
+            Out::Whole => chunk.to_vec(),
+            Out::Prefix(n) => chunk[..*n].to_vec(),
+            Out::Bytes(b) => b.clone(),
+        }
+    }
+}
+
 /// A body being scrubbed as it streams.
 #[derive(Default)]
 pub struct Stream {
@@ -144,24 +166,29 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Scans `chunk`. `None`: it holds nothing to mask and ends in no match in progress,
-    /// so it can go on as it is (nothing is held). `Some(bytes)`: send these instead (maybe
-    /// nothing yet); the rest is held until the next chunk.
-    pub fn push(&mut self, p: &Patterns, chunk: &[u8]) -> Option<Vec<u8>> {
+    /// Scans `chunk` and says what can be sent now; the rest is held until the next chunk.
+    pub fn push(&mut self, p: &Patterns, chunk: &[u8]) -> Out {
         let held_from = self.scanner.offset() - self.held.len() as u64;
         let found = &mut self.found;
         found.clear();
         self.scanner.scan(&p.nfa, chunk, &mut |s, e| found.push((s, e)));
-        if self.held.is_empty() && self.found.is_empty() && self.scanner.live_from().is_none() {
-            return None;
+        let keep_from = self.scanner.live_from().unwrap_or(self.scanner.offset());
+        if self.held.is_empty() && self.found.is_empty() {
+            // Nothing to mask: the chunk goes on as it is, but for a match in progress.
+            let send = (keep_from - held_from) as usize;
+            self.held.extend_from_slice(&chunk[send..]);
+            return if send == chunk.len() {
+                Out::Whole
+            } else {
+                Out::Prefix(send)
+            };
         }
         self.held.extend_from_slice(chunk);
         for &(s, e) in &self.found {
             self.masked.mask(&mut self.held, held_from, s, e);
         }
-        let keep_from = self.scanner.live_from().unwrap_or(self.scanner.offset());
         let send = (keep_from - held_from) as usize;
-        Some(self.held.drain(..send).collect())
+        Out::Bytes(self.held.drain(..send).collect())
     }
 
     /// The end of the body: what is still held, final now.

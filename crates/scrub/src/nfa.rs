@@ -107,10 +107,21 @@ impl Nfa {
         }
     }
 
-    /// Where in `bytes` the first byte that can start a match is.
+    /// Where in `bytes` a match may start first: a pair that can start one, or a last byte
+    /// that can (its follower is not here yet).
     #[inline]
     fn next_start(&self, bytes: &[u8]) -> Option<usize> {
-        bytes.iter().position(|&b| self.can_start[usize::from(b)])
+        // One look-up per byte, in the first pair table: a frequent byte that can start a
+        // match (an `s`, a `c`) costs nothing more unless its follower fits too.
+        let first = &self.pairs[0];
+        let hit = bytes.windows(2).position(|w| {
+            let pair = usize::from(w[0]) << 8 | usize::from(w[1]);
+            first[pair / 64] >> (pair % 64) & 1 == 1
+        });
+        hit.or_else(|| {
+            let last = *bytes.last()?;
+            self.can_start[usize::from(last)].then_some(bytes.len() - 1)
+        })
     }
 
     /// False if no match can start with `bytes` (true if they are too few to tell).

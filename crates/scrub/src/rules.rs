@@ -158,15 +158,18 @@ pub fn base64_core(secret: &[u8], align: usize) -> Vec<u8> {
     encoded.get(first..end).map(<[u8]>::to_vec).unwrap_or_default()
 }
 
-/// A base64 core in the standard or URL-safe alphabet (or a mix), each character spelled
-/// any of its ways (a JSON encoder writes `+` as `\u002B`, an URL encoder as `%2B`).
+/// A base64 core in the standard or URL-safe alphabet (or a mix), its `+` and `/` spelled
+/// any of their ways (a JSON encoder writes `+` as `\u002B`, an URL encoder as `%2B`, PHP
+/// `/` as `\/`). Letters and digits stay plain: no encoder escapes them in base64, and
+/// spelling each of a long token's characters every way would make its automaton many
+/// times larger.
 pub fn base64(core: &[u8]) -> Re {
     Re::Seq(
         core.iter()
             .map(|&c| match c {
-                b'+' => Re::Alt(vec![spellings('+'), spellings('-')]),
-                b'/' => Re::Alt(vec![spellings('/'), spellings('_')]),
-                _ => spellings(char::from(c)),
+                b'+' => Re::Alt(vec![spellings('+'), lit(b"-")]),
+                b'/' => Re::Alt(vec![spellings('/'), lit(b"_")]),
+                _ => Re::Set(ByteSet::one(c)),
             })
             .collect(),
     )
