@@ -13,7 +13,7 @@
 //!   space), JSON-escaped (`\uXXXX` in either case, `\/` and the other short escapes) or
 //!   an HTML character reference, mixed freely;
 //! * its base64 at each of the three byte alignments, standard or URL-safe alphabet,
-//!   padded or not, each character again spelled any of those ways.
+//!   padded or not, its `+` and `/` again spelled any of those ways.
 //!
 //! A base64 match masks the characters that encode the secret's bits only; the one or two
 //! characters at each end that share bits with a neighbouring byte stay.
