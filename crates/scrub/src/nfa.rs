@@ -29,6 +29,9 @@ pub struct Nfa {
     pairs: Vec<Vec<u64>>,
 }
 
+/// Up to this many threads, a step finds duplicates by looking through them.
+const FEW_THREADS: usize = 32;
+
 /// How many leading byte pairs of a match the prefilter checks.
 const PAIRS: usize = 3;
 
@@ -215,7 +218,7 @@ pub struct Scanner {
     active: Vec<(u32, u64)>,
     next: Vec<(u32, u64)>,
     /// Per state, the step that last added it (so each state runs once per byte, with the
-    /// earliest start: the widest match).
+    /// earliest start: the widest match); empty while few threads run.
     mark: Vec<u32>,
     step: u32,
     offset: u64,
@@ -254,7 +257,9 @@ impl Scanner {
     }
 
     fn step(&mut self, nfa: &Nfa, b: u8, at: u64, found: &mut impl FnMut(u64, u64)) {
-        if self.mark.len() != nfa.states() {
+        // A handful of threads is the rule: they are told apart by a look through them. A
+        // per-state table (the automaton's size) is made only once there are many.
+        if self.active.len() > FEW_THREADS && self.mark.len() != nfa.states() {
             self.mark = vec![0; nfa.states()];
         }
         self.step = self.step.wrapping_add(1);
@@ -271,13 +276,22 @@ impl Scanner {
         } = self;
         next.clear();
         let mut add = |q: u32, start: u64| {
-            if nfa.accepts(q, b) && mark[q as usize] != *step {
-                mark[q as usize] = *step;
-                if nfa.accept[q as usize] {
-                    found(start, at + 1);
-                }
-                next.push((q, start));
+            if !nfa.accepts(q, b) {
+                return;
             }
+            if mark.is_empty() {
+                if next.iter().any(|&(r, _)| r == q) {
+                    return;
+                }
+            } else if mark[q as usize] == *step {
+                return;
+            } else {
+                mark[q as usize] = *step;
+            }
+            if nfa.accept[q as usize] {
+                found(start, at + 1);
+            }
+            next.push((q, start));
         };
         // `active` is ordered by start, and new threads start last: `next` keeps that order.
         for &(p, start) in active.iter() {

@@ -301,3 +301,21 @@ fn what_is_held_back_is_at_most_one_match_in_progress() {
 fn a_short_secret_is_not_searched_for() {
     assert!(Patterns::new(&["abc"], false).is_none());
 }
+
+#[test]
+fn many_threads_at_once_are_told_apart_the_same_way() {
+    // A secret of one repeated letter in a run of it: a thread per offset, more than the
+    // few a look through them handles, so the per-state table takes over.
+    let key = "a".repeat(48);
+    let p = Patterns::new(&[&key], false).expect("patterns");
+    let text = format!("x{}%61{}y", "a".repeat(60), "a".repeat(10));
+    let want = reference::scrub(&[&key], false, text.as_bytes());
+    let mut s = Stream::default();
+    let mut got = Vec::new();
+    for chunk in text.as_bytes().chunks(5) {
+        got.extend(s.push(&p, chunk).to_vec(chunk));
+    }
+    got.extend(s.finish());
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+    assert_eq!(got.iter().filter(|&&b| b == b'*').count(), text.len() - 2);
+}
