@@ -7,6 +7,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder};
@@ -61,7 +63,8 @@ pub fn encoding(headers: &HeaderMap) -> Encoding {
 pub fn decoded(body: Body, encoding: &'static str, headers: &mut HeaderMap) -> Body {
     headers.remove(CONTENT_ENCODING);
     headers.remove(CONTENT_LENGTH);
-    let reader = StreamReader::new(DataStream(body));
+    let (seen, empty) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let reader = StreamReader::new(DataStream(body, seen, empty.clone()));
     // A gzip body may be several members and a zstd one several frames, one after the
     // other (RFC 1952 2.2, RFC 8878 3.1): decode them all, never just the first.
     let decoder: Pin<Box<dyn AsyncRead + Send + Sync>> = match encoding {
@@ -80,11 +83,12 @@ pub fn decoded(body: Body, encoding: &'static str, headers: &mut HeaderMap) -> B
             Box::pin(d)
         }
     };
-    FrameStream(ReaderStream::new(decoder)).boxed()
+    FrameStream(ReaderStream::new(decoder), empty).boxed()
 }
 
-/// A body's data frames as a stream of byte chunks (trailers dropped: not decodable text).
-struct DataStream(Body);
+/// A body's data frames as a stream of byte chunks (trailers dropped: not decodable text);
+/// the flags say whether a byte has come, and whether it ended (cleanly) with none.
+struct DataStream(Body, Arc<AtomicBool>, Arc<AtomicBool>);
 
 impl futures_core::Stream for DataStream {
     type Item = io::Result<Bytes>;
@@ -92,10 +96,20 @@ impl futures_core::Stream for DataStream {
         loop {
             return match hyper::body::Body::poll_frame(Pin::new(&mut self.0), cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(None) => {
+                    if !self.1.load(Relaxed) {
+                        self.2.store(true, Relaxed);
+                    }
+                    Poll::Ready(None)
+                }
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(io::Error::other(e)))),
                 Poll::Ready(Some(Ok(f))) => match f.into_data() {
-                    Ok(d) => Poll::Ready(Some(Ok(d))),
+                    Ok(d) => {
+                        if !d.is_empty() {
+                            self.1.store(true, Relaxed);
+                        }
+                        Poll::Ready(Some(Ok(d)))
+                    }
                     Err(_) => continue,
                 },
             };
@@ -105,8 +119,10 @@ impl futures_core::Stream for DataStream {
 
 /// Decoded chunks as a body; a stream that does not decode ends the body with an error, so
 /// the client sees a broken response, never a truncated one that looks whole (and the
-/// audit line says so).
-struct FrameStream<R>(ReaderStream<R>);
+/// audit line says so). An empty body (no byte at all, whatever its `Content-Encoding`) is
+/// an empty body, not an error: there is nothing in it to scan (the flag: the body ended
+/// with no byte).
+struct FrameStream<R>(ReaderStream<R>, Arc<AtomicBool>);
 
 impl<R: AsyncRead + Unpin> hyper::body::Body for FrameStream<R> {
     type Data = Bytes;
@@ -115,8 +131,10 @@ impl<R: AsyncRead + Unpin> hyper::body::Body for FrameStream<R> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        futures_core::Stream::poll_next(Pin::new(&mut self.0), cx)
-            .map(|o| o.map(|r| r.map(Frame::data).map_err(|e| Box::new(e) as BodyError)))
+        match futures_core::Stream::poll_next(Pin::new(&mut self.0), cx) {
+            Poll::Ready(Some(Err(_))) if self.1.load(Relaxed) => Poll::Ready(None),
+            polled => polled.map(|o| o.map(|r| r.map(Frame::data).map_err(|e| Box::new(e) as BodyError))),
+        }
     }
 }
 
@@ -202,6 +220,17 @@ mod tests {
             decode("zstd", two).await.as_deref(),
             Ok(&b"first frame, second frame"[..])
         );
+    }
+
+    #[tokio::test]
+    async fn an_empty_compressed_body_is_an_empty_body() {
+        for encoding in ["gzip", "deflate", "br", "zstd"] {
+            assert_eq!(
+                decode(encoding, Vec::new()).await.as_deref(),
+                Ok(&b""[..]),
+                "{encoding}"
+            );
+        }
     }
 
     #[tokio::test]
