@@ -15,8 +15,8 @@
 //! * its base64 at each of the three byte alignments, standard or URL-safe alphabet,
 //!   padded or not, its `+` and `/` again spelled any of those ways.
 //!
-//! A base64 match masks the characters that encode the secret's bits only; the one or two
-//! characters at each end that share bits with a neighbouring byte stay.
+//! A base64 match masks the characters that encode the secret's bits only; the one
+//! character at each end that shares bits with a neighbouring byte stays.
 //!
 //! Not caught: anything that is not a character-by-character spelling of the secret or
 //! of its base64: encryption, hashing, other encodings (hex, base32, double
