@@ -275,10 +275,11 @@ async fn respond(
         .collect();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    // What an upstream that echoes credentials would echo: the key it was sent.
-    let key = req
-        .headers()
-        .get("authorization")
+    // What an upstream that echoes credentials would echo: the key it was sent (a SigV4
+    // request's session token; else the bearer key or OAuth2 access token).
+    let key = ["x-amz-security-token", "authorization"]
+        .iter()
+        .find_map(|h| req.headers().get(*h))
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim_start_matches("Bearer ").to_string())
         .unwrap_or_default();
@@ -292,6 +293,9 @@ async fn respond(
         body_len: body.len(),
         body: body.to_vec(),
     });
+    if let Some(resp) = echo_more(&path, &query, &key, &body) {
+        return Ok(resp);
+    }
     if let Some(resp) = echo(&path, &query, &key, release) {
         return Ok(resp);
     }
@@ -396,6 +400,88 @@ fn echo(path: &str, query: &str, key: &str, release: Arc<tokio::sync::Notify>) -
                 .expect("response")
         }
         _ => return None,
+    })
+}
+
+/// The access token `/token` issues (an OAuth2 token endpoint for the scrubbing tests).
+pub const ACCESS_TOKEN: &str = "at_E2E_ACCESS_TOKEN_4f2b9c";
+
+/// More upstreams that echo credentials: in the status line, a header name, an encoding
+/// the test made (the request body, sent back as it came), in compressed bodies the proxy
+/// must decode whole or refuse; and one that switches protocols unasked.
+fn echo_more(path: &str, query: &str, key: &str, body: &Bytes) -> Option<Response<Body>> {
+    use std::io::Write;
+    let full = |b: Vec<u8>| Full::new(Bytes::from(b)).boxed();
+    let gzip = |text: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).expect("gzip");
+        gz.finish().expect("gzip")
+    };
+    let encoded = |encoding: &str, bytes: Vec<u8>| {
+        Response::builder()
+            .header("content-encoding", encoding)
+            .body(full(bytes))
+            .expect("response")
+    };
+    let echoed = format!("{{\"echo\":\"{key}\"}}");
+    Some(match path {
+        "/echo/reason" => {
+            let mut r = Response::new(full(b"{}".to_vec()));
+            let reason =
+                hyper::ext::ReasonPhrase::try_from(format!("OK {key}").into_bytes()).expect("reason");
+            r.extensions_mut().insert(reason);
+            r
+        }
+        "/echo/header-name" => Response::builder()
+            .header(key.to_ascii_lowercase().as_str(), "1")
+            .body(full(b"{}".to_vec()))
+            .expect("response"),
+        "/echo/body" => Response::new(full(body.to_vec())),
+        "/echo/query" => Response::new(full(query.as_bytes().to_vec())),
+        "/token" => Response::builder()
+            .header("content-type", "application/json")
+            .body(full(
+                format!(
+                    "{{\"access_token\":\"{ACCESS_TOKEN}\",\"token_type\":\"Bearer\",\"expires_in\":3600}}"
+                )
+                .into_bytes(),
+            ))
+            .expect("response"),
+        // Two gzip members, the key in the second.
+        "/echo/gzip-members" => encoded(
+            "gzip",
+            [gzip(b"{\"first\":1,"), gzip(&echoed.as_bytes()[1..])].concat(),
+        ),
+        // Two zstd frames, the key in the second.
+        "/echo/zstd-frames" => {
+            let frame = |t: &[u8]| zstd::encode_all(t, 3).expect("zstd");
+            encoded(
+                "zstd",
+                [frame(b"{\"first\":1,"), frame(&echoed.as_bytes()[1..])].concat(),
+            )
+        }
+        // Raw deflate labelled `deflate` (HTTP's deflate is zlib-wrapped).
+        "/echo/raw-deflate" => {
+            let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            d.write_all(echoed.as_bytes()).expect("deflate");
+            encoded("deflate", d.finish().expect("deflate"))
+        }
+        // A gzip body that stops half way: it starts to decode, then breaks.
+        "/echo/gzip-cut" => {
+            let text: String = (0..2000).map(|i| format!("line {i} {key}\n")).collect();
+            let whole = gzip(text.as_bytes());
+            encoded("gzip", whole[..whole.len() / 2].to_vec())
+        }
+        "/echo/switch" => Response::builder()
+            .status(101)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .body(full(Vec::new()))
+            .expect("response"),
+        _ => {
+            let _ = query;
+            return None;
+        }
     })
 }
 

@@ -33,17 +33,16 @@ pub fn world_on(options: Options) -> World {
 }
 
 fn world_served(host: &str, inject: &str, extra: &[&str], options: Options) -> World {
+    world_keyed(SECRET, host, &["--inject", inject], extra, options)
+}
+
+/// A world whose key `api` holds `secret` (wrapped for `host` with `wrap_flags`).
+pub fn world_keyed(secret: &str, host: &str, wrap_flags: &[&str], extra: &[&str], options: Options) -> World {
     let s = Session::new();
     s.run("macaroon-proxy", &["keygen"]).ok();
-    let token = s
-        .run_stdin(
-            "macaroon",
-            &["wrap", "api", "--host", host, "--inject", inject],
-            SECRET,
-        )
-        .ok()
-        .out()
-        .to_string();
+    let mut args = vec!["wrap", "api", "--host", host];
+    args.extend_from_slice(wrap_flags);
+    let token = s.run_stdin("macaroon", &args, secret).ok().out().to_string();
     let up = Upstream::start_with("127.0.0.1:0", &[host, OTHER], options);
     let proxy = s.start_proxy(&up, &[host, OTHER], extra);
     World { s, up, proxy, token }

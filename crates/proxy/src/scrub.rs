@@ -1,53 +1,43 @@
 //! Responses: the secret never comes back. Upstreams echo credentials ("Invalid API key
 //! provided: sk_live_…", token-exchange and debug endpoints), and an agent that reads such
-//! a response would hold the real key. Every response from a sealed host is scanned,
-//! headers and body, for the injected secret in each form a client could read it back
-//! from, and each occurrence is replaced by `*` of the same length: `Content-Length` stays
-//! true and nothing else changes.
+//! a response would hold the real key. Every response from a sealed host is scanned, status
+//! line, header names and values and body, for the injected secret in each form a client
+//! could read it back from (the `scrub` crate's rules: every character plain,
+//! percent-encoded, JSON-escaped or an HTML reference, mixed freely; base64 at every
+//! alignment), and each occurrence is replaced by `*` of the same length: `Content-Length`
+//! stays true and nothing else changes.
 //!
-//! The body is scanned as it streams, never buffered whole: each chunk is searched together
-//! with the bytes held back from the previous one, and only a tail that could still start
-//! a match (the longest suffix that is a prefix of a pattern, usually nothing) is held
-//! back, so a match split across chunks, TLS records or HTTP/2 frames is still found and
-//! server-sent events keep flowing. Multi-pattern search is aho-corasick's.
-//!
-//! Covered forms: the secret; percent-encoded (upper and lower case hex); base64 of the
-//! secret and of the basic-auth pair `secret:`, standard and URL-safe; JSON-escaped (`\/`
-//! and full `\u00XX`). Not covered: a secret transformed otherwise (hashed, split,
-//! re-encoded some other way) still passes.
+//! The body is scanned as it streams, never buffered whole: a chunk goes on untouched
+//! unless a match is in progress at its end, and then only the bytes from that match's
+//! start are held back, so a match split across chunks, TLS records or HTTP/2 frames is
+//! still found and server-sent events keep flowing.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use base64::Engine;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use caveat::Secret;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::Frame;
+use scrub::{Out, Patterns, Stream};
 
 use crate::upstream::Body;
 
-/// The patterns of one secret, compiled once per secret and shared.
+/// The patterns of one credential's secrets, compiled once per secret and shared.
 pub struct Scrubber {
-    ac: AhoCorasick,
-    patterns: Vec<Vec<u8>>,
-    /// Bytes that start some pattern: a cheap filter for the held-back tail.
-    starts: [bool; 256],
+    /// For bodies, header values and the reason phrase.
+    exact: Patterns,
+    /// For header names, which HTTP lower-cases: letters match in either case.
+    folded: Patterns,
 }
 
 impl std::fmt::Debug for Scrubber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Scrubber({} patterns, redacted)", self.patterns.len())
+        write!(f, "Scrubber({} states, redacted)", self.exact.states())
     }
 }
-
-/// Secrets shorter than this are not scrubbed: replacing every `ab` in a response would
-/// mangle it, and a key that short is no secret worth the name.
-const MIN_SECRET: usize = 6;
 
 impl Scrubber {
     /// The scrubber for `secret`; `None` for a secret too short to search for safely.
@@ -59,131 +49,68 @@ impl Scrubber {
     /// client secret it came from; an AWS secret key with its session token). Secrets too
     /// short to search for safely are left out; `None` if none is left.
     pub fn for_secrets(secrets: &[&Secret]) -> Option<Scrubber> {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        for secret in secrets {
-            let s = secret.expose().as_bytes();
-            if s.len() < MIN_SECRET {
-                continue;
-            }
-            let pair = [s, b":"].concat();
-            for p in [
-                s.to_vec(),
-                percent(s, b"0123456789ABCDEF"),
-                percent(s, b"0123456789abcdef"),
-                STANDARD.encode(&pair).into_bytes(),
-                STANDARD.encode(s).trim_end_matches('=').as_bytes().to_vec(),
-                URL_SAFE_NO_PAD.encode(s).into_bytes(),
-                URL_SAFE.encode(&pair).into_bytes(),
-                json_slash(s),
-                json_unicode(s),
-            ] {
-                if p.len() >= MIN_SECRET && !patterns.contains(&p) {
-                    patterns.push(p);
-                }
-            }
-        }
-        if patterns.is_empty() {
-            return None;
-        }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .ok()?;
-        let mut starts = [false; 256];
-        for p in &patterns {
-            starts[usize::from(p[0])] = true;
-        }
-        Some(Scrubber { ac, patterns, starts })
+        let texts: Vec<&str> = secrets.iter().map(|s| s.expose()).collect();
+        Some(Scrubber {
+            exact: Patterns::new(&texts, false)?,
+            folded: Patterns::new(&texts, true)?,
+        })
     }
 
     /// Replaces every occurrence in `buf` by `*`; returns how many there were.
     pub fn scrub(&self, buf: &mut [u8]) -> u64 {
-        let mut count = 0;
-        let mut at = 0;
-        // Replacing with `*` (in no pattern) never creates a match, so searching on from
-        // the end of the last one finds exactly the non-overlapping matches.
-        while let Some(m) = self.ac.find(&buf[at..]) {
-            let (a, b) = (at + m.start(), at + m.end());
-            buf[a..b].fill(b'*');
-            count += 1;
-            at = b;
-        }
-        count
+        self.exact.scrub(buf)
     }
 
-    /// True if `buf` holds no pattern and ends in nothing that could start one: it can go
-    /// on as it is, without a copy.
-    fn clean(&self, buf: &[u8]) -> bool {
-        self.ac.find(buf).is_none() && self.hold_back(buf) == 0
+    /// True if `text` holds the secret.
+    pub fn found_in(&self, text: &[u8]) -> bool {
+        self.exact.found_in(text)
     }
 
-    /// How many bytes at the end of `buf` could be the start of a pattern cut off by the
-    /// chunk boundary (the longest such suffix), to hold back until more data comes.
-    pub fn hold_back(&self, buf: &[u8]) -> usize {
-        let longest = self.patterns.iter().map(Vec::len).max().unwrap_or(0);
-        let from = buf.len().saturating_sub(longest.saturating_sub(1));
-        (from..buf.len())
-            .find(|&i| {
-                self.starts[usize::from(buf[i])]
-                    && self
-                        .patterns
-                        .iter()
-                        .any(|p| p.len() > buf.len() - i && p.starts_with(&buf[i..]))
-            })
-            .map_or(0, |i| buf.len() - i)
-    }
-
-    /// Scrubs header values in place; returns how many occurrences were replaced.
+    /// Scrubs header names and values in place; returns how many occurrences were
+    /// replaced. A name that holds the secret is renamed with `*` in its place (a valid
+    /// header-name character), so the header stays, its name unreadable.
     pub fn scrub_headers(&self, headers: &mut HeaderMap) -> u64 {
         let mut count = 0;
-        for value in headers.values_mut() {
-            if self.ac.find(value.as_bytes()).is_some() {
-                let mut bytes = value.as_bytes().to_vec();
-                count += self.scrub(&mut bytes);
-                // `*` is a valid header byte, so this cannot fail; keep the old value if it did.
-                if let Ok(v) = HeaderValue::from_bytes(&bytes) {
-                    *value = v;
+        let renamed = headers
+            .keys()
+            .any(|k| self.folded.found_in(k.as_str().as_bytes()));
+        if renamed {
+            let old = std::mem::take(headers);
+            let mut name = None;
+            for (k, v) in old {
+                if let Some(k) = k {
+                    let mut bytes = k.as_str().as_bytes().to_vec();
+                    let n = self.folded.scrub(&mut bytes);
+                    count += n;
+                    name = Some(if n > 0 {
+                        // `*` is a token character, so this cannot fail; drop the header if it did.
+                        HeaderName::from_bytes(&bytes).ok()
+                    } else {
+                        Some(k)
+                    });
                 }
+                if let Some(Some(k)) = &name {
+                    headers.append(k.clone(), v);
+                }
+            }
+        }
+        for value in headers.values_mut() {
+            if self.exact.found_in(value.as_bytes()) {
+                let mut bytes = value.as_bytes().to_vec();
+                count += self.exact.scrub(&mut bytes);
+                // `*` is a valid header byte, so this cannot fail; empty the value if it did.
+                *value = HeaderValue::from_bytes(&bytes).unwrap_or(HeaderValue::from_static(""));
             }
         }
         count
     }
-}
-
-fn percent(s: &[u8], hex: &[u8; 16]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() * 3);
-    for &b in s {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', hex[usize::from(b >> 4)], hex[usize::from(b & 15)]]);
-        }
-    }
-    out
-}
-
-fn json_slash(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() + 4);
-    for &b in s {
-        if b == b'/' {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out
-}
-
-fn json_unicode(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .flat_map(|b| format!("\\u{:04x}", b).into_bytes())
-        .collect()
 }
 
 /// A response body, scrubbed as it streams.
 pub struct ScrubBody {
     inner: Body,
     scrubber: Arc<Scrubber>,
-    held: BytesMut,
+    stream: Stream,
     redactions: Arc<AtomicU64>,
     done: bool,
 }
@@ -194,32 +121,31 @@ impl ScrubBody {
         ScrubBody {
             inner,
             scrubber,
-            held: BytesMut::new(),
+            stream: Stream::default(),
             redactions,
             done: false,
         }
     }
 
-    /// Scrubs what is held plus `chunk` and returns what can be sent now.
+    /// The count of replacements this body adds to (the headers' are in it).
+    pub fn redactions(&self) -> Arc<AtomicU64> {
+        self.redactions.clone()
+    }
+
+    /// Scrubs `chunk` (`None`: the end) and returns what can be sent now.
     fn take(&mut self, chunk: Option<Bytes>) -> Bytes {
-        // The common case: nothing held, nothing found: the chunk goes on untouched.
-        if let Some(c) = &chunk {
-            if self.held.is_empty() && self.scrubber.clean(c) {
-                return c.clone();
-            }
-        }
-        if let Some(c) = &chunk {
-            self.held.extend_from_slice(c);
-        }
-        let n = self.scrubber.scrub(&mut self.held);
-        self.redactions.fetch_add(n, Relaxed);
-        let keep = if chunk.is_some() {
-            self.scrubber.hold_back(&self.held)
-        } else {
-            0
+        let before = self.stream.count();
+        let out = match chunk {
+            Some(c) => match self.stream.push(&self.scrubber.exact, &c) {
+                // The common case: nothing found, nothing held: the chunk goes on untouched.
+                Out::Whole => c,
+                Out::Prefix(n) => c.slice(..n),
+                Out::Bytes(out) => Bytes::from(out),
+            },
+            None => Bytes::from(self.stream.finish()),
         };
-        let send = self.held.len() - keep;
-        self.held.split_to(send).freeze()
+        self.redactions.fetch_add(self.stream.count() - before, Relaxed);
+        out
     }
 }
 
@@ -274,13 +200,13 @@ impl hyper::body::Body for ScrubBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || (self.held.is_empty() && self.inner.is_end_stream())
+        self.done || (self.stream.held() == 0 && self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         // The same length as the upstream's: replacements keep every length.
         let mut h = self.inner.size_hint();
-        let held = self.held.len() as u64;
+        let held = self.stream.held() as u64;
         h.set_lower(h.lower() + held);
         if let Some(u) = h.upper() {
             h.set_upper(u + held);
@@ -301,31 +227,56 @@ mod tests {
     }
 
     #[test]
-    fn every_listed_encoding_is_replaced_with_the_same_length() {
-        let s = scrubber();
-        for form in [
-            KEY.to_string(),
-            String::from_utf8(percent(KEY.as_bytes(), b"0123456789ABCDEF")).expect("utf8"),
-            STANDARD.encode(format!("{KEY}:")),
-            String::from_utf8(json_slash(KEY.as_bytes())).expect("utf8"),
-            String::from_utf8(json_unicode(KEY.as_bytes())).expect("utf8"),
-        ] {
-            let text = format!("{{\"error\":\"Invalid API key provided: {form}\"}}");
-            let mut buf = text.clone().into_bytes();
-            assert_eq!(s.scrub(&mut buf), 1, "{form}");
-            let out = String::from_utf8(buf).expect("utf8");
-            assert_eq!(out.len(), text.len());
-            assert!(!out.contains(&form), "{out}");
-            assert_eq!(out, text.replace(&form, &"*".repeat(form.len())));
-        }
+    fn the_bytes_a_query_injection_sent_are_replaced_when_echoed() {
+        // An Azure client secret: `~` is sent as `%7E` by the query injection's encoder.
+        let key = "Xy8Q~a.Bc-9_dEfGhIjK~LmNo Pq";
+        let s = Scrubber::new(&Secret::new(key.into())).expect("scrubber");
+        let sent = form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", key)
+            .finish();
+        let value = &sent["code=".len()..];
+        assert!(value.contains("%7E") && value.contains('+'), "{value}");
+        let text = format!("{{\"next\":\"https://api.example/x?code={value}&page=2\"}}");
+        let mut buf = text.clone().into_bytes();
+        assert_eq!(s.scrub(&mut buf), 1);
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            text.replace(value, &"*".repeat(value.len()))
+        );
     }
 
     #[test]
-    fn only_a_tail_that_could_start_a_match_is_held_back() {
+    fn header_names_and_values_are_scrubbed_names_in_either_case() {
         let s = scrubber();
-        assert_eq!(s.hold_back(b"data: {\"a\":1}\n\n"), 0);
-        assert_eq!(s.hold_back(b"xx sk_li"), 5);
-        assert_eq!(s.hold_back(b"xx s"), 1);
+        let mut h = HeaderMap::new();
+        // `/` cannot be in a header name; `%2F` (folded to `%2f`) can.
+        let spelled = KEY.replace('/', "%2F").to_ascii_lowercase();
+        let name = HeaderName::from_bytes(format!("x-{spelled}").as_bytes()).expect("name");
+        h.insert(name, HeaderValue::from_static("1"));
+        h.insert(
+            "set-cookie",
+            HeaderValue::from_str(&format!("k={KEY}; Path=/")).expect("value"),
+        );
+        h.insert(
+            "location",
+            HeaderValue::from_str(&format!("/cb?k={}", KEY.replace('/', "%2F"))).expect("value"),
+        );
+        h.insert("content-type", HeaderValue::from_static("text/plain"));
+        assert_eq!(s.scrub_headers(&mut h), 3);
+        let stars = "*".repeat(KEY.len());
+        let name_stars = "*".repeat(spelled.len());
+        assert_eq!(
+            h.get(format!("x-{name_stars}").as_str())
+                .map(HeaderValue::as_bytes),
+            Some(&b"1"[..])
+        );
+        assert_eq!(h["set-cookie"], format!("k={stars}; Path=/").as_str());
+        assert_eq!(
+            h["location"],
+            format!("/cb?k={}", "*".repeat(KEY.len() + 2)).as_str()
+        );
+        assert_eq!(h["content-type"], "text/plain");
+        assert_eq!(h.len(), 4);
     }
 
     #[tokio::test]

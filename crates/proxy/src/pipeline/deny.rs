@@ -81,6 +81,16 @@ pub enum Deny {
         /// Its `Content-Encoding`.
         encoding: String,
     },
+    /// A compressed response from a sealed host whose body does not decode (raw deflate
+    /// sent as `deflate`, a corrupt header), so cannot be scrubbed.
+    Undecodable {
+        /// The upstream host.
+        host: String,
+        /// Its `Content-Encoding`.
+        encoding: &'static str,
+        /// What the decoder said.
+        error: String,
+    },
     /// The OAuth2 token endpoint refused or failed the exchange.
     CredentialExchange(crate::oauth::ExchangeError),
     /// A SigV4 request that cannot be signed as sent.
@@ -133,7 +143,7 @@ impl Deny {
             Deny::BadPath(_) => (S::BAD_REQUEST, "bad_path"),
             Deny::BadSecret => (S::INTERNAL_SERVER_ERROR, "bad_secret"),
             Deny::Upstream { .. } => (S::BAD_GATEWAY, "upstream_error"),
-            Deny::Unscannable { .. } => (S::BAD_GATEWAY, "unscannable_response"),
+            Deny::Unscannable { .. } | Deny::Undecodable { .. } => (S::BAD_GATEWAY, "unscannable_response"),
             Deny::UpstreamTimeout { .. } => (S::GATEWAY_TIMEOUT, "upstream_timeout"),
             Deny::CredentialExchange(_) => (S::BAD_GATEWAY, "credential_exchange_failed"),
             Deny::Unsignable(_) => (S::BAD_REQUEST, "unsignable_request"),
@@ -165,6 +175,7 @@ impl Deny {
             | Deny::BadSecret
             | Deny::StateUnavailable(_)
             | Deny::Unscannable { .. }
+            | Deny::Undecodable { .. }
             | Deny::CredentialExchange(_) => "error",
             _ => "deny",
         }
@@ -216,6 +227,12 @@ impl Deny {
                 "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
                  identity; the proxy decodes only gzip, deflate, br and zstd, cannot scan this one for the \
                  secret, and so does not pass it on"
+            ),
+            Deny::Undecodable { host, encoding, error } => format!(
+                "the upstream {host} answered with Content-Encoding {encoding:?} but its body does not decode \
+                 as {encoding} ({error}); HTTP's deflate is the zlib format, raw deflate is not. The proxy \
+                 cannot scan it for the secret, and so does not pass it on: fix the upstream's encoding, or \
+                 have it honour Accept-Encoding: identity"
             ),
             Deny::Limited {
                 caveat,

@@ -15,6 +15,7 @@ use super::obtain::{self, Injected};
 use crate::oauth::Family;
 use crate::scrub::Scrubber;
 
+use super::response::Filtered;
 use super::{logging, response, Deny, Outgoing, Proxy, RequestCtx};
 use crate::client::UpstreamBody;
 use crate::upstream::{Body, BodyError};
@@ -46,7 +47,7 @@ pub fn forward(
             (Ok(Ok(resp)), Some(retry)) if resp.status() == StatusCode::UNAUTHORIZED => {
                 Box::pin(again(proxy, *retry, ctx, timeout, resp)).await
             }
-            (sent, _) => answer(proxy, sent, ctx, timeout),
+            (sent, _) => answer(proxy, sent, ctx, timeout).response().await,
         }
     }
 }
@@ -74,7 +75,7 @@ async fn again(
                 return Response::new(super::full(""));
             };
             ctx.scrub = scrubber;
-            answer(proxy, sent, ctx, timeout)
+            answer(proxy, sent, ctx, timeout).response().await
         }
         Err(deny) => {
             let Some((_, ctx)) = pending.0.take() else {
@@ -86,14 +87,9 @@ async fn again(
 }
 
 /// The upstream's answer for the client, or the 502/504 that says why there is none.
-fn answer(
-    proxy: Arc<Proxy>,
-    sent: Sent,
-    ctx: Box<RequestCtx>,
-    timeout: std::time::Duration,
-) -> Response<Body> {
-    match sent {
-        Ok(Ok(resp)) => response::filter(proxy, resp, ctx),
+fn answer(proxy: Arc<Proxy>, sent: Sent, ctx: Box<RequestCtx>, timeout: std::time::Duration) -> Filtered {
+    Filtered::Ready(match sent {
+        Ok(Ok(resp)) => return response::filter(proxy, resp, ctx),
         Ok(Err(e)) => {
             proxy.metrics.upstream_errors.fetch_add(1, Relaxed);
             let host = ctx.rec.host.clone();
@@ -109,7 +105,7 @@ fn answer(
             let host = ctx.rec.host.clone();
             logging::refused(&proxy, ctx, Deny::UpstreamTimeout { host, after: timeout })
         }
-    }
+    })
 }
 
 type Sent = Result<Result<Response<UpstreamBody>, BodyError>, tokio::time::error::Elapsed>;
