@@ -67,7 +67,7 @@ async fn again(
             let Some((_, ctx)) = pending.0.take() else {
                 return Response::new(super::full(""));
             };
-            answer(proxy, Ok(Ok(refused)), ctx, timeout)
+            answer(proxy, Ok(Ok(refused)), ctx, timeout).response().await
         }
         Ok(Some((req, scrubber))) => {
             let sent = send(&proxy, Outgoing::Secret(req), timeout).await;
