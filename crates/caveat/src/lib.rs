@@ -39,6 +39,7 @@ mod content;
 mod credential;
 mod crypto;
 mod decimal;
+pub mod field;
 mod host;
 mod issuer;
 mod json;
@@ -53,7 +54,7 @@ mod v2json;
 mod verify;
 
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
-pub use crate::content::{needs_body, Condition};
+pub use crate::content::{needs_body, params_in_body, Condition};
 pub use crate::credential::{Credential, CredentialError, Grant, OAuth2, SigV4Keys, TokenUrl};
 pub use crate::decimal::{Decimal, NumberError};
 pub use crate::host::{Host, HostError};

@@ -268,6 +268,7 @@ pub struct Verified {
     identity: [u8; 32],
     used_discharges: bool,
     needs_body: bool,
+    reads_params: bool,
     limits: Vec<Limit>,
     weight: usize,
 }
@@ -284,6 +285,12 @@ impl Verified {
         let needs_body = caveats
             .iter()
             .any(|c| matches!(c, Checked::Caveat(c) if c.needs_body()));
+        let reads_params = caveats.iter().any(|c| {
+            matches!(
+                c,
+                Checked::Caveat(Caveat::MethodIs(_) | Caveat::MethodIn(_) | Caveat::Query { .. })
+            )
+        });
         // What the entry keeps alive, estimated from the parsed form (a caveat of many short
         // values holds many times its text) and the payload (shared with the unseal cache,
         // but counted here in full: the entry may outlive the unseal cache's copy).
@@ -306,6 +313,7 @@ impl Verified {
             identity: token.identity(),
             used_discharges,
             needs_body,
+            reads_params,
             limits,
             weight,
         })
@@ -391,6 +399,15 @@ impl Verified {
     /// [`crate::BodyView::Read`] before [`Verified::decide`]; unread, such caveats deny.
     pub fn needs_body(&self) -> bool {
         self.needs_body
+    }
+
+    /// True when the body must be read whole before [`Verified::decide`], for a request
+    /// whose `Content-Type` is `content_type`: a token with body caveats always; one with
+    /// `method` or `query` caveats when the body is a form or JSON, which frameworks read
+    /// `_method` and query fields from ([`crate::params_in_body`]). Other bodies
+    /// stream.
+    pub fn needs_body_for(&self, content_type: Option<&str>) -> bool {
+        self.needs_body || (self.reads_params && content_type.is_some_and(crate::content::params_in_body))
     }
 
     /// About how many bytes of memory this verification keeps alive.
