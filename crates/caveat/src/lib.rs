@@ -63,7 +63,7 @@ pub use crate::json::{JsonPointer, PointerError, MAX_DEPTH as MAX_JSON_DEPTH};
 pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey, StateKey};
 pub use crate::limit::{Limit, LimitKind, Window, MAX_RATE, MAX_USES, MAX_WINDOW};
 pub use crate::path::{PathError, PathGlob, RequestPath};
-pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme};
+pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme, MAX_METHOD};
 pub use crate::sealed::{
     AwsScope, FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret,
     UnsealError, SEALED_PREFIX,

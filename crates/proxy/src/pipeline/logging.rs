@@ -42,7 +42,29 @@ pub fn finish(proxy: &Proxy, mut ctx: Box<RequestCtx>) {
         rec.upstream_ms.unwrap_or(rec.total_ms) / 1e3,
     );
     redact_record(rec);
+    if let Some(copies) = &ctx.copies {
+        for field in [&mut rec.method, &mut rec.path] {
+            if let Cow::Owned(s) = copies.redact(field) {
+                *field = s;
+            }
+        }
+        if let Some(reason) = &mut rec.reason {
+            if let Cow::Owned(s) = copies.redact(reason) {
+                *reason = s;
+            }
+        }
+    }
     proxy.audit.write(rec);
+}
+
+/// The method as the audit line shows it: as sent when it can be a method, else only its
+/// length (a token sent as the method must not be logged).
+pub fn method_text(method: &str) -> String {
+    if method.len() <= caveat::MAX_METHOD {
+        method.to_string()
+    } else {
+        format!("<{} bytes>", method.len())
+    }
 }
 
 /// How a `CONNECT` ended, for its own audit line and counter (the requests inside the
