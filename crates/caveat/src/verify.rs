@@ -634,6 +634,29 @@ mod tests {
             .is_allowed());
     }
 
+    #[test]
+    fn form_or_json_bodies_are_read_under_method_and_query_caveats() {
+        let (proxy, root, _) = setup();
+        let with = |c: &str| verified(&proxy, &root.attenuate(&limit(c)), &[]).expect("verifies");
+        let form = Some("application/x-www-form-urlencoded");
+        for c in ["method = POST", "method in GET POST", "query limit = 10"] {
+            let v = with(c);
+            assert!(!v.needs_body(), "{c}");
+            assert!(v.needs_body_for(form), "{c}");
+            assert!(
+                v.needs_body_for(Some("application/vnd.api+json; charset=latin1")),
+                "{c}"
+            );
+            assert!(!v.needs_body_for(Some("text/plain")), "{c}");
+            assert!(!v.needs_body_for(Some("multipart/form-data; boundary=x")), "{c}");
+            assert!(!v.needs_body_for(None), "{c}");
+        }
+        let v = with("path prefix /v1");
+        assert!(!v.needs_body_for(form), "no caveat reads parameters");
+        let v = with("form amount <= 5");
+        assert!(v.needs_body_for(None) && v.needs_body_for(Some("text/plain")));
+    }
+
     fn limit(c: &str) -> Caveat {
         Caveat::parse(c).expect("caveat")
     }
