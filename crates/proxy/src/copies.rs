@@ -14,6 +14,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
+use http::header::PROXY_AUTHORIZATION;
+use http::request::Parts;
+
+use crate::inject::{Place, DISCHARGE_HEADER};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 
@@ -86,6 +90,37 @@ impl Copies {
         needles.dedup();
         let windows = AhoCorasick::new(&needles).ok()?;
         Some(Copies { windows, text })
+    }
+
+    /// Where the request holds the token other than in the places it was found (which
+    /// are stripped): another header value, a query parameter or the path. Such a copy
+    /// would reach the upstream beside the injected key.
+    pub fn in_request(&self, parts: &Parts, places: &[Place]) -> Option<String> {
+        for (name, value) in &parts.headers {
+            let stripped = places.iter().any(|p| matches!(p, Place::Header(h) if h == name));
+            // Proxy-Authorization never goes upstream; discharges are other tokens.
+            if stripped || name == PROXY_AUTHORIZATION || name.as_str() == DISCHARGE_HEADER {
+                continue;
+            }
+            if self.in_value(value.as_bytes()) {
+                return Some(format!("the {name} header"));
+            }
+        }
+        for pair in parts.uri.query().unwrap_or("").split('&') {
+            let Some((key, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
+                continue;
+            };
+            if places.contains(&Place::Query(key.to_string())) {
+                continue;
+            }
+            if [pair.as_bytes(), key.as_bytes(), value.as_bytes()]
+                .iter()
+                .any(|v| self.in_value(v))
+            {
+                return Some("the query string".into());
+            }
+        }
+        self.in_path(parts.uri.path()).then(|| "the path".into())
     }
 
     /// True if `value` holds a copy of the token in any spelling.
@@ -211,6 +246,36 @@ mod tests {
         for v in ["", "Bearer sk_live_0123456789abcdef", &token(), &"A".repeat(500)] {
             assert!(!c.in_value(v.as_bytes()), "{v}");
         }
+    }
+
+    #[test]
+    fn copies_are_looked_for_everywhere_but_where_the_token_was_found() {
+        let t = token();
+        let c = Copies::of(t.as_str().into()).expect("copies");
+        let parts = |uri: &str, headers: &[(&str, String)]| {
+            let mut b = http::Request::builder().uri(uri);
+            for (k, v) in headers {
+                b = b.header(*k, v.as_str());
+            }
+            b.body(()).expect("request").into_parts().0
+        };
+        let auth = Place::Header(http::header::AUTHORIZATION);
+        let bearer = ("authorization", format!("Bearer {t}"));
+        let p = parts(
+            "/v1/x?key=1",
+            &[bearer.clone(), ("proxy-authorization", format!("x {t}"))],
+        );
+        assert_eq!(c.in_request(&p, std::slice::from_ref(&auth)), None);
+        let p = parts(&format!("/v1/x?key={t}"), &[]);
+        assert_eq!(c.in_request(&p, &[Place::Query("key".into())]), None);
+        assert_eq!(c.in_request(&p, &[]).as_deref(), Some("the query string"));
+        let p = parts("/v1/x", &[bearer.clone(), ("cookie", format!("s={t}"))]);
+        assert_eq!(
+            c.in_request(&p, &[auth.clone()]).as_deref(),
+            Some("the cookie header")
+        );
+        let p = parts(&format!("/v1/{t}"), &[bearer]);
+        assert_eq!(c.in_request(&p, &[auth]).as_deref(), Some("the path"));
     }
 
     #[test]

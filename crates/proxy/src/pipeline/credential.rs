@@ -8,11 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::request::Parts;
 
-use http::header::PROXY_AUTHORIZATION;
-
 use super::{Deny, Mode, Proxy};
-use crate::copies::Copies;
-use crate::inject::{self, FindError, Found, Place};
+use crate::inject::{self, FindError, Found};
 
 /// The request's token and where its copies are; `None` when it carries none.
 pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, Deny> {
@@ -31,42 +28,6 @@ pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, 
         }),
         (None, _) => None,
     })
-}
-
-/// Refuses a request that holds its token anywhere but the places it was found (which are
-/// stripped): in another header value, a query parameter or the path, in any shape
-/// [`Copies`] knows. Such a copy would reach the upstream beside the injected key.
-pub fn no_copies(parts: &Parts, places: &[Place], copies: Option<&Copies>) -> Result<(), Deny> {
-    let Some(copies) = copies else { return Ok(()) };
-    let refuse = |place: String| Err(Deny::TokenCopy { place });
-    for (name, value) in &parts.headers {
-        let stripped = places.iter().any(|p| matches!(p, Place::Header(h) if h == name));
-        // Proxy-Authorization never goes upstream; discharges are other tokens.
-        if stripped || name == PROXY_AUTHORIZATION || name.as_str() == inject::DISCHARGE_HEADER {
-            continue;
-        }
-        if copies.in_value(value.as_bytes()) {
-            return refuse(format!("the {name} header"));
-        }
-    }
-    for pair in parts.uri.query().unwrap_or("").split('&') {
-        let Some((key, value)) = form_urlencoded::parse(pair.as_bytes()).next() else {
-            continue;
-        };
-        if places.contains(&Place::Query(key.to_string())) {
-            continue;
-        }
-        if [pair.as_bytes(), key.as_bytes(), value.as_bytes()]
-            .iter()
-            .any(|v| copies.in_value(v))
-        {
-            return refuse("the query string".into());
-        }
-    }
-    if copies.in_path(parts.uri.path()) {
-        return refuse("the path".into());
-    }
-    Ok(())
 }
 
 /// What a request without a token carried where a key goes.

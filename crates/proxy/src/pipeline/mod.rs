@@ -2,7 +2,8 @@
 //! pingora's `ProxyHttp`, as plain functions: no trait, no cost on the hot path):
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
-//! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
+//! 2. [`credential`]: every copy of the token, or a `--passthrough` host; any copy in a
+//!    shape the finder does not strip refuses the request ([`crate::copies`]);
 //! 3. [`decide`]: unseal (cached), the core's decision, revocation; then [`body`] reads a
 //!    body that caveats are on; [`obtain`]: the credential to inject (an OAuth2 access
 //!    token from the cache or one exchange); and [`count`] charges usage and rate caveats
@@ -460,8 +461,15 @@ async fn request_phases(
         ctx.rec.decision = "allow";
         return upstream_request::passthrough(parts, body, authority.scheme, &host, port);
     };
+    // Any other copy of the token would reach the upstream beside the key.
     ctx.copies = proxy.copies(&found.token);
-    credential::no_copies(&parts, &found.places, ctx.copies.as_deref())?;
+    if let Some(place) = ctx
+        .copies
+        .as_deref()
+        .and_then(|c| c.in_request(&parts, &found.places))
+    {
+        return Err(Deny::TokenCopy { place });
+    }
     let pending = decide::decide(proxy, &parts, authority, found, ctx)?;
     // The awaits most requests skip (a body read, an OAuth2 exchange, a SigV4 body hash, a
     // count) are boxed: this future's size is what hyper keeps for every open connection,
