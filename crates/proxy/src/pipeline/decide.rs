@@ -1,6 +1,7 @@
 //! Phase 3, decide: open the sealed identifier (cached), verify the HMAC chain and every
 //! caveat with the core (cached by the token's exact text; request-dependent checks run
-//! every time), then the proxy's own lists (revocations). Nothing has been sent upstream
+//! every time), then the proxy's own lists (revocations), then copies of the token that
+//! would not be stripped ([`crate::copies`]). Nothing has been sent upstream
 //! yet, and nothing will be unless this returns [`Allowed`].
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -141,6 +142,14 @@ pub fn decide(
         return Err(Deny::Revoked {
             kid: payload.kid.clone(),
         });
+    }
+    // Any other copy of the token would reach the upstream beside the key.
+    if let Some(place) = ctx
+        .copies
+        .as_deref()
+        .and_then(|c| c.in_request(parts, &found.places))
+    {
+        return Err(Deny::TokenCopy { place });
     }
     Ok(Pending {
         payload,

@@ -2,9 +2,9 @@
 //! pingora's `ProxyHttp`, as plain functions: no trait, no cost on the hot path):
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
-//! 2. [`credential`]: every copy of the token, or a `--passthrough` host; any copy in a
-//!    shape the finder does not strip refuses the request ([`crate::copies`]);
-//! 3. [`decide`]: unseal (cached), the core's decision, revocation; then [`body`] reads a
+//! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
+//! 3. [`decide`]: unseal (cached), the core's decision, revocation, any copy of the token
+//!    in a shape the finder does not strip ([`crate::copies`]); then [`body`] reads a
 //!    body that caveats are on; [`obtain`]: the credential to inject (an OAuth2 access
 //!    token from the cache or one exchange); and [`count`] charges usage and rate caveats
 //!    (last, so a refused request never spends a count);
@@ -461,15 +461,8 @@ async fn request_phases(
         ctx.rec.decision = "allow";
         return upstream_request::passthrough(parts, body, authority.scheme, &host, port);
     };
-    // Any other copy of the token would reach the upstream beside the key.
+    // Known from here, so that no piece of the token is logged, whatever the outcome.
     ctx.copies = proxy.copies(&found.token);
-    if let Some(place) = ctx
-        .copies
-        .as_deref()
-        .and_then(|c| c.in_request(&parts, &found.places))
-    {
-        return Err(Deny::TokenCopy { place });
-    }
     let pending = decide::decide(proxy, &parts, authority, found, ctx)?;
     // The awaits most requests skip (a body read, an OAuth2 exchange, a SigV4 body hash, a
     // count) are boxed: this future's size is what hyper keeps for every open connection,
