@@ -1074,6 +1074,12 @@ mod tests {
             Some(("application/x-www-form-urlencoded", b"amount=1")),
         );
         assert!(check("form amount <= 5000", &r).is_err());
+        // Found by fuzz/field_names: Rack (Rails) puts `a[mount` under `a`.
+        let r = req(
+            Some("a[mount=1"),
+            Some(("application/x-www-form-urlencoded", b"a=6")),
+        );
+        assert!(check("form a = 6", &r).is_err());
     }
 
     #[test]

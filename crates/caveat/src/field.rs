@@ -29,7 +29,7 @@ impl FieldName {
     /// The keys of a (percent-decoded) form or query name, or of a JSON object key.
     pub fn of(name: &str) -> FieldName {
         FieldName {
-            keys: keys(name).map(|k| k.folded().collect()).collect(),
+            keys: keys(name, Reader::Php).map(|k| k.folded().collect()).collect(),
         }
     }
 
@@ -50,8 +50,14 @@ impl FieldName {
         {
             return !name.is_empty() && name.eq_ignore_ascii_case(self.base());
         }
+        [Reader::Php, Reader::Rack]
+            .into_iter()
+            .any(|r| self.overlaps_keys(keys(name, r)))
+    }
+
+    fn overlaps_keys<'a>(&self, theirs: impl Iterator<Item = Key<'a>>) -> bool {
         let mut any = false;
-        for (i, (ours, theirs)) in self.keys.iter().zip(keys(name)).enumerate() {
+        for (i, (ours, theirs)) in self.keys.iter().zip(theirs).enumerate() {
             any = true;
             if i > 0 && (ours.is_empty() || theirs.is_empty()) {
                 continue;
@@ -66,8 +72,18 @@ impl FieldName {
     /// True if `name`'s top-level key is ours: the query string and the body would be
     /// merged into one field.
     pub fn same_base(&self, name: &str) -> bool {
-        keys(name).next().is_some_and(|k| k.is(self.base()))
+        [Reader::Php, Reader::Rack]
+            .into_iter()
+            .any(|r| keys(name, r).next().is_some_and(|k| k.is(self.base())))
     }
+}
+
+/// Where a name's base ends: PHP at the first `[` that a `]` closes (an unclosed one is
+/// part of the base, as `_`), Rack (Rails) at the first `[` after the first character.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Php,
+    Rack,
 }
 
 /// One key of a name, before folding: the base (PHP turns `.`, ` ` and an unclosed `[` into
@@ -129,14 +145,17 @@ pub fn fold_eq(a: &str, b: &str) -> bool {
 
 /// The keys of a name as PHP's `php_register_variable_ex` reads it: cut at a NUL, leading
 /// spaces dropped, then the base up to the first `[` that has a `]` after it, then each
-/// `[key]` while they follow one another (anything after is ignored, as PHP does).
-fn keys(name: &str) -> impl Iterator<Item = Key<'_>> {
+/// `[key]` while they follow one another (anything after is ignored, as PHP does). Rack
+/// ends the base at any `[` after the first character, closed or not (`a[b` is under
+/// `a`); the same cuts and spellings apply, which only makes more names one.
+fn keys(name: &str, reader: Reader) -> impl Iterator<Item = Key<'_>> {
     let name = name.split('\0').next().unwrap_or("");
     let name = name.trim_start_matches(' ');
-    let open = name
-        .find('[')
-        .filter(|&i| name[i..].contains(']'))
-        .unwrap_or(name.len());
+    let open = match reader {
+        Reader::Php => name.find('[').filter(|&i| name[i..].contains(']')),
+        Reader::Rack => name.get(1..).and_then(|n| n.find('[')).map(|i| i + 1),
+    }
+    .unwrap_or(name.len());
     let (base, mut rest) = name.split_at(open);
     let mut first = Some(Key {
         text: base,
@@ -212,6 +231,10 @@ mod tests {
         assert_eq!(keys_of("\u{17f}ize"), ["size"], "long s folds to s");
     }
 
+    fn amount_a() -> FieldName {
+        FieldName::of("a")
+    }
+
     #[test]
     fn overlapping_names_are_one_field() {
         let amount = FieldName::of("amount");
@@ -229,6 +252,9 @@ mod tests {
         assert!(FieldName::of("a.b").overlaps("a_b"));
         assert!(FieldName::of("a_b").overlaps("a.b"));
         assert!(order.same_base("metadata[other]"));
+        // Rack puts `a[mount` under `a`; PHP reads it as `a_mount`.
+        assert!(amount_a().overlaps("a[mount") && amount_a().same_base("a[mount"));
+        assert!(FieldName::of("a_mount").overlaps("a[mount"));
         assert!(!order.same_base("meta"));
     }
 
