@@ -215,11 +215,7 @@ fn php_read(text: &str, name: &str) -> Option<String> {
 
 /// `Request.Form[name]` in ASP.NET: every value whose name is equal ignoring case, joined.
 fn aspnet_read(text: &str, name: &str) -> Option<String> {
-    let upper = |s: &str| -> Vec<char> {
-        s.chars()
-            .map(|c| c.to_uppercase().next().unwrap_or(c))
-            .collect()
-    };
+    let upper = |s: &str| -> Vec<char> { s.chars().map(|c| c.to_uppercase().next().unwrap_or(c)).collect() };
     let want = upper(name);
     let values: Vec<String> = pairs(text)
         .filter(|(n, _)| upper(n) == want)
