@@ -15,7 +15,9 @@
 //! a field absent, present twice (after percent-decoding the names), or of the wrong type;
 //! a raw `;` in a query string or form body; a malformed percent escape or invalid UTF-8;
 //! a form field also named in the query string (and a top-level JSON key, for the same
-//! reason); a body whose `Content-Type` is not the caveat's kind or whose charset is not
+//! reason), and a query field also in a form or JSON body; names compared as the most
+//! lenient framework reads them ([`crate::field`]: case, PHP's and Rack's spellings); under
+//! a `method` caveat, a `_method` field; a body whose `Content-Type` is not the caveat's kind or whose charset is not
 //! UTF-8; any `Content-Encoding`; a body the proxy did not read. Numbers are exact
 //! decimals ([`crate::decimal`]). The proxy forwards exactly the bytes checked here.
 
