@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(c.in_request(&p, &[]).as_deref(), Some("the query string"));
         let p = parts("/v1/x", &[bearer.clone(), ("cookie", format!("s={t}"))]);
         assert_eq!(
-            c.in_request(&p, &[auth.clone()]).as_deref(),
+            c.in_request(&p, std::slice::from_ref(&auth)).as_deref(),
             Some("the cookie header")
         );
         let p = parts(&format!("/v1/{t}"), &[bearer]);
