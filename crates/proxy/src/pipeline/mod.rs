@@ -55,6 +55,8 @@ use crate::upstream::{AddressPolicy, Body, PolicyConnector};
 
 /// Most opened identifiers kept in memory (least useful evicted first).
 const UNSEAL_CACHE_MAX: usize = 10_000;
+/// Most token texts whose copy searchers are kept (about 5 KB each).
+const COPIES_CACHE_MAX: usize = 1024;
 /// Most verified tokens kept, and about how many bytes they may hold (a token may be up to
 /// 64 KiB; a typical one is under 2 KiB).
 const VERIFIED_CACHE_MAX: usize = 4096;
@@ -175,7 +177,7 @@ impl Proxy {
             pools,
             unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
             scrubbers: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
-            copies: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
+            copies: quick_cache::sync::Cache::new(COPIES_CACHE_MAX),
             access_tokens,
             verified: quick_cache::sync::Cache::with_weighter(
                 VERIFIED_CACHE_MAX,
