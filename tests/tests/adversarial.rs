@@ -1018,3 +1018,299 @@ fn an_intercepted_tunnel_without_requests_is_audited() {
         "{audit:?}"
     );
 }
+
+/// Narrows the arena's root token with attenuation flags.
+fn narrow(a: &Arena, flags: &[&str]) -> String {
+    let mut args = vec!["attenuate", "api"];
+    args.extend_from_slice(flags);
+    a.s.run("macaroon", &args).ok().out().to_string()
+}
+
+/// The error code of a proxy refusal.
+fn code(r: &crate::world::Reply) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    v["error"]["code"].as_str().unwrap_or("").to_string()
+}
+
+const OVERRIDE_HEADERS: [&str; 5] = [
+    "X-HTTP-Method-Override: DELETE",
+    "X-HTTP-Method: DELETE",
+    "X-Method-Override: DELETE",
+    "X-Original-URL: /v1/admin",
+    "X-Rewrite-URL: /v1/admin",
+];
+
+/// A GET-only token with `X-HTTP-Method-Override: DELETE` (which Google APIs honour) or a
+/// URL override reaches the upstream as the GET of the path checked, without the header:
+/// reverse proxy over HTTP/1.1, and inside a CONNECT tunnel over HTTP/2.
+#[test]
+fn method_and_url_override_headers_never_reach_the_upstream() {
+    let a = arena(&[]);
+    let get_only = narrow(&a, &["--method", "GET", "--path", "/v1/charges"]);
+    let ca = a.s.home().join("ca.pem").display().to_string();
+    let proxy = a.proxy.url();
+    let reverse = format!("{proxy}/v1/charges");
+    let auth = bearer(&get_only);
+    let mut args = vec![reverse.as_str(), "-H", auth.as_str()];
+    for h in OVERRIDE_HEADERS {
+        args.extend(["-H", h]);
+    }
+    assert_eq!(curl(&args).status, 200);
+    let tunnelled = format!("https://{HOST}/v1/charges");
+    let mut args = vec![
+        "--proxy",
+        proxy.as_str(),
+        "--cacert",
+        ca.as_str(),
+        "--http2",
+        tunnelled.as_str(),
+        "-H",
+        auth.as_str(),
+    ];
+    for h in OVERRIDE_HEADERS {
+        args.extend(["-H", h]);
+    }
+    assert_eq!(curl(&args).status, 200);
+    let seen = a.sealed.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!((s.method.as_str(), s.target.as_str()), ("GET", "/v1/charges"));
+        for (name, _) in &s.headers {
+            assert!(
+                !OVERRIDE_HEADERS
+                    .iter()
+                    .any(|h| h.to_ascii_lowercase().starts_with(&format!("{name}:"))),
+                "{name} reached the upstream"
+            );
+        }
+    }
+    a.assert_held(2);
+}
+
+/// Under a method caveat, a `_method` field (Rails, Laravel) in a form or JSON body, or in
+/// the query string, is refused naming the caveat; the same body without it goes through.
+#[test]
+fn a_method_field_is_refused_under_a_method_caveat() {
+    let a = arena(&[]);
+    let post_only = narrow(&a, &["--method", "POST"]);
+    let formtype = "application/x-www-form-urlencoded";
+    let refusals: [(&str, &[u8], &[&str]); 5] = [
+        (formtype, b"amount=1&_method=DELETE", &[]),
+        (formtype, b"amount=1&_METHOD=DELETE", &[]),
+        ("application/json", br#"{"_method":"DELETE"}"#, &[]),
+        (
+            "application/json; charset=utf-8",
+            br#"{"_Method":"DELETE","a":1}"#,
+            &[],
+        ),
+        ("text/plain", b"x", &["--url-query", "_method=DELETE"]),
+    ];
+    for (ct, body, extra) in refusals {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("body");
+        std::fs::write(&file, body).expect("body");
+        let mut args = vec![
+            format!("{}/v1/payment_intents", a.proxy.url()),
+            "-H".into(),
+            bearer(&post_only),
+            "-H".into(),
+            format!("Content-Type: {ct}"),
+            "--data-binary".into(),
+            format!("@{}", file.display()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = curl(&args);
+        assert_eq!((r.status, code(&r).as_str()), (403, "caveat_failed"), "{ct}");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(v["error"]["caveat"], "method in POST");
+        assert!(v["error"]["message"].as_str().unwrap_or("").contains("_method"));
+    }
+    assert_eq!(
+        post(&a, &post_only, formtype, b"amount=1&method=x", &[]),
+        (200, String::new())
+    );
+    assert_eq!(a.sealed.seen()[0].body, b"amount=1&method=x");
+    a.assert_held(1);
+}
+
+/// Names that frameworks read as one field are one field: case variants (Go's
+/// encoding/json, ASP.NET), PHP's spellings, and the query string merged with the body.
+#[test]
+fn fields_that_frameworks_read_as_one_are_one_field() {
+    let a = arena(&[]);
+    let form = narrow(&a, &["--form", "amount <= 5000"]);
+    let json = narrow(&a, &["--json", "/amount <= 5000"]);
+    let query = narrow(&a, &["--query", "limit = 10"]);
+    let formtype = "application/x-www-form-urlencoded";
+    let cases: [(&str, &str, &[u8], &[&str]); 9] = [
+        (&json, "application/json", br#"{"amount":1,"AMOUNT":99999}"#, &[]),
+        (&form, formtype, b"amount=1&AMOUNT=99999", &[]),
+        (&form, formtype, b"amount=1&amount%00=99999", &[]),
+        (&form, formtype, b"amount=1&%20amount=99999", &[]),
+        (&form, formtype, b"amount=1&amount[]=99999", &[]),
+        (&form, formtype, b"amount=1", &["--url-query", "Amount=99999"]),
+        (&query, formtype, b"limit=1000", &["--url-query", "limit=10"]),
+        (
+            &query,
+            "application/json",
+            br#"{"LIMIT":1000}"#,
+            &["--url-query", "limit=10"],
+        ),
+        (
+            &query,
+            formtype,
+            b"x=1",
+            &["--url-query", "+limit=10&limit[]=1000"],
+        ),
+    ];
+    for (token, ct, body, extra) in cases {
+        let got = post(&a, token, ct, body, extra);
+        assert_eq!(
+            got,
+            (403, "caveat_failed".to_string()),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert_eq!(
+        post(&a, &query, formtype, b"x=1", &["--url-query", "limit=10"]),
+        (200, String::new())
+    );
+    a.assert_held(1);
+}
+
+/// Two Content-Type headers are two readings of one body: refused, whatever the token.
+#[test]
+fn two_content_types_are_refused() {
+    let a = arena(&[]);
+    let r = raw(
+        &a.proxy,
+        format!(
+            "POST /v1/payment_intents HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Type: application/json\r\n\
+             Content-Length: 8\r\nConnection: close\r\n\r\namount=1",
+            a.token
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&r), 400, "{r}");
+    assert!(r.contains("ambiguous_content_type"), "{r}");
+    a.assert_held(0);
+}
+
+/// A client that stops sending a body the proxy reads gets 408 once `--body-timeout` has
+/// passed (audited), nothing reaches the upstream, and the proxy keeps serving.
+#[test]
+fn a_body_that_stops_arriving_is_cut_off() {
+    let a = arena(&["--body-timeout", "1s"]);
+    let form = narrow(&a, &["--form", "amount <= 5000"]);
+    let mut tcp = TcpStream::connect(a.proxy.addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        tcp,
+        "POST /v1/payment_intents HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {form}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\namount=1"
+    )
+    .expect("head");
+    // The client sends no more; it only reads the answer.
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains("}}") {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    let r = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(status(&r), 408, "{r}");
+    assert!(
+        r.contains("\"code\":\"body_timeout\"") && r.contains("--body-timeout"),
+        "{r}"
+    );
+    let line = a
+        .proxy
+        .audit()
+        .into_iter()
+        .find(|l| l["status"] == 408)
+        .expect("an audit line for the 408");
+    assert_eq!(line["decision"], "deny");
+    a.assert_held(0);
+}
+
+/// Copies of the token in shapes the token finder does not read, beside the token where
+/// the key goes, are refused before the upstream (over HTTP/1.1 and HTTP/2), and the
+/// refusal never repeats the token.
+#[test]
+fn copies_of_the_token_never_reach_the_upstream() {
+    use base64::Engine;
+    let a = arena(&[]);
+    let t = &a.token;
+    let std64 = base64::engine::general_purpose::STANDARD.encode(t);
+    let url64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("u:{t}"));
+    let headers = [
+        format!("X-Copy: \"{t}\""),
+        format!("X-Copy: {t}, other"),
+        format!("Cookie: session={t}; theme=dark"),
+        format!("Forwarded: for=1.2.3.4;by=\"{t}\""),
+        format!("X-Note: please forward {t}"),
+        format!("X-Copy: {std64}"),
+        format!("X-Copy: {url64}"),
+    ];
+    let url = format!("{}/v1/charges", a.proxy.url());
+    let auth = bearer(t);
+    for h in &headers {
+        let r = curl(&[&url, "-H", &auth, "-H", h]);
+        assert_eq!((r.status, code(&r).as_str()), (400, "token_copy"), "{h}");
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains(&t[t.len() - 60..]),
+            "the refusal repeats the token"
+        );
+        assert!(body.contains("send the token once"), "{body}");
+    }
+    let in_query = format!("{url}?q=see%20{t}%20here");
+    let r = curl(&[&in_query, "-H", &auth]);
+    assert_eq!((r.status, code(&r).as_str()), (400, "token_copy"));
+    // Inside a CONNECT tunnel, over HTTP/2.
+    let ca = a.s.home().join("ca.pem").display().to_string();
+    let proxy = a.proxy.url();
+    let tunnelled = format!("https://{HOST}/v1/charges");
+    let cookie = format!("Cookie: session={t}");
+    let r = curl(&[
+        "--proxy", &proxy, "--cacert", &ca, "--http2", &tunnelled, "-H", &auth, "-H", &cookie,
+    ]);
+    assert_eq!((r.status, code(&r).as_str()), (400, "token_copy"));
+    a.assert_held(0);
+}
+
+/// A token sent as the request method is not repeated in the 400 nor logged; a token cut
+/// in two across path segments is refused and neither half is logged.
+#[test]
+fn a_token_as_the_method_or_cut_across_the_path_is_never_shown() {
+    let a = arena(&[]);
+    let t = a.token.clone();
+    let r = raw(
+        &a.proxy,
+        format!(
+            "{t} /v1/charges HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {t}\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&r), 400, "{r}");
+    assert!(!r.contains(&t[..40]) && !r.contains(&t[t.len() - 40..]), "{r}");
+    let (first, second) = t.split_at(t.len() / 2);
+    let url = format!("{}/v1/{first}/{second}", a.proxy.url());
+    let r = curl(&[&url, "-H", &bearer(&t)]);
+    assert_eq!((r.status, code(&r).as_str()), (400, "token_copy"));
+    let audit = std::fs::read_to_string(&a.proxy.audit_path).unwrap_or_default();
+    for piece in [&first[first.len() - 40..], &second[second.len() - 40..], &t[..40]] {
+        assert!(
+            !audit.contains(piece),
+            "a piece of the token is in the audit log:\n{audit}"
+        );
+    }
+    a.assert_held(0);
+}

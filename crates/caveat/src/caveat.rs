@@ -267,8 +267,10 @@ impl Caveat {
         let ok = match self {
             Caveat::TimeBefore(t) => req.time < *t,
             Caveat::TimeAfter(t) => req.time > *t,
-            Caveat::MethodIs(m) => req.method == *m,
-            Caveat::MethodIn(ms) => ms.contains(&req.method),
+            // The method held: then nothing in the request may name another one.
+            Caveat::MethodIs(m) if req.method == *m => return method_override(content),
+            Caveat::MethodIn(ms) if ms.contains(&req.method) => return method_override(content),
+            Caveat::MethodIs(_) | Caveat::MethodIn(_) => false,
             Caveat::HostIs(h) => req.host == *h,
             Caveat::HostIn(hs) => hs.contains(&req.host),
             Caveat::PathIs(p) => req.path.decoded() == p.decoded(),
@@ -353,6 +355,10 @@ impl Caveat {
             Caveat::Rate { max, window } => limit::explain_rate(*max, *window),
         }
     }
+}
+
+fn method_override(content: &Content<'_>) -> Result<(), (DenyKind, Unmet)> {
+    content::check_method_override(content).map_err(|why| (DenyKind::CaveatFailed, why))
 }
 
 impl fmt::Display for Caveat {

@@ -15,7 +15,9 @@
 //! a field absent, present twice (after percent-decoding the names), or of the wrong type;
 //! a raw `;` in a query string or form body; a malformed percent escape or invalid UTF-8;
 //! a form field also named in the query string (and a top-level JSON key, for the same
-//! reason); a body whose `Content-Type` is not the caveat's kind or whose charset is not
+//! reason), and a query field also in a form or JSON body; names compared as the most
+//! lenient framework reads them ([`crate::field`]: case, PHP's and Rack's spellings); under
+//! a `method` caveat, a `_method` field; a body whose `Content-Type` is not the caveat's kind or whose charset is not
 //! UTF-8; any `Content-Encoding`; a body the proxy did not read. Numbers are exact
 //! decimals ([`crate::decimal`]). The proxy forwards exactly the bytes checked here.
 
@@ -25,7 +27,8 @@ use std::cmp::Ordering;
 
 use crate::caveat::{string_heap, vec_heap, Caveat, CaveatError};
 use crate::decimal::{self, Decimal};
-use crate::json::{self, Document, JsonPointer, Value};
+use crate::field::FieldName;
+use crate::json::{self, Document, JsonPointer, Lookup, Value};
 use crate::request::{BodyView, Request, RequestBody};
 use crate::verify::DenyKind;
 
@@ -385,22 +388,48 @@ impl<'a> Pairs<'a> {
             .inspect(|_| crate::steps::step())
     }
 
-    /// The decoded value of the first pair whose decoded name is `name`, and how many
-    /// pairs have that name.
-    fn find(self, name: &str) -> (Option<Cow<'a, str>>, usize) {
-        let mut first = None;
-        let mut count = 0;
+    /// The decoded value of the first pair whose decoded name is exactly `name`, and how
+    /// many pairs a framework could read as that field ([`FieldName::overlaps`]), with the
+    /// first other spelling among them.
+    fn find(self, name: &str) -> Found<'a> {
+        let field = FieldName::of(name);
+        let mut found = Found::default();
         for part in self.parts() {
             let (n, v) = split_pair(part);
-            if form_decode(n).is_ok_and(|n| n == name) {
-                count += 1;
-                if first.is_none() {
-                    first = form_decode(v).ok();
+            let Ok(n) = form_decode(n) else { continue };
+            if !field.overlaps(&n) {
+                continue;
+            }
+            found.count += 1;
+            if n == name {
+                if found.value.is_none() {
+                    found.value = form_decode(v).ok();
                 }
+            } else if found.other.is_none() {
+                found.other = Some(n.into_owned());
             }
         }
-        (first, count)
+        found
     }
+
+    /// True if a pair's top-level name is `field`'s: the query string and a form body merge
+    /// on it.
+    fn has_base(self, field: &FieldName) -> bool {
+        self.parts()
+            .filter_map(|p| form_decode(split_pair(p).0).ok())
+            .any(|n| field.same_base(&n))
+    }
+}
+
+/// What [`Pairs::find`] saw of one field.
+#[derive(Default)]
+struct Found<'a> {
+    /// The value under the exact name.
+    value: Option<Cow<'a, str>>,
+    /// Pairs that are this field, in any spelling.
+    count: usize,
+    /// A spelling other than the exact name, for the denial.
+    other: Option<String>,
 }
 
 fn split_pair(part: &str) -> (&str, &str) {
@@ -445,14 +474,47 @@ impl<'r> Content<'r> {
     }
 
     fn json(&self) -> Result<&Document<'r>, String> {
+        check_media(self.body()?, Kind::Json)?;
+        self.parsed_json()
+    }
+
+    /// The body parsed as JSON whatever its type says (once per decision).
+    fn parsed_json(&self) -> Result<&Document<'r>, String> {
         self.json
             .get_or_init(|| {
                 let body = self.body()?;
-                check_media(body, Kind::Json)?;
                 Document::parse(&body.bytes).map_err(|e| format!("the JSON body is refused: {e}"))
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// True if a read form or JSON body has a top-level field named as `field` (in any
+    /// spelling), read as loosely as any framework reads it. A body that was not read, or
+    /// whose type frameworks take no parameters from, has none. One that cannot be read
+    /// (encoded, or JSON we refuse) denies: it might.
+    fn body_has(&self, field: &FieldName) -> Result<bool, String> {
+        let BodyView::Read(body) = &self.req.body else {
+            return Ok(false);
+        };
+        let Some(ct) = body.content_type.as_deref().filter(|ct| params_in_body(ct)) else {
+            return Ok(false);
+        };
+        no_encoding(body)?;
+        let lower = ct.to_ascii_lowercase();
+        if lower.contains("x-www-form-urlencoded") {
+            let text = String::from_utf8_lossy(&body.bytes);
+            if crate::field::lenient_names(&text).any(|n| field.same_base(&n)) {
+                return Ok(true);
+            }
+        }
+        if lower.contains("json") {
+            let doc = self
+                .parsed_json()
+                .map_err(|why| format!("{why}; so the proxy cannot tell which fields it holds"))?;
+            return Ok(doc.top_keys().any(|k| field.same_base(&k)));
+        }
+        Ok(false)
     }
 }
 
@@ -463,14 +525,23 @@ fn failed(why: String) -> Failed {
     (DenyKind::CaveatFailed, why)
 }
 
-/// The one value of `name` in `pairs`: absent or repeated denies.
+/// The one value of `name` in `pairs`: absent or repeated (in any spelling) denies.
 fn once<'a>(pairs: Pairs<'a>, name: &str, label: &str, place: &str) -> Result<Cow<'a, str>, String> {
-    match pairs.find(name) {
+    let found = pairs.find(name);
+    match (found.value, found.count) {
         (Some(v), 1) => Ok(v),
-        (_, 0) | (None, _) => Err(format!("{label} is missing from {place}")),
-        (Some(_), n) => Err(format!(
-            "{label} appears {n} times in {place}; a field the token checks must appear exactly once"
-        )),
+        (None, _) => Err(format!("{label} is missing from {place}")),
+        (Some(_), n) => {
+            let spelled = found.other.map_or(String::new(), |o| {
+                format!(
+                    ", counting {} which frameworks read as the same field (case, PHP's [] . and space)",
+                    shown(&o)
+                )
+            });
+            Err(format!(
+                "{label} appears {n} times in {place}{spelled}; a field the token checks must appear exactly once"
+            ))
+        }
     }
 }
 
@@ -478,12 +549,19 @@ pub(crate) fn check_query(name: &str, condition: &Condition, content: &Content<'
     let label = format!("query parameter {name}");
     let query = content.query().map_err(failed)?;
     let value = once(query, name, &label, "the query string").map_err(failed)?;
-    condition.check_text(&label, &value).map_err(failed)
+    condition.check_text(&label, &value).map_err(failed)?;
+    if content.body_has(&FieldName::of(name)).map_err(failed)? {
+        return Err(failed(format!(
+            "{name} is in the body as well as the query string, and Rails and PHP merge the two; \
+             send it once, in the query string"
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_form(name: &str, condition: &Condition, content: &Content<'_>) -> Result<(), Failed> {
     let form = content.form().map_err(failed)?;
-    not_in_query(name, content)?;
+    not_in_query(name, &FieldName::of(name), content)?;
     let value = once(form, name, name, "the form body").map_err(failed)?;
     condition.check_text(name, &value).map_err(failed)
 }
@@ -495,25 +573,62 @@ pub(crate) fn check_json(
 ) -> Result<(), Failed> {
     let label = pointer.label();
     let doc = content.json().map_err(failed)?;
-    if let [key] = pointer.tokens() {
-        not_in_query(key, content)?;
+    if let Some(key) = pointer.tokens().first() {
+        not_in_query(key, &FieldName::of(key), content)?;
     }
-    let value = doc
-        .get(pointer)
-        .map_err(|why| failed(format!("{label} is missing: {why}")))?;
+    let value = doc.get(pointer).map_err(|e| {
+        failed(match e {
+            Lookup::Missing(why) => format!("{label} is missing: {why}"),
+            Lookup::Twice(why) => format!("{label} is there twice: {why}"),
+        })
+    })?;
     condition.check_json(label, &value).map_err(failed)
 }
 
 /// Frameworks merge the query string into body parameters: a body field the token checks
-/// must not also arrive in the query string, where it could override the checked one.
-fn not_in_query(name: &str, content: &Content<'_>) -> Result<(), Failed> {
+/// must not also arrive in the query string (under the same top-level name, in any
+/// spelling), where it could override the checked one.
+fn not_in_query(name: &str, field: &FieldName, content: &Content<'_>) -> Result<(), Failed> {
     let query = content.query().map_err(failed)?;
-    if query.find(name).1 > 0 {
+    if query.has_base(field) {
         return Err(failed(format!(
             "{name} is in the query string as well as the body; send it once, in the body"
         )));
     }
     Ok(())
+}
+
+/// The field Rails (`Rack::MethodOverride`), Laravel and Symfony read as the request method.
+const METHOD_FIELD: &str = "_method";
+
+/// Under a `method` caveat: no `_method` field (in any spelling) in the query string or in
+/// a form or JSON body, which would make the upstream act on another method than the one
+/// checked. A body that was not read is the proxy's to read first
+/// ([`crate::Verified::needs_body_for`]).
+pub(crate) fn check_method_override(content: &Content<'_>) -> Result<(), String> {
+    let field = FieldName::of(METHOD_FIELD);
+    let query = content.req.query.as_deref().unwrap_or("");
+    let in_query = crate::field::lenient_names(query).any(|n| field.same_base(&n));
+    let place = if in_query {
+        "the query string"
+    } else if content.body_has(&field)? {
+        "the body"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "{place} has a _method field, which Rails, Laravel and Symfony read as the request method; \
+         a token with a method caveat refuses it: send the request with the method it means"
+    ))
+}
+
+/// True if the content type is one frameworks read parameters from (a form, or JSON), read
+/// as loosely as the loosest of them (Laravel takes any type containing `json`; PHP any that
+/// starts with the form type). A token with `method` or `query` caveats needs such a body
+/// read, to look for `_method` and for query fields sent again in the body.
+pub fn params_in_body(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.contains("json") || ct.contains("x-www-form-urlencoded")
 }
 
 pub(crate) fn check_body_size(max: u64, content: &Content<'_>) -> Result<(), Failed> {
@@ -889,6 +1004,123 @@ mod tests {
         // The same name spelled differently is the same name once decoded.
         assert!(check(c, &form("amount=1&%61mount=9999")).is_err());
         assert!(check(c, &form("amount=1&amount")).is_err());
+    }
+
+    #[test]
+    fn a_field_spelled_twice_is_present_twice() {
+        let c = "form amount <= 5000";
+        for body in [
+            "amount=1&AMOUNT=99999",
+            "amount=1&Amount=99999",
+            "amount=1&amount%00=99999",
+            "amount=1&%20amount=99999",
+            "amount=1&+amount=99999",
+            "amount=1&amount[]=99999",
+            "amount[x]=99999&amount=1",
+        ] {
+            let why = check(c, &form(body)).expect_err(body);
+            assert!(why.contains("appears 2 times"), "{body}: {why}");
+        }
+        let why = check("form a.b = 1", &form("a.b=1&a_b=2")).expect_err("a_b");
+        assert!(why.contains("same field"), "{why}");
+        assert!(check("form a_b = 1", &form("a_b=1&a.b=2")).is_err());
+        assert!(check("form metadata[order] = 1", &form("metadata[order]=1&metadata=2")).is_err());
+        assert!(check("query limit = 1", &req(Some("limit=1&LIMIT=2"), None)).is_err());
+        assert!(check("query limit = 1", &req(Some("limit=1&limit[]=2"), None)).is_err());
+        // Other fields, and other keys under the same parent, are other fields.
+        assert_eq!(check(c, &form("amount=1&amounts=2&xamount=3")), Ok(()));
+        assert_eq!(
+            check(
+                "form metadata[order] = 1",
+                &form("metadata[order]=1&metadata[other]=2")
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_case_variant_json_key_is_present_twice() {
+        let why = check("json /amount <= 5000", &json(r#"{"amount":1,"AMOUNT":99999}"#)).expect_err("AMOUNT");
+        assert!(why.contains("twice"), "{why}");
+        assert!(check("json /a/b = 1", &json(r#"{"a":{"b":1,"B":2}}"#)).is_err());
+    }
+
+    #[test]
+    fn a_query_field_also_in_the_body_denies() {
+        let in_form = req(
+            Some("limit=10"),
+            Some(("application/x-www-form-urlencoded", b"LIMIT=1000")),
+        );
+        let why = check("query limit = 10", &in_form).expect_err("form");
+        assert!(why.contains("in the body as well"), "{why}");
+        let in_json = req(Some("limit=10"), Some(("application/json", br#"{"limit":1000}"#)));
+        assert!(check("query limit = 10", &in_json).is_err());
+        // Read loosely: a raw ';' separates, and any type with "json" in it is JSON.
+        let loose = req(
+            Some("limit=10"),
+            Some(("application/x-www-form-urlencoded", b"a=1;limit=1000")),
+        );
+        assert!(check("query limit = 10", &loose).is_err());
+        let text_json = req(Some("limit=10"), Some(("text/json", br#"{"limit":1}"#)));
+        assert!(check("query limit = 10", &text_json).is_err());
+        // A body frameworks take no parameters from, or one without the field, is fine.
+        let other = req(Some("limit=10"), Some(("text/plain", b"limit=1000")));
+        assert_eq!(check("query limit = 10", &other), Ok(()));
+        let fine = req(Some("limit=10"), Some(("application/json", br#"{"n":1}"#)));
+        assert_eq!(check("query limit = 10", &fine), Ok(()));
+        // The reverse, in any spelling: a JSON field under a nested pointer too.
+        let r = req(
+            Some("USER[x]=1"),
+            Some(("application/json", br#"{"user":{"amount":1}}"#)),
+        );
+        assert!(check("json /user/amount <= 5", &r).is_err());
+        let r = req(
+            Some("Amount=9999"),
+            Some(("application/x-www-form-urlencoded", b"amount=1")),
+        );
+        assert!(check("form amount <= 5000", &r).is_err());
+        // Found by fuzz/field_names: Rack (Rails) puts `a[mount` under `a`.
+        let r = req(
+            Some("a[mount=1"),
+            Some(("application/x-www-form-urlencoded", b"a=6")),
+        );
+        assert!(check("form a = 6", &r).is_err());
+    }
+
+    #[test]
+    fn under_a_method_caveat_a_method_field_denies() {
+        let post = |query: Option<&str>, ct: &str, body: &[u8]| req(query, Some((ct, body)));
+        let formtype = "application/x-www-form-urlencoded";
+        for r in [
+            post(None, formtype, b"_method=DELETE"),
+            post(None, formtype, b"a=1&_METHOD=DELETE"),
+            post(None, formtype, b"%5Fmethod=DELETE"),
+            post(None, formtype, b".method=DELETE"),
+            post(None, formtype, b"_method[]=DELETE"),
+            post(None, "application/json", br#"{"_method":"DELETE"}"#),
+            post(None, "application/vnd.api+json", br#"{"_Method":"DELETE"}"#),
+            post(Some("_method=DELETE"), "text/plain", b"x"),
+            req(Some("a=1;_method=DELETE"), None),
+        ] {
+            let why = check("method = POST", &r).expect_err("override");
+            assert!(why.contains("_method"), "{why}");
+            assert!(check("method in GET POST", &r).is_err());
+        }
+        // A nested field of that name is no override; nor is a body nobody reads fields from.
+        assert_eq!(
+            check(
+                "method = POST",
+                &post(None, "application/json", br#"{"a":{"_method":"x"}}"#)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check("method = POST", &post(None, "text/plain", b"_method=DELETE")),
+            Ok(())
+        );
+        // A JSON body that cannot be read might hold one.
+        assert!(check("method = POST", &post(None, "application/json", b"{\"a\":1,}")).is_err());
+        assert!(check("method = POST", &post(None, formtype, b"a=1")).is_ok());
     }
 
     #[test]

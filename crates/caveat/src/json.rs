@@ -119,8 +119,10 @@ impl<'a> Document<'a> {
         Ok(Document { text, nodes: p.nodes })
     }
 
-    /// The value at `pointer`, or why there is none.
-    pub(crate) fn get(&self, pointer: &JsonPointer) -> Result<Value<'a>, String> {
+    /// The value at `pointer`, or why there is none, or why there are two: every object on
+    /// the way must hold its key once, counting keys equal to it but for case (Go's
+    /// `encoding/json` reads `"AMOUNT"` into the field `amount`, the last copy winning).
+    pub(crate) fn get(&self, pointer: &JsonPointer) -> Result<Value<'a>, Lookup> {
         let mut at = 0usize;
         for (n, token) in pointer.tokens.iter().enumerate() {
             let parent = || pointer.prefix(n);
@@ -129,19 +131,34 @@ impl<'a> Document<'a> {
                     let end = *end as usize;
                     let mut i = at + 1;
                     let mut found = None;
+                    let mut spellings: Vec<Cow<'a, str>> = Vec::new();
                     while i < end {
-                        if self.key_is(i, token) {
+                        let key = self.key(i);
+                        if key.as_deref() == Some(token.as_str()) {
                             found = Some(i + 1);
-                            break;
+                        }
+                        if let Some(k) = key.filter(|k| crate::field::fold_eq(k, token)) {
+                            spellings.push(k);
                         }
                         i = self.skip(i + 1);
                     }
-                    found.ok_or_else(|| format!("{} has no key {token:?}", parent()))?
+                    if spellings.len() > 1 {
+                        let list: Vec<String> = spellings.iter().map(|k| format!("{k:?}")).collect();
+                        return Err(Lookup::Twice(format!(
+                            "{} has the key {token:?} {} times ({}); frameworks such as Go's encoding/json \
+                             read keys regardless of case, so a key the token checks must appear once",
+                            parent(),
+                            spellings.len(),
+                            list.join(", ")
+                        )));
+                    }
+                    found.ok_or_else(|| Lookup::Missing(format!("{} has no key {token:?}", parent())))?
                 }
                 Some(Node::Array { end }) => {
                     let end = *end as usize;
-                    let index = array_index(token)
-                        .ok_or_else(|| format!("{} is an array and {token:?} is not an index", parent()))?;
+                    let index = array_index(token).ok_or_else(|| {
+                        Lookup::Missing(format!("{} is an array and {token:?} is not an index", parent()))
+                    })?;
                     let mut i = at + 1;
                     let mut k = 0usize;
                     while i < end && k < index {
@@ -149,21 +166,42 @@ impl<'a> Document<'a> {
                         k += 1;
                     }
                     if i >= end {
-                        return Err(format!(
+                        return Err(Lookup::Missing(format!(
                             "{} has no element {index} (it has {})",
                             parent(),
                             self.len(at)
-                        ));
+                        )));
                     }
                     i
                 }
                 _ => {
                     let kind = self.value(at).map_or("nothing", |v| v.kind());
-                    return Err(format!("{} is {kind}, not an object or array", parent()));
+                    return Err(Lookup::Missing(format!(
+                        "{} is {kind}, not an object or array",
+                        parent()
+                    )));
                 }
             };
         }
-        self.value(at).ok_or_else(|| "the body has no value".into())
+        self.value(at)
+            .ok_or_else(|| Lookup::Missing("the body has no value".into()))
+    }
+
+    /// The keys of the top-level object, unescaped (none if the body is not an object).
+    pub(crate) fn top_keys(&self) -> impl Iterator<Item = Cow<'a, str>> + '_ {
+        let end = match self.nodes.first() {
+            Some(Node::Object { end }) => *end as usize,
+            _ => 0,
+        };
+        let mut i = 1;
+        std::iter::from_fn(move || {
+            if i >= end {
+                return None;
+            }
+            let key = self.key(i);
+            i = self.skip(i + 1);
+            key
+        })
     }
 
     fn value(&self, at: usize) -> Option<Value<'a>> {
@@ -204,19 +242,29 @@ impl<'a> Document<'a> {
         n
     }
 
-    fn key_is(&self, i: usize, token: &str) -> bool {
+    /// The key at node `i`, unescaped.
+    fn key(&self, i: usize) -> Option<Cow<'a, str>> {
         match self.nodes.get(i) {
             Some(&Node::String { start, end, escaped }) => {
                 let raw = &self.text[start as usize..end as usize];
-                if escaped {
-                    unescape(raw) == token
+                Some(if escaped {
+                    Cow::Owned(unescape(raw))
                 } else {
-                    raw == token
-                }
+                    Cow::Borrowed(raw)
+                })
             }
-            _ => false,
+            _ => None,
         }
     }
+}
+
+/// Why a pointer finds no single value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Nothing is there.
+    Missing(String),
+    /// An object on the way holds the key twice, in two spellings.
+    Twice(String),
 }
 
 /// RFC 6901: an array index is `0` or digits without a leading zero; `-` (past the end)
@@ -638,7 +686,36 @@ mod tests {
     }
 
     fn get<'a>(d: &Document<'a>, p: &str) -> Result<Value<'a>, String> {
-        d.get(&ptr(p))
+        d.get(&ptr(p)).map_err(|e| match e {
+            Lookup::Missing(why) | Lookup::Twice(why) => why,
+        })
+    }
+
+    #[test]
+    fn a_key_in_two_cases_on_the_way_is_there_twice() {
+        for body in [
+            r#"{"amount":1,"AMOUNT":99999}"#,
+            r#"{"AMOUNT":99999,"amount":1}"#,
+            r#"{"amount":1,"Amount":2}"#,
+        ] {
+            let d = doc(body);
+            assert!(matches!(d.get(&ptr("/amount")), Err(Lookup::Twice(_))), "{body}");
+        }
+        let d = doc("{\"key\":1,\"\u{212a}ey\":2}");
+        assert!(
+            matches!(d.get(&ptr("/key")), Err(Lookup::Twice(_))),
+            "Kelvin sign"
+        );
+        let d = doc(r#"{"a":{"b":1,"B":2},"x":1,"X":2}"#);
+        assert!(matches!(d.get(&ptr("/a/b")), Err(Lookup::Twice(_))));
+        // Away from the pointer, keys in two cases are no concern of this caveat.
+        let d = doc(r#"{"a":{"b":1},"x":1,"X":2}"#);
+        assert_eq!(get(&d, "/a/b"), Ok(Value::Number("1")));
+        // Only a case variant: the key the caveat names is missing.
+        let d = doc(r#"{"AMOUNT":1}"#);
+        assert!(matches!(d.get(&ptr("/amount")), Err(Lookup::Missing(_))));
+        let keys: Vec<_> = doc(r#"{"a":{"b":1},"c\u0064":[1]}"#).top_keys().collect();
+        assert_eq!(keys, ["a", "cd"]);
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod content;
 mod credential;
 mod crypto;
 mod decimal;
+pub mod field;
 mod host;
 mod issuer;
 mod json;
@@ -54,7 +55,7 @@ mod v2json;
 mod verify;
 
 pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
-pub use crate::content::{needs_body, Condition};
+pub use crate::content::{needs_body, params_in_body, Condition};
 pub use crate::credential::{Credential, CredentialError, Grant, OAuth2, SigV4Keys, TokenUrl};
 pub use crate::decimal::{Decimal, NumberError};
 pub use crate::host::{Host, HostError};
@@ -63,7 +64,7 @@ pub use crate::json::{JsonPointer, PointerError, MAX_DEPTH as MAX_JSON_DEPTH};
 pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey, StateKey};
 pub use crate::limit::{Limit, LimitKind, Window, MAX_LIMITS, MAX_RATE, MAX_USES, MAX_WINDOW};
 pub use crate::path::{PathError, PathGlob, RequestPath};
-pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme};
+pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme, MAX_METHOD};
 pub use crate::sealed::{
     AwsScope, FieldName, Injection, InjectionError, InjectionProblem, Payload, RootKey, SealedId, Secret,
     UnsealError, SEALED_PREFIX,

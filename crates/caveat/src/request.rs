@@ -29,13 +29,22 @@ pub enum MethodError {
     /// Lower-case letters in a caveat, where methods are upper case.
     #[error("methods are written in upper case: {0}")]
     NotUpperCase(String),
+    /// Longer than any method: not repeated back, since it may be a token sent in the
+    /// wrong place.
+    #[error("the method is {0} bytes long, not an HTTP method (expected a word such as GET or POST, at most {MAX_METHOD} bytes)")]
+    TooLong(usize),
 }
+
+/// The longest method accepted (and the longest repeated back in an error).
+pub const MAX_METHOD: usize = 32;
 
 impl Method {
     /// Takes a method as a client sent it.
     pub fn new(m: &str) -> Result<Self, MethodError> {
+        if m.len() > MAX_METHOD {
+            return Err(MethodError::TooLong(m.len()));
+        }
         let token = !m.is_empty()
-            && m.len() <= 32
             && m.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if token {
@@ -192,6 +201,11 @@ mod tests {
         assert!(Method::new("get").is_ok());
         assert!(Method::new("").is_err());
         assert!(Method::new("GE T").is_err());
+        // A token sent as the method is never repeated back.
+        let long = "AgEBbWFjYXJvb24".repeat(20);
+        let e = Method::new(&long).expect_err("too long");
+        assert_eq!(e, MethodError::TooLong(long.len()));
+        assert!(!e.to_string().contains("AgEB"), "{e}");
         assert_eq!(
             Method::parse_canonical("get"),
             Err(MethodError::NotUpperCase("GET".into()))

@@ -291,6 +291,7 @@ pub struct Verified {
     identity: [u8; 32],
     used_discharges: bool,
     needs_body: bool,
+    reads_params: bool,
     limits: Vec<Limit>,
     weight: usize,
 }
@@ -307,6 +308,12 @@ impl Verified {
         let needs_body = caveats
             .iter()
             .any(|c| matches!(c, Checked::Caveat(c) if c.needs_body()));
+        let reads_params = caveats.iter().any(|c| {
+            matches!(
+                c,
+                Checked::Caveat(Caveat::MethodIs(_) | Caveat::MethodIn(_) | Caveat::Query { .. })
+            )
+        });
         // What the entry keeps alive, estimated from the parsed form (a caveat of many short
         // values holds many times its text) and the payload (shared with the unseal cache,
         // but counted here in full: the entry may outlive the unseal cache's copy).
@@ -329,6 +336,7 @@ impl Verified {
             identity: token.identity(),
             used_discharges,
             needs_body,
+            reads_params,
             limits,
             weight,
         })
@@ -417,6 +425,15 @@ impl Verified {
     /// [`crate::BodyView::Read`] before [`Verified::decide`]; unread, such caveats deny.
     pub fn needs_body(&self) -> bool {
         self.needs_body
+    }
+
+    /// True when the body must be read whole before [`Verified::decide`], for a request
+    /// whose `Content-Type` is `content_type`: a token with body caveats always; one with
+    /// `method` or `query` caveats when the body is a form or JSON, which frameworks read
+    /// `_method` and query fields from ([`crate::params_in_body`]). Other bodies
+    /// stream.
+    pub fn needs_body_for(&self, content_type: Option<&str>) -> bool {
+        self.needs_body || (self.reads_params && content_type.is_some_and(crate::content::params_in_body))
     }
 
     /// About how many bytes of memory this verification keeps alive.
@@ -668,6 +685,29 @@ mod tests {
         assert!(!kept
             .decide(&get(now + Duration::from_secs(601), "/v1/charges"))
             .is_allowed());
+    }
+
+    #[test]
+    fn form_or_json_bodies_are_read_under_method_and_query_caveats() {
+        let (proxy, root, _) = setup();
+        let with = |c: &str| verified(&proxy, &root.attenuate(&limit(c)), &[]).expect("verifies");
+        let form = Some("application/x-www-form-urlencoded");
+        for c in ["method = POST", "method in GET POST", "query limit = 10"] {
+            let v = with(c);
+            assert!(!v.needs_body(), "{c}");
+            assert!(v.needs_body_for(form), "{c}");
+            assert!(
+                v.needs_body_for(Some("application/vnd.api+json; charset=latin1")),
+                "{c}"
+            );
+            assert!(!v.needs_body_for(Some("text/plain")), "{c}");
+            assert!(!v.needs_body_for(Some("multipart/form-data; boundary=x")), "{c}");
+            assert!(!v.needs_body_for(None), "{c}");
+        }
+        let v = with("path prefix /v1");
+        assert!(!v.needs_body_for(form), "no caveat reads parameters");
+        let v = with("form amount <= 5");
+        assert!(v.needs_body_for(None) && v.needs_body_for(Some("text/plain")));
     }
 
     fn limit(c: &str) -> Caveat {

@@ -176,6 +176,10 @@ pub struct RunArgs {
     /// body size): over it, 413 and nothing is sent. Other requests stream, unbounded.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_body: u64,
+    /// How long a body the proxy reads whole (to check it) may take to arrive; a client
+    /// that stops sending gets 408 and nothing is sent upstream.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub body_timeout: std::time::Duration,
     /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
     /// and the home's own issuer.
     #[arg(long, value_name = "PUBKEY")]

@@ -40,6 +40,8 @@ pub struct Config {
     pub workers: usize,
     /// Largest body read for a token with body caveats (413 beyond).
     pub max_body: usize,
+    /// How long a body that is read whole may take to arrive (408 beyond).
+    pub body_timeout: Duration,
     /// Issuers trusted besides the home's `issuers` file and local issuer.
     pub issuers: Vec<IssuerPublic>,
     /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
@@ -115,6 +117,7 @@ impl Config {
             transparent: a.transparent,
             workers: worker_count(std::env::var("MACAROON_WORKERS").ok().as_deref())?,
             max_body: usize::try_from(a.max_body).context("--max-body is too large for this machine")?,
+            body_timeout: a.body_timeout,
             issuers: a
                 .issuer
                 .iter()
@@ -150,6 +153,7 @@ impl Config {
             transparent: false,
             workers: 1,
             max_body: DEFAULT_MAX_BODY,
+            body_timeout: Duration::from_secs(30),
             issuers: Vec::new(),
             allow_hosts: Vec::new(),
             state: None,

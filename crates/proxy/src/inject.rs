@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use caveat::{CacheKey, Injection, Secret, Token, Verified};
+
+use crate::copies::TokenText;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::HeaderMap;
 
@@ -37,6 +39,8 @@ pub enum Resolved {
         verified: Arc<Verified>,
         /// The key of its text.
         key: CacheKey,
+        /// The text, to find copies of it ([`crate::copies`]).
+        text: TokenText,
     },
     /// A token read from text not seen before; still to be unsealed and verified.
     Decoded {
@@ -44,6 +48,8 @@ pub enum Resolved {
         token: Arc<Token>,
         /// The key of its text.
         key: CacheKey,
+        /// The text, to find copies of it ([`crate::copies`]).
+        text: TokenText,
     },
 }
 
@@ -52,6 +58,13 @@ impl Resolved {
     pub fn key(&self) -> CacheKey {
         match self {
             Resolved::Verified { key, .. } | Resolved::Decoded { key, .. } => *key,
+        }
+    }
+
+    /// The text it was read from.
+    pub fn text(&self) -> &TokenText {
+        match self {
+            Resolved::Verified { text, .. } | Resolved::Decoded { text, .. } => text,
         }
     }
 
@@ -331,6 +344,7 @@ mod tests {
             Token::decode(t).ok().map(|token| Resolved::Decoded {
                 token: Arc::new(token),
                 key: caveat::CacheKey::of(t),
+                text: TokenText(t.into()),
             })
         })
     }

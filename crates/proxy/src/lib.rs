@@ -12,6 +12,7 @@ pub mod ca;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod copies;
 pub mod decode;
 pub mod idle;
 pub mod inject;

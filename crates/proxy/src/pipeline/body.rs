@@ -1,6 +1,8 @@
 //! Phase 3b, the body: read whole, only for a token with body caveats (`form`, `json`,
-//! `body size`), and only after everything else about the request was allowed. Bounded by
-//! `--max-body` (413 before a byte goes upstream); hyper answers `Expect: 100-continue`
+//! `body size`) or for a form or JSON body under `method` or `query` caveats (frameworks
+//! read `_method` and query fields from it), and only after everything else about the
+//! request was allowed. Bounded by `--max-body` (413 before a byte goes upstream) and
+//! `--body-timeout` (408); hyper answers `Expect: 100-continue`
 //! only when this starts reading, so a client whose headers are refused never sends its
 //! body. The bytes read are the bytes checked and the bytes forwarded (never
 //! re-serialized), with `Content-Length` set from them; trailers are not forwarded.
@@ -18,9 +20,13 @@ use hyper::body::Incoming;
 use super::obtain::Injected;
 use super::upstream_request::OutBody;
 use super::Deny;
+use crate::config::Config;
 
-/// Reads the whole body, refusing one over `max` bytes.
-pub async fn read(parts: &Parts, body: Incoming, max: usize) -> Result<BodyView, Deny> {
+/// Reads the whole body, refusing one over `--max-body` bytes or not whole within
+/// `--body-timeout` (a client that stops sending would otherwise hold up to `--max-body` of
+/// memory for as long as it keeps the connection open).
+pub async fn read(parts: &Parts, body: Incoming, config: &Config) -> Result<BodyView, Deny> {
+    let max = config.max_body;
     // A declared length over the limit is refused before reading (or sending 100 Continue).
     let declared = parts
         .headers
@@ -30,7 +36,13 @@ pub async fn read(parts: &Parts, body: Incoming, max: usize) -> Result<BodyView,
     if declared.is_some_and(|n| n > max as u64) {
         return Err(Deny::BodyTooLarge { max });
     }
-    let collected = match Limited::new(body, max).collect().await {
+    let reading = tokio::time::timeout(config.body_timeout, Limited::new(body, max).collect());
+    let Ok(collected) = reading.await else {
+        return Err(Deny::BodyTimeout {
+            after: config.body_timeout,
+        });
+    };
+    let collected = match collected {
         Ok(c) => c,
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             return Err(Deny::BodyTooLarge { max })
@@ -58,12 +70,12 @@ pub async fn read(parts: &Parts, body: Incoming, max: usize) -> Result<BodyView,
 }
 
 /// The body of a SigV4 request whose signature covers the payload's hash (every service but
-/// S3), read whole under `max`; any other body as it was.
+/// S3), read whole as [`read`] does; any other body as it was.
 pub async fn for_signature(
     parts: &Parts,
     injected: &Injected,
     body: OutBody,
-    max: usize,
+    config: &Config,
 ) -> Result<OutBody, Deny> {
     let hashed = match injected {
         Injected::SigV4 { service, .. } => {
@@ -72,7 +84,7 @@ pub async fn for_signature(
         _ => false,
     };
     match body {
-        OutBody::Stream(b) if hashed => Ok(match read(parts, b, max).await? {
+        OutBody::Stream(b) if hashed => Ok(match read(parts, b, config).await? {
             BodyView::Read(r) => OutBody::Checked(r.bytes.clone()),
             BodyView::NotRead => OutBody::Checked(Bytes::new()),
         }),

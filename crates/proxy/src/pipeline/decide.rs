@@ -1,6 +1,7 @@
 //! Phase 3, decide: open the sealed identifier (cached), verify the HMAC chain and every
 //! caveat with the core (cached by the token's exact text; request-dependent checks run
-//! every time), then the proxy's own lists (revocations). Nothing has been sent upstream
+//! every time), then the proxy's own lists (revocations), then copies of the token that
+//! would not be stripped ([`crate::copies`]). Nothing has been sent upstream
 //! yet, and nothing will be unless this returns [`Allowed`].
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -10,6 +11,7 @@ use std::time::SystemTime;
 use caveat::{
     BodyView, Decision, Host, Method, Payload, Request as CoreRequest, RequestPath, Token, Verified,
 };
+use http::header::CONTENT_TYPE;
 use http::request::Parts;
 
 use super::authority::Authority;
@@ -38,6 +40,8 @@ pub struct Allowed {
 /// caveats, the body is still to be read and checked ([`Pending::with_body`]).
 pub struct Pending {
     payload: Arc<Payload>,
+    /// The body is to be read and checked before anything is sent.
+    needs_body: bool,
     places: Vec<Place>,
     /// What the core decided on; host, port and path move into [`Allowed`] from here.
     core: CoreRequest,
@@ -45,9 +49,10 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// True when the token has caveats on the body: read it whole, then [`Pending::with_body`].
+    /// True when the body must be checked ([`Verified::needs_body_for`]): read it whole,
+    /// then [`Pending::with_body`].
     pub fn needs_body(&self) -> bool {
-        self.verified.needs_body()
+        self.needs_body
     }
 
     /// Allowed without looking at the body (the token has no body caveat).
@@ -95,6 +100,12 @@ pub fn decide(
     };
     ctx.rec.host = host.to_string();
     let method = Method::new(parts.method.as_str()).map_err(|e| Deny::BadRequest(e.to_string()))?;
+    // Two types are two readings of one body: which one did the caveats check?
+    let types = parts.headers.get_all(CONTENT_TYPE).iter().count();
+    if types > 1 {
+        return Err(Deny::AmbiguousContentType(types));
+    }
+    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let path = RequestPath::parse(parts.uri.path())
         .map_err(|e| Deny::BadPath(format!("the path is refused: {e}")))?;
     let core = CoreRequest {
@@ -112,7 +123,7 @@ pub fn decide(
     let discharges = discharges(parts)?;
     let verified = match found.token {
         Resolved::Verified { verified, .. } => verified,
-        Resolved::Decoded { token, key } => {
+        Resolved::Decoded { token, key, .. } => {
             let v = Arc::new(Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?);
             // Its hosts' leaves now stay cached whatever other names clients try.
             for h in &payload.hosts {
@@ -122,7 +133,8 @@ pub fn decide(
             v
         }
     };
-    let decision = if verified.needs_body() {
+    let needs_body = verified.needs_body_for(content_type);
+    let decision = if needs_body {
         verified.decide_before_body(&core)
     } else {
         verified.decide(&core)
@@ -135,8 +147,17 @@ pub fn decide(
             kid: payload.kid.clone(),
         });
     }
+    // Any other copy of the token would reach the upstream beside the key.
+    if let Some(place) = ctx
+        .copies
+        .as_deref()
+        .and_then(|c| c.in_request(parts, &found.places))
+    {
+        return Err(Deny::TokenCopy { place });
+    }
     Ok(Pending {
         payload,
+        needs_body,
         places: found.places,
         core,
         verified,

@@ -62,6 +62,18 @@ pub enum Deny {
     BadPath(String),
     /// The sealed secret cannot be sent where its rule says.
     BadSecret,
+    /// A copy of the token somewhere other than where it was found (and stripped).
+    TokenCopy {
+        /// Where: "the cookie header", "the query string", "the path".
+        place: String,
+    },
+    /// More than one `Content-Type` header: servers read different ones.
+    AmbiguousContentType(usize),
+    /// The body did not arrive whole within `--body-timeout`.
+    BodyTimeout {
+        /// The `--body-timeout` that passed.
+        after: Duration,
+    },
     /// The body is over `--max-body`.
     BodyTooLarge {
         /// The limit, bytes.
@@ -139,6 +151,9 @@ impl Deny {
             Deny::Caveat(d) if d.kind == DenyKind::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, d.kind.code()),
             Deny::Caveat(d) => (S::FORBIDDEN, d.kind.code()),
             Deny::BodyTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Deny::TokenCopy { .. } => (S::BAD_REQUEST, "token_copy"),
+            Deny::AmbiguousContentType(_) => (S::BAD_REQUEST, "ambiguous_content_type"),
+            Deny::BodyTimeout { .. } => (S::REQUEST_TIMEOUT, "body_timeout"),
             Deny::Revoked { .. } => (S::FORBIDDEN, "revoked"),
             Deny::BadPath(_) => (S::BAD_REQUEST, "bad_path"),
             Deny::BadSecret => (S::INTERNAL_SERVER_ERROR, "bad_secret"),
@@ -216,8 +231,22 @@ impl Deny {
             ),
             Deny::Revoked { kid } => format!("this token's family {kid} is revoked on this proxy"),
             Deny::BodyTooLarge { max } => format!(
-                "the request body is over this proxy's limit of {max} bytes for tokens with body caveats \
-                 (run --max-body); nothing was sent upstream"
+                "the request body is over this proxy's limit of {max} bytes for bodies it checks (a token \
+                 with body caveats, or a form or JSON body under a method or query caveat; run --max-body); \
+                 nothing was sent upstream"
+            ),
+            Deny::TokenCopy { place } => format!(
+                "the request carries a copy of its token in {place}, besides the place the key goes, \
+                 where the upstream would receive it; send the token once, in the place the key goes \
+                 (e.g. Authorization: Bearer TOKEN), and nowhere else"
+            ),
+            Deny::AmbiguousContentType(n) => format!(
+                "the request has {n} Content-Type headers, which servers read differently; send exactly one"
+            ),
+            Deny::BodyTimeout { after } => format!(
+                "the request body did not arrive whole within {} (the proxy's --body-timeout); \
+                 nothing was sent upstream: send the body without pauses, or ask the operator to raise it",
+                humantime::format_duration(*after)
             ),
             Deny::BadSecret => "the sealed key cannot be sent where its rule says; wrap it again".into(),
             Deny::CredentialExchange(e) => exchange_message(e),

@@ -42,7 +42,29 @@ pub fn finish(proxy: &Proxy, mut ctx: Box<RequestCtx>) {
         rec.upstream_ms.unwrap_or(rec.total_ms) / 1e3,
     );
     redact_record(rec);
+    if let Some(copies) = &ctx.copies {
+        for field in [&mut rec.method, &mut rec.path] {
+            if let Cow::Owned(s) = copies.redact(field) {
+                *field = s;
+            }
+        }
+        if let Some(reason) = &mut rec.reason {
+            if let Cow::Owned(s) = copies.redact(reason) {
+                *reason = s;
+            }
+        }
+    }
     proxy.audit.write(rec);
+}
+
+/// The method as the audit line shows it: as sent when it can be a method, else only its
+/// length (a token sent as the method must not be logged).
+pub fn method_text(method: &str) -> String {
+    if method.len() <= caveat::MAX_METHOD {
+        method.to_string()
+    } else {
+        format!("<{} bytes>", method.len())
+    }
 }
 
 /// How a `CONNECT` ended, for its own audit line and counter (the requests inside the
@@ -104,7 +126,38 @@ pub fn redact_tokens(text: &str) -> Cow<'_, str> {
             out = Cow::Owned(s);
         }
     }
+    if let Some(at) = token_head(&out) {
+        // The start of a token that did not decode whole: the rest of it may follow in
+        // the next segments, so nothing after it is logged.
+        let len = out.len() - at;
+        out = Cow::Owned(format!("{}<token-like text, {len} bytes>", &out[..at]));
+    }
     out
+}
+
+/// Where a run of base64url starts that begins as our tokens do (a V2 macaroon: version
+/// 2, then its location or identifier field: `AgE` to `AgL`) and is at least
+/// [`MIN_TOKEN_RUN`] long: half of a token cut in two, say.
+fn token_head(text: &str) -> Option<usize> {
+    let url_safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !url_safe(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && url_safe(b[i]) {
+            i += 1;
+        }
+        let run = &text[start..i];
+        let head = run.as_bytes();
+        if run.len() >= MIN_TOKEN_RUN && head.starts_with(b"Ag") && (b'E'..=b'L').contains(&head[2]) {
+            return Some(start);
+        }
+    }
+    None
 }
 
 fn redact_once(text: &str) -> Cow<'_, str> {
@@ -274,6 +327,15 @@ mod tests {
         let shown = redact_tokens(&path).into_owned();
         assert!(!shown.contains(&encoded) && !shown.contains(&std), "{shown}");
         assert!(shown.contains(&t.signature_fingerprint()), "{shown}");
+    }
+
+    #[test]
+    fn the_first_half_of_a_cut_token_hides_what_follows() {
+        let text = token().encode();
+        let (a, b) = text.split_at(text.len() / 2);
+        let shown = redact_tokens(&format!("/v1/{a}/{b}")).into_owned();
+        assert_eq!(shown, format!("/v1/<token-like text, {} bytes>", text.len() + 1));
+        assert!(!shown.contains(&b[..20]));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
-//! 3. [`decide`]: unseal (cached), the core's decision, revocation; then [`body`] reads a
+//! 3. [`decide`]: unseal (cached), the core's decision, revocation, any copy of the token
+//!    in a shape the finder does not strip ([`crate::copies`]); then [`body`] reads a
 //!    body that caveats are on; [`obtain`]: the credential to inject (an OAuth2 access
 //!    token from the cache or one exchange); and [`count`] charges usage and rate caveats
 //!    (last, so a refused request never spends a count);
@@ -54,6 +55,8 @@ use crate::upstream::{AddressPolicy, Body, PolicyConnector};
 
 /// Most opened identifiers kept in memory (least useful evicted first).
 const UNSEAL_CACHE_MAX: usize = 10_000;
+/// Most token texts whose copy searchers are kept (about 5 KB each).
+const COPIES_CACHE_MAX: usize = 1024;
 /// Most verified tokens kept, and about how many bytes they may hold (a token may be up to
 /// 64 KiB; a typical one is under 2 KiB).
 const VERIFIED_CACHE_MAX: usize = 4096;
@@ -114,6 +117,8 @@ pub struct Proxy {
     pub access_tokens: crate::oauth::AccessTokens,
     /// Verified tokens, by the digest of their exact text.
     verified: quick_cache::sync::Cache<CacheKey, Arc<Verified>, VerifiedWeight>,
+    /// What copies of a token look like ([`crate::copies`]), by the digest of its text.
+    copies: quick_cache::sync::Cache<CacheKey, Option<Arc<crate::copies::Copies>>>,
 }
 
 /// Weighs a verified token by the memory it holds, so the cache bounds bytes as well as
@@ -178,6 +183,7 @@ impl Proxy {
             pools,
             unsealed: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
             scrubbers: quick_cache::sync::Cache::new(UNSEAL_CACHE_MAX),
+            copies: quick_cache::sync::Cache::new(COPIES_CACHE_MAX),
             access_tokens,
             verified: quick_cache::sync::Cache::with_weighter(
                 VERIFIED_CACHE_MAX,
@@ -208,20 +214,30 @@ impl Proxy {
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
         let key = CacheKey::of(text);
+        let text_of = || crate::copies::TokenText(text.into());
         if let Some(verified) = self.verified.get(&key) {
-            return Some(Resolved::Verified { verified, key });
+            return Some(Resolved::Verified {
+                verified,
+                key,
+                text: text_of(),
+            });
         }
         Token::decode(text).ok().map(|token| Resolved::Decoded {
             token: Arc::new(token),
             key,
+            text: text_of(),
         })
     }
 
     /// A token resolved earlier (a tunnel's), looked up again: verified since, it is a hit.
     fn re_resolve(&self, earlier: &Resolved) -> Resolved {
         match earlier {
-            Resolved::Decoded { key, .. } => match self.verified.get(key) {
-                Some(verified) => Resolved::Verified { verified, key: *key },
+            Resolved::Decoded { key, text, .. } => match self.verified.get(key) {
+                Some(verified) => Resolved::Verified {
+                    verified,
+                    key: *key,
+                    text: text.clone(),
+                },
                 None => earlier.clone(),
             },
             Resolved::Verified { .. } => earlier.clone(),
@@ -234,6 +250,17 @@ impl Proxy {
         if !verified.used_discharges() {
             self.verified.insert(key, verified);
         }
+    }
+
+    /// What copies of a token look like (built once per token text).
+    fn copies(&self, token: &Resolved) -> Option<Arc<crate::copies::Copies>> {
+        let key = token.key();
+        if let Some(hit) = self.copies.get(&key) {
+            return hit;
+        }
+        let c = crate::copies::Copies::of(token.text().0.clone()).map(Arc::new);
+        self.copies.insert(key, c.clone());
+        c
     }
 
     /// The scrubber for a payload's secret (compiled once per family).
@@ -355,6 +382,8 @@ pub struct RequestCtx {
     /// An OAuth2 request without a body: sent again once with a new access token if the
     /// upstream answers 401.
     pub retry: Option<Box<forward::Retry>>,
+    /// The request's token, to keep pieces of it out of the audit line.
+    pub copies: Option<Arc<crate::copies::Copies>>,
 }
 
 impl RequestCtx {
@@ -366,13 +395,14 @@ impl RequestCtx {
                 request_id: request_id(),
                 client: peer_text(client),
                 mode: mode.name(),
-                method: req.method().to_string(),
+                method: logging::method_text(req.method().as_str()),
                 path: req.uri().path().to_string(),
                 ..Record::default()
             },
             mode,
             scrub: None,
             retry: None,
+            copies: None,
         }
     }
 
@@ -439,12 +469,14 @@ async fn request_phases(
         ctx.rec.decision = "allow";
         return upstream_request::passthrough(parts, body, authority.scheme, &host, port);
     };
+    // Known from here, so that no piece of the token is logged, whatever the outcome.
+    ctx.copies = proxy.copies(&found.token);
     let pending = decide::decide(proxy, &parts, authority, found, ctx)?;
     // The awaits most requests skip (a body read, an OAuth2 exchange, a SigV4 body hash, a
     // count) are boxed: this future's size is what hyper keeps for every open connection,
     // about 5 KB more without.
     let (allowed, body) = if pending.needs_body() {
-        let view = Box::pin(body::read(&parts, body, proxy.config.max_body)).await?;
+        let view = Box::pin(body::read(&parts, body, &proxy.config)).await?;
         let bytes = match &view {
             caveat::BodyView::Read(b) => b.bytes.clone(),
             caveat::BodyView::NotRead => Bytes::new(),
@@ -462,13 +494,7 @@ async fn request_phases(
     };
     let body = match injected {
         obtain::Injected::SigV4 { .. } => {
-            Box::pin(body::for_signature(
-                &parts,
-                &injected,
-                body,
-                proxy.config.max_body,
-            ))
-            .await?
+            Box::pin(body::for_signature(&parts, &injected, body, &proxy.config)).await?
         }
         _ => body,
     };
@@ -623,6 +649,7 @@ mod tests {
             token: Some(Resolved::Decoded {
                 token: Arc::new(token),
                 key: CacheKey::of(&text),
+                text: crate::copies::TokenText(text.as_str().into()),
             }),
             transparent: false,
         };

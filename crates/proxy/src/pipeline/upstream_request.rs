@@ -1,6 +1,6 @@
 //! Phase 4, build the upstream request: exactly what was checked (the same path text, the
-//! sealed host, over TLS), with every copy of the token stripped, hop-by-hop headers
-//! removed and the secret injected where its sealed rule says (an OAuth2 access token as a
+//! sealed host, over TLS), with every copy of the token stripped, hop-by-hop headers and
+//! method or URL override headers removed and the secret injected where its sealed rule says (an OAuth2 access token as a
 //! bearer token; a SigV4 request signed once it is built, after every other change, so the
 //! signature covers what is sent). A request without a token to a `--passthrough` host is
 //! passed on untouched but for the hop-by-hop headers.
@@ -36,6 +36,7 @@ pub fn with_secret(
     injected: &Injected,
 ) -> Result<Outgoing, Deny> {
     strip_hop_by_hop(&mut parts.headers);
+    strip_overrides(&mut parts.headers);
     parts.headers.remove(inject::DISCHARGE_HEADER);
     parts.headers.remove(HOST);
     let signing = match injected {
@@ -162,6 +163,24 @@ fn build_uri(
         .map_err(|_| Deny::BadRequest("the request cannot be rebuilt for the upstream".into()))
 }
 
+/// Headers with which upstreams let a request name another method or path than its own
+/// (Google APIs honour `X-HTTP-Method-Override`; IIS and Symfony `X-Original-URL` and
+/// `X-Rewrite-URL`): the upstream would act on something other than what was checked.
+const OVERRIDES: [&str; 5] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
+];
+
+/// Removes every method or URL override header.
+pub fn strip_overrides(headers: &mut HeaderMap) {
+    for name in OVERRIDES {
+        headers.remove(name);
+    }
+}
+
 /// Headers that describe one hop, never forwarded (RFC 9110 7.6.1), plus the ones a
 /// `Connection` header names. Used on requests and responses.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -204,6 +223,28 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn method_and_url_override_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("x-http-method", "DELETE"),
+            ("X-Method-Override", "PUT"),
+            ("X-Original-URL", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("x-http-method-override", "PATCH"),
+            ("accept", "*/*"),
+        ] {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_static(v),
+            );
+        }
+        strip_overrides(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["accept"]);
+    }
 
     #[test]
     fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
