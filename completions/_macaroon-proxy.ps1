@@ -57,6 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--issuer', '--issuer', [CompletionResultType]::ParameterName, 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer')
             [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Keep usage and rate counts and revocations in Redis or Valkey, shared by every replica given the same URL: redis://HOST:PORT/DB (default: in this process)')
+            [CompletionResult]::new('--state-password-file', '--state-password-file', [CompletionResultType]::ParameterName, 'The --state store''s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--allow-private', '--allow-private', [CompletionResultType]::ParameterName, 'Allow upstream addresses in private and loopback ranges')
             [CompletionResult]::new('--transparent', '--transparent', [CompletionResultType]::ParameterName, 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md')
@@ -77,6 +78,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         }
         'macaroon-proxy;revoke' {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Also write the revocation to this shared store (redis://HOST:PORT/DB)')
+            [CompletionResult]::new('--state-password-file', '--state-password-file', [CompletionResultType]::ParameterName, 'The store''s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -474,13 +474,17 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__revoke)
-            opts="-h -V --state --home --help --version"
+            opts="-h -V --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -496,7 +500,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --home --help --version"
+            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -547,6 +551,10 @@ _macaroon__proxy() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

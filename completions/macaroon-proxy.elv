@@ -52,6 +52,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --issuer 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer'
             cand --allow-host 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed'
             cand --state 'Keep usage and rate counts and revocations in Redis or Valkey, shared by every replica given the same URL: redis://HOST:PORT/DB (default: in this process)'
+            cand --state-password-file 'The --state store''s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --allow-private 'Allow upstream addresses in private and loopback ranges'
             cand --transparent 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
@@ -70,6 +71,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         }
         &'macaroon-proxy;revoke'= {
             cand --state 'Also write the revocation to this shared store (redis://HOST:PORT/DB)'
+            cand --state-password-file 'The store''s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

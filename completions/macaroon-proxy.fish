@@ -50,6 +50,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l bo
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l issuer -d 'Trust this issuer\'s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home\'s own issuer' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-host -d 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l state -d 'Keep usage and rate counts and revocations in Redis or Valkey, shared by every replica given the same URL: redis://HOST:PORT/DB (default: in this process)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l state-password-file -d 'The --state store\'s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l allow-private -d 'Allow upstream addresses in private and loopback ranges'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l transparent -d 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
@@ -60,6 +61,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -l hom
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l state -d 'Also write the revocation to this shared store (redis://HOST:PORT/DB)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l state-password-file -d 'The store\'s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s V -l version -d 'Print version'
