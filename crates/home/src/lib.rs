@@ -351,10 +351,10 @@ pub fn read_ca(ca: &Path) -> Result<String, HomeError> {
 /// The system's trusted roots followed by `ca_pem`: what tools that replace their trust
 /// store (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`) need to trust the proxy's CA as well.
 pub fn trust_bundle(ca_pem: &str) -> String {
-    let roots: Vec<pem::Pem> = rustls_native_certs::load_native_certs()
-        .certs
+    let roots: Vec<pem::Pem> = system_roots()
+        .0
         .into_iter()
-        .map(|der| pem::Pem::new("CERTIFICATE", der.as_ref().to_vec()))
+        .map(|der| pem::Pem::new("CERTIFICATE", der))
         .collect();
     let mut bundle = pem::encode_many_config(
         &roots,
@@ -365,6 +365,46 @@ pub fn trust_bundle(ca_pem: &str) -> String {
     }
     bundle.push_str(ca_pem);
     bundle
+}
+
+/// The system's root certificates (DER), read where the distributions keep them, never
+/// from `SSL_CERT_FILE` / `SSL_CERT_DIR` (`rustls_native_certs::load_native_certs` and
+/// `openssl-probe` read those first): the client set-up points them at a bundle holding
+/// the proxy's own CA, which must never become a root for upstreams, nor be folded into a
+/// new bundle again. The flag says the platform store was skipped because those variables
+/// are set (macOS, Windows: the crate can only read the store through them then).
+pub fn system_roots() -> (Vec<Vec<u8>>, bool) {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        // The bundle files and directories of the common distributions (as openssl-probe
+        // and Go's crypto/x509 list them).
+        const FILES: &[&str] = &[
+            "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Gentoo, Arch
+            "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // Fedora, RHEL 7+
+            "/etc/pki/tls/certs/ca-bundle.crt",   // RHEL 6
+            "/etc/ssl/ca-bundle.pem",             // openSUSE
+            "/etc/ssl/cert.pem",                  // Alpine, the BSDs
+            "/usr/local/etc/ssl/cert.pem",        // FreeBSD
+            "/usr/local/share/certs/ca-root-nss.crt", // DragonFly
+        ];
+        const DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+        let file = FILES.iter().map(Path::new).find(|p| p.is_file());
+        let mut dirs = DIRS.iter().map(Path::new).filter(|d| d.is_dir());
+        // One call reads the bundle and the first directory, skipping files already read.
+        let mut certs = rustls_native_certs::load_certs_from_paths(file, dirs.next()).certs;
+        for dir in dirs {
+            certs.extend(rustls_native_certs::load_certs_from_paths(None, Some(dir)).certs);
+        }
+        (certs.into_iter().map(|c| c.as_ref().to_vec()).collect(), false)
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+            return (Vec::new(), true);
+        }
+        let certs = rustls_native_certs::load_native_certs().certs;
+        (certs.into_iter().map(|c| c.as_ref().to_vec()).collect(), false)
+    }
 }
 
 /// The default home when neither `--home` nor `$MACAROON_HOME` names one.
@@ -483,7 +523,7 @@ mod tests {
         let text = fs::read_to_string(&path).expect("read");
         assert!(text.ends_with(ca_pem), "the proxy CA comes last");
         assert!(!text.contains('\r'));
-        let native = rustls_native_certs::load_native_certs().certs.len();
+        let native = system_roots().0.len();
         let parsed = pem::parse_many(&text).expect("every block is PEM");
         assert_eq!(parsed.len(), native + 1);
         assert!(text

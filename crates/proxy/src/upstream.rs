@@ -291,46 +291,18 @@ fn drop_own(roots: &mut rustls::RootCertStore, own: &[u8]) -> bool {
     roots.roots.len() != before
 }
 
-/// The system's root certificates, read where the distributions keep them, whatever
-/// `SSL_CERT_FILE` and `SSL_CERT_DIR` say (`rustls_native_certs::load_native_certs` and
-/// `openssl-probe` read those first).
-#[cfg(all(unix, not(target_os = "macos")))]
+/// The system's root certificates, whatever `SSL_CERT_FILE` / `SSL_CERT_DIR` say (see
+/// `macaroon_home::system_roots`); where the platform store could only be read through
+/// them, none, and the Mozilla set built in is used.
 fn system_roots() -> Vec<CertificateDer<'static>> {
-    use std::path::Path;
-    // The bundle files and directories of the common distributions (as openssl-probe and
-    // Go's crypto/x509 list them).
-    const FILES: &[&str] = &[
-        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Gentoo, Arch
-        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // Fedora, RHEL 7+
-        "/etc/pki/tls/certs/ca-bundle.crt",   // RHEL 6
-        "/etc/ssl/ca-bundle.pem",             // openSUSE
-        "/etc/ssl/cert.pem",                  // Alpine, the BSDs
-        "/usr/local/etc/ssl/cert.pem",        // FreeBSD
-        "/usr/local/share/certs/ca-root-nss.crt", // DragonFly
-    ];
-    const DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
-    let file = FILES.iter().map(Path::new).find(|p| p.is_file());
-    let mut dirs = DIRS.iter().map(Path::new).filter(|d| d.is_dir());
-    // One call reads the bundle and the first directory, skipping files already read.
-    let mut certs = rustls_native_certs::load_certs_from_paths(file, dirs.next()).certs;
-    for dir in dirs {
-        certs.extend(rustls_native_certs::load_certs_from_paths(None, Some(dir)).certs);
-    }
-    certs
-}
-
-/// The platform's trust store (Keychain, Windows store). The crate reads `SSL_CERT_FILE` /
-/// `SSL_CERT_DIR` instead when either is set, so then the Mozilla set built in is used.
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-fn system_roots() -> Vec<CertificateDer<'static>> {
-    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+    let (roots, env_ignored) = macaroon_home::system_roots();
+    if env_ignored {
         eprintln!(
             "macaroon-proxy: SSL_CERT_FILE / SSL_CERT_DIR are set (they are for clients): upstreams are verified \
              against the Mozilla roots built in, plus --upstream-ca"
         );
-        return Vec::new();
     }
-    rustls_native_certs::load_native_certs().certs
+    roots.into_iter().map(CertificateDer::from).collect()
 }
 
 /// Idle upstream connections kept per host, across all pools. Enough for every in-flight
