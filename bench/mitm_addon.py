@@ -1,4 +1,4 @@
-"""mitmproxy addon: the "what a Python user would build" baseline of bench/proxy.sh (issue #7).
+"""mitmproxy addon: the "what a Python user would build" baseline of bench/proxy.sh.
 
     mitmdump --mode reverse:https://127.0.0.1:PORT/ -s bench/mitm_addon.py
 
