@@ -3,8 +3,6 @@
 //! PyPI: Stripe's trusts only the CA bundle it ships (so it needs the sitecustomize hook the
 //! lines put on PYTHONPATH), OpenAI's goes through httpx and certifi.
 
-use std::path::Path;
-
 use e2e::Session;
 
 use crate::world::*;
@@ -148,10 +146,9 @@ fn ca_lines_eval_in_sh_whatever_the_home_path_holds() {
     );
     assert!(run.stderr.contains("CA certificate:"), "{}", run.stderr);
     // The hook is the one `macaroon exec` writes, byte for byte.
-    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/cli/src/commands/exec/sitecustomize.py");
     assert_eq!(
         std::fs::read_to_string(home.join("python/sitecustomize.py")).expect("hook"),
-        std::fs::read_to_string(ours).expect("source")
+        macaroon_home::SITECUSTOMIZE
     );
     let bundle = std::fs::read_to_string(home.join("ca-bundle.pem")).expect("bundle");
     let ca = std::fs::read_to_string(home.join("ca.pem")).expect("ca");

@@ -1,5 +1,7 @@
-//! Flag definitions. Each field's `///` comment is its `--help` text; shared flag sets
-//! (`TokenArg`, `Attenuation`) are flattened so every command reads them the same way.
+//! Flag definitions. Each command's flags are one `#[derive(Args)]` struct (`VerifyArgs`,
+//! ...) that `main` hands whole to the command's `run`. Each field's `///` comment is its
+//! `--help` text (the variant's comment is the command's); shared flag sets (`TokenArg`,
+//! `Attenuation`) are flattened so every command reads them the same way.
 
 use std::path::PathBuf;
 
@@ -59,11 +61,7 @@ Examples:
 Examples:
   macaroon issuer show
   macaroon-proxy issuers add \"$(macaroon issuer show)\"   # where the proxy runs")]
-    Issuer {
-        /// What to do.
-        #[command(subcommand)]
-        action: IssuerAction,
-    },
+    Issuer(IssuerArgs),
 
     /// Add caveats to a token, offline, and print the narrower token.
     ///
@@ -78,25 +76,7 @@ Examples:
   macaroon attenuate \"$TOKEN\" --caveat 'host = api.stripe.com' --not-before 2026-12-01T09:00:00Z
   macaroon attenuate stripe --method POST --path /v1/payment_intents --form 'amount <= 5000' --form 'currency = usd'
   macaroon attenuate openai --json '/model in gpt-4o-mini gpt-4.1-mini' --json '/max_tokens <= 1000' --max-body 65536")]
-    Attenuate {
-        /// The token to narrow.
-        #[command(flatten)]
-        token: TokenArg,
-        /// What to add.
-        #[command(flatten)]
-        attenuation: Attenuation,
-        /// A third-party caveat to add.
-        #[command(flatten)]
-        third_party: ThirdPartyArgs,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "v2")]
-        format: OutputFormat,
-        /// Turn the warnings (no expiry, already expired, allows nothing, unusual method, a
-        /// --host outside the hosts the key was wrapped for) into errors: exit 2 and print
-        /// no token.
-        #[arg(long)]
-        strict: bool,
-    },
+    Attenuate(AttenuateArgs),
 
     /// Mint a discharge for a third-party caveat (run by the third party, e.g. an
     /// approval service), optionally narrowed with the attenuation flags.
@@ -107,44 +87,14 @@ Examples:
 Examples:
   macaroon discharge approval-42 --key \"$APPROVAL_KEY\" --expires 5m
   macaroon discharge approval-42 --key \"$APPROVAL_KEY\" --method POST --path /v1/refunds")]
-    Discharge {
-        /// The caveat id from the token's third-party caveat (see `macaroon inspect`).
-        caveat_id: String,
-        /// The key shared between the token's holder and this third party.
-        #[arg(
-            long,
-            value_name = "KEY",
-            env = "MACAROON_THIRD_PARTY_KEY",
-            hide_env_values = true
-        )]
-        key: String,
-        /// Advisory location of the discharge.
-        #[arg(long, value_name = "URL")]
-        location: Option<String>,
-        /// Caveats on the discharge itself.
-        #[command(flatten)]
-        attenuation: Attenuation,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "v2")]
-        format: OutputFormat,
-    },
+    Discharge(DischargeArgs),
 
     /// Bind discharges to a token, just before using them; prints one bound discharge per
     /// line. Bind after the last attenuation: binding is to this exact token.
     #[command(after_help = "\
 Example:
   curl -H \"Authorization: Bearer $TOKEN\" -H \"Macaroon-Discharge: $(macaroon bind \"$TOKEN\" \"$DISCHARGE\")\" ...")]
-    Bind {
-        /// The token the discharges are for.
-        #[command(flatten)]
-        token: TokenArg,
-        /// Discharges (as minted by `macaroon discharge`), at least one.
-        #[arg(long = "discharge", value_name = "DISCHARGE", required = true)]
-        discharges: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "v2")]
-        format: OutputFormat,
-    },
+    Bind(BindArgs),
 
     /// Show what a token allows, in plain words (or --json).
     ///
@@ -154,17 +104,7 @@ Example:
 Examples:
   macaroon inspect stripe
   macaroon inspect \"$TOKEN\" --json | jq .caveats")]
-    Inspect {
-        /// The token to inspect.
-        #[command(flatten)]
-        token: TokenArg,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Bound discharges to check against the third-party caveats (repeatable).
-        #[arg(long = "discharge", value_name = "DISCHARGE")]
-        discharges: Vec<String>,
-    },
+    Inspect(InspectArgs),
 
     /// Dry-run the proxy's decision for a request: exit 0 if allowed, 1 if denied.
     ///
@@ -179,40 +119,7 @@ Examples:
   macaroon verify stripe -X POST --url https://api.stripe.com/v1/payment_intents --data 'amount=5000&currency=usd'
   macaroon verify openai -X POST --url https://api.openai.com/v1/chat/completions \\
       --content-type application/json --data-file request.json")]
-    Verify {
-        /// The token to check.
-        #[command(flatten)]
-        token: TokenArg,
-        /// The request method.
-        #[arg(long, short = 'X', value_name = "METHOD")]
-        method: String,
-        /// The request URL (https://HOST/PATH?QUERY).
-        #[arg(long, value_name = "URL")]
-        url: String,
-        /// The request body, as sent (like curl --data). Default: an empty body.
-        #[arg(long, short = 'd', value_name = "BODY", conflicts_with = "data_file")]
-        data: Option<String>,
-        /// Read the request body from this file, byte for byte.
-        #[arg(long, value_name = "FILE")]
-        data_file: Option<PathBuf>,
-        /// The body's Content-Type. Default with --data or --data-file:
-        /// application/x-www-form-urlencoded, as curl sends; otherwise none.
-        #[arg(long, value_name = "TYPE")]
-        content_type: Option<String>,
-        /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
-        #[arg(long, value_name = "PATH")]
-        proxy_key_file: Option<PathBuf>,
-        /// Also check revocations in the proxies' shared store (redis://HOST:PORT/DB), as
-        /// `macaroon-proxy run --state` does.
-        #[arg(long, value_name = "URL")]
-        state: Option<String>,
-        /// Print the decision as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Bound discharges for third-party caveats (repeatable).
-        #[arg(long = "discharge", value_name = "DISCHARGE")]
-        discharges: Vec<String>,
-    },
+    Verify(VerifyArgs),
 
     /// Run an unmodified command with a fresh short-lived token and the proxy settings.
     ///
@@ -247,38 +154,15 @@ Examples:
   macaroon mount ~/tokens --token stripe --method GET &
   cat ~/tokens/stripe          # a GET-only token that expires in 5 minutes"
     )]
-    Mount {
-        /// An existing empty directory to mount on.
-        dir: std::path::PathBuf,
-        /// A stored token to serve, as a file of the same name (repeatable).
-        #[arg(long = "token", value_name = "NAME", required = true, add = stored_names())]
-        tokens: Vec<String>,
-        /// Caveats every read adds; --expires defaults to 5m.
-        #[command(flatten)]
-        attenuation: Attenuation,
-        /// The policy file. Default: $MACAROON_HOME/mount.toml (optional).
-        #[arg(long, value_name = "TOML")]
-        config: Option<std::path::PathBuf>,
-    },
+    Mount(MountArgs),
 
     /// List stored tokens.
     #[command(after_help = "Examples:\n  macaroon list\n  macaroon list --json\n  macaroon list --names")]
-    List {
-        /// Print JSON instead of a table.
-        #[arg(long, conflicts_with = "names")]
-        json: bool,
-        /// Print only the names, one per line (for scripts and shell completion).
-        #[arg(long)]
-        names: bool,
-    },
+    List(ListArgs),
 
     /// Remove a stored token.
     #[command(after_help = "Example:\n  macaroon rm stripe")]
-    Rm {
-        /// The stored name.
-        #[arg(add = stored_names())]
-        name: String,
-    },
+    Rm(RmArgs),
 
     /// Print the script that sets up shell completion (stored names included).
     ///
@@ -287,10 +171,168 @@ Examples:
     #[command(
         after_help = "Examples:\n  macaroon completions bash > ~/.local/share/bash-completion/completions/macaroon\n  macaroon completions zsh > ~/.zfunc/_macaroon\n  macaroon completions fish > ~/.config/fish/completions/macaroon.fish"
     )]
-    Completions {
-        /// The shell.
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
+}
+
+/// Flags of `issuer`.
+#[derive(Args, Debug)]
+pub struct IssuerArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: IssuerAction,
+}
+
+/// Flags of `attenuate`.
+#[derive(Args, Debug)]
+pub struct AttenuateArgs {
+    /// The token to narrow.
+    #[command(flatten)]
+    pub token: TokenArg,
+    /// What to add.
+    #[command(flatten)]
+    pub attenuation: Attenuation,
+    /// A third-party caveat to add.
+    #[command(flatten)]
+    pub third_party: ThirdPartyArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "v2")]
+    pub format: OutputFormat,
+    /// Turn the warnings (no expiry, already expired, allows nothing, unusual method, a
+    /// --host outside the hosts the key was wrapped for) into errors: exit 2 and print
+    /// no token.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Flags of `discharge`.
+#[derive(Args, Debug)]
+pub struct DischargeArgs {
+    /// The caveat id from the token's third-party caveat (see `macaroon inspect`).
+    pub caveat_id: String,
+    /// The key shared between the token's holder and this third party.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "MACAROON_THIRD_PARTY_KEY",
+        hide_env_values = true
+    )]
+    pub key: String,
+    /// Advisory location of the discharge.
+    #[arg(long, value_name = "URL")]
+    pub location: Option<String>,
+    /// Caveats on the discharge itself.
+    #[command(flatten)]
+    pub attenuation: Attenuation,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "v2")]
+    pub format: OutputFormat,
+}
+
+/// Flags of `bind`.
+#[derive(Args, Debug)]
+pub struct BindArgs {
+    /// The token the discharges are for.
+    #[command(flatten)]
+    pub token: TokenArg,
+    /// Discharges (as minted by `macaroon discharge`), at least one.
+    #[arg(long = "discharge", value_name = "DISCHARGE", required = true)]
+    pub discharges: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "v2")]
+    pub format: OutputFormat,
+}
+
+/// Flags of `inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The token to inspect.
+    #[command(flatten)]
+    pub token: TokenArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Bound discharges to check against the third-party caveats (repeatable).
+    #[arg(long = "discharge", value_name = "DISCHARGE")]
+    pub discharges: Vec<String>,
+}
+
+/// Flags of `verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The token to check.
+    #[command(flatten)]
+    pub token: TokenArg,
+    /// The request method.
+    #[arg(long, short = 'X', value_name = "METHOD")]
+    pub method: String,
+    /// The request URL (https://HOST/PATH?QUERY).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The request body, as sent (like curl --data). Default: an empty body.
+    #[arg(long, short = 'd', value_name = "BODY", conflicts_with = "data_file")]
+    pub data: Option<String>,
+    /// Read the request body from this file, byte for byte.
+    #[arg(long, value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+    /// The body's Content-Type. Default with --data or --data-file:
+    /// application/x-www-form-urlencoded, as curl sends; otherwise none.
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// The proxy private key. Default: $MACAROON_HOME/proxy.key.
+    #[arg(long, value_name = "PATH")]
+    pub proxy_key_file: Option<PathBuf>,
+    /// Also check revocations in the proxies' shared store (redis://HOST:PORT/DB), as
+    /// `macaroon-proxy run --state` does.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// Print the decision as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Bound discharges for third-party caveats (repeatable).
+    #[arg(long = "discharge", value_name = "DISCHARGE")]
+    pub discharges: Vec<String>,
+}
+
+/// Flags of `mount`.
+#[derive(Args, Debug)]
+pub struct MountArgs {
+    /// An existing empty directory to mount on.
+    pub dir: std::path::PathBuf,
+    /// A stored token to serve, as a file of the same name (repeatable).
+    #[arg(long = "token", value_name = "NAME", required = true, add = stored_names())]
+    pub tokens: Vec<String>,
+    /// Caveats every read adds; --expires defaults to 5m.
+    #[command(flatten)]
+    pub attenuation: Attenuation,
+    /// The policy file. Default: $MACAROON_HOME/mount.toml (optional).
+    #[arg(long, value_name = "TOML")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// Flags of `list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "names")]
+    pub json: bool,
+    /// Print only the names, one per line (for scripts and shell completion).
+    #[arg(long)]
+    pub names: bool,
+}
+
+/// Flags of `rm`.
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// The stored name.
+    #[arg(add = stored_names())]
+    pub name: String,
+}
+
+/// Flags of `completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 /// A third-party caveat: all three flags together.

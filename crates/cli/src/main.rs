@@ -80,80 +80,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let store = Store::new(&home);
     match cli.command {
         Command::Wrap(args) => commands::wrap::run(args, &home, &store)?,
-        Command::Issuer {
-            action: cli::IssuerAction::Show,
-        } => println!("{}", issuer::load_or_create(&home, &store)?.public()),
-        Command::Attenuate {
-            token,
-            attenuation,
-            third_party,
-            format,
-            strict,
-        } => commands::attenuate::run(
-            token.token.as_deref(),
-            &attenuation,
-            &third_party,
-            format,
-            strict,
-            &home,
-            &store,
-        )?,
-        Command::Discharge {
-            caveat_id,
-            key,
-            location,
-            attenuation,
-            format,
-        } => commands::discharge::discharge(&caveat_id, &key, location, &attenuation, format)?,
-        Command::Bind {
-            token,
-            discharges,
-            format,
-        } => commands::discharge::bind(token.token.as_deref(), &discharges, format, &store)?,
-        Command::Inspect {
-            token,
-            json,
-            discharges,
-        } => commands::inspect::run(token.token.as_deref(), json, &discharges, &store)?,
-        Command::Verify {
-            token,
-            method,
-            url,
-            data,
-            data_file,
-            content_type,
-            proxy_key_file,
-            state,
-            json,
-            discharges,
-        } => {
-            let args = commands::verify::VerifyArgs {
-                token: token.token.as_deref(),
-                method: &method,
-                url: &url,
-                data: data.as_deref(),
-                data_file: data_file.as_deref(),
-                content_type: content_type.as_deref(),
-                proxy_key_file: proxy_key_file.as_deref(),
-                state: state.as_deref(),
-                json,
-                discharges: &discharges,
-            };
-            return commands::verify::run(args, &home, &store);
-        }
+        Command::Issuer(args) => match args.action {
+            cli::IssuerAction::Show => println!("{}", issuer::load_or_create(&home, &store)?.public()),
+        },
+        Command::Attenuate(args) => commands::attenuate::run(args, &home, &store)?,
+        Command::Discharge(args) => commands::discharge::discharge(args)?,
+        Command::Bind(args) => commands::discharge::bind(args, &store)?,
+        Command::Inspect(args) => commands::inspect::run(args, &store)?,
+        Command::Verify(args) => return commands::verify::run(args, &home, &store),
         Command::Exec(args) => return commands::exec::run(args, &home, &store),
         #[cfg(target_os = "linux")]
-        Command::Mount {
-            dir,
-            tokens,
-            attenuation,
-            config,
-        } => commands::mount::run(&dir, &tokens, attenuation, config, &home, store)?,
+        Command::Mount(args) => commands::mount::run(args, &home, store)?,
         #[cfg(not(target_os = "linux"))]
-        Command::Mount { .. } => anyhow::bail!("macaroon mount needs Linux and FUSE"),
-        Command::List { json, names } => commands::list::run(json, names, &store)?,
-        Command::Rm { name } => commands::rm::run(&name, &store)?,
-        Command::Completions { shell } => commands::completions::run(shell)?,
+        Command::Mount(_) => anyhow::bail!("macaroon mount needs Linux and FUSE"),
+        Command::List(args) => commands::list::run(args, &store)?,
+        Command::Rm(args) => commands::rm::run(args, &store)?,
+        Command::Completions(args) => commands::completions::run(args)?,
     }
     Ok(ExitStatus::Success)
 }

@@ -37,6 +37,12 @@ pub const STATE_REVOKED_VERSION: &str = "macaroon:revoked:version";
 pub const PUBLIC_KEY_FILE: &str = "proxy.pub";
 /// File name of the trust bundle (system roots + the proxy CA) in a macaroon home.
 pub const TRUST_BUNDLE_FILE: &str = "ca-bundle.pem";
+/// The Python start-up hook that `macaroon exec` and `macaroon-proxy ca` write as
+/// `$MACAROON_HOME/python/sitecustomize.py` and put first on `PYTHONPATH`: it points SDKs
+/// that pin their own CA bundle (`stripe.ca_bundle_path`) and `certifi.where()` at
+/// `SSL_CERT_FILE`, so they accept the intercepting proxy's certificates. One file, kept
+/// here so both binaries embed the same bytes.
+pub const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
 
 /// Errors reading or writing the home. Each message names the file and the fix.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -168,7 +168,7 @@ fn create(home: &Path, cert_path: &Path, key_path: &Path) -> anyhow::Result<()> 
 /// The Python start-up hook that `macaroon exec` installs too (one file, embedded by both):
 /// it points SDKs that pin their own CA bundle (`stripe.ca_bundle_path`) and
 /// `certifi.where()` at `SSL_CERT_FILE`, so they accept the intercepting proxy's leaves.
-const SITECUSTOMIZE: &str = include_str!("../../cli/src/commands/exec/sitecustomize.py");
+const SITECUSTOMIZE: &str = macaroon_home::SITECUSTOMIZE;
 
 /// Loopback: the admin listener and local services are reached directly, never through
 /// the proxy (which would answer 401 for want of a token).

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use caveat::{Caveat, Host, Method, PathGlob, ProxyKeyPair, RequestPath};
 use macaroon_home::KeyPairFiles;
 
-use crate::cli::{Attenuation, OutputFormat, ThirdPartyArgs};
+use crate::cli::{AttenuateArgs, Attenuation};
 use crate::input::{read_token, Input};
 use crate::store::Store;
 
@@ -244,15 +244,14 @@ fn host_warnings(added: &[Caveat], sealed: &[Host]) -> Vec<String> {
 }
 
 /// Runs `attenuate`.
-pub fn run(
-    token: Option<&str>,
-    attenuation: &Attenuation,
-    third_party: &ThirdPartyArgs,
-    format: OutputFormat,
-    strict: bool,
-    home: &Path,
-    store: &Store,
-) -> anyhow::Result<()> {
+pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
+    let AttenuateArgs {
+        token,
+        attenuation,
+        third_party,
+        format,
+        strict,
+    } = args;
     if attenuation.is_empty() && third_party.third_party.is_none() {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
@@ -263,7 +262,7 @@ pub fn run(
     // Check every flag before reading the token, so a typo never consumes stdin.
     let now = SystemTime::now();
     let caveats = attenuation.caveats(now)?;
-    let input = read_token(token, store)?;
+    let input = read_token(token.token.as_deref(), store)?;
     refuse_too_many_limits(&input.token, &caveats)?;
     let mut warnings = warnings(&input.token, &caveats, now);
     let narrows_hosts = caveats

@@ -14,6 +14,8 @@ use clap::CommandFactory;
 use clap_complete::env::Shells;
 use clap_complete::CompletionCandidate;
 
+use crate::cli::CompletionsArgs;
+
 /// The environment variable that puts `macaroon` in completion mode.
 const VAR: &str = "COMPLETE";
 
@@ -28,8 +30,8 @@ pub fn answer_if_asked() {
 /// Prints the script that registers completions for `shell` on stdout. The script calls
 /// `macaroon` by name (found on PATH), so the committed copies do not depend on where
 /// this binary was built.
-pub fn run(shell: clap_complete::Shell) -> anyhow::Result<()> {
-    let name = shell.to_string();
+pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
+    let name = args.shell.to_string();
     let shells = Shells::builtins();
     let Some(completer) = shells.completer(&name) else {
         anyhow::bail!("no completions for {name}; use one of bash, elvish, fish, powershell, zsh");

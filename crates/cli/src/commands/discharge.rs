@@ -5,18 +5,19 @@ use std::time::SystemTime;
 use anyhow::{bail, Context};
 use caveat::Token;
 
-use crate::cli::{Attenuation, OutputFormat};
+use crate::cli::{BindArgs, DischargeArgs};
 use crate::input::read_token;
 use crate::store::Store;
 
 /// Runs `discharge`: mints a discharge for `caveat_id` with the shared key.
-pub fn discharge(
-    caveat_id: &str,
-    key: &str,
-    location: Option<String>,
-    attenuation: &Attenuation,
-    format: OutputFormat,
-) -> anyhow::Result<()> {
+pub fn discharge(args: DischargeArgs) -> anyhow::Result<()> {
+    let DischargeArgs {
+        caveat_id,
+        key,
+        location,
+        attenuation,
+        format,
+    } = args;
     if key.is_empty() {
         bail!("--key is empty: give the key shared with the token's holder");
     }
@@ -28,13 +29,13 @@ pub fn discharge(
 }
 
 /// Runs `bind`: prints each discharge bound to the token.
-pub fn bind(
-    token: Option<&str>,
-    discharges: &[String],
-    format: OutputFormat,
-    store: &Store,
-) -> anyhow::Result<()> {
-    let input = read_token(token, store)?;
+pub fn bind(args: BindArgs, store: &Store) -> anyhow::Result<()> {
+    let BindArgs {
+        token,
+        discharges,
+        format,
+    } = args;
+    let input = read_token(token.token.as_deref(), store)?;
     let wanted: Vec<String> = input.token.third_party().into_iter().map(|c| c.id).collect();
     for (i, text) in discharges.iter().enumerate() {
         let d = Token::decode(text).with_context(|| format!("discharge {} is not a valid token", i + 1))?;

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use caveat::{fmt_time, Caveat, SealedId, Token};
 use serde::Serialize;
 
+use crate::cli::InspectArgs;
 use crate::input::read_token;
 use crate::output::{cells, table};
 use crate::store::Store;
@@ -258,7 +259,13 @@ impl fmt::Display for Inspection {
 }
 
 /// Runs `inspect`.
-pub fn run(token: Option<&str>, json: bool, discharges: &[String], store: &Store) -> anyhow::Result<()> {
+pub fn run(args: InspectArgs, store: &Store) -> anyhow::Result<()> {
+    let InspectArgs {
+        token,
+        json,
+        discharges,
+    } = args;
+    let token = token.token.as_deref();
     let input = read_token(token, store)?;
     let discharges = discharges
         .iter()

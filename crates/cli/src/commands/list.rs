@@ -1,10 +1,12 @@
 //! `macaroon list`: the stored tokens (never the tokens themselves).
 
+use crate::cli::ListArgs;
 use crate::output::{cells, clean, table};
 use crate::store::Store;
 
 /// Runs `list`.
-pub fn run(json: bool, names: bool, store: &Store) -> anyhow::Result<()> {
+pub fn run(args: ListArgs, store: &Store) -> anyhow::Result<()> {
+    let ListArgs { json, names } = args;
     let entries = store.list()?;
     if names {
         // Nothing else, not even a note when there are none: shells and scripts read this.

@@ -1,4 +1,4 @@
-//! One module per command, each one `pub fn run`.
+//! One module per command, each one `pub fn run` taking its flags struct from `crate::cli`.
 
 pub mod attenuate;
 pub mod completions;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
@@ -17,7 +17,7 @@ use fuser::{
 };
 use serde::Deserialize;
 
-use crate::cli::Attenuation;
+use crate::cli::{Attenuation, MountArgs};
 use crate::store::Store;
 
 const TTL: Duration = Duration::from_secs(1);
@@ -281,14 +281,14 @@ pub fn load_config(path: &Path, explicit: bool) -> anyhow::Result<MountConfig> {
 }
 
 /// Runs `mount` until SIGINT or SIGTERM, then unmounts.
-pub fn run(
-    dir: &Path,
-    tokens: &[String],
-    flags: Attenuation,
-    config_path: Option<PathBuf>,
-    home: &Path,
-    store: Store,
-) -> anyhow::Result<()> {
+pub fn run(args: MountArgs, home: &Path, store: Store) -> anyhow::Result<()> {
+    let MountArgs {
+        dir,
+        tokens,
+        attenuation: flags,
+        config: config_path,
+    } = args;
+    let dir = dir.as_path();
     let explicit = config_path.is_some();
     let config_path = config_path.unwrap_or_else(|| home.join("mount.toml"));
     let config = load_config(&config_path, explicit)?;
@@ -298,7 +298,7 @@ pub fn run(
         .caveats(SystemTime::now())
         .context("the attenuation flags")?;
     let mut names: Vec<String> = Vec::new();
-    for name in tokens {
+    for name in &tokens {
         if !names.contains(name) {
             names.push(name.clone());
         }

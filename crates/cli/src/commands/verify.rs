@@ -10,34 +10,11 @@ use caveat::{
 };
 use macaroon_home::KeyPairFiles;
 
+use crate::cli::VerifyArgs;
 use crate::input::read_token;
 use crate::output::{clean, clean_lines};
 use crate::store::Store;
 use crate::ExitStatus;
-
-/// What to verify.
-pub struct VerifyArgs<'a> {
-    /// The token argument.
-    pub token: Option<&'a str>,
-    /// The method.
-    pub method: &'a str,
-    /// The URL.
-    pub url: &'a str,
-    /// The body text (`--data`).
-    pub data: Option<&'a str>,
-    /// A file holding the body (`--data-file`).
-    pub data_file: Option<&'a Path>,
-    /// The body's Content-Type (`--content-type`).
-    pub content_type: Option<&'a str>,
-    /// An explicit private key file.
-    pub proxy_key_file: Option<&'a Path>,
-    /// The proxies' shared store, for its revocations.
-    pub state: Option<&'a str>,
-    /// JSON output.
-    pub json: bool,
-    /// Bound discharges.
-    pub discharges: &'a [String],
-}
 
 /// A denial: kind, error code (the proxy's), failing caveat, reason, HTTP status.
 type Denied = (serde_json::Value, &'static str, Option<String>, String, u16);
@@ -108,8 +85,8 @@ fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair], state: Option<&
 }
 
 /// Runs `verify`: exit 0 allow, 1 deny.
-pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<ExitStatus> {
-    let method = Method::new(args.method).with_context(|| format!("--method {:?}", args.method))?;
+pub fn run(args: VerifyArgs, home: &Path, store: &Store) -> anyhow::Result<ExitStatus> {
+    let method = Method::new(&args.method).with_context(|| format!("--method {:?}", args.method))?;
     let uri: http::Uri = args.url.parse().with_context(|| {
         format!(
             "--url {:?} is not a URL; use e.g. https://api.stripe.com/v1/charges",
@@ -123,14 +100,14 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
     };
     let host_text = uri.host().context("--url has no host")?;
     let host = Host::normalize(host_text).with_context(|| format!("--url host {host_text:?}"))?;
-    let keys = match args.proxy_key_file {
+    let keys = match args.proxy_key_file.as_deref() {
         Some(p) => vec![ProxyKeyPair::load(p)?],
         None => ProxyKeyPair::load_all(home).context(
             "verify needs the proxy's private key: run it where the proxy's home is, or pass --proxy-key-file",
         )?,
     };
     let body = body(&args)?;
-    let input = read_token(args.token, store)?;
+    let input = read_token(args.token.token.as_deref(), store)?;
     let discharges = args
         .discharges
         .iter()
@@ -152,7 +129,7 @@ pub fn run(args: VerifyArgs<'_>, home: &Path, store: &Store) -> anyhow::Result<E
                 body: BodyView::Read(body),
             };
             match decide(&input.token, &discharges, &keys, &req) {
-                Decision::Allow => home_lists(home, &input.token, &keys, args.state),
+                Decision::Allow => home_lists(home, &input.token, &keys, args.state.as_deref()),
                 Decision::Deny(d) => Err((
                     serde_json::to_value(d.kind).unwrap_or_default(),
                     d.kind.code(),
@@ -264,13 +241,13 @@ fn limits(token: &Token) -> Vec<serde_json::Value> {
 /// The body the dry run checks: --data or --data-file, else empty (a proxy reads an empty
 /// body for a request without one). With a body and no --content-type, the type is
 /// application/x-www-form-urlencoded, as curl sends with --data.
-fn body(args: &VerifyArgs<'_>) -> anyhow::Result<RequestBody> {
-    let bytes = match (args.data, args.data_file) {
+fn body(args: &VerifyArgs) -> anyhow::Result<RequestBody> {
+    let bytes = match (args.data.as_deref(), args.data_file.as_deref()) {
         (Some(d), _) => Some(d.as_bytes().to_vec()),
         (None, Some(f)) => Some(std::fs::read(f).with_context(|| format!("--data-file {}", f.display()))?),
         (None, None) => None,
     };
-    let content_type = match (args.content_type, &bytes) {
+    let content_type = match (args.content_type.as_deref(), &bytes) {
         (Some(t), _) => Some(t.to_string()),
         (None, Some(_)) => Some("application/x-www-form-urlencoded".to_string()),
         (None, None) => None,

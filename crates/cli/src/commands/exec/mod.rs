@@ -139,13 +139,13 @@ pub fn aws_env(token: &str) -> Vec<(&'static str, String)> {
 pub const AWS_DUMMY_KEY_ID: &str = "MACAROON";
 const AWS_DUMMY_SECRET: &str = "macaroon-proxy-signs-for-you";
 
-/// The Python startup hook (see the file's comment); placed first on PYTHONPATH.
-const SITECUSTOMIZE: &str = include_str!("sitecustomize.py");
-
 fn python_hook(dir: &Path) -> anyhow::Result<OsString> {
     let dir = dir.join("python");
     macaroon_home::create_public_dir(&dir)?;
-    macaroon_home::write_public_file(&dir.join("sitecustomize.py"), SITECUSTOMIZE.as_bytes())?;
+    macaroon_home::write_public_file(
+        &dir.join("sitecustomize.py"),
+        macaroon_home::SITECUSTOMIZE.as_bytes(),
+    )?;
     let mut paths = vec![dir];
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         paths.extend(std::env::split_paths(&existing));
