@@ -548,7 +548,7 @@ mod tests {
 
     async fn get(pool: &Arc<Pool>) {
         let req = Request::get("https://up.test/")
-            .body(crate::pipeline::full(""))
+            .body(crate::http::full(""))
             .expect("request");
         let resp = pool.send(req).await.expect("answer");
         let body = resp.into_body().collect().await.expect("body").to_bytes();

@@ -224,7 +224,7 @@ mod tests {
     use super::*;
 
     fn token() -> String {
-        crate::pipeline::test_token("sk_test_copies").encode()
+        crate::proxy::test_token("sk_test_copies").encode()
     }
 
     #[test]

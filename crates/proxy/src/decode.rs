@@ -183,7 +183,7 @@ mod tests {
     use std::io::Write;
 
     fn body(bytes: Vec<u8>) -> Body {
-        crate::pipeline::full(bytes)
+        crate::http::full(bytes)
     }
 
     async fn decode(encoding: &'static str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {

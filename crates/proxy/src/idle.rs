@@ -301,7 +301,7 @@ mod tests {
                 async move {
                     let body = match body {
                         Some(fed) => Body::new(fed),
-                        None => crate::pipeline::full("again"),
+                        None => crate::http::full("again"),
                     };
                     Ok::<_, std::convert::Infallible>(hyper::Response::new(Tracked::new(body, active)))
                 }

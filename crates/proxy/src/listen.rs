@@ -15,9 +15,12 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::http::full;
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
+use crate::pipeline::ctx::Mode;
+use crate::pipeline::handle;
 use crate::pipeline::logging::{self, Tunnel};
-use crate::pipeline::{full, handle, Mode, Proxy};
+use crate::proxy::Proxy;
 use crate::upstream::Body;
 
 /// How long a client may take to send request headers.
@@ -247,7 +250,7 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     let log = |outcome: Tunnel, status: StatusCode, reason: &str| {
         let rec = crate::audit::Record {
             time: logging::now(),
-            request_id: crate::pipeline::request_id(),
+            request_id: crate::ids::request_id(),
             client: peer.to_string(),
             mode: if outcome == Tunnel::Passthrough {
                 "passthrough"

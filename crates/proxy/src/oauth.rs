@@ -429,13 +429,13 @@ pub async fn exchange(
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json")
         .header(ACCEPT_ENCODING, "identity")
-        .body(crate::pipeline::full(Bytes::from(body.as_bytes().to_vec())))
+        .body(crate::http::full(Bytes::from(body.as_bytes().to_vec())))
         .map_err(|_| fail(None, None, "the token URL cannot be requested".into()))?;
     let exchanged = async {
         let resp = client
             .send(req)
             .await
-            .map_err(|e| fail(None, None, crate::pipeline::chain(&*e)))?;
+            .map_err(|e| fail(None, None, crate::http::chain(&*e)))?;
         let status = resp.status().as_u16();
         let bytes = Limited::new(resp.into_body(), MAX_TOKEN_RESPONSE)
             .collect()

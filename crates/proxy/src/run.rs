@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::audit::Audit;
 use crate::ca::LocalCa;
 use crate::config::Config;
-use crate::pipeline::{Loaded, Proxy};
+use crate::proxy::{Loaded, Proxy};
 
 /// Loads the proxy keys, creating a first keypair if the home has none.
 fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
@@ -148,7 +148,14 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::state::watch_revocations(
             state,
             revoked.clone(),
-            Some(proxy.clone()),
+            Some(Box::new({
+                let proxy = proxy.clone();
+                move || {
+                    let p = proxy.clone();
+                    // Apart: it may wait on an exchange in flight.
+                    tokio::spawn(async move { p.access_tokens.write_back().await });
+                }
+            })),
             proxy.stopping.clone(),
         ));
         announce(local, admin_addr, &key_ids);
@@ -207,7 +214,7 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("macaroon-worker-{i}"))
                 .spawn(move || {
-                    crate::pipeline::set_worker(i);
+                    crate::worker::set_worker(i);
                     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                         Ok(rt) => {
                             let _ = tx.send(Ok(rt.handle().clone()));

@@ -88,7 +88,7 @@ impl SharedTokens {
                     refresh,
                 });
             }
-            let holder = crate::pipeline::request_id();
+            let holder = crate::ids::request_id();
             let took = store.try_lock(&lock, &holder, MAX_EXCHANGE_TIME).await?;
             if took || Instant::now() >= deadline {
                 let rotated = match store.get_bytes(&refresh).await {

@@ -384,7 +384,7 @@ impl RedisState {
     }
 
     fn slot(&self, replace: bool) -> Result<redis::aio::ConnectionManager, Unavailable> {
-        let i = crate::pipeline::current_worker();
+        let i = crate::worker::current_worker();
         let cell = self
             .managers
             .get(i)
@@ -667,11 +667,11 @@ pub async fn revoke(url: &str, password: Option<&caveat::Secret>, kid: &str) -> 
 /// every [`REVOCATION_POLL`], the whole list only when it changed. An unreachable store
 /// keeps the last list (revocations are never dropped by an outage), and a store that
 /// comes back without its marker (restarted empty) gets back every revocation this replica
-/// held, and the refresh tokens `tokens` rotated: a revocation never lapses silently.
+/// held, and (by calling `rotated`) the refresh tokens it rotated: a revocation never lapses silently.
 pub async fn watch_revocations(
     state: Arc<State>,
     into: Arc<crate::revoke::Revocations>,
-    tokens: Option<Arc<crate::pipeline::Proxy>>,
+    rotated: Option<Box<dyn Fn() + Send + Sync>>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let State::Redis(r) = &*state else { return };
@@ -696,7 +696,7 @@ pub async fn watch_revocations(
             // (another replica already found it empty): write back what this one holds.
             Ok(_) => {
                 let held = into.shared();
-                let fresh = format!("{}-{}", std::process::id(), crate::pipeline::request_id());
+                let fresh = format!("{}-{}", std::process::id(), crate::ids::request_id());
                 match r.reassert(&held, &fresh).await {
                     Ok(m) => {
                         if marker.is_some() {
@@ -708,9 +708,8 @@ pub async fn watch_revocations(
                             if let Ok(mut at) = r.reasserted.lock() {
                                 *at = Some((SystemTime::now(), held.len()));
                             }
-                            // Apart: it may wait on an exchange in flight.
-                            if let Some(p) = tokens.clone() {
-                                tokio::spawn(async move { p.access_tokens.write_back().await });
+                            if let Some(write_back) = &rotated {
+                                write_back();
                             }
                         }
                         marker = Some(m);

@@ -8,7 +8,8 @@ use caveat::{Host, Scheme};
 use http::header::HOST;
 use http::request::Parts;
 
-use super::{Deny, Mode};
+use super::ctx::Mode;
+use super::deny::Deny;
 
 /// Longest request target accepted (414 beyond).
 pub const MAX_URI: usize = 16 * 1024;

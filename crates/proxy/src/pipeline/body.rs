@@ -17,9 +17,9 @@ use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::deny::Deny;
 use super::obtain::Injected;
 use super::upstream_request::OutBody;
-use super::Deny;
 use crate::config::Config;
 
 /// Reads the whole body, refusing one over `--max-body` bytes or not whole within

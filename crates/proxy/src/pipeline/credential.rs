@@ -8,8 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::request::Parts;
 
-use super::{Deny, Mode, Proxy};
+use super::ctx::Mode;
+use super::deny::Deny;
 use crate::inject::{self, FindError, Found};
+use crate::proxy::Proxy;
 
 /// The request's token and where its copies are; `None` when it carries none.
 pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, Deny> {

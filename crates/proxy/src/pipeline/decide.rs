@@ -15,8 +15,10 @@ use http::header::CONTENT_TYPE;
 use http::request::Parts;
 
 use super::authority::Authority;
-use super::{Deny, Proxy, RequestCtx};
+use super::ctx::RequestCtx;
+use super::deny::Deny;
 use crate::inject::{self, Found, Place, Resolved};
+use crate::proxy::Proxy;
 
 /// What a request was allowed to do: everything the upstream request is built from.
 pub struct Allowed {

@@ -314,7 +314,7 @@ impl Deny {
                 request_id,
             },
         };
-        let mut resp = Response::new(super::full(Bytes::from(
+        let mut resp = Response::new(crate::http::full(Bytes::from(
             serde_json::to_vec(&body).unwrap_or_default(),
         )));
         *resp.status_mut() = status;

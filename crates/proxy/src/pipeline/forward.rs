@@ -15,9 +15,12 @@ use super::obtain::{self, Injected};
 use crate::oauth::Family;
 use crate::scrub::Scrubber;
 
+use super::ctx::{Outgoing, RequestCtx};
+use super::deny::Deny;
 use super::response::Filtered;
-use super::{logging, response, Deny, Outgoing, Proxy, RequestCtx};
+use super::{logging, response};
 use crate::client::UpstreamBody;
+use crate::proxy::Proxy;
 use crate::upstream::{Body, BodyError};
 
 /// Sends the request and hands the response to the response filter.
@@ -39,7 +42,7 @@ pub fn forward(
     async move {
         let sent = send(&proxy, out, timeout).await;
         let Some((_, ctx)) = pending.0.take() else {
-            return Response::new(super::full(""));
+            return Response::new(crate::http::full(""));
         };
         match (sent, retry) {
             // An OAuth2 access token refused (revoked, or expired early): one new token,
@@ -65,21 +68,21 @@ async fn again(
     match retry.again(&proxy).await {
         Ok(None) => {
             let Some((_, ctx)) = pending.0.take() else {
-                return Response::new(super::full(""));
+                return Response::new(crate::http::full(""));
             };
             answer(proxy, Ok(Ok(refused)), ctx, timeout).response().await
         }
         Ok(Some((req, scrubber))) => {
             let sent = send(&proxy, Outgoing::Secret(req), timeout).await;
             let Some((_, mut ctx)) = pending.0.take() else {
-                return Response::new(super::full(""));
+                return Response::new(crate::http::full(""));
             };
             ctx.scrub = scrubber;
             answer(proxy, sent, ctx, timeout).response().await
         }
         Err(deny) => {
             let Some((_, ctx)) = pending.0.take() else {
-                return Response::new(super::full(""));
+                return Response::new(crate::http::full(""));
             };
             logging::refused(&proxy, ctx, deny)
         }
@@ -93,7 +96,7 @@ fn answer(proxy: Arc<Proxy>, sent: Sent, ctx: Box<RequestCtx>, timeout: std::tim
         Ok(Err(e)) => {
             proxy.metrics.upstream_errors.fetch_add(1, Relaxed);
             let host = ctx.rec.host.clone();
-            let detail = super::chain(&*e);
+            let detail = crate::http::chain(&*e);
             let deny = Deny::Upstream {
                 detail: format!("{detail}{}", hint(&host, &detail)),
                 host,
@@ -173,7 +176,7 @@ impl Retry {
         let mut value = HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))
             .map_err(|_| Deny::BadSecret)?;
         value.set_sensitive(true);
-        let mut req = http::Request::new(super::full(""));
+        let mut req = http::Request::new(crate::http::full(""));
         *req.method_mut() = self.method;
         *req.uri_mut() = self.uri;
         *req.headers_mut() = self.headers;

@@ -9,8 +9,12 @@ use std::time::SystemTime;
 use caveat::Token;
 use http::Response;
 
-use super::{ms, Deny, Proxy, RequestCtx};
+use super::ctx::RequestCtx;
+use super::deny::Deny;
 use crate::audit::Record;
+use crate::http::ms;
+pub use crate::metrics::Tunnel;
+use crate::proxy::Proxy;
 use crate::upstream::Body;
 
 /// The answer for a refused request, logged.
@@ -65,18 +69,6 @@ pub fn method_text(method: &str) -> String {
     } else {
         format!("<{} bytes>", method.len())
     }
-}
-
-/// How a `CONNECT` ended, for its own audit line and counter (the requests inside the
-/// tunnel are logged one by one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tunnel {
-    /// Intercepted: each inner request goes through the pipeline.
-    Intercepted,
-    /// A blind tunnel to a `--passthrough` host.
-    Passthrough,
-    /// Refused before any tunnel was opened.
-    Refused,
 }
 
 /// Logs a `CONNECT`: an audit line with method CONNECT, and the tunnel counter (never the
@@ -290,7 +282,7 @@ mod tests {
     use base64::Engine;
 
     fn token() -> Token {
-        crate::pipeline::test_token("sk_test_path")
+        crate::proxy::test_token("sk_test_path")
     }
 
     #[test]

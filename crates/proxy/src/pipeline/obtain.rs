@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use caveat::{Credential, Payload, SigV4Keys};
 
-use super::{Deny, Proxy};
+use super::deny::Deny;
 use crate::oauth::{self, Access, ExchangeError, Family};
+use crate::proxy::Proxy;
 use crate::scrub::Scrubber;
 
 /// What is injected into (or signs) the upstream request.

@@ -20,9 +20,12 @@ use hyper::body::Frame;
 
 use crate::client::UpstreamBody;
 
-use super::upstream_request::strip_hop_by_hop;
-use super::{logging, ms, Deny, Proxy, RequestCtx};
+use super::ctx::RequestCtx;
+use super::deny::Deny;
+use super::logging;
 use crate::decode::{self, Encoding};
+use crate::http::{ms, strip_hop_by_hop};
+use crate::proxy::Proxy;
 use crate::scrub::ScrubBody;
 use crate::upstream::Body;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -101,7 +104,7 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<Requ
                 let deny = Deny::Undecodable {
                     host: ctx.rec.host.clone(),
                     encoding,
-                    error: super::chain(&*e),
+                    error: crate::http::chain(&*e),
                 };
                 logging::refused(&proxy, ctx, deny)
             }
@@ -185,7 +188,7 @@ impl hyper::body::Body for Audited {
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                self.failed = Some(super::chain(&**e));
+                self.failed = Some(crate::http::chain(&**e));
                 self.finish();
             }
             Poll::Ready(None) => self.finish(),

@@ -9,15 +9,17 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use caveat::{Host, Injection, Payload, Scheme, Secret};
-use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
+use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::ctx::Outgoing;
 use super::decide::Allowed;
+use super::deny::Deny;
 use super::obtain::Injected;
-use super::{Deny, Outgoing};
+use crate::http::strip_hop_by_hop;
 use crate::{inject, sigv4};
 
 /// The body that goes upstream.
@@ -82,7 +84,7 @@ pub fn with_secret(
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            (super::full(bytes.clone()), Some(bytes))
+            (crate::http::full(bytes.clone()), Some(bytes))
         }
     };
     let mut req = http::Request::from_parts(parts, body);
@@ -181,48 +183,10 @@ pub fn strip_overrides(headers: &mut HeaderMap) {
     }
 }
 
-/// Headers that describe one hop, never forwarded (RFC 9110 7.6.1), plus the ones a
-/// `Connection` header names. Used on requests and responses.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    use http::header::{
-        CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-    };
-    const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-    const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-    let hop = |n: &HeaderName| {
-        [
-            &CONNECTION,
-            &KEEP_ALIVE,
-            &PROXY_CONNECTION,
-            &PROXY_AUTHENTICATE,
-            &PROXY_AUTHORIZATION,
-            &TE,
-            &TRAILER,
-            &TRANSFER_ENCODING,
-            &UPGRADE,
-        ]
-        .contains(&n)
-    };
-    // One pass over the names present (a handful) instead of nine hashed removals.
-    let mut drop: Vec<HeaderName> = headers.keys().filter(|n| hop(n)).cloned().collect();
-    if headers.contains_key(CONNECTION) {
-        drop.extend(
-            headers
-                .get_all(CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok()),
-        );
-    }
-    for n in drop {
-        headers.remove(n);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HeaderName;
 
     #[test]
     fn method_and_url_override_headers_are_removed() {
@@ -244,30 +208,5 @@ mod tests {
         strip_overrides(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["accept"]);
-    }
-
-    #[test]
-    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
-            ("connection", "keep-alive, x-secret-hop"),
-            ("keep-alive", "timeout=5"),
-            ("proxy-connection", "keep-alive"),
-            ("proxy-authorization", "Basic eDp5"),
-            ("proxy-authenticate", "Basic"),
-            ("te", "trailers"),
-            ("trailer", "x"),
-            ("transfer-encoding", "chunked"),
-            ("upgrade", "h2c"),
-            ("x-secret-hop", "1"),
-            ("accept", "*/*"),
-            ("authorization", "Bearer k"),
-        ] {
-            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
-        }
-        strip_hop_by_hop(&mut h);
-        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["accept", "authorization"]);
     }
 }
