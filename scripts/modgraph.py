@@ -94,6 +94,10 @@ def graph(src):
         for u in re.finditer(r"\buse\s+([^;]+);", text):
             paths += expand(u.group(1))
         paths += re.findall(r"(?<![\w:])((?:crate|super|self)(?:::\w+)+)", text)
+        # A child module named by a relative path (`forward::forward(..)` in pipeline/mod.rs).
+        for child in re.findall(r"\bmod\s+(\w+)\s*;", text):
+            if re.search(r"(?<![\w:])" + child + r"::", text):
+                paths.append("self::" + child)
         for p in paths:
             n = resolve(p, m, mods)
             if n and n != m:

@@ -249,7 +249,7 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     // CONNECT-level outcomes get an audit line too (tunnelled requests get their own).
     let log = |outcome: Tunnel, status: StatusCode, reason: &str| {
         let rec = crate::audit::Record {
-            time: logging::now(),
+            time: crate::audit::now(),
             request_id: crate::ids::request_id(),
             client: peer.to_string(),
             mode: if outcome == Tunnel::Passthrough {

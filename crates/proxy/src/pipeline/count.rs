@@ -1,4 +1,4 @@
-//! Phase 3c, count: charge the token's usage and rate caveats, last of all the checks.
+//! Phase 3d, count: charge the token's usage and rate caveats, last of all the checks.
 //!
 //! Only a request every other check allowed gets here, so a forged, tampered, revoked or
 //! otherwise refused request never spends a count (the field's shipped bug: a rate limit

@@ -9,7 +9,7 @@ use base64::Engine;
 use http::request::Parts;
 
 use super::ctx::Mode;
-use super::deny::Deny;
+use super::deny::{Absent, Deny};
 use crate::inject::{self, FindError, Found};
 use crate::proxy::Proxy;
 
@@ -30,25 +30,6 @@ pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, 
         }),
         (None, _) => None,
     })
-}
-
-/// What a request without a token carried where a key goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Absent {
-    /// No credential at all.
-    Nothing,
-    /// Something that looks like a real API key, not a macaroon.
-    RawKey {
-        /// Where it was (a header or query parameter name).
-        place: String,
-    },
-    /// Something that looks like a macaroon but does not decode (cut short or altered).
-    Damaged {
-        /// Where it was.
-        place: String,
-    },
-    /// An AWS SigV4 signature made with real keys (or dummy ones without the token).
-    AwsSigned,
 }
 
 /// Headers and query parameters that carry API keys.

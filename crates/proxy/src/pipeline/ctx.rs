@@ -1,5 +1,6 @@
 //! What every phase shares: how the request came ([`Mode`]), its context on the way
-//! through ([`RequestCtx`]) and what the decision produced ([`Outgoing`]). Not a phase.
+//! through ([`RequestCtx`]) what the decision produced ([`Outgoing`], [`OutBody`]) and
+//! the kept OAuth2 request ([`Retry`]). Not a phase.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,6 +8,12 @@ use std::time::Instant;
 
 use crate::audit::Record;
 use crate::inject::Resolved;
+use bytes::Bytes;
+use caveat::Secret;
+use http::{HeaderMap, Method, Uri};
+use hyper::body::Incoming;
+
+use crate::oauth::Family;
 use crate::upstream::Body;
 
 /// How the request reached us, which decides whose authority counts.
@@ -65,7 +72,7 @@ pub struct RequestCtx {
     pub scrub: Option<Arc<crate::scrub::Scrubber>>,
     /// An OAuth2 request without a body: sent again once with a new access token if the
     /// upstream answers 401.
-    pub retry: Option<Box<super::forward::Retry>>,
+    pub retry: Option<Box<Retry>>,
     /// The request's token, to keep pieces of it out of the audit line.
     pub copies: Option<Arc<crate::copies::Copies>>,
 }
@@ -75,11 +82,11 @@ impl RequestCtx {
         RequestCtx {
             start: Instant::now(),
             rec: Record {
-                time: super::logging::now(),
+                time: crate::audit::now(),
                 request_id: crate::ids::request_id(),
                 client: crate::ids::peer_text(client),
                 mode: mode.name(),
-                method: super::logging::method_text(req.method().as_str()),
+                method: crate::audit::method_text(req.method().as_str()),
                 path: req.uri().path().to_string(),
                 ..Record::default()
             },
@@ -102,6 +109,26 @@ pub enum Outgoing {
     Secret(http::Request<Body>),
     /// A request without a token to a `--passthrough` host, untouched.
     Passthrough(http::Request<Body>),
+}
+
+/// The body that goes upstream.
+pub enum OutBody {
+    /// Streamed as it arrives (the token has no body caveat).
+    Stream(Incoming),
+    /// Exactly the bytes that were read and checked.
+    Checked(Bytes),
+}
+
+/// A bodyless OAuth2 request, kept to be sent once more if the upstream refuses its access
+/// token (401): [`super::upstream_request::retry`] keeps it, [`super::obtain::after_refusal`]
+/// gets the new token and [`super::upstream_request::retried`] builds the request again.
+/// Requests with a body are not retried: their body is gone.
+pub struct Retry {
+    pub(super) family: Arc<Family>,
+    pub(super) used: Secret,
+    pub(super) method: Method,
+    pub(super) uri: Uri,
+    pub(super) headers: HeaderMap,
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use caveat::{Denial, DenyKind, Host};
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-use super::credential::Absent;
 use crate::upstream::Body;
 
 /// Why the proxy answered a request itself.
@@ -380,7 +379,7 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
 
 /// What a failed OAuth2 exchange says: the provider's status and error code, never its body.
 fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
-    let hint = crate::pipeline::forward::hint(&e.host, &e.detail);
+    let hint = hint(&e.host, &e.detail);
     match (e.status, &e.code) {
         (Some(status), Some(code)) => format!(
             "the token endpoint {} refused the OAuth2 exchange (HTTP {status}, error {code}); \
@@ -401,6 +400,42 @@ fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
             "the proxy could not reach the token endpoint {} for the OAuth2 exchange: {}{hint}",
             e.host, e.detail
         ),
+    }
+}
+
+/// What a request without a token carried where a key goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Absent {
+    /// No credential at all.
+    Nothing,
+    /// Something that looks like a real API key, not a macaroon.
+    RawKey {
+        /// Where it was (a header or query parameter name).
+        place: String,
+    },
+    /// Something that looks like a macaroon but does not decode (cut short or altered).
+    Damaged {
+        /// Where it was.
+        place: String,
+    },
+    /// An AWS SigV4 signature made with real keys (or dummy ones without the token).
+    AwsSigned,
+}
+
+/// What an operator can do about the commonest upstream failures.
+pub(crate) fn hint(host: &str, detail: &str) -> String {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("dns error") || d.contains("failed to lookup") || d.contains("name or service not known") {
+        format!(" (the proxy cannot resolve {host}; to send it elsewhere, run the proxy with --resolve {host}=IP:PORT)")
+    } else if d.contains("unknownissuer")
+        || d.contains("unknown issuer")
+        || d.contains("invalid peer certificate")
+    {
+        format!(" (the proxy does not trust {host}'s certificate; add its CA with --upstream-ca PEM)")
+    } else if d.contains("connection refused") {
+        format!(" (nothing accepts connections for {host} at the address it resolves to; check --resolve)")
+    } else {
+        String::new()
     }
 }
 
@@ -509,5 +544,17 @@ mod tests {
         .message();
         assert!(m.contains("2s") && m.contains("api.example.com"), "{m}");
         assert!(!m.contains("120"), "{m}");
+    }
+
+    #[test]
+    fn upstream_failures_say_what_to_do() {
+        let dns = hint(
+            "api.example.com",
+            "client error (Connect): dns error: failed to lookup address",
+        );
+        assert!(dns.contains("--resolve api.example.com=IP:PORT"), "{dns}");
+        let tls = hint("api.example.com", "invalid peer certificate: UnknownIssuer");
+        assert!(tls.contains("--upstream-ca"), "{tls}");
+        assert_eq!(hint("h", "connection reset"), "");
     }
 }

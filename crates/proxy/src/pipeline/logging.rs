@@ -4,7 +4,6 @@
 //! token a client put in a logged field (a token in the URL path, say) by its fingerprint.
 
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 use caveat::Token;
 use http::Response;
@@ -59,16 +58,6 @@ pub fn finish(proxy: &Proxy, mut ctx: Box<RequestCtx>) {
         }
     }
     proxy.audit.write(rec);
-}
-
-/// The method as the audit line shows it: as sent when it can be a method, else only its
-/// length (a token sent as the method must not be logged).
-pub fn method_text(method: &str) -> String {
-    if method.len() <= caveat::MAX_METHOD {
-        method.to_string()
-    } else {
-        format!("<{} bytes>", method.len())
-    }
 }
 
 /// Logs a `CONNECT`: an audit line with method CONNECT, and the tunnel counter (never the
@@ -255,25 +244,6 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The time a request arrived, as the audit line shows it.
-pub fn now() -> String {
-    // Formatted once a second per thread: every request of that second shares the text.
-    thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-    }
-    let t = SystemTime::now();
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if last.0 != secs {
-            *last = (secs, caveat::fmt_time(t));
-        }
-        last.1.clone()
-    })
 }
 
 #[cfg(test)]

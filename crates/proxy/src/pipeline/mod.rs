@@ -40,7 +40,7 @@ use bytes::Bytes;
 use http::Response;
 use hyper::body::Incoming;
 
-use self::ctx::{Mode, Outgoing, RequestCtx};
+use self::ctx::{Mode, OutBody, Outgoing, RequestCtx};
 pub use self::deny::Deny;
 use crate::proxy::Proxy;
 use crate::upstream::Body;
@@ -106,20 +106,17 @@ async fn request_phases(
             caveat::BodyView::Read(b) => b.bytes.clone(),
             caveat::BodyView::NotRead => Bytes::new(),
         };
-        (
-            pending.with_body(view)?,
-            upstream_request::OutBody::Checked(bytes),
-        )
+        (pending.with_body(view)?, OutBody::Checked(bytes))
     } else {
-        (pending.allowed(), upstream_request::OutBody::Stream(body))
+        (pending.allowed(), OutBody::Stream(body))
     };
     let injected = match allowed.payload.credential() {
         Ok(caveat::Credential::Static(_)) => obtain::Injected::Static,
         _ => Box::pin(obtain::obtain(proxy, &allowed.payload)).await?,
     };
-    let body = match injected {
-        obtain::Injected::SigV4 { .. } => {
-            Box::pin(body::for_signature(&parts, &injected, body, &proxy.config)).await?
+    let body = match &injected {
+        obtain::Injected::SigV4 { service, .. } => {
+            Box::pin(body::for_signature(&parts, service, body, &proxy.config)).await?
         }
         _ => body,
     };
@@ -131,6 +128,6 @@ async fn request_phases(
     }
     ctx.rec.decision = "allow";
     ctx.scrub = injected.scrubber(proxy, &allowed.payload);
-    ctx.retry = forward::Retry::for_request(&injected, &out).map(Box::new);
+    ctx.retry = upstream_request::retry(&injected, &out).map(Box::new);
     Ok(out)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use caveat::{Credential, Payload, SigV4Keys};
 
+use super::ctx::Retry;
 use super::deny::Deny;
 use crate::oauth::{self, Access, ExchangeError, Family};
 use crate::proxy::Proxy;
@@ -86,4 +87,16 @@ pub async fn exchange(
         proxy.metrics.oauth_exchange_errors.fetch_add(1, Relaxed);
     }
     got
+}
+
+/// A new access token for a kept request whose token the upstream refused (one exchange,
+/// whoever else saw the 401); `None` when the 401 should be passed on (a new token was
+/// forced moments ago).
+pub async fn after_refusal(proxy: &Arc<Proxy>, retry: &Retry) -> Result<Option<Access>, Deny> {
+    let (proxy, oauth) = (proxy.clone(), retry.family.oauth().clone());
+    retry
+        .family
+        .after_refusal(&retry.used, move |r| exchange(proxy, oauth, r))
+        .await
+        .map_err(Deny::CredentialExchange)
 }

@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
 use caveat::{Host, Injection, Payload, Scheme, Secret};
 use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
 use http::request::Parts;
@@ -15,20 +14,12 @@ use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::ctx::Outgoing;
+use super::ctx::{OutBody, Outgoing, Retry};
 use super::decide::Allowed;
 use super::deny::Deny;
 use super::obtain::Injected;
 use crate::http::strip_hop_by_hop;
 use crate::{inject, sigv4};
-
-/// The body that goes upstream.
-pub enum OutBody {
-    /// Streamed as it arrives (the token has no body caveat).
-    Stream(Incoming),
-    /// Exactly the bytes that were read and checked.
-    Checked(Bytes),
-}
 
 /// The request that carries the secret, to the sealed host, over TLS.
 pub fn with_secret(
@@ -181,6 +172,36 @@ pub fn strip_overrides(headers: &mut HeaderMap) {
     for name in OVERRIDES {
         headers.remove(name);
     }
+}
+
+/// The retry of `out`, kept if it is a bodyless request with an OAuth2 access token.
+pub fn retry(injected: &Injected, out: &Outgoing) -> Option<Retry> {
+    let (Injected::OAuth2 { family, access }, Outgoing::Secret(req)) = (injected, out) else {
+        return None;
+    };
+    if !hyper::body::Body::is_end_stream(req.body()) {
+        return None;
+    }
+    Some(Retry {
+        family: family.clone(),
+        used: access.token.clone(),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: req.headers().clone(),
+    })
+}
+
+/// The kept request again, as it was sent but for the new access token `access`.
+pub fn retried(retry: Retry, access: &Secret) -> Result<http::Request<crate::upstream::Body>, Deny> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", access.expose())).map_err(|_| Deny::BadSecret)?;
+    value.set_sensitive(true);
+    let mut req = http::Request::new(crate::http::full(""));
+    *req.method_mut() = retry.method;
+    *req.uri_mut() = retry.uri;
+    *req.headers_mut() = retry.headers;
+    req.headers_mut().insert(http::header::AUTHORIZATION, value);
+    Ok(req)
 }
 
 #[cfg(test)]
