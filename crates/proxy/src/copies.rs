@@ -27,17 +27,6 @@ const WINDOW: usize = 40;
 /// A piece of the token this long, in a path, is a copy (and is not logged).
 const PIECE: usize = 24;
 
-/// A token's text as presented, kept to look for its copies; a debug print shows nothing
-/// of it.
-#[derive(Clone)]
-pub struct TokenText(pub Arc<str>);
-
-impl std::fmt::Debug for TokenText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenText(..)")
-    }
-}
-
 /// The spellings of one token to look for.
 pub struct Copies {
     windows: AhoCorasick,

@@ -177,7 +177,7 @@ impl Proxy {
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
         let key = CacheKey::of(text);
-        let text_of = || crate::copies::TokenText(text.into());
+        let text_of = || crate::inject::TokenText(text.into());
         if let Some(verified) = self.verified.get(&key) {
             return Some(Resolved::Verified {
                 verified,

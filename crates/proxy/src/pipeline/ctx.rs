@@ -147,7 +147,7 @@ mod tests {
             token: Some(Resolved::Decoded {
                 token: Arc::new(token),
                 key: CacheKey::of(&text),
-                text: crate::copies::TokenText(text.as_str().into()),
+                text: crate::inject::TokenText(text.as_str().into()),
             }),
             transparent: false,
         };
