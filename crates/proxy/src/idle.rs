@@ -24,10 +24,8 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::limits::IDLE_RELEASE;
 use crate::upstream::{Body, BodyError};
-
-/// How long a connection stays idle before its HTTP state is released.
-pub const IDLE_RELEASE: Duration = Duration::from_millis(500);
 
 /// What the connection's socket and its responses report.
 #[derive(Debug)]

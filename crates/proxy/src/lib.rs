@@ -20,6 +20,7 @@ pub mod ids;
 pub mod inject;
 pub mod issuers;
 pub mod keygen;
+pub mod limits;
 pub mod listen;
 pub mod metrics;
 pub mod oauth;

@@ -17,22 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::http::full;
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
+use crate::limits::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_HEAD, TUNNEL_IDLE};
 use crate::pipeline::ctx::Mode;
 use crate::pipeline::handle;
 use crate::pipeline::logging::{self, Tunnel};
 use crate::proxy::Proxy;
 use crate::upstream::Body;
-
-/// How long a client may take to send request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest request head (request line and headers) we read.
-const MAX_HEAD: usize = 64 * 1024;
-/// How long an intercepted connection may stay without a request open: HTTP/1.1 ones wait
-/// this long for a request head (hyper's header timeout), HTTP/2 ones as long between
-/// requests.
-const TUNNEL_IDLE: Duration = HEADER_TIMEOUT;
-/// How long shutdown waits for in-flight requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
 ///

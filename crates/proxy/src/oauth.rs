@@ -37,29 +37,15 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::client::Pool;
+use crate::limits::{FAILURE_HOLD, MAX_LIFETIME, MAX_TOKEN_RESPONSE, REFUSAL_HOLD};
 use crate::scrub::Scrubber;
 use crate::shared_tokens::{Lead, SharedTokens};
 
-/// The largest token response read (Google's and Microsoft's are under 4 KiB).
-const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 /// Assumed lifetime of an access token whose response gives no `expires_in`.
 const DEFAULT_LIFETIME: u64 = 300;
 /// How long before its expiry a token stops being used: a tenth of its life, at most a
 /// minute, so a request never leaves with a token that expires on the way.
 const MAX_MARGIN: u64 = 60;
-/// The longest an exchange may take (the lock is held meanwhile, and requests wait).
-pub const MAX_EXCHANGE_TIME: Duration = Duration::from_secs(30);
-/// The longest an access token is cached, whatever `expires_in` the provider gave (a
-/// huge one must not overflow the clock).
-pub const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
-/// After a forced exchange (the upstream refused a token with 401), the next refusal
-/// within this time is passed on to the client instead of forcing another: an upstream
-/// that refuses every token costs one exchange per this time, not one per request.
-const REFUSAL_HOLD: Duration = Duration::from_secs(30);
-/// How long a failed exchange answers for the requests that waited on it, and for new
-/// ones: a token endpoint that refuses gets one request a second from us, not one per
-/// client request.
-const FAILURE_HOLD: Duration = Duration::from_secs(1);
 
 /// An access token the proxy obtained, with the scrubber for its responses.
 #[derive(Clone)]

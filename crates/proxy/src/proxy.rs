@@ -12,18 +12,10 @@ use crate::ca::LocalCa;
 use crate::config::Config;
 use crate::inject::Resolved;
 use crate::issuers::Issuers;
+use crate::limits::{COPIES_CACHE_MAX, UNSEAL_CACHE_MAX, VERIFIED_CACHE_BYTES, VERIFIED_CACHE_MAX};
 use crate::metrics::Metrics;
 use crate::revoke::Revocations;
 use crate::upstream::{AddressPolicy, Body, PolicyConnector};
-
-/// Most opened identifiers kept in memory (least useful evicted first).
-const UNSEAL_CACHE_MAX: usize = 10_000;
-/// Most token texts whose copy searchers are kept (about 5 KB each).
-const COPIES_CACHE_MAX: usize = 1024;
-/// Most verified tokens kept, and about how many bytes they may hold (a token may be up to
-/// 64 KiB; a typical one is under 2 KiB).
-const VERIFIED_CACHE_MAX: usize = 4096;
-const VERIFIED_CACHE_BYTES: u64 = 8 << 20;
 
 /// What the proxy loads from its home before it serves.
 pub struct Loaded {
@@ -107,7 +99,7 @@ impl Proxy {
         });
         // The idle upstream connections kept, shared out between the pools.
         let workers = config.workers.max(1);
-        let idle = crate::upstream::MAX_IDLE_UPSTREAM.div_ceil(workers);
+        let idle = crate::limits::MAX_IDLE_UPSTREAM.div_ceil(workers);
         let metrics = Metrics::default();
         let connector = Arc::new(crate::client::Connector::new(
             policy.clone(),
@@ -157,7 +149,7 @@ impl Proxy {
     }
 
     /// Closes every worker's upstream connections idle for longer than
-    /// [`crate::client::IDLE_TIMEOUT`].
+    /// [`crate::limits::UPSTREAM_IDLE_TIMEOUT`].
     pub fn sweep_idle_upstreams(&self) {
         for p in &self.pools {
             p.tls.sweep();

@@ -9,7 +9,7 @@
 //! copied under another credential's key is refused.
 //!
 //! One exchange across replicas: a replica that finds no fresh token takes a lock (SET NX,
-//! expiring after [`crate::oauth::MAX_EXCHANGE_TIME`]) and exchanges; the others poll for
+//! expiring after [`crate::limits::MAX_EXCHANGE_TIME`]) and exchanges; the others poll for
 //! the token it stores, briefly, until it appears or the lock goes. A store that cannot be
 //! reached is no reason to refuse a request: the replica then exchanges on its own.
 
@@ -19,11 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use caveat::{ProxyKeyPair, Secret, StateKey};
 use zeroize::Zeroizing;
 
-use crate::oauth::MAX_EXCHANGE_TIME;
+use crate::limits::MAX_EXCHANGE_TIME;
+use crate::limits::SHARED_TOKEN_POLL;
 use crate::state::{State, Unavailable};
-
-/// How often a replica waiting on another's exchange looks for its token.
-const POLL: Duration = Duration::from_millis(25);
 
 /// The shared store and the key its entries are sealed with.
 pub struct SharedTokens {
@@ -106,7 +104,7 @@ impl SharedTokens {
                     refresh: self.read_refresh(digest, &rotated),
                 });
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(SHARED_TOKEN_POLL).await;
         }
     }
 
@@ -126,7 +124,7 @@ impl SharedTokens {
             stored = self.put_refresh(digest, r, false).await.map(|_| ());
         }
         if let (Some((a, fresh_for)), Ok(())) = (access, &stored) {
-            let fresh_for = fresh_for.min(crate::oauth::MAX_LIFETIME);
+            let fresh_for = fresh_for.min(crate::limits::MAX_LIFETIME);
             let until = unix_ms(SystemTime::now() + fresh_for);
             let sealed = self.seal(digest, "access", a, until);
             stored = store.set_bytes(&value, &sealed, Some(fresh_for)).await;

@@ -22,18 +22,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use caveat::{Limit, LimitKind};
 
-/// How long one request may wait on the store before it is refused.
-pub const STORE_TIMEOUT: Duration = Duration::from_millis(1500);
-/// After a failure, counted requests are refused at once for this long instead of each
-/// waiting on a reconnection; the revocation poll keeps trying in the background, and its
-/// first success lets them through again.
-const FAIL_FAST: Duration = Duration::from_secs(1);
-/// How often replicas look for revocations written to the store.
-pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
 /// A usage count is kept this long past its limit's expiry ([`Limit::expires`]; clock
 /// skew between a replica and the store).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+use crate::limits::{FAIL_FAST, REVOCATION_POLL, STORE_TIMEOUT};
 use macaroon_home::{STATE_REVOKED_SET as REVOKED_SET, STATE_REVOKED_VERSION as REVOKED_VERSION};
 
 /// The outcome of charging a token's limits for one request.

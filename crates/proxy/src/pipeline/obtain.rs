@@ -81,7 +81,10 @@ pub async fn exchange(
     refresh: Option<caveat::Secret>,
 ) -> Result<oauth::Obtained, ExchangeError> {
     proxy.metrics.oauth_exchanges.fetch_add(1, Relaxed);
-    let timeout = proxy.config.upstream_timeout.min(oauth::MAX_EXCHANGE_TIME);
+    let timeout = proxy
+        .config
+        .upstream_timeout
+        .min(crate::limits::MAX_EXCHANGE_TIME);
     let got = oauth::exchange(&proxy.pools().tls, timeout, &o, refresh).await;
     if got.is_err() {
         proxy.metrics.oauth_exchange_errors.fetch_add(1, Relaxed);
