@@ -200,7 +200,7 @@ fn check_resolve_target(
     listen: SocketAddr,
     admin: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
-    if crate::upstream::never_connected(addr.ip()) {
+    if crate::upstream::policy::never_connected(addr.ip()) {
         anyhow::bail!(
             "--resolve {text:?}: {} is a link-local (cloud metadata) address, which the proxy never \
              connects to; point HOST at the upstream's real address",

@@ -18,7 +18,7 @@ use aho_corasick::AhoCorasick;
 use http::header::PROXY_AUTHORIZATION;
 use http::request::Parts;
 
-use crate::inject::{Place, DISCHARGE_HEADER};
+use crate::credentials::inject::{Place, DISCHARGE_HEADER};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 

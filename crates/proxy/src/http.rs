@@ -1,4 +1,4 @@
-//! Body and header helpers shared by every floor: a complete body, an error chain on one
+//! Body and header helpers shared by every floor: the body type, a complete body, an error chain on one
 //! line, milliseconds for the audit line, and the hop-by-hop headers.
 
 use std::time::Duration;
@@ -6,9 +6,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::HeaderName;
 use http::HeaderMap;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 
-use crate::upstream::Body;
+/// Why a body could not be read or made (hyper's errors, a response that does not decode).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type the proxy sends and returns.
+pub type Body = BoxBody<Bytes, BodyError>;
 
 /// A complete body from bytes.
 pub fn full(bytes: impl Into<Bytes>) -> Body {

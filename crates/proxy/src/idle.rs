@@ -24,8 +24,8 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::http::{Body, BodyError};
 use crate::limits::IDLE_RELEASE;
-use crate::upstream::{Body, BodyError};
 
 /// What the connection's socket and its responses report.
 #[derive(Debug)]

@@ -16,13 +16,13 @@ use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::http::full;
+use crate::http::Body;
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
 use crate::limits::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_HEAD, TUNNEL_IDLE};
 use crate::pipeline::ctx::Mode;
 use crate::pipeline::handle;
 use crate::pipeline::logging::{self, Tunnel};
 use crate::proxy::Proxy;
-use crate::upstream::Body;
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
 ///
@@ -279,15 +279,16 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
         );
     }
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
-    let tunnel_token = match crate::inject::find(req.headers(), None, &mut |t| proxy.resolve(t)) {
+    let tunnel_token = match crate::credentials::inject::find(req.headers(), None, &mut |t| proxy.resolve(t))
+    {
         Ok(f) => f.map(|f| f.token),
-        Err(crate::inject::FindError::Several) => {
+        Err(crate::credentials::inject::FindError::Several) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "the CONNECT carries two different tokens",
             )
         }
-        Err(crate::inject::FindError::Malformed) => {
+        Err(crate::credentials::inject::FindError::Malformed) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "the CONNECT carries a malformed macaroon; send the token exactly as it was printed",

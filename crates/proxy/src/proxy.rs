@@ -10,12 +10,13 @@ use caveat::{CacheKey, Payload, ProxyKeyPair, Token, Verified};
 use crate::audit::Audit;
 use crate::ca::LocalCa;
 use crate::config::Config;
-use crate::inject::Resolved;
+use crate::credentials::inject::Resolved;
+use crate::http::Body;
 use crate::issuers::Issuers;
 use crate::limits::{COPIES_CACHE_MAX, UNSEAL_CACHE_MAX, VERIFIED_CACHE_BYTES, VERIFIED_CACHE_MAX};
 use crate::metrics::Metrics;
 use crate::revoke::Revocations;
-use crate::upstream::{AddressPolicy, Body, PolicyConnector};
+use crate::upstream::policy::{AddressPolicy, PolicyConnector};
 
 /// What the proxy loads from its home before it serves.
 pub struct Loaded {
@@ -67,9 +68,9 @@ pub struct Proxy {
     /// Response scrubbers, by the issuer's signature of the payload (one secret each): not
     /// by `kid`, which is no secret, so a trusted issuer that copied another's `kid` cannot
     /// get its own scrubber used for that family's responses.
-    scrubbers: quick_cache::sync::Cache<String, Option<Arc<crate::scrub::Scrubber>>>,
+    scrubbers: quick_cache::sync::Cache<String, Option<Arc<crate::upstream::scrub::Scrubber>>>,
     /// OAuth2 access tokens obtained, by credential.
-    pub access_tokens: crate::oauth::AccessTokens,
+    pub access_tokens: crate::credentials::oauth::AccessTokens,
     /// Verified tokens, by the digest of their exact text.
     verified: quick_cache::sync::Cache<CacheKey, Arc<Verified>, VerifiedWeight>,
     /// What copies of a token look like ([`crate::copies`]), by the digest of its text.
@@ -101,22 +102,21 @@ impl Proxy {
         let workers = config.workers.max(1);
         let idle = crate::limits::MAX_IDLE_UPSTREAM.div_ceil(workers);
         let metrics = Metrics::default();
-        let connector = Arc::new(crate::client::Connector::new(
+        let connector = Arc::new(crate::upstream::client::Connector::new(
             policy.clone(),
-            crate::upstream::tls_config(loaded.roots),
+            crate::upstream::policy::tls_config(loaded.roots),
             metrics.upstream_connects.clone(),
         ));
         let pools = (0..=workers)
             .map(|_| Pools {
-                tls: crate::client::Pool::new(connector.clone(), idle),
+                tls: crate::upstream::client::Pool::new(connector.clone(), idle),
                 plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                     .build(PolicyConnector(policy.clone())),
             })
             .collect();
-        let access_tokens = crate::oauth::AccessTokens::new(crate::shared_tokens::SharedTokens::new(
-            &loaded.state,
-            &loaded.keys,
-        ));
+        let access_tokens = crate::credentials::oauth::AccessTokens::new(
+            crate::credentials::shared_tokens::SharedTokens::new(&loaded.state, &loaded.keys),
+        );
         // Hosts the operator named exactly: their leaves are never cycled out.
         for p in &config.allow_hosts {
             if let crate::config::HostPattern::Exact(h) = p {
@@ -169,7 +169,7 @@ impl Proxy {
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
         let key = CacheKey::of(text);
-        let text_of = || crate::inject::TokenText(text.into());
+        let text_of = || crate::credentials::inject::TokenText(text.into());
         if let Some(verified) = self.verified.get(&key) {
             return Some(Resolved::Verified {
                 verified,
@@ -219,7 +219,7 @@ impl Proxy {
     }
 
     /// The scrubber for a payload's secret (compiled once per family).
-    pub(crate) fn scrubber(&self, payload: &Payload) -> Option<Arc<crate::scrub::Scrubber>> {
+    pub(crate) fn scrubber(&self, payload: &Payload) -> Option<Arc<crate::upstream::scrub::Scrubber>> {
         if cfg!(feature = "bench-no-scrub") {
             return None;
         }
@@ -232,8 +232,8 @@ impl Proxy {
         // Every secret part of the credential: the key; the AWS secret key and session token;
         // an OAuth2 refresh token and client secret (access tokens have their own).
         let s = match payload.credential() {
-            Ok(c) => crate::scrub::Scrubber::for_secrets(&c.secrets()).map(Arc::new),
-            Err(_) => crate::scrub::Scrubber::new(&payload.secret).map(Arc::new),
+            Ok(c) => crate::upstream::scrub::Scrubber::for_secrets(&c.secrets()).map(Arc::new),
+            Err(_) => crate::upstream::scrub::Scrubber::new(&payload.secret).map(Arc::new),
         };
         if let Some(k) = sig {
             self.scrubbers.insert(k.to_string(), s.clone());
@@ -256,7 +256,7 @@ impl Proxy {
 
 /// The HTTPS client (secrets) and the plain one (passthrough `http://`, never a secret).
 pub(crate) struct Pools {
-    pub(crate) tls: Arc<crate::client::Pool>,
+    pub(crate) tls: Arc<crate::upstream::client::Pool>,
     pub(crate) plain: hyper_util::client::legacy::Client<PolicyConnector, Body>,
 }
 

@@ -116,7 +116,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let loaded = Loaded {
         state: state.clone(),
         keys,
-        roots: crate::upstream::root_store(&cfg.upstream_ca, ca.cert_pem())?,
+        roots: crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?,
         ca,
         audit: Audit::open(&cfg.audit_log)?,
         revoked: revoked.clone(),

@@ -76,8 +76,8 @@ pub async fn for_signature(
     body: OutBody,
     config: &Config,
 ) -> Result<OutBody, Deny> {
-    let hashed =
-        crate::sigv4::payload(service, &parts.headers).is_ok_and(|p| p == crate::sigv4::Payload::Hashed);
+    let hashed = crate::credentials::sigv4::payload(service, &parts.headers)
+        .is_ok_and(|p| p == crate::credentials::sigv4::Payload::Hashed);
     match body {
         OutBody::Stream(b) if hashed => Ok(match read(parts, b, config).await? {
             BodyView::Read(r) => OutBody::Checked(r.bytes.clone()),

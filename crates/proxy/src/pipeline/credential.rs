@@ -10,7 +10,7 @@ use http::request::Parts;
 
 use super::ctx::Mode;
 use super::deny::{Absent, Deny};
-use crate::inject::{self, FindError, Found};
+use crate::credentials::inject::{self, FindError, Found};
 use crate::proxy::Proxy;
 
 /// The request's token and where its copies are; `None` when it carries none.

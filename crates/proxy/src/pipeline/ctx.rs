@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::Record;
-use crate::inject::Resolved;
+use crate::credentials::inject::Resolved;
 use bytes::Bytes;
 use caveat::Secret;
 use http::{HeaderMap, Method, Uri};
 use hyper::body::Incoming;
 
-use crate::oauth::Family;
-use crate::upstream::Body;
+use crate::credentials::oauth::Family;
+use crate::http::Body;
 
 /// How the request reached us, which decides whose authority counts.
 #[derive(Clone, Debug)]
@@ -69,7 +69,7 @@ pub struct RequestCtx {
     /// The audit line being built.
     pub rec: Record,
     /// The secret's scrubber, for a request that carries one: its response is scrubbed.
-    pub scrub: Option<Arc<crate::scrub::Scrubber>>,
+    pub scrub: Option<Arc<crate::upstream::scrub::Scrubber>>,
     /// An OAuth2 request without a body: sent again once with a new access token if the
     /// upstream answers 401.
     pub retry: Option<Box<Retry>>,
@@ -147,7 +147,7 @@ mod tests {
             token: Some(Resolved::Decoded {
                 token: Arc::new(token),
                 key: CacheKey::of(&text),
-                text: crate::inject::TokenText(text.as_str().into()),
+                text: crate::credentials::inject::TokenText(text.as_str().into()),
             }),
             transparent: false,
         };

@@ -17,7 +17,7 @@ use http::request::Parts;
 use super::authority::Authority;
 use super::ctx::RequestCtx;
 use super::deny::Deny;
-use crate::inject::{self, Found, Place, Resolved};
+use crate::credentials::inject::{self, Found, Place, Resolved};
 use crate::proxy::Proxy;
 
 /// What a request was allowed to do: everything the upstream request is built from.

@@ -10,7 +10,7 @@ use caveat::{Denial, DenyKind, Host};
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-use crate::upstream::Body;
+use crate::http::Body;
 
 /// Why the proxy answered a request itself.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub enum Deny {
         error: String,
     },
     /// The OAuth2 token endpoint refused or failed the exchange.
-    CredentialExchange(crate::oauth::ExchangeError),
+    CredentialExchange(crate::credentials::oauth::ExchangeError),
     /// A SigV4 request that cannot be signed as sent.
     Unsignable(String),
     /// A usage or rate caveat allows no more requests (429).
@@ -378,7 +378,7 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
 }
 
 /// What a failed OAuth2 exchange says: the provider's status and error code, never its body.
-fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
+fn exchange_message(e: &crate::credentials::oauth::ExchangeError) -> String {
     let hint = hint(&e.host, &e.detail);
     match (e.status, &e.code) {
         (Some(status), Some(code)) => format!(
@@ -495,7 +495,7 @@ mod tests {
     #[test]
     fn a_failed_exchange_is_a_502_that_says_what_to_do_without_the_provider_body() {
         let e = |status, code: Option<&str>, detail: &str| {
-            Deny::CredentialExchange(crate::oauth::ExchangeError {
+            Deny::CredentialExchange(crate::credentials::oauth::ExchangeError {
                 host: "oauth2.googleapis.com".into(),
                 status,
                 code: code.map(str::to_string),

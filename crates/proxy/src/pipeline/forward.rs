@@ -13,9 +13,9 @@ use super::ctx::{Outgoing, RequestCtx, Retry};
 use super::deny::Deny;
 use super::response::Filtered;
 use super::{logging, obtain, response, upstream_request};
-use crate::client::UpstreamBody;
+use crate::http::{Body, BodyError};
 use crate::proxy::Proxy;
-use crate::upstream::{Body, BodyError};
+use crate::upstream::client::UpstreamBody;
 
 /// Sends the request and hands the response to the response filter.
 ///

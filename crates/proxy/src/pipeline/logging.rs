@@ -12,9 +12,9 @@ use super::ctx::RequestCtx;
 use super::deny::Deny;
 use crate::audit::Record;
 use crate::http::ms;
+use crate::http::Body;
 pub use crate::metrics::Tunnel;
 use crate::proxy::Proxy;
-use crate::upstream::Body;
 
 /// The answer for a refused request, logged.
 pub fn refused(proxy: &Proxy, mut ctx: Box<RequestCtx>, deny: Deny) -> Response<Body> {

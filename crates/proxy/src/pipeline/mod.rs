@@ -42,8 +42,8 @@ use hyper::body::Incoming;
 
 use self::ctx::{Mode, OutBody, Outgoing, RequestCtx};
 pub use self::deny::Deny;
+use crate::http::Body;
 use crate::proxy::Proxy;
-use crate::upstream::Body;
 
 /// The whole pipeline for one request. Always answers; never panics on input.
 ///

@@ -1,7 +1,7 @@
 //! Phase 3c, obtain what goes upstream in the key's place, once the request is allowed:
 //! the sealed key itself (bearer, basic, header, query); an OAuth2 access token, from the
-//! cache or one exchange at the sealed token URL ([`crate::oauth`]); or the AWS keys that
-//! sign the request ([`crate::sigv4`]). An exchange runs only for a request that was
+//! cache or one exchange at the sealed token URL ([`crate::credentials::oauth`]); or the AWS keys that
+//! sign the request ([`crate::credentials::sigv4`]). An exchange runs only for a request that was
 //! allowed, so a forged or denied request never costs a call to the token endpoint.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -11,9 +11,9 @@ use caveat::{Credential, Payload, SigV4Keys};
 
 use super::ctx::Retry;
 use super::deny::Deny;
-use crate::oauth::{self, Access, ExchangeError, Family};
+use crate::credentials::oauth::{self, Access, ExchangeError, Family};
 use crate::proxy::Proxy;
-use crate::scrub::Scrubber;
+use crate::upstream::scrub::Scrubber;
 
 /// What is injected into (or signs) the upstream request.
 pub enum Injected {

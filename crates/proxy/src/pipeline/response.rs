@@ -18,16 +18,16 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 
-use crate::client::UpstreamBody;
+use crate::upstream::client::UpstreamBody;
 
 use super::ctx::RequestCtx;
 use super::deny::Deny;
 use super::logging;
-use crate::decode::{self, Encoding};
+use crate::http::Body;
 use crate::http::{ms, strip_hop_by_hop};
 use crate::proxy::Proxy;
-use crate::scrub::ScrubBody;
-use crate::upstream::Body;
+use crate::upstream::decode::{self, Encoding};
+use crate::upstream::scrub::ScrubBody;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The filtered response: ready, or waiting for a compressed body's first decoded bytes
@@ -174,12 +174,12 @@ impl Audited {
 
 impl hyper::body::Body for Audited {
     type Data = Bytes;
-    type Error = crate::upstream::BodyError;
+    type Error = crate::http::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::upstream::BodyError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::http::BodyError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {

@@ -18,8 +18,8 @@ use super::ctx::{OutBody, Outgoing, Retry};
 use super::decide::Allowed;
 use super::deny::Deny;
 use super::obtain::Injected;
+use crate::credentials::{inject, sigv4};
 use crate::http::strip_hop_by_hop;
-use crate::{inject, sigv4};
 
 /// The request that carries the secret, to the sealed host, over TLS.
 pub fn with_secret(
@@ -192,7 +192,7 @@ pub fn retry(injected: &Injected, out: &Outgoing) -> Option<Retry> {
 }
 
 /// The kept request again, as it was sent but for the new access token `access`.
-pub fn retried(retry: Retry, access: &Secret) -> Result<http::Request<crate::upstream::Body>, Deny> {
+pub fn retried(retry: Retry, access: &Secret) -> Result<http::Request<crate::http::Body>, Deny> {
     let mut value =
         HeaderValue::from_str(&format!("Bearer {}", access.expose())).map_err(|_| Deny::BadSecret)?;
     value.set_sensitive(true);

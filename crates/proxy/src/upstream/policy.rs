@@ -17,19 +17,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::limits::CONNECT_TIMEOUT;
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
-
-/// Why a body could not be read or made (hyper's errors, a response that does not decode).
-pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The body type the proxy sends and returns.
-pub type Body = BoxBody<Bytes, BodyError>;
 
 /// Where connections may go.
 #[derive(Clone, Debug, Default)]

@@ -19,7 +19,7 @@
 //! still kept (the provider has already forgotten the old one).
 //!
 //! With a shared store (`--state`), replicas share access tokens and rotated refresh
-//! tokens, and make one exchange between them ([`crate::shared_tokens`]): under the
+//! tokens, and make one exchange between them ([`crate::credentials::shared_tokens`]): under the
 //! family's lock, the store is asked before exchanging, and what an exchange obtained is
 //! put there.
 
@@ -36,10 +36,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::client::Pool;
+use crate::credentials::shared_tokens::{Lead, SharedTokens};
 use crate::limits::{FAILURE_HOLD, MAX_LIFETIME, MAX_TOKEN_RESPONSE, REFUSAL_HOLD};
-use crate::scrub::Scrubber;
-use crate::shared_tokens::{Lead, SharedTokens};
+use crate::upstream::client::Pool;
+use crate::upstream::scrub::Scrubber;
 
 /// Assumed lifetime of an access token whose response gives no `expires_in`.
 const DEFAULT_LIFETIME: u64 = 300;

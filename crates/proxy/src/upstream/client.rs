@@ -33,8 +33,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use crate::http::{Body, BodyError};
 use crate::limits::UPSTREAM_IDLE_TIMEOUT;
-use crate::upstream::{AddressPolicy, Body, BodyError};
+use crate::upstream::policy::AddressPolicy;
 
 type Io = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
 
@@ -521,7 +522,7 @@ mod tests {
             overrides: [("up.test".to_string(), up.addr)].into(),
             ..Default::default()
         };
-        let tls = crate::upstream::tls_config(up.roots.clone());
+        let tls = crate::upstream::policy::tls_config(up.roots.clone());
         let connector = Connector::new(Arc::new(policy), tls, Default::default());
         Arc::new(Pool {
             connector: Arc::new(connector),

@@ -20,7 +20,7 @@ use hyper::body::Frame;
 use tokio::io::AsyncRead;
 use tokio_util::io::{ReaderStream, StreamReader};
 
-use crate::upstream::{Body, BodyError};
+use crate::http::{Body, BodyError};
 
 /// What a response's `Content-Encoding` asks of the reader.
 pub enum Encoding {
