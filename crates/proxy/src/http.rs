@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::HeaderName;
-use http::HeaderMap;
+use http::{HeaderMap, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 
@@ -108,4 +108,11 @@ mod tests {
         left.sort_unstable();
         assert_eq!(left, ["accept", "authorization"]);
     }
+}
+
+/// A short plain-text answer (a line) with `status`.
+pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(full(format!("{text}\n")));
+    *r.status_mut() = status;
+    r
 }

@@ -7,6 +7,7 @@
 //! checks, TLS roots), `audit`,
 //! `metrics`, and `ca` (the local certificate authority).
 
+pub mod admin;
 pub mod audit;
 pub mod ca;
 pub mod cli;

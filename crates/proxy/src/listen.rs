@@ -1,6 +1,6 @@
 //! Accepting connections: plain HTTP (reverse and forward proxy), `CONNECT` (blind
-//! tunnels for `--passthrough` hosts, TLS interception for the rest), the admin
-//! listener, and graceful shutdown.
+//! tunnels for `--passthrough` hosts, TLS interception for the rest), and graceful
+//! shutdown. The admin listener is [`crate::admin`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::http::full;
 use crate::http::Body;
+use crate::http::{full, plain};
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
 use crate::limits::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_HEAD, TUNNEL_IDLE};
 use crate::pipeline::ctx::Mode;
@@ -219,12 +219,6 @@ async fn first_bytes(stream: &TcpStream, stop: &tokio_util::sync::CancellationTo
         _ = tokio::time::sleep(HEADER_TIMEOUT) => None,
         _ = stop.cancelled() => None,
     }
-}
-
-fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut r = Response::new(full(format!("{text}\n")));
-    *r.status_mut() = status;
-    r
 }
 
 /// `CONNECT host:port`: a blind tunnel to a passthrough host, otherwise TLS interception
@@ -538,61 +532,4 @@ fn server_config(host: Host, leaf: Arc<CertifiedKey>) -> Result<Arc<rustls::Serv
             .with_cert_resolver(Arc::new(OneHost { host, leaf }));
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
-}
-
-/// `/healthz`: 200 while the proxy serves. The first line is `ok`, or `degraded` when the
-/// shared store is unreachable (only requests whose tokens are counted are refused then,
-/// so the replica stays in the load balancer); the second names the store.
-fn health(proxy: &Proxy) -> Response<Body> {
-    let (up, line) = proxy.state.health();
-    let first = if up { "ok" } else { "degraded" };
-    plain(StatusCode::OK, &format!("{first}\n{line}"))
-}
-
-/// Serves `/healthz` and `/metrics` until `shutdown` fires.
-pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener) {
-    let stop = proxy.stopping.clone();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let proxy = proxy.clone();
-                tokio::spawn(admin_conn(proxy, stream));
-            }
-            _ = stop.cancelled() => break,
-        }
-    }
-}
-
-async fn admin_conn(proxy: Arc<Proxy>, stream: TcpStream) {
-    let svc = service_fn(move |req: http::Request<Incoming>| {
-        let proxy = proxy.clone();
-        async move {
-            let resp = match req.uri().path() {
-                "/healthz" => health(&proxy),
-                "/metrics" => {
-                    let mut text = proxy.metrics.render();
-                    text.push_str(&format!(
-                        "# HELP macaroon_state_up 1 when the state store answered lately (always 1 for the embedded store).\n\
-                         # TYPE macaroon_state_up gauge\nmacaroon_state_up {}\n",
-                        u8::from(proxy.state.up())
-                    ));
-                    text.push_str(&proxy.audit.render_metrics());
-                    let mut r = Response::new(full(text));
-                    r.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        http::HeaderValue::from_static("text/plain; version=0.0.4"),
-                    );
-                    r
-                }
-                _ => plain(StatusCode::NOT_FOUND, "not found: try /healthz or /metrics"),
-            };
-            Ok::<_, std::convert::Infallible>(resp)
-        }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), svc)
-        .await;
 }

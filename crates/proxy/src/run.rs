@@ -160,7 +160,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         ));
         announce(local, admin_addr, &key_ids);
         if let Some(admin) = admin {
-            tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
+            tokio::spawn(crate::admin::serve(proxy.clone(), admin));
         }
         let mut server = tokio::spawn(crate::listen::serve(proxy.clone(), listener, handles));
         tokio::select! {
