@@ -180,7 +180,7 @@ fn revoke(
     payload.kid.make_ascii_lowercase();
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
     if let Some(url) = state {
-        let password = crate::state::password(password_file)?;
+        let password = crate::state::store::password(password_file)?;
         shared_revoke(url, password.as_ref(), &payload.kid, &hosts)?;
     }
     if crate::revoke::Revocations::load(home)
@@ -246,8 +246,8 @@ fn shared_revoke(
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let added = rt.block_on(crate::state::revoke(url, password, kid))?;
-    let shown = crate::state::without_password(url);
+    let added = rt.block_on(crate::state::revocations::revoke(url, password, kid))?;
+    let shown = crate::state::store::without_password(url);
     if added {
         eprintln!(
             "Revoked token family {kid} (hosts {}) in {shown}: every replica using it refuses the family within a second.",

@@ -128,7 +128,7 @@ impl Config {
                 .map(|h| HostPattern::parse(h.trim()))
                 .collect::<anyhow::Result<_>>()?,
             state: a.state.clone(),
-            state_password: crate::state::password(a.state_password_file.as_deref())?,
+            state_password: crate::state::store::password(a.state_password_file.as_deref())?,
         })
     }
 

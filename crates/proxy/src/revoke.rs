@@ -16,7 +16,7 @@ pub struct Revocations {
     file: ListFile,
     kids: RwLock<HashSet<String>>,
     /// Families revoked in the shared store (`--state`), kept current by
-    /// [`crate::state::watch_revocations`].
+    /// [`crate::state::revocations::watch_revocations`].
     shared: RwLock<HashSet<String>>,
 }
 

@@ -145,7 +145,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));
-        tokio::spawn(crate::state::watch_revocations(
+        tokio::spawn(crate::state::revocations::watch_revocations(
             state,
             revoked.clone(),
             Some(Box::new({

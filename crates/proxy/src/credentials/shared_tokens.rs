@@ -21,7 +21,8 @@ use zeroize::Zeroizing;
 
 use crate::limits::MAX_EXCHANGE_TIME;
 use crate::limits::SHARED_TOKEN_POLL;
-use crate::state::{State, Unavailable};
+use crate::state::store::Unavailable;
+use crate::state::State;
 
 /// The shared store and the key its entries are sealed with.
 pub struct SharedTokens {
@@ -155,7 +156,7 @@ impl SharedTokens {
         }
     }
 
-    fn store(&self) -> Result<&crate::state::RedisState, Unavailable> {
+    fn store(&self) -> Result<&crate::state::store::RedisState, Unavailable> {
         self.state.shared().ok_or_else(|| Unavailable {
             store: "(none)".into(),
             detail: "no shared store".into(),

@@ -9,7 +9,7 @@ use super::ctx::RequestCtx;
 use super::decide::Allowed;
 use super::deny::Deny;
 use crate::proxy::Proxy;
-use crate::state::Charge;
+use crate::state::counters::Charge;
 
 /// Charges `allowed`'s limits once, atomically; refuses when one is spent (429) or the
 /// store cannot be asked (503, fail closed: nothing is forwarded uncounted).
