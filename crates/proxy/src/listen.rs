@@ -19,10 +19,10 @@ use crate::http::Body;
 use crate::http::{full, plain};
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
 use crate::limits::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_HEAD, TUNNEL_IDLE};
-use crate::pipeline::ctx::Mode;
 use crate::pipeline::handle;
 use crate::pipeline::logging::{self, Tunnel};
 use crate::proxy::Proxy;
+use crate::request::Mode;
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
 ///

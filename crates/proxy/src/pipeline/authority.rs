@@ -8,9 +8,9 @@ use caveat::{Host, Scheme};
 use http::header::HOST;
 use http::request::Parts;
 
-use super::ctx::Mode;
-use super::deny::Deny;
+use crate::deny::Deny;
 use crate::limits::{MAX_HEAD, MAX_URI};
+use crate::request::Mode;
 
 /// The host a request is for, as far as the request itself says.
 #[derive(Debug, Clone)]

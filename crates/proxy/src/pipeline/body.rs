@@ -17,9 +17,9 @@ use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::ctx::OutBody;
-use super::deny::Deny;
 use crate::config::Config;
+use crate::deny::Deny;
+use crate::request::OutBody;
 
 /// Reads the whole body, refusing one over `--max-body` bytes or not whole within
 /// `--body-timeout` (a client that stops sending would otherwise hold up to `--max-body` of

@@ -5,10 +5,10 @@
 //! charged before the signature check lets a forger drain a victim's quota). A token with
 //! no such caveat returns at once and never touches the store.
 
-use super::ctx::RequestCtx;
 use super::decide::Allowed;
-use super::deny::Deny;
+use crate::deny::Deny;
 use crate::proxy::Proxy;
+use crate::request::RequestCtx;
 use crate::state::counters::Charge;
 
 /// Charges `allowed`'s limits once, atomically; refuses when one is spent (429) or the

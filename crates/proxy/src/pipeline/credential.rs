@@ -8,10 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::request::Parts;
 
-use super::ctx::Mode;
-use super::deny::{Absent, Deny};
 use crate::credentials::inject::{self, FindError, Found};
+use crate::deny::{Absent, Deny};
 use crate::proxy::Proxy;
+use crate::request::Mode;
 
 /// The request's token and where its copies are; `None` when it carries none.
 pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, Deny> {

@@ -15,10 +15,10 @@ use http::header::CONTENT_TYPE;
 use http::request::Parts;
 
 use super::authority::Authority;
-use super::ctx::RequestCtx;
-use super::deny::Deny;
 use crate::credentials::inject::{self, Found, Place, Resolved};
+use crate::deny::Deny;
 use crate::proxy::Proxy;
+use crate::request::RequestCtx;
 
 /// What a request was allowed to do: everything the upstream request is built from.
 pub struct Allowed {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use http::{Response, StatusCode};
 
-use super::ctx::{Outgoing, RequestCtx, Retry};
-use super::deny::Deny;
 use super::response::Filtered;
 use super::{logging, obtain, response, upstream_request};
+use crate::deny::Deny;
 use crate::http::{Body, BodyError};
 use crate::proxy::Proxy;
+use crate::request::{Outgoing, RequestCtx, Retry};
 use crate::upstream::client::UpstreamBody;
 
 /// Sends the request and hands the response to the response filter.
@@ -101,7 +101,7 @@ fn answer(proxy: Arc<Proxy>, sent: Sent, ctx: Box<RequestCtx>, timeout: std::tim
             let host = ctx.rec.host.clone();
             let detail = crate::http::chain(&*e);
             let deny = Deny::Upstream {
-                detail: format!("{detail}{}", super::deny::hint(&host, &detail)),
+                detail: format!("{detail}{}", crate::deny::hint(&host, &detail)),
                 host,
             };
             logging::refused(&proxy, ctx, deny)

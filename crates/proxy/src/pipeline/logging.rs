@@ -8,13 +8,13 @@ use std::borrow::Cow;
 use caveat::Token;
 use http::Response;
 
-use super::ctx::RequestCtx;
-use super::deny::Deny;
 use crate::audit::Record;
+use crate::deny::Deny;
 use crate::http::ms;
 use crate::http::Body;
 pub use crate::metrics::Tunnel;
 use crate::proxy::Proxy;
+use crate::request::RequestCtx;
 
 /// The answer for a refused request, logged.
 pub fn refused(proxy: &Proxy, mut ctx: Box<RequestCtx>, deny: Deny) -> Response<Body> {

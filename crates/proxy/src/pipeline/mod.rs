@@ -24,9 +24,7 @@ pub mod authority;
 pub mod body;
 pub mod count;
 pub mod credential;
-pub mod ctx;
 pub mod decide;
-mod deny;
 pub mod forward;
 pub mod logging;
 pub mod obtain;
@@ -40,10 +38,10 @@ use bytes::Bytes;
 use http::Response;
 use hyper::body::Incoming;
 
-use self::ctx::{Mode, OutBody, Outgoing, RequestCtx};
-pub use self::deny::Deny;
+use crate::deny::Deny;
 use crate::http::Body;
 use crate::proxy::Proxy;
+use crate::request::{Mode, OutBody, Outgoing, RequestCtx};
 
 /// The whole pipeline for one request. Always answers; never panics on input.
 ///

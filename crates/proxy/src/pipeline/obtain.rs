@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use caveat::{Credential, Payload, SigV4Keys};
 
-use super::ctx::Retry;
-use super::deny::Deny;
 use crate::credentials::oauth::{self, Access, ExchangeError, Family};
+use crate::deny::Deny;
 use crate::proxy::Proxy;
+use crate::request::Retry;
 use crate::upstream::scrub::Scrubber;
 
 /// What is injected into (or signs) the upstream request.

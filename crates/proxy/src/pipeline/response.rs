@@ -20,12 +20,12 @@ use hyper::body::Frame;
 
 use crate::upstream::client::UpstreamBody;
 
-use super::ctx::RequestCtx;
-use super::deny::Deny;
 use super::logging;
+use crate::deny::Deny;
 use crate::http::Body;
 use crate::http::{ms, strip_hop_by_hop};
 use crate::proxy::Proxy;
+use crate::request::RequestCtx;
 use crate::upstream::decode::{self, Encoding};
 use crate::upstream::scrub::ScrubBody;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -14,12 +14,12 @@ use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::ctx::{OutBody, Outgoing, Retry};
 use super::decide::Allowed;
-use super::deny::Deny;
 use super::obtain::Injected;
 use crate::credentials::{inject, sigv4};
+use crate::deny::Deny;
 use crate::http::strip_hop_by_hop;
+use crate::request::{OutBody, Outgoing, Retry};
 
 /// The request that carries the secret, to the sealed host, over TLS.
 pub fn with_secret(

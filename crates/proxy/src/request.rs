@@ -1,6 +1,6 @@
-//! What every phase shares: how the request came ([`Mode`]), its context on the way
-//! through ([`RequestCtx`]) what the decision produced ([`Outgoing`], [`OutBody`]) and
-//! the kept OAuth2 request ([`Retry`]). Not a phase.
+//! One request on its way through the pipeline's phases: how it came ([`Mode`]), its
+//! context ([`RequestCtx`]), what the decision produced ([`Outgoing`], [`OutBody`]) and the
+//! kept OAuth2 request ([`Retry`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,7 +60,7 @@ impl Mode {
 }
 
 /// One request on its way through the phases: how it came, when, and its audit record,
-/// which each phase fills in and [`super::logging`] alone writes.
+/// which each phase fills in and [`crate::pipeline::logging`] alone writes.
 pub struct RequestCtx {
     /// When the request arrived.
     pub start: Instant,
@@ -78,7 +78,7 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
-    pub(super) fn new<B>(req: &http::Request<B>, client: SocketAddr, mode: Mode) -> Self {
+    pub(crate) fn new<B>(req: &http::Request<B>, client: SocketAddr, mode: Mode) -> Self {
         RequestCtx {
             start: Instant::now(),
             rec: Record {
@@ -98,7 +98,7 @@ impl RequestCtx {
     }
 
     /// Marks the decision as taken now.
-    pub(super) fn decided(&mut self) {
+    pub(crate) fn decided(&mut self) {
         self.rec.decide_ms = crate::http::ms(self.start.elapsed());
     }
 }
@@ -120,15 +120,15 @@ pub enum OutBody {
 }
 
 /// A bodyless OAuth2 request, kept to be sent once more if the upstream refuses its access
-/// token (401): [`super::upstream_request::retry`] keeps it, [`super::obtain::after_refusal`]
-/// gets the new token and [`super::upstream_request::retried`] builds the request again.
+/// token (401): [`crate::pipeline::upstream_request::retry`] keeps it, [`crate::pipeline::obtain::after_refusal`]
+/// gets the new token and [`crate::pipeline::upstream_request::retried`] builds the request again.
 /// Requests with a body are not retried: their body is gone.
 pub struct Retry {
-    pub(super) family: Arc<Family>,
-    pub(super) used: Secret,
-    pub(super) method: Method,
-    pub(super) uri: Uri,
-    pub(super) headers: HeaderMap,
+    pub(crate) family: Arc<Family>,
+    pub(crate) used: Secret,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
 }
 
 #[cfg(test)]
