@@ -1,4 +1,4 @@
-//! Phase 3, decide: open the sealed identifier (cached), verify the HMAC chain and every
+//! Phase 3a, decide: open the sealed identifier (cached), verify the HMAC chain and every
 //! caveat with the core (cached by the token's exact text; request-dependent checks run
 //! every time), then the proxy's own lists (revocations), then copies of the token that
 //! would not be stripped ([`crate::copies`]). Nothing has been sent upstream

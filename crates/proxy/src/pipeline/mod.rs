@@ -3,19 +3,23 @@
 //!
 //! 1. [`authority`]: limits, then the one host this request is for;
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
-//! 3. [`decide`]: unseal (cached), the core's decision, revocation, any copy of the token
-//!    in a shape the finder does not strip ([`crate::copies`]); then [`body`] reads a
-//!    body that caveats are on; [`obtain`]: the credential to inject (an OAuth2 access
-//!    token from the cache or one exchange); and [`count`] charges usage and rate caveats
-//!    (last, so a refused request never spends a count);
+//! 3. [`decide`] (3a): unseal (cached), the core's decision, revocation, any copy of the
+//!    token in a shape the finder does not strip ([`crate::copies`]);
+//!    3b. [`body`]: read a body that caveats are on;
+//!    3c. [`obtain`]: the credential to inject (an OAuth2 access token from the cache or
+//!    one exchange);
+//!    3d. [`count`]: charge usage and rate caveats (last, so a refused request never
+//!    spends a count);
 //! 4. [`upstream_request`]: strip the token and hop-by-hop headers, inject the secret (or
 //!    sign the request: SigV4);
 //! 5. [`forward`]: over TLS with this worker's pooled client (an OAuth2 request without a
-//!    body that gets a 401 is sent once more with a new access token);
+//!    body that gets a 401 is sent once more: a new access token from [`obtain`], the
+//!    request from [`upstream_request`]);
 //! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
 //! 7. [`logging`]: the only place that writes the audit line and the metrics.
 //!
-//! A phase that refuses returns a [`Deny`], which maps to status, error code and message
+//! Each phase imports only earlier ones (and the floors below the pipeline: [`crate::request`],
+//! [`crate::deny`], [`crate::proxy`], ...). A phase that refuses returns a [`Deny`], which maps to status, error code and message
 //! in one table. Nothing is sent upstream before phase 3 allows, and every request is
 //! decided on its own: the tenth request on a kept-alive connection or inside a tunnel goes
 //! through all of this exactly like the first.
