@@ -79,6 +79,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// A short plain-text answer (a line) with `status`.
+pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(full(format!("{text}\n")));
+    *r.status_mut() = status;
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,11 +115,4 @@ mod tests {
         left.sort_unstable();
         assert_eq!(left, ["accept", "authorization"]);
     }
-}
-
-/// A short plain-text answer (a line) with `status`.
-pub fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut r = Response::new(full(format!("{text}\n")));
-    *r.status_mut() = status;
-    r
 }
