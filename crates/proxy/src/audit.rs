@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -316,6 +316,35 @@ fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
 fn json_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     // Writing to a vector cannot fail, and these types always serialize.
     let _ = serde_json::to_writer(out, v);
+}
+
+/// The method as the audit line shows it: as sent when it can be a method, else only its
+/// length (a token sent as the method must not be logged).
+pub fn method_text(method: &str) -> String {
+    if method.len() <= caveat::MAX_METHOD {
+        method.to_string()
+    } else {
+        format!("<{} bytes>", method.len())
+    }
+}
+
+/// The time a request arrived, as the audit line shows it.
+pub fn now() -> String {
+    // Formatted once a second per thread: every request of that second shares the text.
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let t = SystemTime::now();
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, caveat::fmt_time(t));
+        }
+        last.1.clone()
+    })
 }
 
 #[cfg(test)]

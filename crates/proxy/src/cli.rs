@@ -51,7 +51,7 @@ enum Command {
     ///   macaroon-proxy run --listen 0.0.0.0:8080 --admin 127.0.0.1:9090 --audit-log /var/log/macaroon.jsonl
     ///   macaroon-proxy run --passthrough pypi.org,files.pythonhosted.org
     #[command(verbatim_doc_comment)]
-    Run(RunArgs),
+    Run(crate::config::RunArgs),
 
     /// Print the local CA's path and the environment lines clients need to use the proxy.
     ///
@@ -145,63 +145,6 @@ enum IssuersAction {
     List,
 }
 
-/// Flags of `run`, as clap parsed them; [`crate::config::Config`] validates them.
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    /// Address to listen on (an IP or a name such as localhost, with a port).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = crate::config::parse_addr)]
-    pub listen: std::net::SocketAddr,
-    /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
-    #[arg(long, default_value = "-", value_name = "PATH|-")]
-    pub audit_log: String,
-    /// Address for /healthz and /metrics (off unless given).
-    #[arg(long, value_name = "ADDR", value_parser = crate::config::parse_addr)]
-    pub admin: Option<std::net::SocketAddr>,
-    /// Extra trusted root certificates for upstreams, PEM (repeatable).
-    #[arg(long, value_name = "PEM")]
-    pub upstream_ca: Vec<PathBuf>,
-    /// Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl's).
-    #[arg(long, value_name = "HOST=IP:PORT")]
-    pub resolve: Vec<String>,
-    /// Hosts that requests without a token may reach untouched (comma-separated, repeatable).
-    #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
-    pub passthrough: Vec<String>,
-    /// Allow upstream addresses in private and loopback ranges.
-    #[arg(long)]
-    pub allow_private: bool,
-    /// How long an upstream may take to send response headers (then 504).
-    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub upstream_timeout: std::time::Duration,
-    /// Largest request body, in bytes, read for a token with body caveats (form, json,
-    /// body size): over it, 413 and nothing is sent. Other requests stream, unbounded.
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
-    pub max_body: u64,
-    /// How long a body the proxy reads whole (to check it) may take to arrive; a client
-    /// that stops sending gets 408 and nothing is sent upstream.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub body_timeout: std::time::Duration,
-    /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
-    /// and the home's own issuer.
-    #[arg(long, value_name = "PUBKEY")]
-    pub issuer: Vec<String>,
-    /// Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable,
-    /// comma-separated). Tokens for other hosts get 403 host_not_allowed.
-    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
-    pub allow_host: Vec<String>,
-    /// Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is
-    /// intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md.
-    #[arg(long)]
-    pub transparent: bool,
-    /// Keep usage and rate counts and revocations in Redis or Valkey, shared by every
-    /// replica given the same URL: redis://HOST:PORT/DB (default: in this process).
-    #[arg(long, value_name = "URL")]
-    pub state: Option<String>,
-    /// The --state store's password, read from the first line of FILE (else from
-    /// $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`.
-    #[arg(long, value_name = "FILE", requires = "state")]
-    pub state_password_file: Option<std::path::PathBuf>,
-}
-
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
 /// 0 ok, 2 bad usage or bad input (errors print once, with their context chain).
 pub fn main() -> ExitCode {
@@ -237,7 +180,7 @@ fn revoke(
     payload.kid.make_ascii_lowercase();
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
     if let Some(url) = state {
-        let password = crate::state::password(password_file)?;
+        let password = crate::state::store::password(password_file)?;
         shared_revoke(url, password.as_ref(), &payload.kid, &hosts)?;
     }
     if crate::revoke::Revocations::load(home)
@@ -303,8 +246,8 @@ fn shared_revoke(
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let added = rt.block_on(crate::state::revoke(url, password, kid))?;
-    let shown = crate::state::without_password(url);
+    let added = rt.block_on(crate::state::revocations::revoke(url, password, kid))?;
+    let shown = crate::state::store::without_password(url);
     if added {
         eprintln!(
             "Revoked token family {kid} (hosts {}) in {shown}: every replica using it refuses the family within a second.",

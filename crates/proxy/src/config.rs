@@ -1,5 +1,5 @@
 //! The `run` settings, validated once (ripgrep's "low args → high args"): clap's
-//! [`RunArgs`](crate::cli::RunArgs) become one [`Config`] that every part of the proxy
+//! [`RunArgs`] become one [`Config`] that every part of the proxy
 //! shares through an `Arc`, and nothing downstream parses a flag again.
 
 use std::collections::HashMap;
@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caveat::{Host, IssuerPublic};
-
-use crate::cli::RunArgs;
 
 /// `--max-body` unless given: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
@@ -130,7 +128,7 @@ impl Config {
                 .map(|h| HostPattern::parse(h.trim()))
                 .collect::<anyhow::Result<_>>()?,
             state: a.state.clone(),
-            state_password: crate::state::password(a.state_password_file.as_deref())?,
+            state_password: crate::state::store::password(a.state_password_file.as_deref())?,
         })
     }
 
@@ -202,7 +200,7 @@ fn check_resolve_target(
     listen: SocketAddr,
     admin: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
-    if crate::upstream::never_connected(addr.ip()) {
+    if crate::upstream::policy::never_connected(addr.ip()) {
         anyhow::bail!(
             "--resolve {text:?}: {} is a link-local (cloud metadata) address, which the proxy never \
              connects to; point HOST at the upstream's real address",
@@ -233,6 +231,63 @@ fn worker_count(var: Option<&str>) -> anyhow::Result<usize> {
             .filter(|n| (1..=256).contains(n))
             .with_context(|| format!("MACAROON_WORKERS={v:?}: expected a number of threads from 1 to 256")),
     }
+}
+
+/// Flags of `run`, as clap parsed them; [`Config`] validates them.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Address to listen on (an IP or a name such as localhost, with a port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_addr)]
+    pub listen: std::net::SocketAddr,
+    /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
+    #[arg(long, default_value = "-", value_name = "PATH|-")]
+    pub audit_log: String,
+    /// Address for /healthz and /metrics (off unless given).
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub admin: Option<std::net::SocketAddr>,
+    /// Extra trusted root certificates for upstreams, PEM (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl's).
+    #[arg(long, value_name = "HOST=IP:PORT")]
+    pub resolve: Vec<String>,
+    /// Hosts that requests without a token may reach untouched (comma-separated, repeatable).
+    #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
+    pub passthrough: Vec<String>,
+    /// Allow upstream addresses in private and loopback ranges.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// How long an upstream may take to send response headers (then 504).
+    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: std::time::Duration,
+    /// Largest request body, in bytes, read for a token with body caveats (form, json,
+    /// body size): over it, 413 and nothing is sent. Other requests stream, unbounded.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_body: u64,
+    /// How long a body the proxy reads whole (to check it) may take to arrive; a client
+    /// that stops sending gets 408 and nothing is sent upstream.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub body_timeout: std::time::Duration,
+    /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
+    /// and the home's own issuer.
+    #[arg(long, value_name = "PUBKEY")]
+    pub issuer: Vec<String>,
+    /// Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable,
+    /// comma-separated). Tokens for other hosts get 403 host_not_allowed.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub allow_host: Vec<String>,
+    /// Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is
+    /// intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md.
+    #[arg(long)]
+    pub transparent: bool,
+    /// Keep usage and rate counts and revocations in Redis or Valkey, shared by every
+    /// replica given the same URL: redis://HOST:PORT/DB (default: in this process).
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// The --state store's password, read from the first line of FILE (else from
+    /// $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`.
+    #[arg(long, value_name = "FILE", requires = "state")]
+    pub state_password_file: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use aho_corasick::AhoCorasick;
 use http::header::PROXY_AUTHORIZATION;
 use http::request::Parts;
 
-use crate::inject::{Place, DISCHARGE_HEADER};
+use crate::credentials::inject::{Place, DISCHARGE_HEADER};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 
@@ -26,17 +26,6 @@ use base64::Engine;
 const WINDOW: usize = 40;
 /// A piece of the token this long, in a path, is a copy (and is not logged).
 const PIECE: usize = 24;
-
-/// A token's text as presented, kept to look for its copies; a debug print shows nothing
-/// of it.
-#[derive(Clone)]
-pub struct TokenText(pub Arc<str>);
-
-impl std::fmt::Debug for TokenText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenText(..)")
-    }
-}
 
 /// The spellings of one token to look for.
 pub struct Copies {
@@ -224,7 +213,7 @@ mod tests {
     use super::*;
 
     fn token() -> String {
-        crate::pipeline::test_token("sk_test_copies").encode()
+        crate::proxy::test_token("sk_test_copies").encode()
     }
 
     #[test]

@@ -24,10 +24,8 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::upstream::{Body, BodyError};
-
-/// How long a connection stays idle before its HTTP state is released.
-pub const IDLE_RELEASE: Duration = Duration::from_millis(500);
+use crate::http::{Body, BodyError};
+use crate::limits::IDLE_RELEASE;
 
 /// What the connection's socket and its responses report.
 #[derive(Debug)]
@@ -301,7 +299,7 @@ mod tests {
                 async move {
                     let body = match body {
                         Some(fed) => Body::new(fed),
-                        None => crate::pipeline::full("again"),
+                        None => crate::http::full("again"),
                     };
                     Ok::<_, std::convert::Infallible>(hyper::Response::new(Tracked::new(body, active)))
                 }

@@ -1,31 +1,41 @@
 //! The verifier proxy: checks a macaroon on every request, strips it, injects the sealed
 //! API key and forwards only to the host the key was sealed for.
 //!
-//! Modules follow the request: `config` (the validated `run` flags), `listen` (accept,
-//! CONNECT, TLS interception), `pipeline` (the request path as named phases), `inject` (where tokens are found and
-//! secrets go), `client` (the per-worker upstream pools), `upstream` (resolution, address
-//! checks, TLS roots), `audit`,
-//! `metrics`, and `ca` (the local certificate authority).
+//! Floors, each importing only the ones below it (`scripts/modgraph.py` checks there is no
+//! cycle), from the top:
+//!
+//! * `cli`, `run`: the commands and the server's start-up; `config` (the `run` flags and
+//!   the [`config::Config`] they make) and `limits` (every fixed timeout and size);
+//! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`);
+//! * `pipeline`: the request path, one file per phase, in order;
+//! * `request` (one request's context), `deny` (every refusal, in one table), `proxy` (the
+//!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
+//! * `credentials` (where tokens are found and secrets go; OAuth2, SigV4), `copies`,
+//!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
+//!   with replicas), `audit`, `metrics`, `issuers`, `revoke`, `ca`, `idle`;
+//! * `http` (body and header helpers), `ids`, `worker`.
 
+pub mod admin;
 pub mod audit;
 pub mod ca;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod copies;
-pub mod decode;
+pub mod credentials;
+pub mod deny;
+pub mod http;
 pub mod idle;
-pub mod inject;
+pub mod ids;
 pub mod issuers;
 pub mod keygen;
+pub mod limits;
 pub mod listen;
 pub mod metrics;
-pub mod oauth;
 pub mod pipeline;
+pub mod proxy;
+pub mod request;
 pub mod revoke;
 pub mod run;
-pub mod scrub;
-pub mod shared_tokens;
-pub mod sigv4;
 pub mod state;
 pub mod upstream;
+pub mod worker;

@@ -1,6 +1,6 @@
 //! Accepting connections: plain HTTP (reverse and forward proxy), `CONNECT` (blind
-//! tunnels for `--passthrough` hosts, TLS interception for the rest), the admin
-//! listener, and graceful shutdown.
+//! tunnels for `--passthrough` hosts, TLS interception for the rest), and graceful
+//! shutdown. The admin listener is [`crate::admin`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,21 +15,14 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::http::Body;
+use crate::http::{full, plain};
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
+use crate::limits::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_HEAD, TUNNEL_IDLE};
+use crate::pipeline::handle;
 use crate::pipeline::logging::{self, Tunnel};
-use crate::pipeline::{full, handle, Mode, Proxy};
-use crate::upstream::Body;
-
-/// How long a client may take to send request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest request head (request line and headers) we read.
-const MAX_HEAD: usize = 64 * 1024;
-/// How long an intercepted connection may stay without a request open: HTTP/1.1 ones wait
-/// this long for a request head (hyper's header timeout), HTTP/2 ones as long between
-/// requests.
-const TUNNEL_IDLE: Duration = HEADER_TIMEOUT;
-/// How long shutdown waits for in-flight requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::proxy::Proxy;
+use crate::request::Mode;
 
 /// Serves the proxy listener until `shutdown` fires, then drains in-flight connections.
 ///
@@ -228,12 +221,6 @@ async fn first_bytes(stream: &TcpStream, stop: &tokio_util::sync::CancellationTo
     }
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut r = Response::new(full(format!("{text}\n")));
-    *r.status_mut() = status;
-    r
-}
-
 /// `CONNECT host:port`: a blind tunnel to a passthrough host, otherwise TLS interception
 /// with a leaf certificate for exactly that host, and the pipeline for every request inside.
 fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -246,8 +233,8 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
     // CONNECT-level outcomes get an audit line too (tunnelled requests get their own).
     let log = |outcome: Tunnel, status: StatusCode, reason: &str| {
         let rec = crate::audit::Record {
-            time: logging::now(),
-            request_id: crate::pipeline::request_id(),
+            time: crate::audit::now(),
+            request_id: crate::ids::request_id(),
             client: peer.to_string(),
             mode: if outcome == Tunnel::Passthrough {
                 "passthrough"
@@ -286,15 +273,16 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
         );
     }
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
-    let tunnel_token = match crate::inject::find(req.headers(), None, &mut |t| proxy.resolve(t)) {
+    let tunnel_token = match crate::credentials::inject::find(req.headers(), None, &mut |t| proxy.resolve(t))
+    {
         Ok(f) => f.map(|f| f.token),
-        Err(crate::inject::FindError::Several) => {
+        Err(crate::credentials::inject::FindError::Several) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "the CONNECT carries two different tokens",
             )
         }
-        Err(crate::inject::FindError::Malformed) => {
+        Err(crate::credentials::inject::FindError::Malformed) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "the CONNECT carries a malformed macaroon; send the token exactly as it was printed",
@@ -544,61 +532,4 @@ fn server_config(host: Host, leaf: Arc<CertifiedKey>) -> Result<Arc<rustls::Serv
             .with_cert_resolver(Arc::new(OneHost { host, leaf }));
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
-}
-
-/// `/healthz`: 200 while the proxy serves. The first line is `ok`, or `degraded` when the
-/// shared store is unreachable (only requests whose tokens are counted are refused then,
-/// so the replica stays in the load balancer); the second names the store.
-fn health(proxy: &Proxy) -> Response<Body> {
-    let (up, line) = proxy.state.health();
-    let first = if up { "ok" } else { "degraded" };
-    plain(StatusCode::OK, &format!("{first}\n{line}"))
-}
-
-/// Serves `/healthz` and `/metrics` until `shutdown` fires.
-pub async fn serve_admin(proxy: Arc<Proxy>, listener: TcpListener) {
-    let stop = proxy.stopping.clone();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let proxy = proxy.clone();
-                tokio::spawn(admin_conn(proxy, stream));
-            }
-            _ = stop.cancelled() => break,
-        }
-    }
-}
-
-async fn admin_conn(proxy: Arc<Proxy>, stream: TcpStream) {
-    let svc = service_fn(move |req: http::Request<Incoming>| {
-        let proxy = proxy.clone();
-        async move {
-            let resp = match req.uri().path() {
-                "/healthz" => health(&proxy),
-                "/metrics" => {
-                    let mut text = proxy.metrics.render();
-                    text.push_str(&format!(
-                        "# HELP macaroon_state_up 1 when the state store answered lately (always 1 for the embedded store).\n\
-                         # TYPE macaroon_state_up gauge\nmacaroon_state_up {}\n",
-                        u8::from(proxy.state.up())
-                    ));
-                    text.push_str(&proxy.audit.render_metrics());
-                    let mut r = Response::new(full(text));
-                    r.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        http::HeaderValue::from_static("text/plain; version=0.0.4"),
-                    );
-                    r
-                }
-                _ => plain(StatusCode::NOT_FOUND, "not found: try /healthz or /metrics"),
-            };
-            Ok::<_, std::convert::Infallible>(resp)
-        }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), svc)
-        .await;
 }

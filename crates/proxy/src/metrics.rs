@@ -15,7 +15,7 @@ const DECISIONS: [&str; 4] = ["allow", "deny", "error", "passthrough"];
 const STATUSES: usize = 1000;
 
 /// Shards of the counters every request touches, one per runtime worker (by
-/// [`crate::pipeline::current_worker`], wrapping): each worker writes its own cache line
+/// [`crate::worker::current_worker`], wrapping): each worker writes its own cache line
 /// instead of bouncing shared ones between cores; `/metrics` sums them.
 const SHARDS: usize = 16;
 
@@ -101,7 +101,7 @@ impl Metrics {
 
     /// This worker's shard.
     fn hot(&self) -> &Hot {
-        &self.hot[crate::pipeline::current_worker() % SHARDS]
+        &self.hot[crate::worker::current_worker() % SHARDS]
     }
 
     /// Counts an identifier found already opened.
@@ -125,8 +125,7 @@ impl Metrics {
     }
 
     /// Counts a CONNECT (never as a request: its inner requests are counted one by one).
-    pub fn tunnel(&self, outcome: crate::pipeline::logging::Tunnel) {
-        use crate::pipeline::logging::Tunnel;
+    pub fn tunnel(&self, outcome: Tunnel) {
         let i = match outcome {
             Tunnel::Intercepted => 0,
             Tunnel::Passthrough => 1,
@@ -272,6 +271,18 @@ impl Metrics {
     }
 }
 
+/// How a `CONNECT` ended, for its own audit line and counter (the requests inside the
+/// tunnel are logged one by one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tunnel {
+    /// Intercepted: each inner request goes through the pipeline.
+    Intercepted,
+    /// A blind tunnel to a `--passthrough` host.
+    Passthrough,
+    /// Refused before any tunnel was opened.
+    Refused,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +294,7 @@ mod tests {
         m.request("allow", 200, 0.0003);
         std::thread::scope(|s| {
             s.spawn(|| {
-                crate::pipeline::set_worker(3);
+                crate::worker::set_worker(3);
                 m.request("allow", 200, 0.003);
                 m.request("deny", 401, 10.0);
                 m.verified_hit();

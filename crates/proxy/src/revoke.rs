@@ -6,19 +6,17 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::RwLock;
-use std::time::Duration;
 
+use crate::limits::REVOKED_FILE_RECHECK;
 use macaroon_home::ListFile;
 pub use macaroon_home::REVOKED_FILE;
-
-const RECHECK: Duration = Duration::from_secs(1);
 
 /// The revocation list of one home.
 pub struct Revocations {
     file: ListFile,
     kids: RwLock<HashSet<String>>,
     /// Families revoked in the shared store (`--state`), kept current by
-    /// [`crate::state::watch_revocations`].
+    /// [`crate::state::revocations::watch_revocations`].
     shared: RwLock<HashSet<String>>,
 }
 
@@ -99,7 +97,7 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let check = std::sync::Arc::new(check);
-    let mut tick = tokio::time::interval(RECHECK);
+    let mut tick = tokio::time::interval(REVOKED_FILE_RECHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

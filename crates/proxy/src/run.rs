@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::audit::Audit;
 use crate::ca::LocalCa;
 use crate::config::Config;
-use crate::pipeline::{Loaded, Proxy};
+use crate::proxy::{Loaded, Proxy};
 
 /// Loads the proxy keys, creating a first keypair if the home has none.
 fn keys(home: &Path) -> anyhow::Result<Vec<ProxyKeyPair>> {
@@ -116,7 +116,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let loaded = Loaded {
         state: state.clone(),
         keys,
-        roots: crate::upstream::root_store(&cfg.upstream_ca, ca.cert_pem())?,
+        roots: crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?,
         ca,
         audit: Audit::open(&cfg.audit_log)?,
         revoked: revoked.clone(),
@@ -145,15 +145,22 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));
-        tokio::spawn(crate::state::watch_revocations(
+        tokio::spawn(crate::state::revocations::watch_revocations(
             state,
             revoked.clone(),
-            Some(proxy.clone()),
+            Some(Box::new({
+                let proxy = proxy.clone();
+                move || {
+                    let p = proxy.clone();
+                    // Apart: it may wait on an exchange in flight.
+                    tokio::spawn(async move { p.access_tokens.write_back().await });
+                }
+            })),
             proxy.stopping.clone(),
         ));
         announce(local, admin_addr, &key_ids);
         if let Some(admin) = admin {
-            tokio::spawn(crate::listen::serve_admin(proxy.clone(), admin));
+            tokio::spawn(crate::admin::serve(proxy.clone(), admin));
         }
         let mut server = tokio::spawn(crate::listen::serve(proxy.clone(), listener, handles));
         tokio::select! {
@@ -207,7 +214,7 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("macaroon-worker-{i}"))
                 .spawn(move || {
-                    crate::pipeline::set_worker(i);
+                    crate::worker::set_worker(i);
                     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                         Ok(rt) => {
                             let _ = tx.send(Ok(rt.handle().clone()));

@@ -8,12 +8,9 @@ use caveat::{Host, Scheme};
 use http::header::HOST;
 use http::request::Parts;
 
-use super::{Deny, Mode};
-
-/// Longest request target accepted (414 beyond).
-pub const MAX_URI: usize = 16 * 1024;
-/// Most header bytes accepted (431 beyond); hyper bounds the read buffer as well.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+use crate::deny::Deny;
+use crate::limits::{MAX_HEAD, MAX_URI};
+use crate::request::Mode;
 
 /// The host a request is for, as far as the request itself says.
 #[derive(Debug, Clone)]
@@ -38,8 +35,8 @@ pub fn limits(parts: &Parts) -> Result<(), Deny> {
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
-    if header_bytes > MAX_HEADER_BYTES {
-        return Err(Deny::HeadersTooLarge(MAX_HEADER_BYTES));
+    if header_bytes > MAX_HEAD {
+        return Err(Deny::HeadersTooLarge(MAX_HEAD));
     }
     Ok(())
 }

@@ -17,10 +17,9 @@ use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::obtain::Injected;
-use super::upstream_request::OutBody;
-use super::Deny;
 use crate::config::Config;
+use crate::deny::Deny;
+use crate::request::OutBody;
 
 /// Reads the whole body, refusing one over `--max-body` bytes or not whole within
 /// `--body-timeout` (a client that stops sending would otherwise hold up to `--max-body` of
@@ -73,16 +72,12 @@ pub async fn read(parts: &Parts, body: Incoming, config: &Config) -> Result<Body
 /// S3), read whole as [`read`] does; any other body as it was.
 pub async fn for_signature(
     parts: &Parts,
-    injected: &Injected,
+    service: &str,
     body: OutBody,
     config: &Config,
 ) -> Result<OutBody, Deny> {
-    let hashed = match injected {
-        Injected::SigV4 { service, .. } => {
-            crate::sigv4::payload(service, &parts.headers).is_ok_and(|p| p == crate::sigv4::Payload::Hashed)
-        }
-        _ => false,
-    };
+    let hashed = crate::credentials::sigv4::payload(service, &parts.headers)
+        .is_ok_and(|p| p == crate::credentials::sigv4::Payload::Hashed);
     match body {
         OutBody::Stream(b) if hashed => Ok(match read(parts, b, config).await? {
             BodyView::Read(r) => OutBody::Checked(r.bytes.clone()),

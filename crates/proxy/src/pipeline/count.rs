@@ -1,4 +1,4 @@
-//! Phase 3c, count: charge the token's usage and rate caveats, last of all the checks.
+//! Phase 3d, count: charge the token's usage and rate caveats, last of all the checks.
 //!
 //! Only a request every other check allowed gets here, so a forged, tampered, revoked or
 //! otherwise refused request never spends a count (the field's shipped bug: a rate limit
@@ -6,8 +6,10 @@
 //! no such caveat returns at once and never touches the store.
 
 use super::decide::Allowed;
-use super::{Deny, Proxy, RequestCtx};
-use crate::state::Charge;
+use crate::deny::Deny;
+use crate::proxy::Proxy;
+use crate::request::RequestCtx;
+use crate::state::counters::Charge;
 
 /// Charges `allowed`'s limits once, atomically; refuses when one is spent (429) or the
 /// store cannot be asked (503, fail closed: nothing is forwarded uncounted).

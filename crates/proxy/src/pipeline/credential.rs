@@ -8,8 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::request::Parts;
 
-use super::{Deny, Mode, Proxy};
-use crate::inject::{self, FindError, Found};
+use crate::credentials::inject::{self, FindError, Found};
+use crate::deny::{Absent, Deny};
+use crate::proxy::Proxy;
+use crate::request::Mode;
 
 /// The request's token and where its copies are; `None` when it carries none.
 pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, Deny> {
@@ -28,25 +30,6 @@ pub fn find(proxy: &Proxy, parts: &Parts, mode: &Mode) -> Result<Option<Found>, 
         }),
         (None, _) => None,
     })
-}
-
-/// What a request without a token carried where a key goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Absent {
-    /// No credential at all.
-    Nothing,
-    /// Something that looks like a real API key, not a macaroon.
-    RawKey {
-        /// Where it was (a header or query parameter name).
-        place: String,
-    },
-    /// Something that looks like a macaroon but does not decode (cut short or altered).
-    Damaged {
-        /// Where it was.
-        place: String,
-    },
-    /// An AWS SigV4 signature made with real keys (or dummy ones without the token).
-    AwsSigned,
 }
 
 /// Headers and query parameters that carry API keys.

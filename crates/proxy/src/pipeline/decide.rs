@@ -1,4 +1,4 @@
-//! Phase 3, decide: open the sealed identifier (cached), verify the HMAC chain and every
+//! Phase 3a, decide: open the sealed identifier (cached), verify the HMAC chain and every
 //! caveat with the core (cached by the token's exact text; request-dependent checks run
 //! every time), then the proxy's own lists (revocations), then copies of the token that
 //! would not be stripped ([`crate::copies`]). Nothing has been sent upstream
@@ -15,8 +15,10 @@ use http::header::CONTENT_TYPE;
 use http::request::Parts;
 
 use super::authority::Authority;
-use super::{Deny, Proxy, RequestCtx};
-use crate::inject::{self, Found, Place, Resolved};
+use crate::credentials::inject::{self, Found, Place, Resolved};
+use crate::deny::Deny;
+use crate::proxy::Proxy;
+use crate::request::RequestCtx;
 
 /// What a request was allowed to do: everything the upstream request is built from.
 pub struct Allowed {

@@ -7,18 +7,15 @@ use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use caveat::Secret;
-use http::header::{HeaderValue, AUTHORIZATION};
-use http::{HeaderMap, Method, Response, StatusCode, Uri};
-
-use super::obtain::{self, Injected};
-use crate::oauth::Family;
-use crate::scrub::Scrubber;
+use http::{Response, StatusCode};
 
 use super::response::Filtered;
-use super::{logging, response, Deny, Outgoing, Proxy, RequestCtx};
-use crate::client::UpstreamBody;
-use crate::upstream::{Body, BodyError};
+use super::{logging, obtain, response, upstream_request};
+use crate::deny::Deny;
+use crate::http::{Body, BodyError};
+use crate::proxy::Proxy;
+use crate::request::{Outgoing, RequestCtx, Retry};
+use crate::upstream::client::UpstreamBody;
 
 /// Sends the request and hands the response to the response filter.
 ///
@@ -39,7 +36,7 @@ pub fn forward(
     async move {
         let sent = send(&proxy, out, timeout).await;
         let Some((_, ctx)) = pending.0.take() else {
-            return Response::new(super::full(""));
+            return Response::new(crate::http::full(""));
         };
         match (sent, retry) {
             // An OAuth2 access token refused (revoked, or expired early): one new token,
@@ -62,24 +59,33 @@ async fn again(
     refused: Response<UpstreamBody>,
 ) -> Response<Body> {
     let mut pending = ClientGone(Some((proxy.clone(), ctx)));
-    match retry.again(&proxy).await {
+    match Box::pin(obtain::after_refusal(&proxy, &retry)).await {
         Ok(None) => {
             let Some((_, ctx)) = pending.0.take() else {
-                return Response::new(super::full(""));
+                return Response::new(crate::http::full(""));
             };
             answer(proxy, Ok(Ok(refused)), ctx, timeout).response().await
         }
-        Ok(Some((req, scrubber))) => {
+        Ok(Some(access)) => {
+            let req = match upstream_request::retried(retry, &access.token) {
+                Ok(req) => req,
+                Err(deny) => {
+                    let Some((_, ctx)) = pending.0.take() else {
+                        return Response::new(crate::http::full(""));
+                    };
+                    return logging::refused(&proxy, ctx, deny);
+                }
+            };
             let sent = send(&proxy, Outgoing::Secret(req), timeout).await;
             let Some((_, mut ctx)) = pending.0.take() else {
-                return Response::new(super::full(""));
+                return Response::new(crate::http::full(""));
             };
-            ctx.scrub = scrubber;
+            ctx.scrub = access.scrubber;
             answer(proxy, sent, ctx, timeout).response().await
         }
         Err(deny) => {
             let Some((_, ctx)) = pending.0.take() else {
-                return Response::new(super::full(""));
+                return Response::new(crate::http::full(""));
             };
             logging::refused(&proxy, ctx, deny)
         }
@@ -93,9 +99,9 @@ fn answer(proxy: Arc<Proxy>, sent: Sent, ctx: Box<RequestCtx>, timeout: std::tim
         Ok(Err(e)) => {
             proxy.metrics.upstream_errors.fetch_add(1, Relaxed);
             let host = ctx.rec.host.clone();
-            let detail = super::chain(&*e);
+            let detail = crate::http::chain(&*e);
             let deny = Deny::Upstream {
-                detail: format!("{detail}{}", hint(&host, &detail)),
+                detail: format!("{detail}{}", crate::deny::hint(&host, &detail)),
                 host,
             };
             logging::refused(&proxy, ctx, deny)
@@ -127,78 +133,6 @@ async fn send(proxy: &Proxy, out: Outgoing, timeout: std::time::Duration) -> Sen
     }
 }
 
-/// A bodyless OAuth2 request, kept to be sent once more if the upstream refuses its access
-/// token (401). Requests with a body are not retried: their body is gone.
-pub struct Retry {
-    family: Arc<Family>,
-    used: Secret,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-}
-
-impl Retry {
-    /// The retry of `out`, if it is a bodyless request with an OAuth2 access token.
-    pub fn for_request(injected: &Injected, out: &Outgoing) -> Option<Retry> {
-        let (Injected::OAuth2 { family, access }, Outgoing::Secret(req)) = (injected, out) else {
-            return None;
-        };
-        if !hyper::body::Body::is_end_stream(req.body()) {
-            return None;
-        }
-        Some(Retry {
-            family: family.clone(),
-            used: access.token.clone(),
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            headers: req.headers().clone(),
-        })
-    }
-
-    /// A new access token (one exchange, whoever else saw the 401) and the request again;
-    /// `None` when the 401 should be passed on (a new token was forced moments ago).
-    async fn again(
-        self,
-        proxy: &Arc<Proxy>,
-    ) -> Result<Option<(http::Request<Body>, Option<Arc<Scrubber>>)>, Deny> {
-        let (proxy, oauth) = (proxy.clone(), self.family.oauth().clone());
-        let Some(access) = self
-            .family
-            .after_refusal(&self.used, move |r| obtain::exchange(proxy, oauth, r))
-            .await
-            .map_err(Deny::CredentialExchange)?
-        else {
-            return Ok(None);
-        };
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", access.token.expose()))
-            .map_err(|_| Deny::BadSecret)?;
-        value.set_sensitive(true);
-        let mut req = http::Request::new(super::full(""));
-        *req.method_mut() = self.method;
-        *req.uri_mut() = self.uri;
-        *req.headers_mut() = self.headers;
-        req.headers_mut().insert(AUTHORIZATION, value);
-        Ok(Some((req, access.scrubber)))
-    }
-}
-
-/// What an operator can do about the commonest upstream failures.
-pub(crate) fn hint(host: &str, detail: &str) -> String {
-    let d = detail.to_ascii_lowercase();
-    if d.contains("dns error") || d.contains("failed to lookup") || d.contains("name or service not known") {
-        format!(" (the proxy cannot resolve {host}; to send it elsewhere, run the proxy with --resolve {host}=IP:PORT)")
-    } else if d.contains("unknownissuer")
-        || d.contains("unknown issuer")
-        || d.contains("invalid peer certificate")
-    {
-        format!(" (the proxy does not trust {host}'s certificate; add its CA with --upstream-ca PEM)")
-    } else if d.contains("connection refused") {
-        format!(" (nothing accepts connections for {host} at the address it resolves to; check --resolve)")
-    } else {
-        String::new()
-    }
-}
-
 /// Writes the audit line of a forwarded request whose client disconnected before the
 /// upstream answered (status 499, as nginx logs it).
 struct ClientGone(Option<(Arc<Proxy>, Box<RequestCtx>)>);
@@ -210,22 +144,5 @@ impl Drop for ClientGone {
             ctx.rec.reason = Some("the client went away before the upstream answered".into());
             logging::finish(&proxy, ctx);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hint;
-
-    #[test]
-    fn upstream_failures_say_what_to_do() {
-        let dns = hint(
-            "api.example.com",
-            "client error (Connect): dns error: failed to lookup address",
-        );
-        assert!(dns.contains("--resolve api.example.com=IP:PORT"), "{dns}");
-        let tls = hint("api.example.com", "invalid peer certificate: UnknownIssuer");
-        assert!(tls.contains("--upstream-ca"), "{tls}");
-        assert_eq!(hint("h", "connection reset"), "");
     }
 }

@@ -4,14 +4,17 @@
 //! token a client put in a logged field (a token in the URL path, say) by its fingerprint.
 
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 use caveat::Token;
 use http::Response;
 
-use super::{ms, Deny, Proxy, RequestCtx};
 use crate::audit::Record;
-use crate::upstream::Body;
+use crate::deny::Deny;
+use crate::http::ms;
+use crate::http::Body;
+pub use crate::metrics::Tunnel;
+use crate::proxy::Proxy;
+use crate::request::RequestCtx;
 
 /// The answer for a refused request, logged.
 pub fn refused(proxy: &Proxy, mut ctx: Box<RequestCtx>, deny: Deny) -> Response<Body> {
@@ -55,28 +58,6 @@ pub fn finish(proxy: &Proxy, mut ctx: Box<RequestCtx>) {
         }
     }
     proxy.audit.write(rec);
-}
-
-/// The method as the audit line shows it: as sent when it can be a method, else only its
-/// length (a token sent as the method must not be logged).
-pub fn method_text(method: &str) -> String {
-    if method.len() <= caveat::MAX_METHOD {
-        method.to_string()
-    } else {
-        format!("<{} bytes>", method.len())
-    }
-}
-
-/// How a `CONNECT` ended, for its own audit line and counter (the requests inside the
-/// tunnel are logged one by one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tunnel {
-    /// Intercepted: each inner request goes through the pipeline.
-    Intercepted,
-    /// A blind tunnel to a `--passthrough` host.
-    Passthrough,
-    /// Refused before any tunnel was opened.
-    Refused,
 }
 
 /// Logs a `CONNECT`: an audit line with method CONNECT, and the tunnel counter (never the
@@ -265,32 +246,13 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The time a request arrived, as the audit line shows it.
-pub fn now() -> String {
-    // Formatted once a second per thread: every request of that second shares the text.
-    thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
-    }
-    let t = SystemTime::now();
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if last.0 != secs {
-            *last = (secs, caveat::fmt_time(t));
-        }
-        last.1.clone()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine;
 
     fn token() -> Token {
-        crate::pipeline::test_token("sk_test_path")
+        crate::proxy::test_token("sk_test_path")
     }
 
     #[test]

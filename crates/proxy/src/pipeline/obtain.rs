@@ -1,7 +1,7 @@
 //! Phase 3c, obtain what goes upstream in the key's place, once the request is allowed:
 //! the sealed key itself (bearer, basic, header, query); an OAuth2 access token, from the
-//! cache or one exchange at the sealed token URL ([`crate::oauth`]); or the AWS keys that
-//! sign the request ([`crate::sigv4`]). An exchange runs only for a request that was
+//! cache or one exchange at the sealed token URL ([`crate::credentials::oauth`]); or the AWS keys that
+//! sign the request ([`crate::credentials::sigv4`]). An exchange runs only for a request that was
 //! allowed, so a forged or denied request never costs a call to the token endpoint.
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use caveat::{Credential, Payload, SigV4Keys};
 
-use super::{Deny, Proxy};
-use crate::oauth::{self, Access, ExchangeError, Family};
-use crate::scrub::Scrubber;
+use crate::credentials::oauth::{self, Access, ExchangeError, Family};
+use crate::deny::Deny;
+use crate::proxy::Proxy;
+use crate::request::Retry;
+use crate::upstream::scrub::Scrubber;
 
 /// What is injected into (or signs) the upstream request.
 pub enum Injected {
@@ -79,10 +81,25 @@ pub async fn exchange(
     refresh: Option<caveat::Secret>,
 ) -> Result<oauth::Obtained, ExchangeError> {
     proxy.metrics.oauth_exchanges.fetch_add(1, Relaxed);
-    let timeout = proxy.config.upstream_timeout.min(oauth::MAX_EXCHANGE_TIME);
+    let timeout = proxy
+        .config
+        .upstream_timeout
+        .min(crate::limits::MAX_EXCHANGE_TIME);
     let got = oauth::exchange(&proxy.pools().tls, timeout, &o, refresh).await;
     if got.is_err() {
         proxy.metrics.oauth_exchange_errors.fetch_add(1, Relaxed);
     }
     got
+}
+
+/// A new access token for a kept request whose token the upstream refused (one exchange,
+/// whoever else saw the 401); `None` when the 401 should be passed on (a new token was
+/// forced moments ago).
+pub async fn after_refusal(proxy: &Arc<Proxy>, retry: &Retry) -> Result<Option<Access>, Deny> {
+    let (proxy, oauth) = (proxy.clone(), retry.family.oauth().clone());
+    retry
+        .family
+        .after_refusal(&retry.used, move |r| exchange(proxy, oauth, r))
+        .await
+        .map_err(Deny::CredentialExchange)
 }

@@ -18,13 +18,16 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 
-use crate::client::UpstreamBody;
+use crate::upstream::client::UpstreamBody;
 
-use super::upstream_request::strip_hop_by_hop;
-use super::{logging, ms, Deny, Proxy, RequestCtx};
-use crate::decode::{self, Encoding};
-use crate::scrub::ScrubBody;
-use crate::upstream::Body;
+use super::logging;
+use crate::deny::Deny;
+use crate::http::Body;
+use crate::http::{ms, strip_hop_by_hop};
+use crate::proxy::Proxy;
+use crate::request::RequestCtx;
+use crate::upstream::decode::{self, Encoding};
+use crate::upstream::scrub::ScrubBody;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The filtered response: ready, or waiting for a compressed body's first decoded bytes
@@ -101,7 +104,7 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<Requ
                 let deny = Deny::Undecodable {
                     host: ctx.rec.host.clone(),
                     encoding,
-                    error: super::chain(&*e),
+                    error: crate::http::chain(&*e),
                 };
                 logging::refused(&proxy, ctx, deny)
             }
@@ -171,12 +174,12 @@ impl Audited {
 
 impl hyper::body::Body for Audited {
     type Data = Bytes;
-    type Error = crate::upstream::BodyError;
+    type Error = crate::http::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::upstream::BodyError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::http::BodyError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -185,7 +188,7 @@ impl hyper::body::Body for Audited {
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                self.failed = Some(super::chain(&**e));
+                self.failed = Some(crate::http::chain(&**e));
                 self.finish();
             }
             Poll::Ready(None) => self.finish(),

@@ -7,9 +7,8 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
 use caveat::{Host, Injection, Payload, Scheme, Secret};
-use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
+use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, Uri, Version};
 use http_body_util::BodyExt;
@@ -17,16 +16,10 @@ use hyper::body::Incoming;
 
 use super::decide::Allowed;
 use super::obtain::Injected;
-use super::{Deny, Outgoing};
-use crate::{inject, sigv4};
-
-/// The body that goes upstream.
-pub enum OutBody {
-    /// Streamed as it arrives (the token has no body caveat).
-    Stream(Incoming),
-    /// Exactly the bytes that were read and checked.
-    Checked(Bytes),
-}
+use crate::credentials::{inject, sigv4};
+use crate::deny::Deny;
+use crate::http::strip_hop_by_hop;
+use crate::request::{OutBody, Outgoing, Retry};
 
 /// The request that carries the secret, to the sealed host, over TLS.
 pub fn with_secret(
@@ -82,7 +75,7 @@ pub fn with_secret(
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-            (super::full(bytes.clone()), Some(bytes))
+            (crate::http::full(bytes.clone()), Some(bytes))
         }
     };
     let mut req = http::Request::from_parts(parts, body);
@@ -181,48 +174,40 @@ pub fn strip_overrides(headers: &mut HeaderMap) {
     }
 }
 
-/// Headers that describe one hop, never forwarded (RFC 9110 7.6.1), plus the ones a
-/// `Connection` header names. Used on requests and responses.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    use http::header::{
-        CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+/// The retry of `out`, kept if it is a bodyless request with an OAuth2 access token.
+pub fn retry(injected: &Injected, out: &Outgoing) -> Option<Retry> {
+    let (Injected::OAuth2 { family, access }, Outgoing::Secret(req)) = (injected, out) else {
+        return None;
     };
-    const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-    const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-    let hop = |n: &HeaderName| {
-        [
-            &CONNECTION,
-            &KEEP_ALIVE,
-            &PROXY_CONNECTION,
-            &PROXY_AUTHENTICATE,
-            &PROXY_AUTHORIZATION,
-            &TE,
-            &TRAILER,
-            &TRANSFER_ENCODING,
-            &UPGRADE,
-        ]
-        .contains(&n)
-    };
-    // One pass over the names present (a handful) instead of nine hashed removals.
-    let mut drop: Vec<HeaderName> = headers.keys().filter(|n| hop(n)).cloned().collect();
-    if headers.contains_key(CONNECTION) {
-        drop.extend(
-            headers
-                .get_all(CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok()),
-        );
+    if !hyper::body::Body::is_end_stream(req.body()) {
+        return None;
     }
-    for n in drop {
-        headers.remove(n);
-    }
+    Some(Retry {
+        family: family.clone(),
+        used: access.token.clone(),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: req.headers().clone(),
+    })
+}
+
+/// The kept request again, as it was sent but for the new access token `access`.
+pub fn retried(retry: Retry, access: &Secret) -> Result<http::Request<crate::http::Body>, Deny> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", access.expose())).map_err(|_| Deny::BadSecret)?;
+    value.set_sensitive(true);
+    let mut req = http::Request::new(crate::http::full(""));
+    *req.method_mut() = retry.method;
+    *req.uri_mut() = retry.uri;
+    *req.headers_mut() = retry.headers;
+    req.headers_mut().insert(http::header::AUTHORIZATION, value);
+    Ok(req)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HeaderName;
 
     #[test]
     fn method_and_url_override_headers_are_removed() {
@@ -244,30 +229,5 @@ mod tests {
         strip_overrides(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, ["accept"]);
-    }
-
-    #[test]
-    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
-        let mut h = HeaderMap::new();
-        for (k, v) in [
-            ("connection", "keep-alive, x-secret-hop"),
-            ("keep-alive", "timeout=5"),
-            ("proxy-connection", "keep-alive"),
-            ("proxy-authorization", "Basic eDp5"),
-            ("proxy-authenticate", "Basic"),
-            ("te", "trailers"),
-            ("trailer", "x"),
-            ("transfer-encoding", "chunked"),
-            ("upgrade", "h2c"),
-            ("x-secret-hop", "1"),
-            ("accept", "*/*"),
-            ("authorization", "Bearer k"),
-        ] {
-            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
-        }
-        strip_hop_by_hop(&mut h);
-        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
-        left.sort_unstable();
-        assert_eq!(left, ["accept", "authorization"]);
     }
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use caveat::{CacheKey, Injection, Secret, Token, Verified};
 
-use crate::copies::TokenText;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use http::HeaderMap;
 
@@ -315,6 +314,17 @@ pub fn strip_and_inject(
         Injection::OAuth2Refresh | Injection::OAuth2ClientCredentials => return Err(InjectError::NotStatic),
     }
     Ok(query)
+}
+
+/// A token's text as presented, kept to look for its copies; a debug print shows nothing
+/// of it.
+#[derive(Clone)]
+pub struct TokenText(pub Arc<str>);
+
+impl std::fmt::Debug for TokenText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenText(..)")
+    }
 }
 
 #[cfg(test)]

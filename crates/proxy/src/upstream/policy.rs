@@ -15,24 +15,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use crate::limits::CONNECT_TIMEOUT;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
-
-/// Why a body could not be read or made (hyper's errors, a response that does not decode).
-pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The body type the proxy sends and returns.
-pub type Body = BoxBody<Bytes, BodyError>;
-
-/// How long a TCP connect may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where connections may go.
 #[derive(Clone, Debug, Default)]
@@ -304,12 +293,6 @@ fn system_roots() -> Vec<CertificateDer<'static>> {
     }
     roots.into_iter().map(CertificateDer::from).collect()
 }
-
-/// Idle upstream connections kept per host, across all pools. Enough for every in-flight
-/// request of a busy host to find its connection again: a smaller cap closes connections
-/// after each burst and opens new ones (a TLS handshake each) on the next; at 256 client
-/// connections a cap of 64 doubled the CPU per request. Idle ones close after 90 s.
-pub const MAX_IDLE_UPSTREAM: usize = 1024;
 
 /// The upstream TLS configuration: system roots plus `--upstream-ca`, ring.
 pub fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {

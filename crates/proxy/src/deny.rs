@@ -10,8 +10,7 @@ use caveat::{Denial, DenyKind, Host};
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-use super::credential::Absent;
-use crate::upstream::Body;
+use crate::http::Body;
 
 /// Why the proxy answered a request itself.
 #[derive(Debug, Clone)]
@@ -104,7 +103,7 @@ pub enum Deny {
         error: String,
     },
     /// The OAuth2 token endpoint refused or failed the exchange.
-    CredentialExchange(crate::oauth::ExchangeError),
+    CredentialExchange(crate::credentials::oauth::ExchangeError),
     /// A SigV4 request that cannot be signed as sent.
     Unsignable(String),
     /// A usage or rate caveat allows no more requests (429).
@@ -314,7 +313,7 @@ impl Deny {
                 request_id,
             },
         };
-        let mut resp = Response::new(super::full(Bytes::from(
+        let mut resp = Response::new(crate::http::full(Bytes::from(
             serde_json::to_vec(&body).unwrap_or_default(),
         )));
         *resp.status_mut() = status;
@@ -379,8 +378,8 @@ fn no_token_message(host: Option<&Host>, absent: &Absent) -> String {
 }
 
 /// What a failed OAuth2 exchange says: the provider's status and error code, never its body.
-fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
-    let hint = crate::pipeline::forward::hint(&e.host, &e.detail);
+fn exchange_message(e: &crate::credentials::oauth::ExchangeError) -> String {
+    let hint = hint(&e.host, &e.detail);
     match (e.status, &e.code) {
         (Some(status), Some(code)) => format!(
             "the token endpoint {} refused the OAuth2 exchange (HTTP {status}, error {code}); \
@@ -401,6 +400,42 @@ fn exchange_message(e: &crate::oauth::ExchangeError) -> String {
             "the proxy could not reach the token endpoint {} for the OAuth2 exchange: {}{hint}",
             e.host, e.detail
         ),
+    }
+}
+
+/// What a request without a token carried where a key goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Absent {
+    /// No credential at all.
+    Nothing,
+    /// Something that looks like a real API key, not a macaroon.
+    RawKey {
+        /// Where it was (a header or query parameter name).
+        place: String,
+    },
+    /// Something that looks like a macaroon but does not decode (cut short or altered).
+    Damaged {
+        /// Where it was.
+        place: String,
+    },
+    /// An AWS SigV4 signature made with real keys (or dummy ones without the token).
+    AwsSigned,
+}
+
+/// What an operator can do about the commonest upstream failures.
+pub(crate) fn hint(host: &str, detail: &str) -> String {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("dns error") || d.contains("failed to lookup") || d.contains("name or service not known") {
+        format!(" (the proxy cannot resolve {host}; to send it elsewhere, run the proxy with --resolve {host}=IP:PORT)")
+    } else if d.contains("unknownissuer")
+        || d.contains("unknown issuer")
+        || d.contains("invalid peer certificate")
+    {
+        format!(" (the proxy does not trust {host}'s certificate; add its CA with --upstream-ca PEM)")
+    } else if d.contains("connection refused") {
+        format!(" (nothing accepts connections for {host} at the address it resolves to; check --resolve)")
+    } else {
+        String::new()
     }
 }
 
@@ -460,7 +495,7 @@ mod tests {
     #[test]
     fn a_failed_exchange_is_a_502_that_says_what_to_do_without_the_provider_body() {
         let e = |status, code: Option<&str>, detail: &str| {
-            Deny::CredentialExchange(crate::oauth::ExchangeError {
+            Deny::CredentialExchange(crate::credentials::oauth::ExchangeError {
                 host: "oauth2.googleapis.com".into(),
                 status,
                 code: code.map(str::to_string),
@@ -509,5 +544,17 @@ mod tests {
         .message();
         assert!(m.contains("2s") && m.contains("api.example.com"), "{m}");
         assert!(!m.contains("120"), "{m}");
+    }
+
+    #[test]
+    fn upstream_failures_say_what_to_do() {
+        let dns = hint(
+            "api.example.com",
+            "client error (Connect): dns error: failed to lookup address",
+        );
+        assert!(dns.contains("--resolve api.example.com=IP:PORT"), "{dns}");
+        let tls = hint("api.example.com", "invalid peer certificate: UnknownIssuer");
+        assert!(tls.contains("--upstream-ca"), "{tls}");
+        assert_eq!(hint("h", "connection reset"), "");
     }
 }

@@ -19,7 +19,7 @@
 //! still kept (the provider has already forgotten the old one).
 //!
 //! With a shared store (`--state`), replicas share access tokens and rotated refresh
-//! tokens, and make one exchange between them ([`crate::shared_tokens`]): under the
+//! tokens, and make one exchange between them ([`crate::credentials::shared_tokens`]): under the
 //! family's lock, the store is asked before exchanging, and what an exchange obtained is
 //! put there.
 
@@ -36,30 +36,16 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::client::Pool;
-use crate::scrub::Scrubber;
-use crate::shared_tokens::{Lead, SharedTokens};
+use crate::credentials::shared_tokens::{Lead, SharedTokens};
+use crate::limits::{FAILURE_HOLD, MAX_LIFETIME, MAX_TOKEN_RESPONSE, REFUSAL_HOLD};
+use crate::upstream::client::Pool;
+use crate::upstream::scrub::Scrubber;
 
-/// The largest token response read (Google's and Microsoft's are under 4 KiB).
-const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
 /// Assumed lifetime of an access token whose response gives no `expires_in`.
 const DEFAULT_LIFETIME: u64 = 300;
 /// How long before its expiry a token stops being used: a tenth of its life, at most a
 /// minute, so a request never leaves with a token that expires on the way.
 const MAX_MARGIN: u64 = 60;
-/// The longest an exchange may take (the lock is held meanwhile, and requests wait).
-pub const MAX_EXCHANGE_TIME: Duration = Duration::from_secs(30);
-/// The longest an access token is cached, whatever `expires_in` the provider gave (a
-/// huge one must not overflow the clock).
-pub const MAX_LIFETIME: Duration = Duration::from_secs(86_400);
-/// After a forced exchange (the upstream refused a token with 401), the next refusal
-/// within this time is passed on to the client instead of forcing another: an upstream
-/// that refuses every token costs one exchange per this time, not one per request.
-const REFUSAL_HOLD: Duration = Duration::from_secs(30);
-/// How long a failed exchange answers for the requests that waited on it, and for new
-/// ones: a token endpoint that refuses gets one request a second from us, not one per
-/// client request.
-const FAILURE_HOLD: Duration = Duration::from_secs(1);
 
 /// An access token the proxy obtained, with the scrubber for its responses.
 #[derive(Clone)]
@@ -429,13 +415,13 @@ pub async fn exchange(
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json")
         .header(ACCEPT_ENCODING, "identity")
-        .body(crate::pipeline::full(Bytes::from(body.as_bytes().to_vec())))
+        .body(crate::http::full(Bytes::from(body.as_bytes().to_vec())))
         .map_err(|_| fail(None, None, "the token URL cannot be requested".into()))?;
     let exchanged = async {
         let resp = client
             .send(req)
             .await
-            .map_err(|e| fail(None, None, crate::pipeline::chain(&*e)))?;
+            .map_err(|e| fail(None, None, crate::http::chain(&*e)))?;
         let status = resp.status().as_u16();
         let bytes = Limited::new(resp.into_body(), MAX_TOKEN_RESPONSE)
             .collect()

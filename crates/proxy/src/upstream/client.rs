@@ -10,7 +10,7 @@
 //! the upstream sent meanwhile. HTTP/2 connections (chosen by ALPN) are shared by every
 //! request of the worker and run as tasks of their own, as there.
 //!
-//! Idle connections close [`IDLE_TIMEOUT`] after their last use: an HTTP/1.1 one is
+//! Idle connections close [`UPSTREAM_IDLE_TIMEOUT`] after their last use: an HTTP/1.1 one is
 //! dropped with its pool entry, an HTTP/2 one ends once the pool's handle to it (the only
 //! one left) is dropped. Nothing else keeps a request handle to a connection.
 
@@ -33,10 +33,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use crate::upstream::{AddressPolicy, Body, BodyError};
-
-/// How long an idle connection is kept.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+use crate::http::{Body, BodyError};
+use crate::limits::UPSTREAM_IDLE_TIMEOUT;
+use crate::upstream::policy::AddressPolicy;
 
 type Io = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
 
@@ -103,7 +102,7 @@ pub struct Pool {
     connector: Arc<Connector>,
     idle: Mutex<HashMap<String, Slot>>,
     max_idle: usize,
-    /// [`IDLE_TIMEOUT`], shorter in tests.
+    /// [`UPSTREAM_IDLE_TIMEOUT`], shorter in tests.
     idle_timeout: Duration,
 }
 
@@ -114,7 +113,7 @@ impl Pool {
             connector,
             idle: Mutex::new(HashMap::new()),
             max_idle,
-            idle_timeout: IDLE_TIMEOUT,
+            idle_timeout: UPSTREAM_IDLE_TIMEOUT,
         })
     }
 
@@ -284,7 +283,7 @@ impl Pool {
         slot.h1.push((h1, now));
     }
 
-    /// Closes idle connections kept longer than [`IDLE_TIMEOUT`] (HTTP/2 ones: since a
+    /// Closes idle connections kept longer than [`UPSTREAM_IDLE_TIMEOUT`] (HTTP/2 ones: since a
     /// request last took them), and forgets closed HTTP/2 ones.
     pub fn sweep(&self) {
         let now = Instant::now();
@@ -523,7 +522,7 @@ mod tests {
             overrides: [("up.test".to_string(), up.addr)].into(),
             ..Default::default()
         };
-        let tls = crate::upstream::tls_config(up.roots.clone());
+        let tls = crate::upstream::policy::tls_config(up.roots.clone());
         let connector = Connector::new(Arc::new(policy), tls, Default::default());
         Arc::new(Pool {
             connector: Arc::new(connector),
@@ -548,7 +547,7 @@ mod tests {
 
     async fn get(pool: &Arc<Pool>) {
         let req = Request::get("https://up.test/")
-            .body(crate::pipeline::full(""))
+            .body(crate::http::full(""))
             .expect("request");
         let resp = pool.send(req).await.expect("answer");
         let body = resp.into_body().collect().await.expect("body").to_bytes();
@@ -575,7 +574,7 @@ mod tests {
     #[tokio::test]
     async fn a_busy_connection_returned_early_closes_once_done() {
         let up = upstream(b"http/1.1").await;
-        let pool = pool(&up, IDLE_TIMEOUT);
+        let pool = pool(&up, UPSTREAM_IDLE_TIMEOUT);
         let (feed, rx) = tokio::sync::mpsc::channel(1);
         feed.send(Bytes::from_static(b"first")).await.expect("feed");
         let req = Request::post("https://up.test/upload")

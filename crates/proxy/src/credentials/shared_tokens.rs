@@ -9,7 +9,7 @@
 //! copied under another credential's key is refused.
 //!
 //! One exchange across replicas: a replica that finds no fresh token takes a lock (SET NX,
-//! expiring after [`crate::oauth::MAX_EXCHANGE_TIME`]) and exchanges; the others poll for
+//! expiring after [`crate::limits::MAX_EXCHANGE_TIME`]) and exchanges; the others poll for
 //! the token it stores, briefly, until it appears or the lock goes. A store that cannot be
 //! reached is no reason to refuse a request: the replica then exchanges on its own.
 
@@ -19,11 +19,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use caveat::{ProxyKeyPair, Secret, StateKey};
 use zeroize::Zeroizing;
 
-use crate::oauth::MAX_EXCHANGE_TIME;
-use crate::state::{State, Unavailable};
-
-/// How often a replica waiting on another's exchange looks for its token.
-const POLL: Duration = Duration::from_millis(25);
+use crate::limits::MAX_EXCHANGE_TIME;
+use crate::limits::SHARED_TOKEN_POLL;
+use crate::state::store::Unavailable;
+use crate::state::State;
 
 /// The shared store and the key its entries are sealed with.
 pub struct SharedTokens {
@@ -88,7 +87,7 @@ impl SharedTokens {
                     refresh,
                 });
             }
-            let holder = crate::pipeline::request_id();
+            let holder = crate::ids::request_id();
             let took = store.try_lock(&lock, &holder, MAX_EXCHANGE_TIME).await?;
             if took || Instant::now() >= deadline {
                 let rotated = match store.get_bytes(&refresh).await {
@@ -106,7 +105,7 @@ impl SharedTokens {
                     refresh: self.read_refresh(digest, &rotated),
                 });
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(SHARED_TOKEN_POLL).await;
         }
     }
 
@@ -126,7 +125,7 @@ impl SharedTokens {
             stored = self.put_refresh(digest, r, false).await.map(|_| ());
         }
         if let (Some((a, fresh_for)), Ok(())) = (access, &stored) {
-            let fresh_for = fresh_for.min(crate::oauth::MAX_LIFETIME);
+            let fresh_for = fresh_for.min(crate::limits::MAX_LIFETIME);
             let until = unix_ms(SystemTime::now() + fresh_for);
             let sealed = self.seal(digest, "access", a, until);
             stored = store.set_bytes(&value, &sealed, Some(fresh_for)).await;
@@ -157,7 +156,7 @@ impl SharedTokens {
         }
     }
 
-    fn store(&self) -> Result<&crate::state::RedisState, Unavailable> {
+    fn store(&self) -> Result<&crate::state::store::RedisState, Unavailable> {
         self.state.shared().ok_or_else(|| Unavailable {
             store: "(none)".into(),
             detail: "no shared store".into(),

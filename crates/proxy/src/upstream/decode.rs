@@ -20,7 +20,7 @@ use hyper::body::Frame;
 use tokio::io::AsyncRead;
 use tokio_util::io::{ReaderStream, StreamReader};
 
-use crate::upstream::{Body, BodyError};
+use crate::http::{Body, BodyError};
 
 /// What a response's `Content-Encoding` asks of the reader.
 pub enum Encoding {
@@ -183,7 +183,7 @@ mod tests {
     use std::io::Write;
 
     fn body(bytes: Vec<u8>) -> Body {
-        crate::pipeline::full(bytes)
+        crate::http::full(bytes)
     }
 
     async fn decode(encoding: &'static str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {

@@ -23,7 +23,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::Frame;
 use scrub::{Out, Patterns, Stream};
 
-use crate::upstream::Body;
+use crate::http::Body;
 
 /// The patterns of one credential's secrets, compiled once per secret and shared.
 pub struct Scrubber {
@@ -151,12 +151,12 @@ impl ScrubBody {
 
 impl hyper::body::Body for ScrubBody {
     type Data = Bytes;
-    type Error = crate::upstream::BodyError;
+    type Error = crate::http::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::upstream::BodyError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::http::BodyError>>> {
         loop {
             if self.done {
                 return Poll::Ready(None);

@@ -1,0 +1,24 @@
+//! `/metrics`: the proxy's counters ([`crate::metrics`]), the state store's and the audit
+//! log's, in Prometheus' text format.
+
+use http::Response;
+
+use crate::http::{full, Body};
+use crate::proxy::Proxy;
+
+/// The `/metrics` answer.
+pub fn metrics(proxy: &Proxy) -> Response<Body> {
+    let mut text = proxy.metrics.render();
+    text.push_str(&format!(
+        "# HELP macaroon_state_up 1 when the state store answered lately (always 1 for the embedded store).\n\
+         # TYPE macaroon_state_up gauge\nmacaroon_state_up {}\n",
+        u8::from(proxy.state.up())
+    ));
+    text.push_str(&proxy.audit.render_metrics());
+    let mut r = Response::new(full(text));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
