@@ -23,6 +23,8 @@ use serde::Serialize;
 const QUEUE: usize = 4096;
 /// Queued lines are gathered into writes of about this many bytes.
 const BATCH: usize = 64 * 1024;
+/// How long the writer rests after a batch of more than one line (the most a line waits).
+const WRITER_REST: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What the writer thread is sent.
 enum Msg {
@@ -184,6 +186,13 @@ fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64) {
         written.fetch_add(lines, std::sync::atomic::Ordering::Release);
         for ack in acks.drain(..) {
             let _ = ack.send(());
+        }
+        // Under load, rest a moment before waiting again: lines queued meanwhile are taken
+        // in the next batch, and no worker has to wake this thread for each of them (a
+        // futex wake-up per line cost more CPU than writing it). Idle, the first line
+        // still wakes it at once.
+        if lines > 1 {
+            std::thread::sleep(WRITER_REST);
         }
     }
 }
