@@ -252,26 +252,10 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
         log(Tunnel::Refused, status, why);
         plain(status, why)
     };
-    let Some(authority) = req.uri().authority().cloned() else {
-        return refuse(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+    let (host, port) = match connect_target(req.uri().authority()) {
+        Ok(target) => target,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, why),
     };
-    let Ok(host) = Host::normalize(authority.host()) else {
-        return refuse(StatusCode::BAD_REQUEST, "CONNECT target is not a valid host");
-    };
-    if authority.as_str().contains('@') {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "bad_connect_target: the CONNECT target carries user:password@; give host:port alone \
-             (a token goes in Proxy-Authorization)",
-        );
-    }
-    let port = authority.port_u16().unwrap_or(443);
-    if port == 0 {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "bad_connect_port: port 0 cannot be connected to; give host:port with a port from 1 to 65535",
-        );
-    }
     // `HTTPS_PROXY=http://x:TOKEN@proxy` puts the token on the CONNECT itself.
     let tunnel_token = match crate::credentials::inject::find(req.headers(), None, &mut |t| proxy.resolve(t))
     {
@@ -324,6 +308,24 @@ fn connect(proxy: Arc<Proxy>, req: http::Request<Incoming>, peer: SocketAddr) ->
         .clone()
         .spawn(intercept(proxy.clone(), req, peer, leaf, mode));
     Response::new(full(""))
+}
+
+/// The CONNECT target's host and port, or why it is refused (400).
+fn connect_target(authority: Option<&http::uri::Authority>) -> Result<(Host, u16), &'static str> {
+    let authority = authority.ok_or("CONNECT needs host:port")?;
+    let host = Host::normalize(authority.host()).map_err(|_| "CONNECT target is not a valid host")?;
+    if authority.as_str().contains('@') {
+        return Err(
+            "bad_connect_target: the CONNECT target carries user:password@; give host:port alone \
+                    (a token goes in Proxy-Authorization)",
+        );
+    }
+    match authority.port_u16().unwrap_or(443) {
+        0 => {
+            Err("bad_connect_port: port 0 cannot be connected to; give host:port with a port from 1 to 65535")
+        }
+        port => Ok((host, port)),
+    }
 }
 
 /// A `--passthrough` host's tunnel: bytes both ways, untouched.

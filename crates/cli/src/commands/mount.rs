@@ -280,25 +280,16 @@ pub fn load_config(path: &Path, explicit: bool) -> anyhow::Result<MountConfig> {
     Ok(config)
 }
 
-/// Runs `mount` until SIGINT or SIGTERM, then unmounts.
-pub fn run(args: MountArgs, home: &Path, store: Store) -> anyhow::Result<()> {
-    let MountArgs {
-        dir,
-        tokens,
-        attenuation: flags,
-        config: config_path,
-    } = args;
-    let dir = dir.as_path();
-    let explicit = config_path.is_some();
-    let config_path = config_path.unwrap_or_else(|| home.join("mount.toml"));
-    let config = load_config(&config_path, explicit)?;
-    let default_expires = config.expires.clone().unwrap_or_else(|| DEFAULT_EXPIRES.into());
-    let shown_expires = flags.expires.clone().unwrap_or_else(|| default_expires.clone());
-    flags
-        .caveats(SystemTime::now())
-        .context("the attenuation flags")?;
+/// The named tokens, once each; every one must be stored, and every policy in the config
+/// must be for one of them.
+fn mounted_names(
+    tokens: &[String],
+    store: &Store,
+    config: &MountConfig,
+    config_path: &Path,
+) -> anyhow::Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
-    for name in &tokens {
+    for name in tokens {
         if !names.contains(name) {
             names.push(name.clone());
         }
@@ -316,38 +307,70 @@ pub fn run(args: MountArgs, home: &Path, store: Store) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(names)
+}
+
+/// The audit log of reads, appended, created 0600.
+fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .with_context(|| format!("could not open {}", path.display()))
+}
+
+/// One file: the flags' caveats and the file's policy. Without --expires, the file's own
+/// lifetime (else the config's default) is the one; with it, both hold.
+fn entry(name: &str, flags: &Attenuation, config: &MountConfig, default_expires: &str) -> Entry {
+    let mut own = flags.clone();
+    let mut policy = config
+        .files
+        .get(name)
+        .map(FilePolicy::attenuation)
+        .unwrap_or_default();
+    if own.expires.is_none() {
+        own.expires = Some(
+            policy
+                .expires
+                .take()
+                .unwrap_or_else(|| default_expires.to_string()),
+        );
+    }
+    Entry {
+        name: name.to_string(),
+        attenuations: [own, policy],
+        size: 0,
+    }
+}
+
+/// Runs `mount` until SIGINT or SIGTERM, then unmounts.
+pub fn run(args: MountArgs, home: &Path, store: Store) -> anyhow::Result<()> {
+    let MountArgs {
+        dir,
+        tokens,
+        attenuation: flags,
+        config: config_path,
+    } = args;
+    let dir = dir.as_path();
+    let explicit = config_path.is_some();
+    let config_path = config_path.unwrap_or_else(|| home.join("mount.toml"));
+    let config = load_config(&config_path, explicit)?;
+    let default_expires = config.expires.clone().unwrap_or_else(|| DEFAULT_EXPIRES.into());
+    let shown_expires = flags.expires.clone().unwrap_or_else(|| default_expires.clone());
+    flags
+        .caveats(SystemTime::now())
+        .context("the attenuation flags")?;
+    let names = mounted_names(&tokens, &store, &config, &config_path)?;
     let meta = std::fs::metadata(dir)
         .with_context(|| format!("{} is not a directory to mount on", dir.display()))?;
     if !meta.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
     let log_path = home.join("mount.log");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.append(true).create(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let log = opts
-        .open(&log_path)
-        .with_context(|| format!("could not open {}", log_path.display()))?;
+    let log = open_log(&log_path)?;
     let entries = names
         .iter()
-        .map(|n| {
-            let mut own = flags.clone();
-            let mut policy = config
-                .files
-                .get(n)
-                .map(FilePolicy::attenuation)
-                .unwrap_or_default();
-            // Without --expires, the file's own lifetime (else the config's default) is
-            // the one; with it, both hold.
-            if own.expires.is_none() {
-                own.expires = Some(policy.expires.take().unwrap_or_else(|| default_expires.clone()));
-            }
-            Entry {
-                name: n.clone(),
-                attenuations: [own, policy],
-                size: 0,
-            }
-        })
+        .map(|n| entry(n, &flags, &config, &default_expires))
         .collect();
     use std::os::unix::fs::MetadataExt;
     let mut fs = TokenFs {
