@@ -87,6 +87,31 @@ pub enum Caveat {
         /// The window, as written.
         window: Window,
     },
+    /// `label = NAME`: always holds; names who holds the token (an agent, a skill), so
+    /// the labels of a chain read as its delegation path in the audit.
+    Label(String),
+}
+
+/// The longest label (`label = NAME`).
+pub const MAX_LABEL: usize = 64;
+
+/// Checks a label: `[a-z0-9._-]{1,64}`, so it reads the same in every log and terminal.
+pub fn check_label(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_LABEL {
+        return Err(format!(
+            "a label has 1 to {MAX_LABEL} characters, not {}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "{name:?} is not a label: {c:?} is not allowed; use lower-case letters, digits, '.', '_' and '-' (e.g. billing-skill)"
+        ));
+    }
+    Ok(())
 }
 
 /// What the allocator is likely to use per allocation beyond the bytes asked for (header and
@@ -114,7 +139,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses or rate";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate or label";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -135,6 +160,7 @@ impl Caveat {
             }
             Caveat::Json { pointer, condition } => pointer.heap_bytes() + condition.heap_bytes(),
             Caveat::BodySize(_) | Caveat::Uses(_) | Caveat::Rate { .. } => 0,
+            Caveat::Label(l) => string_heap(l),
         }
     }
 
@@ -216,6 +242,11 @@ impl Caveat {
                     Caveat::HostIn(hs)
                 }
             }
+            ("label", _) => {
+                let (at, name) = values[0];
+                check_label(name).map_err(|m| err(col(text, at), m))?;
+                Caveat::Label(name.to_string())
+            }
             ("path", "glob") => Caveat::PathGlob(each(text, values, &err, |w| {
                 PathGlob::parse(w).map_err(|e| format!("bad path glob {w:?}: {e}"))
             })?),
@@ -252,6 +283,7 @@ impl Caveat {
             Caveat::BodySize(_) => "body-size",
             Caveat::Uses(_) => "uses",
             Caveat::Rate { .. } => "rate",
+            Caveat::Label(_) => "label",
         }
     }
 
@@ -282,6 +314,8 @@ impl Caveat {
             Caveat::BodySize(max) => return content::check_body_size(*max, content),
             // Counted by the proxy after every other check; nothing to check per request.
             Caveat::Uses(_) | Caveat::Rate { .. } => true,
+            // Only names the holder.
+            Caveat::Label(_) => true,
         };
         if ok {
             return Ok(());
@@ -316,7 +350,8 @@ impl Caveat {
             | Caveat::Json { .. }
             | Caveat::BodySize(_)
             | Caveat::Uses(_)
-            | Caveat::Rate { .. } => self.explain_at(req.time),
+            | Caveat::Rate { .. }
+            | Caveat::Label(_) => self.explain_at(req.time),
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -353,6 +388,7 @@ impl Caveat {
             Caveat::BodySize(max) => format!("body at most {max} bytes"),
             Caveat::Uses(max) => limit::explain_uses(*max),
             Caveat::Rate { max, window } => limit::explain_rate(*max, *window),
+            Caveat::Label(l) => format!("held by {l} (a name only: it allows as much as before)"),
         }
     }
 }
@@ -388,6 +424,7 @@ impl fmt::Display for Caveat {
             Caveat::BodySize(max) => write!(f, "body size <= {max}"),
             Caveat::Uses(max) => write!(f, "uses <= {max}"),
             Caveat::Rate { max, window } => write!(f, "rate <= {max}/{window}"),
+            Caveat::Label(l) => write!(f, "label = {l}"),
         }
     }
 }
@@ -460,6 +497,7 @@ fn operator<'a>(
         "time" => &["<", ">"],
         "method" | "host" => &["=", "in"],
         "path" => &["=", "prefix", "glob"],
+        "label" => &["="],
         _ => return Err(err(1, format!("unknown field {field:?}; expected {FIELDS}"))),
     };
     if !ops.contains(&op) {
@@ -604,9 +642,30 @@ mod tests {
             "uses <= 20",
             "rate <= 60/1m",
             "rate <= 5/30s",
+            "label = billing-skill",
+            "label = a.b_c-1",
         ] {
             assert_eq!(parse(s).to_string(), s);
         }
+    }
+
+    #[test]
+    fn a_label_always_holds_and_is_strictly_spelled() {
+        let c = parse("label = refund-subagent");
+        assert_eq!(c.kind(), "label");
+        assert!(c.check(&req("DELETE", "x.example", "/v1/anything", NOON)).is_ok());
+        for bad in [
+            "label = Billing",
+            "label = a b",
+            "label in a b",
+            "label =",
+            "label = caf\u{e9}",
+            &format!("label = {}", "a".repeat(65)),
+        ] {
+            assert!(Caveat::parse(bad).is_err(), "{bad}");
+        }
+        let e = Caveat::parse("label = Billing").err().expect("refused").to_string();
+        assert!(e.contains("lower-case"), "{e}");
     }
 
     #[test]
@@ -778,7 +837,7 @@ mod tests {
         assert!(e.message.contains("unknown field \"methd\""), "{e}");
         assert_eq!(
             e.to_string(),
-            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses or rate"
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate or label"
         );
     }
 

@@ -54,7 +54,7 @@ mod v1;
 mod v2json;
 mod verify;
 
-pub use crate::caveat::{fmt_duration, fmt_time, Caveat, CaveatError, Unmet};
+pub use crate::caveat::{check_label, fmt_duration, fmt_time, Caveat, CaveatError, Unmet, MAX_LABEL};
 pub use crate::content::{needs_body, params_in_body, Condition};
 pub use crate::credential::{Credential, CredentialError, Grant, OAuth2, SigV4Keys, TokenUrl};
 pub use crate::decimal::{Decimal, NumberError};
@@ -70,9 +70,10 @@ pub use crate::sealed::{
     UnsealError, SEALED_PREFIX,
 };
 pub use crate::token::{
-    DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat, MAX_TOKEN_LEN,
+    branch_digest, branch_id_of, DecodeError, MintError, MintRequest, ThirdPartyCaveat, Token, WireFormat,
+    MAX_TOKEN_LEN,
 };
 pub use crate::verify::{
-    check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
+    chain_branch_ids, check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
     Verified,
 };

@@ -142,6 +142,13 @@ impl Token {
     /// If `expires` is set, a `time <` caveat is added as well, so that every
     /// implementation (not only the proxy) sees the expiry.
     pub fn mint(to: &PublicKey, req: MintRequest, now: SystemTime) -> Result<Token, MintError> {
+        Token::mint_root(to, req, now).map(|(token, _)| token)
+    }
+
+    /// [`Token::mint`], also returning the family id (`kid`) sealed inside, which only
+    /// the proxy could read back: `wrap` keeps it beside the stored token so `list` and
+    /// `inspect` can show it.
+    pub fn mint_root(to: &PublicKey, req: MintRequest, now: SystemTime) -> Result<(Token, String), MintError> {
         if req.hosts.is_empty() {
             return Err(MintError::NoHosts);
         }
@@ -161,7 +168,7 @@ impl Token {
         if let Some(exp) = payload.expires_at() {
             token = token.attenuate(&Caveat::TimeBefore(exp));
         }
-        Ok(token)
+        Ok((token, payload.kid.clone()))
     }
 
     /// Builds a token with an arbitrary identifier and root key (for other
@@ -336,6 +343,12 @@ impl Token {
     /// revealing them.
     pub fn signature_fingerprint(&self) -> String {
         hex::encode(&crypto::sha256(&self.signature())[..8])
+    }
+
+    /// The token's branch id ([`branch_id_of`] its signature): what `revoke` writes to
+    /// revoke this token and every token narrowed from it.
+    pub fn branch_id(&self) -> String {
+        branch_id_of(&self.signature())
     }
 
     /// SHA-256 over the identifier and signature: the same for one token in any wire
@@ -513,4 +526,17 @@ mod tests {
             "{e}"
         );
     }
+}
+
+/// The digest a branch is known by: SHA-256 of the chain signature at that point. The
+/// signature itself (with the identifier and caveats, the token) is never written down;
+/// its first 8 bytes are the token's fingerprint, so a branch id starts with the
+/// fingerprint the audit line shows.
+pub fn branch_digest(sig: &[u8; 32]) -> [u8; 32] {
+    crypto::sha256(sig)
+}
+
+/// [`branch_digest`] in hex (64 digits): how revocation lists write a branch.
+pub fn branch_id_of(sig: &[u8; 32]) -> String {
+    hex::encode(branch_digest(sig))
 }

@@ -293,6 +293,11 @@ pub struct Verified {
     needs_body: bool,
     reads_params: bool,
     limits: Vec<Limit>,
+    /// The branch ids of the token's chain (see [`crate::branch_id`]): before each caveat,
+    /// then its own. The token is in a revoked branch when any of them is revoked.
+    branches: Vec<[u8; 32]>,
+    /// The `label = NAME` caveats met, in chain order: who holds the token.
+    labels: Vec<String>,
     weight: usize,
 }
 
@@ -302,8 +307,17 @@ impl Verified {
     /// discharge is an error; an unreadable caveat is not (it denies every request).
     pub fn new(token: &Token, payload: Arc<Payload>, discharges: &[Token]) -> Result<Verified, Denial> {
         let mut used_discharges = false;
-        let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges)?;
+        let mut sigs = Vec::new();
+        let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges, &mut sigs)?;
+        let branches: Vec<[u8; 32]> = sigs.iter().map(crate::token::branch_digest).collect();
         let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(&p.text)).collect();
+        let labels: Vec<String> = caveats
+            .iter()
+            .filter_map(|c| match c {
+                Checked::Caveat(Caveat::Label(l)) => Some(l.clone()),
+                _ => None,
+            })
+            .collect();
         let limits = limits(&payload, &predicates, &caveats);
         let needs_body = caveats
             .iter()
@@ -324,6 +338,9 @@ impl Verified {
             + payload.heap_bytes()
             + 2 * crate::caveat::string_heap("fingerprint-and-key-id")
             + crate::caveat::vec_heap(&limits)
+            + crate::caveat::vec_heap(&branches)
+            + crate::caveat::vec_heap(&labels)
+            + labels.iter().map(|l| crate::caveat::string_heap(l)).sum::<usize>()
             + limits
                 .iter()
                 .map(|l| crate::caveat::string_heap(&l.caveat))
@@ -338,6 +355,8 @@ impl Verified {
             needs_body,
             reads_params,
             limits,
+            branches,
+            labels,
             weight,
         })
     }
@@ -397,6 +416,17 @@ impl Verified {
     /// The open sealed payload.
     pub fn payload(&self) -> &Arc<Payload> {
         &self.payload
+    }
+
+    /// The branch digests of the token's chain, root first and its own last (see
+    /// [`crate::branch_id`]).
+    pub fn branches(&self) -> &[[u8; 32]] {
+        &self.branches
+    }
+
+    /// The token's labels (`label = NAME`), in chain order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
     }
 
     /// The token's signature fingerprint ([`Token::signature_fingerprint`]).
@@ -505,8 +535,26 @@ fn limits(payload: &Payload, predicates: &[Predicate], caveats: &[Checked]) -> V
 /// Verifies the HMAC chain of `token` from `root`, with discharges for its third-party
 /// caveats, and returns every first-party predicate met on the way (token and discharges).
 pub fn verify_chain(token: &Token, root: &RootKey, discharges: &[Token]) -> Result<Vec<Vec<u8>>, Denial> {
-    let predicates = verify_chain_inner(token, root, discharges, &mut false)?;
+    let predicates = verify_chain_inner(token, root, discharges, &mut false, &mut Vec::new())?;
     Ok(predicates.into_iter().map(|p| p.text).collect())
+}
+
+/// The branch ids ([`crate::branch_id`]) of every token on `token`'s chain, root first and
+/// its own last, once the chain verifies from `root` (discharges are not needed: only the
+/// token's own chain is walked, and third-party caveats are not checked).
+pub fn chain_branch_ids(token: &Token, root: &RootKey) -> Vec<String> {
+    let mac = token.macaroon();
+    let mut sig = crypto::hmac(&root.derived(), &mac.identifier().0);
+    let mut ids = Vec::new();
+    for c in mac.caveats() {
+        ids.push(crate::token::branch_id_of(&sig));
+        sig = match &c {
+            macaroon::Caveat::FirstParty(fp) => crypto::hmac(&sig, &fp.predicate().0),
+            macaroon::Caveat::ThirdParty(tp) => crypto::hmac2(&sig, &tp.verifier_id().0, &tp.id().0),
+        };
+    }
+    ids.push(crate::token::branch_id_of(&sig));
+    ids
 }
 
 /// A first-party caveat met on the chain, with the chain's signature just before it (what
@@ -523,6 +571,7 @@ fn verify_chain_inner(
     root: &RootKey,
     discharges: &[Token],
     used_discharges: &mut bool,
+    sigs: &mut Vec<[u8; 32]>,
 ) -> Result<Vec<Predicate>, Denial> {
     let mut by_id: HashMap<Vec<u8>, &Token> = HashMap::new();
     for d in discharges {
@@ -539,6 +588,7 @@ fn verify_chain_inner(
         &mut by_id,
         &mut predicates,
         (0, &mut 0),
+        sigs,
     )?;
     *used_discharges = by_id.len() < presented;
     Ok(predicates)
@@ -552,6 +602,7 @@ fn chain(
     discharges: &mut HashMap<Vec<u8>, &Token>,
     predicates: &mut Vec<Predicate>,
     (depth, scopes): (usize, &mut usize),
+    sigs: &mut Vec<[u8; 32]>,
 ) -> Result<(), Denial> {
     let scope = *scopes;
     let bad_sig = || {
@@ -567,6 +618,9 @@ fn chain(
     let mac = m.macaroon();
     let mut sig = crypto::hmac(key, &mac.identifier().0);
     for c in mac.caveats() {
+        if is_root {
+            sigs.push(sig);
+        }
         match &c {
             macaroon::Caveat::FirstParty(fp) => predicates.push(Predicate {
                 text: fp.predicate().0,
@@ -595,6 +649,7 @@ fn chain(
                     discharges,
                     predicates,
                     (depth + 1, &mut *scopes),
+                    &mut Vec::new(),
                 )?;
             }
         }
@@ -604,6 +659,9 @@ fn chain(
             macaroon::Caveat::FirstParty(fp) => crypto::hmac(&sig, &fp.predicate().0),
             macaroon::Caveat::ThirdParty(tp) => crypto::hmac2(&sig, &tp.verifier_id().0, &tp.id().0),
         };
+    }
+    if is_root {
+        sigs.push(sig);
     }
     let expected = if is_root {
         sig
@@ -658,6 +716,33 @@ mod tests {
     fn verified(proxy: &ProxyKeyPair, token: &Token, discharges: &[Token]) -> Result<Verified, Denial> {
         let payload = Arc::new(unseal(token, std::slice::from_ref(proxy)).expect("unseals"));
         Verified::new(token, payload, discharges)
+    }
+
+    #[test]
+    fn a_branch_holds_a_token_and_its_children_not_its_siblings() {
+        let (proxy, root, _) = setup();
+        let payload = Arc::new(unseal(&root, std::slice::from_ref(&proxy)).expect("unseal"));
+        let agent = root.attenuate(&Caveat::Label("agent".into()));
+        let child = agent.attenuate(&Caveat::Label("sub".into()));
+        let sibling = root.attenuate(&Caveat::Label("other".into()));
+        let ids = |t: &Token| -> Vec<String> {
+            Verified::new(t, payload.clone(), &[])
+                .expect("verified")
+                .branches()
+                .iter()
+                .map(hex::encode)
+                .collect()
+        };
+        let agent_id = agent.branch_id();
+        assert!(agent_id.starts_with(&agent.signature_fingerprint()));
+        assert_eq!(ids(&agent).last(), Some(&agent_id));
+        assert!(ids(&child).contains(&agent_id));
+        assert!(!ids(&sibling).contains(&agent_id));
+        assert!(!ids(&root).contains(&agent_id));
+        assert!(ids(&sibling).contains(&root.branch_id()), "the root's branch is the family");
+        assert_eq!(ids(&child), chain_branch_ids(&child, &payload.root));
+        let v = Verified::new(&child, payload, &[]).expect("verified");
+        assert_eq!(v.labels(), ["agent".to_string(), "sub".to_string()]);
     }
 
     #[test]
