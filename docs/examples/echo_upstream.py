@@ -9,7 +9,10 @@ Usage: python3 echo_upstream.py [PORT] [DIR]
 On start it creates, with the openssl CLI, a throwaway CA (DIR/ca.pem) and a
 certificate for api.example.test signed by it, prints the CA path (give it to
 `macaroon-proxy run --upstream-ca`), and answers every request with JSON holding
-the method, path, query, request headers and body length. Standard library only.
+the method, path, query, request headers and body length. It also writes a line per
+request to stderr with the Authorization header it received: the response it sends back
+passes through the proxy, which replaces the real key in it with stars, so this line is
+where you see the key the proxy injected. Standard library only.
 """
 import json, os, ssl, subprocess, sys, tempfile, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +43,8 @@ class Echo(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(n)
         url = urllib.parse.urlsplit(self.path)
+        auth = self.headers.get("Authorization", "(none)")
+        print(f"received {self.command} {self.path} authorization: {auth}", file=sys.stderr, flush=True)
         body = json.dumps({"method": self.command, "path": url.path, "query": url.query,
                            "headers": dict(self.headers.items()), "body_bytes": n},
                           indent=2).encode() + b"\n"
@@ -49,6 +54,9 @@ class Echo(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass  # one line per request, from echo(), is enough
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = echo
 

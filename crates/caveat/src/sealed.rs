@@ -468,7 +468,7 @@ pub enum UnsealError {
     #[error("the token identifier is not a macaroon-proxy sealed identifier (no \"mk1\" prefix); it was minted elsewhere")]
     NotSealed,
     /// Sealed to a proxy key we do not hold.
-    #[error("the token is sealed to proxy key {0}, which this proxy does not hold")]
+    #[error("the token is sealed to proxy key {0}, which this proxy does not hold: it was wrapped for another proxy. To wrap for this one, run `macaroon-proxy key show` here and pass its output to `macaroon wrap --proxy-key` (see docs/teams.md)")]
     UnknownKey(KeyId),
     /// The box does not open with the key it names: forged or corrupted.
     #[error("the sealed identifier does not open with proxy key {0}: it is corrupted or forged")]

@@ -65,7 +65,7 @@ pub enum DecodeError {
     )]
     Encoding(String),
     /// Decoded, but not a macaroon.
-    #[error("the token is not a valid macaroon ({0})")]
+    #[error("the token is not a whole macaroon: {0}; copy it again exactly as `macaroon wrap` or `attenuate` printed it")]
     Format(String),
     /// A valid macaroon spelled in a way no encoder writes: bytes after the signature,
     /// non-zero base64 trailing bits, a length in a longer form than needed. Refused, so
@@ -345,6 +345,12 @@ impl Token {
         hex::encode(&crypto::sha256(&self.signature())[..8])
     }
 
+    /// SHA-256 of the identifier, hex: the same for every token of one family (narrowing
+    /// never changes the identifier), so it finds a stored root without revealing it.
+    pub fn identifier_digest(&self) -> String {
+        hex::encode(crypto::sha256(&self.mac.identifier().0))
+    }
+
     /// The token's branch id ([`branch_id_of`] its signature): what `revoke` writes to
     /// revoke this token and every token narrowed from it.
     pub fn branch_id(&self) -> String {
@@ -473,11 +479,20 @@ fn lib_err(e: macaroon::MacaroonError) -> DecodeError {
     // The library describes structure ("Buffer overrun"), but errors it passes on from
     // serde_json may quote input; those are replaced so no token bytes reach a message.
     let text = match e {
+        // What the library says of a token cut short ("Unexpected end of field", "Buffer
+        // overrun"), in words that say what happened.
+        macaroon::MacaroonError::DeserializationError(s)
+            if s.contains("end of") || s.contains("overrun") || s.contains("EOF") =>
+        {
+            "it ends in the middle: it was cut short in copying (a token runs to its last character, \
+             often past the edge of a terminal)"
+                .to_string()
+        }
         macaroon::MacaroonError::DeserializationError(s) if !s.contains(['"', '`', '\'']) => s,
         macaroon::MacaroonError::IncompleteMacaroon(s) | macaroon::MacaroonError::IncompleteCaveat(s) => {
-            s.to_string()
+            format!("{s}: it was cut short, or is not a macaroon")
         }
-        _ => "malformed macaroon structure".to_string(),
+        _ => "its structure is not a macaroon's".to_string(),
     };
     DecodeError::Format(text)
 }

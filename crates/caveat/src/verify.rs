@@ -297,7 +297,7 @@ pub struct Verified {
     /// then its own. The token is in a revoked branch when any of them is revoked.
     branches: Vec<[u8; 32]>,
     /// The `label = NAME` caveats met, in chain order: who holds the token.
-    labels: Vec<String>,
+    labels: Arc<[String]>,
     weight: usize,
 }
 
@@ -356,7 +356,7 @@ impl Verified {
             reads_params,
             limits,
             branches,
-            labels,
+            labels: labels.into(),
             weight,
         })
     }
@@ -427,6 +427,11 @@ impl Verified {
     /// The token's labels (`label = NAME`), in chain order.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// The labels, shared (for records that outlive the request).
+    pub fn shared_labels(&self) -> Arc<[String]> {
+        self.labels.clone()
     }
 
     /// The token's signature fingerprint ([`Token::signature_fingerprint`]).

@@ -31,9 +31,8 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  macaroon-proxy keygen
-  echo \"$STRIPE_KEY\" | macaroon wrap stripe --host api.stripe.com
-  macaroon attenuate stripe --expires 10m --method GET --path /v1/charges
+  macaroon wrap stripe --host api.stripe.com      # prompts for the key (or reads stdin)
+  macaroon attenuate stripe --expires 10m --method GET --path /v1/charges --label billing-skill
   macaroon inspect \"$TOKEN\"
   macaroon verify \"$TOKEN\" --method GET --url https://api.stripe.com/v1/charges";
 
@@ -524,4 +523,9 @@ pub struct Attenuation {
     /// A caveat in the caveat language, e.g. 'path = /v1/balance' (repeatable).
     #[arg(long = "caveat", value_name = "EXPR")]
     pub caveats: Vec<String>,
+    /// Name who holds the narrowed token (`label = NAME`: an agent, a skill; lower-case
+    /// letters, digits, '.', '_', '-'). It allows as much as before; audit lines list a
+    /// token's labels in order, as its delegation path.
+    #[arg(long = "label", value_name = "NAME")]
+    pub label: Option<String>,
 }

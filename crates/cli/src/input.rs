@@ -70,8 +70,8 @@ pub fn read_token(arg: Option<&str>, store: &Store) -> anyhow::Result<Input> {
             source: source.into(),
             name: None,
         }),
-        Err(e) if looks_like_name(&text) => bail!(
-            "no stored token named {:?} (and it is not a token: {e}); see the names with: macaroon list",
+        Err(_) if looks_like_name(&text) => bail!(
+            "no stored token named {:?}; see the names with: macaroon list, or pass a token itself",
             text.trim()
         ),
         Err(e) => Err(e).with_context(|| format!("{source} is not a valid token")),

@@ -43,12 +43,27 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// A reader that stops early (`macaroon list --json | head -c1`) ends this process the way
+/// it ends `cat` or `ls`: by SIGPIPE, quietly, rather than with a panic from `println!`.
+/// Rust ignores SIGPIPE at start-up; the default is restored before anything is written.
+fn quiet_on_closed_stdout() {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // SAFETY: restoring the default disposition installs no handler; no other thread
+        // exists yet.
+        #[allow(unsafe_code)]
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
+}
+
 fn main() -> ExitCode {
     // `exec`'s isolating stage: this binary re-run to hide the homes, then become the command.
     #[cfg(target_os = "linux")]
     if let Some(plan) = std::env::var_os(commands::exec::isolate::PLAN_VAR) {
         return commands::exec::isolate::stage(plan);
     }
+    quiet_on_closed_stdout();
     // A shell asking for completions (COMPLETE=bash macaroon -- ...) is answered here.
     commands::completions::answer_if_asked();
     let cli = Cli::parse();

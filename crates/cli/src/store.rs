@@ -31,6 +31,21 @@ impl Store {
         }
     }
 
+    /// The home the store is in.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The stored root of `token`'s family, if this home wrapped it (found by identifier,
+    /// which narrowing never changes).
+    pub fn family_of(&self, token: &caveat::Token) -> Option<macaroon_home::tokens::Entry> {
+        let digest = token.identifier_digest();
+        self.list()
+            .ok()?
+            .into_iter()
+            .find(|e| e.identifier_digest.as_deref() == Some(digest.as_str()))
+    }
+
     pub(crate) fn keyring_entry(&self, name: &str) -> anyhow::Result<keyring::Entry> {
         keyring::Entry::new(&keyring_service(&self.home), name).context("could not open the OS keyring")
     }

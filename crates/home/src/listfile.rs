@@ -101,7 +101,11 @@ impl ListFile {
                 f.set_permissions(std::fs::Permissions::from_mode(want))?;
             }
         }
-        writeln!(f, "{value}  # {note}")
+        if note.is_empty() {
+            writeln!(f, "{value}")
+        } else {
+            writeln!(f, "{value}  # {note}")
+        }
     }
 
     /// Removes every line whose entry `matches`; returns how many went. The file is
@@ -162,8 +166,9 @@ pub const ISSUERS_FILE: &str = "issuers";
 /// File name of the home's own issuer public key (trusted by default).
 pub const LOCAL_ISSUER_FILE: &str = "issuer.pub";
 
-/// The revoked token families of a home (lower-case `kid`s). A line that is not a `kid`
-/// is an error naming the file and the line (see [`read_revoked`]).
+/// The revocations of a home: token families (lower-case `kid`s) and branches (lower-case
+/// branch ids). A line that is neither is an error naming the file and the line (see
+/// [`read_revoked`]).
 pub fn revoked(home: &Path) -> std::io::Result<HashSet<String>> {
     read_revoked(&ListFile::new(home.join(REVOKED_FILE)))
 }
@@ -174,24 +179,31 @@ pub fn is_kid(entry: &str) -> bool {
     entry.len() == 32 && entry.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Reads a revocation list: each line one `kid` (any case), `#` comments and blank lines
-/// allowed. Anything else is an `InvalidData` error naming the file and line: a line that
+/// True if `entry` is a branch id: 64 hex digits, SHA-256 of a chain signature, as
+/// written by `macaroon-proxy revoke TOKEN` (see `caveat::branch_id_of`).
+pub fn is_branch_id(entry: &str) -> bool {
+    entry.len() == 64 && entry.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads a revocation list: each line one `kid` (a family) or branch id (a token and
+/// every token narrowed from it), any case; `#` comments and blank lines allowed. Anything else is an `InvalidData` error naming the file and line: a line that
 /// revokes nothing must never pass unnoticed. The line itself is not quoted, since it may
 /// hold a whole token pasted by mistake.
 pub fn read_revoked(file: &ListFile) -> std::io::Result<HashSet<String>> {
     let mut kids = HashSet::new();
     for e in file.read()? {
-        if !is_kid(&e.value) {
+        if !is_kid(&e.value) && !is_branch_id(&e.value) {
             let hint = if caveat::Token::decode(&e.value).is_ok() {
-                "it holds a whole token: delete that line, then run `macaroon-proxy revoke TOKEN`, which writes the token's kid"
+                "it holds a whole token: delete that line, then run `macaroon-proxy revoke TOKEN`, which writes the token's branch id"
             } else {
                 "fix or remove the line, or revoke by token with `macaroon-proxy revoke TOKEN`"
             };
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!(
-                    "{} line {} is not a token family id: each line must be one kid, 32 hex digits, \
-                     optionally followed by a # comment (e.g. `0123456789abcdef0123456789abcdef  # leaked laptop`); {hint}",
+                    "{} line {} is not a revocation: each line must be one token family id (kid, 32 hex digits) \
+                     or branch id (64 hex digits), optionally followed by a # comment \
+                     (e.g. `0123456789abcdef0123456789abcdef  # leaked laptop`); {hint}",
                     file.path().display(),
                     e.line
                 ),

@@ -50,6 +50,20 @@ pub struct Entry {
     pub proxy_key_id: String,
     /// Which backend holds it.
     pub store: Backend,
+    /// The family id sealed inside (what audit lines and `revoke --family` name); absent
+    /// for tokens stored by older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// The root token's branch id (`revoke` of the root writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// SHA-256 of the token's identifier, hex: every token narrowed from this root has the
+    /// same identifier, so `inspect` finds the family of any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier_digest: Option<String>,
+    /// The issuer public key that signed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 /// Checks a token name: it becomes a file name and a keyring entry.
@@ -166,6 +180,10 @@ mod tests {
             inject: "bearer".into(),
             proxy_key_id: "0011223344556677".into(),
             store: Backend::File,
+            kid: None,
+            branch: None,
+            identifier_digest: None,
+            issuer: None,
         };
         let index = BTreeMap::from([("stripe".to_string(), entry)]);
         fs::write(index_path(home), serde_json::to_string(&index).expect("json")).expect("index");

@@ -220,6 +220,11 @@ pub struct Record {
     pub kid: Option<String>,
     /// The token's signature fingerprint.
     pub token: Option<String>,
+    /// The name of the issuer that wrapped the key (`issuers add --name`; `local` for the
+    /// home's own), once the token was opened.
+    pub issuer: Option<std::sync::Arc<str>>,
+    /// The token's `label = NAME` caveats in chain order (who holds it), once verified.
+    pub labels: Option<std::sync::Arc<[String]>>,
     /// `allow`, `deny` or `error`.
     pub decision: &'static str,
     /// Why, for denials and errors.
@@ -267,6 +272,22 @@ impl Record {
         json_opt_str(out, self.kid.as_deref());
         out.extend_from_slice(b",\"token\":");
         json_opt_str(out, self.token.as_deref());
+        out.extend_from_slice(b",\"issuer\":");
+        json_opt_str(out, self.issuer.as_deref());
+        out.extend_from_slice(b",\"labels\":");
+        match &self.labels {
+            None => out.extend_from_slice(b"null"),
+            Some(ls) => {
+                out.push(b'[');
+                for (i, l) in ls.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json_str(out, l);
+                }
+                out.push(b']');
+            }
+        }
         out.extend_from_slice(b",\"decision\":");
         json_plain(out, self.decision);
         out.extend_from_slice(b",\"reason\":");
@@ -409,6 +430,8 @@ mod tests {
             key_id: Some("0011223344556677".into()),
             kid: Some("kid".into()),
             token: Some("ab12".into()),
+            issuer: Some("local".into()),
+            labels: Some(Vec::new().into()),
             decision: "allow",
             status: 200,
             decide_ms: 0.123,
@@ -422,6 +445,8 @@ mod tests {
             path: "/a\u{0}b\nc\u{1f}d\u{7f}é€😀\t".into(),
             reason: Some("the \"caveat\" said\r\nno".into()),
             caveat: Some("path prefix /v1".into()),
+            issuer: Some("alice \"o'neil\"\n".into()),
+            labels: Some(vec!["ops".to_string(), "a\"b".to_string()].into()),
             decide_ms: f64::NAN,
             total_ms: 1e300,
             upstream_ms: Some(f64::INFINITY),

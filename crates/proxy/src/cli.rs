@@ -23,6 +23,21 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Show this home's proxy key, as wrap --proxy-key takes it.
+    ///
+    /// A teammate on another machine wraps keys for this proxy with it (and this proxy
+    /// must trust their issuer key: macaroon-proxy issuers add KEY --name NAME).
+    ///
+    /// Example:
+    ///   macaroon-proxy key show
+    ///   macaroon wrap stripe --host api.stripe.com --proxy-key "$(macaroon-proxy key show)"
+    #[command(verbatim_doc_comment)]
+    Key {
+        /// What to do.
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+
     /// Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.
     ///
     /// Tokens are sealed to the public key: anyone with it can wrap an API key, and
@@ -69,25 +84,37 @@ enum Command {
         proxy_url: String,
     },
 
-    /// Revoke a token and every token narrowed from the same root (its family).
+    /// Revoke a token and every token narrowed from it (its branch), or its whole family.
     ///
-    /// Opens the sealed identifier with this proxy's key and appends the family id (kid)
-    /// to $MACAROON_HOME/revoked, which running proxies re-read within a second. With
-    /// --state it is also written to the shared store, which every replica run with the
-    /// same --state checks four times a second. A stored NAME is the token `macaroon wrap`
-    /// stored under it in the same home.
+    /// By default only this token's branch: the token and every token narrowed from it,
+    /// while its siblings and its parent keep working (one leaked agent token does not stop
+    /// every agent). --family revokes every token from the same root. The revocation (a
+    /// branch id, 64 hex digits, or a family id, 32) is appended to $MACAROON_HOME/revoked,
+    /// which running proxies re-read within a second; with --state it is also written to
+    /// the shared store, which every replica checks four times a second. --undo lifts it.
+    /// A stored NAME is the root token `macaroon wrap` stored under it in the same home
+    /// (its branch is the whole family). An id from an audit line (kid) or a revoked list
+    /// may be given instead of a token.
     ///
     /// Examples:
-    ///   macaroon-proxy revoke "$LEAKED_TOKEN"
-    ///   macaroon-proxy revoke stripe
+    ///   macaroon-proxy revoke "$LEAKED_AGENT_TOKEN"
+    ///   macaroon-proxy revoke --family "$LEAKED_AGENT_TOKEN"
+    ///   macaroon-proxy revoke --undo "$LEAKED_AGENT_TOKEN"
+    ///   macaroon-proxy revoke 0123456789abcdef0123456789abcdef      # a kid: the family
     ///   macaroon-proxy revoke - < token.txt
     ///   macaroon-proxy revoke --state redis://10.0.0.5:6379/0 "$LEAKED_TOKEN"
     #[command(verbatim_doc_comment)]
     Revoke {
-        /// The token (any token of the family), a NAME stored by `macaroon wrap` in this
-        /// home, or '-' to read the token from stdin.
-        #[arg(value_name = "TOKEN|NAME|-")]
+        /// The token, a NAME stored by `macaroon wrap` in this home, '-' to read the
+        /// token from stdin, or an id (a kid, 32 hex digits; a branch id, 64).
+        #[arg(value_name = "TOKEN|NAME|ID|-")]
         token: String,
+        /// Revoke every token from the same root, not only this token's branch.
+        #[arg(long)]
+        family: bool,
+        /// Lift the revocation instead (the branch's, or with --family the family's).
+        #[arg(long)]
+        undo: bool,
         /// Also write the revocation to this shared store (redis://HOST:PORT/DB).
         #[arg(long, value_name = "URL")]
         state: Option<String>,
@@ -104,7 +131,7 @@ enum Command {
     /// re-read the file within a second; removing a key stops every token it wrapped.
     ///
     /// Examples:
-    ///   macaroon-proxy issuers add KEY --note "alice's laptop"
+    ///   macaroon-proxy issuers add KEY --name alice
     ///   macaroon-proxy issuers list
     ///   macaroon-proxy issuers rm KEY
     #[command(verbatim_doc_comment)]
@@ -125,6 +152,14 @@ enum Command {
     },
 }
 
+/// `macaroon-proxy key` subcommands.
+#[derive(Subcommand, Debug)]
+enum KeyAction {
+    /// Print the public key that tokens for this proxy are sealed to (stdout), with its
+    /// key id and how a teammate uses it (stderr).
+    Show,
+}
+
 /// `macaroon-proxy issuers` subcommands.
 #[derive(Subcommand, Debug)]
 enum IssuersAction {
@@ -132,9 +167,10 @@ enum IssuersAction {
     Add {
         /// The issuer public key (base64).
         key: String,
-        /// A note kept beside it (whose key it is).
-        #[arg(long, default_value = "")]
-        note: String,
+        /// Whose key it is (a teammate, a machine): the name every audit line of the
+        /// tokens it wraps carries as "issuer". --note is an alias.
+        #[arg(long, alias = "note", default_value = "", value_name = "NAME")]
+        name: String,
     },
     /// Stop trusting an issuer: every token it wrapped is refused.
     Rm {
@@ -149,6 +185,17 @@ enum IssuersAction {
 /// 0 ok, 2 bad usage or bad input (errors print once, with their context chain).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A reader that stops early (`macaroon-proxy issuers list | head -1`) ends a command
+    // quietly, by SIGPIPE, as it ends `cat`. Not `run`: it writes to sockets and an audit
+    // pipe, and a closed one must never end the proxy.
+    #[cfg(target_os = "linux")]
+    if !matches!(cli.command, Command::Run(_)) {
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // SAFETY: restoring the default disposition installs no handler; no other thread
+        // exists yet.
+        #[allow(unsafe_code)]
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
     diagnostics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,10 +206,96 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `macaroon-proxy revoke TOKEN|-`: appends the token's family to the revocation list.
+/// `macaroon-proxy key show`: the public key of the newest proxy key of the home.
+fn key_show(home: &std::path::Path) -> anyhow::Result<()> {
+    use macaroon_home::KeyPairFiles;
+    let path = home.join(macaroon_home::PRIVATE_KEY_FILE);
+    if !path.exists() {
+        anyhow::bail!(
+            "{} has no proxy key ({} is missing); create one with: macaroon-proxy keygen --home {}",
+            home.display(),
+            path.display(),
+            home.display()
+        );
+    }
+    let keys = caveat::ProxyKeyPair::load(&path)?;
+    let others = caveat::ProxyKeyPair::load_all(home).map(|k| k.len()).unwrap_or(1);
+    eprintln!(
+        "Proxy key id {} ({}). A teammate wraps keys for this proxy with:\n  macaroon wrap NAME --host HOST --proxy-key {}\n\
+         and this proxy opens them once it trusts their issuer key (macaroon issuer show, on their machine):\n  \
+         macaroon-proxy issuers add THEIR_KEY --name THEIR_NAME{}",
+        keys.key_id(),
+        path.display(),
+        keys.public().to_base64(),
+        if others > 1 {
+            format!("\n({} older keys in this home still open the tokens sealed to them.)", others - 1)
+        } else {
+            String::new()
+        }
+    );
+    println!("{}", keys.public().to_base64());
+    Ok(())
+}
+
+/// `revoke --family` and `--undo`.
+struct Grain {
+    family: bool,
+    undo: bool,
+}
+
+/// What a revocation names: its id, what it is in words, and the hosts (when known).
+struct Target {
+    id: String,
+    what: String,
+}
+
+/// The id `text` names at the grain asked for: a kid or branch id given as is, else the
+/// token's (stored NAME, token, or stdin).
+fn target(home: &std::path::Path, text: &str, family: bool) -> anyhow::Result<Target> {
+    let trimmed = text.trim();
+    if macaroon_home::listfile::is_kid(trimmed) || macaroon_home::listfile::is_branch_id(trimmed) {
+        let id = trimmed.to_ascii_lowercase();
+        if family && id.len() != 32 {
+            anyhow::bail!(
+                "--family needs a token or a family id (kid, 32 hex digits); {id:.16}... is a branch id, \
+                 which names one token and its children"
+            );
+        }
+        let what = if id.len() == 32 {
+            format!("token family {id}")
+        } else {
+            format!("branch {}", &id[..16])
+        };
+        return Ok(Target { id, what });
+    }
+    let token = token_or_stored_name(home, text)?;
+    let keys = caveat::ProxyKeyPair::load_all(home)?;
+    let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
+    let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+    let kid = payload.kid.to_ascii_lowercase();
+    Ok(if family {
+        Target {
+            what: format!("token family {kid} (hosts {})", hosts.join(", ")),
+            id: kid,
+        }
+    } else {
+        Target {
+            what: format!(
+                "token {} and every token narrowed from it (family {kid}, hosts {})",
+                token.signature_fingerprint(),
+                hosts.join(", ")
+            ),
+            id: token.branch_id(),
+        }
+    })
+}
+
+/// `macaroon-proxy revoke TOKEN|NAME|ID|-`: appends the token's branch (or family) to the
+/// revocation list, or with --undo removes it.
 fn revoke(
     home: &std::path::Path,
-    token: String,
+    token: &str,
+    grain: Grain,
     state: Option<&str>,
     password_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
@@ -171,44 +304,44 @@ fn revoke(
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf).context("could not read stdin")?;
         buf
     } else {
-        token
+        token.to_string()
     };
-    let token = token_or_stored_name(home, &text)?;
-    let keys = caveat::ProxyKeyPair::load_all(home)?;
-    let mut payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
-    // The list holds lower-case kids, one a line: the form `run` reads back.
-    payload.kid.make_ascii_lowercase();
-    let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+    let Target { id, what } = target(home, &text, grain.family)?;
     if let Some(url) = state {
         let password = crate::state::store::password(password_file)?;
-        shared_revoke(url, password.as_ref(), &payload.kid, &hosts)?;
+        shared_revoke(url, password.as_ref(), &id, &what, grain.undo)?;
+    }
+    let file = home.join(crate::revoke::REVOKED_FILE);
+    if grain.undo {
+        let removed = crate::revoke::Revocations::remove(home, &id)
+            .with_context(|| format!("could not rewrite {}", file.display()))?;
+        if removed == 0 {
+            if state.is_none() {
+                anyhow::bail!(
+                    "{what} is not revoked in {}; see what is with: macaroon-proxy revoke --help, or the file itself{}",
+                    file.display(),
+                    if grain.family { "" } else { " (a family is undone with --undo --family)" }
+                );
+            }
+        } else {
+            eprintln!("Lifted the revocation of {what}: running proxies accept it again within a second.");
+        }
+        return Ok(());
     }
     if crate::revoke::Revocations::load(home)
         .context("could not read the revocation list")?
-        .is_revoked(&payload.kid)
+        .lists(&id)
     {
-        eprintln!(
-            "Token family {} (hosts {}) is already revoked.",
-            payload.kid,
-            hosts.join(", ")
-        );
+        eprintln!("{what} is already revoked.");
         return Ok(());
     }
     crate::revoke::Revocations::add(
         home,
-        &payload.kid,
-        &format!(
-            "revoked {} (hosts {})",
-            caveat::fmt_time(std::time::SystemTime::now()),
-            hosts.join(" ")
-        ),
+        &id,
+        &format!("revoked {} {what}", caveat::fmt_time(std::time::SystemTime::now())),
     )
     .context("could not write the revocation list")?;
-    eprintln!(
-        "Revoked token family {} (hosts {}): every token from that root is now denied.",
-        payload.kid,
-        hosts.join(", ")
-    );
+    eprintln!("Revoked {what}: running proxies refuse it within a second. Undo with: macaroon-proxy revoke --undo{} ...", if grain.family { " --family" } else { "" });
     Ok(())
 }
 
@@ -235,26 +368,28 @@ fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Result<ca
     })
 }
 
-/// Writes a revocation to the shared store; every replica on it refuses within a second.
+/// Writes a revocation to the shared store (or lifts it); every replica on it follows
+/// within a second.
 fn shared_revoke(
     url: &str,
     password: Option<&caveat::Secret>,
-    kid: &str,
-    hosts: &[&str],
+    id: &str,
+    what: &str,
+    undo: bool,
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let added = rt.block_on(crate::state::revocations::revoke(url, password, kid))?;
+    let changed = rt.block_on(crate::state::revocations::revoke(url, password, id, undo))?;
     let shown = crate::state::store::without_password(url);
-    if added {
-        eprintln!(
-            "Revoked token family {kid} (hosts {}) in {shown}: every replica using it refuses the family within a second.",
-            hosts.join(", ")
-        );
-    } else {
-        eprintln!("Token family {kid} was already revoked in {shown}.");
+    match (changed, undo) {
+        (true, false) => eprintln!(
+            "Revoked {what} in {shown}: every replica using it refuses it within a second."
+        ),
+        (false, false) => eprintln!("{what} was already revoked in {shown}."),
+        (true, true) => eprintln!("Lifted the revocation of {what} in {shown}."),
+        (false, true) => eprintln!("{what} was not revoked in {shown}."),
     }
     Ok(())
 }
@@ -262,14 +397,17 @@ fn shared_revoke(
 fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> {
     use crate::issuers as trust;
     match action {
-        IssuersAction::Add { key, note } => {
-            let note = if note.is_empty() {
-                format!("added {}", caveat::fmt_time(std::time::SystemTime::now()))
-            } else {
-                note
-            };
-            let k = trust::add(home, &key, &note)?;
-            eprintln!("Trusted issuer {k}: running proxies open what it wraps within a second.");
+        IssuersAction::Add { key, name } => {
+            let name = name.trim();
+            if name.contains(['\n', '\r', '#']) || name.chars().any(char::is_control) {
+                anyhow::bail!("--name {name:?} may not hold '#', a line break or control characters; e.g. --name alice");
+            }
+            let k = trust::add(home, &key, name)?;
+            eprintln!(
+                "Trusted issuer {k} as {:?}: running proxies open what it wraps within a second, and their \
+                 audit lines name it.",
+                trust::name_of(&k, name)
+            );
         }
         IssuersAction::Rm { key } => match trust::remove(home, &key)? {
             0 => anyhow::bail!(
@@ -281,12 +419,13 @@ fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> 
         IssuersAction::List => {
             if let Some(k) = trust::local(home) {
                 println!(
-                    "{k}  # this home's own issuer ({})",
+                    "{k}  # {} (this home's own issuer, {})",
+                    trust::LOCAL_NAME,
                     home.join(trust::LOCAL_ISSUER_FILE).display()
                 );
             }
             for (k, note) in trust::list(home)? {
-                println!("{k}  # {note}");
+                println!("{k}  # {}", trust::name_of(&k, &note));
             }
         }
     }
@@ -331,13 +470,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", g.keys.public().to_base64());
             Ok(())
         }
+        Command::Key { action: KeyAction::Show } => key_show(&home),
         Command::Completions { .. } => Ok(()),
         Command::Run(a) => crate::run::run(&home, crate::config::Config::from_args(&a)?),
         Command::Revoke {
             token,
+            family,
+            undo,
             state,
             state_password_file,
-        } => revoke(&home, token, state.as_deref(), state_password_file.as_deref()),
+        } => revoke(
+            &home,
+            &token,
+            Grain { family, undo },
+            state.as_deref(),
+            state_password_file.as_deref(),
+        ),
         Command::Issuers { action } => issuers(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;

@@ -52,11 +52,8 @@ pub enum Deny {
     HostNotSealed(Denial),
     /// The token is valid, but a caveat (or the sealed expiry) does not hold.
     Caveat(Denial),
-    /// The token's family is revoked on this proxy.
-    Revoked {
-        /// The family id.
-        kid: String,
-    },
+    /// The token's family, or a branch on its chain, is revoked on this proxy.
+    Revoked(crate::revoke::Revocation),
     /// The path is refused (dot segments, encoded separators...).
     BadPath(String),
     /// The sealed secret cannot be sent where its rule says.
@@ -153,7 +150,7 @@ impl Deny {
             Deny::TokenCopy { .. } => (S::BAD_REQUEST, "token_copy"),
             Deny::AmbiguousContentType(_) => (S::BAD_REQUEST, "ambiguous_content_type"),
             Deny::BodyTimeout { .. } => (S::REQUEST_TIMEOUT, "body_timeout"),
-            Deny::Revoked { .. } => (S::FORBIDDEN, "revoked"),
+            Deny::Revoked(_) => (S::FORBIDDEN, "revoked"),
             Deny::BadPath(_) => (S::BAD_REQUEST, "bad_path"),
             Deny::BadSecret => (S::INTERNAL_SERVER_ERROR, "bad_secret"),
             Deny::Upstream { .. } => (S::BAD_GATEWAY, "upstream_error"),
@@ -228,7 +225,14 @@ impl Deny {
                 "this token's key is sealed for {host}, which this proxy's operator does not allow \
                  (run --allow-host); ask the operator, or wrap a key for an allowed host"
             ),
-            Deny::Revoked { kid } => format!("this token's family {kid} is revoked on this proxy"),
+            Deny::Revoked(crate::revoke::Revocation::Family(kid)) => {
+                format!("this token's family {kid} is revoked on this proxy")
+            }
+            Deny::Revoked(crate::revoke::Revocation::Branch(id)) => format!(
+                "this token is in a revoked branch ({}): it, or a token it was narrowed from, was revoked \
+                 on this proxy; ask for a new token",
+                &id[..16.min(id.len())]
+            ),
             Deny::BodyTooLarge { max } => format!(
                 "the request body is over this proxy's limit of {max} bytes for bodies it checks (a token \
                  with body caveats, or a form or JSON body under a method or query caveat; run --max-body); \

@@ -7,7 +7,7 @@
 //! first `macaroon wrap`), so the quick start works on one machine. Removing a key from
 //! the file stops every token it signed within a second, cached or not.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -23,7 +23,23 @@ pub struct Issuers {
     local: ListFile,
     /// From `run --issuer`: fixed for the process's life.
     flags: Vec<IssuerPublic>,
-    trusted: RwLock<HashSet<[u8; 32]>>,
+    /// Each trusted key with its name, as the audit line shows it.
+    trusted: RwLock<HashMap<[u8; 32], (IssuerPublic, Arc<str>)>>,
+}
+
+/// The name of the home's own issuer, trusted by default.
+pub const LOCAL_NAME: &str = "local";
+
+/// An issuer's name: the note kept beside its key (`issuers add KEY --name alice`), else
+/// the start of the key, so every audit line names one.
+pub fn name_of(key: &IssuerPublic, note: &str) -> String {
+    let note = note.trim();
+    if note.is_empty() {
+        let k = key.to_string();
+        format!("issuer-{}", &k[..8.min(k.len())])
+    } else {
+        note.to_string()
+    }
 }
 
 impl Issuers {
@@ -34,7 +50,7 @@ impl Issuers {
             file: ListFile::new(home.join(ISSUERS_FILE)),
             local: ListFile::new(home.join(LOCAL_ISSUER_FILE)),
             flags,
-            trusted: RwLock::new(HashSet::new()),
+            trusted: RwLock::new(HashMap::new()),
         };
         let (keys, problems) = me.read();
         if let Some(p) = problems.first() {
@@ -46,17 +62,27 @@ impl Issuers {
         Ok(me)
     }
 
-    fn read(&self) -> (HashSet<[u8; 32]>, Vec<String>) {
-        let mut keys: HashSet<[u8; 32]> = self.flags.iter().map(|k| *k.as_bytes()).collect();
+    fn read(&self) -> (HashMap<[u8; 32], (IssuerPublic, Arc<str>)>, Vec<String>) {
+        let mut keys: HashMap<[u8; 32], (IssuerPublic, Arc<str>)> = self
+            .flags
+            .iter()
+            .map(|k| (*k.as_bytes(), (*k, Arc::from(name_of(k, "")))))
+            .collect();
         let mut problems = Vec::new();
-        for list in [&self.file, &self.local] {
+        // The local issuer last: its name wins when the same key is listed twice.
+        for (list, local) in [(&self.file, false), (&self.local, true)] {
             match list.read() {
                 Ok(entries) => {
                     for e in entries {
                         let what = format!("{} line {}", list.path().display(), e.line);
                         match IssuerPublic::from_base64(&e.value, &what) {
                             Ok(k) => {
-                                keys.insert(*k.as_bytes());
+                                let name = if local {
+                                    LOCAL_NAME.to_string()
+                                } else {
+                                    name_of(&k, &e.note)
+                                };
+                                keys.insert(*k.as_bytes(), (k, Arc::from(name)));
                             }
                             Err(err) => problems.push(format!(
                                 "{err}; fix or remove the line (macaroon-proxy issuers rm KEY)"
@@ -72,10 +98,20 @@ impl Issuers {
 
     /// True if `issuer` is trusted. Reads memory only.
     pub fn trusts(&self, issuer: &IssuerPublic) -> bool {
+        self.name(issuer).is_some()
+    }
+
+    /// The name of `issuer` if it is trusted, else `None`. Reads memory only.
+    pub fn name(&self, issuer: &IssuerPublic) -> Option<Arc<str>> {
+        self.trusted.read().ok()?.get(issuer.as_bytes()).map(|(_, n)| n.clone())
+    }
+
+    /// Every trusted key with its name.
+    pub fn all(&self) -> Vec<(IssuerPublic, Arc<str>)> {
         self.trusted
             .read()
-            .map(|t| t.contains(issuer.as_bytes()))
-            .unwrap_or(false)
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// How many keys are trusted.
@@ -109,7 +145,7 @@ impl Issuers {
     }
 }
 
-/// `macaroon-proxy issuers add KEY [--note TEXT]`.
+/// `macaroon-proxy issuers add KEY [--name NAME]`: the name is kept as the line's note.
 pub fn add(home: &Path, key: &str, note: &str) -> anyhow::Result<IssuerPublic> {
     let k = IssuerPublic::from_base64(key, "the issuer key")?;
     let path = home.join(ISSUERS_FILE);

@@ -1,5 +1,7 @@
-//! Revocation by token family: `$MACAROON_HOME/revoked` lists `kid`s (one per line, `#`
-//! comments), and every token minted from a revoked root is denied. A background task
+//! Revocation by family and by branch: `$MACAROON_HOME/revoked` lists `kid`s (a family:
+//! every token minted from one root) and branch ids (a token and every token narrowed from
+//! it: SHA-256 of a chain signature, which the verifier computes anyway), one per line,
+//! `#` comments. A background task
 //! re-reads the file when it changes (checked once a second, never on the request path),
 //! so configuration management can push it to every replica without a restart.
 
@@ -11,13 +13,68 @@ use crate::limits::REVOKED_FILE_RECHECK;
 use macaroon_home::ListFile;
 pub use macaroon_home::REVOKED_FILE;
 
+/// A revocation list, split by grain for the per-request check.
+#[derive(Default)]
+struct Revoked {
+    /// Lower-case family ids.
+    kids: HashSet<String>,
+    /// Branch digests.
+    branches: HashSet<[u8; 32]>,
+    /// Every entry as written (lower case), for writing back to the store.
+    all: HashSet<String>,
+}
+
+impl Revoked {
+    fn of(entries: HashSet<String>) -> Revoked {
+        let mut r = Revoked::default();
+        for e in entries {
+            let e = e.to_ascii_lowercase();
+            if let Some(d) = branch_digest(&e) {
+                r.branches.insert(d);
+            } else {
+                r.kids.insert(e.clone());
+            }
+            r.all.insert(e);
+        }
+        r
+    }
+
+    fn hit(&self, kid: &str, branches: &[[u8; 32]]) -> Option<Revocation> {
+        if self.kids.contains(kid) {
+            return Some(Revocation::Family(kid.to_string()));
+        }
+        if self.branches.is_empty() {
+            return None;
+        }
+        branches
+            .iter()
+            .find(|b| self.branches.contains(*b))
+            .map(|b| Revocation::Branch(hex::encode(b)))
+    }
+}
+
+/// The digest a branch id (64 hex digits) stands for.
+fn branch_digest(id: &str) -> Option<[u8; 32]> {
+    let mut d = [0u8; 32];
+    (id.len() == 64 && hex::decode_to_slice(id, &mut d).is_ok()).then_some(d)
+}
+
+/// Why a token is refused as revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// Its family (`kid`) is revoked.
+    Family(String),
+    /// A branch on its chain is (the branch id).
+    Branch(String),
+}
+
 /// The revocation list of one home.
 pub struct Revocations {
     file: ListFile,
-    kids: RwLock<HashSet<String>>,
-    /// Families revoked in the shared store (`--state`), kept current by
+    kids: RwLock<Revoked>,
+    /// Families and branches revoked in the shared store (`--state`), kept current by
     /// [`crate::state::revocations::watch_revocations`].
-    shared: RwLock<HashSet<String>>,
+    shared: RwLock<Revoked>,
 }
 
 impl Revocations {
@@ -27,8 +84,30 @@ impl Revocations {
         let kids = kids(&file)?;
         Ok(Revocations {
             file,
-            kids: RwLock::new(kids),
-            shared: RwLock::new(HashSet::new()),
+            kids: RwLock::new(Revoked::of(kids)),
+            shared: RwLock::new(Revoked::default()),
+        })
+    }
+
+    /// Whether a token of family `kid` whose chain has the branch digests `branches`
+    /// (root first, its own last) is revoked, and at which grain. Reads memory only; a
+    /// poisoned lock counts as revoked (fail closed).
+    pub fn check(&self, kid: &str, branches: &[[u8; 32]]) -> Option<Revocation> {
+        let lower;
+        let kid = if kid.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = kid.to_ascii_lowercase();
+            &lower
+        } else {
+            kid
+        };
+        let poisoned = || Some(Revocation::Family(kid.to_string()));
+        let local = match self.kids.read() {
+            Ok(r) => r.hit(kid, branches),
+            Err(_) => return poisoned(),
+        };
+        local.or_else(|| match self.shared.read() {
+            Ok(r) => r.hit(kid, branches),
+            Err(_) => poisoned(),
         })
     }
 
@@ -42,21 +121,38 @@ impl Revocations {
         } else {
             kid
         };
-        self.kids.read().map(|s| s.contains(kid)).unwrap_or(true)
-            || self.shared.read().map(|s| s.contains(kid)).unwrap_or(true)
+        self.kids.read().map(|s| s.kids.contains(kid)).unwrap_or(true)
+            || self.shared.read().map(|s| s.kids.contains(kid)).unwrap_or(true)
     }
 
-    /// Replaces the families revoked in the shared store.
-    pub fn set_shared(&self, kids: HashSet<String>) {
-        let kids = kids.into_iter().map(|k| k.to_ascii_lowercase()).collect();
+    /// True if `id` (a kid or a branch id) is on this home's list or the shared one.
+    pub fn lists(&self, id: &str) -> bool {
+        let id = id.to_ascii_lowercase();
+        self.kids.read().map(|s| s.all.contains(&id)).unwrap_or(true)
+            || self.shared.read().map(|s| s.all.contains(&id)).unwrap_or(true)
+    }
+
+    /// Replaces the families and branches revoked in the shared store.
+    pub fn set_shared(&self, entries: HashSet<String>) {
+        let r = Revoked::of(entries);
         if let Ok(mut s) = self.shared.write() {
-            *s = kids;
+            *s = r;
         }
     }
 
-    /// The families revoked in the shared store, as last seen.
+    /// The families and branches revoked in the shared store, as last seen.
     pub fn shared(&self) -> HashSet<String> {
-        self.shared.read().map(|s| s.clone()).unwrap_or_default()
+        self.shared.read().map(|s| s.all.clone()).unwrap_or_default()
+    }
+
+    /// How many revocations are in force (this home's and the shared store's).
+    pub fn len(&self) -> usize {
+        self.kids.read().map(|s| s.all.len()).unwrap_or(0) + self.shared.read().map(|s| s.all.len()).unwrap_or(0)
+    }
+
+    /// True when nothing is revoked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Re-reads the file if it changed since it was last read. A file that cannot be read
@@ -67,6 +163,7 @@ impl Revocations {
         }
         match kids(&self.file) {
             Ok(k) => {
+                let k = Revoked::of(k);
                 if let Ok(mut s) = self.kids.write() {
                     *s = k;
                 }
@@ -84,9 +181,14 @@ impl Revocations {
         every_second_until(stop, move || self.refresh()).await
     }
 
-    /// Appends `kid` to the file.
-    pub fn add(home: &Path, kid: &str, note: &str) -> std::io::Result<()> {
-        ListFile::append(&home.join(REVOKED_FILE), kid, note)
+    /// Appends `id` (a kid or a branch id) to the file.
+    pub fn add(home: &Path, id: &str, note: &str) -> std::io::Result<()> {
+        ListFile::append(&home.join(REVOKED_FILE), id, note)
+    }
+
+    /// Removes `id` from the file (`revoke --undo`): how many lines went.
+    pub fn remove(home: &Path, id: &str) -> std::io::Result<usize> {
+        ListFile::remove(&home.join(REVOKED_FILE), &|e| e.eq_ignore_ascii_case(id))
     }
 }
 
@@ -183,6 +285,28 @@ mod tests {
         Revocations::add(dir.path(), A, "leaked").expect("add");
         r.refresh();
         assert!(r.is_revoked(A));
+    }
+
+    #[test]
+    fn a_branch_revokes_a_token_and_its_children_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (root, agent, sibling) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        Revocations::add(dir.path(), &hex::encode(agent).to_ascii_uppercase(), "agent").expect("add");
+        let r = Revocations::load(dir.path()).expect("load");
+        assert_eq!(
+            r.check(A, &[root, agent, [9u8; 32]]),
+            Some(Revocation::Branch(hex::encode(agent)))
+        );
+        assert_eq!(r.check(A, &[root, agent]), Some(Revocation::Branch(hex::encode(agent))));
+        assert_eq!(r.check(A, &[root, sibling]), None);
+        assert_eq!(r.check(A, &[root]), None);
+        assert!(r.lists(&hex::encode(agent)));
+        assert_eq!(Revocations::remove(dir.path(), &hex::encode(agent)).expect("undo"), 1);
+        r.refresh();
+        assert_eq!(r.check(A, &[root, agent]), None, "undone");
+        r.set_shared(HashSet::from([A.to_string(), hex::encode(sibling)]));
+        assert_eq!(r.check(A, &[root]), Some(Revocation::Family(A.into())));
+        assert_eq!(r.check(B, &[sibling]), Some(Revocation::Branch(hex::encode(sibling))));
     }
 
     #[test]

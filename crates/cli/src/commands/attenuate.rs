@@ -27,11 +27,16 @@ impl Attenuation {
             && self.uses.is_none()
             && self.rate.is_none()
             && self.caveats.is_empty()
+            && self.label.is_none()
     }
 
     /// Turns the flags into caveats, checking each one; relative times count from `now`.
     pub fn caveats(&self, now: SystemTime) -> anyhow::Result<Vec<Caveat>> {
         let mut out = Vec::new();
+        if let Some(l) = &self.label {
+            caveat::check_label(l).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
+            out.push(Caveat::Label(l.clone()));
+        }
         if let Some(d) = &self.expires {
             let d = crate::time::parse_duration(d, "--expires")?;
             out.push(Caveat::TimeBefore(crate::time::whole_seconds(now + d)));
@@ -243,6 +248,54 @@ fn host_warnings(added: &[Caveat], sealed: &[Host]) -> Vec<String> {
     out
 }
 
+/// Says when `token` is in a branch this home's proxy has revoked: a token narrowed from
+/// it would be refused too. Checks the token's own branch and, when the family is known
+/// (this home wrapped it) or its proxy key is here, the family and every branch on the
+/// chain, as `verify` does.
+pub fn revoked_warning(token: &caveat::Token, home: &Path, store: &Store) -> Option<String> {
+    let revoked = macaroon_home::revoked(home).ok()?;
+    if revoked.is_empty() {
+        return None;
+    }
+    let mut ids = vec![token.branch_id()];
+    if let Ok(keys) = ProxyKeyPair::load_all(home) {
+        if let Ok(payload) = caveat::unseal(token, &keys) {
+            ids.push(payload.kid.to_ascii_lowercase());
+            ids.extend(caveat::chain_branch_ids(token, &payload.root));
+        }
+    }
+    if let Some(kid) = store.family_of(token).and_then(|e| e.kid) {
+        ids.push(kid.to_ascii_lowercase());
+    }
+    let hit = ids.iter().find(|id| revoked.contains(*id))?;
+    Some(if hit.len() == 32 {
+        format!(
+            "this token's family {hit} is revoked on this home's proxy: the narrowed token is refused too \
+             (lift it with: macaroon-proxy revoke --undo --family {hit})"
+        )
+    } else {
+        format!(
+            "this token is in a revoked branch ({}) on this home's proxy: the narrowed token is refused too \
+             (lift it with: macaroon-proxy revoke --undo {hit})",
+            &hit[..16]
+        )
+    })
+}
+
+/// The label a command's (exec) or file's (mount) token gets unless `--label` says
+/// otherwise: its base name, in the label alphabet (`python3.12` stays, `My Tool` becomes `my-tool`); none when nothing
+/// of it is left.
+pub fn default_label(program: &str) -> Option<String> {
+    let base = std::path::Path::new(program).file_name()?.to_string_lossy().to_ascii_lowercase();
+    let mut label: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .collect();
+    label.truncate(caveat::MAX_LABEL);
+    let label = label.trim_matches('-').to_string();
+    caveat::check_label(&label).ok().map(|()| label)
+}
+
 /// Runs `attenuate`.
 pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
     let AttenuateArgs {
@@ -255,8 +308,8 @@ pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()
     if attenuation.is_empty() && third_party.third_party.is_none() {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
-             --path, --path-glob, --query, --form, --json, --max-body, --uses, --rate, --caveat or \
-             --third-party"
+             --path, --path-glob, --query, --form, --json, --max-body, --uses, --rate, --caveat, \
+             --label or --third-party"
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.
@@ -265,6 +318,7 @@ pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()
     let input = read_token(token.token.as_deref(), store)?;
     refuse_too_many_limits(&input.token, &caveats)?;
     let mut warnings = warnings(&input.token, &caveats, now);
+    warnings.extend(revoked_warning(&input.token, home, store));
     let narrows_hosts = caveats
         .iter()
         .any(|c| matches!(c, Caveat::HostIs(_) | Caveat::HostIn(_)));
@@ -295,6 +349,15 @@ pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_label_is_the_base_name() {
+        assert_eq!(default_label("/usr/bin/python3.12").as_deref(), Some("python3.12"));
+        assert_eq!(default_label("./My Tool").as_deref(), Some("my-tool"));
+        assert_eq!(default_label("curl").as_deref(), Some("curl"));
+        assert_eq!(default_label("/").as_deref(), None);
+        assert_eq!(default_label("\u{e9}\u{e9}").as_deref(), None);
+    }
 
     #[test]
     fn time_caveats_come_before_counted_ones_whatever_the_flags() {

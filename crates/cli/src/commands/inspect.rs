@@ -77,6 +77,13 @@ pub struct Inspection {
     /// token given as text (the rule is sealed: only the proxy can read it). Never a secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inject: Option<String>,
+    /// The family id (`kid`) sealed inside, as audit lines show it: known when this home
+    /// wrapped the token's root (or holds the proxy key), else null.
+    pub kid: Option<String>,
+    /// The name the family's root is stored under in this home, if it is.
+    pub family: Option<String>,
+    /// The `label = NAME` caveats, in chain order: who holds the token.
+    pub labels: Vec<String>,
     /// Where the token was read from (table only).
     #[serde(skip)]
     pub source: String,
@@ -163,6 +170,15 @@ impl Inspection {
             wire_format: token.wire_format().to_string(),
             effective: window(not_before, expires, now),
             inject: None,
+            kid: None,
+            family: None,
+            labels: parsed
+                .iter()
+                .filter_map(|(_, c)| match c {
+                    Ok(Caveat::Label(l)) => Some(l.clone()),
+                    _ => None,
+                })
+                .collect(),
             source: source.to_string(),
         }
     }
@@ -207,6 +223,16 @@ impl fmt::Display for Inspection {
             self.location.clone().unwrap_or_else(|| "none".into()),
         ]));
         t.add_row(cells(vec!["Valid".to_string(), self.effective.explain.clone()]));
+        if let Some(kid) = &self.kid {
+            let family = match &self.family {
+                Some(name) => format!("{kid} (stored root: {name})"),
+                None => kid.clone(),
+            };
+            t.add_row(cells(vec!["Family".to_string(), family]));
+        }
+        if !self.labels.is_empty() {
+            t.add_row(cells(vec!["Held by".to_string(), self.labels.join(" > ")]));
+        }
         if let Some(inject) = &self.inject {
             t.add_row(cells(vec![
                 "Injects".to_string(),
@@ -285,6 +311,19 @@ pub fn run(args: InspectArgs, store: &Store) -> anyhow::Result<()> {
             .into_iter()
             .find(|e| e.name == name)
             .map(|e| e.inject);
+    }
+    // The family: from this home's stored root, else by opening it with this home's
+    // proxy key (when the proxy lives here).
+    if let Some(e) = store.family_of(&input.token) {
+        inspection.kid = e.kid;
+        inspection.family = Some(e.name);
+    }
+    if inspection.kid.is_none() {
+        if let Ok(keys) = <caveat::ProxyKeyPair as macaroon_home::KeyPairFiles>::load_all(store.home()) {
+            if let Ok(p) = caveat::unseal(&input.token, &keys) {
+                inspection.kid = Some(p.kid.to_ascii_lowercase());
+            }
+        }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);

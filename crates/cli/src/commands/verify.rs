@@ -61,27 +61,39 @@ fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair], state: Option<&
             403,
         )
     })?;
+    // The family, then every branch on the token's chain (root first, its own last).
+    let kid = payload.kid.to_ascii_lowercase();
+    let branches = caveat::chain_branch_ids(token, &payload.root);
+    let mut ids = vec![kid.clone()];
+    ids.extend(branches.iter().cloned());
     let in_store = match state {
-        Some(url) => shared_revoked(url, &payload.kid).map_err(|e| {
+        Some(url) => shared_revoked(url, &ids).map_err(|e| {
             deny(
                 "revoked",
                 format!("could not read the shared store's revocations, so the dry run cannot tell: {e}"),
                 403,
             )
         })?,
-        None => false,
+        None => None,
     };
-    if revoked.contains(&payload.kid.to_ascii_lowercase()) || in_store {
-        return Err(deny(
+    let hit = ids.iter().find(|id| revoked.contains(*id)).cloned().or(in_store);
+    match hit {
+        Some(id) if id == kid => Err(deny(
+            "revoked",
+            format!("this token's family {kid} is revoked on this home's proxy"),
+            403,
+        )),
+        Some(id) => Err(deny(
             "revoked",
             format!(
-                "this token's family {} is revoked on this home's proxy",
-                payload.kid
+                "this token is in a revoked branch ({}): it or a token it was narrowed from was revoked \
+                 on this home's proxy (undo with: macaroon-proxy revoke --undo TOKEN)",
+                &id[..16]
             ),
             403,
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Runs `verify`: exit 0 allow, 1 deny.
@@ -156,7 +168,7 @@ pub fn run(args: VerifyArgs, home: &Path, store: &Store) -> anyhow::Result<ExitS
     };
     let line = format!("{} {}", args.method, args.url);
     let allowed = decision.is_ok();
-    report(&line, args.json, decision, &limits(&input.token));
+    report(&line, args.json, decision, &limits(&input.token), &labels(&input.token));
     Ok(if allowed {
         ExitStatus::Success
     } else {
@@ -166,14 +178,23 @@ pub fn run(args: VerifyArgs, home: &Path, store: &Store) -> anyhow::Result<ExitS
 
 /// Prints the decision: a line for people (reasons and uncounted limits on stderr), or
 /// JSON with the proxy's error object, so a script reads the same shape from both.
-fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_json::Value]) {
+fn report(
+    line: &str,
+    json: bool,
+    decision: Result<(), Denied>,
+    limits: &[serde_json::Value],
+    labels: &[String],
+) {
     match (decision, json) {
         (Ok(()), true) => println!(
             "{}",
-            serde_json::json!({"decision": "allow", "status": 200, "not_counted": limits})
+            serde_json::json!({"decision": "allow", "status": 200, "labels": labels, "not_counted": limits})
         ),
         (Ok(()), false) => {
             println!("allow: {}", clean(line));
+            if !labels.is_empty() {
+                eprintln!("held by: {}", clean(&labels.join(" > ")));
+            }
             for l in limits {
                 eprintln!(
                     "not counted here: {} ({}); the proxy counts it when the request is made",
@@ -186,6 +207,7 @@ fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_
             "{}",
             serde_json::json!({
                 "decision": "deny", "kind": kind, "caveat": caveat, "reason": reason, "status": status,
+                "labels": labels,
                 "error": {"type": "macaroon_error", "code": code, "message": reason, "caveat": caveat},
             })
         ),
@@ -196,8 +218,9 @@ fn report(line: &str, json: bool, decision: Result<(), Denied>, limits: &[serde_
     }
 }
 
-/// Whether the proxies' shared store lists `kid` as revoked (one question, 2 s at most).
-fn shared_revoked(url: &str, kid: &str) -> anyhow::Result<bool> {
+/// Which of `ids` (a family, branches) the proxies' shared store lists as revoked, if any
+/// (one question, 2 s at most).
+fn shared_revoked(url: &str, ids: &[String]) -> anyhow::Result<Option<String>> {
     let timeout = std::time::Duration::from_secs(2);
     use redis::IntoConnectionInfo;
     let bad = "--state is not a Redis URL; use redis://HOST:PORT/DB";
@@ -215,11 +238,24 @@ fn shared_revoked(url: &str, kid: &str) -> anyhow::Result<bool> {
         .get_connection_with_timeout(timeout)
         .context("cannot reach the --state store")?;
     con.set_read_timeout(Some(timeout))?;
-    redis::cmd("SISMEMBER")
+    let hits: Vec<bool> = redis::cmd("SMISMEMBER")
         .arg(macaroon_home::STATE_REVOKED_SET)
-        .arg(kid)
-        .query::<bool>(&mut con)
-        .context("the --state store did not answer")
+        .arg(ids)
+        .query(&mut con)
+        .context("the --state store did not answer")?;
+    Ok(ids.iter().zip(hits).find(|(_, hit)| *hit).map(|(id, _)| id.clone()))
+}
+
+/// The token's labels (`label = NAME`), in chain order: who holds it.
+fn labels(token: &Token) -> Vec<String> {
+    token
+        .first_party()
+        .iter()
+        .filter_map(|p| match std::str::from_utf8(p).ok().map(caveat::Caveat::parse) {
+            Some(Ok(caveat::Caveat::Label(l))) => Some(l),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The token's usage and rate caveats: a dry run shows them and never counts them.

@@ -41,7 +41,8 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
         Some(k) => k,
         None => crate::issuer::load_or_create(home, store)?,
     };
-    let token = Token::mint(
+    let issuer_public = issuer.public().to_string();
+    let (token, kid) = Token::mint_root(
         &proxy_key,
         MintRequest {
             secret,
@@ -70,6 +71,10 @@ pub fn run(args: WrapArgs, home: &Path, store: &Store) -> anyhow::Result<()> {
             inject: inject.to_string(),
             proxy_key_id: proxy_key.key_id().to_string(),
             store: Backend::File,
+            kid: Some(kid),
+            branch: Some(token.branch_id()),
+            identifier_digest: Some(token.identifier_digest()),
+            issuer: Some(issuer_public),
         };
         let backend = store.put(entry, &encoded, args.force)?;
         let place = match backend {

@@ -92,7 +92,7 @@ pub fn decide(
 ) -> Result<Pending, Deny> {
     let payload = open(proxy, &found.token, ctx)?;
     ctx.rec.kid = Some(payload.kid.clone());
-    trusted(proxy, &payload)?;
+    trusted(proxy, &payload, ctx)?;
     let (host, port) = match authority.target {
         Some(t) => t,
         None => match payload.hosts.first() {
@@ -135,6 +135,7 @@ pub fn decide(
             v
         }
     };
+    ctx.rec.labels = Some(verified.shared_labels());
     let needs_body = verified.needs_body_for(content_type);
     let decision = if needs_body {
         verified.decide_before_body(&core)
@@ -144,10 +145,8 @@ pub fn decide(
     if let Decision::Deny(d) = decision {
         return Err(Deny::from_denial(d));
     }
-    if proxy.revoked.is_revoked(&payload.kid) {
-        return Err(Deny::Revoked {
-            kid: payload.kid.clone(),
-        });
+    if let Some(why) = proxy.revoked.check(&payload.kid, verified.branches()) {
+        return Err(Deny::Revoked(why));
     }
     // Any other copy of the token would reach the upstream beside the key.
     if let Some(place) = ctx
@@ -168,14 +167,16 @@ pub fn decide(
 
 /// Only a trusted issuer's payloads are opened, and only for hosts the operator allows.
 /// Checked on every request, cache hit or not: removing an issuer stops its tokens at once.
-fn trusted(proxy: &Proxy, payload: &Payload) -> Result<(), Deny> {
+fn trusted(proxy: &Proxy, payload: &Payload, ctx: &mut RequestCtx) -> Result<(), Deny> {
     match payload.issuer() {
-        Some(i) if proxy.issuers.trusts(i) => {}
-        Some(i) => {
-            return Err(Deny::UntrustedIssuer {
-                issuer: i.to_string(),
-            })
-        }
+        Some(i) => match proxy.issuers.name(i) {
+            Some(name) => ctx.rec.issuer = Some(name),
+            None => {
+                return Err(Deny::UntrustedIssuer {
+                    issuer: i.to_string(),
+                })
+            }
+        },
         None => {
             return Err(Deny::UntrustedIssuer {
                 issuer: "(none)".into(),

@@ -73,16 +73,17 @@ impl RedisState {
     }
 }
 
-/// Adds `kid` to the store's revocation list (what `macaroon-proxy revoke --state` does);
-/// replicas see it within [`REVOCATION_POLL`]. True when it was not there before.
-pub async fn revoke(url: &str, password: Option<&caveat::Secret>, kid: &str) -> anyhow::Result<bool> {
+/// Adds `id` (a kid or a branch id) to the store's revocation list, or with `undo` removes
+/// it (what `macaroon-proxy revoke --state` does); replicas see it within
+/// [`REVOCATION_POLL`]. True when the list changed.
+pub async fn revoke(url: &str, password: Option<&caveat::Secret>, id: &str, undo: bool) -> anyhow::Result<bool> {
     let shown = without_password(url);
     let client = super::store::client(url, password)?;
     let work = async {
         let mut con = client.get_multiplexed_async_connection().await?;
-        let added: i64 = redis::cmd("SADD")
+        let added: i64 = redis::cmd(if undo { "SREM" } else { "SADD" })
             .arg(REVOKED_SET)
-            .arg(kid)
+            .arg(id)
             .query_async(&mut con)
             .await?;
         let _: i64 = redis::cmd("INCR")
@@ -112,6 +113,8 @@ pub async fn watch_revocations(
     let State::Redis(r) = &*state else { return };
     let mut seen = None;
     let mut marker: Option<String> = None;
+    // Said once per outage, not at every poll: when it starts, and when it ends.
+    let mut down = false;
     let mut tick = tokio::time::interval(REVOCATION_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -119,7 +122,12 @@ pub async fn watch_revocations(
             _ = tick.tick() => {}
             _ = stop.cancelled() => break,
         }
-        match r.poll_revoked(seen).await {
+        let polled = r.poll_revoked(seen).await;
+        if polled.is_ok() && down {
+            down = false;
+            tracing::info!("the state store {} answers again: shared revocations are current", r.shown);
+        }
+        match polled {
             Ok((m, version, kids)) if !m.is_empty() && marker.as_ref().is_none_or(|k| *k == m) => {
                 marker = Some(m);
                 if let Some(kids) = kids {
@@ -150,10 +158,20 @@ pub async fn watch_revocations(
                         marker = Some(m);
                         seen = None;
                     }
-                    Err(e) => tracing::warn!("could not write the revocations back to the store: {e}"),
+                    Err(e) if !down => {
+                        down = true;
+                        tracing::warn!("could not write the revocations back to the store (said once until it answers): {e}")
+                    }
+                    Err(_) => {}
                 }
             }
-            Err(e) => tracing::warn!("keeping the last shared revocation list: {e}"),
+            Err(e) if !down => {
+                down = true;
+                tracing::warn!(
+                    "keeping the last shared revocation list while the state store is unreachable (said once until it answers): {e}"
+                )
+            }
+            Err(_) => {}
         }
     }
 }

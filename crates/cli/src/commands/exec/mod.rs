@@ -167,9 +167,15 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
     if attenuation.expires.is_none() {
         attenuation.expires = Some(DEFAULT_EXPIRES.to_string());
     }
+    if attenuation.label.is_none() {
+        attenuation.label = args.command.first().and_then(|p| crate::commands::attenuate::default_label(&p.to_string_lossy()));
+    }
     let caveats = attenuation.caveats(SystemTime::now())?;
     let input = read_token(args.token.as_deref(), store)?;
     crate::commands::attenuate::refuse_too_many_limits(&input.token, &caveats)?;
+    if let Some(w) = crate::commands::attenuate::revoked_warning(&input.token, home, store) {
+        eprintln!("macaroon: warning: {w}");
+    }
     let token = caveats.iter().fold(input.token, |t, c| t.attenuate(c)).encode();
     let proxy = args
         .proxy
@@ -466,6 +472,7 @@ fn spawn(mut cmd: Command, program: &std::ffi::OsStr) -> anyhow::Result<ExitStat
 #[cfg(test)]
 mod tests {
     use super::*;
+
 
     #[test]
     fn node_versions_that_honour_the_proxy_variables() {
