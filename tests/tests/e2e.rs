@@ -8,6 +8,7 @@ mod completions;
 mod creds;
 mod exec;
 mod hardening;
+mod identity;
 mod interop;
 mod issuers;
 mod keygen;

@@ -255,7 +255,7 @@ fn proxy_start_failure(s: &Session) -> (Option<i32>, String) {
 fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
     let w = world();
     let narrow = w.narrow(&["--method", "GET"]);
-    w.s.run("macaroon-proxy", &["revoke", &narrow]).ok();
+    w.s.run("macaroon-proxy", &["revoke", "--family", &narrow]).ok();
     let path = w.s.home().join("revoked");
     let written = std::fs::read_to_string(&path).expect("revoked");
     let kid = written.split_whitespace().next().expect("a kid").to_string();
@@ -280,7 +280,7 @@ fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
     .iter()
     .enumerate()
     {
-        let want = format!("{} line 2 is not a token family id", path.display());
+        let want = format!("{} line 2 is not a revocation", path.display());
         let warned = w.proxy.stderr().matches(&want).count();
         let reloaded = w.proxy.stderr().matches("revocation list reloaded").count();
         std::fs::write(&path, format!("{written}{bad}\n")).expect("write");

@@ -34,7 +34,7 @@ fn count(statuses: &[u16], status: u16) -> usize {
 
 /// A world whose proxy shares `redis`, and a second replica of it (same home, keys and
 /// issuers; the same shared store).
-fn replicas(redis: &RedisServer, extra: &[&str]) -> (World, ProxyProcess) {
+pub(crate) fn replicas(redis: &RedisServer, extra: &[&str]) -> (World, ProxyProcess) {
     let url = redis.url();
     let mut flags = vec!["--state", url.as_str()];
     flags.extend_from_slice(extra);

@@ -40,7 +40,7 @@ pub fn load_or_create(home: &Path, store: &Store) -> anyhow::Result<IssuerKey> {
     write_public(home, &key.public())?;
     eprintln!(
         "Created this home's issuer key ({}). A proxy in another home trusts what you wrap after: \
-         macaroon-proxy issuers add {}",
+         macaroon-proxy issuers add {} --name YOUR_NAME (see docs/teams.md)",
         match store.backend_for_writes()? {
             Backend::Keyring => "in the OS keyring".to_string(),
             Backend::File => home.join(KEY_FILE).display().to_string(),

@@ -218,7 +218,7 @@ impl Deny {
             Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.to_string(),
             Deny::UntrustedIssuer { issuer } => format!(
                 "this token was wrapped by issuer {issuer}, which this proxy does not trust; if you \
-                 do, run where the proxy runs: macaroon-proxy issuers add {issuer} (or wrap the key \
+                 do, run where the proxy runs: macaroon-proxy issuers add {issuer} --name NAME (or wrap the key \
                  with an issuer this proxy trusts)"
             ),
             Deny::HostNotAllowed { host } => format!(

@@ -49,7 +49,7 @@ fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair], state: Option<&
             "untrusted-issuer",
             format!(
                 "this token was wrapped by issuer {key}, which this home's proxy does not trust; if it \
-                 should, run: macaroon-proxy issuers add {key}"
+                 should, run: macaroon-proxy issuers add {key} --name NAME"
             ),
             401,
         ));
