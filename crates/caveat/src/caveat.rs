@@ -90,6 +90,10 @@ pub enum Caveat {
     /// `label = NAME`: always holds; names who holds the token (an agent, a skill), so
     /// the labels of a chain read as its delegation path in the audit.
     Label(String),
+    /// `request digest = sha256:HEX`: exactly one request, by the SHA-256 of its method,
+    /// host, path, raw query and body ([`crate::request_digest`]). A `once` approval's
+    /// discharge carries it; anyone may use it to allow one exact request.
+    RequestDigest([u8; 32]),
 }
 
 /// The longest label (`label = NAME`).
@@ -139,7 +143,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate or label";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, label or request";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -161,6 +165,7 @@ impl Caveat {
             Caveat::Json { pointer, condition } => pointer.heap_bytes() + condition.heap_bytes(),
             Caveat::BodySize(_) | Caveat::Uses(_) | Caveat::Rate { .. } => 0,
             Caveat::Label(l) => string_heap(l),
+            Caveat::RequestDigest(_) => 0,
         }
     }
 
@@ -175,7 +180,7 @@ impl Caveat {
     pub fn needs_body(&self) -> bool {
         matches!(
             self,
-            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_)
+            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_) | Caveat::RequestDigest(_)
         )
     }
 
@@ -196,6 +201,9 @@ impl Caveat {
         }
         if matches!(field, "uses" | "rate") {
             return parse_limit(text, &words, &err);
+        }
+        if field == "request" {
+            return parse_digest(text, &words, &err);
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];
@@ -284,6 +292,7 @@ impl Caveat {
             Caveat::Uses(_) => "uses",
             Caveat::Rate { .. } => "rate",
             Caveat::Label(_) => "label",
+            Caveat::RequestDigest(_) => "request-digest",
         }
     }
 
@@ -316,6 +325,15 @@ impl Caveat {
             Caveat::Uses(_) | Caveat::Rate { .. } => true,
             // Only names the holder.
             Caveat::Label(_) => true,
+            Caveat::RequestDigest(want) => match crate::approval::request_digest(req) {
+                Some(got) => crate::crypto::mac_eq(&got, want),
+                None => {
+                    return Err((
+                        DenyKind::CaveatFailed,
+                        "the request body was not read, so the request cannot be matched".into(),
+                    ))
+                }
+            },
         };
         if ok {
             return Ok(());
@@ -352,6 +370,9 @@ impl Caveat {
             | Caveat::Uses(_)
             | Caveat::Rate { .. }
             | Caveat::Label(_) => self.explain_at(req.time),
+            Caveat::RequestDigest(_) => {
+                "this is not the one request the token allows (its method, host, path, query or body differ)".into()
+            }
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -389,6 +410,10 @@ impl Caveat {
             Caveat::Uses(max) => limit::explain_uses(*max),
             Caveat::Rate { max, window } => limit::explain_rate(*max, *window),
             Caveat::Label(l) => format!("held by {l} (a name only: it allows as much as before)"),
+            Caveat::RequestDigest(d) => format!(
+                "only one exact request (method, host, path, query and body), sha256:{}...",
+                &hex::encode(d)[..12]
+            ),
         }
     }
 }
@@ -425,6 +450,7 @@ impl fmt::Display for Caveat {
             Caveat::Uses(max) => write!(f, "uses <= {max}"),
             Caveat::Rate { max, window } => write!(f, "rate <= {max}/{window}"),
             Caveat::Label(l) => write!(f, "label = {l}"),
+            Caveat::RequestDigest(d) => write!(f, "request digest = sha256:{}", hex::encode(d)),
         }
     }
 }
@@ -575,6 +601,34 @@ fn parse_limit(
     parsed.map_err(|m| err(col(text, at), m))
 }
 
+/// `request digest = sha256:HEX` (64 lower-case hex digits).
+fn parse_digest(
+    text: &str,
+    words: &[(usize, &str)],
+    err: &dyn Fn(usize, String) -> CaveatError,
+) -> Result<Caveat, CaveatError> {
+    let example = "request digest = sha256:<64 hex digits>";
+    match words {
+        [_, (_, "digest"), (_, "="), (at, value)] => {
+            let hex_part = value.strip_prefix("sha256:").ok_or_else(|| {
+                err(col(text, *at), format!("{value:?} is not a digest; expected e.g. \"{example}\""))
+            })?;
+            let mut d = [0u8; 32];
+            if hex_part.len() != 64
+                || hex_part.bytes().any(|b| b.is_ascii_uppercase())
+                || hex::decode_to_slice(hex_part, &mut d).is_err()
+            {
+                return Err(err(
+                    col(text, *at),
+                    "a request digest is sha256: and 64 lower-case hex digits".into(),
+                ));
+            }
+            Ok(Caveat::RequestDigest(d))
+        }
+        _ => Err(err(1, format!("expected \"{example}\""))),
+    }
+}
+
 /// 1-based character column of byte offset `pos`.
 fn col(text: &str, pos: usize) -> usize {
     text[..pos.min(text.len())].chars().count() + 1
@@ -643,6 +697,7 @@ mod tests {
             "rate <= 60/1m",
             "rate <= 5/30s",
             "label = billing-skill",
+            "request digest = sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
             "label = a.b_c-1",
         ] {
             assert_eq!(parse(s).to_string(), s);
@@ -837,7 +892,7 @@ mod tests {
         assert!(e.message.contains("unknown field \"methd\""), "{e}");
         assert_eq!(
             e.to_string(),
-            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate or label"
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate, label or request"
         );
     }
 

@@ -34,6 +34,7 @@
 //! assert!(!decide(&token, &[], &[proxy], &post).is_allowed());
 //! ```
 
+mod approval;
 mod caveat;
 mod content;
 mod credential;
@@ -54,6 +55,10 @@ mod v1;
 mod v2json;
 mod verify;
 
+pub use crate::approval::{
+    approval_key_id, request_digest, ApprovalCaveat, ApprovalScope, APPROVAL_LOCATION, APPROVAL_PREFIX,
+    MAX_APPROVAL_WINDOW,
+};
 pub use crate::caveat::{check_label, fmt_duration, fmt_time, Caveat, CaveatError, Unmet, MAX_LABEL};
 pub use crate::content::{needs_body, params_in_body, Condition};
 pub use crate::credential::{Credential, CredentialError, Grant, OAuth2, SigV4Keys, TokenUrl};
