@@ -79,8 +79,14 @@ fn bench_guard(no_scrub_build: bool, env: Option<&std::ffi::OsStr>) -> anyhow::R
     )
 }
 
-/// Runs the proxy until SIGINT or SIGTERM.
+/// Runs the proxy until SIGINT or SIGTERM (SIGHUP re-reads issuers and revocations).
 pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
+    run_with(home, cfg, crate::config_file::Source::Flags)
+}
+
+/// Runs the proxy until SIGINT or SIGTERM; SIGHUP reloads from `source`
+/// ([`crate::reload`]).
+pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) -> anyhow::Result<()> {
     bench_guard(
         cfg!(feature = "bench-no-scrub"),
         std::env::var_os(BENCH_NO_SCRUB_ENV).as_deref(),
@@ -145,6 +151,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));
+        tokio::spawn(crate::reload::on_hangup(proxy.clone(), source));
         tokio::spawn(crate::state::revocations::watch_revocations(
             state,
             revoked.clone(),
