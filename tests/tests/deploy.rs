@@ -83,7 +83,11 @@ fn check_config_accepts_a_good_file_and_names_the_key_and_line_of_a_bad_one() {
     let r = s.run("macaroon-proxy", &["check-config", &good.display().to_string()]);
     r.ok();
     assert!(r.stdout.contains("ok, sets 6"), "{}", r.stdout);
-    assert!(r.stdout.contains(&format!("allow-host = [\"{HOST}\"] (line 7)")), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("allow-host = [\"{HOST}\"] (line 7)")),
+        "{}",
+        r.stdout
+    );
 
     let cases = [
         // An unknown key (a snake_case spelling), on line 3.
@@ -115,7 +119,11 @@ fn check_config_accepts_a_good_file_and_names_the_key_and_line_of_a_bad_one() {
         let r = s.run("macaroon-proxy", &["check-config", &bad.display().to_string()]);
         r.code(2);
         for want in wants {
-            assert!(r.stderr.contains(want), "{text:?}: want {want:?} in\n{}", r.stderr);
+            assert!(
+                r.stderr.contains(want),
+                "{text:?}: want {want:?} in\n{}",
+                r.stderr
+            );
         }
         // `run` refuses the same file with the same words, before binding anything.
         let r = s.run("macaroon-proxy", &["run", "--config", &bad.display().to_string()]);
@@ -198,7 +206,10 @@ impl KeptAlive {
             "GET /v1/charges HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
             self.proxy
         );
-        self.reader.get_mut().write_all(req.as_bytes()).expect("send on the kept-alive connection");
+        self.reader
+            .get_mut()
+            .write_all(req.as_bytes())
+            .expect("send on the kept-alive connection");
         let mut status = String::new();
         self.reader.read_line(&mut status).expect("status line");
         let code: u16 = status
@@ -354,8 +365,167 @@ fn the_example_config_checks_out() {
     let s = Session::new();
     let r = s.run(
         "macaroon-proxy",
-        &["check-config", &repo().join("deploy/proxy.toml").display().to_string()],
+        &[
+            "check-config",
+            &repo().join("deploy/proxy.toml").display().to_string(),
+        ],
     );
     r.ok();
     assert!(r.stdout.contains("listen = \"127.0.0.1:8080\""), "{}", r.stdout);
+}
+
+/// nginx, started with `-g` directives of its own, stopped (and reaped) when dropped.
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The compose topology without containers: deploy/nginx.conf (its two replica addresses
+/// and its port filled in) in front of two replicas that share one home (key and CA) and
+/// one Redis, each run with deploy/compose-proxy.toml and the compose file's flags. A
+/// `uses 3` token holds across both, and CONNECT works whichever replica takes it.
+#[test]
+fn nginx_balances_two_replicas_sharing_a_home_and_a_store() {
+    if let Some(why) = e2e::missing_tool("nginx", "apt-get install nginx libnginx-mod-stream") {
+        return e2e::skip_or_fail(why);
+    }
+    let Some(redis) = e2e::redis::RedisServer::start_or_skip() else {
+        return;
+    };
+    let (s, up, token, _) = setup();
+    let counted = s
+        .run(
+            "macaroon",
+            &["attenuate", "api", "--uses", "3", "--expires", "10m"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let dir = tempfile::tempdir().expect("tmp");
+    let replica = |n: usize| {
+        let audit = dir.path().join(format!("audit-{n}.jsonl"));
+        let mut cmd = s.cmd("macaroon-proxy");
+        cmd.arg("run")
+            .arg("--config")
+            .arg(repo().join("deploy/compose-proxy.toml"))
+            .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--state"])
+            .arg(redis.url())
+            .arg("--audit-log")
+            .arg(&audit)
+            .arg("--upstream-ca")
+            .arg(&up.ca_path)
+            .arg("--resolve")
+            .arg(format!("{HOST}={}", up.addr))
+            .stdout(std::process::Stdio::null());
+        s.launch_proxy(cmd, audit)
+    };
+    let (one, two) = (replica(1), replica(2));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let conf = std::fs::read_to_string(repo().join("deploy/nginx.conf")).expect("nginx.conf");
+    for placeholder in ["server proxy1:8080", "server proxy2:8080", "listen 8080;"] {
+        assert!(conf.contains(placeholder), "nginx.conf lacks {placeholder:?}");
+    }
+    let conf = conf
+        .replace("server proxy1:8080", &format!("server {}", one.addr))
+        .replace("server proxy2:8080", &format!("server {}", two.addr))
+        .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write");
+    // Debian's nginx builds the stream module apart (libnginx-mod-stream); the official
+    // image has it built in.
+    let module = Path::new("/usr/lib/nginx/modules/ngx_stream_module.so");
+    let load = if module.exists() {
+        format!("load_module {};", module.display())
+    } else {
+        String::new()
+    };
+    let log = dir.path().join("nginx-error.log");
+    let globals = format!(
+        "daemon off; pid {}; error_log {}; {load}",
+        dir.path().join("nginx.pid").display(),
+        log.display()
+    );
+    let check = std::process::Command::new("nginx")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(&log)
+        .arg("-c")
+        .arg(&conf_path)
+        .args(["-g", &globals, "-t"])
+        .output()
+        .expect("nginx -t");
+    if !check.status.success() && !module.exists() {
+        return e2e::skip_or_fail(format!(
+            "nginx has no stream module ({}); apt-get install libnginx-mod-stream",
+            String::from_utf8_lossy(&check.stderr).trim()
+        ));
+    }
+    assert!(
+        check.status.success(),
+        "nginx -t refused deploy/nginx.conf:\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let _nginx = Nginx(
+        std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", &globals])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx did not listen: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let lb = format!("http://127.0.0.1:{port}");
+
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| curl(&[&format!("{lb}/v1/charges"), "-H", &bearer(&counted)]).status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![200, 200, 200, 429],
+        "uses <= 3 across the replicas"
+    );
+    // HTTPS_PROXY through the balancer: every replica intercepts with the shared CA.
+    let ca = s.home().join("ca.pem").display().to_string();
+    for _ in 0..2 {
+        let r = curl(&[
+            "--proxy",
+            &lb,
+            "--cacert",
+            &ca,
+            &format!("https://{HOST}/v1/charges"),
+            "-H",
+            &bearer(&token),
+        ]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // One line per request (and one per CONNECT tunnel), on whichever replica took it.
+    let requests = |p: &ProxyProcess| p.audit().iter().filter(|l| l["path"] == "/v1/charges").count();
+    let (a, b) = (requests(&one), requests(&two));
+    assert_eq!(a + b, 6, "every request reached a replica");
+    assert!(a > 0 && b > 0, "both replicas served ({a} and {b})");
 }

@@ -36,8 +36,8 @@ enum Command {
         /// Replace existing key files (tokens sealed to the old key stop working).
         #[arg(long)]
         force: bool,
-        /// Do nothing (and succeed) if the home already has a proxy key: for a
-        /// container's or a service's first start.
+        /// Keep the home's proxy key if it has one (print its public key and succeed):
+        /// for a container's or a service's first start.
         #[arg(long, conflicts_with = "force")]
         if_missing: bool,
     },
@@ -365,10 +365,19 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Keygen { if_missing: true, .. } if home.join(macaroon_home::PRIVATE_KEY_FILE).exists() => {
+            let public = home.join(macaroon_home::PUBLIC_KEY_FILE);
+            let text = std::fs::read_to_string(&public).with_context(|| {
+                format!(
+                    "{} exists but {} cannot be read; restore it, or run keygen --force (tokens sealed to the old key stop working)",
+                    home.join(macaroon_home::PRIVATE_KEY_FILE).display(),
+                    public.display()
+                )
+            })?;
             eprintln!(
                 "{} exists; kept it (--if-missing)",
                 home.join(macaroon_home::PRIVATE_KEY_FILE).display()
             );
+            println!("{}", text.trim());
             Ok(())
         }
         Command::Keygen { force, .. } => {
