@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.')
+            [CompletionResult]::new('check-config', 'check-config', [CompletionResultType]::ParameterValue, 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.')
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family).')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
@@ -38,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         'macaroon-proxy;keygen' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace existing key files (tokens sealed to the old key stop working)')
+            [CompletionResult]::new('--if-missing', '--if-missing', [CompletionResultType]::ParameterName, 'Keep the home''s proxy key if it has one (print its public key and succeed): for a container''s or a service''s first start')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -45,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;run' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (an IP or a name such as localhost, with a port)')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Address for /healthz and /metrics (off unless given)')
@@ -61,6 +64,14 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--allow-private', '--allow-private', [CompletionResultType]::ParameterName, 'Allow upstream addresses in private and loopback ranges')
             [CompletionResult]::new('--transparent', '--transparent', [CompletionResultType]::ParameterName, 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;check-config' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -153,6 +164,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         'macaroon-proxy;help' {
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.')
+            [CompletionResult]::new('check-config', 'check-config', [CompletionResultType]::ParameterValue, 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.')
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family).')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
@@ -164,6 +176,9 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;help;run' {
+            break
+        }
+        'macaroon-proxy;help;check-config' {
             break
         }
         'macaroon-proxy;help;ca' {

@@ -19,6 +19,9 @@ _macaroon__proxy() {
             macaroon__proxy,ca)
                 cmd="macaroon__proxy__subcmd__ca"
                 ;;
+            macaroon__proxy,check-config)
+                cmd="macaroon__proxy__subcmd__check__subcmd__config"
+                ;;
             macaroon__proxy,completions)
                 cmd="macaroon__proxy__subcmd__completions"
                 ;;
@@ -39,6 +42,9 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy__subcmd__help,ca)
                 cmd="macaroon__proxy__subcmd__help__subcmd__ca"
+                ;;
+            macaroon__proxy__subcmd__help,check-config)
+                cmd="macaroon__proxy__subcmd__help__subcmd__check__subcmd__config"
                 ;;
             macaroon__proxy__subcmd__help,completions)
                 cmd="macaroon__proxy__subcmd__help__subcmd__completions"
@@ -98,7 +104,7 @@ _macaroon__proxy() {
 
     case "${cmd}" in
         macaroon__proxy)
-            opts="-h -V --home --help --version keygen run ca revoke issuers completions help"
+            opts="-h -V --home --help --version keygen run check-config ca revoke issuers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +143,24 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__check__subcmd__config)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__completions)
             opts="-h -V --home --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -156,7 +180,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help)
-            opts="keygen run ca revoke issuers completions help"
+            opts="keygen run check-config ca revoke issuers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +194,20 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help__subcmd__ca)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__check__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -456,7 +494,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__keygen)
-            opts="-h -V --force --home --help --version"
+            opts="-h -V --force --if-missing --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -500,12 +538,16 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
+            opts="-h -V --config --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

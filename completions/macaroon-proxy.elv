@@ -25,6 +25,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --version 'Print version'
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+            cand check-config 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
@@ -34,12 +35,14 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;keygen'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --force 'Replace existing key files (tokens sealed to the old key stop working)'
+            cand --if-missing 'Keep the home''s proxy key if it has one (print its public key and succeed): for a container''s or a service''s first start'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'macaroon-proxy;run'= {
+            cand --config 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`'
             cand --listen 'Address to listen on (an IP or a name such as localhost, with a port)'
             cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout'
             cand --admin 'Address for /healthz and /metrics (off unless given)'
@@ -56,6 +59,13 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --allow-private 'Allow upstream addresses in private and loopback ranges'
             cand --transparent 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;check-config'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -135,6 +145,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help'= {
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+            cand check-config 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
@@ -144,6 +155,8 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help;keygen'= {
         }
         &'macaroon-proxy;help;run'= {
+        }
+        &'macaroon-proxy;help;check-config'= {
         }
         &'macaroon-proxy;help;ca'= {
         }

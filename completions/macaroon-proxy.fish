@@ -29,6 +29,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -s h -l help
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "check-config" -d 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
@@ -36,8 +37,10 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "compl
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l force -d 'Replace existing key files (tokens sealed to the old key stop working)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l if-missing -d 'Keep the home\'s proxy key if it has one (print its public key and succeed): for a container\'s or a service\'s first start'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l config -d 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l listen -d 'Address to listen on (an IP or a name such as localhost, with a port)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l audit-log -d 'Where audit lines go: a file (appended, 0600) or \'-\' for stdout' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l admin -d 'Address for /healthz and /metrics (off unless given)' -r
@@ -56,6 +59,9 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l al
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l transparent -d 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand check-config" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand check-config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand check-config" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -l proxy-url -d 'The proxy URL to put in HTTPS_PROXY' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -89,13 +95,14 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; a
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "completions" -d 'Print shell completions.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "check-config" -d 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "completions" -d 'Print shell completions.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run check-config ca revoke issuers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "add" -d 'Trust an issuer (its public key, from `macaroon issuer show`)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "rm" -d 'Stop trusting an issuer: every token it wrapped is refused'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "list" -d 'List the trusted issuers (the file\'s, and this home\'s own)'
