@@ -532,6 +532,71 @@ state = "redis://127.0.0.1:6379/0"
         assert!(e.contains("`config`") && e.contains("command line"), "{e}");
     }
 
+    /// `main` hands over the `run` matches of the whole command (global `--home` and all).
+    #[test]
+    fn the_command_line_is_read_from_the_whole_commands_matches() {
+        let m = <crate::cli::Cli as clap::CommandFactory>::command()
+            .try_get_matches_from([
+                "macaroon-proxy",
+                "--home",
+                "/h",
+                "run",
+                "--config",
+                "f.toml",
+                "--allow-private",
+                "--passthrough",
+                "a.example.com,b.example.com",
+                "--audit-log",
+                "-",
+            ])
+            .expect("parses");
+        let cli = CommandLine::from_matches(m.subcommand_matches("run").expect("run"));
+        let mut set: Vec<&str> = cli.set.iter().map(String::as_str).collect();
+        set.sort();
+        assert_eq!(set, ["allow-private", "audit-log", "config", "passthrough"]);
+        let cfg = parse("passthrough = [\"c.example.com\"]\naudit-log = \"/x\"\nmax-body = 7\n")
+            .expect("parses")
+            .config(&cli)
+            .expect("config");
+        assert!(cfg.allow_private);
+        assert_eq!(cfg.audit_log, "-");
+        assert_eq!(cfg.passthrough.len(), 2);
+        assert_eq!(cfg.max_body, 7);
+    }
+
+    #[test]
+    fn a_reread_keeps_the_command_line_and_names_what_changed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("proxy.toml");
+        std::fs::write(&path, "allow-host = [\"a.example.com\"]\nmax-body = 1\n").expect("write");
+        let cli = cli(&["--max-body", "5"]);
+        let file = ConfigFile::load(&path).expect("load");
+        let mut source = Source::File {
+            cli,
+            last: Box::new(file),
+        };
+        std::fs::write(
+            &path,
+            "allow-host = [\"b.example.com\"]\nmax-body = 2\nlisten = \"127.0.0.1:1\"\n",
+        )
+        .expect("write");
+        let (cfg, keys) = source.reread().expect("ok").expect("a file");
+        assert_eq!(keys, ["allow-host", "listen"], "max-body is the command line's");
+        assert_eq!(cfg.max_body, 5);
+        assert_eq!(
+            cfg.allow_hosts,
+            vec![crate::config::HostPattern::parse("b.example.com").expect("host")]
+        );
+        // A bad file is an error, and the last good one stays the reference.
+        std::fs::write(&path, "allow-host = [\"*.com\"]\n").expect("write");
+        let e = format!("{:#}", source.reread().expect_err("bad"));
+        assert!(e.contains("line 1") && e.contains("`allow-host`"), "{e}");
+        let Source::File { last, .. } = &source else {
+            panic!("still a file")
+        };
+        assert_eq!(last.summary().len(), 3);
+    }
+
     #[test]
     fn the_summary_lists_what_the_file_sets() {
         let s = parse("max-body = 10\nlisten = \"127.0.0.1:1\"\n")
