@@ -3,7 +3,6 @@
 //! part a reload can change ([`Live`]). Connections in flight keep going; a file that does
 //! not check out changes nothing and is reported on stderr, naming the key and its line.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use crate::config::HostPattern;
@@ -11,44 +10,50 @@ use crate::config_file::Source;
 use crate::live::Live;
 use crate::proxy::Proxy;
 
-/// Listens for SIGHUP (registered now, before the caller announces that it serves: a
-/// SIGHUP right after start-up must not end the process) and reloads on each, until the
-/// proxy stops.
-pub fn on_hangup(proxy: Arc<Proxy>, mut source: Source) -> impl Future<Output = ()> {
-    #[cfg(unix)]
-    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-    async move {
+/// SIGHUP, caught from the moment [`hangups`] is called: a SIGHUP before that would end
+/// the process (its default action), so `run` calls it as soon as it has a runtime.
+pub struct Hangups(#[cfg(unix)] std::io::Result<tokio::signal::unix::Signal>);
+
+/// Starts catching SIGHUP (call it inside a Tokio runtime).
+pub fn hangups() -> Hangups {
+    Hangups(
         #[cfg(unix)]
-        {
-            let mut hup = match hup {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!("cannot listen for SIGHUP ({e}); restart the proxy to apply new settings");
-                    return;
-                }
-            };
-            loop {
-                tokio::select! {
-                    got = hup.recv() => if got.is_none() { return },
-                    _ = proxy.stopping.cancelled() => return,
-                }
-                // Off this thread: it reads files.
-                let p = proxy.clone();
-                source = match tokio::task::spawn_blocking(move || {
-                    reload(&p, &mut source);
-                    source
-                })
-                .await
-                {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()),
+    )
+}
+
+/// Reloads on each SIGHUP until the proxy stops.
+pub async fn on_hangup(proxy: Arc<Proxy>, mut source: Source, hangups: Hangups) {
+    #[cfg(unix)]
+    {
+        let mut hup = match hangups.0 {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGHUP ({e}); restart the proxy to apply new settings");
+                return;
             }
+        };
+        loop {
+            tokio::select! {
+                got = hup.recv() => if got.is_none() { return },
+                _ = proxy.stopping.cancelled() => return,
+            }
+            // Off this thread: it reads files.
+            let p = proxy.clone();
+            source = match tokio::task::spawn_blocking(move || {
+                reload(&p, &mut source);
+                source
+            })
+            .await
+            {
+                Ok(s) => s,
+                Err(_) => return,
+            };
         }
-        #[cfg(not(unix))]
-        {
-            let _ = (proxy, &mut source);
-        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (proxy, &mut source, hangups);
     }
 }
 
@@ -82,7 +87,7 @@ pub fn reload(proxy: &Proxy, source: &mut Source) {
                 .collect();
             if !later.is_empty() {
                 tracing::warn!(
-                    "SIGHUP: {path}: {} changed; a reload does not apply that, restart the proxy to",
+                    "SIGHUP: {path}: {} changed, which only a restart applies; the value in force stays until then",
                     later.join(", ")
                 );
             }

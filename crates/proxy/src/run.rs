@@ -113,6 +113,11 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    // SIGHUP reloads from here on (by default it would end the process).
+    let hangups = {
+        let _in_runtime = rt.enter();
+        crate::reload::hangups()
+    };
     // The store's connection tasks live on this thread's runtime.
     let state = Arc::new(rt.block_on(async {
         crate::state::State::open(cfg.state.as_deref(), cfg.state_password.as_ref(), cfg.workers)
@@ -151,7 +156,7 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));
-        tokio::spawn(crate::reload::on_hangup(proxy.clone(), source));
+        tokio::spawn(crate::reload::on_hangup(proxy.clone(), source, hangups));
         tokio::spawn(crate::state::revocations::watch_revocations(
             state,
             revoked.clone(),
