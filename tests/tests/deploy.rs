@@ -529,3 +529,41 @@ fn nginx_balances_two_replicas_sharing_a_home_and_a_store() {
     assert_eq!(a + b, 6, "every request reached a replica");
     assert!(a > 0 && b > 0, "both replicas served ({a} and {b})");
 }
+
+/// Invariant 9: a revocation never lapses, a reload included (a good file or a bad one).
+#[test]
+fn a_revocation_holds_across_sighup_reloads() {
+    let (s, up, token, _) = setup();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("proxy.toml");
+    let audit = dir.path().join("audit.jsonl");
+    std::fs::write(&file, config_text(&up, &audit, &[HOST, OTHER])).expect("write");
+    let proxy = start_from_file(&s, &file, audit.clone(), &[]);
+    let url = format!("{}/v1/charges", proxy.url());
+    assert_eq!(curl(&[&url, "-H", &bearer(&token)]).status, 200);
+    s.run("macaroon-proxy", &["revoke", "api"]).ok();
+    // The running proxy picks the list up within a second or so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = curl(&[&url, "-H", &bearer(&token)]);
+        if code(&r.body) == "revoked" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never revoked: {}",
+            r.status
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(&file, config_text(&up, &audit, &[HOST])).expect("write");
+    proxy.signal("HUP");
+    proxy.wait_for_stderr("SIGHUP: reloaded", 1);
+    let r = curl(&[&url, "-H", &bearer(&token)]);
+    assert_eq!((r.status, code(&r.body).as_str()), (403, "revoked"));
+    std::fs::write(&file, "allow-host = [true]\n").expect("write");
+    proxy.signal("HUP");
+    proxy.wait_for_stderr("reload refused", 1);
+    let r = curl(&[&url, "-H", &bearer(&token)]);
+    assert_eq!((r.status, code(&r.body).as_str()), (403, "revoked"));
+}
