@@ -316,7 +316,7 @@ fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> 
 /// `macaroon-proxy check-config FILE`: the checks `run --config FILE` makes, binding nothing.
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
     let fail = |e: anyhow::Error| {
-        anyhow::anyhow!("{e:#}\n(the keys are the long flag names of `macaroon-proxy run --help`; fix the file, then check it again)")
+        anyhow::anyhow!("{e:#}\n(the keys are the long flag names of `macaroon-proxy run --help`; check the file again once fixed)")
     };
     let f = crate::config_file::ConfigFile::load(file).map_err(fail)?;
     f.config(&Default::default()).map_err(fail)?;

@@ -60,9 +60,19 @@ impl ConfigFile {
     /// Parses `text` (the contents of `path`).
     pub fn parse(path: &Path, text: &str) -> anyhow::Result<Self> {
         let shown = path.display();
-        // The TOML parser refuses a key given twice, naming it and its line.
-        let table: BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>> =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()))?;
+        // The TOML parser refuses a key given twice, naming it. Its line is given, not the
+        // line's text (which may hold a password in a URL).
+        let table: BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>> = toml::from_str(text)
+            .map_err(|e| {
+                let at = e
+                    .span()
+                    .map(|s| format!(" line {}", line_of(text, s.start)))
+                    .unwrap_or_default();
+                anyhow::anyhow!(
+                    "{shown}{at}: {}; fix the file (TOML, one `key = value` a line)",
+                    e.message().trim_end()
+                )
+            })?;
         let cmd = run_command();
         let mut entries = Vec::new();
         for (key, value) in table {
@@ -107,7 +117,7 @@ impl ConfigFile {
         let mut e: Vec<&Entry> = self.entries.iter().collect();
         e.sort_by_key(|e| e.line);
         e.iter()
-            .map(|e| format!("{} = {} (line {})", e.key, e.value, e.line))
+            .map(|e| format!("{} = {} (line {})", e.key, without_passwords(&e.value), e.line))
             .collect()
     }
 
@@ -317,6 +327,15 @@ fn to_args(arg: &clap::Arg, key: &str, value: &toml::Value) -> Result<Vec<OsStri
 /// True if the flag takes `true`/`false` as its value.
 fn is_bool_valued(arg: &clap::Arg) -> bool {
     arg.get_value_parser().type_id() == clap::builder::ValueParser::bool().type_id()
+}
+
+/// `v` with the password of any URL in it shown as `***` (`state = "redis://:pw@..."`).
+fn without_passwords(v: &toml::Value) -> toml::Value {
+    match v {
+        toml::Value::String(s) => toml::Value::String(crate::state::store::without_password(s)),
+        toml::Value::Array(a) => toml::Value::Array(a.iter().map(without_passwords).collect()),
+        other => other.clone(),
+    }
 }
 
 /// What a TOML value is, for an error message.
@@ -598,13 +617,26 @@ state = "redis://127.0.0.1:6379/0"
     }
 
     #[test]
-    fn the_summary_lists_what_the_file_sets() {
-        let s = parse("max-body = 10\nlisten = \"127.0.0.1:1\"\n")
-            .expect("ok")
-            .summary();
+    fn the_summary_lists_what_the_file_sets_without_a_password() {
+        let s =
+            parse("max-body = 10\nlisten = \"127.0.0.1:1\"\nstate = \"redis://:s3cret@10.0.0.5:6379/0\"\n")
+                .expect("ok")
+                .summary();
         assert_eq!(
             s,
-            vec!["max-body = 10 (line 1)", "listen = \"127.0.0.1:1\" (line 2)"]
+            vec![
+                "max-body = 10 (line 1)",
+                "listen = \"127.0.0.1:1\" (line 2)",
+                "state = \"redis://:***@10.0.0.5:6379/0\" (line 3)"
+            ]
         );
+    }
+
+    /// A TOML syntax error names the line, not the line's text.
+    #[test]
+    fn a_syntax_error_names_the_line_without_echoing_it() {
+        let e = error("listen = \"127.0.0.1:1\"\nstate = \"redis://:s3cret@h:6379/0\" x\n");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }
