@@ -26,18 +26,50 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show this home''s proxy key, as wrap --proxy-key takes it.')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.')
+            [CompletionResult]::new('check-config', 'check-config', [CompletionResultType]::ParameterValue, 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.')
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family).')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from it (its branch), or its whole family.')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
+        'macaroon-proxy;key' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;key;show' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;key;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;key;help;show' {
+            break
+        }
+        'macaroon-proxy;key;help;help' {
+            break
+        }
         'macaroon-proxy;keygen' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace existing key files (tokens sealed to the old key stop working)')
+            [CompletionResult]::new('--if-missing', '--if-missing', [CompletionResultType]::ParameterName, 'Keep the home''s proxy key if it has one (print its public key and succeed): for a container''s or a service''s first start')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -45,6 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;run' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (an IP or a name such as localhost, with a port)')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Address for /healthz and /metrics (off unless given)')
@@ -67,6 +100,14 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'macaroon-proxy;check-config' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'macaroon-proxy;ca' {
             [CompletionResult]::new('--proxy-url', '--proxy-url', [CompletionResultType]::ParameterName, 'The proxy URL to put in HTTPS_PROXY')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
@@ -80,6 +121,8 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Also write the revocation to this shared store (redis://HOST:PORT/DB)')
             [CompletionResult]::new('--state-password-file', '--state-password-file', [CompletionResultType]::ParameterName, 'The store''s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('--family', '--family', [CompletionResultType]::ParameterName, 'Revoke every token from the same root, not only this token''s branch')
+            [CompletionResult]::new('--undo', '--undo', [CompletionResultType]::ParameterName, 'Lift the revocation instead (the branch''s, or with --family the family''s)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -99,7 +142,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;issuers;add' {
-            [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A note kept beside it (whose key it is)')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Whose key it is (a teammate, a machine): the name every audit line of the tokens it wraps carries as "issuer". --note is an alias')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -151,19 +194,31 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;help' {
+            [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Show this home''s proxy key, as wrap --proxy-key takes it.')
             [CompletionResult]::new('keygen', 'keygen', [CompletionResultType]::ParameterValue, 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.')
+            [CompletionResult]::new('check-config', 'check-config', [CompletionResultType]::ParameterValue, 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.')
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from the same root (its family).')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from it (its branch), or its whole family.')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;help;key' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)')
+            break
+        }
+        'macaroon-proxy;help;key;show' {
             break
         }
         'macaroon-proxy;help;keygen' {
             break
         }
         'macaroon-proxy;help;run' {
+            break
+        }
+        'macaroon-proxy;help;check-config' {
             break
         }
         'macaroon-proxy;help;ca' {

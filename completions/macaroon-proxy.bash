@@ -19,6 +19,9 @@ _macaroon__proxy() {
             macaroon__proxy,ca)
                 cmd="macaroon__proxy__subcmd__ca"
                 ;;
+            macaroon__proxy,check-config)
+                cmd="macaroon__proxy__subcmd__check__subcmd__config"
+                ;;
             macaroon__proxy,completions)
                 cmd="macaroon__proxy__subcmd__completions"
                 ;;
@@ -27,6 +30,9 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy,issuers)
                 cmd="macaroon__proxy__subcmd__issuers"
+                ;;
+            macaroon__proxy,key)
+                cmd="macaroon__proxy__subcmd__key"
                 ;;
             macaroon__proxy,keygen)
                 cmd="macaroon__proxy__subcmd__keygen"
@@ -40,6 +46,9 @@ _macaroon__proxy() {
             macaroon__proxy__subcmd__help,ca)
                 cmd="macaroon__proxy__subcmd__help__subcmd__ca"
                 ;;
+            macaroon__proxy__subcmd__help,check-config)
+                cmd="macaroon__proxy__subcmd__help__subcmd__check__subcmd__config"
+                ;;
             macaroon__proxy__subcmd__help,completions)
                 cmd="macaroon__proxy__subcmd__help__subcmd__completions"
                 ;;
@@ -48,6 +57,9 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy__subcmd__help,issuers)
                 cmd="macaroon__proxy__subcmd__help__subcmd__issuers"
+                ;;
+            macaroon__proxy__subcmd__help,key)
+                cmd="macaroon__proxy__subcmd__help__subcmd__key"
                 ;;
             macaroon__proxy__subcmd__help,keygen)
                 cmd="macaroon__proxy__subcmd__help__subcmd__keygen"
@@ -66,6 +78,9 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy__subcmd__help__subcmd__issuers,rm)
                 cmd="macaroon__proxy__subcmd__help__subcmd__issuers__subcmd__rm"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__key,show)
+                cmd="macaroon__proxy__subcmd__help__subcmd__key__subcmd__show"
                 ;;
             macaroon__proxy__subcmd__issuers,add)
                 cmd="macaroon__proxy__subcmd__issuers__subcmd__add"
@@ -91,6 +106,18 @@ _macaroon__proxy() {
             macaroon__proxy__subcmd__issuers__subcmd__help,rm)
                 cmd="macaroon__proxy__subcmd__issuers__subcmd__help__subcmd__rm"
                 ;;
+            macaroon__proxy__subcmd__key,help)
+                cmd="macaroon__proxy__subcmd__key__subcmd__help"
+                ;;
+            macaroon__proxy__subcmd__key,show)
+                cmd="macaroon__proxy__subcmd__key__subcmd__show"
+                ;;
+            macaroon__proxy__subcmd__key__subcmd__help,help)
+                cmd="macaroon__proxy__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            macaroon__proxy__subcmd__key__subcmd__help,show)
+                cmd="macaroon__proxy__subcmd__key__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -98,7 +125,7 @@ _macaroon__proxy() {
 
     case "${cmd}" in
         macaroon__proxy)
-            opts="-h -V --home --help --version keygen run ca revoke issuers completions help"
+            opts="-h -V --home --help --version key keygen run check-config ca revoke issuers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +164,24 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__check__subcmd__config)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__completions)
             opts="-h -V --home --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -156,7 +201,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help)
-            opts="keygen run ca revoke issuers completions help"
+            opts="key keygen run check-config ca revoke issuers completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +215,20 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help__subcmd__ca)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__check__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -267,6 +326,34 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__key)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__key__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__help__subcmd__keygen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -328,13 +415,13 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__issuers__subcmd__add)
-            opts="-h -V --note --home --help --version"
+            opts="-h -V --name --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --note)
+                --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -455,8 +542,86 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__key)
+            opts="-h -V --home --help --version show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__key__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__key__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__key__subcmd__show)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__keygen)
-            opts="-h -V --force --home --help --version"
+            opts="-h -V --force --if-missing --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -474,7 +639,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__revoke)
-            opts="-h -V --state --state-password-file --home --help --version"
+            opts="-h -V --family --undo --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -500,12 +665,16 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
+            opts="-h -V --config --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

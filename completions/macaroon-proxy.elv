@@ -23,23 +23,51 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand key 'Show this home''s proxy key, as wrap --proxy-key takes it.'
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+            cand check-config 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
-            cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
+            cand revoke 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
+        &'macaroon-proxy;key'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;key;show'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;key;help'= {
+            cand show 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;key;help;show'= {
+        }
+        &'macaroon-proxy;key;help;help'= {
+        }
         &'macaroon-proxy;keygen'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand --force 'Replace existing key files (tokens sealed to the old key stop working)'
+            cand --if-missing 'Keep the home''s proxy key if it has one (print its public key and succeed): for a container''s or a service''s first start'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'macaroon-proxy;run'= {
+            cand --config 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`'
             cand --listen 'Address to listen on (an IP or a name such as localhost, with a port)'
             cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout'
             cand --admin 'Address for /healthz and /metrics (off unless given)'
@@ -61,6 +89,13 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'macaroon-proxy;check-config'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'macaroon-proxy;ca'= {
             cand --proxy-url 'The proxy URL to put in HTTPS_PROXY'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
@@ -73,6 +108,8 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --state 'Also write the revocation to this shared store (redis://HOST:PORT/DB)'
             cand --state-password-file 'The store''s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --family 'Revoke every token from the same root, not only this token''s branch'
+            cand --undo 'Lift the revocation instead (the branch''s, or with --family the family''s)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -90,7 +127,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'macaroon-proxy;issuers;add'= {
-            cand --note 'A note kept beside it (whose key it is)'
+            cand --name 'Whose key it is (a teammate, a machine): the name every audit line of the tokens it wraps carries as "issuer". --note is an alias'
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -133,17 +170,26 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --version 'Print version'
         }
         &'macaroon-proxy;help'= {
+            cand key 'Show this home''s proxy key, as wrap --proxy-key takes it.'
             cand keygen 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
             cand run 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+            cand check-config 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
-            cand revoke 'Revoke a token and every token narrowed from the same root (its family).'
+            cand revoke 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
+        &'macaroon-proxy;help;key'= {
+            cand show 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)'
+        }
+        &'macaroon-proxy;help;key;show'= {
+        }
         &'macaroon-proxy;help;keygen'= {
         }
         &'macaroon-proxy;help;run'= {
+        }
+        &'macaroon-proxy;help;check-config'= {
         }
         &'macaroon-proxy;help;ca'= {
         }

@@ -27,17 +27,31 @@ end
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -s h -l help -d 'Print help'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "key" -d 'Show this home\'s proxy key, as wrap --proxy-key takes it.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "check-config" -d 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "revoke" -d 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "completions" -d 'Print shell completions.'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and not __fish_seen_subcommand_from show help" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and __fish_seen_subcommand_from show" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l force -d 'Replace existing key files (tokens sealed to the old key stop working)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -l if-missing -d 'Keep the home\'s proxy key if it has one (print its public key and succeed): for a container\'s or a service\'s first start'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l config -d 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l listen -d 'Address to listen on (an IP or a name such as localhost, with a port)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l audit-log -d 'Where audit lines go: a file (appended, 0600) or \'-\' for stdout' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l admin -d 'Address for /healthz and /metrics (off unless given)' -r
@@ -56,6 +70,9 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l al
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l transparent -d 'Also take connections that iptables/nftables REDIRECT to --listen (Linux): TLS is intercepted by its SNI, plain HTTP uses its Host. See docs/unmodified-scripts.md'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -s V -l version -d 'Print version'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand check-config" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand check-config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand check-config" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -l proxy-url -d 'The proxy URL to put in HTTPS_PROXY' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -63,6 +80,8 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand ca" -s V -
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l state -d 'Also write the revocation to this shared store (redis://HOST:PORT/DB)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l state-password-file -d 'The store\'s password, read from the first line of FILE (else from $MACAROON_STATE_PASSWORD): kept out of --state, so it never shows in `ps`' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l family -d 'Revoke every token from the same root, not only this token\'s branch'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -l undo -d 'Lift the revocation instead (the branch\'s, or with --family the family\'s)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand revoke" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
@@ -72,7 +91,7 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; a
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "rm" -d 'Stop trusting an issuer: every token it wrapped is refused'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "list" -d 'List the trusted issuers (the file\'s, and this home\'s own)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and not __fish_seen_subcommand_from add rm list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -l note -d 'A note kept beside it (whose key it is)' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -l name -d 'Whose key it is (a teammate, a machine): the name every audit line of the tokens it wraps carries as "issuer". --note is an alias' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
@@ -89,13 +108,16 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand issuers; a
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -l home -d 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from the same root (its family).'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "completions" -d 'Print shell completions.'
-complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from keygen run ca revoke issuers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "key" -d 'Show this home\'s proxy key, as wrap --proxy-key takes it.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "keygen" -d 'Create the proxy keypair (proxy.key, mode 0600, and proxy.pub) and print the public key.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "run" -d 'Run the proxy: verify macaroons, inject keys, forward to sealed hosts.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "check-config" -d 'Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the bad key and its line.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "ca" -d 'Print the local CA\'s path and the environment lines clients need to use the proxy.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "revoke" -d 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "issuers" -d 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "completions" -d 'Print shell completions.'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and not __fish_seen_subcommand_from key keygen run check-config ca revoke issuers completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "show" -d 'Print the public key that tokens for this proxy are sealed to (stdout), with its key id and how a teammate uses it (stderr)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "add" -d 'Trust an issuer (its public key, from `macaroon issuer show`)'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "rm" -d 'Stop trusting an issuer: every token it wrapped is refused'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand help; and __fish_seen_subcommand_from issuers" -f -a "list" -d 'List the trusted issuers (the file\'s, and this home\'s own)'

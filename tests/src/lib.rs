@@ -405,6 +405,39 @@ impl ProxyProcess {
         self.stderr.lock().expect("log").clone()
     }
 
+    /// Sends `signal` (a name `kill` takes: HUP, TERM, ...) to the proxy.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits (at most 30 s) until the proxy's stderr holds `count` lines containing
+    /// `needle`, and returns the stderr.
+    pub fn wait_for_stderr(&self, needle: &str, count: usize) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let text = self.stderr();
+            if text.matches(needle).count() >= count {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the proxy did not log {needle:?} within 30 s; stderr:\n{text}"
+            );
+            // Polls the captured stderr (the reader thread fills it), a line at a time.
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let _ = Command::new("kill")

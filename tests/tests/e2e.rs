@@ -6,6 +6,7 @@ mod ca;
 mod cli;
 mod completions;
 mod creds;
+mod deploy;
 mod exec;
 mod hardening;
 mod identity;

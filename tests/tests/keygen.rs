@@ -63,3 +63,18 @@ fn keygen_home_flag_overrides_macaroon_home() {
     assert!(dir.join("proxy.key").exists());
     assert!(!s.home().join("proxy.key").exists());
 }
+
+#[test]
+fn keygen_if_missing_creates_a_key_once_then_keeps_it() {
+    let s = Session::new();
+    let first = s.run("macaroon-proxy", &["keygen", "--if-missing"]);
+    first.ok();
+    let key = std::fs::read(s.home().join("proxy.key")).expect("key");
+    let again = s.run("macaroon-proxy", &["keygen", "--if-missing"]);
+    again.ok();
+    assert_eq!(again.out(), first.out(), "the same public key, printed again");
+    assert!(again.stderr.contains("kept it"), "{}", again.stderr);
+    assert_eq!(std::fs::read(s.home().join("proxy.key")).expect("key"), key);
+    s.run("macaroon-proxy", &["keygen", "--if-missing", "--force"])
+        .code(2);
+}

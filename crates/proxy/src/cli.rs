@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 use macaroon_home::KeyPairFiles;
 
 /// The macaroon verifier proxy: checks a macaroon on every request, injects the sealed
@@ -51,6 +51,10 @@ enum Command {
         /// Replace existing key files (tokens sealed to the old key stop working).
         #[arg(long)]
         force: bool,
+        /// Keep the home's proxy key if it has one (print its public key and succeed):
+        /// for a container's or a service's first start.
+        #[arg(long, conflicts_with = "force")]
+        if_missing: bool,
     },
 
     /// Run the proxy: verify macaroons, inject keys, forward to sealed hosts.
@@ -67,6 +71,21 @@ enum Command {
     ///   macaroon-proxy run --passthrough pypi.org,files.pythonhosted.org
     #[command(verbatim_doc_comment)]
     Run(crate::config::RunArgs),
+
+    /// Check a `run --config` file: exit 0 and a summary of what it sets, or 2 naming the
+    /// bad key and its line.
+    ///
+    /// The file's keys are the long flag names of `run`. Its values get the checks `run`
+    /// makes (addresses, --resolve spellings, host patterns), but nothing is bound.
+    ///
+    /// Example:
+    ///   macaroon-proxy check-config /etc/macaroon/proxy.toml
+    #[command(verbatim_doc_comment)]
+    CheckConfig {
+        /// The TOML file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 
     /// Print the local CA's path and the environment lines clients need to use the proxy.
     ///
@@ -184,7 +203,8 @@ enum IssuersAction {
 /// Parses arguments, runs the command, and maps the outcome to an exit code:
 /// 0 ok, 2 bad usage or bad input (errors print once, with their context chain).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // A reader that stops early (`macaroon-proxy issuers list | head -1`) ends a command
     // quietly, by SIGPIPE, as it ends `cat`. Not `run`: it writes to sockets and an audit
     // pipe, and a closed one must never end the proxy.
@@ -197,7 +217,7 @@ pub fn main() -> ExitCode {
         let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     }
     diagnostics();
-    match run(cli) {
+    match run(cli, matches.subcommand_matches("run")) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("macaroon-proxy: {e:#}");
@@ -432,6 +452,25 @@ fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `macaroon-proxy check-config FILE`: the checks `run --config FILE` makes, binding nothing.
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let fail = |e: anyhow::Error| {
+        anyhow::anyhow!("{e:#}\n(the keys are the long flag names of `macaroon-proxy run --help`; check the file again once fixed)")
+    };
+    let f = crate::config_file::ConfigFile::load(file).map_err(fail)?;
+    f.config(&Default::default()).map_err(fail)?;
+    let set = f.summary();
+    println!(
+        "{}: ok, sets {} of the `run` flags (the others keep their defaults; flags on the command line win):",
+        file.display(),
+        set.len()
+    );
+    for line in set {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
 /// Diagnostics (handshake failures, reloads, worker trouble) go to stderr through
 /// `tracing`, at the level `MACAROON_LOG` names (error, warn, info, debug, trace; default
 /// info). The audit line is not a diagnostic: it keeps its own writer and format.
@@ -447,11 +486,16 @@ fn diagnostics() {
         .try_init();
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// `run_matches`: what clap parsed for `run`, to tell the command line's flags from a
+/// config file's.
+fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
     if let Command::Completions { shell } = cli.command {
         let mut cmd = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut cmd, "macaroon-proxy", &mut std::io::stdout());
         return Ok(());
+    }
+    if let Command::CheckConfig { file } = &cli.command {
+        return check_config(file);
     }
     let home = macaroon_home::locate(cli.home.as_deref())
         .context("no home directory found; pass --home DIR or set MACAROON_HOME")?;
@@ -459,7 +503,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         eprintln!("macaroon-proxy: {warning}");
     }
     match cli.command {
-        Command::Keygen { force } => {
+        Command::Keygen { if_missing: true, .. } if home.join(macaroon_home::PRIVATE_KEY_FILE).exists() => {
+            let public = home.join(macaroon_home::PUBLIC_KEY_FILE);
+            let text = std::fs::read_to_string(&public).with_context(|| {
+                format!(
+                    "{} exists but {} cannot be read; restore it, or run keygen --force (tokens sealed to the old key stop working)",
+                    home.join(macaroon_home::PRIVATE_KEY_FILE).display(),
+                    public.display()
+                )
+            })?;
+            eprintln!(
+                "{} exists; kept it (--if-missing)",
+                home.join(macaroon_home::PRIVATE_KEY_FILE).display()
+            );
+            println!("{}", text.trim());
+            Ok(())
+        }
+        Command::Keygen { force, .. } => {
             let g = crate::keygen::keygen(&home, force)?;
             eprintln!(
                 "wrote {} (private, mode 0600) and {}; key id {}",
@@ -471,8 +531,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Key { action: KeyAction::Show } => key_show(&home),
-        Command::Completions { .. } => Ok(()),
-        Command::Run(a) => crate::run::run(&home, crate::config::Config::from_args(&a)?),
+        Command::Completions { .. } | Command::CheckConfig { .. } => Ok(()),
+        Command::Run(a) => {
+            let (cfg, source) = crate::config_file::resolve(&a, run_matches)?;
+            crate::run::run_with(&home, cfg, source)
+        }
         Command::Revoke {
             token,
             family,

@@ -236,6 +236,11 @@ fn worker_count(var: Option<&str>) -> anyhow::Result<usize> {
 /// Flags of `run`, as clap parsed them; [`Config`] validates them.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// Read these settings from a TOML file whose keys are the long flag names
+    /// (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win.
+    /// SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address to listen on (an IP or a name such as localhost, with a port).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_addr)]
     pub listen: std::net::SocketAddr,

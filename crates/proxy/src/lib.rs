@@ -5,14 +5,15 @@
 //! cycle), from the top:
 //!
 //! * `cli`, `run`: the commands and the server's start-up; `config` (the `run` flags and
-//!   the [`config::Config`] they make) and `limits` (every fixed timeout and size);
+//!   the [`config::Config`] they make), `config_file` (`run --config FILE`), `reload`
+//!   (SIGHUP) and `limits` (every fixed timeout and size);
 //! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`);
 //! * `pipeline`: the request path, one file per phase, in order;
 //! * `request` (one request's context), `deny` (every refusal, in one table), `proxy` (the
 //!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
 //! * `credentials` (where tokens are found and secrets go; OAuth2, SigV4), `copies`,
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
-//!   with replicas), `audit`, `metrics`, `issuers`, `revoke`, `ca`, `idle`;
+//!   with replicas), `live` (the settings a reload swaps), `audit`, `metrics`, `issuers`, `revoke`, `ca`, `idle`;
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod ca;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod copies;
 pub mod credentials;
 pub mod deny;
@@ -30,9 +32,11 @@ pub mod issuers;
 pub mod keygen;
 pub mod limits;
 pub mod listen;
+pub mod live;
 pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
+pub mod reload;
 pub mod request;
 pub mod revoke;
 pub mod run;

@@ -40,6 +40,8 @@ pub struct Loaded {
 pub struct Proxy {
     /// The validated `run` settings.
     pub config: Arc<Config>,
+    /// The settings a reload (SIGHUP) swaps: read lock-free, never cached by a request.
+    pub live: arc_swap::ArcSwap<crate::live::Live>,
     /// Proxy keys, any of which may open a token.
     pub keys: Vec<ProxyKeyPair>,
     /// The local CA for interception.
@@ -124,6 +126,7 @@ impl Proxy {
             }
         }
         Proxy {
+            live: arc_swap::ArcSwap::from_pointee(crate::live::Live::from_config(&config)),
             config,
             keys: loaded.keys,
             ca: loaded.ca,

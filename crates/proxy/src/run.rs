@@ -79,8 +79,14 @@ fn bench_guard(no_scrub_build: bool, env: Option<&std::ffi::OsStr>) -> anyhow::R
     )
 }
 
-/// Runs the proxy until SIGINT or SIGTERM.
+/// Runs the proxy until SIGINT or SIGTERM (SIGHUP re-reads issuers and revocations).
 pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
+    run_with(home, cfg, crate::config_file::Source::Flags)
+}
+
+/// Runs the proxy until SIGINT or SIGTERM; SIGHUP reloads from `source`
+/// ([`crate::reload`]).
+pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) -> anyhow::Result<()> {
     bench_guard(
         cfg!(feature = "bench-no-scrub"),
         std::env::var_os(BENCH_NO_SCRUB_ENV).as_deref(),
@@ -107,6 +113,11 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    // SIGHUP reloads from here on (by default it would end the process).
+    let hangups = {
+        let _in_runtime = rt.enter();
+        crate::reload::hangups()
+    };
     // The store's connection tasks live on this thread's runtime.
     let state = Arc::new(rt.block_on(async {
         crate::state::State::open(cfg.state.as_deref(), cfg.state_password.as_ref(), cfg.workers)
@@ -145,6 +156,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));
+        tokio::spawn(crate::reload::on_hangup(proxy.clone(), source, hangups));
         tokio::spawn(crate::state::revocations::watch_revocations(
             state,
             revoked.clone(),

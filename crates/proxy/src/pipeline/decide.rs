@@ -183,16 +183,18 @@ fn trusted(proxy: &Proxy, payload: &Payload, ctx: &mut RequestCtx) -> Result<(),
             })
         }
     }
-    if let Some(host) = payload.hosts.iter().find(|h| !proxy.config.host_allowed(h)) {
+    // The reloadable settings in force now (SIGHUP swaps them), read once per request.
+    let live = proxy.live.load();
+    if let Some(host) = payload.hosts.iter().find(|h| !live.host_allowed(h)) {
         return Err(Deny::HostNotAllowed {
             host: host.to_string(),
         });
     }
     // An OAuth2 token endpoint is a host the proxy sends secrets to, so it is one the
     // operator must allow too.
-    if !proxy.config.allow_hosts.is_empty() {
+    if !live.allow_hosts.is_empty() {
         if let Ok(caveat::Credential::OAuth2(o)) = payload.credential() {
-            if !proxy.config.host_allowed(o.token_url.host()) {
+            if !live.host_allowed(o.token_url.host()) {
                 return Err(Deny::HostNotAllowed {
                     host: o.token_url.host().to_string(),
                 });
