@@ -82,3 +82,8 @@ pub use crate::verify::{
     chain_branch_ids, check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
     Verified,
 };
+
+/// Random bytes from the operating system (ids the proxy hands out, e.g. approvals).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    crate::crypto::random::<N>()
+}

@@ -324,6 +324,18 @@ impl Token {
             .collect()
     }
 
+    /// The third-party caveats, in order, as (location, raw id).
+    pub fn third_party_raw(&self) -> Vec<(String, Vec<u8>)> {
+        self.mac
+            .caveats()
+            .into_iter()
+            .filter_map(|c| match c {
+                macaroon::Caveat::ThirdParty(tp) => Some((tp.location(), tp.id().0)),
+                macaroon::Caveat::FirstParty(_) => None,
+            })
+            .collect()
+    }
+
     /// The third-party caveats, in order.
     pub fn third_party(&self) -> Vec<ThirdPartyCaveat> {
         self.mac

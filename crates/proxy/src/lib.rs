@@ -17,6 +17,7 @@
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
+pub mod approvals;
 pub mod audit;
 pub mod ca;
 pub mod cli;

@@ -36,6 +36,23 @@ pub struct Allowed {
     pub scheme: caveat::Scheme,
     /// The verified token: its usage and rate limits are charged next.
     pub verified: Arc<Verified>,
+    /// The token needs a person's approval: everything else allowed it (checked with a
+    /// stand-in discharge), and [`super::approve`] settles it before anything is sent.
+    pub approval: Option<Box<NeedsApproval>>,
+}
+
+/// A request that passed every check but its approval caveats.
+pub struct NeedsApproval {
+    /// The token, and the discharges the client sent.
+    pub token: Token,
+    /// The discharges the client sent (bound to the token).
+    pub presented: Vec<Token>,
+    /// The approval caveats without a discharge: id and opened caveat.
+    pub caveats: Vec<(Vec<u8>, caveat::ApprovalCaveat)>,
+    /// The request as decided, body included.
+    pub core: CoreRequest,
+    /// Its digest ([`caveat::request_digest`]).
+    pub digest: [u8; 32],
 }
 
 /// A request whose token verified and whose headers were allowed; when the token has body
@@ -48,6 +65,8 @@ pub struct Pending {
     /// What the core decided on; host, port and path move into [`Allowed`] from here.
     core: CoreRequest,
     verified: Arc<Verified>,
+    /// The approval caveats the client sent no discharge for (with the token), if any.
+    approval: Option<(Token, Vec<Token>, Vec<(Vec<u8>, caveat::ApprovalCaveat)>)>,
 }
 
 impl Pending {
@@ -59,6 +78,18 @@ impl Pending {
 
     /// Allowed without looking at the body (the token has no body caveat).
     pub fn allowed(self) -> Allowed {
+        let approval = match self.approval {
+            Some((token, presented, caveats)) => caveat::request_digest(&self.core).map(|digest| {
+                Box::new(NeedsApproval {
+                    token,
+                    presented,
+                    caveats,
+                    core: self.core.clone(),
+                    digest,
+                })
+            }),
+            None => None,
+        };
         Allowed {
             payload: self.payload,
             host: self.core.host,
@@ -67,6 +98,7 @@ impl Pending {
             places: self.places,
             scheme: self.core.scheme,
             verified: self.verified,
+            approval,
         }
     }
 
@@ -123,10 +155,26 @@ pub fn decide(
         body: BodyView::NotRead,
     };
     let discharges = discharges(parts)?;
+    let mut approval = None;
     let verified = match found.token {
         Resolved::Verified { verified, .. } => verified,
         Resolved::Decoded { token, key, .. } => {
-            let v = Arc::new(Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?);
+            // Approval caveats the client sent no discharge for: everything else is checked
+            // with a stand-in discharge (minted here, never kept, never forwarded), and the
+            // request is held for a person only if all of that allows it.
+            let wanted = approval_caveats(proxy, &token, &discharges);
+            let v = if wanted.is_empty() {
+                Arc::new(Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?)
+            } else {
+                let mut with_stand_ins = discharges.clone();
+                for (id, c) in &wanted {
+                    let d = Token::discharge(None, &*c.key, id).map_err(|e| Deny::BadRequest(e.to_string()))?;
+                    with_stand_ins.push(token.bind(&d));
+                }
+                let v = Arc::new(Verified::new(&token, payload.clone(), &with_stand_ins).map_err(Deny::from_denial)?);
+                approval = Some(((*token).clone(), discharges.clone(), wanted));
+                v
+            };
             // Its hosts' leaves now stay cached whatever other names clients try.
             for h in &payload.hosts {
                 proxy.ca.protect(h.as_str());
@@ -136,7 +184,8 @@ pub fn decide(
         }
     };
     ctx.rec.labels = Some(verified.shared_labels());
-    let needs_body = verified.needs_body_for(content_type);
+    // An approval names one exact request, body included: it is read whole.
+    let needs_body = approval.is_some() || verified.needs_body_for(content_type);
     let decision = if needs_body {
         verified.decide_before_body(&core)
     } else {
@@ -162,7 +211,23 @@ pub fn decide(
         places: found.places,
         core,
         verified,
+        approval,
     })
+}
+
+/// The token's approval caveats (third-party caveats at `macaroon:approval` sealed to one
+/// of this proxy's keys) that none of `presented` discharges.
+fn approval_caveats(proxy: &Proxy, token: &Token, presented: &[Token]) -> Vec<(Vec<u8>, caveat::ApprovalCaveat)> {
+    token
+        .third_party_raw()
+        .into_iter()
+        .filter(|(location, id)| {
+            location == caveat::APPROVAL_LOCATION
+                && id.starts_with(caveat::APPROVAL_PREFIX)
+                && !presented.iter().any(|d| d.identifier() == *id)
+        })
+        .filter_map(|(_, id)| caveat::ApprovalCaveat::open(&id, &proxy.keys).map(|c| (id, c)))
+        .collect()
 }
 
 /// Only a trusted issuer's payloads are opened, and only for hosts the operator allows.

@@ -1,0 +1,639 @@
+//! Approvals: a request whose token carries an approval caveat, and passes everything
+//! else, is held while a person decides. Deciding "yes" mints a discharge macaroon for the
+//! caveat, narrowed to what was approved (one exact request, or a window); the proxy keeps
+//! it here and attaches it to later requests of the same caveat, where the ordinary
+//! discharge verification checks it. So nothing but the macaroon chain says a request was
+//! approved.
+//!
+//! Held requests are futures waiting on a `watch` channel (no thread each), at most
+//! [`MAX_PENDING_PER_FAMILY`] open approvals per token family, and the same request sent
+//! again (an SDK's retry) joins the open approval instead of filing a new one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use caveat::{ApprovalCaveat, ApprovalScope, Caveat, Method, RequestPath, Token};
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// How long a request is held for a decision unless `--approval-wait` says otherwise:
+/// under boto3's 60 s read timeout and Stripe's 80 s.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(50);
+/// How long an undecided approval stays open unless `--approval-ttl` says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+/// Open approvals one token family may have at once; more are refused (429).
+pub const MAX_PENDING_PER_FAMILY: usize = 32;
+/// How much of a request body an approver sees.
+pub const BODY_SHOWN: usize = 8 * 1024;
+/// How long a `once` approval's discharge lives if its request is not retried.
+pub const ONCE_LIFETIME: Duration = Duration::from_secs(600);
+/// Decided approvals kept for `approvals list` (the oldest go first).
+const KEEP_DECIDED: usize = 1000;
+
+/// Where an approval stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for a person.
+    Pending,
+    /// Approved: a discharge was minted.
+    Approved,
+    /// Denied, with a reason.
+    Denied,
+    /// Not decided within `--approval-ttl`.
+    Expired,
+}
+
+/// What an approver sees of a held request, and how it was decided (`GET /api/approvals`,
+/// `approvals list --json`). Never a header, never the token.
+#[derive(Clone, Debug, Serialize)]
+pub struct Approval {
+    /// 8 readable characters.
+    pub id: String,
+    /// Where it stands.
+    pub state: State,
+    /// When it was filed (RFC 3339).
+    pub created: String,
+    /// The issuer's name.
+    pub issuer: Option<String>,
+    /// The token's labels, in chain order.
+    pub labels: Vec<String>,
+    /// The token family.
+    pub kid: String,
+    /// The client's address.
+    pub client: String,
+    /// The request.
+    pub method: String,
+    /// The host it is for.
+    pub host: String,
+    /// The path.
+    pub path: String,
+    /// The raw query, if any.
+    pub query: Option<String>,
+    /// Up to 8 KiB of the body, as text (JSON pretty-printed), if it has one.
+    pub body: Option<String>,
+    /// What an approval covers (`once`, `10m`), as the token's caveat asks.
+    pub scope: String,
+    /// Who decided (an operator's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// When (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// The approver's note, or the reason for a denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What was approved: a window's end, method and path prefix, or the one request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted: Option<String>,
+}
+
+/// An approver's answer.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// Approve: for a window (`--for`, default the caveat's scope), optionally narrower
+    /// than the request (a method, a path prefix); or once.
+    Approve {
+        /// A window instead of the caveat's own scope.
+        window: Option<Duration>,
+        /// The method allowed in a window (default: the request's).
+        method: Option<String>,
+        /// The path prefix allowed in a window (default: the request's path).
+        path: Option<String>,
+        /// A note kept with the decision.
+        note: Option<String>,
+    },
+    /// Deny, saying why.
+    Deny {
+        /// Shown to the agent in the 403.
+        reason: Option<String>,
+    },
+}
+
+/// Why an answer was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// No approval has this id.
+    #[error("no approval {0}: see the open ones with `macaroon-proxy approvals list`")]
+    Unknown(String),
+    /// It was decided already (or expired).
+    #[error("approval {0} is already {1}")]
+    Decided(String, &'static str),
+    /// The narrowing asked for is not valid.
+    #[error("{0}")]
+    Bad(String),
+    /// The caveat could not be opened any more (the proxy key was removed).
+    #[error("approval {0}'s caveat cannot be opened with this proxy's keys")]
+    Sealed(String),
+}
+
+/// A discharge kept for a caveat.
+struct Granted {
+    discharge: Token,
+    /// For `once`: the one request it allows (taken when used).
+    once: Option<[u8; 32]>,
+    until: SystemTime,
+}
+
+struct Entry {
+    view: Approval,
+    caveat_id: Vec<u8>,
+    dedupe: [u8; 32],
+    tx: watch::Sender<State>,
+    /// The request itself, for the discharge's narrowing.
+    request_digest: [u8; 32],
+    filed: SystemTime,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Entry>,
+    open: HashMap<[u8; 32], String>,
+    granted: HashMap<[u8; 32], Vec<Granted>>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// The approvals of this proxy.
+pub struct Approvals {
+    inner: Mutex<Inner>,
+    /// `--approval-wait`.
+    pub wait: Duration,
+    /// `--approval-ttl`.
+    pub ttl: Duration,
+}
+
+/// What a held request needs to file an approval.
+pub struct Filing<'a> {
+    /// The caveat's id (sealed), and the caveat opened.
+    pub caveat_id: &'a [u8],
+    /// The caveat opened.
+    pub caveat: &'a ApprovalCaveat,
+    /// The request's digest ([`caveat::request_digest`]).
+    pub digest: [u8; 32],
+    /// Issuer name, labels, family, client.
+    pub issuer: Option<String>,
+    /// Labels in chain order.
+    pub labels: Vec<String>,
+    /// Token family.
+    pub kid: String,
+    /// Client address.
+    pub client: String,
+    /// Method, host, path, raw query, body.
+    pub method: String,
+    /// Host.
+    pub host: String,
+    /// Path.
+    pub path: String,
+    /// Raw query.
+    pub query: Option<String>,
+    /// Body bytes.
+    pub body: &'a [u8],
+}
+
+/// Why a request could not be filed.
+#[derive(Debug)]
+pub enum FileError {
+    /// The family has [`MAX_PENDING_PER_FAMILY`] open approvals already.
+    TooMany,
+}
+
+fn digest_of(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn caveat_key(id: &[u8]) -> [u8; 32] {
+    digest_of(&[b"approval caveat", id])
+}
+
+/// The body as an approver reads it: JSON pretty-printed, other text as is, at most
+/// [`BODY_SHOWN`] bytes (cut on a character boundary, saying so).
+pub fn body_text(body: &[u8]) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => match std::str::from_utf8(body) {
+            Ok(t) => t.to_string(),
+            Err(_) => return Some(format!("({} bytes, not text)", body.len())),
+        },
+    };
+    if text.len() <= BODY_SHOWN {
+        return Some(text);
+    }
+    let mut cut = BODY_SHOWN;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(format!("{}\n... ({} bytes in all)", &text[..cut], body.len()))
+}
+
+/// A new approval id: 8 characters from an alphabet without look-alikes.
+fn new_id() -> String {
+    const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+    let bytes: [u8; 8] = caveat::random_bytes();
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+impl Approvals {
+    /// No approvals yet.
+    pub fn new(wait: Duration, ttl: Duration) -> Approvals {
+        Approvals {
+            inner: Mutex::new(Inner::default()),
+            wait,
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding it cannot leave the maps half-written in a way that
+        // grants anything: every grant is a discharge the verifier checks.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A discharge kept for `caveat_id` that may allow the request with `digest`: a
+    /// window's (kept), or the `once` discharge for exactly this request (taken: it
+    /// allows one request).
+    pub fn discharge_for(&self, caveat_id: &[u8], digest: &[u8; 32]) -> Option<Token> {
+        let now = SystemTime::now();
+        let mut inner = self.lock();
+        let list = inner.granted.get_mut(&caveat_key(caveat_id))?;
+        list.retain(|g| g.until > now);
+        if let Some(i) = list.iter().position(|g| g.once.as_ref() == Some(digest)) {
+            return Some(list.swap_remove(i).discharge);
+        }
+        list.iter()
+            .rev()
+            .find(|g| g.once.is_none())
+            .map(|g| g.discharge.clone())
+    }
+
+    /// Files the request as a pending approval, or joins the open one for the same caveat
+    /// and request. Returns its id and a receiver that changes when it is decided.
+    pub fn file(&self, f: Filing<'_>) -> Result<(String, watch::Receiver<State>), FileError> {
+        let dedupe = digest_of(&[f.caveat_id, &f.digest]);
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        if let Some(id) = inner.open.get(&dedupe).cloned() {
+            if let Some(e) = inner.entries.get(&id) {
+                return Ok((id, e.tx.subscribe()));
+            }
+        }
+        let open_in_family = inner
+            .open
+            .values()
+            .filter(|id| inner.entries.get(*id).is_some_and(|e| e.view.kid == f.kid))
+            .count();
+        if open_in_family >= MAX_PENDING_PER_FAMILY {
+            return Err(FileError::TooMany);
+        }
+        let mut id = new_id();
+        while inner.entries.contains_key(&id) {
+            id = new_id();
+        }
+        let (tx, rx) = watch::channel(State::Pending);
+        let now = SystemTime::now();
+        let view = Approval {
+            id: id.clone(),
+            state: State::Pending,
+            created: caveat::fmt_time(now),
+            issuer: f.issuer,
+            labels: f.labels,
+            kid: f.kid,
+            client: f.client,
+            method: f.method,
+            host: f.host,
+            path: f.path,
+            query: f.query,
+            body: body_text(f.body),
+            scope: f.caveat.scope.text(),
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            granted: None,
+        };
+        inner.entries.insert(
+            id.clone(),
+            Entry {
+                view,
+                caveat_id: f.caveat_id.to_vec(),
+                dedupe,
+                tx,
+                request_digest: f.digest,
+                filed: now,
+            },
+        );
+        inner.open.insert(dedupe, id.clone());
+        inner.order.push_back(id.clone());
+        Ok((id, rx))
+    }
+
+    /// Marks approvals open longer than the TTL as expired, and forgets the oldest decided
+    /// ones beyond [`KEEP_DECIDED`].
+    fn expire(&self, inner: &mut Inner) {
+        let now = SystemTime::now();
+        let stale: Vec<String> = inner
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.view.state == State::Pending
+                    && now.duration_since(e.filed).unwrap_or_default() > self.ttl
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            if let Some(e) = inner.entries.get_mut(&id) {
+                e.view.state = State::Expired;
+                e.tx.send_replace(State::Expired);
+                let dedupe = e.dedupe;
+                inner.open.remove(&dedupe);
+            }
+        }
+        while inner.order.len() > KEEP_DECIDED + MAX_PENDING_PER_FAMILY * 64 {
+            let Some(oldest) = inner.order.pop_front() else { break };
+            if inner
+                .entries
+                .get(&oldest)
+                .is_some_and(|e| e.view.state == State::Pending)
+            {
+                inner.order.push_back(oldest);
+                break;
+            }
+            inner.entries.remove(&oldest);
+        }
+    }
+
+    /// Every approval this proxy holds, newest first.
+    pub fn list(&self) -> Vec<Approval> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.entries.get(id).map(|e| e.view.clone()))
+            .collect()
+    }
+
+    /// One approval.
+    pub fn get(&self, id: &str) -> Option<Approval> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        inner.entries.get(id).map(|e| e.view.clone())
+    }
+
+    /// The discharge minted for an approved approval, if it is still kept.
+    pub fn discharge(&self, id: &str) -> Option<Token> {
+        let inner = self.lock();
+        let e = inner.entries.get(id)?;
+        let list = inner.granted.get(&caveat_key(&e.caveat_id))?;
+        list.iter()
+            .rev()
+            .find(|g| g.once.is_none_or(|d| d == e.request_digest))
+            .map(|g| g.discharge.clone())
+    }
+
+    /// Records a person's answer; approving mints the discharge (from the caveat opened
+    /// with `keys`) and releases every request held for it.
+    pub fn answer(
+        &self,
+        id: &str,
+        by: &str,
+        answer: Answer,
+        keys: &[caveat::ProxyKeyPair],
+    ) -> Result<Approval, AnswerError> {
+        let mut inner = self.lock();
+        self.expire(&mut inner);
+        let e = inner
+            .entries
+            .get(id)
+            .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        if e.view.state != State::Pending {
+            let word = match e.view.state {
+                State::Approved => "approved",
+                State::Denied => "denied",
+                State::Expired => "expired (not decided in time; the agent's next try files a new one)",
+                State::Pending => "pending",
+            };
+            return Err(AnswerError::Decided(id.to_string(), word));
+        }
+        let now = SystemTime::now();
+        let (state, granted, reason) = match answer {
+            Answer::Deny { reason } => (State::Denied, None, reason),
+            Answer::Approve {
+                window,
+                method,
+                path,
+                note,
+            } => {
+                let opened = ApprovalCaveat::open(&e.caveat_id, keys)
+                    .ok_or_else(|| AnswerError::Sealed(id.to_string()))?;
+                let scope = match window {
+                    Some(w) => ApprovalScope::Window(w),
+                    None => opened.scope,
+                };
+                let (discharge, until, once, said) = mint(&opened, &e.caveat_id, scope, &e.view, &e.request_digest, method, path, now)?;
+                (
+                    State::Approved,
+                    Some((
+                        Granted {
+                            discharge,
+                            once,
+                            until,
+                        },
+                        said,
+                    )),
+                    note,
+                )
+            }
+        };
+        let caveat_id = e.caveat_id.clone();
+        let dedupe = e.dedupe;
+        let e = inner.entries.get_mut(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        e.view.state = state;
+        e.view.decided_by = Some(by.to_string());
+        e.view.decided_at = Some(caveat::fmt_time(now));
+        e.view.reason = reason;
+        let mut said_granted = None;
+        if let Some((g, said)) = granted {
+            e.view.granted = Some(said.clone());
+            said_granted = Some(said);
+            inner.granted.entry(caveat_key(&caveat_id)).or_default().push(g);
+        }
+        inner.open.remove(&dedupe);
+        let e = inner.entries.get(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        // Released only once the discharge is kept, so a held request finds it.
+        e.tx.send_replace(state);
+        let _ = said_granted;
+        Ok(e.view.clone())
+    }
+
+    /// How many approvals are open.
+    pub fn pending(&self) -> usize {
+        self.lock().open.len()
+    }
+}
+
+/// Mints the discharge for an approval: `once` = this request's digest, one use, 10
+/// minutes; a window = its end, and the method and path prefix approved (default: the
+/// request's). Returns it, its end, the digest it is bound to, and what it allows in words.
+#[allow(clippy::too_many_arguments)]
+fn mint(
+    opened: &ApprovalCaveat,
+    caveat_id: &[u8],
+    scope: ApprovalScope,
+    view: &Approval,
+    digest: &[u8; 32],
+    method: Option<String>,
+    path: Option<String>,
+    now: SystemTime,
+) -> Result<(Token, SystemTime, Option<[u8; 32]>, String), AnswerError> {
+    let discharge = Token::discharge(Some(caveat::APPROVAL_LOCATION.to_string()), &*opened.key, caveat_id)
+        .map_err(|e| AnswerError::Bad(format!("could not mint the discharge: {e}")))?;
+    let whole_seconds = |t: SystemTime| {
+        let s = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    };
+    match scope {
+        ApprovalScope::Once => {
+            if method.is_some() || path.is_some() {
+                return Err(AnswerError::Bad(
+                    "a once approval allows exactly the request held; --method and --path narrow a window (--for 10m)".into(),
+                ));
+            }
+            let until = whole_seconds(now + ONCE_LIFETIME);
+            let d = discharge
+                .attenuate(&Caveat::RequestDigest(*digest))
+                .attenuate(&Caveat::TimeBefore(until))
+                .attenuate(&Caveat::Uses(1));
+            let said = format!("this one request, once, until {}", caveat::fmt_time(until));
+            Ok((d, until, Some(*digest), said))
+        }
+        ApprovalScope::Window(w) => {
+            if w.is_zero() || w > caveat::MAX_APPROVAL_WINDOW {
+                return Err(AnswerError::Bad("an approval window is more than 0 and at most 24h".into()));
+            }
+            let until = whole_seconds(now + w);
+            let m = method.unwrap_or_else(|| view.method.clone()).to_ascii_uppercase();
+            let m = Method::parse_canonical(&m).map_err(|e| AnswerError::Bad(format!("--method {m:?}: {e}")))?;
+            let p = path.unwrap_or_else(|| view.path.clone());
+            let p = RequestPath::parse(&p).map_err(|e| AnswerError::Bad(format!("--path {p:?}: {e}")))?;
+            let said = format!(
+                "{} under {} until {}",
+                m,
+                p,
+                caveat::fmt_time(until)
+            );
+            let d = discharge
+                .attenuate(&Caveat::TimeBefore(until))
+                .attenuate(&Caveat::MethodIn(vec![m]))
+                .attenuate(&Caveat::PathPrefix(vec![p]));
+            Ok((d, until, None, said))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filing<'a>(id: &'a [u8], c: &'a ApprovalCaveat, digest: [u8; 32], kid: &str) -> Filing<'a> {
+        Filing {
+            caveat_id: id,
+            caveat: c,
+            digest,
+            issuer: Some("local".into()),
+            labels: vec!["agent".into()],
+            kid: kid.into(),
+            client: "127.0.0.1:1".into(),
+            method: "POST".into(),
+            host: "api.example.test".into(),
+            path: "/v1/refunds".into(),
+            query: None,
+            body: br#"{"amount":500}"#,
+        }
+    }
+
+    #[test]
+    fn the_same_request_joins_the_open_approval_and_approval_releases_it() {
+        let proxy = caveat::ProxyKeyPair::generate();
+        let c = ApprovalCaveat::new(ApprovalScope::Once);
+        let id = c.seal(proxy.public());
+        let a = Approvals::new(DEFAULT_WAIT, DEFAULT_TTL);
+        let (first, mut rx) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (again, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
+        assert_eq!(first, again);
+        let (other, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
+        assert_ne!(first, other);
+        assert_eq!(a.list().len(), 2);
+        assert!(a.get(&first).expect("view").body.expect("body").contains("\"amount\": 500"));
+        assert!(a.discharge_for(&id, &[1; 32]).is_none());
+        let approve = Answer::Approve { window: None, method: None, path: None, note: None };
+        let v = a.answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy)).expect("approved");
+        assert_eq!((v.state, v.decided_by.as_deref()), (State::Approved, Some("alice")));
+        assert_eq!(*rx.borrow_and_update(), State::Approved);
+        assert!(a.discharge_for(&id, &[2; 32]).is_none(), "once: only its own request");
+        let d = a.discharge_for(&id, &[1; 32]).expect("the discharge");
+        assert!(a.discharge_for(&id, &[1; 32]).is_none(), "taken once");
+        let text: Vec<String> = d
+            .first_party()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        assert!(text[0].starts_with("request digest = sha256:0101"), "{text:?}");
+        assert_eq!(text[2], "uses <= 1");
+        assert!(matches!(
+            a.answer(&first, "bob", approve, std::slice::from_ref(&proxy)),
+            Err(AnswerError::Decided(_, "approved"))
+        ));
+    }
+
+    #[test]
+    fn a_window_is_narrowed_and_kept_and_a_family_has_a_bound() {
+        let proxy = caveat::ProxyKeyPair::generate();
+        let c = ApprovalCaveat::new(ApprovalScope::Window(Duration::from_secs(600)));
+        let id = c.seal(proxy.public());
+        let a = Approvals::new(DEFAULT_WAIT, DEFAULT_TTL);
+        let (ap, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let answer = Answer::Approve {
+            window: Some(Duration::from_secs(3600)),
+            method: Some("post".into()),
+            path: Some("/v1".into()),
+            note: Some("ok for the batch".into()),
+        };
+        let v = a.answer(&ap, "alice", answer, std::slice::from_ref(&proxy)).expect("approved");
+        assert!(v.granted.expect("granted").starts_with("POST under /v1 until"));
+        assert!(a.discharge_for(&id, &[9; 32]).is_some());
+        assert!(a.discharge_for(&id, &[9; 32]).is_some(), "a window is kept");
+        let denied = a.file(filing(&id, &c, [3; 32], "k")).expect("filed").0;
+        let v = a
+            .answer(&denied, "bob", Answer::Deny { reason: Some("not today".into()) }, &[])
+            .expect("denied");
+        assert_eq!((v.state, v.reason.as_deref()), (State::Denied, Some("not today")));
+        for n in 0..MAX_PENDING_PER_FAMILY {
+            a.file(filing(&id, &c, [n as u8 + 10; 32], "crowded")).expect("room");
+        }
+        assert!(matches!(a.file(filing(&id, &c, [200; 32], "crowded")), Err(FileError::TooMany)));
+        assert!(a.file(filing(&id, &c, [200; 32], "other")).is_ok(), "another family is not affected");
+    }
+
+    #[test]
+    fn bodies_are_shown_as_text_and_cut() {
+        assert_eq!(body_text(b""), None);
+        assert_eq!(body_text(b"a=1&b=2").as_deref(), Some("a=1&b=2"));
+        assert_eq!(body_text(&[0xff, 0xfe]).as_deref(), Some("(2 bytes, not text)"));
+        let big = "é".repeat(5000);
+        let shown = body_text(big.as_bytes()).expect("text");
+        assert!(shown.len() < BODY_SHOWN + 64 && shown.ends_with("(10000 bytes in all)"), "{}", shown.len());
+    }
+}
