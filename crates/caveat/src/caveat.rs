@@ -87,6 +87,11 @@ pub enum Caveat {
         /// The window, as written.
         window: Window,
     },
+    /// `operator = NAME`: an operator token's holder ([`crate::OperatorKey`]); denies on a
+    /// request token.
+    Operator(String),
+    /// `role in ROLE...`: what an operator token allows; denies on a request token.
+    Roles(Vec<crate::Role>),
 }
 
 /// What the allocator is likely to use per allocation beyond the bytes asked for (header and
@@ -114,7 +119,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses or rate";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, operator or role";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -135,6 +140,8 @@ impl Caveat {
             }
             Caveat::Json { pointer, condition } => pointer.heap_bytes() + condition.heap_bytes(),
             Caveat::BodySize(_) | Caveat::Uses(_) | Caveat::Rate { .. } => 0,
+            Caveat::Operator(name) => string_heap(name),
+            Caveat::Roles(rs) => vec_heap(rs),
         }
     }
 
@@ -170,6 +177,10 @@ impl Caveat {
         }
         if matches!(field, "uses" | "rate") {
             return parse_limit(text, &words, &err);
+        }
+        if matches!(field, "operator" | "role") {
+            return crate::operator::parse_caveat(&words)
+                .map_err(|(at, m)| err(if at == usize::MAX { col(text, text.len()) + 1 } else { col(text, at) }, m));
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];
@@ -252,6 +263,8 @@ impl Caveat {
             Caveat::BodySize(_) => "body-size",
             Caveat::Uses(_) => "uses",
             Caveat::Rate { .. } => "rate",
+            Caveat::Operator(_) => "operator",
+            Caveat::Roles(_) => "role",
         }
     }
 
@@ -282,6 +295,14 @@ impl Caveat {
             Caveat::BodySize(max) => return content::check_body_size(*max, content),
             // Counted by the proxy after every other check; nothing to check per request.
             Caveat::Uses(_) | Caveat::Rate { .. } => true,
+            Caveat::Operator(_) | Caveat::Roles(_) => {
+                return Err((
+                    DenyKind::CaveatFailed,
+                    "an operator caveat on a request token: operator tokens open the admin API, never \
+                     an upstream; use a token from `macaroon wrap`"
+                        .into(),
+                ))
+            }
         };
         if ok {
             return Ok(());
@@ -316,7 +337,9 @@ impl Caveat {
             | Caveat::Json { .. }
             | Caveat::BodySize(_)
             | Caveat::Uses(_)
-            | Caveat::Rate { .. } => self.explain_at(req.time),
+            | Caveat::Rate { .. }
+            | Caveat::Operator(_)
+            | Caveat::Roles(_) => self.explain_at(req.time),
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -353,6 +376,7 @@ impl Caveat {
             Caveat::BodySize(max) => format!("body at most {max} bytes"),
             Caveat::Uses(max) => limit::explain_uses(*max),
             Caveat::Rate { max, window } => limit::explain_rate(*max, *window),
+            Caveat::Operator(_) | Caveat::Roles(_) => crate::operator::explain(self),
         }
     }
 }
@@ -388,6 +412,8 @@ impl fmt::Display for Caveat {
             Caveat::BodySize(max) => write!(f, "body size <= {max}"),
             Caveat::Uses(max) => write!(f, "uses <= {max}"),
             Caveat::Rate { max, window } => write!(f, "rate <= {max}/{window}"),
+            Caveat::Operator(name) => write!(f, "operator = {name}"),
+            Caveat::Roles(rs) => write!(f, "role in {}", join(rs, " ")),
         }
     }
 }
