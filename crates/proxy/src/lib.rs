@@ -16,6 +16,7 @@
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
+pub mod admin_client;
 pub mod audit;
 pub mod ca;
 pub mod cli;
@@ -30,7 +31,9 @@ pub mod issuers;
 pub mod keygen;
 pub mod limits;
 pub mod listen;
+pub mod live;
 pub mod metrics;
+pub mod operators;
 pub mod pipeline;
 pub mod proxy;
 pub mod request;
