@@ -12,6 +12,7 @@ mod interop;
 mod issuers;
 mod keygen;
 mod mount;
+mod operators;
 mod prompt;
 mod proxy;
 mod scrub;
