@@ -30,7 +30,8 @@ fn api(w: &World, token: Option<&str>, method: &str, path: &str, body: Option<&s
 }
 
 fn json(r: &Reply) -> serde_json::Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&r.body)))
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&r.body)))
 }
 
 #[test]
@@ -43,8 +44,14 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
     let none = api(&w, None, "GET", "/api/whoami", None);
     assert_eq!(none.status, 401);
     assert_eq!(json(&none)["error"]["code"], "no_token");
-    assert!(json(&none)["error"]["message"].as_str().unwrap_or("").contains("operator mint"));
-    assert!(none.headers.to_ascii_lowercase().contains("www-authenticate: bearer"));
+    assert!(json(&none)["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("operator mint"));
+    assert!(none
+        .headers
+        .to_ascii_lowercase()
+        .contains("www-authenticate: bearer"));
     // The agent's own token is no operator token.
     let agent = api(&w, Some(&w.token), "GET", "/api/whoami", None);
     assert_eq!(agent.status, 401, "{}", String::from_utf8_lossy(&agent.body));
@@ -66,12 +73,14 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
     let refused = api(&w, Some(&read), "POST", "/api/issuers", Some(&add));
     assert_eq!(refused.status, 403);
     assert_eq!(json(&refused)["error"]["code"], "forbidden");
-    assert!(json(&refused)["error"]["message"].as_str().unwrap_or("").contains("admin role"));
+    assert!(json(&refused)["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("admin role"));
 
     // An admin narrows their own token offline, for an auditor: read only.
-    let auditor = w
-        .s
-        .run(
+    let auditor =
+        w.s.run(
             "macaroon",
             &["attenuate", &admin, "--caveat", "role in read", "--expires", "1h"],
         )
@@ -83,34 +92,56 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
     assert!(inspect.contains("roles: read"), "{inspect}");
     assert_eq!(api(&w, Some(&auditor), "GET", "/api/tokens", None).status, 200);
     let narrowed = api(&w, Some(&auditor), "POST", "/api/issuers", Some(&add));
-    assert_eq!(narrowed.status, 403, "{}", String::from_utf8_lossy(&narrowed.body));
+    assert_eq!(
+        narrowed.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&narrowed.body)
+    );
 
     let added = api(&w, Some(&admin), "POST", "/api/issuers", Some(&add));
     assert_eq!(added.status, 201, "{}", String::from_utf8_lossy(&added.body));
     let listed = json(&api(&w, Some(&read), "GET", "/api/issuers", None));
-    assert!(listed.as_array().expect("list").iter().any(|i| i["key"] == key.as_str() && i["name"] == "bob-laptop"));
+    assert!(listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|i| i["key"] == key.as_str() && i["name"] == "bob-laptop"));
     let encoded = key.replace('/', "%2F").replace('+', "%2B").replace('=', "%3D");
-    let removed = api(&w, Some(&admin), "DELETE", &format!("/api/issuers/{encoded}"), None);
+    let removed = api(
+        &w,
+        Some(&admin),
+        "DELETE",
+        &format!("/api/issuers/{encoded}"),
+        None,
+    );
     assert_eq!(removed.status, 200, "{}", String::from_utf8_lossy(&removed.body));
 
     // Expired (narrowed offline to the past), tampered, and unknown routes.
-    let expired = w
-        .s
-        .run("macaroon", &["attenuate", &admin, "--caveat", "time < 2020-01-01T00:00:00Z"])
+    let expired =
+        w.s.run(
+            "macaroon",
+            &["attenuate", &admin, "--caveat", "time < 2020-01-01T00:00:00Z"],
+        )
         .ok()
         .out()
         .to_string();
     let late = api(&w, Some(&expired), "GET", "/api/whoami", None);
     assert_eq!(late.status, 401);
-    assert!(json(&late)["error"]["message"].as_str().unwrap_or("").contains("expired"));
-    let forged = w
-        .s
-        .run("macaroon", &["attenuate", &read, "--caveat", "role in admin"])
-        .ok()
-        .out()
-        .to_string();
+    assert!(json(&late)["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("expired"));
+    let forged =
+        w.s.run("macaroon", &["attenuate", &read, "--caveat", "role in admin"])
+            .ok()
+            .out()
+            .to_string();
     // A real narrowing cannot widen: still read only.
-    assert_eq!(api(&w, Some(&forged), "POST", "/api/issuers", Some(&add)).status, 403);
+    assert_eq!(
+        api(&w, Some(&forged), "POST", "/api/issuers", Some(&add)).status,
+        403
+    );
     let approvals = api(&w, Some(&admin), "GET", "/api/approvals", None);
     assert_eq!(approvals.status, 404);
     seen.extend([who, issuers, refused, narrowed, added, removed, late, approvals]);
@@ -124,8 +155,12 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
         .expect("an issuers.add line");
     assert_eq!(add_line["operator"], "root");
     assert!(add_line["reason"].as_str().unwrap_or("").contains(&key));
-    assert!(admin_lines.iter().any(|l| l["action"] == "issuers.remove" && l["operator"] == "root"));
-    assert!(admin_lines.iter().any(|l| l["action"] == "refused" && l["operator"] == "alice" && l["status"] == 403));
+    assert!(admin_lines
+        .iter()
+        .any(|l| l["action"] == "issuers.remove" && l["operator"] == "root"));
+    assert!(admin_lines
+        .iter()
+        .any(|l| l["action"] == "refused" && l["operator"] == "alice" && l["status"] == 403));
 
     // No token text anywhere: responses, audit log, stderr.
     let log = std::fs::read_to_string(&w.proxy.audit_path).unwrap_or_default();
@@ -133,7 +168,10 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
     for t in [&read, &admin, &auditor, &expired, &forged, &w.token] {
         let part = &t[t.len() - 40..];
         for r in &seen {
-            assert!(!String::from_utf8_lossy(&r.body).contains(part), "a token in a response");
+            assert!(
+                !String::from_utf8_lossy(&r.body).contains(part),
+                "a token in a response"
+            );
             assert!(!r.headers.contains(part), "a token in response headers");
         }
         assert!(!log.contains(part), "a token in the audit log");
@@ -144,14 +182,20 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
 /// Reads from `stream` until `want` appears in what arrived (or 20 s pass): no sleeps.
 fn read_until(stream: &mut std::net::TcpStream, got: &mut String, want: &dyn Fn(&str) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
     let mut buf = [0u8; 8192];
     while !want(got) {
         assert!(Instant::now() < deadline, "not seen in 20 s; got:\n{got}");
         match stream.read(&mut buf) {
             Ok(0) => panic!("the stream ended; got:\n{got}"),
             Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => panic!("read: {e}"),
         }
     }
@@ -167,7 +211,11 @@ fn subscribe(w: &World, token: &str, query: &str) -> (std::net::TcpStream, Strin
     let mut got = String::new();
     read_until(&mut s, &mut got, &|g| g.contains(": subscribed"));
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
-    assert!(got.to_ascii_lowercase().contains("content-type: text/event-stream"), "{got}");
+    assert!(
+        got.to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{got}"
+    );
     (s, got)
 }
 
@@ -181,8 +229,9 @@ fn events_stream_a_denial_as_it_happens_and_tokens_show_the_family() {
     let denied = curl(&["-X", "POST", "-H", &bearer(&get_only), &url]);
     assert_eq!(denied.status, 403);
     let is_event = |g: &str| {
-        g.lines()
-            .any(|l| l.starts_with("data: ") && l.contains("/v1/operators-e2e") && l.contains("\"decision\":\"deny\""))
+        g.lines().any(|l| {
+            l.starts_with("data: ") && l.contains("/v1/operators-e2e") && l.contains("\"decision\":\"deny\"")
+        })
     };
     read_until(&mut stream, &mut got, &is_event);
     let line = got
@@ -197,7 +246,11 @@ fn events_stream_a_denial_as_it_happens_and_tokens_show_the_family() {
     let (mut again, mut got2) = subscribe(&w, &read, "?backlog=50");
     read_until(&mut again, &mut got2, &is_event);
 
-    let tokens = curl(&["-H", &bearer(&read), &format!("http://{}/api/tokens", w.proxy.admin)]);
+    let tokens = curl(&[
+        "-H",
+        &bearer(&read),
+        &format!("http://{}/api/tokens", w.proxy.admin),
+    ]);
     assert_eq!(tokens.status, 200);
     let families: serde_json::Value = serde_json::from_slice(&tokens.body).expect("JSON");
     let f = families
@@ -209,11 +262,21 @@ fn events_stream_a_denial_as_it_happens_and_tokens_show_the_family() {
     assert!(f["denied"].as_u64().unwrap_or(0) >= 1);
     assert_eq!(f["last_decision"], "deny");
     assert_eq!(f["hosts"][0], HOST);
-    let bad = curl(&["-H", &bearer(&read), &format!("http://{}/api/events?backlog=99999", w.proxy.admin)]);
+    let bad = curl(&[
+        "-H",
+        &bearer(&read),
+        &format!("http://{}/api/events?backlog=99999", w.proxy.admin),
+    ]);
     assert_eq!(bad.status, 400);
     for text in [&got, &got2] {
-        assert!(!text.contains(&get_only[get_only.len() - 40..]), "a token in the event stream");
-        assert!(!text.contains(&read[read.len() - 40..]), "the operator token in the event stream");
+        assert!(
+            !text.contains(&get_only[get_only.len() - 40..]),
+            "a token in the event stream"
+        );
+        assert!(
+            !text.contains(&read[read.len() - 40..]),
+            "the operator token in the event stream"
+        );
     }
 }
 
@@ -230,13 +293,24 @@ fn a_non_loopback_admin_listener_serves_only_tls() {
 
     let audit = s.home().join("audit.jsonl");
     let mut cmd = s.cmd("macaroon-proxy");
-    cmd.args(["run", "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0", "--admin-name", "localhost"])
-        .arg("--audit-log")
-        .arg(&audit)
-        .stdout(std::process::Stdio::null());
+    cmd.args([
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "0.0.0.0:0",
+        "--admin-name",
+        "localhost",
+    ])
+    .arg("--audit-log")
+    .arg(&audit)
+    .stdout(std::process::Stdio::null());
     let proxy = s.launch_proxy(cmd, audit);
     let token = s
-        .run("macaroon-proxy", &["operator", "mint", "--name", "carol", "--role", "approve"])
+        .run(
+            "macaroon-proxy",
+            &["operator", "mint", "--name", "carol", "--role", "approve"],
+        )
         .ok()
         .out()
         .to_string();
@@ -246,7 +320,12 @@ fn a_non_loopback_admin_listener_serves_only_tls() {
         .env("MACAROON_OPERATOR_TOKEN", &token);
     let run = e2e::Run::from(who.output().expect("whoami"));
     run.ok();
-    assert!(run.out().starts_with("operator carol; roles read, approve; expires 20"), "{}", run.out());
+    assert!(
+        run.out()
+            .starts_with("operator carol; roles read, approve; expires 20"),
+        "{}",
+        run.out()
+    );
     // The same from the token file, which must be private.
     let file = s.home().join("operator.token");
     std::fs::write(&file, &token).expect("token file");
@@ -258,7 +337,10 @@ fn a_non_loopback_admin_listener_serves_only_tls() {
         open.code(2);
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
-    let json = s.run("macaroon-proxy", &["operator", "whoami", "--json", "--admin-url", &url]);
+    let json = s.run(
+        "macaroon-proxy",
+        &["operator", "whoami", "--json", "--admin-url", &url],
+    );
     json.ok();
     let v: serde_json::Value = serde_json::from_str(json.out()).expect("json");
     assert_eq!(v["operator"], "carol");

@@ -179,8 +179,16 @@ impl Caveat {
             return parse_limit(text, &words, &err);
         }
         if matches!(field, "operator" | "role") {
-            return crate::operator::parse_caveat(&words)
-                .map_err(|(at, m)| err(if at == usize::MAX { col(text, text.len()) + 1 } else { col(text, at) }, m));
+            return crate::operator::parse_caveat(&words).map_err(|(at, m)| {
+                err(
+                    if at == usize::MAX {
+                        col(text, text.len()) + 1
+                    } else {
+                        col(text, at)
+                    },
+                    m,
+                )
+            });
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];

@@ -147,9 +147,11 @@ impl OperatorKey {
     pub fn verify(&self, token: &Token, now: SystemTime) -> Result<Operator, String> {
         let id = token.identifier();
         if !id.starts_with(OPERATOR_ID_PREFIX) {
-            return Err("this is not an operator token (an agent's token, or another kind of macaroon); \
+            return Err(
+                "this is not an operator token (an agent's token, or another kind of macaroon); \
                         mint one with: macaroon-proxy operator mint --name NAME"
-                .into());
+                    .into(),
+            );
         }
         if !token.third_party().is_empty() {
             return Err("an operator token cannot carry third-party caveats".into());
@@ -161,8 +163,12 @@ impl OperatorKey {
         let mut expires: Option<SystemTime> = None;
         for raw in predicates {
             let text = String::from_utf8_lossy(&raw);
-            let caveat = Caveat::parse(&text)
-                .map_err(|e| format!("the operator token's caveat {text:?} is not understood ({})", e.message))?;
+            let caveat = Caveat::parse(&text).map_err(|e| {
+                format!(
+                    "the operator token's caveat {text:?} is not understood ({})",
+                    e.message
+                )
+            })?;
             match caveat {
                 Caveat::Operator(n) => match &name {
                     Some(first) if *first != n => {
@@ -190,23 +196,17 @@ impl OperatorKey {
                         ));
                     }
                 }
-                other => {
-                    return Err(format!(
-                        "the operator token carries {:?}, which has no meaning for the admin API, so it denies",
-                        other.to_string()
-                    ))
-                }
+                other => return Err(format!(
+                    "the operator token carries {:?}, which has no meaning for the admin API, so it denies",
+                    other.to_string()
+                )),
             }
         }
         let name = name.ok_or("the operator token names no operator (no \"operator = NAME\" caveat)")?;
         if roles.is_empty() {
             return Err("the operator token grants no role (no \"role in ROLE...\" caveat)".into());
         }
-        Ok(Operator {
-            name,
-            roles,
-            expires,
-        })
+        Ok(Operator { name, roles, expires })
     }
 }
 
@@ -249,11 +249,19 @@ pub(crate) fn parse_caveat(words: &[(usize, &str)]) -> Result<Caveat, (usize, St
                 format!("unknown operator {op:?} for {field}; expected {op_word}, e.g. \"{example}\""),
             ))
         }
-        None => return Err((usize::MAX, format!("{field:?} has no operator; expected e.g. \"{example}\""))),
+        None => {
+            return Err((
+                usize::MAX,
+                format!("{field:?} has no operator; expected e.g. \"{example}\""),
+            ))
+        }
     }
     let values = &words[2..];
     let Some(&(first_at, first)) = values.first() else {
-        return Err((usize::MAX, format!("\"{field} {op_word}\" needs a value, e.g. \"{example}\"")));
+        return Err((
+            usize::MAX,
+            format!("\"{field} {op_word}\" needs a value, e.g. \"{example}\""),
+        ));
     };
     if field == "operator" {
         if let Some(&(at, _)) = values.get(1) {
@@ -299,7 +307,9 @@ mod tests {
         assert_eq!(op.name, "alice");
         assert_eq!(op.roles(), [Role::Read, Role::Approve]);
         assert!(!op.may(Role::Admin) && !op.may(Role::Revoke));
-        let e = OperatorKey::generate().verify(&t, SystemTime::now()).expect_err("wrong key");
+        let e = OperatorKey::generate()
+            .verify(&t, SystemTime::now())
+            .expect_err("wrong key");
         assert!(e.contains("does not verify"), "{e}");
         assert_eq!(t.location().as_deref(), Some(OPERATOR_LOCATION));
     }
@@ -320,10 +330,16 @@ mod tests {
         let e = key.verify(&t, later).expect_err("expired");
         assert!(e.contains("expired"), "{e}");
         let foreign = Token::create(None, &RootKey::generate(), b"mk1whatever");
-        assert!(key.verify(&foreign, SystemTime::now()).expect_err("foreign").contains("not an operator token"));
+        assert!(key
+            .verify(&foreign, SystemTime::now())
+            .expect_err("foreign")
+            .contains("not an operator token"));
         // Any other caveat denies: it has no meaning here.
         let odd = t.attenuate(&Caveat::parse("method = GET").expect("caveat"));
-        assert!(key.verify(&odd, SystemTime::now()).expect_err("odd").contains("no meaning"));
+        assert!(key
+            .verify(&odd, SystemTime::now())
+            .expect_err("odd")
+            .contains("no meaning"));
     }
 
     #[test]
@@ -335,16 +351,27 @@ mod tests {
         assert_eq!(op.roles(), [Role::Read]);
         // A second caveat cannot widen.
         let wider = read.attenuate(&Caveat::parse("role in admin approve").expect("role"));
-        assert_eq!(key.verify(&wider, SystemTime::now()).expect("v").roles(), [Role::Read]);
+        assert_eq!(
+            key.verify(&wider, SystemTime::now()).expect("v").roles(),
+            [Role::Read]
+        );
         let two = admin.attenuate(&Caveat::parse("operator = mallory").expect("op"));
-        assert!(key.verify(&two, SystemTime::now()).expect_err("two names").contains("two operators"));
+        assert!(key
+            .verify(&two, SystemTime::now())
+            .expect_err("two names")
+            .contains("two operators"));
         let same = admin.attenuate(&Caveat::parse("operator = root").expect("op"));
         assert!(key.verify(&same, SystemTime::now()).is_ok());
     }
 
     #[test]
     fn the_caveats_parse_strictly_and_print_back() {
-        for ok in ["operator = alice", "role in read", "role in approve read", "operator = a.b_c-9"] {
+        for ok in [
+            "operator = alice",
+            "role in read",
+            "role in approve read",
+            "operator = a.b_c-9",
+        ] {
             assert_eq!(Caveat::parse(ok).expect(ok).to_string(), ok);
         }
         for bad in [
@@ -361,7 +388,9 @@ mod tests {
         let c = Caveat::parse("role in read").expect("role");
         assert_eq!(c.explain_at(SystemTime::now()), "roles: read");
         assert_eq!(
-            Caveat::parse("operator = alice").expect("op").explain_at(SystemTime::now()),
+            Caveat::parse("operator = alice")
+                .expect("op")
+                .explain_at(SystemTime::now()),
             "operator token for alice"
         );
     }

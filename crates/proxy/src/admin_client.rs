@@ -65,9 +65,18 @@ impl std::fmt::Debug for AdminClient {
 /// The operator token from the flag, the variable or `home`'s file, checked to be a token.
 fn token(home: &Path, flag: Option<&str>) -> anyhow::Result<Zeroizing<String>> {
     let (text, from) = match flag {
-        Some(t) => (Zeroizing::new(t.trim().to_string()), "--operator-token".to_string()),
-        None => match std::env::var(OPERATOR_TOKEN_ENV).ok().filter(|v| !v.trim().is_empty()) {
-            Some(t) => (Zeroizing::new(t.trim().to_string()), format!("${OPERATOR_TOKEN_ENV}")),
+        Some(t) => (
+            Zeroizing::new(t.trim().to_string()),
+            "--operator-token".to_string(),
+        ),
+        None => match std::env::var(OPERATOR_TOKEN_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(t) => (
+                Zeroizing::new(t.trim().to_string()),
+                format!("${OPERATOR_TOKEN_ENV}"),
+            ),
             None => {
                 let path = home.join(OPERATOR_TOKEN_FILE);
                 if !path.exists() {
@@ -79,13 +88,15 @@ fn token(home: &Path, flag: Option<&str>) -> anyhow::Result<Zeroizing<String>> {
                 }
                 macaroon_home::check_private_mode(&path)?;
                 let t = Zeroizing::new(
-                    std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?,
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("could not read {}", path.display()))?,
                 );
                 (Zeroizing::new(t.trim().to_string()), path.display().to_string())
             }
         },
     };
-    caveat::Token::decode(&text).map_err(|e| anyhow::anyhow!("the operator token in {from} is not a token: {e}"))?;
+    caveat::Token::decode(&text)
+        .map_err(|e| anyhow::anyhow!("the operator token in {from} is not a token: {e}"))?;
     Ok(text)
 }
 
@@ -133,10 +144,12 @@ impl AdminClient {
                     let _ = roots.add(c);
                 }
             }
-            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
             let name = rustls::pki_types::ServerName::try_from(bare.clone()).with_context(bad)?;
             Some((tokio_rustls::TlsConnector::from(Arc::new(cfg)), name))
         } else {
@@ -157,7 +170,8 @@ impl AdminClient {
 
     /// `POST path` with a JSON body, the JSON answer.
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        self.call(Method::POST, path, Some(serde_json::to_vec(body)?)).await
+        self.call(Method::POST, path, Some(serde_json::to_vec(body)?))
+            .await
     }
 
     /// `DELETE path`, the JSON answer.
@@ -165,22 +179,38 @@ impl AdminClient {
         self.call(Method::DELETE, path, None).await
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<serde_json::Value> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<serde_json::Value> {
         let what = format!("{method} {}{path}", self.base);
         let resp = tokio::time::timeout(TIMEOUT, self.send(method, path, body))
             .await
             .with_context(|| format!("{what}: no answer within {}s", TIMEOUT.as_secs()))??;
         let status = resp.status();
-        let bytes = tokio::time::timeout(TIMEOUT, http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE).collect())
-            .await
-            .with_context(|| format!("{what}: the answer did not arrive within {}s", TIMEOUT.as_secs()))?
-            .map_err(|e| anyhow::anyhow!("{what}: could not read the answer: {e}"))?
-            .to_bytes();
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{what}: HTTP {status}, and the answer is not JSON: is {} a macaroon-proxy admin listener?", self.base))?;
+        let bytes = tokio::time::timeout(
+            TIMEOUT,
+            http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE).collect(),
+        )
+        .await
+        .with_context(|| format!("{what}: the answer did not arrive within {}s", TIMEOUT.as_secs()))?
+        .map_err(|e| anyhow::anyhow!("{what}: could not read the answer: {e}"))?
+        .to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{what}: HTTP {status}, and the answer is not JSON: is {} a macaroon-proxy admin listener?",
+                self.base
+            )
+        })?;
         if !status.is_success() {
             let message = value["error"]["message"].as_str().unwrap_or("no message");
-            let hint = if status == StatusCode::UNAUTHORIZED { " (check the operator token)" } else { "" };
+            let hint = if status == StatusCode::UNAUTHORIZED {
+                " (check the operator token)"
+            } else {
+                ""
+            };
             bail!("{what}: HTTP {status}{hint}: {message}");
         }
         Ok(value)
@@ -195,19 +225,27 @@ impl AdminClient {
         body: Option<Vec<u8>>,
     ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
         let target = format!("{}{path}", self.base);
-        let stream = tokio::net::TcpStream::connect(&self.addr).await.with_context(|| {
-            format!(
+        let stream = tokio::net::TcpStream::connect(&self.addr)
+            .await
+            .with_context(|| {
+                format!(
                 "could not reach the admin API at {}: is `macaroon-proxy run --admin ADDR` running there? \
                  (--admin-url or ${ADMIN_URL_ENV} say where)",
                 self.base
             )
-        })?;
+            })?;
         let mut req = Request::builder()
             .method(method)
             .uri(path)
-            .header(http::header::HOST, self.base.authority().map(|a| a.as_str()).unwrap_or(""))
+            .header(
+                http::header::HOST,
+                self.base.authority().map(|a| a.as_str()).unwrap_or(""),
+            )
             .header(http::header::ACCEPT, "application/json")
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", self.token.as_str()));
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", self.token.as_str()),
+            );
         if body.is_some() {
             req = req.header(http::header::CONTENT_TYPE, "application/json");
         }
@@ -251,7 +289,11 @@ mod tests {
         let home = tempfile::tempdir().expect("home");
         let key = caveat::OperatorKey::generate();
         let t = key
-            .mint("alice", &[caveat::Role::Read], std::time::SystemTime::now() + Duration::from_secs(60))
+            .mint(
+                "alice",
+                &[caveat::Role::Read],
+                std::time::SystemTime::now() + Duration::from_secs(60),
+            )
             .expect("mint")
             .encode();
         let path = home.path().join(OPERATOR_TOKEN_FILE);
@@ -266,7 +308,8 @@ mod tests {
         let e = token(home.path(), Some(&format!("{t}x!"))).expect_err("bad token");
         assert!(!e.to_string().contains(&t), "{e}");
         assert!(AdminClient::new(home.path(), "ftp://x", Zeroizing::new(t.clone())).is_err());
-        let c = AdminClient::new(home.path(), "https://localhost:9443/", Zeroizing::new(t.clone())).expect("client");
+        let c = AdminClient::new(home.path(), "https://localhost:9443/", Zeroizing::new(t.clone()))
+            .expect("client");
         assert!(!format!("{c:?}").contains(&t));
     }
 }

@@ -108,7 +108,14 @@ impl Audit {
         line.push(b'\n');
         if let (Some(kid), None) = (record.kid.as_deref(), record.event) {
             let reason = record.reason.as_deref();
-            (self.live.families).seen(kid, &record.host, &record.time, record.decision, record.status, reason);
+            (self.live.families).seen(
+                kid,
+                &record.host,
+                &record.time,
+                record.decision,
+                record.status,
+                reason,
+            );
         }
         match self.queue.try_send(Msg::Line(line)) {
             Ok(()) => {

@@ -356,7 +356,12 @@ fn operator(home: &std::path::Path, action: OperatorAction) -> anyhow::Result<()
             if json {
                 println!("{v}");
             } else {
-                let roles: Vec<&str> = v["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+                let roles: Vec<&str> = v["roles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str())
+                    .collect();
                 println!(
                     "operator {}; roles {}; expires {}",
                     v["operator"].as_str().unwrap_or("?"),

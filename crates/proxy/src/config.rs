@@ -89,7 +89,9 @@ fn admin_tls(a: &RunArgs) -> anyhow::Result<Option<AdminTls>> {
              cleartext: add --admin-name NAME (a certificate from this proxy's CA, for the name clients use) \
              or --admin-cert CERT.pem --admin-key KEY.pem, or listen on 127.0.0.1"
         ),
-        None if tls.is_some() => anyhow::bail!("--admin-cert, --admin-key and --admin-name need --admin ADDR"),
+        None if tls.is_some() => {
+            anyhow::bail!("--admin-cert, --admin-key and --admin-name need --admin ADDR")
+        }
         _ => Ok(tls),
     }
 }

@@ -72,7 +72,10 @@ impl Live {
     pub fn subscribe(&self, n: usize) -> (Vec<Bytes>, broadcast::Receiver<Bytes>) {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let skip = inner.backlog.len().saturating_sub(n);
-        (inner.backlog.iter().skip(skip).cloned().collect(), inner.tx.subscribe())
+        (
+            inner.backlog.iter().skip(skip).cloned().collect(),
+            inner.tx.subscribe(),
+        )
     }
 
     /// Counts lines a listener lost.
@@ -129,7 +132,15 @@ pub struct Families {
 
 impl Families {
     /// Records one request of family `kid`.
-    pub fn seen(&self, kid: &str, host: &str, time: &str, decision: &'static str, status: u16, reason: Option<&str>) {
+    pub fn seen(
+        &self,
+        kid: &str,
+        host: &str,
+        time: &str,
+        decision: &'static str,
+        status: u16,
+        reason: Option<&str>,
+    ) {
         let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let (clock, map) = &mut *guard;
         *clock += 1;
@@ -173,13 +184,18 @@ impl Families {
     pub fn list(&self) -> Vec<Family> {
         let guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let mut all: Vec<Family> = guard.1.values().cloned().collect();
-        all.sort_by(|a, b| b.tick.cmp(&a.tick));
+        all.sort_by_key(|f| std::cmp::Reverse(f.tick));
         all
     }
 
     /// One family.
     pub fn get(&self, kid: &str) -> Option<Family> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).1.get(kid).cloned()
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .get(kid)
+            .cloned()
     }
 }
 
@@ -208,7 +224,10 @@ mod tests {
         for _ in 0..(LISTENER_QUEUE * 4) {
             live.written(b"{}");
         }
-        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))));
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
     }
 
     #[test]
@@ -224,6 +243,9 @@ mod tests {
             f.seen(&format!("x{i}"), "a.com", "t", "allow", 200, None);
         }
         assert!(f.list().len() <= FAMILIES);
-        assert!(f.get(&format!("x{}", FAMILIES + 49)).is_some(), "the newest stays");
+        assert!(
+            f.get(&format!("x{}", FAMILIES + 49)).is_some(),
+            "the newest stays"
+        );
     }
 }

@@ -112,7 +112,11 @@ pub fn mint(home: &Path, name: &str, roles: &[Role], expires: Option<&str>) -> a
         Some(e) => parse_expiry(e)?,
         None => DEFAULT_EXPIRY,
     };
-    let mut roles = if roles.is_empty() { vec![Role::Read] } else { roles.to_vec() };
+    let mut roles = if roles.is_empty() {
+        vec![Role::Read]
+    } else {
+        roles.to_vec()
+    };
     roles.sort();
     roles.dedup();
     let key = load_or_create(home)?;
@@ -132,8 +136,14 @@ mod tests {
         let key = load(home.path()).expect("load").expect("made");
         let op = key.verify(&t, SystemTime::now()).expect("verifies");
         assert_eq!(op.roles(), [Role::Read]);
-        let left = op.expires.and_then(|e| e.duration_since(SystemTime::now()).ok()).expect("expiry");
-        assert!(left > Duration::from_secs(11 * 3600) && left <= DEFAULT_EXPIRY, "{left:?}");
+        let left = op
+            .expires
+            .and_then(|e| e.duration_since(SystemTime::now()).ok())
+            .expect("expiry");
+        assert!(
+            left > Duration::from_secs(11 * 3600) && left <= DEFAULT_EXPIRY,
+            "{left:?}"
+        );
         // A second mint uses the same key.
         let t2 = mint(home.path(), "bob", &[Role::Admin], Some("1h")).expect("mint");
         assert!(key.verify(&t2, SystemTime::now()).is_ok());
@@ -141,7 +151,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let path = key_path(home.path());
-            assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+                0o600
+            );
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
             assert!(load(home.path()).is_err(), "readable by others");
         }
@@ -149,7 +162,10 @@ mod tests {
 
     #[test]
     fn expiry_must_be_a_bounded_duration() {
-        assert!(parse_expiry("never").expect_err("never").to_string().contains("always expire"));
+        assert!(parse_expiry("never")
+            .expect_err("never")
+            .to_string()
+            .contains("always expire"));
         assert!(parse_expiry("400d").is_err());
         assert!(parse_expiry("soon").is_err());
         assert_eq!(parse_expiry("30m").expect("30m"), Duration::from_secs(1800));

@@ -117,7 +117,11 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         home.to_path_buf(),
         crate::admin::tls::acceptor(cfg.admin_tls.as_ref(), &ca)?,
     ));
-    let admin_scheme = if admin_state.tls.is_some() { "https" } else { "http" };
+    let admin_scheme = if admin_state.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let loaded = Loaded {
         state: state.clone(),
         keys,

@@ -114,8 +114,11 @@ pub fn authenticate(admin: &AdminState, headers: &http::HeaderMap) -> Result<Ope
             scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
         })
         .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer OPTOKEN\"".into()))?;
-    let token = caveat::Token::decode(text)
-        .map_err(|e| unauthorized(format!("the operator token is malformed ({e}); mint one with: macaroon-proxy operator mint")))?;
+    let token = caveat::Token::decode(text).map_err(|e| {
+        unauthorized(format!(
+            "the operator token is malformed ({e}); mint one with: macaroon-proxy operator mint"
+        ))
+    })?;
     let key = admin.operator_key().ok_or_else(|| {
         unauthorized(
             "this proxy has no operator key yet: mint a token with `macaroon-proxy operator mint --name NAME` \
@@ -206,7 +209,14 @@ pub async fn handle(
             Ok(r) => r,
             Err(e) => {
                 if changes(ctx.method) && e.status == StatusCode::FORBIDDEN {
-                    audit_admin(&proxy, &ctx, Some(&op.name), "refused", e.status, e.message.clone());
+                    audit_admin(
+                        &proxy,
+                        &ctx,
+                        Some(&op.name),
+                        "refused",
+                        e.status,
+                        e.message.clone(),
+                    );
                 }
                 e.response(&request_id)
             }
@@ -224,7 +234,13 @@ fn changes(m: &Method) -> bool {
 }
 
 /// The routes. Each checks its role first.
-async fn route(proxy: &Arc<Proxy>, admin: &AdminState, ctx: &Ctx<'_>, op: &Operator, body: Incoming) -> ApiResult {
+async fn route(
+    proxy: &Arc<Proxy>,
+    admin: &AdminState,
+    ctx: &Ctx<'_>,
+    op: &Operator,
+    body: Incoming,
+) -> ApiResult {
     let rest = ctx.path.strip_prefix("/api/").unwrap_or("");
     match (ctx.method, rest) {
         (&Method::GET, "whoami") => {
@@ -255,7 +271,10 @@ async fn route(proxy: &Arc<Proxy>, admin: &AdminState, ctx: &Ctx<'_>, op: &Opera
         (_, "whoami" | "events" | "tokens" | "issuers") => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!("{} {} is not part of the admin API; see docs/admin-api.md", ctx.method, ctx.path),
+            format!(
+                "{} {} is not part of the admin API; see docs/admin-api.md",
+                ctx.method, ctx.path
+            ),
         )),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -342,11 +361,15 @@ mod tests {
     fn a_role_that_does_not_cover_is_403_naming_the_role() {
         let key = caveat::OperatorKey::generate();
         let t = key
-            .mint("alice", &[Role::Read], SystemTime::now() + std::time::Duration::from_secs(60))
+            .mint(
+                "alice",
+                &[Role::Read],
+                SystemTime::now() + std::time::Duration::from_secs(60),
+            )
             .expect("mint");
         let op = key.verify(&t, SystemTime::now()).expect("op");
         assert!(require(&op, Role::Read).is_ok());
-        let e = require(&op, Role::Admin).err().expect("403");
+        let e = require(&op, Role::Admin).expect_err("403");
         assert_eq!(e.status, StatusCode::FORBIDDEN);
         assert!(e.message.contains("admin role"), "{}", e.message);
         assert!(!e.message.contains(&t.encode()));

@@ -92,7 +92,10 @@ fn backlog(query: Option<&str>) -> Result<usize, ApiError> {
                     ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "bad_request",
-                        format!("backlog={v:?}: expected a number from 0 to {}", crate::live::BACKLOG),
+                        format!(
+                            "backlog={v:?}: expected a number from 0 to {}",
+                            crate::live::BACKLOG
+                        ),
                     )
                 });
         }

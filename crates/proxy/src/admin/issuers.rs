@@ -19,7 +19,11 @@ struct Issuer {
 }
 
 fn failed(e: anyhow::Error) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "issuers_unavailable", format!("{e:#}"))
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "issuers_unavailable",
+        format!("{e:#}"),
+    )
 }
 
 /// `GET /api/issuers`.
@@ -73,7 +77,11 @@ pub fn add(
         ));
     }
     let note = if name.is_empty() {
-        format!("added by {} {}", op.name, caveat::fmt_time(std::time::SystemTime::now()))
+        format!(
+            "added by {} {}",
+            op.name,
+            caveat::fmt_time(std::time::SystemTime::now())
+        )
     } else {
         name.to_string()
     };
@@ -98,9 +106,20 @@ pub fn add(
 }
 
 /// `DELETE /api/issuers/KEY` (the key percent-encoded, or as is).
-pub fn remove(proxy: &Proxy, admin: &AdminState, ctx: &Ctx<'_>, op: &caveat::Operator, key: &str) -> ApiResult {
-    let key = percent_decode(key)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the key in the path is badly escaped"))?;
+pub fn remove(
+    proxy: &Proxy,
+    admin: &AdminState,
+    ctx: &Ctx<'_>,
+    op: &caveat::Operator,
+    key: &str,
+) -> ApiResult {
+    let key = percent_decode(key).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the key in the path is badly escaped",
+        )
+    })?;
     let removed = crate::issuers::remove(&admin.home, &key)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{e:#}")))?;
     if removed == 0 {
