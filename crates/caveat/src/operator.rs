@@ -196,10 +196,12 @@ impl OperatorKey {
                         ));
                     }
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "the operator token carries {:?}, which has no meaning for the admin API, so it denies",
                     other.to_string()
-                )),
+                ))
+                }
             }
         }
         let name = name.ok_or("the operator token names no operator (no \"operator = NAME\" caveat)")?;

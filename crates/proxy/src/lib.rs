@@ -6,13 +6,15 @@
 //!
 //! * `cli`, `run`: the commands and the server's start-up; `config` (the `run` flags and
 //!   the [`config::Config`] they make) and `limits` (every fixed timeout and size);
-//! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`);
+//! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`, the
+//!   operator-token admin API); `admin_client` (the commands that call that API);
 //! * `pipeline`: the request path, one file per phase, in order;
 //! * `request` (one request's context), `deny` (every refusal, in one table), `proxy` (the
 //!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
 //! * `credentials` (where tokens are found and secrets go; OAuth2, SigV4), `copies`,
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
-//!   with replicas), `audit`, `metrics`, `issuers`, `revoke`, `ca`, `idle`;
+//!   with replicas), `audit`, `live` (what the admin API streams), `metrics`, `issuers`, `revoke`, `ca`,
+//!   `idle`, `operators` (`operator.key`);
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;

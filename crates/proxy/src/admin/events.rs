@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::Frame;
 use tokio::sync::{broadcast, mpsc};
 
-use super::api::{ApiError, ApiResult};
+use super::reply::{ApiError, ApiResult};
 use crate::http::BodyError;
 use crate::proxy::Proxy;
 

@@ -6,8 +6,8 @@
 use http::StatusCode;
 use serde::Serialize;
 
-use super::api::{audit_admin, json, percent_decode, ApiError, ApiResult, Ctx};
-use super::AdminState;
+use super::reply::{audit_admin, json, percent_decode, ApiError, ApiResult, Ctx};
+use super::state::AdminState;
 use crate::proxy::Proxy;
 
 #[derive(Serialize)]

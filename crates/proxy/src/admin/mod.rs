@@ -4,15 +4,19 @@
 //! loopback.
 
 pub mod api;
+pub mod auth;
 pub mod events;
 pub mod health;
 pub mod issuers;
 pub mod metrics;
+pub mod reply;
+pub mod state;
 pub mod tls;
 
+pub use state::AdminState;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::StatusCode;
 use hyper::body::Incoming;
@@ -23,39 +27,6 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::http::plain;
 use crate::limits::HEADER_TIMEOUT;
 use crate::proxy::Proxy;
-
-/// What the admin listener holds besides the [`Proxy`].
-pub struct AdminState {
-    /// The proxy's home (`operator.key`, `issuers`).
-    pub home: PathBuf,
-    /// TLS, on any address but loopback.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
-    /// The operator key, loaded on first use (so a `operator mint` after start is seen).
-    operator_key: Mutex<Option<caveat::OperatorKey>>,
-}
-
-impl AdminState {
-    /// The admin state of the proxy whose home is `home`.
-    pub fn new(home: PathBuf, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
-        AdminState {
-            home,
-            tls,
-            operator_key: Mutex::new(None),
-        }
-    }
-
-    /// The operator key (`operator.key`), if the home has a usable one.
-    pub fn operator_key(&self) -> Option<caveat::OperatorKey> {
-        let mut k = self.operator_key.lock().unwrap_or_else(|p| p.into_inner());
-        if k.is_none() {
-            match crate::operators::load(&self.home) {
-                Ok(loaded) => *k = loaded,
-                Err(e) => tracing::warn!("operator tokens are refused: {e:#}"),
-            }
-        }
-        k.clone()
-    }
-}
 
 /// Serves the admin listener until the proxy stops.
 pub async fn serve(proxy: Arc<Proxy>, admin: Arc<AdminState>, listener: TcpListener) {
