@@ -142,6 +142,16 @@ fn only_an_operator_token_whose_role_covers_it_opens_the_api() {
         api(&w, Some(&forged), "POST", "/api/issuers", Some(&add)).status,
         403
     );
+    // Operator caveats on an agent's token deny at the proxy, naming the caveat.
+    let odd = w.narrow(&["--caveat", "operator = alice"]);
+    let refused_upstream = curl(&["-H", &bearer(&odd), &format!("{}/v1/charges", w.proxy.url())]);
+    assert_eq!(refused_upstream.status, 403);
+    let why: serde_json::Value = serde_json::from_slice(&refused_upstream.body).expect("JSON");
+    assert_eq!(why["error"]["caveat"], "operator = alice");
+    assert!(why["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("an operator caveat on a request token"));
     let approvals = api(&w, Some(&admin), "GET", "/api/approvals", None);
     assert_eq!(approvals.status, 404);
     seen.extend([who, issuers, refused, narrowed, added, removed, late, approvals]);
@@ -290,6 +300,23 @@ fn a_non_loopback_admin_listener_serves_only_tls() {
     refused.code(2);
     assert!(refused.stderr.contains("--admin-name"), "{}", refused.stderr);
     assert!(refused.stderr.contains("cleartext"), "{}", refused.stderr);
+
+    // An operator key others can read stops the proxy at start-up, like proxy.key.
+    s.run("macaroon-proxy", &["operator", "mint", "--name", "carol"])
+        .ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = s.home().join("operator.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let open = s.run(
+            "macaroon-proxy",
+            &["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        );
+        open.code(2);
+        assert!(open.stderr.contains("operator.key"), "{}", open.stderr);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
 
     let audit = s.home().join("audit.jsonl");
     let mut cmd = s.cmd("macaroon-proxy");

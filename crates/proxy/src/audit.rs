@@ -106,7 +106,7 @@ impl Audit {
         let mut line = Vec::with_capacity(512);
         record.write_json(&mut line);
         line.push(b'\n');
-        if let (Some(kid), None) = (record.kid.as_deref(), record.event) {
+        if let (Some(kid), None, true) = (record.kid.as_deref(), record.event, self.live.enabled()) {
             let reason = record.reason.as_deref();
             (self.live.families).seen(
                 kid,

@@ -6,9 +6,10 @@
 //! request path: a request pays nothing for them. Listeners read a bounded broadcast; one
 //! that falls behind loses the oldest lines (counted, [`Live::dropped`]) and never slows the
 //! writer. The families table is updated by the worker that writes the record (a short lock).
+//! Both stay off, costing one atomic read per line, until an admin listener serves.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -26,6 +27,8 @@ const FAMILY_HOSTS: usize = 16;
 
 /// The live view of this replica's audit lines.
 pub struct Live {
+    /// Off until an admin listener serves: a proxy without one keeps nothing.
+    enabled: AtomicBool,
     /// Backlog and broadcast, locked together so a new listener gets both without a gap
     /// or a duplicate.
     inner: Mutex<Inner>,
@@ -43,6 +46,7 @@ struct Inner {
 impl Default for Live {
     fn default() -> Self {
         Live {
+            enabled: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 backlog: VecDeque::new(),
                 tx: broadcast::channel(LISTENER_QUEUE).0,
@@ -54,9 +58,22 @@ impl Default for Live {
 }
 
 impl Live {
+    /// Starts keeping the backlog and the families (the admin listener calls it).
+    pub fn enable(&self) {
+        self.enabled.store(true, Relaxed);
+    }
+
+    /// True once an admin listener serves.
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Relaxed)
+    }
+
     /// Called by the audit writer thread with each line it wrote (one JSON object, without
     /// the newline).
     pub fn written(&self, line: &[u8]) {
+        if !self.enabled() {
+            return;
+        }
         let line = Bytes::copy_from_slice(line);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if inner.backlog.len() == BACKLOG {
@@ -206,6 +223,12 @@ mod tests {
     #[test]
     fn a_new_listener_gets_the_backlog_then_every_later_line_once() {
         let live = Live::default();
+        live.written(b"{\"before\":1}");
+        assert!(
+            live.subscribe(10).0.is_empty(),
+            "nothing kept before an admin listener serves"
+        );
+        live.enable();
         for i in 0..(BACKLOG + 5) {
             live.written(format!("{{\"n\":{i}}}").as_bytes());
         }
@@ -220,6 +243,7 @@ mod tests {
     #[test]
     fn a_listener_that_reads_nothing_never_blocks_the_writer() {
         let live = Live::default();
+        live.enable();
         let (_, mut rx) = live.subscribe(0);
         for _ in 0..(LISTENER_QUEUE * 4) {
             live.written(b"{}");

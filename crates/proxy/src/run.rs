@@ -116,7 +116,7 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     let admin_state = Arc::new(crate::admin::AdminState::new(
         home.to_path_buf(),
         crate::admin::tls::acceptor(cfg.admin_tls.as_ref(), &ca)?,
-    ));
+    )?);
     let admin_scheme = if admin_state.tls.is_some() {
         "https"
     } else {

@@ -30,6 +30,7 @@ use crate::proxy::Proxy;
 
 /// Serves the admin listener until the proxy stops.
 pub async fn serve(proxy: Arc<Proxy>, admin: Arc<AdminState>, listener: TcpListener) {
+    proxy.audit.live().enable();
     let stop = proxy.stopping.clone();
     loop {
         tokio::select! {

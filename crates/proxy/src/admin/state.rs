@@ -14,13 +14,16 @@ pub struct AdminState {
 }
 
 impl AdminState {
-    /// The admin state of the proxy whose home is `home`.
-    pub fn new(home: PathBuf, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
-        AdminState {
+    /// The admin state of the proxy whose home is `home`. An `operator.key` that is there
+    /// but unusable (readable by others, malformed) is an error here, at start-up; one
+    /// that is missing is looked for again on each API request until it appears.
+    pub fn new(home: PathBuf, tls: Option<tokio_rustls::TlsAcceptor>) -> anyhow::Result<Self> {
+        let key = crate::operators::load(&home)?;
+        Ok(AdminState {
             home,
             tls,
-            operator_key: Mutex::new(None),
-        }
+            operator_key: Mutex::new(key),
+        })
     }
 
     /// The operator key (`operator.key`), if the home has a usable one.
