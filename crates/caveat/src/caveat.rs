@@ -119,7 +119,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, operator or role";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses or rate";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
