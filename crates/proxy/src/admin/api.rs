@@ -4,7 +4,7 @@
 //! Every request is authenticated first ([`authenticate`]: none or an invalid token is
 //! 401), then routed; each route names the [`Role`] it needs ([`require`]: 403 when the
 //! token's roles do not cover it). A change is an `admin` audit line naming the operator
-//! ([`audit_admin`]). To add a route: a match arm in [`route`] that calls
+//! ([`audit_admin`]). To add a route: a match arm in `route` that calls
 //! `require(&op, Role::X)?` and returns a [`Response`].
 
 use std::net::SocketAddr;
