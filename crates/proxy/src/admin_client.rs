@@ -49,7 +49,9 @@ pub struct AdminArgs {
 /// An authenticated client of one admin API.
 pub struct AdminClient {
     /// The base URL, without a trailing slash.
-    base: http::Uri,
+    base: String,
+    /// Its `host:port`, for the Host header.
+    authority: String,
     token: Zeroizing<String>,
     tls: Option<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>)>,
     /// host:port to connect to.
@@ -156,7 +158,8 @@ impl AdminClient {
             None
         };
         Ok(AdminClient {
-            base,
+            base: url.trim_end_matches('/').to_string(),
+            authority: base.authority().map(|a| a.to_string()).unwrap_or_default(),
             token,
             tls,
             addr: format!("{host}:{port}"),
@@ -237,10 +240,7 @@ impl AdminClient {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
-            .header(
-                http::header::HOST,
-                self.base.authority().map(|a| a.as_str()).unwrap_or(""),
-            )
+            .header(http::header::HOST, self.authority.as_str())
             .header(http::header::ACCEPT, "application/json")
             .header(
                 http::header::AUTHORIZATION,
