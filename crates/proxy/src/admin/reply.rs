@@ -44,6 +44,7 @@ impl ApiError {
             r#type: &'static str,
             code: &'static str,
             message: &'a str,
+            caveat: Option<&'a str>,
             request_id: &'a str,
         }
         #[derive(Serialize)]
@@ -57,6 +58,7 @@ impl ApiError {
                     r#type: "macaroon_error",
                     code: self.code,
                     message: &self.message,
+                    caveat: None,
                     request_id,
                 },
             },
