@@ -349,7 +349,11 @@ impl Session {
         };
         ProxyProcess {
             addr: addr_after("listening on http://"),
-            admin: addr_after("(admin http://"),
+            admin: if line.contains("(admin https://") {
+                addr_after("(admin https://")
+            } else {
+                addr_after("(admin http://")
+            },
             child,
             audit_path,
             stderr: log,

@@ -14,6 +14,7 @@ mod interop;
 mod issuers;
 mod keygen;
 mod mount;
+mod operators;
 mod prompt;
 mod proxy;
 mod scrub;

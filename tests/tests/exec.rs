@@ -580,3 +580,22 @@ except socket.timeout:
         run.stdout
     );
 }
+
+/// The operator's admin API token and URL never reach the command, isolated or not.
+#[test]
+fn exec_never_passes_the_operator_token_or_admin_url() {
+    let w = world();
+    for extra in [&[][..], &["--no-isolate"][..]] {
+        let mut cmd = w.s.cmd("macaroon");
+        cmd.arg("exec")
+            .args(["--token", "api"])
+            .args(extra)
+            .args(["--proxy", &w.proxy.url(), "--", "sh", "-c"])
+            .arg(r#"echo "op=${MACAROON_OPERATOR_TOKEN:-none} url=${MACAROON_ADMIN_URL:-none}""#)
+            .env("MACAROON_OPERATOR_TOKEN", "op-token-text")
+            .env("MACAROON_ADMIN_URL", "http://127.0.0.1:9");
+        let run = e2e::Run::from(cmd.output().expect("run exec"));
+        run.ok();
+        assert_eq!(run.out(), "op=none url=none", "{extra:?}");
+    }
+}

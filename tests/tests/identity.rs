@@ -78,12 +78,19 @@ fn exec_labels_the_token_with_the_commands_name() {
         "curl -sS -o /dev/null -w '%{{http_code}}' {}/v1/charges -H \"Authorization: Bearer $MACAROON_TOKEN\"",
         w.proxy.url()
     );
-    let run = w.s.run("macaroon", &["exec", "--no-isolate", "--token", "api", "--", "sh", "-c", &script]);
+    let proxy = w.proxy.url();
+    let run = w.s.run(
+        "macaroon",
+        &["exec", "--no-isolate", "--proxy", &proxy, "--token", "api", "--", "sh", "-c", &script],
+    );
     assert_eq!(run.ok().out(), "200");
     assert_eq!(w.proxy.audit().pop().expect("line")["labels"], serde_json::json!(["sh"]));
     let run = w.s.run(
         "macaroon",
-        &["exec", "--no-isolate", "--token", "api", "--label", "nightly-report", "--", "sh", "-c", &script],
+        &[
+            "exec", "--no-isolate", "--proxy", &proxy, "--token", "api", "--label", "nightly-report", "--", "sh",
+            "-c", &script,
+        ],
     );
     assert_eq!(run.ok().out(), "200");
     assert_eq!(w.proxy.audit().pop().expect("line")["labels"], serde_json::json!(["nightly-report"]));
@@ -244,7 +251,8 @@ fn a_closed_stdout_and_a_cut_token_get_quiet_and_plain_answers() {
         .expect("spawn");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && out.status.code() != Some(101), "{err} {:?}", out.status);
-    let cut = &w.token[..w.token.len() / 2];
+    // Cut at a length base64 allows, so the decoder sees a macaroon that ends early.
+    let cut = &w.token[..w.token.len() / 2 / 4 * 4];
     let run = w.s.run("macaroon", &["inspect", cut]);
     run.code(2);
     assert!(run.stderr.contains("cut short") && !run.stderr.contains("Unexpected end"), "{}", run.stderr);

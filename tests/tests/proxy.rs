@@ -454,7 +454,7 @@ fn revoking_a_token_denies_its_whole_family() {
     let narrow = w.narrow(&["--method", "GET"]);
     let url = format!("{}/v1/charges", w.proxy.url());
     assert_eq!(curl(&[&url, "-H", &bearer(&narrow)]).status, 200);
-    let run = w.s.run("macaroon-proxy", &["revoke", &narrow]);
+    let run = w.s.run("macaroon-proxy", &["revoke", "--family", &narrow]);
     run.ok();
     assert!(run.stderr.contains("Revoked token family"), "{}", run.stderr);
     // The proxy re-reads the list within a second; poll until the root token is refused.

@@ -94,6 +94,11 @@ pub enum Caveat {
     /// host, path, raw query and body ([`crate::request_digest`]). A `once` approval's
     /// discharge carries it; anyone may use it to allow one exact request.
     RequestDigest([u8; 32]),
+    /// `operator = NAME`: an operator token's holder ([`crate::OperatorKey`]); denies on a
+    /// request token.
+    Operator(String),
+    /// `role in ROLE...`: what an operator token allows; denies on a request token.
+    Roles(Vec<crate::Role>),
 }
 
 /// The longest label (`label = NAME`).
@@ -166,6 +171,8 @@ impl Caveat {
             Caveat::BodySize(_) | Caveat::Uses(_) | Caveat::Rate { .. } => 0,
             Caveat::Label(l) => string_heap(l),
             Caveat::RequestDigest(_) => 0,
+            Caveat::Operator(name) => string_heap(name),
+            Caveat::Roles(rs) => vec_heap(rs),
         }
     }
 
@@ -204,6 +211,18 @@ impl Caveat {
         }
         if field == "request" {
             return parse_digest(text, &words, &err);
+        }
+        if matches!(field, "operator" | "role") {
+            return crate::operator::parse_caveat(&words).map_err(|(at, m)| {
+                err(
+                    if at == usize::MAX {
+                        col(text, text.len()) + 1
+                    } else {
+                        col(text, at)
+                    },
+                    m,
+                )
+            });
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];
@@ -293,6 +312,8 @@ impl Caveat {
             Caveat::Rate { .. } => "rate",
             Caveat::Label(_) => "label",
             Caveat::RequestDigest(_) => "request-digest",
+            Caveat::Operator(_) => "operator",
+            Caveat::Roles(_) => "role",
         }
     }
 
@@ -334,6 +355,14 @@ impl Caveat {
                     ))
                 }
             },
+            Caveat::Operator(_) | Caveat::Roles(_) => {
+                return Err((
+                    DenyKind::CaveatFailed,
+                    "an operator caveat on a request token: operator tokens open the admin API, never \
+                     an upstream; use a token from `macaroon wrap`"
+                        .into(),
+                ))
+            }
         };
         if ok {
             return Ok(());
@@ -373,6 +402,8 @@ impl Caveat {
             Caveat::RequestDigest(_) => {
                 "this is not the one request the token allows (its method, host, path, query or body differ)".into()
             }
+            | Caveat::Operator(_)
+            | Caveat::Roles(_) => self.explain_at(req.time),
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -414,6 +445,7 @@ impl Caveat {
                 "only one exact request (method, host, path, query and body), sha256:{}...",
                 &hex::encode(d)[..12]
             ),
+            Caveat::Operator(_) | Caveat::Roles(_) => crate::operator::explain(self),
         }
     }
 }
@@ -451,6 +483,8 @@ impl fmt::Display for Caveat {
             Caveat::Rate { max, window } => write!(f, "rate <= {max}/{window}"),
             Caveat::Label(l) => write!(f, "label = {l}"),
             Caveat::RequestDigest(d) => write!(f, "request digest = sha256:{}", hex::encode(d)),
+            Caveat::Operator(name) => write!(f, "operator = {name}"),
+            Caveat::Roles(rs) => write!(f, "role in {}", join(rs, " ")),
         }
     }
 }

@@ -46,6 +46,7 @@ mod issuer;
 mod json;
 mod keys;
 mod limit;
+mod operator;
 mod path;
 mod request;
 mod sealed;
@@ -68,6 +69,9 @@ pub use crate::issuer::{IssuerError, IssuerKey, IssuerPublic, SIGNING_CONTEXT};
 pub use crate::json::{JsonPointer, PointerError, MAX_DEPTH as MAX_JSON_DEPTH};
 pub use crate::keys::{KeyError, KeyId, ProxyKeyPair, PublicKey, StateKey};
 pub use crate::limit::{Limit, LimitKind, Window, MAX_LIMITS, MAX_RATE, MAX_USES, MAX_WINDOW};
+pub use crate::operator::{
+    check_operator_name, Operator, OperatorKey, Role, OPERATOR_ID_PREFIX, OPERATOR_LOCATION,
+};
 pub use crate::path::{PathError, PathGlob, RequestPath};
 pub use crate::request::{BodyView, Method, MethodError, Request, RequestBody, Scheme, MAX_METHOD};
 pub use crate::sealed::{

@@ -46,6 +46,8 @@ pub struct Audit {
     warned: AtomicBool,
     /// What the log is, for messages.
     target: String,
+    /// The admin API's view of the lines written ([`crate::live`]).
+    live: std::sync::Arc<crate::feed::Live>,
 }
 
 impl Audit {
@@ -76,9 +78,11 @@ impl Audit {
         let (queue, rx) = sync_channel(QUEUE);
         let written = std::sync::Arc::new(AtomicU64::new(0));
         let counted = written.clone();
+        let live = std::sync::Arc::new(crate::feed::Live::default());
+        let shown = live.clone();
         std::thread::Builder::new()
             .name("macaroon-audit".into())
-            .spawn(move || write_lines(out, rx, &counted))
+            .spawn(move || write_lines(out, rx, &counted, &shown))
             .map_err(|e| anyhow::anyhow!("--audit-log: cannot start the audit writer thread: {e}"))?;
         Ok(Audit {
             queue,
@@ -87,7 +91,13 @@ impl Audit {
             dropped: AtomicU64::new(0),
             warned: AtomicBool::new(false),
             target: target.into(),
+            live,
         })
+    }
+
+    /// The lines just written and the token families seen, for the admin API.
+    pub fn live(&self) -> &std::sync::Arc<crate::feed::Live> {
+        &self.live
     }
 
     /// Queues one record as one line; never waits for the log.
@@ -96,6 +106,17 @@ impl Audit {
         let mut line = Vec::with_capacity(512);
         record.write_json(&mut line);
         line.push(b'\n');
+        if let (Some(kid), None, true) = (record.kid.as_deref(), record.event, self.live.enabled()) {
+            let reason = record.reason.as_deref();
+            (self.live.families).seen(
+                kid,
+                &record.host,
+                &record.time,
+                record.decision,
+                record.status,
+                reason,
+            );
+        }
         match self.queue.try_send(Msg::Line(line)) {
             Ok(()) => {
                 self.queued.fetch_add(1, Relaxed);
@@ -163,7 +184,7 @@ impl Audit {
 /// The writer thread: appends every queued line, gathering those already waiting into one
 /// write. Lines stay whole and in order. An unwritable log must not take the proxy down: a
 /// failed write is dropped (the metrics still count the requests).
-fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64) {
+fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64, live: &crate::feed::Live) {
     let mut buf = Vec::with_capacity(BATCH);
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -172,6 +193,7 @@ fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64) {
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Line(line) => {
+                    live.written(line.strip_suffix(b"\n").unwrap_or(&line));
                     buf.extend_from_slice(&line);
                     lines += 1;
                 }
@@ -247,6 +269,12 @@ pub struct Record {
     /// absent on request lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'static str>,
+    /// The operator, on an `admin` line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// What the operator did (`issuers.add`...), on an `admin` line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
 }
 
 impl Record {
@@ -309,6 +337,14 @@ impl Record {
         if let Some(event) = self.event {
             out.extend_from_slice(b",\"event\":");
             json_plain(out, event);
+        }
+        if let Some(operator) = &self.operator {
+            out.extend_from_slice(b",\"operator\":");
+            json_str(out, operator);
+        }
+        if let Some(action) = self.action {
+            out.extend_from_slice(b",\"action\":");
+            json_plain(out, action);
         }
         out.push(b'}');
     }
@@ -459,7 +495,13 @@ mod tests {
             event: Some("connect"),
             ..plain.clone()
         };
-        for r in [Record::default(), plain, awkward, connect] {
+        let admin = Record {
+            event: Some("admin"),
+            operator: Some("alice".into()),
+            action: Some("issuers.add"),
+            ..plain.clone()
+        };
+        for r in [Record::default(), plain, awkward, connect, admin] {
             let mut ours = Vec::new();
             r.write_json(&mut ours);
             let serde = serde_json::to_vec(&r).expect("serializes");

@@ -160,6 +160,18 @@ enum Command {
         action: IssuersAction,
     },
 
+    /// Operator tokens: the macaroons that open the admin API (docs/admin-api.md).
+    ///
+    /// Examples:
+    ///   macaroon-proxy operator mint --name alice --role approve --expires 8h
+    ///   macaroon-proxy operator whoami --admin-url https://proxy.internal:9443
+    #[command(verbatim_doc_comment)]
+    Operator {
+        /// What to do.
+        #[command(subcommand)]
+        action: OperatorAction,
+    },
+
     /// Print shell completions.
     ///
     /// Example:
@@ -177,6 +189,40 @@ enum KeyAction {
     /// Print the public key that tokens for this proxy are sealed to (stdout), with its
     /// key id and how a teammate uses it (stderr).
     Show,
+}
+
+/// `macaroon-proxy operator` subcommands.
+#[derive(Subcommand, Debug)]
+enum OperatorAction {
+    /// Mint an operator token from this home's operator.key (created, 0600, if absent).
+    ///
+    /// Roles: read (GET the API), approve (decide approvals; includes read), revoke
+    /// (revocations; includes read), admin (everything, trusted issuers included). The
+    /// holder can narrow it offline: macaroon attenuate OPTOKEN --caveat 'role in read'.
+    ///
+    /// Example:
+    ///   (umask 077; macaroon-proxy operator mint --name alice --role approve > ~/.config/macaroon/operator.token)
+    #[command(verbatim_doc_comment)]
+    Mint {
+        /// Who holds it ([a-z0-9._-], 1 to 64): named in every audit line of what they do.
+        #[arg(long)]
+        name: String,
+        /// A role (repeatable): read, approve, revoke or admin. Default: read.
+        #[arg(long = "role", value_name = "ROLE", value_parser = |s: &str| caveat::Role::parse(s))]
+        roles: Vec<caveat::Role>,
+        /// How long it lasts (12h, 30m, 7d; at most 366d). Default 12h; operator tokens always expire.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// Ask a running proxy who the operator token is for (GET /api/whoami).
+    Whoami {
+        /// Where the API is, and the token.
+        #[command(flatten)]
+        admin: crate::admin_client::AdminArgs,
+        /// Print the JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `macaroon-proxy issuers` subcommands.
@@ -289,6 +335,8 @@ fn target(home: &std::path::Path, text: &str, family: bool) -> anyhow::Result<Ta
         return Ok(Target { id, what });
     }
     let token = token_or_stored_name(home, text)?;
+    // A stored NAME is a root: its branch is its whole family, named by its kid.
+    let family = family || macaroon_home::tokens::stored_token(home, trimmed).ok().flatten().is_some();
     let keys = caveat::ProxyKeyPair::load_all(home)?;
     let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
@@ -471,6 +519,41 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn operator(home: &std::path::Path, action: OperatorAction) -> anyhow::Result<()> {
+    match action {
+        OperatorAction::Mint { name, roles, expires } => {
+            let token = crate::operators::mint(home, &name, &roles, expires.as_deref())?;
+            eprintln!("Operator token for {name}: keep it like a password; it opens the admin API until it expires.");
+            println!("{}", token.encode());
+        }
+        OperatorAction::Whoami { admin, json } => {
+            let client = crate::admin_client::AdminClient::from_args(home, &admin)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("could not start the async runtime")?;
+            let v = rt.block_on(client.get_json("/api/whoami"))?;
+            if json {
+                println!("{v}");
+            } else {
+                let roles: Vec<&str> = v["roles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str())
+                    .collect();
+                println!(
+                    "operator {}; roles {}; expires {}",
+                    v["operator"].as_str().unwrap_or("?"),
+                    roles.join(", "),
+                    v["expires"].as_str().unwrap_or("never")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Diagnostics (handshake failures, reloads, worker trouble) go to stderr through
 /// `tracing`, at the level `MACAROON_LOG` names (error, warn, info, debug, trace; default
 /// info). The audit line is not a diagnostic: it keeps its own writer and format.
@@ -550,6 +633,7 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
             state_password_file.as_deref(),
         ),
         Command::Issuers { action } => issuers(&home, action),
+        Command::Operator { action } => operator(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
             let bundle = macaroon_home::write_trust_bundle(&home, ca.cert_path())?;

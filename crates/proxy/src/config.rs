@@ -18,8 +18,10 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 pub struct Config {
     /// Proxy listener.
     pub listen: SocketAddr,
-    /// Admin listener (`/healthz`, `/metrics`).
+    /// Admin listener (`/healthz`, `/metrics`, the admin API).
     pub admin: Option<SocketAddr>,
+    /// TLS for the admin listener (required on any address but loopback).
+    pub admin_tls: Option<AdminTls>,
     /// `-` (stdout) or a file.
     pub audit_log: String,
     /// Extra upstream roots (PEM files).
@@ -49,6 +51,49 @@ pub struct Config {
     /// The store's password (`--state-password-file`, `$MACAROON_STATE_PASSWORD`), kept
     /// out of the URL so it never shows in `ps`.
     pub state_password: Option<caveat::Secret>,
+}
+
+/// Where the admin listener's certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminTls {
+    /// `--admin-cert` and `--admin-key` (PEM files).
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// Its private key.
+        key: PathBuf,
+    },
+    /// `--admin-name`: a leaf for this name from the proxy's own CA.
+    Name(String),
+}
+
+/// The admin listener's TLS from the flags; refuses plain HTTP on any address but
+/// loopback, since operator tokens (and the console's cookies) cross it.
+fn admin_tls(a: &RunArgs) -> anyhow::Result<Option<AdminTls>> {
+    let tls = match (&a.admin_cert, &a.admin_key, &a.admin_name) {
+        (Some(cert), Some(key), None) => Some(AdminTls::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None, Some(name)) => Some(AdminTls::Name(
+            Host::normalize(name)
+                .with_context(|| format!("--admin-name {name:?}: expected a host name or IP address"))?
+                .to_string(),
+        )),
+        (None, None, None) => None,
+        _ => anyhow::bail!("give --admin-cert with --admin-key, or --admin-name, not both"),
+    };
+    match a.admin {
+        Some(addr) if tls.is_none() && !addr.ip().is_loopback() => anyhow::bail!(
+            "--admin {addr} is not a loopback address, and operator tokens must not cross a network in \
+             cleartext: add --admin-name NAME (a certificate from this proxy's CA, for the name clients use) \
+             or --admin-cert CERT.pem --admin-key KEY.pem, or listen on 127.0.0.1"
+        ),
+        None if tls.is_some() => {
+            anyhow::bail!("--admin-cert, --admin-key and --admin-name need --admin ADDR")
+        }
+        _ => Ok(tls),
+    }
 }
 
 /// An `--allow-host` pattern: an exact host, or `*.` and a suffix (which matches the
@@ -106,6 +151,7 @@ impl Config {
         Ok(Config {
             listen: a.listen,
             admin: a.admin,
+            admin_tls: admin_tls(a)?,
             audit_log: a.audit_log.clone(),
             upstream_ca: a.upstream_ca.clone(),
             resolve,
@@ -142,6 +188,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin: None,
+            admin_tls: None,
             audit_log: "-".into(),
             upstream_ca: Vec::new(),
             resolve: HashMap::new(),
@@ -247,9 +294,20 @@ pub struct RunArgs {
     /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
     #[arg(long, default_value = "-", value_name = "PATH|-")]
     pub audit_log: String,
-    /// Address for /healthz and /metrics (off unless given).
+    /// Address for /healthz, /metrics and the admin API (off unless given). Any address
+    /// but loopback needs TLS: --admin-name or --admin-cert/--admin-key.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     pub admin: Option<std::net::SocketAddr>,
+    /// Serve the admin listener over TLS with this certificate chain (PEM).
+    #[arg(long, value_name = "PEM", requires = "admin_key")]
+    pub admin_cert: Option<PathBuf>,
+    /// The private key (PEM) of --admin-cert.
+    #[arg(long, value_name = "PEM", requires = "admin_cert")]
+    pub admin_key: Option<PathBuf>,
+    /// Serve the admin listener over TLS with a certificate for NAME from this proxy's CA
+    /// (clients trust ca.pem).
+    #[arg(long, value_name = "NAME", conflicts_with = "admin_cert")]
+    pub admin_name: Option<String>,
     /// Extra trusted root certificates for upstreams, PEM (repeatable).
     #[arg(long, value_name = "PEM")]
     pub upstream_ca: Vec<PathBuf>,

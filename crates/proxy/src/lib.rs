@@ -7,16 +7,20 @@
 //! * `cli`, `run`: the commands and the server's start-up; `config` (the `run` flags and
 //!   the [`config::Config`] they make), `config_file` (`run --config FILE`), `reload`
 //!   (SIGHUP) and `limits` (every fixed timeout and size);
-//! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`);
+//! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`, the
+//!   operator-token admin API); `admin_client` (the commands that call that API);
 //! * `pipeline`: the request path, one file per phase, in order;
 //! * `request` (one request's context), `deny` (every refusal, in one table), `proxy` (the
 //!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
 //! * `credentials` (where tokens are found and secrets go; OAuth2, SigV4), `copies`,
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
-//!   with replicas), `live` (the settings a reload swaps), `audit`, `metrics`, `issuers`, `revoke`, `ca`, `idle`;
+//!   with replicas), `live` (the settings a reload swaps), `approvals` (requests held for a
+//!   person, and the discharges approving mints), `audit`, `feed` (what the admin API
+//!   streams), `metrics`, `issuers`, `revoke`, `ca`, `idle`, `operators` (`operator.key`);
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
+pub mod admin_client;
 pub mod approvals;
 pub mod audit;
 pub mod ca;
@@ -26,6 +30,7 @@ pub mod config_file;
 pub mod copies;
 pub mod credentials;
 pub mod deny;
+pub mod feed;
 pub mod http;
 pub mod idle;
 pub mod ids;
@@ -35,6 +40,7 @@ pub mod limits;
 pub mod listen;
 pub mod live;
 pub mod metrics;
+pub mod operators;
 pub mod pipeline;
 pub mod proxy;
 pub mod reload;

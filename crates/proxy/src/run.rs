@@ -124,6 +124,15 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
     })?);
     let keys = keys(home)?;
     let ca = LocalCa::load_or_create(home)?;
+    let admin_state = Arc::new(crate::admin::AdminState::new(
+        home.to_path_buf(),
+        crate::admin::tls::acceptor(cfg.admin_tls.as_ref(), &ca)?,
+    )?);
+    let admin_scheme = if admin_state.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let loaded = Loaded {
         state: state.clone(),
         keys,
@@ -170,9 +179,9 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
             })),
             proxy.stopping.clone(),
         ));
-        announce(local, admin_addr, &key_ids);
+        announce(local, admin_addr.map(|a| (admin_scheme, a)), &key_ids);
         if let Some(admin) = admin {
-            tokio::spawn(crate::admin::serve(proxy.clone(), admin));
+            tokio::spawn(crate::admin::serve(proxy.clone(), admin_state, admin));
         }
         let mut server = tokio::spawn(crate::listen::serve(proxy.clone(), listener, handles));
         tokio::select! {
@@ -194,8 +203,10 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
 }
 
 /// The start-up lines a person reads (tests read the address from the first).
-fn announce(local: std::net::SocketAddr, admin: Option<std::net::SocketAddr>, key_ids: &[String]) {
-    let admin_text = admin.map(|a| format!(" (admin http://{a})")).unwrap_or_default();
+fn announce(local: std::net::SocketAddr, admin: Option<(&str, std::net::SocketAddr)>, key_ids: &[String]) {
+    let admin_text = admin
+        .map(|(scheme, a)| format!(" (admin {scheme}://{a})"))
+        .unwrap_or_default();
     eprintln!(
         "macaroon-proxy: listening on http://{local}{admin_text}, proxy keys {}",
         key_ids.join(", ")

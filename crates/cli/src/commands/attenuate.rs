@@ -33,10 +33,6 @@ impl Attenuation {
     /// Turns the flags into caveats, checking each one; relative times count from `now`.
     pub fn caveats(&self, now: SystemTime) -> anyhow::Result<Vec<Caveat>> {
         let mut out = Vec::new();
-        if let Some(l) = &self.label {
-            caveat::check_label(l).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
-            out.push(Caveat::Label(l.clone()));
-        }
         if let Some(d) = &self.expires {
             let d = crate::time::parse_duration(d, "--expires")?;
             out.push(Caveat::TimeBefore(crate::time::whole_seconds(now + d)));
@@ -112,6 +108,11 @@ impl Attenuation {
         // Usage and rate caveats last: a count is kept as long as the expiry in force at
         // its caveat, so `--expires 1h --uses 100` must put the time first.
         out.sort_by_key(is_counted);
+        // The label last: it only names the holder.
+        if let Some(l) = &self.label {
+            caveat::check_label(l).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
+            out.push(Caveat::Label(l.clone()));
+        }
         Ok(out)
     }
 }

@@ -15,7 +15,8 @@ use crate::store::Store;
 /// The identifier, as far as it can be read without the proxy's private key.
 #[derive(Serialize)]
 pub struct IdentifierInfo {
-    /// `mk1` for our sealed identifiers, `opaque` for other implementations' ids.
+    /// `mk1` for our sealed identifiers, `op1` for operator tokens, `opaque` for other
+    /// implementations' ids.
     pub format: &'static str,
     /// The proxy key id a sealed identifier names.
     pub proxy_key_id: Option<String>,
@@ -151,7 +152,11 @@ impl Inspection {
         Inspection {
             location: token.location(),
             identifier: IdentifierInfo {
-                format: if sealed.is_some() { "mk1" } else { "opaque" },
+                format: match &sealed {
+                    Some(_) => "mk1",
+                    None if id.starts_with(caveat::OPERATOR_ID_PREFIX) => "op1",
+                    None => "opaque",
+                },
                 proxy_key_id: sealed.map(|s| s.key_id.to_string()),
             },
             caveats,
@@ -210,6 +215,9 @@ impl fmt::Display for Inspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let identifier = match &self.identifier.proxy_key_id {
             Some(k) => format!("sealed (mk1), for proxy key {k}"),
+            None if self.identifier.format == "op1" => {
+                "operator token (op1): opens a proxy's admin API, never an upstream".into()
+            }
             None => {
                 "opaque: not a macaroon-proxy sealed identifier (minted by another implementation)".into()
             }

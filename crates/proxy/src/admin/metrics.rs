@@ -15,6 +15,7 @@ pub fn metrics(proxy: &Proxy) -> Response<Body> {
         u8::from(proxy.state.up())
     ));
     text.push_str(&proxy.audit.render_metrics());
+    text.push_str(&proxy.audit.live().render_metrics());
     let mut r = Response::new(full(text));
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

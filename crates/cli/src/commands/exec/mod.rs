@@ -196,6 +196,10 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
     } else {
         cmd = isolated(home, &ca, &proxy, args.sandbox, &args.allow_direct, program, rest)?;
     }
+    // The operator's admin API credentials are never the command's, isolated or not.
+    for var in ["MACAROON_OPERATOR_TOKEN", "MACAROON_ADMIN_URL"] {
+        cmd.env_remove(var);
+    }
     cmd.env("MACAROON_TOKEN", &token);
     for var in &args.envs {
         cmd.env(var, &token);
