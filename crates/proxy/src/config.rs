@@ -22,6 +22,10 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// `-` (stdout) or a file.
     pub audit_log: String,
+    /// `--audit-format`: the proxy's JSON line or OCSF.
+    pub audit_format: crate::audit_export::Format,
+    /// `--otlp`: an OpenTelemetry collector's OTLP/HTTP base URL.
+    pub otlp: Option<String>,
     /// Extra upstream roots (PEM files).
     pub upstream_ca: Vec<PathBuf>,
     /// `--resolve` overrides: host → address.
@@ -107,6 +111,8 @@ impl Config {
             listen: a.listen,
             admin: a.admin,
             audit_log: a.audit_log.clone(),
+            audit_format: a.audit_format,
+            otlp: a.otlp.clone(),
             upstream_ca: a.upstream_ca.clone(),
             resolve,
             passthrough,
@@ -143,6 +149,8 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin: None,
             audit_log: "-".into(),
+            audit_format: crate::audit_export::Format::Json,
+            otlp: None,
             upstream_ca: Vec::new(),
             resolve: HashMap::new(),
             passthrough: Vec::new(),
@@ -242,6 +250,15 @@ pub struct RunArgs {
     /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
     #[arg(long, default_value = "-", value_name = "PATH|-")]
     pub audit_log: String,
+    /// How audit lines are written: json (the proxy's own line) or ocsf (OCSF 1.3 events,
+    /// HTTP Activity for requests). See docs/audit.md.
+    #[arg(long, value_enum, default_value_t = crate::audit_export::Format::Json, value_name = "FORMAT")]
+    pub audit_format: crate::audit_export::Format,
+    /// Also export every audit event to an OpenTelemetry collector as an OTLP log record:
+    /// the collector's OTLP/HTTP base URL (http://HOST:4318; records go to URL/v1/logs).
+    /// A collector that is down never slows a request: records are dropped and counted.
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
     /// Address for /healthz and /metrics (off unless given).
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     pub admin: Option<std::net::SocketAddr>,

@@ -12,11 +12,12 @@
 //!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
 //! * `credentials` (where tokens are found and secrets go; OAuth2, SigV4), `copies`,
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
-//!   with replicas), `audit`, `metrics`, `issuers`, `revoke`, `ca`, `idle`;
+//!   with replicas), `audit` (and `audit_export`: OCSF, OTLP), `metrics`, `issuers`, `revoke`, `ca`, `idle`;
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
 pub mod audit;
+pub mod audit_export;
 pub mod ca;
 pub mod cli;
 pub mod config;

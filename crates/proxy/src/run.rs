@@ -118,7 +118,10 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
         keys,
         roots: crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?,
         ca,
-        audit: Audit::open(&cfg.audit_log)?,
+        audit: {
+            let (export, handle) = crate::audit_export::Export::start(cfg.audit_format, cfg.otlp.as_deref())?;
+            Audit::open_exporting(&cfg.audit_log, export, handle)?
+        },
         revoked: revoked.clone(),
         issuers: issuers.clone(),
     };
