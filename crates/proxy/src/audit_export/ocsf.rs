@@ -90,7 +90,11 @@ fn http_activity(event: &Map<String, Value>) -> Value {
         "type_name": format!("HTTP Activity: {activity_name}"),
     });
     if let Some(host) = field(event, "host") {
-        out["dst_endpoint"] = json!({ "hostname": host });
+        let (name, port) = host_port(host);
+        out["dst_endpoint"] = json!({ "hostname": name });
+        if let Some(port) = port {
+            out["dst_endpoint"]["port"] = json!(port);
+        }
     }
     if let Some(ms) = event.get("total_ms").and_then(Value::as_f64).filter(|ms| ms.is_finite()) {
         out["duration"] = json!(ms.round() as i64);
@@ -196,9 +200,13 @@ fn common(event: &Map<String, Value>, out: &mut Value) {
     if let Some(method) = field(event, "method") {
         let mut url = Map::new();
         if let Some(host) = field(event, "host") {
-            url.insert("hostname".into(), json!(host));
+            let (name, port) = host_port(host);
+            url.insert("hostname".into(), json!(name));
+            if let Some(port) = port {
+                url.insert("port".into(), json!(port));
+            }
         }
-        if let Some(path) = field(event, "path") {
+        if let Some(path) = field(event, "path").filter(|p| !p.is_empty()) {
             url.insert("path".into(), json!(path));
         }
         // The query as the line holds it (with any token already taken out), if it does.
@@ -236,6 +244,19 @@ fn common(event: &Map<String, Value>, out: &mut Value) {
     });
     if let Some(id) = field(event, "request_id") {
         out["metadata"]["uid"] = json!(id);
+    }
+}
+
+/// `api.example.com:443` (a CONNECT target) as its name and port; a host alone as itself.
+fn host_port(host: &str) -> (&str, Option<u16>) {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || (name.starts_with('[') && name.ends_with(']')) => {
+            match port.parse() {
+                Ok(p) => (name.trim_start_matches('[').trim_end_matches(']'), Some(p)),
+                Err(_) => (host, None),
+            }
+        }
+        _ => (host, None),
     }
 }
 
@@ -353,11 +374,18 @@ mod tests {
         let mut r = request("allow", 200);
         r.insert("method".into(), json!("CONNECT"));
         r.insert("event".into(), json!("connect"));
+        r.insert("host".into(), json!("api.stripe.com:443"));
         r.remove("path");
         let e = map(&r);
         assert_eq!(e["class_uid"], 4002);
         assert_eq!(e["activity_id"], 1);
         assert_eq!(e["type_uid"], 400201);
+        assert_eq!(e["dst_endpoint"]["hostname"], "api.stripe.com");
+        assert_eq!(e["http_request"]["url"]["hostname"], "api.stripe.com");
+        assert_eq!(e["dst_endpoint"]["port"], 443);
+        assert_eq!(host_port("[::1]:8443"), ("::1", Some(8443)));
+        assert_eq!(host_port("::1"), ("::1", None));
+        assert_eq!(host_port("a.example"), ("a.example", None));
         assert_eq!(e["unmapped"]["event"], "connect");
         let mut odd = request("deny", 405);
         odd.insert("method".into(), json!("PATCH"));
