@@ -60,7 +60,10 @@ impl Drop for Receiver_ {
 
 /// Starts the receiver, or says why it cannot (opentelemetry-proto not installed).
 fn receiver() -> Result<Receiver_, String> {
-    let modules = ["opentelemetry.proto.collector.logs.v1.logs_service_pb2", "google.protobuf"];
+    let modules = [
+        "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
+        "google.protobuf",
+    ];
     if let Some(why) = e2e::missing_python(&modules) {
         return Err(format!("{why} (the package is opentelemetry-proto)"));
     }
@@ -114,7 +117,11 @@ fn audit_events_reach_a_real_otlp_collector() {
     };
     let w = world_with("bearer", &["--otlp", &format!("http://127.0.0.1:{}", rx.port)]);
     let get = w.narrow(&["--caveat", "method = GET"]);
-    let ok = curl(&[&format!("{}/v1/charges?limit=3", w.proxy.url()), "-H", &bearer(&get)]);
+    let ok = curl(&[
+        &format!("{}/v1/charges?limit=3", w.proxy.url()),
+        "-H",
+        &bearer(&get),
+    ]);
     assert_eq!(ok.status, 200);
     let denied = curl(&[
         &format!("{}/v1/refunds", w.proxy.url()),
@@ -133,7 +140,10 @@ fn audit_events_reach_a_real_otlp_collector() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while records.len() < 2 {
         let left = deadline.saturating_duration_since(Instant::now());
-        let post = rx.posts.recv_timeout(left).expect("the collector got no records in 30 s");
+        let post = rx
+            .posts
+            .recv_timeout(left)
+            .expect("the collector got no records in 30 s");
         assert_eq!(post["path"], "/v1/logs");
         assert_eq!(post["content_type"], "application/x-protobuf");
         raw.push(post["raw"].as_str().expect("raw").to_string());
@@ -152,10 +162,23 @@ fn audit_events_reach_a_real_otlp_collector() {
     assert_eq!(records.len(), 2, "{records:?}");
     for (line, rec) in audit.iter().zip(&records) {
         let a = &rec["attributes"];
-        for key in ["method", "host", "path", "decision", "kid", "request_id", "token", "mode"] {
+        for key in [
+            "method",
+            "host",
+            "path",
+            "decision",
+            "kid",
+            "request_id",
+            "token",
+            "mode",
+        ] {
             assert_eq!(attr(a, key), Some(&line[key]), "{key} in {rec}");
         }
-        assert_eq!(attr(a, "status"), Some(&Value::from(line["status"].to_string())), "{rec}");
+        assert_eq!(
+            attr(a, "status"),
+            Some(&Value::from(line["status"].to_string())),
+            "{rec}"
+        );
         let (number, text) = match line["decision"].as_str() {
             Some("allow") => ("SEVERITY_NUMBER_INFO", "INFO"),
             Some("deny") => ("SEVERITY_NUMBER_WARN", "WARN"),
@@ -165,18 +188,32 @@ fn audit_events_reach_a_real_otlp_collector() {
         assert_eq!(rec["severityText"], text, "{rec}");
         let body = rec["body"]["stringValue"].as_str().expect("a text body");
         assert!(body.contains(line["path"].as_str().expect("path")), "{body}");
-        assert!(rec["timeUnixNano"].as_str().is_some_and(|t| t.len() >= 19), "{rec}");
+        assert!(
+            rec["timeUnixNano"].as_str().is_some_and(|t| t.len() >= 19),
+            "{rec}"
+        );
     }
-    assert_eq!(attr(&records[0]["attributes"], "decision"), Some(&Value::from("allow")));
-    assert_eq!(attr(&records[1]["attributes"], "reason"), Some(&audit[1]["reason"]));
+    assert_eq!(
+        attr(&records[0]["attributes"], "decision"),
+        Some(&Value::from("allow"))
+    );
+    assert_eq!(
+        attr(&records[1]["attributes"], "reason"),
+        Some(&audit[1]["reason"])
+    );
     // Neither the secret nor any token, in the decoded records or the bytes on the wire.
     use base64::Engine as _;
     let everything = format!("{records:?}");
     for text in [SECRET, &w.token[..40], &get[..40], &get[get.len() - 40..]] {
         assert!(!everything.contains(text), "{text} in the OTLP records");
         for r in &raw {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(r).expect("base64");
-            assert!(!bytes.windows(text.len()).any(|w| w == text.as_bytes()), "{text} on the wire");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(r)
+                .expect("base64");
+            assert!(
+                !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+                "{text} on the wire"
+            );
         }
     }
     assert_eq!(metric(&w.proxy, "macaroon_otlp_records_exported_total"), Some(2));
@@ -216,13 +253,19 @@ fn ocsf_lines_hold_every_field_the_mapping_table_promises() {
         let activity = e["activity_id"].as_u64().expect("activity_id");
         assert_eq!(e["type_uid"], 400200 + activity);
         assert!(e["activity_name"].is_string() && e["type_name"].is_string());
-        assert!(e["time"].as_u64().is_some_and(|t| t > 1_700_000_000_000), "time in ms: {e}");
+        assert!(
+            e["time"].as_u64().is_some_and(|t| t > 1_700_000_000_000),
+            "time in ms: {e}"
+        );
         assert!(e["severity_id"].is_u64() && e["severity"].is_string());
         assert!(e["status_id"].is_u64() && e["status"].is_string() && e["status_code"].is_string());
         assert!(e["disposition_id"].is_u64() && e["disposition"].is_string());
         assert!(e["action_id"].is_u64() && e["action"].is_string());
         assert!(e["message"].is_string());
-        assert_eq!(e["http_response"]["code"].to_string(), e["status_code"].as_str().expect("code"));
+        assert_eq!(
+            e["http_response"]["code"].to_string(),
+            e["status_code"].as_str().expect("code")
+        );
         let req = &e["http_request"];
         assert!(req["http_method"].is_string());
         assert!(req["uid"].as_str().is_some_and(|u| !u.is_empty()));
@@ -260,7 +303,11 @@ fn ocsf_lines_hold_every_field_the_mapping_table_promises() {
     );
     assert_eq!(get_line["http_request"]["url"]["path"], "/v1/charges");
     assert_eq!(
-        (get_line["status_id"].clone(), get_line["disposition_id"].clone(), get_line["severity_id"].clone()),
+        (
+            get_line["status_id"].clone(),
+            get_line["disposition_id"].clone(),
+            get_line["severity_id"].clone()
+        ),
         (Value::from(1), Value::from(1), Value::from(1))
     );
     assert_eq!(get_line["http_response"]["code"], 200);
@@ -271,7 +318,10 @@ fn ocsf_lines_hold_every_field_the_mapping_table_promises() {
     assert_eq!(post["disposition"], "Blocked");
     assert_eq!(post["severity_id"], 3);
     assert_eq!(post["http_response"]["code"], 403);
-    assert!(post["status_detail"].as_str().is_some_and(|d| d.contains("POST")), "{post}");
+    assert!(
+        post["status_detail"].as_str().is_some_and(|d| d.contains("POST")),
+        "{post}"
+    );
     assert_eq!(post["http_request"]["url"]["path"], "/v1/refunds");
     let connect = by_method("CONNECT");
     assert_eq!(connect["activity_id"], 1);
@@ -286,15 +336,22 @@ fn ocsf_lines_hold_every_field_the_mapping_table_promises() {
 fn launch(s: &Session, up: &Upstream, audit: &str, extra: &[&str], env: &[(&str, &str)]) -> ProxyProcess {
     let audit = s.home().join(audit);
     let mut cmd = s.cmd("macaroon-proxy");
-    cmd.args(["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--audit-log"])
-        .arg(&audit)
-        .arg("--upstream-ca")
-        .arg(&up.ca_path)
-        .arg("--resolve")
-        .arg(format!("{HOST}={}", up.addr))
-        .args(extra)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null());
+    cmd.args([
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--audit-log",
+    ])
+    .arg(&audit)
+    .arg("--upstream-ca")
+    .arg(&up.ca_path)
+    .arg("--resolve")
+    .arg(format!("{HOST}={}", up.addr))
+    .args(extra)
+    .envs(env.iter().copied())
+    .stdout(Stdio::null());
     s.launch_proxy(cmd, audit)
 }
 
@@ -354,7 +411,13 @@ fn a_dead_or_silent_collector_never_slows_a_request() {
     });
 
     let plain = launch(&s, &up, "plain.jsonl", &[], &[]);
-    let dead = launch(&s, &up, "dead.jsonl", &["--otlp", &format!("http://{refused}")], &[]);
+    let dead = launch(
+        &s,
+        &up,
+        "dead.jsonl",
+        &["--otlp", &format!("http://{refused}")],
+        &[],
+    );
     // Two seconds, so the test sees the silent collector's batch given up on soon.
     let hung = launch(
         &s,
@@ -384,8 +447,14 @@ fn a_dead_or_silent_collector_never_slows_a_request() {
     let (ma, mb, mc) = (median(a), median(b), median(c));
     eprintln!("median latency over {n} requests: no --otlp {ma:?}, refused collector {mb:?}, silent collector {mc:?}");
     let slack = Duration::from_millis(5);
-    assert!(mb <= ma + slack, "a refusing collector slowed requests: {mb:?} vs {ma:?}");
-    assert!(mc <= ma + slack, "a silent collector slowed requests: {mc:?} vs {ma:?}");
+    assert!(
+        mb <= ma + slack,
+        "a refusing collector slowed requests: {mb:?} vs {ma:?}"
+    );
+    assert!(
+        mc <= ma + slack,
+        "a silent collector slowed requests: {mc:?} vs {ma:?}"
+    );
 
     // What could not be exported is counted, and said once.
     for p in [&dead, &hung] {
@@ -397,10 +466,19 @@ fn a_dead_or_silent_collector_never_slows_a_request() {
         assert_eq!(metric(p, "macaroon_otlp_records_exported_total"), Some(0));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !p.stderr().contains("audit records are being dropped") {
-            assert!(Instant::now() < deadline, "nothing said on stderr:\n{}", p.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "nothing said on stderr:\n{}",
+                p.stderr()
+            );
             std::thread::yield_now();
         }
-        assert_eq!(p.stderr().matches("audit records are being dropped").count(), 1, "{}", p.stderr());
+        assert_eq!(
+            p.stderr().matches("audit records are being dropped").count(),
+            1,
+            "{}",
+            p.stderr()
+        );
         assert!(!p.stderr().contains(SECRET));
         assert_eq!(p.audit().len(), n + 1, "every request still audited");
     }

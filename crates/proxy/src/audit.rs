@@ -181,7 +181,8 @@ impl Audit {
         let written = done
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .is_ok();
-        self.export.flush(deadline.saturating_duration_since(Instant::now()));
+        self.export
+            .flush(deadline.saturating_duration_since(Instant::now()));
         written
     }
 }
@@ -189,7 +190,12 @@ impl Audit {
 /// The writer thread: appends every queued line, gathering those already waiting into one
 /// write. Lines stay whole and in order. An unwritable log must not take the proxy down: a
 /// failed write is dropped (the metrics still count the requests).
-fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64, mut export: crate::audit_export::Export) {
+fn write_lines(
+    mut out: File,
+    rx: Receiver<Msg>,
+    written: &AtomicU64,
+    mut export: crate::audit_export::Export,
+) {
     let mut buf = Vec::with_capacity(BATCH);
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {

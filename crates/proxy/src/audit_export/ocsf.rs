@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{field, summary, Outcome};
+use super::event::{field, summary, Outcome};
 
 /// The OCSF schema version the events follow.
 pub const VERSION: &str = "1.3.0";
@@ -17,7 +17,11 @@ pub const VERSION: &str = "1.3.0";
 pub fn map(event: &Map<String, Value>) -> Value {
     let kind = field(event, "event");
     let api = matches!(kind, Some("approval" | "admin")) || (kind.is_some() && !event.contains_key("method"));
-    let mut out = if api { api_activity(event) } else { http_activity(event) };
+    let mut out = if api {
+        api_activity(event)
+    } else {
+        http_activity(event)
+    };
     let consumed: &[&str] = if api { API_KEYS } else { HTTP_KEYS };
     common(event, &mut out);
     let unmapped: Map<String, Value> = event
@@ -96,7 +100,11 @@ fn http_activity(event: &Map<String, Value>) -> Value {
             out["dst_endpoint"]["port"] = json!(port);
         }
     }
-    if let Some(ms) = event.get("total_ms").and_then(Value::as_f64).filter(|ms| ms.is_finite()) {
+    if let Some(ms) = event
+        .get("total_ms")
+        .and_then(Value::as_f64)
+        .filter(|ms| ms.is_finite())
+    {
         out["duration"] = json!(ms.round() as i64);
     }
     let mut actor = Map::new();
@@ -104,7 +112,11 @@ fn http_activity(event: &Map<String, Value>) -> Value {
         actor.insert("user".into(), json!({ "name": issuer }));
     }
     // The delegation path's last name: the agent or skill that sent the request.
-    if let Some(last) = event.get("labels").and_then(Value::as_array).and_then(|l| l.last()?.as_str()) {
+    if let Some(last) = event
+        .get("labels")
+        .and_then(Value::as_array)
+        .and_then(|l| l.last()?.as_str())
+    {
         actor.insert("app_name".into(), json!(last));
     }
     if !actor.is_empty() {
@@ -131,8 +143,8 @@ fn api_activity(event: &Map<String, Value>) -> Value {
     let operation = field(event, "action")
         .map(str::to_string)
         .or_else(|| {
-            let decision = field(event, "decision")
-                .or_else(|| event.get("approval")?.get("decision")?.as_str())?;
+            let decision =
+                field(event, "decision").or_else(|| event.get("approval")?.get("decision")?.as_str())?;
             Some(format!("{kind} {decision}"))
         })
         .unwrap_or_else(|| kind.to_string());
@@ -323,7 +335,16 @@ mod tests {
         assert_eq!(e["metadata"]["product"]["vendor_name"], "macaroon");
         // Our fields without an OCSF home, kept as they are; nulls dropped.
         let u = &e["unmapped"];
-        for k in ["kid", "key_id", "token", "mode", "decide_ms", "upstream_ms", "bytes_out", "redactions"] {
+        for k in [
+            "kid",
+            "key_id",
+            "token",
+            "mode",
+            "decide_ms",
+            "upstream_ms",
+            "bytes_out",
+            "redactions",
+        ] {
             assert_eq!(u[k], request("allow", 200)[k], "{k}");
         }
         assert!(u.get("caveat").is_none() && u.get("method").is_none() && u.get("time").is_none());
@@ -333,7 +354,10 @@ mod tests {
     #[test]
     fn a_denial_and_an_error_say_so_in_status_severity_and_disposition() {
         let d = map(&request("deny", 403));
-        assert_eq!((d["status_id"].clone(), d["status"].clone()), (json!(2), json!("Failure")));
+        assert_eq!(
+            (d["status_id"].clone(), d["status"].clone()),
+            (json!(2), json!("Failure"))
+        );
         assert_eq!(d["severity_id"], 3);
         assert_eq!(d["disposition_id"], 2);
         assert_eq!(d["disposition"], "Blocked");
@@ -352,7 +376,10 @@ mod tests {
     fn issuer_labels_approval_and_new_fields_flow_through() {
         let mut r = request("allow", 200);
         r.insert("issuer".into(), json!("alice"));
-        r.insert("labels".into(), json!(["ops", "billing-skill", "refund-subagent"]));
+        r.insert(
+            "labels".into(),
+            json!(["ops", "billing-skill", "refund-subagent"]),
+        );
         r.insert(
             "approval".into(),
             json!({"id": "abcd2345", "decision": "approved", "by": "bob", "waited_ms": 1200, "scope": "once"}),
@@ -390,7 +417,10 @@ mod tests {
         let mut odd = request("deny", 405);
         odd.insert("method".into(), json!("PATCH"));
         let e = map(&odd);
-        assert_eq!((e["activity_id"].clone(), e["activity_name"].clone()), (json!(99), json!("PATCH")));
+        assert_eq!(
+            (e["activity_id"].clone(), e["activity_name"].clone()),
+            (json!(99), json!("PATCH"))
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use serde_json::{Map, Value};
 
-use super::{field, summary, Outcome};
+use super::event::{field, summary, Outcome};
 
 /// Records waiting for the exporter (the SDK's default for logs).
 const QUEUE: usize = 2048;
@@ -92,7 +92,10 @@ pub fn start(url: &str) -> anyhow::Result<Sender> {
     let endpoint = endpoint(url)?;
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name("macaroon-proxy")
-        .with_attribute(opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
         .build();
     // The timeout and extra headers come from OTEL_EXPORTER_OTLP_TIMEOUT and
     // OTEL_EXPORTER_OTLP_HEADERS (and their _LOGS_ forms), as for any OTLP exporter.
@@ -148,11 +151,14 @@ fn export_batches(
                 Msg::Flush(ack) => acks.push(ack),
             }
             if batch.len() < BATCH && acks.is_empty() {
-                next = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok();
+                next = rx
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .ok();
             }
         }
         if !batch.is_empty() {
-            let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> = batch.iter().map(|r| (r, scope)).collect();
+            let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+                batch.iter().map(|r| (r, scope)).collect();
             let n = batch.len() as u64;
             match rt.block_on(exporter.export(LogBatch::new(&refs))) {
                 Ok(()) => {
@@ -238,7 +244,11 @@ impl Shared {
                 Err(TrySendError::Full(_)) => break false,
             }
         };
-        if !sent || done.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_err() {
+        if !sent
+            || done
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .is_err()
+        {
             eprintln!(
                 "macaroon-proxy: --otlp {}: the collector did not take the last audit records in time; they are lost",
                 self.endpoint
@@ -326,17 +336,34 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_the_base_url_and_v1_logs() {
-        assert_eq!(endpoint("http://127.0.0.1:4318").expect("ok"), "http://127.0.0.1:4318/v1/logs");
+        assert_eq!(
+            endpoint("http://127.0.0.1:4318").expect("ok"),
+            "http://127.0.0.1:4318/v1/logs"
+        );
         assert_eq!(endpoint("http://c:4318/").expect("ok"), "http://c:4318/v1/logs");
-        assert_eq!(endpoint("http://c:4318/v1/logs").expect("ok"), "http://c:4318/v1/logs");
-        for bad in ["c:4318", "ftp://c", "http://user:pw@c:4318", "https://c:4318", "not a url"] {
+        assert_eq!(
+            endpoint("http://c:4318/v1/logs").expect("ok"),
+            "http://c:4318/v1/logs"
+        );
+        for bad in [
+            "c:4318",
+            "ftp://c",
+            "http://user:pw@c:4318",
+            "https://c:4318",
+            "not a url",
+        ] {
             let e = endpoint(bad).expect_err(bad).to_string();
-            assert!(e.contains("--otlp") && !e.contains("pw@c") || bad.contains("pw"), "{e}");
+            assert!(
+                e.contains("--otlp") && !e.contains("pw@c") || bad.contains("pw"),
+                "{e}"
+            );
         }
     }
 
     fn attr<'a>(rec: &'a SdkLogRecord, key: &str) -> Option<&'a AnyValue> {
-        rec.attributes_iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        rec.attributes_iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     }
 
     #[test]
@@ -350,7 +377,9 @@ mod tests {
             "labels": ["ops", "bot"], "approval": {"id": "abcd2345", "waited_ms": 12},
             "bytes_out": u64::MAX
         });
-        let Value::Object(event) = event else { unreachable!() };
+        let Value::Object(event) = event else {
+            unreachable!()
+        };
         let mut rec = logger.create_log_record();
         fill(&mut rec, &event);
         assert_eq!(rec.severity_number(), Some(Severity::Warn));
@@ -358,14 +387,22 @@ mod tests {
         assert_eq!(rec.event_name(), Some("macaroon.request"));
         assert_eq!(
             rec.body(),
-            Some(&AnyValue::from("deny POST api.stripe.com/v1/refunds -> 403: no".to_string()))
+            Some(&AnyValue::from(
+                "deny POST api.stripe.com/v1/refunds -> 403: no".to_string()
+            ))
         );
         assert_eq!(attr(&rec, "method"), Some(&AnyValue::from("POST".to_string())));
         assert_eq!(attr(&rec, "status"), Some(&AnyValue::Int(403)));
         assert_eq!(attr(&rec, "total_ms"), Some(&AnyValue::Double(1.5)));
-        assert_eq!(attr(&rec, "approval.id"), Some(&AnyValue::from("abcd2345".to_string())));
+        assert_eq!(
+            attr(&rec, "approval.id"),
+            Some(&AnyValue::from("abcd2345".to_string()))
+        );
         assert_eq!(attr(&rec, "approval.waited_ms"), Some(&AnyValue::Int(12)));
-        assert_eq!(attr(&rec, "bytes_out"), Some(&AnyValue::from(u64::MAX.to_string())));
+        assert_eq!(
+            attr(&rec, "bytes_out"),
+            Some(&AnyValue::from(u64::MAX.to_string()))
+        );
         assert!(matches!(attr(&rec, "labels"), Some(AnyValue::ListAny(l)) if l.len() == 2));
         assert!(attr(&rec, "caveat").is_none());
         assert_eq!(
@@ -389,17 +426,29 @@ mod tests {
             .port();
         // The listener is closed again: the port refuses.
         let sender = start(&format!("http://127.0.0.1:{port}")).expect("start");
-        let Value::Object(event) = json!({"decision": "allow", "method": "GET"}) else { unreachable!() };
+        let Value::Object(event) = json!({"decision": "allow", "method": "GET"}) else {
+            unreachable!()
+        };
         let t = Instant::now();
         for _ in 0..QUEUE * 2 {
             sender.send(&event);
         }
-        assert!(t.elapsed() < Duration::from_secs(2), "sending waited: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "sending waited: {:?}",
+            t.elapsed()
+        );
         let shared = sender.shared();
-        assert!(shared.dropped.load(Relaxed) >= QUEUE as u64 - BATCH as u64, "queue overflow counted");
+        assert!(
+            shared.dropped.load(Relaxed) >= QUEUE as u64 - BATCH as u64,
+            "queue overflow counted"
+        );
         shared.flush(Duration::from_secs(30));
         let m = shared.render_metrics();
         assert!(m.contains("macaroon_otlp_records_exported_total 0"), "{m}");
-        assert!(m.contains(&format!("macaroon_otlp_records_queued_total {}", shared.queued.load(Relaxed))));
+        assert!(m.contains(&format!(
+            "macaroon_otlp_records_queued_total {}",
+            shared.queued.load(Relaxed)
+        )));
     }
 }
