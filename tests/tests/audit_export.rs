@@ -45,13 +45,13 @@ srv.serve_forever()
 "#;
 
 /// The receiver process, killed when dropped.
-struct Receiver_ {
+struct Collector {
     child: Child,
     port: u16,
     posts: Receiver<Value>,
 }
 
-impl Drop for Receiver_ {
+impl Drop for Collector {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -59,7 +59,7 @@ impl Drop for Receiver_ {
 }
 
 /// Starts the receiver, or says why it cannot (opentelemetry-proto not installed).
-fn receiver() -> Result<Receiver_, String> {
+fn receiver() -> Result<Collector, String> {
     let modules = [
         "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
         "google.protobuf",
@@ -87,7 +87,7 @@ fn receiver() -> Result<Receiver_, String> {
             }
         }
     });
-    Ok(Receiver_ { child, port, posts })
+    Ok(Collector { child, port, posts })
 }
 
 /// The value of an OTLP attribute (or resource attribute) as decoded by MessageToDict.
