@@ -16,8 +16,9 @@ use crate::world::{bearer, curl, world_with, HOST, SECRET};
 
 /// An OTLP/HTTP receiver: prints its port, then one JSON line per export request: the
 /// path, the content type, the raw body (base64) and the decoded `ExportLogsServiceRequest`.
+/// Given a certificate and key file, it serves HTTPS.
 const RECEIVER: &str = r#"
-import base64, json, sys
+import base64, json, ssl, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -40,6 +41,10 @@ class H(BaseHTTPRequestHandler):
         pass
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) == 3:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
@@ -58,8 +63,9 @@ impl Drop for Collector {
     }
 }
 
-/// Starts the receiver, or says why it cannot (opentelemetry-proto not installed).
-fn receiver() -> Result<Collector, String> {
+/// Starts the receiver (serving HTTPS with `tls`, a certificate and key), or says why it
+/// cannot (opentelemetry-proto not installed).
+fn receiver(tls: Option<&e2e::standin::TlsFiles>) -> Result<Collector, String> {
     let modules = [
         "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
         "google.protobuf",
@@ -67,8 +73,12 @@ fn receiver() -> Result<Collector, String> {
     if let Some(why) = e2e::missing_python(&modules) {
         return Err(format!("{why} (the package is opentelemetry-proto)"));
     }
-    let mut child = Command::new("python3")
-        .args(["-c", RECEIVER])
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", RECEIVER]);
+    if let Some(t) = tls {
+        cmd.arg(&t.cert).arg(&t.key);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("python3: {e}"))?;
@@ -111,7 +121,7 @@ fn metric(proxy: &ProxyProcess, name: &str) -> Option<u64> {
 /// never the secret or the token.
 #[test]
 fn audit_events_reach_a_real_otlp_collector() {
-    let rx = match receiver() {
+    let rx = match receiver(None) {
         Ok(r) => r,
         Err(why) => return e2e::skip_or_fail(why),
     };
@@ -218,6 +228,37 @@ fn audit_events_reach_a_real_otlp_collector() {
     }
     assert_eq!(metric(&w.proxy, "macaroon_otlp_records_exported_total"), Some(2));
     assert_eq!(metric(&w.proxy, "macaroon_otlp_records_dropped_total"), Some(0));
+}
+
+/// An `https://` collector, trusted through `--upstream-ca`, gets the records over TLS.
+#[test]
+fn audit_events_reach_an_https_collector() {
+    let dir = tempfile::tempdir().expect("dir");
+    let tls = e2e::standin::tls_files(dir.path(), &["localhost"]);
+    let rx = match receiver(Some(&tls)) {
+        Ok(r) => r,
+        Err(why) => return e2e::skip_or_fail(why),
+    };
+    let ca = tls.ca.display().to_string();
+    let url = format!("https://localhost:{}", rx.port);
+    let w = world_with("bearer", &["--otlp", &url, "--upstream-ca", &ca]);
+    let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&w.token)]);
+    assert_eq!(r.status, 200);
+    let post = rx
+        .posts
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("no records over TLS in 30 s:\n{}", w.proxy.stderr()));
+    let rec = &post["request"]["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+    assert_eq!(
+        attr(&rec["attributes"], "decision"),
+        Some(&Value::from("allow")),
+        "{post}"
+    );
+    assert_eq!(
+        attr(&rec["attributes"], "path"),
+        Some(&Value::from("/v1/charges"))
+    );
+    assert_eq!(metric(&w.proxy, "macaroon_otlp_records_exported_total"), Some(1));
 }
 
 /// `--audit-format ocsf`: every line is an OCSF event with every field docs/audit.md's

@@ -255,7 +255,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = crate::audit_export::Format::Json, value_name = "FORMAT")]
     pub audit_format: crate::audit_export::Format,
     /// Also export every audit event to an OpenTelemetry collector as an OTLP log record:
-    /// the collector's OTLP/HTTP base URL (http://HOST:4318; records go to URL/v1/logs).
+    /// the collector's OTLP/HTTP base URL (http://HOST:4318, or https://; records go to
+    /// URL/v1/logs).
     /// A collector that is down never slows a request: records are dropped and counted.
     #[arg(long, value_name = "URL")]
     pub otlp: Option<String>,

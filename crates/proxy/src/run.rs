@@ -113,13 +113,15 @@ pub fn run(home: &Path, cfg: Config) -> anyhow::Result<()> {
     })?);
     let keys = keys(home)?;
     let ca = LocalCa::load_or_create(home)?;
+    let roots = crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?;
     let loaded = Loaded {
         state: state.clone(),
         keys,
-        roots: crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?,
+        roots: roots.clone(),
         ca,
         audit: {
-            let (export, handle) = crate::audit_export::Export::start(cfg.audit_format, cfg.otlp.as_deref())?;
+            let (export, handle) =
+                crate::audit_export::Export::start(cfg.audit_format, cfg.otlp.as_deref(), &roots)?;
             Audit::open_exporting(&cfg.audit_log, export, handle)?
         },
         revoked: revoked.clone(),

@@ -11,6 +11,7 @@
 mod event;
 pub mod ocsf;
 pub mod otlp;
+mod tls;
 
 use std::sync::Arc;
 
@@ -40,9 +41,14 @@ pub struct Handle {
 }
 
 impl Export {
-    /// The export `--audit-format` and `--otlp` ask for. Starts the OTLP thread, if any.
-    pub fn start(format: Format, otlp_url: Option<&str>) -> anyhow::Result<(Export, Handle)> {
-        let otlp = otlp_url.map(otlp::start).transpose()?;
+    /// The export `--audit-format` and `--otlp` ask for. Starts the OTLP thread, if any;
+    /// an `https://` collector is trusted by `roots` (the upstreams' roots).
+    pub fn start(
+        format: Format,
+        otlp_url: Option<&str>,
+        roots: &rustls::RootCertStore,
+    ) -> anyhow::Result<(Export, Handle)> {
+        let otlp = otlp_url.map(|u| otlp::start(u, roots)).transpose()?;
         let handle = Handle {
             otlp: otlp.as_ref().map(otlp::Sender::shared),
         };

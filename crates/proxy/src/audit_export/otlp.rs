@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::{InstrumentationScope, Key};
-use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_http::hyper::HyperClient;
+use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use serde_json::{Map, Value};
 
@@ -55,41 +56,55 @@ pub struct Sender {
     logger: SdkLogger,
 }
 
-/// The logs endpoint for `--otlp URL`: `URL/v1/logs` (or URL itself, if it already ends so).
-fn endpoint(url: &str) -> anyhow::Result<String> {
+/// The logs endpoint for `--otlp URL`: `URL/v1/logs` (or URL itself, if it already ends so),
+/// and whether it is reached over TLS.
+fn endpoint(url: &str) -> anyhow::Result<(String, bool)> {
+    if url.contains('@') {
+        anyhow::bail!(
+            "--otlp: credentials do not go in the URL (they would show in `ps` and in messages); \
+             set OTEL_EXPORTER_OTLP_HEADERS instead, e.g. OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20KEY"
+        );
+    }
     let bad = |why: &str| {
         anyhow::anyhow!(
             "--otlp {url:?}: {why}; expected the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318"
         )
     };
     let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(bad(
-                "https is not supported yet: reach the collector's OTLP/HTTP receiver over http on a \
-                 local or private address (a collector sidecar, or an agent on the host)",
-            ))
-        }
-        _ => return Err(bad("the URL must start with http://")),
-    }
-    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
-    if authority.as_str().contains('@') {
-        return Err(bad(
-            "credentials do not go in the URL (they would show in `ps`); set OTEL_EXPORTER_OTLP_HEADERS instead",
-        ));
-    }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(bad("the URL must start with http:// or https://")),
+    };
+    uri.authority().ok_or_else(|| bad("no host"))?;
     let base = url.trim_end_matches('/');
-    Ok(if base.ends_with("/v1/logs") {
+    let endpoint = if base.ends_with("/v1/logs") {
         base.to_string()
     } else {
         format!("{base}/v1/logs")
-    })
+    };
+    Ok((endpoint, tls))
 }
 
-/// Checks `url` and starts the export thread.
-pub fn start(url: &str) -> anyhow::Result<Sender> {
-    let endpoint = endpoint(url)?;
+/// How long one export may take: `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT` or
+/// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), else 10 s, as for any OTLP exporter.
+fn export_timeout() -> anyhow::Result<Duration> {
+    for var in ["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+            let ms: u64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{var}={v:?}: expected milliseconds, e.g. 10000"))?;
+            return Ok(Duration::from_millis(ms));
+        }
+    }
+    Ok(Duration::from_secs(10))
+}
+
+/// Checks `url` and starts the export thread. An `https://` collector is trusted by `roots`.
+pub fn start(url: &str, roots: &rustls::RootCertStore) -> anyhow::Result<Sender> {
+    let (endpoint, tls) = endpoint(url)?;
+    let timeout = export_timeout()?;
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name("macaroon-proxy")
         .with_attribute(opentelemetry::KeyValue::new(
@@ -97,13 +112,23 @@ pub fn start(url: &str) -> anyhow::Result<Sender> {
             env!("CARGO_PKG_VERSION"),
         ))
         .build();
-    // The timeout and extra headers come from OTEL_EXPORTER_OTLP_TIMEOUT and
-    // OTEL_EXPORTER_OTLP_HEADERS (and their _LOGS_ forms), as for any OTLP exporter.
-    let mut exporter = opentelemetry_otlp::LogExporter::builder()
+    // Extra headers come from OTEL_EXPORTER_OTLP_HEADERS (or _LOGS_HEADERS), as for any
+    // OTLP exporter.
+    let builder = opentelemetry_otlp::LogExporter::builder()
         .with_http()
         .with_endpoint(endpoint.clone())
-        .build()
-        .with_context(|| format!("--otlp {url:?}: cannot set up the OTLP exporter"))?;
+        .with_timeout(timeout);
+    let mut exporter = if tls {
+        builder.with_http_client(HyperClient::new(
+            super::tls::Connector::new(roots.clone()),
+            timeout,
+            None,
+        ))
+    } else {
+        builder.with_http_client(HyperClient::with_default_connector(timeout, None))
+    }
+    .build()
+    .with_context(|| format!("--otlp {url:?}: cannot set up the OTLP exporter"))?;
     exporter.set_resource(&resource);
     let provider = SdkLoggerProvider::builder().with_resource(resource).build();
     let scope = InstrumentationScope::builder("macaroon-proxy")
@@ -336,27 +361,21 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_the_base_url_and_v1_logs() {
+        let ok = |u: &str| endpoint(u).expect(u);
         assert_eq!(
-            endpoint("http://127.0.0.1:4318").expect("ok"),
-            "http://127.0.0.1:4318/v1/logs"
+            ok("http://127.0.0.1:4318"),
+            ("http://127.0.0.1:4318/v1/logs".into(), false)
         );
-        assert_eq!(endpoint("http://c:4318/").expect("ok"), "http://c:4318/v1/logs");
+        assert_eq!(ok("http://c:4318/"), ("http://c:4318/v1/logs".into(), false));
         assert_eq!(
-            endpoint("http://c:4318/v1/logs").expect("ok"),
-            "http://c:4318/v1/logs"
+            ok("https://c:4318/v1/logs"),
+            ("https://c:4318/v1/logs".into(), true)
         );
-        for bad in [
-            "c:4318",
-            "ftp://c",
-            "http://user:pw@c:4318",
-            "https://c:4318",
-            "not a url",
-        ] {
+        for bad in ["c:4318", "ftp://c", "not a url", "http://user:pw@c:4318"] {
             let e = endpoint(bad).expect_err(bad).to_string();
-            assert!(
-                e.contains("--otlp") && !e.contains("pw@c") || bad.contains("pw"),
-                "{e}"
-            );
+            assert!(e.contains("--otlp"), "{e}");
+            // Credentials in the URL are refused without being repeated.
+            assert!(!e.contains("pw"), "{e}");
         }
     }
 
@@ -425,7 +444,11 @@ mod tests {
             .expect("port")
             .port();
         // The listener is closed again: the port refuses.
-        let sender = start(&format!("http://127.0.0.1:{port}")).expect("start");
+        let sender = start(
+            &format!("http://127.0.0.1:{port}"),
+            &rustls::RootCertStore::empty(),
+        )
+        .expect("start");
         let Value::Object(event) = json!({"decision": "allow", "method": "GET"}) else {
             unreachable!()
         };
