@@ -47,6 +47,8 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         'macaroon-proxy;run' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (an IP or a name such as localhost, with a port)')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout')
+            [CompletionResult]::new('--audit-format', '--audit-format', [CompletionResultType]::ParameterName, 'How audit lines are written: json (the proxy''s own line) or ocsf (OCSF 1.3 events, HTTP Activity for requests). See docs/audit.md')
+            [CompletionResult]::new('--otlp', '--otlp', [CompletionResultType]::ParameterName, 'Also export every audit event to an OpenTelemetry collector as an OTLP log record: the collector''s OTLP/HTTP base URL (http://HOST:4318, or https://; records go to URL/v1/logs). A collector that is down never slows a request: records are dropped and counted')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Address for /healthz and /metrics (off unless given)')
             [CompletionResult]::new('--upstream-ca', '--upstream-ca', [CompletionResultType]::ParameterName, 'Extra trusted root certificates for upstreams, PEM (repeatable)')
             [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)')

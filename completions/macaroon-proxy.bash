@@ -500,7 +500,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
+            opts="-h -V --listen --audit-log --audit-format --otlp --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -511,6 +511,14 @@ _macaroon__proxy() {
                     return 0
                     ;;
                 --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-format)
+                    COMPREPLY=($(compgen -W "json ocsf" -- "${cur}"))
+                    return 0
+                    ;;
+                --otlp)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -42,6 +42,8 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;run'= {
             cand --listen 'Address to listen on (an IP or a name such as localhost, with a port)'
             cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout'
+            cand --audit-format 'How audit lines are written: json (the proxy''s own line) or ocsf (OCSF 1.3 events, HTTP Activity for requests). See docs/audit.md'
+            cand --otlp 'Also export every audit event to an OpenTelemetry collector as an OTLP log record: the collector''s OTLP/HTTP base URL (http://HOST:4318, or https://; records go to URL/v1/logs). A collector that is down never slows a request: records are dropped and counted'
             cand --admin 'Address for /healthz and /metrics (off unless given)'
             cand --upstream-ca 'Extra trusted root certificates for upstreams, PEM (repeatable)'
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'

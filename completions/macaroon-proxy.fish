@@ -40,6 +40,9 @@ complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand keygen" -s V -l version -d 'Print version'
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l listen -d 'Address to listen on (an IP or a name such as localhost, with a port)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l audit-log -d 'Where audit lines go: a file (appended, 0600) or \'-\' for stdout' -r
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l audit-format -d 'How audit lines are written: json (the proxy\'s own line) or ocsf (OCSF 1.3 events, HTTP Activity for requests). See docs/audit.md' -r -f -a "json\t'The project\'s own JSON line (docs/audit.md)'
+ocsf\t'Each event as an OCSF 1.3 event: HTTP Activity (4002) for requests, API Activity (6003) for approvals and admin actions'"
+complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l otlp -d 'Also export every audit event to an OpenTelemetry collector as an OTLP log record: the collector\'s OTLP/HTTP base URL (http://HOST:4318, or https://; records go to URL/v1/logs). A collector that is down never slows a request: records are dropped and counted' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l admin -d 'Address for /healthz and /metrics (off unless given)' -r
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l upstream-ca -d 'Extra trusted root certificates for upstreams, PEM (repeatable)' -r -F
 complete -c macaroon-proxy -n "__fish_macaroon_proxy_using_subcommand run" -l resolve -d 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl\'s)' -r
