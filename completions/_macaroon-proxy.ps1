@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from it (its branch), or its whole family.')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
+            [CompletionResult]::new('operator', 'operator', [CompletionResultType]::ParameterValue, 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -80,7 +81,12 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (an IP or a name such as localhost, with a port)')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout')
-            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Address for /healthz and /metrics (off unless given)')
+            [CompletionResult]::new('--audit-format', '--audit-format', [CompletionResultType]::ParameterName, 'How audit lines are written: json (the proxy''s own line) or ocsf (OCSF 1.3 events, HTTP Activity for requests). See docs/audit.md')
+            [CompletionResult]::new('--otlp', '--otlp', [CompletionResultType]::ParameterName, 'Also export every audit event to an OpenTelemetry collector as an OTLP log record: the collector''s OTLP/HTTP base URL (http://HOST:4318, or https://; records go to URL/v1/logs). A collector that is down never slows a request: records are dropped and counted')
+            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Address for /healthz, /metrics and the admin API (off unless given). Any address but loopback needs TLS: --admin-name or --admin-cert/--admin-key')
+            [CompletionResult]::new('--admin-cert', '--admin-cert', [CompletionResultType]::ParameterName, 'Serve the admin listener over TLS with this certificate chain (PEM)')
+            [CompletionResult]::new('--admin-key', '--admin-key', [CompletionResultType]::ParameterName, 'The private key (PEM) of --admin-cert')
+            [CompletionResult]::new('--admin-name', '--admin-name', [CompletionResultType]::ParameterName, 'Serve the admin listener over TLS with a certificate for NAME from this proxy''s CA (clients trust ca.pem)')
             [CompletionResult]::new('--upstream-ca', '--upstream-ca', [CompletionResultType]::ParameterName, 'Extra trusted root certificates for upstreams, PEM (repeatable)')
             [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)')
             [CompletionResult]::new('--passthrough', '--passthrough', [CompletionResultType]::ParameterName, 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)')
@@ -185,6 +191,54 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         'macaroon-proxy;issuers;help;help' {
             break
         }
+        'macaroon-proxy;operator' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint an operator token from this home''s operator.key (created, 0600, if absent).')
+            [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Ask a running proxy who the operator token is for (GET /api/whoami)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;operator;mint' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Who holds it ([a-z0-9._-], 1 to 64): named in every audit line of what they do')
+            [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'A role (repeatable): read, approve, revoke or admin. Default: read')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'How long it lasts (12h, 30m, 7d; at most 366d). Default 12h; operator tokens always expire')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;operator;whoami' {
+            [CompletionResult]::new('--admin-url', '--admin-url', [CompletionResultType]::ParameterName, 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)')
+            [CompletionResult]::new('--operator-token', '--operator-token', [CompletionResultType]::ParameterName, 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the JSON answer')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;operator;help' {
+            [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint an operator token from this home''s operator.key (created, 0600, if absent).')
+            [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Ask a running proxy who the operator token is for (GET /api/whoami)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;operator;help;mint' {
+            break
+        }
+        'macaroon-proxy;operator;help;whoami' {
+            break
+        }
+        'macaroon-proxy;operator;help;help' {
+            break
+        }
         'macaroon-proxy;completions' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -201,6 +255,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from it (its branch), or its whole family.')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
+            [CompletionResult]::new('operator', 'operator', [CompletionResultType]::ParameterValue, 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -240,6 +295,17 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;help;issuers;list' {
+            break
+        }
+        'macaroon-proxy;help;operator' {
+            [CompletionResult]::new('mint', 'mint', [CompletionResultType]::ParameterValue, 'Mint an operator token from this home''s operator.key (created, 0600, if absent).')
+            [CompletionResult]::new('whoami', 'whoami', [CompletionResultType]::ParameterValue, 'Ask a running proxy who the operator token is for (GET /api/whoami)')
+            break
+        }
+        'macaroon-proxy;help;operator;mint' {
+            break
+        }
+        'macaroon-proxy;help;operator;whoami' {
             break
         }
         'macaroon-proxy;help;completions' {

@@ -37,6 +37,9 @@ _macaroon__proxy() {
             macaroon__proxy,keygen)
                 cmd="macaroon__proxy__subcmd__keygen"
                 ;;
+            macaroon__proxy,operator)
+                cmd="macaroon__proxy__subcmd__operator"
+                ;;
             macaroon__proxy,revoke)
                 cmd="macaroon__proxy__subcmd__revoke"
                 ;;
@@ -64,6 +67,9 @@ _macaroon__proxy() {
             macaroon__proxy__subcmd__help,keygen)
                 cmd="macaroon__proxy__subcmd__help__subcmd__keygen"
                 ;;
+            macaroon__proxy__subcmd__help,operator)
+                cmd="macaroon__proxy__subcmd__help__subcmd__operator"
+                ;;
             macaroon__proxy__subcmd__help,revoke)
                 cmd="macaroon__proxy__subcmd__help__subcmd__revoke"
                 ;;
@@ -81,6 +87,12 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy__subcmd__help__subcmd__key,show)
                 cmd="macaroon__proxy__subcmd__help__subcmd__key__subcmd__show"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__operator,mint)
+                cmd="macaroon__proxy__subcmd__help__subcmd__operator__subcmd__mint"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__operator,whoami)
+                cmd="macaroon__proxy__subcmd__help__subcmd__operator__subcmd__whoami"
                 ;;
             macaroon__proxy__subcmd__issuers,add)
                 cmd="macaroon__proxy__subcmd__issuers__subcmd__add"
@@ -118,6 +130,24 @@ _macaroon__proxy() {
             macaroon__proxy__subcmd__key__subcmd__help,show)
                 cmd="macaroon__proxy__subcmd__key__subcmd__help__subcmd__show"
                 ;;
+            macaroon__proxy__subcmd__operator,help)
+                cmd="macaroon__proxy__subcmd__operator__subcmd__help"
+                ;;
+            macaroon__proxy__subcmd__operator,mint)
+                cmd="macaroon__proxy__subcmd__operator__subcmd__mint"
+                ;;
+            macaroon__proxy__subcmd__operator,whoami)
+                cmd="macaroon__proxy__subcmd__operator__subcmd__whoami"
+                ;;
+            macaroon__proxy__subcmd__operator__subcmd__help,help)
+                cmd="macaroon__proxy__subcmd__operator__subcmd__help__subcmd__help"
+                ;;
+            macaroon__proxy__subcmd__operator__subcmd__help,mint)
+                cmd="macaroon__proxy__subcmd__operator__subcmd__help__subcmd__mint"
+                ;;
+            macaroon__proxy__subcmd__operator__subcmd__help,whoami)
+                cmd="macaroon__proxy__subcmd__operator__subcmd__help__subcmd__whoami"
+                ;;
             *)
                 ;;
         esac
@@ -125,7 +155,7 @@ _macaroon__proxy() {
 
     case "${cmd}" in
         macaroon__proxy)
-            opts="-h -V --home --help --version key keygen run check-config ca revoke issuers completions help"
+            opts="-h -V --home --help --version key keygen run check-config ca revoke issuers operator completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,7 +231,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help)
-            opts="key keygen run check-config ca revoke issuers completions help"
+            opts="key keygen run check-config ca revoke issuers operator completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -357,6 +387,48 @@ _macaroon__proxy() {
         macaroon__subcmd__proxy__subcmd__help__subcmd__keygen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__operator)
+            opts="mint whoami"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__operator__subcmd__mint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__operator__subcmd__whoami)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -638,6 +710,136 @@ _macaroon__proxy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        macaroon__subcmd__proxy__subcmd__operator)
+            opts="-h -V --home --help --version mint whoami help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__operator__subcmd__help)
+            opts="mint whoami help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__operator__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__operator__subcmd__help__subcmd__mint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__operator__subcmd__help__subcmd__whoami)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__operator__subcmd__mint)
+            opts="-h -V --name --role --expires --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__operator__subcmd__whoami)
+            opts="-h -V --admin-url --operator-token --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         macaroon__subcmd__proxy__subcmd__revoke)
             opts="-h -V --family --undo --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -665,7 +867,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --config --listen --audit-log --admin --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
+            opts="-h -V --config --listen --audit-log --audit-format --otlp --admin --admin-cert --admin-key --admin-name --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,7 +885,27 @@ _macaroon__proxy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --audit-format)
+                    COMPREPLY=($(compgen -W "json ocsf" -- "${cur}"))
+                    return 0
+                    ;;
+                --otlp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+            cand operator 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -70,7 +71,12 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --config 'Read these settings from a TOML file whose keys are the long flag names (listen = "127.0.0.1:8080", allow-host = ["api.stripe.com"]); flags given here win. SIGHUP re-reads it (see docs/deploy.md); check one with `macaroon-proxy check-config`'
             cand --listen 'Address to listen on (an IP or a name such as localhost, with a port)'
             cand --audit-log 'Where audit lines go: a file (appended, 0600) or ''-'' for stdout'
-            cand --admin 'Address for /healthz and /metrics (off unless given)'
+            cand --audit-format 'How audit lines are written: json (the proxy''s own line) or ocsf (OCSF 1.3 events, HTTP Activity for requests). See docs/audit.md'
+            cand --otlp 'Also export every audit event to an OpenTelemetry collector as an OTLP log record: the collector''s OTLP/HTTP base URL (http://HOST:4318, or https://; records go to URL/v1/logs). A collector that is down never slows a request: records are dropped and counted'
+            cand --admin 'Address for /healthz, /metrics and the admin API (off unless given). Any address but loopback needs TLS: --admin-name or --admin-cert/--admin-key'
+            cand --admin-cert 'Serve the admin listener over TLS with this certificate chain (PEM)'
+            cand --admin-key 'The private key (PEM) of --admin-cert'
+            cand --admin-name 'Serve the admin listener over TLS with a certificate for NAME from this proxy''s CA (clients trust ca.pem)'
             cand --upstream-ca 'Extra trusted root certificates for upstreams, PEM (repeatable)'
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
             cand --passthrough 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)'
@@ -162,6 +168,47 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         }
         &'macaroon-proxy;issuers;help;help'= {
         }
+        &'macaroon-proxy;operator'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand mint 'Mint an operator token from this home''s operator.key (created, 0600, if absent).'
+            cand whoami 'Ask a running proxy who the operator token is for (GET /api/whoami)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;operator;mint'= {
+            cand --name 'Who holds it ([a-z0-9._-], 1 to 64): named in every audit line of what they do'
+            cand --role 'A role (repeatable): read, approve, revoke or admin. Default: read'
+            cand --expires 'How long it lasts (12h, 30m, 7d; at most 366d). Default 12h; operator tokens always expire'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;operator;whoami'= {
+            cand --admin-url 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)'
+            cand --operator-token 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --json 'Print the JSON answer'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;operator;help'= {
+            cand mint 'Mint an operator token from this home''s operator.key (created, 0600, if absent).'
+            cand whoami 'Ask a running proxy who the operator token is for (GET /api/whoami)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;operator;help;mint'= {
+        }
+        &'macaroon-proxy;operator;help;whoami'= {
+        }
+        &'macaroon-proxy;operator;help;help'= {
+        }
         &'macaroon-proxy;completions'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
@@ -177,6 +224,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+            cand operator 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -205,6 +253,14 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help;issuers;rm'= {
         }
         &'macaroon-proxy;help;issuers;list'= {
+        }
+        &'macaroon-proxy;help;operator'= {
+            cand mint 'Mint an operator token from this home''s operator.key (created, 0600, if absent).'
+            cand whoami 'Ask a running proxy who the operator token is for (GET /api/whoami)'
+        }
+        &'macaroon-proxy;help;operator;mint'= {
+        }
+        &'macaroon-proxy;help;operator;whoami'= {
         }
         &'macaroon-proxy;help;completions'= {
         }

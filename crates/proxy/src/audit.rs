@@ -48,12 +48,24 @@ pub struct Audit {
     target: String,
     /// The admin API's view of the lines written ([`crate::live`]).
     live: std::sync::Arc<crate::feed::Live>,
+    /// The exporters' counters and last flush (`--otlp`).
+    export: crate::audit_export::Handle,
 }
 
 impl Audit {
     /// Audit to stdout (`-`, for the platform's log pipeline; human messages go to
     /// stderr) or append to a file (created 0600).
     pub fn open(target: &str) -> anyhow::Result<Self> {
+        Self::open_exporting(target, crate::audit_export::Export::default(), Default::default())
+    }
+
+    /// [`Audit::open`], with the writer thread handing each line to `export`
+    /// (`--audit-format`, `--otlp`; see `audit_export`).
+    pub fn open_exporting(
+        target: &str,
+        export: crate::audit_export::Export,
+        handle: crate::audit_export::Handle,
+    ) -> anyhow::Result<Self> {
         let out = if target == "-" {
             use std::os::fd::AsFd;
             let fd = std::io::stdout()
@@ -70,11 +82,21 @@ impl Audit {
             opts.open(path)
                 .map_err(|e| anyhow::anyhow!("--audit-log {}: {e}", path.display()))?
         };
-        Self::start(out, if target == "-" { "stdout" } else { target })
+        Self::start_exporting(out, if target == "-" { "stdout" } else { target }, export, handle)
     }
 
     /// Starts the writer thread for `out`, which messages call `target`.
+    #[cfg(test)]
     fn start(out: File, target: &str) -> anyhow::Result<Self> {
+        Self::start_exporting(out, target, Default::default(), Default::default())
+    }
+
+    fn start_exporting(
+        out: File,
+        target: &str,
+        export: crate::audit_export::Export,
+        handle: crate::audit_export::Handle,
+    ) -> anyhow::Result<Self> {
         let (queue, rx) = sync_channel(QUEUE);
         let written = std::sync::Arc::new(AtomicU64::new(0));
         let counted = written.clone();
@@ -82,7 +104,7 @@ impl Audit {
         let shown = live.clone();
         std::thread::Builder::new()
             .name("macaroon-audit".into())
-            .spawn(move || write_lines(out, rx, &counted, &shown))
+            .spawn(move || write_lines(out, rx, &counted, &shown, export))
             .map_err(|e| anyhow::anyhow!("--audit-log: cannot start the audit writer thread: {e}"))?;
         Ok(Audit {
             queue,
@@ -92,6 +114,7 @@ impl Audit {
             warned: AtomicBool::new(false),
             target: target.into(),
             live,
+            export: handle,
         })
     }
 
@@ -154,7 +177,7 @@ impl Audit {
              # TYPE macaroon_audit_lines_written_total counter\nmacaroon_audit_lines_written_total {written}\n",
             self.dropped(),
             self.queued.load(std::sync::atomic::Ordering::Acquire),
-        )
+        ) + &self.export.render_metrics()
     }
 
     /// Waits, at most `limit`, until every line queued so far is written; false if the log
@@ -176,15 +199,25 @@ impl Audit {
                 }
             }
         }
-        done.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        let written = done
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok();
+        self.export
+            .flush(deadline.saturating_duration_since(Instant::now()));
+        written
     }
 }
 
 /// The writer thread: appends every queued line, gathering those already waiting into one
 /// write. Lines stay whole and in order. An unwritable log must not take the proxy down: a
 /// failed write is dropped (the metrics still count the requests).
-fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64, live: &crate::feed::Live) {
+fn write_lines(
+    mut out: File,
+    rx: Receiver<Msg>,
+    written: &AtomicU64,
+    live: &crate::feed::Live,
+    mut export: crate::audit_export::Export,
+) {
     let mut buf = Vec::with_capacity(BATCH);
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -194,7 +227,7 @@ fn write_lines(mut out: File, rx: Receiver<Msg>, written: &AtomicU64, live: &cra
             match msg {
                 Msg::Line(line) => {
                     live.written(line.strip_suffix(b"\n").unwrap_or(&line));
-                    buf.extend_from_slice(&line);
+                    export.line(&line, &mut buf);
                     lines += 1;
                 }
                 Msg::Flush(ack) => acks.push(ack),

@@ -24,6 +24,10 @@ pub struct Config {
     pub admin_tls: Option<AdminTls>,
     /// `-` (stdout) or a file.
     pub audit_log: String,
+    /// `--audit-format`: the proxy's JSON line or OCSF.
+    pub audit_format: crate::audit_export::Format,
+    /// `--otlp`: an OpenTelemetry collector's OTLP/HTTP base URL.
+    pub otlp: Option<String>,
     /// Extra upstream roots (PEM files).
     pub upstream_ca: Vec<PathBuf>,
     /// `--resolve` overrides: host → address.
@@ -153,6 +157,8 @@ impl Config {
             admin: a.admin,
             admin_tls: admin_tls(a)?,
             audit_log: a.audit_log.clone(),
+            audit_format: a.audit_format,
+            otlp: a.otlp.clone(),
             upstream_ca: a.upstream_ca.clone(),
             resolve,
             passthrough,
@@ -190,6 +196,8 @@ impl Config {
             admin: None,
             admin_tls: None,
             audit_log: "-".into(),
+            audit_format: crate::audit_export::Format::Json,
+            otlp: None,
             upstream_ca: Vec::new(),
             resolve: HashMap::new(),
             passthrough: Vec::new(),
@@ -294,6 +302,16 @@ pub struct RunArgs {
     /// Where audit lines go: a file (appended, 0600) or '-' for stdout.
     #[arg(long, default_value = "-", value_name = "PATH|-")]
     pub audit_log: String,
+    /// How audit lines are written: json (the proxy's own line) or ocsf (OCSF 1.3 events,
+    /// HTTP Activity for requests). See docs/audit.md.
+    #[arg(long, value_enum, default_value_t = crate::audit_export::Format::Json, value_name = "FORMAT")]
+    pub audit_format: crate::audit_export::Format,
+    /// Also export every audit event to an OpenTelemetry collector as an OTLP log record:
+    /// the collector's OTLP/HTTP base URL (http://HOST:4318, or https://; records go to
+    /// URL/v1/logs).
+    /// A collector that is down never slows a request: records are dropped and counted.
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
     /// Address for /healthz, /metrics and the admin API (off unless given). Any address
     /// but loopback needs TLS: --admin-name or --admin-cert/--admin-key.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]

@@ -15,7 +15,7 @@
 //! * `credentials` (where tokens are found and secrets go; OAuth2, SigV4), `copies`,
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
 //!   with replicas), `live` (the settings a reload swaps), `approvals` (requests held for a
-//!   person, and the discharges approving mints), `audit`, `feed` (what the admin API
+//!   person, and the discharges approving mints), `audit` (and `audit_export`: OCSF, OTLP), `feed` (what the admin API
 //!   streams), `metrics`, `issuers`, `revoke`, `ca`, `idle`, `operators` (`operator.key`);
 //! * `http` (body and header helpers), `ids`, `worker`.
 
@@ -23,6 +23,7 @@ pub mod admin;
 pub mod admin_client;
 pub mod approvals;
 pub mod audit;
+pub mod audit_export;
 pub mod ca;
 pub mod cli;
 pub mod config;

@@ -133,12 +133,17 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
     } else {
         "http"
     };
+    let roots = crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?;
     let loaded = Loaded {
         state: state.clone(),
         keys,
-        roots: crate::upstream::policy::root_store(&cfg.upstream_ca, ca.cert_pem())?,
+        roots: roots.clone(),
         ca,
-        audit: Audit::open(&cfg.audit_log)?,
+        audit: {
+            let (export, handle) =
+                crate::audit_export::Export::start(cfg.audit_format, cfg.otlp.as_deref(), &roots)?;
+            Audit::open_exporting(&cfg.audit_log, export, handle)?
+        },
         revoked: revoked.clone(),
         issuers: issuers.clone(),
     };
