@@ -46,6 +46,10 @@ pub struct Config {
     pub max_body: usize,
     /// How long a body that is read whole may take to arrive (408 beyond).
     pub body_timeout: Duration,
+    /// How long a request needing approval is held.
+    pub approval_wait: Duration,
+    /// How long an undecided approval stays open.
+    pub approval_ttl: Duration,
     /// Issuers trusted besides the home's `issuers` file and local issuer.
     pub issuers: Vec<IssuerPublic>,
     /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
@@ -168,6 +172,8 @@ impl Config {
             workers: worker_count(std::env::var("MACAROON_WORKERS").ok().as_deref())?,
             max_body: usize::try_from(a.max_body).context("--max-body is too large for this machine")?,
             body_timeout: a.body_timeout,
+            approval_wait: a.approval_wait,
+            approval_ttl: a.approval_ttl,
             issuers: a
                 .issuer
                 .iter()
@@ -207,6 +213,8 @@ impl Config {
             workers: 1,
             max_body: DEFAULT_MAX_BODY,
             body_timeout: Duration::from_secs(30),
+            approval_wait: crate::approvals::DEFAULT_WAIT,
+            approval_ttl: crate::approvals::DEFAULT_TTL,
             issuers: Vec::new(),
             allow_hosts: Vec::new(),
             state: None,
@@ -349,6 +357,14 @@ pub struct RunArgs {
     /// that stops sending gets 408 and nothing is sent upstream.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub body_timeout: std::time::Duration,
+    /// How long a request that needs a person's approval is held while they decide; then
+    /// 403 approval_pending (the approval stays open: a retry once approved goes through).
+    /// Under boto3's 60 s read timeout and Stripe's 80 s by default.
+    #[arg(long, default_value = "50s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub approval_wait: std::time::Duration,
+    /// How long an undecided approval stays open.
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub approval_ttl: std::time::Duration,
     /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
     /// and the home's own issuer.
     #[arg(long, value_name = "PUBKEY")]

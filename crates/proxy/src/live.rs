@@ -11,18 +11,24 @@ use crate::config::{Config, HostPattern};
 pub struct Live {
     /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
     pub allow_hosts: Vec<HostPattern>,
-    // A new reloadable setting (the approval settings, say): add its field here, fill it
-    // in `from_config`, name its key in `KEYS` and describe it in `changes`.
+    /// `--approval-wait`: how long a request needing approval is held.
+    pub approval_wait: std::time::Duration,
+    /// `--approval-ttl`: how long an undecided approval stays open.
+    pub approval_ttl: std::time::Duration,
+    // A new reloadable setting: add its field here, fill it in `from_config`, name its key
+    // in `KEYS` and describe it in `changes`.
 }
 
 impl Live {
     /// The `run` keys (long flag names) a reload applies; the others need a restart.
-    pub const KEYS: &'static [&'static str] = &["allow-host"];
+    pub const KEYS: &'static [&'static str] = &["allow-host", "approval-wait", "approval-ttl"];
 
     /// The reloadable settings of `c`.
     pub fn from_config(c: &Config) -> Self {
         Live {
             allow_hosts: c.allow_hosts.clone(),
+            approval_wait: c.approval_wait,
+            approval_ttl: c.approval_ttl,
         }
     }
 
@@ -40,6 +46,18 @@ impl Live {
                 patterns(&self.allow_hosts),
                 patterns(&new.allow_hosts)
             ));
+        }
+        for (key, old, new) in [
+            ("approval-wait", self.approval_wait, new.approval_wait),
+            ("approval-ttl", self.approval_ttl, new.approval_ttl),
+        ] {
+            if old != new {
+                out.push(format!(
+                    "{key}: {} -> {}",
+                    humantime::format_duration(old),
+                    humantime::format_duration(new)
+                ));
+            }
         }
         out
     }
@@ -71,16 +89,23 @@ mod tests {
                 HostPattern::parse("api.stripe.com").expect("host"),
                 HostPattern::parse("*.example.org").expect("pattern"),
             ],
+            ..Live::from_config(&Config::local())
         };
         let b = Live {
             allow_hosts: vec![HostPattern::parse("api.stripe.com").expect("host")],
+            ..Live::from_config(&Config::local())
         };
         assert_eq!(
             a.changes(&b),
             vec!["allow-host: [api.stripe.com, *.example.org] -> [api.stripe.com]"]
         );
         assert!(a.changes(&a.clone()).is_empty());
+        let longer = Live {
+            approval_wait: std::time::Duration::from_secs(20),
+            ..a.clone()
+        };
+        assert_eq!(a.changes(&longer), vec!["approval-wait: 50s -> 20s"]);
         assert!(!b.host_allowed(&Host::normalize("x.example.org").expect("host")));
-        assert!(Live { allow_hosts: vec![] }.host_allowed(&Host::normalize("x.example.org").expect("host")));
+        assert!(Live::from_config(&Config::local()).host_allowed(&Host::normalize("x.example.org").expect("host")));
     }
 }
