@@ -10,6 +10,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::content::{self, Condition, Content};
+use crate::graphql::{self, GraphQlRule};
+use crate::mcp::{self, McpRule};
 use crate::host::Host;
 use crate::json::JsonPointer;
 use crate::limit::{self, Window};
@@ -87,6 +89,12 @@ pub enum Caveat {
         /// The window, as written.
         window: Window,
     },
+    /// `mcp method in M...`, `mcp tool in T...`: what an MCP (JSON-RPC) body may ask
+    /// ([`crate::mcp`]).
+    Mcp(McpRule),
+    /// `graphql operation in ...`, `graphql field in F...`: what a GraphQL request may ask
+    /// ([`crate::graphql`]).
+    GraphQl(GraphQlRule),
 }
 
 /// What the allocator is likely to use per allocation beyond the bytes asked for (header and
@@ -114,7 +122,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses or rate";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, mcp or graphql";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -135,6 +143,8 @@ impl Caveat {
             }
             Caveat::Json { pointer, condition } => pointer.heap_bytes() + condition.heap_bytes(),
             Caveat::BodySize(_) | Caveat::Uses(_) | Caveat::Rate { .. } => 0,
+            Caveat::Mcp(r) => r.heap_bytes(),
+            Caveat::GraphQl(r) => r.heap_bytes(),
         }
     }
 
@@ -144,12 +154,12 @@ impl Caveat {
         matches!(self, Caveat::Uses(_) | Caveat::Rate { .. })
     }
 
-    /// True for caveats on the body (`form`, `json`, `body size`): the proxy must read the
-    /// body whole, and check it, before anything is sent upstream.
+    /// True for caveats on the body (`form`, `json`, `body size`, `mcp`, `graphql`): the
+    /// proxy must read the body whole, and check it, before anything is sent upstream.
     pub fn needs_body(&self) -> bool {
         matches!(
             self,
-            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_)
+            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_) | Caveat::Mcp(_) | Caveat::GraphQl(_)
         )
     }
 
@@ -170,6 +180,15 @@ impl Caveat {
         }
         if matches!(field, "uses" | "rate") {
             return parse_limit(text, &words, &err);
+        }
+        if matches!(field, "mcp" | "graphql") {
+            let at =
+                |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
+            return if field == "mcp" {
+                mcp::parse(text, &words, &at)
+            } else {
+                graphql::parse(text, &words, &at)
+            };
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];
@@ -252,6 +271,8 @@ impl Caveat {
             Caveat::BodySize(_) => "body-size",
             Caveat::Uses(_) => "uses",
             Caveat::Rate { .. } => "rate",
+            Caveat::Mcp(r) => r.kind(),
+            Caveat::GraphQl(r) => r.kind(),
         }
     }
 
@@ -280,6 +301,10 @@ impl Caveat {
             Caveat::Form { name, condition } => return content::check_form(name, condition, content),
             Caveat::Json { pointer, condition } => return content::check_json(pointer, condition, content),
             Caveat::BodySize(max) => return content::check_body_size(*max, content),
+            Caveat::Mcp(r) => return mcp::check(r, content).map_err(|why| (DenyKind::CaveatFailed, why)),
+            Caveat::GraphQl(r) => {
+                return graphql::check(r, req, content).map_err(|why| (DenyKind::CaveatFailed, why))
+            }
             // Counted by the proxy after every other check; nothing to check per request.
             Caveat::Uses(_) | Caveat::Rate { .. } => true,
         };
@@ -316,7 +341,9 @@ impl Caveat {
             | Caveat::Json { .. }
             | Caveat::BodySize(_)
             | Caveat::Uses(_)
-            | Caveat::Rate { .. } => self.explain_at(req.time),
+            | Caveat::Rate { .. }
+            | Caveat::Mcp(_)
+            | Caveat::GraphQl(_) => self.explain_at(req.time),
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -353,6 +380,8 @@ impl Caveat {
             Caveat::BodySize(max) => format!("body at most {max} bytes"),
             Caveat::Uses(max) => limit::explain_uses(*max),
             Caveat::Rate { max, window } => limit::explain_rate(*max, *window),
+            Caveat::Mcp(r) => r.explain(),
+            Caveat::GraphQl(r) => r.explain(),
         }
     }
 }
@@ -388,6 +417,8 @@ impl fmt::Display for Caveat {
             Caveat::BodySize(max) => write!(f, "body size <= {max}"),
             Caveat::Uses(max) => write!(f, "uses <= {max}"),
             Caveat::Rate { max, window } => write!(f, "rate <= {max}/{window}"),
+            Caveat::Mcp(r) => r.write(f),
+            Caveat::GraphQl(r) => r.write(f),
         }
     }
 }
@@ -778,7 +809,7 @@ mod tests {
         assert!(e.message.contains("unknown field \"methd\""), "{e}");
         assert_eq!(
             e.to_string(),
-            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses or rate"
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate, mcp or graphql"
         );
     }
 

@@ -436,6 +436,15 @@ impl Verified {
         self.needs_body || (self.reads_params && content_type.is_some_and(crate::content::params_in_body))
     }
 
+    /// The tools a `tools/list` result may show: those every `mcp tool in` caveat of the
+    /// token (and its discharges) allows ([`crate::mcp::allowed_tools`]); `None` without one.
+    pub fn mcp_tools(&self) -> Option<Vec<String>> {
+        crate::mcp::allowed_tools(self.caveats.iter().filter_map(|c| match c {
+            Checked::Caveat(c) => Some(c),
+            Checked::Unreadable(_) => None,
+        }))
+    }
+
     /// About how many bytes of memory this verification keeps alive.
     pub fn weight(&self) -> usize {
         self.weight
