@@ -112,6 +112,10 @@ async fn request_phases(
     } else {
         (pending.allowed(), OutBody::Stream(body))
     };
+    // A tools/list under `mcp tool` caveats: its result will show only the allowed tools.
+    if let (Some(tools), OutBody::Checked(bytes)) = (allowed.verified.mcp_tools(), &body) {
+        ctx.tools = crate::upstream::tools::ToolsFilter::for_request(tools, bytes).map(Box::new);
+    }
     let injected = match allowed.payload.credential() {
         Ok(caveat::Credential::Static(_)) => obtain::Injected::Static,
         _ => Box::pin(obtain::obtain(proxy, &allowed.payload)).await?,
