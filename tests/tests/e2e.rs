@@ -11,6 +11,7 @@ mod hardening;
 mod interop;
 mod issuers;
 mod keygen;
+mod mcp_graphql;
 mod mount;
 mod prompt;
 mod proxy;

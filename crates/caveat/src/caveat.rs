@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::content::{self, Condition, Content};
 use crate::graphql::{self, GraphQlRule};
-use crate::mcp::{self, McpRule};
 use crate::host::Host;
 use crate::json::JsonPointer;
 use crate::limit::{self, Window};
+use crate::mcp::{self, McpRule};
 use crate::path::{PathGlob, RequestPath};
 use crate::request::{Method, Request};
 use crate::verify::DenyKind;
@@ -159,7 +159,11 @@ impl Caveat {
     pub fn needs_body(&self) -> bool {
         matches!(
             self,
-            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_) | Caveat::Mcp(_) | Caveat::GraphQl(_)
+            Caveat::Form { .. }
+                | Caveat::Json { .. }
+                | Caveat::BodySize(_)
+                | Caveat::Mcp(_)
+                | Caveat::GraphQl(_)
         )
     }
 

@@ -592,7 +592,13 @@ pub(crate) fn query_value<'r>(content: &Content<'r>, name: &str) -> Result<Optio
     if query.find(name).count == 0 {
         return Ok(None);
     }
-    once(query, name, &format!("query parameter {name}"), "the query string").map(Some)
+    once(
+        query,
+        name,
+        &format!("query parameter {name}"),
+        "the query string",
+    )
+    .map(Some)
 }
 
 /// True if the query string has a parameter a framework reads as `name` (its top-level name,

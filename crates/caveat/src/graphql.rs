@@ -95,7 +95,11 @@ impl GraphQlRule {
 }
 
 fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(sep)
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// A GraphQL name: `[_A-Za-z][_0-9A-Za-z]*`.
@@ -197,9 +201,7 @@ pub(crate) fn check(rule: &GraphQlRule, req: &Request, content: &Content<'_>) ->
 fn document<'r>(req: &Request, content: &Content<'r>) -> Result<Cow<'r, str>, String> {
     if matches!(req.method.as_str(), "GET" | "HEAD") {
         if content.body().is_ok_and(|b| !b.bytes.is_empty()) {
-            return Err(
-                "a GET GraphQL request has a body too; send the query in ?query= only".into(),
-            );
+            return Err("a GET GraphQL request has a body too; send the query in ?query= only".into());
         }
         for name in ["operationName", "variables", "extensions"] {
             query_value(content, name)?;
@@ -225,7 +227,9 @@ fn request_query<'r>(doc: &Document<'r>) -> Result<Cow<'r, str>, String> {
     match doc.value_at(root) {
         Some(Value::Object) => {}
         Some(Value::Array) => {
-            return Err("the body is a batch of GraphQL requests (an array); send one request at a time".into())
+            return Err(
+                "the body is a batch of GraphQL requests (an array); send one request at a time".into(),
+            )
         }
         other => {
             return Err(format!(
@@ -251,7 +255,10 @@ fn request_query<'r>(doc: &Document<'r>) -> Result<Cow<'r, str>, String> {
         if let Some(at) = doc.member(root, key)? {
             let kind = doc.value_at(at).map_or("nothing", |v| v.kind());
             if !allowed.contains(&kind) {
-                return Err(format!("the GraphQL request's {key} is {kind}, not {}", allowed.join(" or ")));
+                return Err(format!(
+                    "the GraphQL request's {key} is {kind}, not {}",
+                    allowed.join(" or ")
+                ));
             }
         }
     }
@@ -301,11 +308,10 @@ pub(crate) fn operations(text: &str) -> Result<Vec<Operation>, String> {
                     ));
                 }
             }
-            _ => {
-                return Err(
-                    "the document holds a type system definition; a request holds only operations and fragments".into(),
-                )
-            }
+            _ => return Err(
+                "the document holds a type system definition; a request holds only operations and fragments"
+                    .into(),
+            ),
         }
     }
     if ops.is_empty() {
@@ -332,7 +338,10 @@ pub(crate) fn operations(text: &str) -> Result<Vec<Operation>, String> {
 
 /// The field names selected at the root: fields, then fragment spreads and inline fragments
 /// followed, each named fragment once (a cycle ends; a server would refuse it anyway).
-fn root_fields(set: cst::SelectionSet, fragments: &HashMap<String, cst::SelectionSet>) -> Result<Vec<String>, String> {
+fn root_fields(
+    set: cst::SelectionSet,
+    fragments: &HashMap<String, cst::SelectionSet>,
+) -> Result<Vec<String>, String> {
     let mut fields: Vec<String> = Vec::new();
     let mut seen_fields = HashSet::new();
     let mut seen_fragments = HashSet::new();
@@ -428,14 +437,21 @@ mod tests {
 
     #[test]
     fn graphql_caveats_print_back_and_explain() {
-        for s in [QUERIES, FIELDS, "graphql operation in query mutation subscription"] {
+        for s in [
+            QUERIES,
+            FIELDS,
+            "graphql operation in query mutation subscription",
+        ] {
             assert_eq!(parse(s).to_string(), s);
         }
         assert_eq!(parse(QUERIES).kind(), "graphql-operation");
         assert_eq!(parse(FIELDS).kind(), "graphql-field");
         assert!(parse(FIELDS).needs_body());
         let now = SystemTime::UNIX_EPOCH;
-        assert_eq!(parse(QUERIES).explain_at(now), "only GraphQL operations of type query");
+        assert_eq!(
+            parse(QUERIES).explain_at(now),
+            "only GraphQL operations of type query"
+        );
         assert_eq!(
             parse(FIELDS).explain_at(now),
             "only the GraphQL root fields viewer, repository"
@@ -456,7 +472,10 @@ mod tests {
             let e = Caveat::parse(text).expect_err(text);
             assert!(e.message.contains(says), "{text}: {e}");
         }
-        assert_eq!(Caveat::parse("graphql field in viewer 1x").expect_err("x").column, 25);
+        assert_eq!(
+            Caveat::parse("graphql field in viewer 1x").expect_err("x").column,
+            25
+        );
     }
 
     #[test]
@@ -468,7 +487,9 @@ mod tests {
         let why = check(QUERIES, &m).expect_err("mutation");
         assert!(why.contains("the mutation Add"), "{why}");
         let s = post(&body("subscription { x }"));
-        assert!(check(QUERIES, &s).expect_err("sub").contains("an anonymous subscription"));
+        assert!(check(QUERIES, &s)
+            .expect_err("sub")
+            .contains("an anonymous subscription"));
     }
 
     #[test]
@@ -504,21 +525,27 @@ mod tests {
         let why = check(FIELDS, &post(&body(cyclic))).expect_err("cycle");
         assert!(why.contains("organization"), "{why}");
         // A self-spread ends too; the steps stay small.
-        let (fs, steps) = crate::steps::counted(|| fields("{ ...A } fragment A on Query { ...A ...A viewer }"));
+        let (fs, steps) =
+            crate::steps::counted(|| fields("{ ...A } fragment A on Query { ...A ...A viewer }"));
         assert_eq!(fs, ["viewer"]);
         assert!(steps < 20, "{steps}");
         // Nested fields are not root fields.
         assert_eq!(fields("{ viewer { repository { id } } }"), ["viewer"]);
         // A mutation through a fragment on the root is still a mutation's field.
         let m = "mutation { ...M } fragment M on Mutation { deleteRepository(input: {}) { x } }";
-        assert!(check(FIELDS, &post(&body(m))).expect_err("m").contains("deleteRepository"));
+        assert!(check(FIELDS, &post(&body(m)))
+            .expect_err("m")
+            .contains("deleteRepository"));
     }
 
     #[test]
     fn undefined_or_doubly_defined_fragments_deny() {
         for (doc, says) in [
             ("{ ...Missing }", "not defined"),
-            ("{ ...A } fragment A on Query { viewer } fragment A on Query { deleteRepository }", "defined twice"),
+            (
+                "{ ...A } fragment A on Query { viewer } fragment A on Query { deleteRepository }",
+                "defined twice",
+            ),
         ] {
             let why = check(FIELDS, &post(&body(doc))).expect_err(doc);
             assert!(why.contains(says), "{doc}: {why}");
@@ -536,24 +563,57 @@ mod tests {
             (post(&body("fragment A on Query { viewer }")), "no operation"),
             (post(r#"[{"query":"{ viewer }"}]"#), "batch"),
             (post(r#"{"query":"{ viewer }","id":"abc"}"#), "the key id"),
-            (post(r#"{"query":"{ viewer }","QUERY":"mutation { x }"}"#), "the key QUERY"),
-            (post(r#"{"query":"{ viewer }","query":"mutation { x }"}"#), "duplicate key"),
+            (
+                post(r#"{"query":"{ viewer }","QUERY":"mutation { x }"}"#),
+                "the key QUERY",
+            ),
+            (
+                post(r#"{"query":"{ viewer }","query":"mutation { x }"}"#),
+                "duplicate key",
+            ),
             (post(r#"{"query":["{ viewer }"]}"#), "not a string"),
-            (post(r#"{"query":"{ viewer }","variables":[]}"#), "variables is an array"),
-            (post(r#"{"query":"{ viewer }","operationName":1}"#), "operationName is a number"),
+            (
+                post(r#"{"query":"{ viewer }","variables":[]}"#),
+                "variables is an array",
+            ),
+            (
+                post(r#"{"query":"{ viewer }","operationName":1}"#),
+                "operationName is a number",
+            ),
             (
                 req("POST", None, Some("application/graphql"), "{ viewer }"),
                 "application/graphql",
             ),
             (
-                req("POST", Some("query=mutation%7Bx%7D"), Some("application/json"), &body("{ viewer }")),
+                req(
+                    "POST",
+                    Some("query=mutation%7Bx%7D"),
+                    Some("application/json"),
+                    &body("{ viewer }"),
+                ),
                 "the URL has a query parameter",
             ),
             (req("GET", None, None, ""), "no ?query="),
-            (req("GET", Some("query=%7Bviewer%7D&query=mutation%7Bx%7D"), None, ""), "2 times"),
-            (req("GET", Some("query=%7Bviewer%7D"), Some("application/json"), &body("{ viewer }")), "has a body too"),
             (
-                req("GET", Some("query=%7B%20viewer%20%7D&operationName=a&operationName=b"), None, ""),
+                req("GET", Some("query=%7Bviewer%7D&query=mutation%7Bx%7D"), None, ""),
+                "2 times",
+            ),
+            (
+                req(
+                    "GET",
+                    Some("query=%7Bviewer%7D"),
+                    Some("application/json"),
+                    &body("{ viewer }"),
+                ),
+                "has a body too",
+            ),
+            (
+                req(
+                    "GET",
+                    Some("query=%7B%20viewer%20%7D&operationName=a&operationName=b"),
+                    None,
+                    "",
+                ),
                 "2 times",
             ),
         ] {
@@ -562,7 +622,9 @@ mod tests {
         }
         // Deep nesting stops at the parser's limit.
         let deep = format!("{{ viewer {}{} }}", "{ a ".repeat(200), "}".repeat(200));
-        assert!(check(QUERIES, &post(&body(&deep))).expect_err("deep").contains("limit"));
+        assert!(check(QUERIES, &post(&body(&deep)))
+            .expect_err("deep")
+            .contains("limit"));
     }
 
     #[test]

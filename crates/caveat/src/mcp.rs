@@ -138,8 +138,8 @@ pub(crate) fn parse(
 }
 
 /// The messages of a JSON-RPC body: the object itself, or each element of a non-empty batch.
-/// `label` names one for a denial.
-pub(crate) fn messages<'d>(doc: &'d Document<'_>) -> Result<Vec<(String, At)>, String> {
+/// Each comes with the words that name it in a denial.
+pub(crate) fn messages(doc: &Document<'_>) -> Result<Vec<(String, At)>, String> {
     let root = doc.root();
     match doc.value_at(root) {
         Some(Value::Object) => Ok(vec![("the JSON-RPC message".to_string(), root)]),
@@ -189,7 +189,9 @@ pub(crate) fn method(doc: &Document<'_>, label: &str, at: At) -> Result<String, 
 
 /// The tool a `tools/call` message names: its string `params.name`.
 fn tool(doc: &Document<'_>, label: &str, at: At) -> Result<String, String> {
-    let missing = || format!("{label} is a tools/call without a string \"params.name\"; the caveat cannot tell which tool it calls");
+    let missing = || {
+        format!("{label} is a tools/call without a string \"params.name\"; the caveat cannot tell which tool it calls")
+    };
     let params = doc
         .member(at, "params")
         .map_err(|e| format!("{label}: {e}"))?
@@ -287,7 +289,9 @@ mod tests {
     const METHODS: &str = "mcp method in initialize notifications/initialized tools/list tools/call";
 
     fn call(id: u32, tool: &str) -> String {
-        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#)
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#
+        )
     }
 
     #[test]
@@ -325,14 +329,20 @@ mod tests {
         assert!(why.contains("calls the tool delete_repository"), "{why}");
         assert!(why.contains("list_issues, get_issue"), "{why}");
         // Methods other than tools/call are not the tool caveat's business.
-        assert_eq!(check(TOOLS, r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), Ok(()));
+        assert_eq!(
+            check(TOOLS, r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
+            Ok(())
+        );
     }
 
     #[test]
     fn a_refused_tool_in_the_second_message_of_a_batch_denies() {
         let batch = format!("[{},{}]", call(1, "get_issue"), call(2, "create_issue"));
         let why = check(TOOLS, &batch).expect_err("refused");
-        assert!(why.starts_with("message 1 of the JSON-RPC batch calls the tool create_issue"), "{why}");
+        assert!(
+            why.starts_with("message 1 of the JSON-RPC batch calls the tool create_issue"),
+            "{why}"
+        );
         let ok = format!("[{},{}]", call(1, "get_issue"), call(2, "list_issues"));
         assert_eq!(check(TOOLS, &ok), Ok(()));
     }
@@ -347,7 +357,10 @@ mod tests {
             r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/cancelled"}]"#,
         )
         .expect_err("notification");
-        assert!(why.contains("message 1") && why.contains("notifications/cancelled"), "{why}");
+        assert!(
+            why.contains("message 1") && why.contains("notifications/cancelled"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -358,9 +371,18 @@ mod tests {
             ("[1]", "not a JSON-RPC object"),
             (r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, "has no \"method\""),
             (r#"{"jsonrpc":"2.0","id":1,"method":7}"#, "not a string"),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#, "without a string \"params.name\""),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":3}}"#, "params.name"),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[]}"#, "params.name"),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+                "without a string \"params.name\"",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":3}}"#,
+                "params.name",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[]}"#,
+                "params.name",
+            ),
             // Duplicate keys anywhere: the strict reader refuses the body.
             (
                 r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_issue","name":"delete_repository"}}"#,

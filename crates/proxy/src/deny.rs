@@ -1,7 +1,9 @@
 //! Every answer the proxy gives itself, instead of an upstream's: one enum, and one table
 //! mapping each case to its HTTP status and stable error code. The body has the shape API
 //! SDKs already read (`{"error":{"type","code","message","caveat","request_id"}}`), so
-//! the Stripe and OpenAI SDKs show our reason instead of crashing or saying only "403".
+//! the Stripe and OpenAI SDKs show our reason instead of crashing or saying only "403"; an
+//! MCP request refused by an `mcp` caveat gets a JSON-RPC error instead, which MCP clients
+//! show ([`Deny::jsonrpc_response`]).
 
 use std::time::Duration;
 
@@ -11,6 +13,9 @@ use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 use crate::http::Body;
+
+/// The JSON-RPC error code of an MCP request the proxy refused (a server-defined code).
+pub const JSONRPC_REFUSED: i64 = -32001;
 
 /// Why the proxy answered a request itself.
 #[derive(Debug, Clone)]
@@ -286,6 +291,30 @@ impl Deny {
                 humantime::format_duration(*after)
             ),
         }
+    }
+
+    /// The refusal of one MCP (JSON-RPC) request by an `mcp` caveat, as the JSON-RPC error
+    /// response for its `id`, so an MCP client shows the message: same status, and the usual
+    /// fields (`type`, `code`, `caveat`, `request_id`) in `error.data`.
+    pub fn jsonrpc_response(&self, id: serde_json::Value, request_id: &str) -> Response<Body> {
+        let mut resp = self.response(request_id);
+        let (_, code) = self.status_and_code();
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {
+                "code": JSONRPC_REFUSED,
+                "message": format!("macaroon: {}", self.message()),
+                "data": {
+                    "type": "macaroon_error",
+                    "code": code,
+                    "caveat": self.caveat(),
+                    "request_id": request_id,
+                },
+            },
+        });
+        *resp.body_mut() = crate::http::full(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()));
+        resp
     }
 
     /// The JSON response the client gets.

@@ -78,6 +78,8 @@ pub struct RequestCtx {
     /// A request with `tools/list` under `mcp tool` caveats: its result is narrowed to the
     /// tools the token may call.
     pub tools: Option<Box<crate::upstream::tools::ToolsFilter>>,
+    /// The id of an MCP request refused by an `mcp` caveat: the refusal is a JSON-RPC error.
+    pub jsonrpc_id: Option<Box<serde_json::Value>>,
 }
 
 impl RequestCtx {
@@ -98,6 +100,7 @@ impl RequestCtx {
             retry: None,
             copies: None,
             tools: None,
+            jsonrpc_id: None,
         }
     }
 

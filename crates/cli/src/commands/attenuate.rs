@@ -101,10 +101,17 @@ impl Attenuation {
         for (flag, prefix, values) in [
             ("--mcp-tool", "mcp tool in", &self.mcp_tools),
             ("--mcp-method", "mcp method in", &self.mcp_methods),
-            ("--graphql-operation", "graphql operation in", &self.graphql_operations),
+            (
+                "--graphql-operation",
+                "graphql operation in",
+                &self.graphql_operations,
+            ),
             ("--graphql-field", "graphql field in", &self.graphql_fields),
         ] {
-            if let Some(v) = values.iter().find(|v| v.is_empty() || v.contains(char::is_whitespace)) {
+            if let Some(v) = values
+                .iter()
+                .find(|v| v.is_empty() || v.contains(char::is_whitespace))
+            {
                 bail!("{flag} {v:?}: a value holds no space and is not empty; give one value per {flag}");
             }
             if !values.is_empty() {
@@ -343,7 +350,12 @@ mod tests {
             ..Attenuation::default()
         };
         assert!(!a.is_empty());
-        let got: Vec<String> = a.caveats(SystemTime::now()).expect("caveats").iter().map(|c| c.to_string()).collect();
+        let got: Vec<String> = a
+            .caveats(SystemTime::now())
+            .expect("caveats")
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         assert_eq!(
             got,
             [
@@ -354,10 +366,22 @@ mod tests {
             ]
         );
         for bad in [
-            Attenuation { graphql_operations: vec!["Query".into()], ..Attenuation::default() },
-            Attenuation { graphql_fields: vec!["view-er".into()], ..Attenuation::default() },
-            Attenuation { mcp_tools: vec!["a b".into()], ..Attenuation::default() },
-            Attenuation { mcp_tools: vec![String::new()], ..Attenuation::default() },
+            Attenuation {
+                graphql_operations: vec!["Query".into()],
+                ..Attenuation::default()
+            },
+            Attenuation {
+                graphql_fields: vec!["view-er".into()],
+                ..Attenuation::default()
+            },
+            Attenuation {
+                mcp_tools: vec!["a b".into()],
+                ..Attenuation::default()
+            },
+            Attenuation {
+                mcp_tools: vec![String::new()],
+                ..Attenuation::default()
+            },
         ] {
             let e = format!("{:#}", bad.caveats(SystemTime::now()).expect_err("refused"));
             assert!(e.contains("--graphql") || e.contains("--mcp-tool"), "{e}");

@@ -108,7 +108,16 @@ async fn request_phases(
             caveat::BodyView::Read(b) => b.bytes.clone(),
             caveat::BodyView::NotRead => Bytes::new(),
         };
-        (pending.with_body(view)?, OutBody::Checked(bytes))
+        match pending.with_body(view) {
+            Ok(allowed) => (allowed, OutBody::Checked(bytes)),
+            Err(deny) => {
+                // An MCP client shows a JSON-RPC error's message; a bare 403 it does not.
+                if deny.caveat().is_some_and(|c| c.starts_with("mcp ")) {
+                    ctx.jsonrpc_id = crate::upstream::tools::request_id(&bytes).map(Box::new);
+                }
+                return Err(deny);
+            }
+        }
     } else {
         (pending.allowed(), OutBody::Stream(body))
     };

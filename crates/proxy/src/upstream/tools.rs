@@ -122,6 +122,13 @@ impl ToolsFilter {
     }
 }
 
+/// The id of a JSON-RPC body that is one request (an object with a `method` and an `id`).
+pub fn request_id(body: &[u8]) -> Option<Value> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get("method")?;
+    v.get("id").cloned()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// A JSON body, read whole.
@@ -237,7 +244,10 @@ impl hyper::body::Body for ToolsBody {
     type Data = Bytes;
     type Error = BodyError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         loop {
             if self.done {
                 return Poll::Ready(None);
@@ -292,7 +302,10 @@ mod tests {
 
     fn filter() -> Box<ToolsFilter> {
         let req = br#"[{"jsonrpc":"2.0","id":7,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/initialized"}]"#;
-        Box::new(ToolsFilter::for_request(vec!["get_issue".into(), "list_issues".into()], req).expect("a tools/list"))
+        Box::new(
+            ToolsFilter::for_request(vec!["get_issue".into(), "list_issues".into()], req)
+                .expect("a tools/list"),
+        )
     }
 
     const RESULT: &str = r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"get_issue","inputSchema":{}},{"name":"delete_repository","inputSchema":{}},{"name":"list_issues"},{"title":"no name"}]}}"#;
@@ -311,8 +324,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, ct.parse().expect("ct"));
         headers.insert(CONTENT_LENGTH, "999".parse().expect("cl"));
-        let frames: Vec<Result<Frame<Bytes>, BodyError>> =
-            chunks.into_iter().map(|c| Ok(Frame::data(Bytes::from_static(c)))).collect();
+        let frames: Vec<Result<Frame<Bytes>, BodyError>> = chunks
+            .into_iter()
+            .map(|c| Ok(Frame::data(Bytes::from_static(c))))
+            .collect();
         let inner = http_body_util::StreamBody::new(Stream(frames.into())).boxed();
         let body = filter().wrap(http::StatusCode::OK, &mut headers, inner);
         let out = body.collect().await.map(|c| c.to_bytes());
@@ -329,24 +344,38 @@ mod tests {
 
     #[test]
     fn only_requests_with_a_tools_list_are_filtered() {
-        assert!(ToolsFilter::for_request(vec![], br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#).is_none());
+        assert!(
+            ToolsFilter::for_request(vec![], br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#).is_none()
+        );
         assert!(ToolsFilter::for_request(vec![], br#"{"jsonrpc":"2.0","method":"tools/list"}"#).is_none());
         let f = filter();
         // Another id's result, or a result without tools, goes on as it came.
-        assert_eq!(f.rewrite(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[]}}"#), Ok(None));
-        assert_eq!(f.rewrite(br#"{"jsonrpc":"2.0","id":7,"error":{"code":1}}"#), Ok(None));
+        assert_eq!(
+            f.rewrite(br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[]}}"#),
+            Ok(None)
+        );
+        assert_eq!(
+            f.rewrite(br#"{"jsonrpc":"2.0","id":7,"error":{"code":1}}"#),
+            Ok(None)
+        );
     }
 
     #[tokio::test]
     async fn a_json_result_loses_the_tools_the_token_cannot_call() {
-        let (headers, out) = through("application/json", vec![&RESULT.as_bytes()[..40], &RESULT.as_bytes()[40..]]).await;
+        let (headers, out) = through(
+            "application/json",
+            vec![&RESULT.as_bytes()[..40], &RESULT.as_bytes()[40..]],
+        )
+        .await;
         assert!(headers.get(CONTENT_LENGTH).is_none(), "the length changed");
         assert_eq!(names(&out.expect("body")), ["get_issue", "list_issues"]);
     }
 
     #[tokio::test]
     async fn a_batch_result_is_narrowed_too() {
-        let batch: &'static str = Box::leak(format!("[{RESULT},{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}]").into_boxed_str());
+        let batch: &'static str = Box::leak(
+            format!("[{RESULT},{{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{{}}}}]").into_boxed_str(),
+        );
         let (_, out) = through("application/json", vec![batch.as_bytes()]).await;
         let v: Value = serde_json::from_slice(&out.expect("body")).expect("json");
         assert_eq!(v[0]["result"]["tools"].as_array().map(Vec::len), Some(2));
@@ -364,11 +393,23 @@ mod tests {
             let (headers, out) = through("text/event-stream", vec![&bytes[..cut], &bytes[cut..]]).await;
             assert!(headers.get(CONTENT_LENGTH).is_none());
             let out = String::from_utf8(out.expect("body").to_vec()).expect("utf8");
-            assert!(out.starts_with(": ping\r\n\r\nid: 1\nevent: message\ndata: {"), "{cut}: {out}");
-            let data = out.lines().find(|l| l.contains("tools")).and_then(|l| l.strip_prefix("data: ")).expect("data");
+            assert!(
+                out.starts_with(": ping\r\n\r\nid: 1\nevent: message\ndata: {"),
+                "{cut}: {out}"
+            );
+            let data = out
+                .lines()
+                .find(|l| l.contains("tools"))
+                .and_then(|l| l.strip_prefix("data: "))
+                .expect("data");
             assert_eq!(names(data.as_bytes()), ["get_issue", "list_issues"], "{cut}");
             assert!(!out.contains("delete_repository"));
-            assert!(out.ends_with("event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"), "{out}");
+            assert!(
+                out.ends_with(
+                    "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
+                ),
+                "{out}"
+            );
         }
     }
 
