@@ -15,7 +15,8 @@
 //! 5. [`forward`]: over TLS with this worker's pooled client (an OAuth2 request without a
 //!    body that gets a 401 is sent once more: a new access token from [`obtain`], the
 //!    request from [`upstream_request`]);
-//! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
+//! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count,
+//!    MCP `tools/list` results narrowed under `mcp tool` caveats);
 //! 7. [`logging`]: the only place that writes the audit line and the metrics.
 //!
 //! Each phase imports only earlier ones (and the floors below the pipeline: [`crate::request`],

@@ -3,7 +3,8 @@
 //! line is written when the body ends (or the client drops it), and says so if the body
 //! broke off. A response to a request that carried a secret is scrubbed of it (the secret
 //! never comes back): the reason phrase replaced by the standard one, header names and
-//! values, and the body, decoded first if the upstream compressed it.
+//! values, and the body, decoded first if the upstream compressed it. A `tools/list` result
+//! under `mcp tool` caveats is narrowed first ([`crate::upstream::tools`]), then scrubbed.
 
 use std::pin::Pin;
 use std::sync::Arc;
