@@ -112,15 +112,17 @@ Examples:
     ///
     /// Needs the proxy's private key (default $MACAROON_HOME/proxy.key) to open the
     /// sealed identifier, exactly as the proxy does. The request body is --data or
-    /// --data-file; with neither, body caveats (form, json, body size) are checked against
-    /// an empty body.
+    /// --data-file; with neither, body caveats (form, json, body size, mcp, graphql) are
+    /// checked against an empty body.
     #[command(after_help = "\
 Examples:
   macaroon verify \"$TOKEN\" --method GET --url https://api.stripe.com/v1/charges
   macaroon verify agent --method POST --url https://api.stripe.com/v1/refunds --json
   macaroon verify stripe -X POST --url https://api.stripe.com/v1/payment_intents --data 'amount=5000&currency=usd'
   macaroon verify openai -X POST --url https://api.openai.com/v1/chat/completions \\
-      --content-type application/json --data-file request.json")]
+      --content-type application/json --data-file request.json
+  macaroon verify github -X POST --url https://api.github.com/graphql \\
+      --content-type application/json --data '{\"query\":\"{ viewer { login } }\"}'")]
     Verify(VerifyArgs),
 
     /// Run an unmodified command with a fresh short-lived token and the proxy settings.
