@@ -47,7 +47,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --resolve 'Send every connection for HOST to IP:PORT, still over TLS (repeatable, like curl''s)'
             cand --passthrough 'Hosts that requests without a token may reach untouched (comma-separated, repeatable)'
             cand --upstream-timeout 'How long an upstream may take to send response headers (then 504)'
-            cand --max-body 'Largest request body, in bytes, read for a token with body caveats (form, json, body size): over it, 413 and nothing is sent. Other requests stream, unbounded'
+            cand --max-body 'Largest request body, in bytes, read for a token with body caveats (form, json, body size, mcp, graphql): over it, 413 and nothing is sent. Other requests stream, unbounded'
             cand --body-timeout 'How long a body the proxy reads whole (to check it) may take to arrive; a client that stops sending gets 408 and nothing is sent upstream'
             cand --issuer 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer'
             cand --allow-host 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed'

@@ -4,7 +4,8 @@
 //! RFC 3339 UTC times to the second. Anything accepted prints back byte for byte, so what
 //! `inspect` shows is exactly what the token carries, and a typo is a parse error at
 //! attenuation time instead of a caveat that silently never matches. Caveats on what a
-//! request contains (`query`, `form`, `json`, `body size`) are read in [`crate::content`].
+//! request contains (`query`, `form`, `json`, `body size`) are read in [`crate::content`];
+//! what an agent calls (`mcp`, `graphql`) in [`crate::mcp`] and [`crate::graphql`].
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -259,7 +260,8 @@ impl Caveat {
     }
 
     /// The short kind name used in JSON output (`expires`, `not-before`, `method`, `host`,
-    /// `path`, `path-prefix`, `path-glob`, `query`, `form`, `json`, `body-size`).
+    /// `path`, `path-prefix`, `path-glob`, `query`, `form`, `json`, `body-size`, `uses`,
+    /// `rate`, `mcp-method`, `mcp-tool`, `graphql-operation`, `graphql-field`).
     pub fn kind(&self) -> &'static str {
         match self {
             Caveat::TimeBefore(_) => "expires",

@@ -848,7 +848,7 @@ fn form_decode(s: &str) -> Result<Cow<'_, str>, &'static str> {
 }
 
 /// True if any of these raw predicates is a caveat on the body (`form`, `json`,
-/// `body size`): then the proxy must read the body whole before deciding. Predicates
+/// `body size`, `mcp`, `graphql`): then the proxy must read the body whole before deciding. Predicates
 /// that do not parse need no body (they deny every request anyway).
 pub fn needs_body(predicates: &[Vec<u8>]) -> bool {
     predicates.iter().any(|p| {

@@ -372,7 +372,7 @@ impl Verified {
     }
 
     /// Decides everything that does not need the body: the sealed checks and every caveat
-    /// but `form`, `json` and `body size`. The proxy asks this before it reads a body (and
+    /// but `form`, `json`, `body size`, `mcp` and `graphql`. The proxy asks this before it reads a body (and
     /// before it answers `Expect: 100-continue`), then [`Verified::decide`] with the body.
     pub fn decide_before_body(&self, req: &Request) -> Decision {
         self.decide_where(req, |c| !matches!(c, Checked::Caveat(c) if c.needs_body()))
