@@ -867,7 +867,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --config --listen --audit-log --audit-format --otlp --admin --admin-cert --admin-key --admin-name --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --issuer --allow-host --transparent --state --state-password-file --home --help --version"
+            opts="-h -V --config --listen --audit-log --audit-format --otlp --admin --admin-cert --admin-key --admin-name --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --approval-wait --approval-ttl --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -930,6 +930,14 @@ _macaroon__proxy() {
                     return 0
                     ;;
                 --body-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approval-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approval-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

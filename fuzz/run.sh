@@ -14,7 +14,7 @@ case "$secs" in ''|*[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 work="${FUZZ_WORK:-/tmp/caveat-fuzz}"
-targets="${TARGETS:-token_decode caveat_parse request_path decide body scrub field_names}"
+targets="${TARGETS:-token_decode caveat_parse request_path decide body scrub field_names mcp graphql}"
 read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS:-}"
 export RUSTC_BOOTSTRAP=1   # stable toolchain, nightly-only -Zsanitizer flags
 

@@ -437,6 +437,19 @@ fn echo_more(path: &str, query: &str, key: &str, body: &Bytes) -> Option<Respons
             .body(full(b"{}".to_vec()))
             .expect("response"),
         "/echo/body" => Response::new(full(body.to_vec())),
+        // The request body sent back as an MCP server answers: a JSON body with its length,
+        // and one server-sent event.
+        "/echo/json-body" => Response::builder()
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .body(full(body.to_vec()))
+            .expect("response"),
+        "/echo/sse-body" => Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(full(
+                format!("event: message\ndata: {}\n\n", String::from_utf8_lossy(body)).into_bytes(),
+            ))
+            .expect("response"),
         "/echo/query" => Response::new(full(query.as_bytes().to_vec())),
         "/token" => Response::builder()
             .header("content-type", "application/json")

@@ -653,7 +653,7 @@ fn bad_input_exits_2_and_says_what_to_do() {
         ),
         (
             vec!["attenuate", "stripe", "--caveat", "methd = GET"],
-            "unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate, label or request",
+            "unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate, label, request, mcp or graphql",
         ),
         (
             vec!["attenuate", "stripe", "--caveat", "method = get"],

@@ -14,6 +14,7 @@ mod identity;
 mod interop;
 mod issuers;
 mod keygen;
+mod mcp_graphql;
 mod mount;
 mod operators;
 mod prompt;

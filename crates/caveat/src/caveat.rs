@@ -4,15 +4,18 @@
 //! RFC 3339 UTC times to the second. Anything accepted prints back byte for byte, so what
 //! `inspect` shows is exactly what the token carries, and a typo is a parse error at
 //! attenuation time instead of a caveat that silently never matches. Caveats on what a
-//! request contains (`query`, `form`, `json`, `body size`) are read in [`crate::content`].
+//! request contains (`query`, `form`, `json`, `body size`) are read in [`crate::content`];
+//! what an agent calls (`mcp`, `graphql`) in [`crate::mcp`] and [`crate::graphql`].
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::content::{self, Condition, Content};
+use crate::graphql::{self, GraphQlRule};
 use crate::host::Host;
 use crate::json::JsonPointer;
 use crate::limit::{self, Window};
+use crate::mcp::{self, McpRule};
 use crate::path::{PathGlob, RequestPath};
 use crate::request::{Method, Request};
 use crate::verify::DenyKind;
@@ -99,6 +102,12 @@ pub enum Caveat {
     Operator(String),
     /// `role in ROLE...`: what an operator token allows; denies on a request token.
     Roles(Vec<crate::Role>),
+    /// `mcp method in M...`, `mcp tool in T...`: what an MCP (JSON-RPC) body may ask
+    /// ([`crate::mcp`]).
+    Mcp(McpRule),
+    /// `graphql operation in ...`, `graphql field in F...`: what a GraphQL request may ask
+    /// ([`crate::graphql`]).
+    GraphQl(GraphQlRule),
 }
 
 /// The longest label (`label = NAME`).
@@ -148,7 +157,7 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, label or request";
+const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, label, request, mcp or graphql";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -173,6 +182,8 @@ impl Caveat {
             Caveat::RequestDigest(_) => 0,
             Caveat::Operator(name) => string_heap(name),
             Caveat::Roles(rs) => vec_heap(rs),
+            Caveat::Mcp(r) => r.heap_bytes(),
+            Caveat::GraphQl(r) => r.heap_bytes(),
         }
     }
 
@@ -182,12 +193,17 @@ impl Caveat {
         matches!(self, Caveat::Uses(_) | Caveat::Rate { .. })
     }
 
-    /// True for caveats on the body (`form`, `json`, `body size`): the proxy must read the
-    /// body whole, and check it, before anything is sent upstream.
+    /// True for caveats on the body (`form`, `json`, `body size`, `mcp`, `graphql`): the
+    /// proxy must read the body whole, and check it, before anything is sent upstream.
     pub fn needs_body(&self) -> bool {
         matches!(
             self,
-            Caveat::Form { .. } | Caveat::Json { .. } | Caveat::BodySize(_) | Caveat::RequestDigest(_)
+            Caveat::Form { .. }
+                | Caveat::Json { .. }
+                | Caveat::BodySize(_)
+                | Caveat::RequestDigest(_)
+                | Caveat::Mcp(_)
+                | Caveat::GraphQl(_)
         )
     }
 
@@ -223,6 +239,15 @@ impl Caveat {
                     m,
                 )
             });
+        }
+        if matches!(field, "mcp" | "graphql") {
+            let at =
+                |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
+            return if field == "mcp" {
+                mcp::parse(text, &words, &at)
+            } else {
+                graphql::parse(text, &words, &at)
+            };
         }
         let op = operator(text, &words, &err)?;
         let values = &words[2..];
@@ -294,7 +319,8 @@ impl Caveat {
     }
 
     /// The short kind name used in JSON output (`expires`, `not-before`, `method`, `host`,
-    /// `path`, `path-prefix`, `path-glob`, `query`, `form`, `json`, `body-size`).
+    /// `path`, `path-prefix`, `path-glob`, `query`, `form`, `json`, `body-size`, `uses`,
+    /// `rate`, `mcp-method`, `mcp-tool`, `graphql-operation`, `graphql-field`).
     pub fn kind(&self) -> &'static str {
         match self {
             Caveat::TimeBefore(_) => "expires",
@@ -314,6 +340,8 @@ impl Caveat {
             Caveat::RequestDigest(_) => "request-digest",
             Caveat::Operator(_) => "operator",
             Caveat::Roles(_) => "role",
+            Caveat::Mcp(r) => r.kind(),
+            Caveat::GraphQl(r) => r.kind(),
         }
     }
 
@@ -342,6 +370,10 @@ impl Caveat {
             Caveat::Form { name, condition } => return content::check_form(name, condition, content),
             Caveat::Json { pointer, condition } => return content::check_json(pointer, condition, content),
             Caveat::BodySize(max) => return content::check_body_size(*max, content),
+            Caveat::Mcp(r) => return mcp::check(r, content).map_err(|why| (DenyKind::CaveatFailed, why)),
+            Caveat::GraphQl(r) => {
+                return graphql::check(r, req, content).map_err(|why| (DenyKind::CaveatFailed, why))
+            }
             // Counted by the proxy after every other check; nothing to check per request.
             Caveat::Uses(_) | Caveat::Rate { .. } => true,
             // Only names the holder.
@@ -403,7 +435,9 @@ impl Caveat {
                 "this is not the one request the token allows (its method, host, path, query or body differ)".into()
             }
             | Caveat::Operator(_)
-            | Caveat::Roles(_) => self.explain_at(req.time),
+            | Caveat::Roles(_)
+            | Caveat::Mcp(_)
+            | Caveat::GraphQl(_) => self.explain_at(req.time),
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -446,6 +480,8 @@ impl Caveat {
                 &hex::encode(d)[..12]
             ),
             Caveat::Operator(_) | Caveat::Roles(_) => crate::operator::explain(self),
+            Caveat::Mcp(r) => r.explain(),
+            Caveat::GraphQl(r) => r.explain(),
         }
     }
 }
@@ -485,6 +521,8 @@ impl fmt::Display for Caveat {
             Caveat::RequestDigest(d) => write!(f, "request digest = sha256:{}", hex::encode(d)),
             Caveat::Operator(name) => write!(f, "operator = {name}"),
             Caveat::Roles(rs) => write!(f, "role in {}", join(rs, " ")),
+            Caveat::Mcp(r) => r.write(f),
+            Caveat::GraphQl(r) => r.write(f),
         }
     }
 }
@@ -926,7 +964,7 @@ mod tests {
         assert!(e.message.contains("unknown field \"methd\""), "{e}");
         assert_eq!(
             e.to_string(),
-            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate, label or request"
+            "caveat \"methd = GET\", column 1: unknown field \"methd\"; expected time, method, host, path, query, form, json, body, uses, rate, label, request, mcp or graphql"
         );
     }
 

@@ -180,7 +180,7 @@ impl Condition {
 
 /// A value from the request, for a denial: as is when short and plain, else quoted
 /// and cut (a denial is logged and sent back; it must stay one readable line).
-fn shown(value: &str) -> String {
+pub(crate) fn shown(value: &str) -> String {
     const MAX: usize = 64;
     let plain = !value.is_empty()
         && !value
@@ -454,7 +454,7 @@ impl<'r> Content<'r> {
             .clone()
     }
 
-    fn body(&self) -> Result<&'r RequestBody, String> {
+    pub(crate) fn body(&self) -> Result<&'r RequestBody, String> {
         match &self.req.body {
             BodyView::Read(body) => Ok(body),
             BodyView::NotRead => Err("the proxy did not read the body, so a body caveat cannot hold".into()),
@@ -473,7 +473,7 @@ impl<'r> Content<'r> {
             .clone()
     }
 
-    fn json(&self) -> Result<&Document<'r>, String> {
+    pub(crate) fn json(&self) -> Result<&Document<'r>, String> {
         check_media(self.body()?, Kind::Json)?;
         self.parsed_json()
     }
@@ -583,6 +583,28 @@ pub(crate) fn check_json(
         })
     })?;
     condition.check_json(label, &value).map_err(failed)
+}
+
+/// The one value of the query parameter `name`, `None` if absent; present twice (in any
+/// spelling a framework reads as it) is an error.
+pub(crate) fn query_value<'r>(content: &Content<'r>, name: &str) -> Result<Option<Cow<'r, str>>, String> {
+    let query = content.query()?;
+    if query.find(name).count == 0 {
+        return Ok(None);
+    }
+    once(
+        query,
+        name,
+        &format!("query parameter {name}"),
+        "the query string",
+    )
+    .map(Some)
+}
+
+/// True if the query string has a parameter a framework reads as `name` (its top-level name,
+/// in any spelling).
+pub(crate) fn query_has(content: &Content<'_>, name: &str) -> Result<bool, String> {
+    Ok(content.query()?.has_base(&FieldName::of(name)))
 }
 
 /// Frameworks merge the query string into body parameters: a body field the token checks
@@ -826,7 +848,7 @@ fn form_decode(s: &str) -> Result<Cow<'_, str>, &'static str> {
 }
 
 /// True if any of these raw predicates is a caveat on the body (`form`, `json`,
-/// `body size`): then the proxy must read the body whole before deciding. Predicates
+/// `body size`, `mcp`, `graphql`): then the proxy must read the body whole before deciding. Predicates
 /// that do not parse need no body (they deny every request anyway).
 pub fn needs_body(predicates: &[Vec<u8>]) -> bool {
     predicates.iter().any(|p| {

@@ -258,6 +258,84 @@ impl<'a> Document<'a> {
     }
 }
 
+/// A node of a [`Document`], for walking a document whose shape a caveat knows (a JSON-RPC
+/// message, a GraphQL request) instead of looking one pointer up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct At(usize);
+
+impl<'a> Document<'a> {
+    /// The top-level value.
+    pub(crate) fn root(&self) -> At {
+        At(0)
+    }
+
+    /// The value at `at`.
+    pub(crate) fn value_at(&self, at: At) -> Option<Value<'a>> {
+        self.value(at.0)
+    }
+
+    /// The elements of the array at `at` (none if it is not an array).
+    pub(crate) fn elements(&self, at: At) -> impl Iterator<Item = At> + '_ {
+        let end = match self.nodes.get(at.0) {
+            Some(Node::Array { end }) => *end as usize,
+            _ => 0,
+        };
+        let mut i = at.0 + 1;
+        std::iter::from_fn(move || {
+            if i >= end {
+                return None;
+            }
+            let here = i;
+            i = self.skip(i);
+            Some(At(here))
+        })
+    }
+
+    /// The keys of the object at `at`, unescaped, each with its value (none if it is not an
+    /// object).
+    pub(crate) fn members(&self, at: At) -> impl Iterator<Item = (Cow<'a, str>, At)> + '_ {
+        let end = match self.nodes.get(at.0) {
+            Some(Node::Object { end }) => *end as usize,
+            _ => 0,
+        };
+        let mut i = at.0 + 1;
+        std::iter::from_fn(move || {
+            if i >= end {
+                return None;
+            }
+            let key = self.key(i)?;
+            let value = At(i + 1);
+            i = self.skip(i + 1);
+            Some((key, value))
+        })
+    }
+
+    /// The value of `key` in the object at `at`, `None` if it has no such key (or is not an
+    /// object). An object holding the key in two spellings that differ only in case is an
+    /// error: Go's `encoding/json` reads either as the field, the last one winning.
+    pub(crate) fn member(&self, at: At, key: &str) -> Result<Option<At>, String> {
+        let mut found = None;
+        let mut spellings = Vec::new();
+        for (k, v) in self.members(at) {
+            if k == key {
+                found = Some(v);
+            }
+            if crate::field::fold_eq(&k, key) {
+                spellings.push(format!("{k:?}"));
+            }
+        }
+        if spellings.len() > 1 {
+            return Err(format!(
+                "an object has the key {key:?} {} times ({}); frameworks such as Go's encoding/json \
+                 read keys regardless of case, so a key the token checks must appear once",
+                spellings.len(),
+                spellings.join(", ")
+            ));
+        }
+        Ok(found)
+    }
+}
+
 /// Why a pointer finds no single value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Lookup {

@@ -391,7 +391,7 @@ impl Verified {
     }
 
     /// Decides everything that does not need the body: the sealed checks and every caveat
-    /// but `form`, `json` and `body size`. The proxy asks this before it reads a body (and
+    /// but `form`, `json`, `body size`, `mcp` and `graphql`. The proxy asks this before it reads a body (and
     /// before it answers `Expect: 100-continue`), then [`Verified::decide`] with the body.
     pub fn decide_before_body(&self, req: &Request) -> Decision {
         self.decide_where(req, |c| !matches!(c, Checked::Caveat(c) if c.needs_body()))
@@ -469,6 +469,15 @@ impl Verified {
     /// stream.
     pub fn needs_body_for(&self, content_type: Option<&str>) -> bool {
         self.needs_body || (self.reads_params && content_type.is_some_and(crate::content::params_in_body))
+    }
+
+    /// The tools a `tools/list` result may show: those every `mcp tool in` caveat of the
+    /// token (and its discharges) allows ([`crate::mcp::allowed_tools`]); `None` without one.
+    pub fn mcp_tools(&self) -> Option<Vec<String>> {
+        crate::mcp::allowed_tools(self.caveats.iter().filter_map(|c| match c {
+            Checked::Caveat(c) => Some(c),
+            Checked::Unreadable(_) => None,
+        }))
     }
 
     /// About how many bytes of memory this verification keeps alive.

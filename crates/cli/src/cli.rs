@@ -74,7 +74,9 @@ Examples:
   macaroon attenuate - --path-glob '/v1/customers/*/sources' < token.txt
   macaroon attenuate \"$TOKEN\" --caveat 'host = api.stripe.com' --not-before 2026-12-01T09:00:00Z
   macaroon attenuate stripe --method POST --path /v1/payment_intents --form 'amount <= 5000' --form 'currency = usd'
-  macaroon attenuate openai --json '/model in gpt-4o-mini gpt-4.1-mini' --json '/max_tokens <= 1000' --max-body 65536")]
+  macaroon attenuate openai --json '/model in gpt-4o-mini gpt-4.1-mini' --json '/max_tokens <= 1000' --max-body 65536
+  macaroon attenuate github-mcp --mcp-tool list_issues --mcp-tool get_issue
+  macaroon attenuate github --path /graphql --graphql-operation query --graphql-field viewer --graphql-field repository")]
     Attenuate(AttenuateArgs),
 
     /// Mint a discharge for a third-party caveat (run by the third party, e.g. an
@@ -109,15 +111,17 @@ Examples:
     ///
     /// Needs the proxy's private key (default $MACAROON_HOME/proxy.key) to open the
     /// sealed identifier, exactly as the proxy does. The request body is --data or
-    /// --data-file; with neither, body caveats (form, json, body size) are checked against
-    /// an empty body.
+    /// --data-file; with neither, body caveats (form, json, body size, mcp, graphql) are
+    /// checked against an empty body.
     #[command(after_help = "\
 Examples:
   macaroon verify \"$TOKEN\" --method GET --url https://api.stripe.com/v1/charges
   macaroon verify agent --method POST --url https://api.stripe.com/v1/refunds --json
   macaroon verify stripe -X POST --url https://api.stripe.com/v1/payment_intents --data 'amount=5000&currency=usd'
   macaroon verify openai -X POST --url https://api.openai.com/v1/chat/completions \\
-      --content-type application/json --data-file request.json")]
+      --content-type application/json --data-file request.json
+  macaroon verify github -X POST --url https://api.github.com/graphql \\
+      --content-type application/json --data '{\"query\":\"{ viewer { login } }\"}'")]
     Verify(VerifyArgs),
 
     /// Run an unmodified command with a fresh short-lived token and the proxy settings.
@@ -510,6 +514,22 @@ pub struct Attenuation {
     /// '/max_tokens <= 1000' (repeatable: each one must hold).
     #[arg(long = "json", value_name = "'/POINTER in A B'")]
     pub jsons: Vec<String>,
+    /// Only these MCP tools in `tools/call` (repeatable: any of them; one `mcp tool in`
+    /// caveat). Other tools are also removed from `tools/list` results.
+    #[arg(long = "mcp-tool", value_name = "NAME")]
+    pub mcp_tools: Vec<String>,
+    /// Only these MCP (JSON-RPC) methods, notifications included (repeatable: any of them;
+    /// one `mcp method in` caveat), e.g. initialize, tools/list, tools/call.
+    #[arg(long = "mcp-method", value_name = "METHOD")]
+    pub mcp_methods: Vec<String>,
+    /// Only GraphQL operations of these types: query, mutation, subscription (repeatable;
+    /// one `graphql operation in` caveat).
+    #[arg(long = "graphql-operation", value_name = "TYPE")]
+    pub graphql_operations: Vec<String>,
+    /// Only these GraphQL root fields, in every operation (repeatable; one `graphql field in`
+    /// caveat), e.g. viewer, repository.
+    #[arg(long = "graphql-field", value_name = "FIELD")]
+    pub graphql_fields: Vec<String>,
     /// At most this many bytes of request body (`body size <= N`).
     #[arg(long = "max-body", value_name = "BYTES")]
     pub max_body: Option<u64>,

@@ -157,10 +157,8 @@ struct Inner {
 /// The approvals of this proxy.
 pub struct Approvals {
     inner: Mutex<Inner>,
-    /// `--approval-wait`.
-    pub wait: Duration,
-    /// `--approval-ttl`.
-    pub ttl: Duration,
+    /// `--approval-ttl`, in milliseconds (a reload changes it).
+    ttl_ms: std::sync::atomic::AtomicU64,
 }
 
 /// What a held request needs to file an approval.
@@ -247,12 +245,23 @@ fn new_id() -> String {
 
 impl Approvals {
     /// No approvals yet.
-    pub fn new(wait: Duration, ttl: Duration) -> Approvals {
-        Approvals {
+    pub fn new(ttl: Duration) -> Approvals {
+        let me = Approvals {
             inner: Mutex::new(Inner::default()),
-            wait,
-            ttl,
-        }
+            ttl_ms: std::sync::atomic::AtomicU64::new(0),
+        };
+        me.set_ttl(ttl);
+        me
+    }
+
+    /// How long an undecided approval stays open from now on (`--approval-ttl`).
+    pub fn set_ttl(&self, ttl: Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.ttl_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -347,7 +356,7 @@ impl Approvals {
             .iter()
             .filter(|(_, e)| {
                 e.view.state == State::Pending
-                    && now.duration_since(e.filed).unwrap_or_default() > self.ttl
+                    && now.duration_since(e.filed).unwrap_or_default() > self.ttl()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -464,17 +473,14 @@ impl Approvals {
         e.view.decided_by = Some(by.to_string());
         e.view.decided_at = Some(caveat::fmt_time(now));
         e.view.reason = reason;
-        let mut said_granted = None;
         if let Some((g, said)) = granted {
             e.view.granted = Some(said.clone());
-            said_granted = Some(said);
             inner.granted.entry(caveat_key(&caveat_id)).or_default().push(g);
         }
         inner.open.remove(&dedupe);
         let e = inner.entries.get(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
         // Released only once the discharge is kept, so a held request finds it.
         e.tx.send_replace(state);
-        let _ = said_granted;
         Ok(e.view.clone())
     }
 
@@ -569,7 +575,7 @@ mod tests {
         let proxy = caveat::ProxyKeyPair::generate();
         let c = ApprovalCaveat::new(ApprovalScope::Once);
         let id = c.seal(proxy.public());
-        let a = Approvals::new(DEFAULT_WAIT, DEFAULT_TTL);
+        let a = Approvals::new(DEFAULT_TTL);
         let (first, mut rx) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
         let (again, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
         assert_eq!(first, again);
@@ -603,7 +609,7 @@ mod tests {
         let proxy = caveat::ProxyKeyPair::generate();
         let c = ApprovalCaveat::new(ApprovalScope::Window(Duration::from_secs(600)));
         let id = c.seal(proxy.public());
-        let a = Approvals::new(DEFAULT_WAIT, DEFAULT_TTL);
+        let a = Approvals::new(DEFAULT_TTL);
         let (ap, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
         let answer = Answer::Approve {
             window: Some(Duration::from_secs(3600)),

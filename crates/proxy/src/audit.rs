@@ -252,6 +252,21 @@ fn write_lines(
     }
 }
 
+/// What the audit line says about a request that needed approval.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApprovalRecord {
+    /// The approval's id.
+    pub id: Option<String>,
+    /// `approved`, `denied`, `pending` (not decided in time) or `expired`.
+    pub decision: &'static str,
+    /// Who decided.
+    pub by: Option<String>,
+    /// How long the request was held.
+    pub waited_ms: f64,
+    /// `once` or the window the caveat asks for.
+    pub scope: String,
+}
+
 /// One audit line.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct Record {
@@ -298,6 +313,10 @@ pub struct Record {
     pub bytes_out: u64,
     /// Occurrences of the secret replaced in the response (headers and body), never the value.
     pub redactions: u64,
+    /// For a request that needed a person's approval: which, how it was decided, by whom,
+    /// how long it was held, and its scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Box<ApprovalRecord>>,
     /// `connect` for a line about a tunnel itself (opened, refused or passed through);
     /// absent on request lines.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -367,6 +386,10 @@ impl Record {
         json_value(out, &self.bytes_out);
         out.extend_from_slice(b",\"redactions\":");
         json_value(out, &self.redactions);
+        if let Some(approval) = &self.approval {
+            out.extend_from_slice(b",\"approval\":");
+            json_value(out, approval);
+        }
         if let Some(event) = self.event {
             out.extend_from_slice(b",\"event\":");
             json_plain(out, event);

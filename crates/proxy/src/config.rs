@@ -350,7 +350,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub upstream_timeout: std::time::Duration,
     /// Largest request body, in bytes, read for a token with body caveats (form, json,
-    /// body size): over it, 413 and nothing is sent. Other requests stream, unbounded.
+    /// body size, mcp, graphql): over it, 413 and nothing is sent. Other requests stream, unbounded.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_body: u64,
     /// How long a body the proxy reads whole (to check it) may take to arrive; a client

@@ -1,7 +1,9 @@
 //! Every answer the proxy gives itself, instead of an upstream's: one enum, and one table
 //! mapping each case to its HTTP status and stable error code. The body has the shape API
 //! SDKs already read (`{"error":{"type","code","message","caveat","request_id"}}`), so
-//! the Stripe and OpenAI SDKs show our reason instead of crashing or saying only "403".
+//! the Stripe and OpenAI SDKs show our reason instead of crashing or saying only "403"; an
+//! MCP request refused by an `mcp` caveat gets a JSON-RPC error instead, which MCP clients
+//! show ([`Deny::jsonrpc_response`]).
 
 use std::time::Duration;
 
@@ -11,6 +13,9 @@ use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 use crate::http::Body;
+
+/// The JSON-RPC error code of an MCP request the proxy refused (a server-defined code).
+pub const JSONRPC_REFUSED: i64 = -32001;
 
 /// Why the proxy answered a request itself.
 #[derive(Debug, Clone)]
@@ -114,6 +119,27 @@ pub enum Deny {
     },
     /// The shared store cannot be asked, and this request's token needs it (503).
     StateUnavailable(String),
+    /// A person denied the request's approval (403).
+    ApprovalDenied {
+        /// The approval.
+        id: String,
+        /// Who denied it.
+        by: Option<String>,
+        /// Why, in their words.
+        reason: Option<String>,
+    },
+    /// Nobody decided in time (403, `Retry-After`); the approval stays open unless it
+    /// expired.
+    ApprovalPending {
+        /// The approval.
+        id: String,
+        /// It was open longer than `--approval-ttl`.
+        expired: bool,
+    },
+    /// The token's family has too many open approvals (429).
+    TooManyApprovals,
+    /// The proxy is stopping: a held request is answered 503.
+    Stopping,
     /// The upstream sent no response headers in time.
     UpstreamTimeout {
         /// The upstream host.
@@ -164,6 +190,10 @@ impl Deny {
             } => (S::TOO_MANY_REQUESTS, "usage_exhausted"),
             Deny::Limited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
             Deny::StateUnavailable(_) => (S::SERVICE_UNAVAILABLE, "state_unavailable"),
+            Deny::ApprovalDenied { .. } => (S::FORBIDDEN, "approval_denied"),
+            Deny::ApprovalPending { .. } => (S::FORBIDDEN, "approval_pending"),
+            Deny::TooManyApprovals => (S::TOO_MANY_REQUESTS, "too_many_approvals"),
+            Deny::Stopping => (S::SERVICE_UNAVAILABLE, "proxy_stopping"),
         }
     }
 
@@ -197,6 +227,9 @@ impl Deny {
         match self {
             Deny::BadToken(d) | Deny::HostNotSealed(d) | Deny::Caveat(d) => d.caveat.as_deref(),
             Deny::Limited { caveat, .. } => Some(caveat),
+            Deny::ApprovalDenied { .. } | Deny::ApprovalPending { .. } | Deny::TooManyApprovals => {
+                Some("third-party caveat at macaroon:approval")
+            }
             _ => None,
         }
     }
@@ -285,11 +318,54 @@ impl Deny {
                 "{why}; this token has usage or rate caveats, which are counted there, so the request was \
                  not forwarded (requests without such caveats are not affected); try again shortly"
             ),
+            Deny::ApprovalDenied { id, by, reason } => format!(
+                "a person{} denied this request (approval {id}){}; nothing was sent",
+                by.as_deref().map(|b| format!(" ({b})")).unwrap_or_default(),
+                reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            ),
+            Deny::ApprovalPending { id, expired: false } => format!(
+                "this request needs a person's approval and nobody has decided yet: it is approval {id}, \
+                 still open. Ask an approver (`macaroon-proxy approvals approve {id}`, or the console), then \
+                 send the same request again: once approved it goes through at once. Nothing was sent"
+            ),
+            Deny::ApprovalPending { id, expired: true } => format!(
+                "approval {id} expired before anyone decided; send the request again to ask anew. Nothing was sent"
+            ),
+            Deny::TooManyApprovals => format!(
+                "this token's family already has {} approvals waiting for a person; wait for them to be \
+                 decided before sending more requests that need one",
+                crate::approvals::MAX_PENDING_PER_FAMILY
+            ),
+            Deny::Stopping => "the proxy is stopping; send the request again (to another replica)".into(),
             Deny::UpstreamTimeout { host, after } => format!(
                 "the upstream {host} sent no response within {}; raise --upstream-timeout if it is slow",
                 humantime::format_duration(*after)
             ),
         }
+    }
+
+    /// The refusal of one MCP (JSON-RPC) request by an `mcp` caveat, as the JSON-RPC error
+    /// response for its `id`, so an MCP client shows the message: same status, and the usual
+    /// fields (`type`, `code`, `caveat`, `request_id`) in `error.data`.
+    pub fn jsonrpc_response(&self, id: serde_json::Value, request_id: &str) -> Response<Body> {
+        let mut resp = self.response(request_id);
+        let (_, code) = self.status_and_code();
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {
+                "code": JSONRPC_REFUSED,
+                "message": format!("macaroon: {}", self.message()),
+                "data": {
+                    "type": "macaroon_error",
+                    "code": code,
+                    "caveat": self.caveat(),
+                    "request_id": request_id,
+                },
+            },
+        });
+        *resp.body_mut() = crate::http::full(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()));
+        resp
     }
 
     /// The JSON response the client gets.
@@ -325,6 +401,9 @@ impl Deny {
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-request-id", v);
+        }
+        if matches!(self, Deny::ApprovalPending { expired: false, .. }) {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(5u64));
         }
         if let Deny::Limited {
             retry_after: Some(after),

@@ -62,6 +62,8 @@ pub struct Proxy {
     pub tasks: tokio_util::task::TaskTracker,
     /// Cancelled on SIGINT/SIGTERM: connections finish the request in flight and close.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Requests held for a person's approval, and the discharges approving minted.
+    pub approvals: crate::approvals::Approvals,
     /// Upstream clients: one pool per runtime thread, so a request and the pooled
     /// connection it uses are driven by the same thread (index 0 for any other thread).
     pools: Vec<Pools>,
@@ -127,6 +129,7 @@ impl Proxy {
         }
         Proxy {
             live: arc_swap::ArcSwap::from_pointee(crate::live::Live::from_config(&config)),
+            approvals: crate::approvals::Approvals::new(config.approval_ttl),
             config,
             keys: loaded.keys,
             ca: loaded.ca,

@@ -79,6 +79,7 @@ pub fn reload(proxy: &Proxy, source: &mut Source) {
                     proxy.ca.protect(h.as_str());
                 }
             }
+            proxy.approvals.set_ttl(new.approval_ttl);
             proxy.live.store(Arc::new(new));
             let later: Vec<&str> = keys
                 .iter()

@@ -75,6 +75,11 @@ pub struct RequestCtx {
     pub retry: Option<Box<Retry>>,
     /// The request's token, to keep pieces of it out of the audit line.
     pub copies: Option<Arc<crate::copies::Copies>>,
+    /// A request with `tools/list` under `mcp tool` caveats: its result is narrowed to the
+    /// tools the token may call.
+    pub tools: Option<Box<crate::upstream::tools::ToolsFilter>>,
+    /// The id of an MCP request refused by an `mcp` caveat: the refusal is a JSON-RPC error.
+    pub jsonrpc_id: Option<Box<serde_json::Value>>,
 }
 
 impl RequestCtx {
@@ -94,6 +99,8 @@ impl RequestCtx {
             scrub: None,
             retry: None,
             copies: None,
+            tools: None,
+            jsonrpc_id: None,
         }
     }
 

@@ -23,6 +23,10 @@ impl Attenuation {
             && self.queries.is_empty()
             && self.forms.is_empty()
             && self.jsons.is_empty()
+            && self.mcp_tools.is_empty()
+            && self.mcp_methods.is_empty()
+            && self.graphql_operations.is_empty()
+            && self.graphql_fields.is_empty()
             && self.max_body.is_none()
             && self.uses.is_none()
             && self.rate.is_none()
@@ -92,6 +96,28 @@ impl Attenuation {
         ] {
             for e in exprs {
                 out.push(Caveat::parse(&format!("{field} {e}")).with_context(|| format!("{flag} {e:?}"))?);
+            }
+        }
+        // Repeated values are alternatives: one `FIELD KIND in V...` caveat per flag.
+        for (flag, prefix, values) in [
+            ("--mcp-tool", "mcp tool in", &self.mcp_tools),
+            ("--mcp-method", "mcp method in", &self.mcp_methods),
+            (
+                "--graphql-operation",
+                "graphql operation in",
+                &self.graphql_operations,
+            ),
+            ("--graphql-field", "graphql field in", &self.graphql_fields),
+        ] {
+            if let Some(v) = values
+                .iter()
+                .find(|v| v.is_empty() || v.contains(char::is_whitespace))
+            {
+                bail!("{flag} {v:?}: a value holds no space and is not empty; give one value per {flag}");
+            }
+            if !values.is_empty() {
+                let text = format!("{prefix} {}", values.join(" "));
+                out.push(Caveat::parse(&text).with_context(|| format!("{flag} {:?}", values.join(" ")))?);
             }
         }
         if let Some(n) = self.max_body {
@@ -376,6 +402,54 @@ mod tests {
             .all(|c| matches!(c, Caveat::TimeBefore(_))));
         assert_eq!(first_counted, 2, "{out:?}");
         assert!(out[first_counted..].iter().all(is_counted));
+    }
+
+    #[test]
+    fn mcp_and_graphql_flags_become_one_in_caveat_each() {
+        let a = Attenuation {
+            mcp_tools: vec!["list_issues".into(), "get_issue".into()],
+            mcp_methods: vec!["tools/call".into()],
+            graphql_operations: vec!["query".into()],
+            graphql_fields: vec!["viewer".into(), "repository".into()],
+            ..Attenuation::default()
+        };
+        assert!(!a.is_empty());
+        let got: Vec<String> = a
+            .caveats(SystemTime::now())
+            .expect("caveats")
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "mcp tool in list_issues get_issue",
+                "mcp method in tools/call",
+                "graphql operation in query",
+                "graphql field in viewer repository",
+            ]
+        );
+        for bad in [
+            Attenuation {
+                graphql_operations: vec!["Query".into()],
+                ..Attenuation::default()
+            },
+            Attenuation {
+                graphql_fields: vec!["view-er".into()],
+                ..Attenuation::default()
+            },
+            Attenuation {
+                mcp_tools: vec!["a b".into()],
+                ..Attenuation::default()
+            },
+            Attenuation {
+                mcp_tools: vec![String::new()],
+                ..Attenuation::default()
+            },
+        ] {
+            let e = format!("{:#}", bad.caveats(SystemTime::now()).expect_err("refused"));
+            assert!(e.contains("--graphql") || e.contains("--mcp-tool"), "{e}");
+        }
     }
 
     fn hosts(names: &[&str]) -> Vec<Host> {

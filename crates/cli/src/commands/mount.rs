@@ -323,14 +323,15 @@ fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
 /// lifetime (else the config's default) is the one; with it, both hold.
 fn entry(name: &str, flags: &Attenuation, config: &MountConfig, default_expires: &str) -> Entry {
     let mut own = flags.clone();
-    if own.label.is_none() {
-        own.label = crate::commands::attenuate::default_label(name);
-    }
     let mut policy = config
         .files
         .get(name)
         .map(FilePolicy::attenuation)
         .unwrap_or_default();
+    // Labelled with the file name unless --label says otherwise (last: it only names).
+    if own.label.is_none() {
+        policy.label = crate::commands::attenuate::default_label(name);
+    }
     if own.expires.is_none() {
         own.expires = Some(
             policy

@@ -1,5 +1,5 @@
 //! Phase 3b, the body: read whole, only for a token with body caveats (`form`, `json`,
-//! `body size`) or for a form or JSON body under `method` or `query` caveats (frameworks
+//! `body size`, `mcp`, `graphql`) or for a form or JSON body under `method` or `query` caveats (frameworks
 //! read `_method` and query fields from it), and only after everything else about the
 //! request was allowed. Bounded by `--max-body` (413 before a byte goes upstream) and
 //! `--body-timeout` (408); hyper answers `Expect: 100-continue`

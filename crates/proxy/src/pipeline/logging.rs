@@ -18,7 +18,10 @@ use crate::request::RequestCtx;
 
 /// The answer for a refused request, logged.
 pub fn refused(proxy: &Proxy, mut ctx: Box<RequestCtx>, deny: Deny) -> Response<Body> {
-    let resp = deny.response(&ctx.rec.request_id);
+    let resp = match ctx.jsonrpc_id.take() {
+        Some(id) => deny.jsonrpc_response(*id, &ctx.rec.request_id),
+        None => deny.response(&ctx.rec.request_id),
+    };
     ctx.rec.decision = deny.decision();
     ctx.rec.status = resp.status().as_u16();
     ctx.rec.reason = Some(deny.message());

@@ -5,7 +5,8 @@
 //! 2. [`credential`]: every copy of the token, or a `--passthrough` host;
 //! 3. [`decide`] (3a): unseal (cached), the core's decision, revocation, any copy of the
 //!    token in a shape the finder does not strip ([`crate::copies`]);
-//!    3b. [`body`]: read a body that caveats are on;
+//!    3b. [`body`]: read a body that caveats are on (or that an approval names), then
+//!    [`approve`]: a request that needs a person's approval is held until one decides;
 //!    3c. [`obtain`]: the credential to inject (an OAuth2 access token from the cache or
 //!    one exchange);
 //!    3d. [`count`]: charge usage and rate caveats (last, so a refused request never
@@ -15,7 +16,8 @@
 //! 5. [`forward`]: over TLS with this worker's pooled client (an OAuth2 request without a
 //!    body that gets a 401 is sent once more: a new access token from [`obtain`], the
 //!    request from [`upstream_request`]);
-//! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count);
+//! 6. [`response`]: the response filter (hop-by-hop headers, request id, byte count,
+//!    MCP `tools/list` results narrowed under `mcp tool` caveats);
 //! 7. [`logging`]: the only place that writes the audit line and the metrics.
 //!
 //! Each phase imports only earlier ones (and the floors below the pipeline: [`crate::request`],
@@ -24,6 +26,7 @@
 //! decided on its own: the tenth request on a kept-alive connection or inside a tunnel goes
 //! through all of this exactly like the first.
 
+pub mod approve;
 pub mod authority;
 pub mod body;
 pub mod count;
@@ -108,9 +111,27 @@ async fn request_phases(
             caveat::BodyView::Read(b) => b.bytes.clone(),
             caveat::BodyView::NotRead => Bytes::new(),
         };
-        (pending.with_body(view)?, OutBody::Checked(bytes))
+        match pending.with_body(view) {
+            Ok(allowed) => (allowed, OutBody::Checked(bytes)),
+            Err(deny) => {
+                // An MCP client shows a JSON-RPC error's message; a bare 403 it does not.
+                if deny.caveat().is_some_and(|c| c.starts_with("mcp ")) {
+                    ctx.jsonrpc_id = crate::upstream::tools::request_id(&bytes).map(Box::new);
+                }
+                return Err(deny);
+            }
+        }
     } else {
         (pending.allowed(), OutBody::Stream(body))
+    };
+    // A tools/list under `mcp tool` caveats: its result will show only the allowed tools.
+    if let (Some(tools), OutBody::Checked(bytes)) = (allowed.verified.mcp_tools(), &body) {
+        ctx.tools = crate::upstream::tools::ToolsFilter::for_request(tools, bytes).map(Box::new);
+    }
+    let allowed = if allowed.approval.is_some() {
+        Box::pin(approve::settle(proxy, allowed, ctx)).await?
+    } else {
+        allowed
     };
     let injected = match allowed.payload.credential() {
         Ok(caveat::Credential::Static(_)) => obtain::Injected::Static,

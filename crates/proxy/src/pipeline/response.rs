@@ -3,7 +3,8 @@
 //! line is written when the body ends (or the client drops it), and says so if the body
 //! broke off. A response to a request that carried a secret is scrubbed of it (the secret
 //! never comes back): the reason phrase replaced by the standard one, header names and
-//! values, and the body, decoded first if the upstream compressed it.
+//! values, and the body, decoded first if the upstream compressed it. A `tools/list` result
+//! under `mcp tool` caveats is narrowed first ([`crate::upstream::tools`]), then scrubbed.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<Requ
     let body = body.map_err(Into::into).boxed();
     // Only a response to a request that carried a secret is scanned (and counted).
     let Some(scrubber) = ctx.scrub.clone() else {
+        let body = narrowed(&mut parts, body, &mut ctx);
         return Filtered::Ready(finish(proxy, parts, body, ctx, None));
     };
     // The reason phrase is the upstream's text: the client gets the standard one.
@@ -81,6 +83,7 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<Requ
         Encoding::Known(e) if !hyper::body::Body::is_end_stream(&body) => e,
         // Nothing to decode (HEAD, 204, 304, an empty body).
         Encoding::Identity | Encoding::Known(_) => {
+            let body = narrowed(&mut parts, body, &mut ctx);
             let body = ScrubBody::new(body, scrubber, Arc::new(AtomicU64::new(count)));
             return Filtered::Ready(finish_scrubbed(proxy, parts, body, ctx));
         }
@@ -97,6 +100,7 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<Requ
     Filtered::Decoding(Box::pin(async move {
         match decode::first_decoded(body).await {
             Ok(body) => {
+                let body = narrowed(&mut parts, body, &mut ctx);
                 let body = ScrubBody::new(body, scrubber, Arc::new(AtomicU64::new(count)));
                 finish_scrubbed(proxy, parts, body, ctx)
             }
@@ -110,6 +114,16 @@ pub fn filter(proxy: Arc<Proxy>, resp: Response<UpstreamBody>, mut ctx: Box<Requ
             }
         }
     }))
+}
+
+/// The body with `tools/list` results narrowed to the tools the token may call, for a
+/// request that asked for them under `mcp tool` caveats (before the scrubber, which then
+/// scans what the client gets); any other body as it was.
+fn narrowed(parts: &mut Parts, body: Body, ctx: &mut RequestCtx) -> Body {
+    match ctx.tools.take() {
+        Some(filter) => filter.wrap(parts.status, &mut parts.headers, body),
+        None => body,
+    }
 }
 
 fn finish_scrubbed(proxy: Arc<Proxy>, parts: Parts, body: ScrubBody, ctx: Box<RequestCtx>) -> Response<Body> {

@@ -6,3 +6,4 @@ pub mod client;
 pub mod decode;
 pub mod policy;
 pub mod scrub;
+pub mod tools;
