@@ -39,14 +39,14 @@ pub fn list(proxy: &Proxy, admin: &AdminState) -> ApiResult {
     for (k, note) in crate::issuers::list(&admin.home).map_err(failed)? {
         out.push(Issuer {
             key: k.to_string(),
-            name: note,
+            name: crate::issuers::name_of(&k, &note),
             source: "file",
         });
     }
     for k in &proxy.config.issuers {
         out.push(Issuer {
             key: k.to_string(),
-            name: String::new(),
+            name: crate::issuers::name_of(k, ""),
             source: "flag",
         });
     }
@@ -99,7 +99,7 @@ pub fn add(
         StatusCode::CREATED,
         &Issuer {
             key: k.to_string(),
-            name: note,
+            name: crate::issuers::name_of(&k, &note),
             source: "file",
         },
     ))
