@@ -148,7 +148,11 @@ impl Token {
     /// [`Token::mint`], also returning the family id (`kid`) sealed inside, which only
     /// the proxy could read back: `wrap` keeps it beside the stored token so `list` and
     /// `inspect` can show it.
-    pub fn mint_root(to: &PublicKey, req: MintRequest, now: SystemTime) -> Result<(Token, String), MintError> {
+    pub fn mint_root(
+        to: &PublicKey,
+        req: MintRequest,
+        now: SystemTime,
+    ) -> Result<(Token, String), MintError> {
         if req.hosts.is_empty() {
             return Err(MintError::NoHosts);
         }

@@ -355,8 +355,7 @@ impl Approvals {
             .entries
             .iter()
             .filter(|(_, e)| {
-                e.view.state == State::Pending
-                    && now.duration_since(e.filed).unwrap_or_default() > self.ttl()
+                e.view.state == State::Pending && now.duration_since(e.filed).unwrap_or_default() > self.ttl()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -369,7 +368,9 @@ impl Approvals {
             }
         }
         while inner.order.len() > KEEP_DECIDED + MAX_PENDING_PER_FAMILY * 64 {
-            let Some(oldest) = inner.order.pop_front() else { break };
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
             if inner
                 .entries
                 .get(&oldest)
@@ -451,7 +452,16 @@ impl Approvals {
                     Some(w) => ApprovalScope::Window(w),
                     None => opened.scope,
                 };
-                let (discharge, until, once, said) = mint(&opened, &e.caveat_id, scope, &e.view, &e.request_digest, method, path, now)?;
+                let (discharge, until, once, said) = mint(
+                    &opened,
+                    &e.caveat_id,
+                    scope,
+                    &e.view,
+                    &e.request_digest,
+                    method,
+                    path,
+                    now,
+                )?;
                 (
                     State::Approved,
                     Some((
@@ -468,7 +478,10 @@ impl Approvals {
         };
         let caveat_id = e.caveat_id.clone();
         let dedupe = e.dedupe;
-        let e = inner.entries.get_mut(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        let e = inner
+            .entries
+            .get_mut(id)
+            .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
         e.view.state = state;
         e.view.decided_by = Some(by.to_string());
         e.view.decided_at = Some(caveat::fmt_time(now));
@@ -478,7 +491,10 @@ impl Approvals {
             inner.granted.entry(caveat_key(&caveat_id)).or_default().push(g);
         }
         inner.open.remove(&dedupe);
-        let e = inner.entries.get(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        let e = inner
+            .entries
+            .get(id)
+            .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
         // Released only once the discharge is kept, so a held request finds it.
         e.tx.send_replace(state);
         Ok(e.view.clone())
@@ -504,10 +520,17 @@ fn mint(
     path: Option<String>,
     now: SystemTime,
 ) -> Result<(Token, SystemTime, Option<[u8; 32]>, String), AnswerError> {
-    let discharge = Token::discharge(Some(caveat::APPROVAL_LOCATION.to_string()), &*opened.key, caveat_id)
-        .map_err(|e| AnswerError::Bad(format!("could not mint the discharge: {e}")))?;
+    let discharge = Token::discharge(
+        Some(caveat::APPROVAL_LOCATION.to_string()),
+        &*opened.key,
+        caveat_id,
+    )
+    .map_err(|e| AnswerError::Bad(format!("could not mint the discharge: {e}")))?;
     let whole_seconds = |t: SystemTime| {
-        let s = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let s = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         SystemTime::UNIX_EPOCH + Duration::from_secs(s)
     };
     match scope {
@@ -527,19 +550,17 @@ fn mint(
         }
         ApprovalScope::Window(w) => {
             if w.is_zero() || w > caveat::MAX_APPROVAL_WINDOW {
-                return Err(AnswerError::Bad("an approval window is more than 0 and at most 24h".into()));
+                return Err(AnswerError::Bad(
+                    "an approval window is more than 0 and at most 24h".into(),
+                ));
             }
             let until = whole_seconds(now + w);
             let m = method.unwrap_or_else(|| view.method.clone()).to_ascii_uppercase();
-            let m = Method::parse_canonical(&m).map_err(|e| AnswerError::Bad(format!("--method {m:?}: {e}")))?;
+            let m =
+                Method::parse_canonical(&m).map_err(|e| AnswerError::Bad(format!("--method {m:?}: {e}")))?;
             let p = path.unwrap_or_else(|| view.path.clone());
             let p = RequestPath::parse(&p).map_err(|e| AnswerError::Bad(format!("--path {p:?}: {e}")))?;
-            let said = format!(
-                "{} under {} until {}",
-                m,
-                p,
-                caveat::fmt_time(until)
-            );
+            let said = format!("{} under {} until {}", m, p, caveat::fmt_time(until));
             let d = discharge
                 .attenuate(&Caveat::TimeBefore(until))
                 .attenuate(&Caveat::MethodIn(vec![m]))
@@ -582,13 +603,31 @@ mod tests {
         let (other, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
         assert_ne!(first, other);
         assert_eq!(a.list().len(), 2);
-        assert!(a.get(&first).expect("view").body.expect("body").contains("\"amount\": 500"));
+        assert!(a
+            .get(&first)
+            .expect("view")
+            .body
+            .expect("body")
+            .contains("\"amount\": 500"));
         assert!(a.discharge_for(&id, &[1; 32]).is_none());
-        let approve = Answer::Approve { window: None, method: None, path: None, note: None };
-        let v = a.answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy)).expect("approved");
-        assert_eq!((v.state, v.decided_by.as_deref()), (State::Approved, Some("alice")));
+        let approve = Answer::Approve {
+            window: None,
+            method: None,
+            path: None,
+            note: None,
+        };
+        let v = a
+            .answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy))
+            .expect("approved");
+        assert_eq!(
+            (v.state, v.decided_by.as_deref()),
+            (State::Approved, Some("alice"))
+        );
         assert_eq!(*rx.borrow_and_update(), State::Approved);
-        assert!(a.discharge_for(&id, &[2; 32]).is_none(), "once: only its own request");
+        assert!(
+            a.discharge_for(&id, &[2; 32]).is_none(),
+            "once: only its own request"
+        );
         let d = a.discharge_for(&id, &[1; 32]).expect("the discharge");
         assert!(a.discharge_for(&id, &[1; 32]).is_none(), "taken once");
         let text: Vec<String> = d
@@ -617,20 +656,36 @@ mod tests {
             path: Some("/v1".into()),
             note: Some("ok for the batch".into()),
         };
-        let v = a.answer(&ap, "alice", answer, std::slice::from_ref(&proxy)).expect("approved");
+        let v = a
+            .answer(&ap, "alice", answer, std::slice::from_ref(&proxy))
+            .expect("approved");
         assert!(v.granted.expect("granted").starts_with("POST under /v1 until"));
         assert!(a.discharge_for(&id, &[9; 32]).is_some());
         assert!(a.discharge_for(&id, &[9; 32]).is_some(), "a window is kept");
         let denied = a.file(filing(&id, &c, [3; 32], "k")).expect("filed").0;
         let v = a
-            .answer(&denied, "bob", Answer::Deny { reason: Some("not today".into()) }, &[])
+            .answer(
+                &denied,
+                "bob",
+                Answer::Deny {
+                    reason: Some("not today".into()),
+                },
+                &[],
+            )
             .expect("denied");
         assert_eq!((v.state, v.reason.as_deref()), (State::Denied, Some("not today")));
         for n in 0..MAX_PENDING_PER_FAMILY {
-            a.file(filing(&id, &c, [n as u8 + 10; 32], "crowded")).expect("room");
+            a.file(filing(&id, &c, [n as u8 + 10; 32], "crowded"))
+                .expect("room");
         }
-        assert!(matches!(a.file(filing(&id, &c, [200; 32], "crowded")), Err(FileError::TooMany)));
-        assert!(a.file(filing(&id, &c, [200; 32], "other")).is_ok(), "another family is not affected");
+        assert!(matches!(
+            a.file(filing(&id, &c, [200; 32], "crowded")),
+            Err(FileError::TooMany)
+        ));
+        assert!(
+            a.file(filing(&id, &c, [200; 32], "other")).is_ok(),
+            "another family is not affected"
+        );
     }
 
     #[test]
@@ -640,6 +695,10 @@ mod tests {
         assert_eq!(body_text(&[0xff, 0xfe]).as_deref(), Some("(2 bytes, not text)"));
         let big = "é".repeat(5000);
         let shown = body_text(big.as_bytes()).expect("text");
-        assert!(shown.len() < BODY_SHOWN + 64 && shown.ends_with("(10000 bytes in all)"), "{}", shown.len());
+        assert!(
+            shown.len() < BODY_SHOWN + 64 && shown.ends_with("(10000 bytes in all)"),
+            "{}",
+            shown.len()
+        );
     }
 }

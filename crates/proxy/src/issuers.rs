@@ -103,7 +103,11 @@ impl Issuers {
 
     /// The name of `issuer` if it is trusted, else `None`. Reads memory only.
     pub fn name(&self, issuer: &IssuerPublic) -> Option<Arc<str>> {
-        self.trusted.read().ok()?.get(issuer.as_bytes()).map(|(_, n)| n.clone())
+        self.trusted
+            .read()
+            .ok()?
+            .get(issuer.as_bytes())
+            .map(|(_, n)| n.clone())
     }
 
     /// Every trusted key with its name.

@@ -8,7 +8,7 @@
 //!   the [`config::Config`] they make), `config_file` (`run --config FILE`), `reload`
 //!   (SIGHUP) and `limits` (every fixed timeout and size);
 //! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`, the
-//!   operator-token admin API); `admin_client` (the commands that call that API);
+//!   operator-token admin API); `admin_client` and `approvals_cli` (the commands that call that API);
 //! * `pipeline`: the request path, one file per phase, in order;
 //! * `request` (one request's context), `deny` (every refusal, in one table), `proxy` (the
 //!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod admin_client;
 pub mod approvals;
+pub mod approvals_cli;
 pub mod audit;
 pub mod audit_export;
 pub mod ca;
