@@ -308,3 +308,159 @@ fn a_window_lets_requests_like_the_approved_one_through_until_it_ends() {
     assert_eq!(run.ok().out(), discharge);
     assert_eq!(w.up.seen().len(), 3);
 }
+
+/// The Stripe SDK, with its own default timeouts (80 s), completes a call the proxy held
+/// until a person approved it: the SDK sees an ordinary answer.
+#[test]
+fn the_stripe_sdk_completes_a_held_then_approved_call() {
+    if let Some(why) = e2e::missing_python(&["stripe"]) {
+        return e2e::skip_or_fail(why);
+    }
+    let w = world_for("api.stripe.com", "bearer", &[]);
+    let op = mint(&w, &["--name", "alice", "--role", "approve"]);
+    let token = w.narrow(&["--expires", "1h", "--approval"]);
+    let script = r#"
+import os, stripe
+stripe.api_key = os.environ["TOKEN"]
+stripe.api_base = os.environ["BASE"]
+print(len(stripe.Charge.list(limit=3).data))
+"#;
+    let child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .env("TOKEN", &token)
+        .env("BASE", w.proxy.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let a = next_pending(&w, &op, &[]);
+    assert_eq!(
+        (a["method"].as_str(), a["path"].as_str(), a["query"].as_str()),
+        (Some("GET"), Some("/v1/charges"), Some("limit=3"))
+    );
+    let id = a["id"].as_str().expect("id");
+    api(
+        &w,
+        &op,
+        "POST",
+        &format!("/api/approvals/{id}/approve"),
+        Some("{}"),
+    );
+    let out = child.wait_with_output().expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+    assert_eq!(w.up.seen()[0].target, "/v1/charges?limit=3");
+}
+
+/// The approval is a standard macaroon: pymacaroons verifies the discharge with the caveat
+/// key sealed in the token's approval caveat (opened here with the proxy's key), and
+/// refuses it with any other key.
+#[test]
+fn pymacaroons_verifies_the_approval_discharge_with_the_caveat_key() {
+    use base64::Engine;
+    if let Some(why) = e2e::missing_python(&["pymacaroons"]) {
+        return e2e::skip_or_fail(why);
+    }
+    let w = world();
+    let op = mint(&w, &["--name", "alice", "--role", "approve"]);
+    let token = agent(&w, "once");
+    let held = send(&w, &token, "amount=5");
+    let id = next_pending(&w, &op, &[])["id"].as_str().expect("id").to_string();
+    api(
+        &w,
+        &op,
+        "POST",
+        &format!("/api/approvals/{id}/approve"),
+        Some("{}"),
+    );
+    assert_eq!(held.join().expect("client").status, 200);
+    // Used, and still shown to an approver.
+    let discharge = json(&api(
+        &w,
+        &op,
+        "GET",
+        &format!("/api/approvals/{id}/discharge"),
+        None,
+    ))["discharge"]
+        .as_str()
+        .expect("the discharge")
+        .to_string();
+    let key = std::fs::read_to_string(w.s.home().join("proxy.key")).expect("proxy.key");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .expect("base64");
+    let proxy = caveat::ProxyKeyPair::from_private_bytes(bytes.try_into().expect("32 bytes"));
+    let t = caveat::Token::decode(&token).expect("token");
+    let (_, caveat_id) = t
+        .third_party_raw()
+        .into_iter()
+        .next()
+        .expect("the approval caveat");
+    let opened = caveat::ApprovalCaveat::open(&caveat_id, &[proxy]).expect("opens");
+    let script = r#"
+import sys
+from pymacaroons import Macaroon, Verifier
+d = Macaroon.deserialize(sys.argv[1])
+v = Verifier()
+v.satisfy_general(lambda caveat: True)
+print(v.verify(d, bytes.fromhex(sys.argv[2])))
+try:
+    v.verify(d, bytes(32))
+    print("accepted a wrong key")
+except Exception:
+    print("refused a wrong key")
+"#;
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &discharge,
+            &opened.key.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        ])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "True\nrefused a wrong key\n"
+    );
+}
+
+/// A proxy that stops answers every request it holds (503), rather than leaving agents
+/// waiting on a connection that closes without a word; a client that hangs up leaves the
+/// approval open.
+#[test]
+fn held_requests_get_503_when_the_proxy_stops_and_a_hang_up_leaves_the_approval_open() {
+    let w = world();
+    let op = mint(&w, &["--name", "alice", "--role", "approve"]);
+    let token = agent(&w, "once");
+    // A client that gives up after half a second.
+    let url = format!("{}/v1/refunds", w.proxy.url());
+    let r = curl(&[
+        "-m",
+        "0.5",
+        "-X",
+        "POST",
+        &url,
+        "-H",
+        &bearer(&token),
+        "-d",
+        "amount=9",
+    ]);
+    assert_eq!(r.status, 0, "curl gave up");
+    let gone = next_pending(&w, &op, &[]);
+    let held = send(&w, &token, "amount=10");
+    next_pending(&w, &op, &[gone["id"].as_str().expect("id").to_string()]);
+    let list = json(&api(&w, &op, "GET", "/api/approvals", None));
+    assert!(
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .all(|a| a["state"] == "pending"),
+        "{list}"
+    );
+    w.proxy.signal("TERM");
+    let r = held.join().expect("client");
+    assert_eq!((r.status, code(&r).as_str()), (503, "proxy_stopping"));
+    assert!(w.up.seen().is_empty());
+}

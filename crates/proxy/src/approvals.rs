@@ -144,6 +144,8 @@ struct Entry {
     /// The request itself, for the discharge's narrowing.
     request_digest: [u8; 32],
     filed: SystemTime,
+    /// The discharge approving minted (kept for `approvals show --discharge` after use).
+    minted: Option<Token>,
 }
 
 #[derive(Default)]
@@ -340,6 +342,7 @@ impl Approvals {
                 tx,
                 request_digest: f.digest,
                 filed: now,
+                minted: None,
             },
         );
         inner.open.insert(dedupe, id.clone());
@@ -402,15 +405,9 @@ impl Approvals {
         inner.entries.get(id).map(|e| e.view.clone())
     }
 
-    /// The discharge minted for an approved approval, if it is still kept.
+    /// The discharge an approval minted, if it was approved.
     pub fn discharge(&self, id: &str) -> Option<Token> {
-        let inner = self.lock();
-        let e = inner.entries.get(id)?;
-        let list = inner.granted.get(&caveat_key(&e.caveat_id))?;
-        list.iter()
-            .rev()
-            .find(|g| g.once.is_none_or(|d| d == e.request_digest))
-            .map(|g| g.discharge.clone())
+        self.lock().entries.get(id)?.minted.clone()
     }
 
     /// Records a person's answer; approving mints the discharge (from the caveat opened
@@ -488,6 +485,7 @@ impl Approvals {
         e.view.reason = reason;
         if let Some((g, said)) = granted {
             e.view.granted = Some(said.clone());
+            e.minted = Some(g.discharge.clone());
             inner.granted.entry(caveat_key(&caveat_id)).or_default().push(g);
         }
         inner.open.remove(&dedupe);
