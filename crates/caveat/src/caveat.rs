@@ -795,10 +795,7 @@ mod tests {
         ] {
             assert!(Caveat::parse(bad).is_err(), "{bad}");
         }
-        let e = Caveat::parse("label = Billing")
-            .err()
-            .expect("refused")
-            .to_string();
+        let e = Caveat::parse("label = Billing").expect_err("refused").to_string();
         assert!(e.contains("lower-case"), "{e}");
     }
 

@@ -605,8 +605,7 @@ fn verify_chain_inner(
         true,
         &mut by_id,
         &mut predicates,
-        (0, &mut 0),
-        sigs,
+        (0, &mut 0, sigs),
     )?;
     *used_discharges = by_id.len() < presented;
     Ok(predicates)
@@ -619,8 +618,7 @@ fn chain(
     is_root: bool,
     discharges: &mut HashMap<Vec<u8>, &Token>,
     predicates: &mut Vec<Predicate>,
-    (depth, scopes): (usize, &mut usize),
-    sigs: &mut Vec<[u8; 32]>,
+    (depth, scopes, sigs): (usize, &mut usize, &mut Vec<[u8; 32]>),
 ) -> Result<(), Denial> {
     let scope = *scopes;
     let bad_sig = || {
@@ -666,8 +664,7 @@ fn chain(
                     false,
                     discharges,
                     predicates,
-                    (depth + 1, &mut *scopes),
-                    &mut Vec::new(),
+                    (depth + 1, &mut *scopes, &mut Vec::new()),
                 )?;
             }
         }

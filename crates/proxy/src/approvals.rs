@@ -504,6 +504,10 @@ impl Approvals {
     }
 }
 
+/// A minted discharge: the token, until when it is kept, the one request it allows (for
+/// `once`), and what it allows in words.
+type Minted = (Token, SystemTime, Option<[u8; 32]>, String);
+
 /// Mints the discharge for an approval: `once` = this request's digest, one use, 10
 /// minutes; a window = its end, and the method and path prefix approved (default: the
 /// request's). Returns it, its end, the digest it is bound to, and what it allows in words.
@@ -517,7 +521,7 @@ fn mint(
     method: Option<String>,
     path: Option<String>,
     now: SystemTime,
-) -> Result<(Token, SystemTime, Option<[u8; 32]>, String), AnswerError> {
+) -> Result<Minted, AnswerError> {
     let discharge = Token::discharge(
         Some(caveat::APPROVAL_LOCATION.to_string()),
         &*opened.key,

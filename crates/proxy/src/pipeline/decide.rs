@@ -66,8 +66,12 @@ pub struct Pending {
     core: CoreRequest,
     verified: Arc<Verified>,
     /// The approval caveats the client sent no discharge for (with the token), if any.
-    approval: Option<(Token, Vec<Token>, Vec<(Vec<u8>, caveat::ApprovalCaveat)>)>,
+    approval: Option<Unapproved>,
 }
+
+/// A token whose approval caveats came without discharges: the token, the discharges
+/// sent, and each such caveat (id, opened).
+type Unapproved = (Token, Vec<Token>, Vec<(Vec<u8>, caveat::ApprovalCaveat)>);
 
 impl Pending {
     /// True when the body must be checked ([`Verified::needs_body_for`]): read it whole,
