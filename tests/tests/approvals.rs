@@ -464,3 +464,64 @@ fn held_requests_get_503_when_the_proxy_stops_and_a_hang_up_leaves_the_approval_
     assert_eq!((r.status, code(&r).as_str()), (503, "proxy_stopping"));
     assert!(w.up.seen().is_empty());
 }
+
+/// A new approval is announced to `--approval-webhook`, signed with the shared secret, and
+/// retried when the receiver fails; the same request again joins it without a second
+/// notice.
+#[test]
+fn a_new_approval_is_posted_to_the_webhook_signed_and_retried() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tmp");
+    let secret = dir.path().join("webhook.secret");
+    std::fs::write(&secret, "whsec_e2e_shared\n").expect("write");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("standins/webhook_receiver.py");
+    let mut receiver = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&secret)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = std::io::BufReader::new(receiver.stdout.take().expect("stdout")).lines();
+    let port = lines.next().expect("a line").expect("read");
+    let port = port.strip_prefix("port ").expect("port line").to_string();
+    let url = format!("http://127.0.0.1:{port}/hooks/approvals");
+    let w = world_with(
+        "bearer",
+        &[
+            "--approval-webhook",
+            &url,
+            "--approval-webhook-secret-file",
+            &secret.display().to_string(),
+            "--approval-wait",
+            "1s",
+        ],
+    );
+    let token = agent(&w, "once");
+    let r = send(&w, &token, "amount=42").join().expect("client");
+    assert_eq!(code(&r), "approval_pending");
+    let notice: serde_json::Value =
+        serde_json::from_str(&lines.next().expect("a notice").expect("read")).expect("json");
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(notice.get("bad").is_none(), "{notice}");
+    assert_eq!(
+        notice["posts"], 2,
+        "the first try failed (503) and was retried: {notice}"
+    );
+    let id = notice["approval"]["id"].as_str().expect("id");
+    assert_eq!(notice["approval"]["body"], "amount=42");
+    assert!(
+        notice["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("approvals approve {id}")),
+        "{notice}"
+    );
+    assert_eq!(
+        notice["approve_url"],
+        format!("http://{}/api/approvals/{id}/approve", w.proxy.admin)
+    );
+    assert!(notice["console_url"].as_str().unwrap_or_default().contains(id));
+    assert!(!notice.to_string().contains(&token[..40]), "never the token");
+}

@@ -290,14 +290,18 @@ impl Approvals {
     }
 
     /// Files the request as a pending approval, or joins the open one for the same caveat
-    /// and request. Returns its id and a receiver that changes when it is decided.
-    pub fn file(&self, f: Filing<'_>) -> Result<(String, watch::Receiver<State>), FileError> {
+    /// and request. Returns its id, a receiver that changes when it is decided, and the
+    /// approval when it is new (to announce).
+    pub fn file(
+        &self,
+        f: Filing<'_>,
+    ) -> Result<(String, watch::Receiver<State>, Option<Approval>), FileError> {
         let dedupe = digest_of(&[f.caveat_id, &f.digest]);
         let mut inner = self.lock();
         self.expire(&mut inner);
         if let Some(id) = inner.open.get(&dedupe).cloned() {
             if let Some(e) = inner.entries.get(&id) {
-                return Ok((id, e.tx.subscribe()));
+                return Ok((id, e.tx.subscribe(), None));
             }
         }
         let open_in_family = inner
@@ -347,7 +351,8 @@ impl Approvals {
         );
         inner.open.insert(dedupe, id.clone());
         inner.order.push_back(id.clone());
-        Ok((id, rx))
+        let new = inner.entries.get(&id).map(|e| e.view.clone());
+        Ok((id, rx, new))
     }
 
     /// Marks approvals open longer than the TTL as expired, and forgets the oldest decided
@@ -599,10 +604,14 @@ mod tests {
         let c = ApprovalCaveat::new(ApprovalScope::Once);
         let id = c.seal(proxy.public());
         let a = Approvals::new(DEFAULT_TTL);
-        let (first, mut rx) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
-        let (again, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
+        let (first, mut rx, new) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (again, _, joined) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
         assert_eq!(first, again);
-        let (other, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
+        assert!(
+            new.is_some() && joined.is_none(),
+            "only a new approval is announced"
+        );
+        let (other, _, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
         assert_ne!(first, other);
         assert_eq!(a.list().len(), 2);
         assert!(a
@@ -651,7 +660,7 @@ mod tests {
         let c = ApprovalCaveat::new(ApprovalScope::Window(Duration::from_secs(600)));
         let id = c.seal(proxy.public());
         let a = Approvals::new(DEFAULT_TTL);
-        let (ap, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (ap, _, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
         let answer = Answer::Approve {
             window: Some(Duration::from_secs(3600)),
             method: Some("post".into()),

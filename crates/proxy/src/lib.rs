@@ -16,7 +16,7 @@
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
 //!   with replicas), `live` (the settings a reload swaps), `approvals` (requests held for a
 //!   person, and the discharges approving mints), `audit` (and `audit_export`: OCSF, OTLP), `feed` (what the admin API
-//!   streams), `metrics`, `issuers`, `revoke`, `ca`, `idle`, `operators` (`operator.key`);
+//!   streams), `metrics`, `issuers`, `revoke`, `ca`, `idle`, `operators` (`operator.key`), `webhook` (approval notices);
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
@@ -51,4 +51,5 @@ pub mod revoke;
 pub mod run;
 pub mod state;
 pub mod upstream;
+pub mod webhook;
 pub mod worker;

@@ -140,7 +140,12 @@ fn file(
         body: &body,
     };
     match proxy.approvals.file(filing) {
-        Ok(h) => Ok(h),
+        Ok((id, rx, new)) => {
+            if let Some(a) = new {
+                proxy.webhooks.notify(a);
+            }
+            Ok((id, rx))
+        }
         Err(FileError::TooMany) => Err(Deny::TooManyApprovals),
     }
 }
