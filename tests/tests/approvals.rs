@@ -525,3 +525,83 @@ fn a_new_approval_is_posted_to_the_webhook_signed_and_retried() {
     assert!(notice["console_url"].as_str().unwrap_or_default().contains(id));
     assert!(!notice.to_string().contains(&token[..40]), "never the token");
 }
+
+/// With `--state`, approvals are shared: a request held on replica B is released by an
+/// approval made through replica A, a window approved once lets requests through on both,
+/// and with the store down a request that needs approval gets 503 while others flow.
+#[test]
+fn replicas_share_approvals_through_the_store() {
+    let Some(mut redis) = e2e::redis::RedisServer::start_or_skip() else {
+        return;
+    };
+    let (w, second) = crate::usage::replicas(&redis, &[]);
+    let op = mint(&w, &["--name", "alice", "--role", "approve"]);
+    let token = agent(&w, "10m");
+    let on = |p: &e2e::ProxyProcess, body: &str| {
+        let url = format!("{}/v1/refunds", p.url());
+        let (auth, body) = (bearer(&token), body.to_string());
+        std::thread::spawn(move || curl(&["-X", "POST", &url, "-H", &auth, "--data-binary", &body]))
+    };
+    // Held on B; A lists it and approves it.
+    let held = on(&second, "amount=1");
+    let a = next_pending(&w, &op, &[]);
+    let id = a["id"].as_str().expect("id").to_string();
+    let approved = api(
+        &w,
+        &op,
+        "POST",
+        &format!("/api/approvals/{id}/approve"),
+        Some("{}"),
+    );
+    assert_eq!(
+        approved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&approved.body)
+    );
+    let start = Instant::now();
+    let r = held.join().expect("client");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    eprintln!("released on B {:?} after A approved", start.elapsed());
+    // The window holds on both replicas.
+    for p in [&w.proxy, &second] {
+        assert_eq!(on(p, "amount=2").join().expect("client").status, 200);
+    }
+    // B's API shows the same decision.
+    let url = format!("http://{}/api/approvals/{id}", second.admin);
+    let seen = curl(&["-H", &bearer(&op), &url]);
+    assert_eq!(
+        json(&seen)["decided_by"],
+        "alice",
+        "{}",
+        String::from_utf8_lossy(&seen.body)
+    );
+    // The store restarts empty: the replicas write back the decision and the window.
+    redis.restart();
+    let start = Instant::now();
+    loop {
+        let back = curl(&["-H", &bearer(&op), &url]);
+        if back.status == 200 && json(&back)["decided_by"] == "alice" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the decision never came back: {}\n---\n{}",
+            w.proxy.stderr(),
+            second.stderr()
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        on(&second, "amount=5").join().expect("client").status,
+        200,
+        "the window survived the restart"
+    );
+    // The store down: a request that needs approval is refused (503), one that does not flows.
+    redis.kill();
+    let r = on(&w.proxy, "amount=3").join().expect("client");
+    assert_eq!((r.status, code(&r).as_str()), (503, "state_unavailable"));
+    let plain = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&w.token)]);
+    assert_eq!(plain.status, 200);
+    assert_eq!(w.up.seen().len(), 5);
+}

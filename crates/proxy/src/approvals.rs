@@ -10,12 +10,14 @@
 //! again (an SDK's retry) joins the open approval instead of filing a new one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use caveat::{ApprovalCaveat, ApprovalScope, Caveat, Method, RequestPath, Token};
 use serde::Serialize;
 use tokio::sync::watch;
+
+use crate::state::store::Unavailable;
 
 /// How long a request is held for a decision unless `--approval-wait` says otherwise:
 /// under boto3's 60 s read timeout and Stripe's 80 s.
@@ -32,7 +34,7 @@ pub const ONCE_LIFETIME: Duration = Duration::from_secs(600);
 const KEEP_DECIDED: usize = 1000;
 
 /// Where an approval stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Waiting for a person.
@@ -47,7 +49,7 @@ pub enum State {
 
 /// What an approver sees of a held request, and how it was decided (`GET /api/approvals`,
 /// `approvals list --json`). Never a header, never the token.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Approval {
     /// 8 readable characters.
     pub id: String,
@@ -126,6 +128,9 @@ pub enum AnswerError {
     /// The caveat could not be opened any more (the proxy key was removed).
     #[error("approval {0}'s caveat cannot be opened with this proxy's keys")]
     Sealed(String),
+    /// The shared store cannot be asked.
+    #[error("{0}")]
+    Unavailable(Unavailable),
 }
 
 /// A discharge kept for a caveat.
@@ -161,6 +166,23 @@ pub struct Approvals {
     inner: Mutex<Inner>,
     /// `--approval-ttl`, in milliseconds (a reload changes it).
     ttl_ms: std::sync::atomic::AtomicU64,
+    /// The shared store (`--state`): approvals live there, and this replica keeps only
+    /// the waiters of the requests it holds.
+    store: Option<Arc<crate::state::State>>,
+    /// Requests held here, by approval id, in shared mode.
+    waiters: Mutex<HashMap<String, watch::Sender<State>>>,
+    /// What this replica wrote to the store (approval records; window discharges), to
+    /// write back if the store comes back empty: a decision never lapses with a restart.
+    written: Mutex<Written>,
+}
+
+/// What a replica wrote to the shared store.
+#[derive(Default)]
+struct Written {
+    /// Approval records by id, with when they may be forgotten.
+    records: HashMap<String, (String, SystemTime)>,
+    /// Window discharges: caveat key, JSON, until.
+    windows: Vec<(String, String, SystemTime)>,
 }
 
 /// What a held request needs to file an approval.
@@ -196,6 +218,8 @@ pub struct Filing<'a> {
 pub enum FileError {
     /// The family has [`MAX_PENDING_PER_FAMILY`] open approvals already.
     TooMany,
+    /// The shared store cannot be asked.
+    Unavailable(Unavailable),
 }
 
 fn digest_of(parts: &[&[u8]]) -> [u8; 32] {
@@ -251,6 +275,9 @@ impl Approvals {
         let me = Approvals {
             inner: Mutex::new(Inner::default()),
             ttl_ms: std::sync::atomic::AtomicU64::new(0),
+            store: None,
+            waiters: Mutex::new(HashMap::new()),
+            written: Mutex::new(Written::default()),
         };
         me.set_ttl(ttl);
         me
@@ -275,7 +302,7 @@ impl Approvals {
     /// A discharge kept for `caveat_id` that may allow the request with `digest`: a
     /// window's (kept), or the `once` discharge for exactly this request (taken: it
     /// allows one request).
-    pub fn discharge_for(&self, caveat_id: &[u8], digest: &[u8; 32]) -> Option<Token> {
+    fn local_discharge_for(&self, caveat_id: &[u8], digest: &[u8; 32]) -> Option<Token> {
         let now = SystemTime::now();
         let mut inner = self.lock();
         let list = inner.granted.get_mut(&caveat_key(caveat_id))?;
@@ -292,7 +319,7 @@ impl Approvals {
     /// Files the request as a pending approval, or joins the open one for the same caveat
     /// and request. Returns its id, a receiver that changes when it is decided, and the
     /// approval when it is new (to announce).
-    pub fn file(
+    fn local_file(
         &self,
         f: Filing<'_>,
     ) -> Result<(String, watch::Receiver<State>, Option<Approval>), FileError> {
@@ -392,7 +419,7 @@ impl Approvals {
     }
 
     /// Every approval this proxy holds, newest first.
-    pub fn list(&self) -> Vec<Approval> {
+    fn local_list(&self) -> Vec<Approval> {
         let mut inner = self.lock();
         self.expire(&mut inner);
         inner
@@ -404,20 +431,20 @@ impl Approvals {
     }
 
     /// One approval.
-    pub fn get(&self, id: &str) -> Option<Approval> {
+    fn local_get(&self, id: &str) -> Option<Approval> {
         let mut inner = self.lock();
         self.expire(&mut inner);
         inner.entries.get(id).map(|e| e.view.clone())
     }
 
     /// The discharge an approval minted, if it was approved.
-    pub fn discharge(&self, id: &str) -> Option<Token> {
+    fn local_discharge(&self, id: &str) -> Option<Token> {
         self.lock().entries.get(id)?.minted.clone()
     }
 
     /// Records a person's answer; approving mints the discharge (from the caveat opened
     /// with `keys`) and releases every request held for it.
-    pub fn answer(
+    fn local_answer(
         &self,
         id: &str,
         by: &str,
@@ -431,53 +458,11 @@ impl Approvals {
             .get(id)
             .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
         if e.view.state != State::Pending {
-            let word = match e.view.state {
-                State::Approved => "approved",
-                State::Denied => "denied",
-                State::Expired => "expired (not decided in time; the agent's next try files a new one)",
-                State::Pending => "pending",
-            };
-            return Err(AnswerError::Decided(id.to_string(), word));
+            return Err(AnswerError::Decided(id.to_string(), state_word(e.view.state)));
         }
         let now = SystemTime::now();
-        let (state, granted, reason) = match answer {
-            Answer::Deny { reason } => (State::Denied, None, reason),
-            Answer::Approve {
-                window,
-                method,
-                path,
-                note,
-            } => {
-                let opened = ApprovalCaveat::open(&e.caveat_id, keys)
-                    .ok_or_else(|| AnswerError::Sealed(id.to_string()))?;
-                let scope = match window {
-                    Some(w) => ApprovalScope::Window(w),
-                    None => opened.scope,
-                };
-                let (discharge, until, once, said) = mint(
-                    &opened,
-                    &e.caveat_id,
-                    scope,
-                    &e.view,
-                    &e.request_digest,
-                    method,
-                    path,
-                    now,
-                )?;
-                (
-                    State::Approved,
-                    Some((
-                        Granted {
-                            discharge,
-                            once,
-                            until,
-                        },
-                        said,
-                    )),
-                    note,
-                )
-            }
-        };
+        let (state, granted, reason) =
+            decide(&e.view, &e.caveat_id, &e.request_digest, answer, keys, now, id)?;
         let caveat_id = e.caveat_id.clone();
         let dedupe = e.dedupe;
         let e = inner
@@ -503,8 +488,317 @@ impl Approvals {
         Ok(e.view.clone())
     }
 
-    /// How many approvals are open.
+    /// Approvals shared through `store` when it is Redis (`--state`): filed, decided and
+    /// kept there, so any replica decides and releases them.
+    pub fn shared(ttl: Duration, store: Arc<crate::state::State>) -> Approvals {
+        let mut me = Approvals::new(ttl);
+        if store.shared().is_some() {
+            me.store = Some(store);
+        }
+        me
+    }
+
+    fn redis(&self) -> Option<&crate::state::store::RedisState> {
+        self.store.as_deref().and_then(crate::state::State::shared)
+    }
+
+    /// A discharge kept for `caveat_id` that may allow the request with `digest`: a
+    /// window's (kept), or the `once` discharge for exactly this request (taken, on any
+    /// replica: it allows one request).
+    pub async fn discharge_for(
+        &self,
+        caveat_id: &[u8],
+        digest: &[u8; 32],
+    ) -> Result<Option<Token>, Unavailable> {
+        let Some(r) = self.redis() else {
+            return Ok(self.local_discharge_for(caveat_id, digest));
+        };
+        let key = hex::encode(caveat_key(caveat_id));
+        let now = unix(SystemTime::now());
+        let items = r.approval_granted(&key).await?;
+        let parsed: Vec<(String, GrantedRec)> = items
+            .into_iter()
+            .filter_map(|i| serde_json::from_str::<GrantedRec>(&i).ok().map(|g| (i, g)))
+            .filter(|(_, g)| g.until > now)
+            .collect();
+        let want = hex::encode(digest);
+        for (raw, g) in &parsed {
+            if g.once.as_deref() == Some(want.as_str()) && r.approval_take(&key, raw).await? {
+                return Ok(Token::decode(&g.d).ok());
+            }
+        }
+        Ok(parsed
+            .iter()
+            .rev()
+            .find(|(_, g)| g.once.is_none())
+            .and_then(|(_, g)| Token::decode(&g.d).ok()))
+    }
+
+    /// Files the request as a pending approval, or joins the open one for the same caveat
+    /// and request (on any replica). Returns its id, a receiver that changes when it is
+    /// decided, and the approval when it is new (to announce).
+    pub async fn file(
+        &self,
+        f: Filing<'_>,
+    ) -> Result<(String, watch::Receiver<State>, Option<Approval>), FileError> {
+        let Some(r) = self.redis() else {
+            return self.local_file(f);
+        };
+        let dedupe = digest_of(&[f.caveat_id, &f.digest]);
+        let now = SystemTime::now();
+        let id = new_id();
+        let view = Approval {
+            id: id.clone(),
+            state: State::Pending,
+            created: caveat::fmt_time(now),
+            issuer: f.issuer,
+            labels: f.labels,
+            kid: f.kid,
+            client: f.client,
+            method: f.method,
+            host: f.host,
+            path: f.path,
+            query: f.query,
+            body: body_text(f.body),
+            scope: f.caveat.scope.text(),
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            granted: None,
+        };
+        let rec = Record {
+            view: view.clone(),
+            caveat_id: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, f.caveat_id),
+            dedupe: hex::encode(dedupe),
+            digest: hex::encode(f.digest),
+            filed: unix(now),
+            minted: None,
+        };
+        let json = serde_json::to_string(&rec).unwrap_or_default();
+        let ttl = self.ttl();
+        let open = r
+            .approval_file(&rec.dedupe, &id, &json, ttl, ttl + KEEP_SHARED, unix_ms(now))
+            .await
+            .map_err(FileError::Unavailable)?;
+        let (id, new) = match open {
+            Some(existing) => (existing, None),
+            None => {
+                self.remember(&id, json, now + ttl + KEEP_SHARED, None);
+                (id, Some(view))
+            }
+        };
+        let rx = {
+            let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            w.retain(|_, tx| tx.receiver_count() > 0);
+            w.entry(id.clone())
+                .or_insert_with(|| watch::channel(State::Pending).0)
+                .subscribe()
+        };
+        Ok((id, rx, new))
+    }
+
+    fn remember(
+        &self,
+        id: &str,
+        json: String,
+        forget: SystemTime,
+        window: Option<(String, String, SystemTime)>,
+    ) {
+        let now = SystemTime::now();
+        let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        w.records.retain(|_, (_, f)| *f > now);
+        w.windows.retain(|(_, _, until)| *until > now);
+        w.records.insert(id.to_string(), (json, forget));
+        w.windows.extend(window);
+    }
+
+    /// Writes back what this replica wrote, after the store came back empty (a restart
+    /// without persistence): decided approvals stay decided, approved windows stay open.
+    pub async fn write_back(&self) {
+        let Some(r) = self.redis() else { return };
+        let now = SystemTime::now();
+        let (records, windows) = {
+            let w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                w.records
+                    .iter()
+                    .filter(|(_, (_, f))| *f > now)
+                    .map(|(id, (j, f))| (id.clone(), j.clone(), *f))
+                    .collect::<Vec<_>>(),
+                w.windows
+                    .iter()
+                    .filter(|(_, _, u)| *u > now)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (mut ok, mut failed) = (0, 0);
+        for (id, json, forget) in &records {
+            let keep = forget.duration_since(now).unwrap_or_default();
+            let filed = serde_json::from_str::<Record>(json)
+                .map(|r| r.filed)
+                .unwrap_or_default();
+            match r.approval_restore(id, json, keep, filed * 1000).await {
+                Ok(()) => ok += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        for (caveat, json, until) in &windows {
+            let keep = until.duration_since(now).unwrap_or_default();
+            match r.approval_restore_granted(caveat, json, keep).await {
+                Ok(()) => ok += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        tracing::warn!(
+            "the state store came back empty: wrote back {ok} approval record(s) and window(s) this replica held{}",
+            if failed > 0 { format!(" ({failed} could not be written)") } else { String::new() }
+        );
+    }
+
+    /// Wakes the requests this replica holds for `id` (a decision published on another).
+    pub async fn wake(&self, id: &str) {
+        let tx = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        let Some(tx) = tx else { return };
+        if let Ok(Some(a)) = self.get(id).await {
+            if a.state != State::Pending {
+                tx.send_replace(a.state);
+            }
+        }
+    }
+
+    /// Every approval, newest first.
+    pub async fn list(&self) -> Result<Vec<Approval>, Unavailable> {
+        let Some(r) = self.redis() else {
+            return Ok(self.local_list());
+        };
+        let ttl = self.ttl();
+        Ok(r.approval_list(KEEP_DECIDED)
+            .await?
+            .iter()
+            .filter_map(|j| serde_json::from_str::<Record>(j).ok())
+            .map(|rec| rec.current(ttl))
+            .collect())
+    }
+
+    /// One approval.
+    pub async fn get(&self, id: &str) -> Result<Option<Approval>, Unavailable> {
+        let Some(r) = self.redis() else {
+            return Ok(self.local_get(id));
+        };
+        let ttl = self.ttl();
+        Ok(r.approval_get(id)
+            .await?
+            .and_then(|j| serde_json::from_str::<Record>(&j).ok())
+            .map(|rec| rec.current(ttl)))
+    }
+
+    /// The discharge an approval minted, if it was approved.
+    pub async fn discharge(&self, id: &str) -> Result<Option<Token>, Unavailable> {
+        let Some(r) = self.redis() else {
+            return Ok(self.local_discharge(id));
+        };
+        Ok(r.approval_get(id)
+            .await?
+            .and_then(|j| serde_json::from_str::<Record>(&j).ok())
+            .and_then(|rec| rec.minted)
+            .and_then(|d| Token::decode(&d).ok()))
+    }
+
+    /// Records a person's answer; approving mints the discharge (from the caveat opened
+    /// with `keys`) and releases every request held for it, on every replica.
+    pub async fn answer(
+        &self,
+        id: &str,
+        by: &str,
+        answer: Answer,
+        keys: &[caveat::ProxyKeyPair],
+    ) -> Result<Approval, AnswerError> {
+        let Some(r) = self.redis() else {
+            return self.local_answer(id, by, answer, keys);
+        };
+        let old = r
+            .approval_get(id)
+            .await
+            .map_err(AnswerError::Unavailable)?
+            .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        let mut rec: Record = serde_json::from_str(&old).map_err(|_| AnswerError::Unknown(id.to_string()))?;
+        let current = rec.clone().current(self.ttl());
+        if current.state != State::Pending {
+            return Err(AnswerError::Decided(id.to_string(), state_word(current.state)));
+        }
+        let caveat_id = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &rec.caveat_id)
+            .map_err(|_| AnswerError::Sealed(id.to_string()))?;
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(&rec.digest, &mut digest).map_err(|_| AnswerError::Sealed(id.to_string()))?;
+        let now = SystemTime::now();
+        let (state, granted, reason) = decide(&rec.view, &caveat_id, &digest, answer, keys, now, id)?;
+        rec.view.state = state;
+        rec.view.decided_by = Some(by.to_string());
+        rec.view.decided_at = Some(caveat::fmt_time(now));
+        rec.view.reason = reason;
+        let mut granted_json = None;
+        let mut keep = Duration::from_secs(60);
+        if let Some((g, said)) = &granted {
+            rec.view.granted = Some(said.clone());
+            rec.minted = Some(g.discharge.encode());
+            keep = g.until.duration_since(now).unwrap_or_default() + Duration::from_secs(60);
+            granted_json = serde_json::to_string(&GrantedRec {
+                d: g.discharge.encode(),
+                once: g.once.map(hex::encode),
+                until: unix(g.until),
+            })
+            .ok();
+        }
+        let new = serde_json::to_string(&rec).unwrap_or_default();
+        let taken = r
+            .approval_decide(
+                id,
+                &old,
+                &new,
+                &rec.dedupe,
+                &hex::encode(caveat_key(&caveat_id)),
+                granted_json.as_deref(),
+                keep,
+            )
+            .await
+            .map_err(AnswerError::Unavailable)?;
+        if !taken {
+            return Err(AnswerError::Decided(
+                id.to_string(),
+                "decided (by someone else, just now)",
+            ));
+        }
+        // A window's discharge is written back after a store restart; a `once` one is not
+        // (its one use may have been spent): that request is simply asked for again.
+        let window = granted
+            .as_ref()
+            .filter(|(g, _)| g.once.is_none())
+            .and_then(|(g, _)| {
+                granted_json
+                    .clone()
+                    .map(|j| (hex::encode(caveat_key(&caveat_id)), j, g.until))
+            });
+        self.remember(id, new, now + KEEP_SHARED, window);
+        // This replica's waiters at once; the others through the published decision.
+        self.wake(id).await;
+        Ok(rec.view)
+    }
+
+    /// How many approvals are open (on this replica, in shared mode: held here).
     pub fn pending(&self) -> usize {
+        if self.store.is_some() {
+            return self
+                .waiters
+                .lock()
+                .map(|w| w.values().filter(|t| t.receiver_count() > 0).count())
+                .unwrap_or(0);
+        }
         self.lock().open.len()
     }
 }
@@ -512,6 +806,144 @@ impl Approvals {
 /// A minted discharge: the token, until when it is kept, the one request it allows (for
 /// `once`), and what it allows in words.
 type Minted = (Token, SystemTime, Option<[u8; 32]>, String);
+
+/// Wakes the requests this replica holds when a decision is published (by any replica),
+/// until the proxy stops; reconnects after a store outage (held requests also poll).
+pub async fn watch_decisions(proxy: Arc<crate::proxy::Proxy>) {
+    use futures_core::Stream;
+    let Some(r) = proxy.state.shared() else { return };
+    loop {
+        match r.decisions().await {
+            Ok(mut pubsub) => {
+                let mut messages = std::pin::pin!(pubsub.on_message());
+                loop {
+                    let next = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx));
+                    tokio::select! {
+                        m = next => match m {
+                            Some(m) => {
+                                if let Ok(id) = m.get_payload::<String>() {
+                                    proxy.approvals.wake(&id).await;
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = proxy.stopping.cancelled() => return,
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("approval decisions: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = proxy.stopping.cancelled() => return,
+        }
+    }
+}
+
+/// How long a decided approval stays readable in the store after its TTL.
+const KEEP_SHARED: Duration = Duration::from_secs(24 * 3600);
+
+/// An approval as the store keeps it.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Record {
+    view: Approval,
+    /// The sealed caveat id, base64.
+    caveat_id: String,
+    dedupe: String,
+    digest: String,
+    /// When it was filed (Unix seconds).
+    filed: u64,
+    /// The discharge approving minted.
+    minted: Option<String>,
+}
+
+impl Record {
+    /// The approval as of now: a pending one open longer than `ttl` is expired.
+    fn current(mut self, ttl: Duration) -> Approval {
+        if self.view.state == State::Pending
+            && unix(SystemTime::now()).saturating_sub(self.filed) > ttl.as_secs()
+        {
+            self.view.state = State::Expired;
+        }
+        self.view
+    }
+}
+
+/// A kept discharge, as the store keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GrantedRec {
+    d: String,
+    once: Option<String>,
+    until: u64,
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    u64::try_from(
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::Approved => "approved",
+        State::Denied => "denied",
+        State::Expired => "expired (not decided in time; the agent's next try files a new one)",
+        State::Pending => "pending",
+    }
+}
+
+/// What an answer makes of an approval: its new state, the discharge (with what it allows
+/// in words) when approved, and the reason or note.
+#[allow(clippy::type_complexity)]
+fn decide(
+    view: &Approval,
+    caveat_id: &[u8],
+    digest: &[u8; 32],
+    answer: Answer,
+    keys: &[caveat::ProxyKeyPair],
+    now: SystemTime,
+    id: &str,
+) -> Result<(State, Option<(Granted, String)>, Option<String>), AnswerError> {
+    match answer {
+        Answer::Deny { reason } => Ok((State::Denied, None, reason)),
+        Answer::Approve {
+            window,
+            method,
+            path,
+            note,
+        } => {
+            let opened =
+                ApprovalCaveat::open(caveat_id, keys).ok_or_else(|| AnswerError::Sealed(id.to_string()))?;
+            let scope = match window {
+                Some(w) => ApprovalScope::Window(w),
+                None => opened.scope,
+            };
+            let (discharge, until, once, said) =
+                mint(&opened, caveat_id, scope, view, digest, method, path, now)?;
+            Ok((
+                State::Approved,
+                Some((
+                    Granted {
+                        discharge,
+                        once,
+                        until,
+                    },
+                    said,
+                )),
+                note,
+            ))
+        }
+    }
+}
 
 /// Mints the discharge for an approval: `once` = this request's digest, one use, 10
 /// minutes; a window = its end, and the method and path prefix approved (default: the
@@ -604,23 +1036,25 @@ mod tests {
         let c = ApprovalCaveat::new(ApprovalScope::Once);
         let id = c.seal(proxy.public());
         let a = Approvals::new(DEFAULT_TTL);
-        let (first, mut rx, new) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
-        let (again, _, joined) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
+        let (first, mut rx, new) = a.local_file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (again, _, joined) = a.local_file(filing(&id, &c, [1; 32], "k")).expect("joined");
         assert_eq!(first, again);
         assert!(
             new.is_some() && joined.is_none(),
             "only a new approval is announced"
         );
-        let (other, _, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
+        let (other, _, _) = a
+            .local_file(filing(&id, &c, [2; 32], "k"))
+            .expect("another request");
         assert_ne!(first, other);
-        assert_eq!(a.list().len(), 2);
+        assert_eq!(a.local_list().len(), 2);
         assert!(a
-            .get(&first)
+            .local_get(&first)
             .expect("view")
             .body
             .expect("body")
             .contains("\"amount\": 500"));
-        assert!(a.discharge_for(&id, &[1; 32]).is_none());
+        assert!(a.local_discharge_for(&id, &[1; 32]).is_none());
         let approve = Answer::Approve {
             window: None,
             method: None,
@@ -628,7 +1062,7 @@ mod tests {
             note: None,
         };
         let v = a
-            .answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy))
+            .local_answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy))
             .expect("approved");
         assert_eq!(
             (v.state, v.decided_by.as_deref()),
@@ -636,11 +1070,11 @@ mod tests {
         );
         assert_eq!(*rx.borrow_and_update(), State::Approved);
         assert!(
-            a.discharge_for(&id, &[2; 32]).is_none(),
+            a.local_discharge_for(&id, &[2; 32]).is_none(),
             "once: only its own request"
         );
-        let d = a.discharge_for(&id, &[1; 32]).expect("the discharge");
-        assert!(a.discharge_for(&id, &[1; 32]).is_none(), "taken once");
+        let d = a.local_discharge_for(&id, &[1; 32]).expect("the discharge");
+        assert!(a.local_discharge_for(&id, &[1; 32]).is_none(), "taken once");
         let text: Vec<String> = d
             .first_party()
             .iter()
@@ -649,7 +1083,7 @@ mod tests {
         assert!(text[0].starts_with("request digest = sha256:0101"), "{text:?}");
         assert_eq!(text[2], "uses <= 1");
         assert!(matches!(
-            a.answer(&first, "bob", approve, std::slice::from_ref(&proxy)),
+            a.local_answer(&first, "bob", approve, std::slice::from_ref(&proxy)),
             Err(AnswerError::Decided(_, "approved"))
         ));
     }
@@ -660,7 +1094,7 @@ mod tests {
         let c = ApprovalCaveat::new(ApprovalScope::Window(Duration::from_secs(600)));
         let id = c.seal(proxy.public());
         let a = Approvals::new(DEFAULT_TTL);
-        let (ap, _, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (ap, _, _) = a.local_file(filing(&id, &c, [1; 32], "k")).expect("filed");
         let answer = Answer::Approve {
             window: Some(Duration::from_secs(3600)),
             method: Some("post".into()),
@@ -668,14 +1102,14 @@ mod tests {
             note: Some("ok for the batch".into()),
         };
         let v = a
-            .answer(&ap, "alice", answer, std::slice::from_ref(&proxy))
+            .local_answer(&ap, "alice", answer, std::slice::from_ref(&proxy))
             .expect("approved");
         assert!(v.granted.expect("granted").starts_with("POST under /v1 until"));
-        assert!(a.discharge_for(&id, &[9; 32]).is_some());
-        assert!(a.discharge_for(&id, &[9; 32]).is_some(), "a window is kept");
-        let denied = a.file(filing(&id, &c, [3; 32], "k")).expect("filed").0;
+        assert!(a.local_discharge_for(&id, &[9; 32]).is_some());
+        assert!(a.local_discharge_for(&id, &[9; 32]).is_some(), "a window is kept");
+        let denied = a.local_file(filing(&id, &c, [3; 32], "k")).expect("filed").0;
         let v = a
-            .answer(
+            .local_answer(
                 &denied,
                 "bob",
                 Answer::Deny {
@@ -686,15 +1120,15 @@ mod tests {
             .expect("denied");
         assert_eq!((v.state, v.reason.as_deref()), (State::Denied, Some("not today")));
         for n in 0..MAX_PENDING_PER_FAMILY {
-            a.file(filing(&id, &c, [n as u8 + 10; 32], "crowded"))
+            a.local_file(filing(&id, &c, [n as u8 + 10; 32], "crowded"))
                 .expect("room");
         }
         assert!(matches!(
-            a.file(filing(&id, &c, [200; 32], "crowded")),
+            a.local_file(filing(&id, &c, [200; 32], "crowded")),
             Err(FileError::TooMany)
         ));
         assert!(
-            a.file(filing(&id, &c, [200; 32], "other")).is_ok(),
+            a.local_file(filing(&id, &c, [200; 32], "other")).is_ok(),
             "another family is not affected"
         );
     }

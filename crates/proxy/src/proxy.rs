@@ -133,7 +133,7 @@ impl Proxy {
         }
         Proxy {
             live: arc_swap::ArcSwap::from_pointee(crate::live::Live::from_config(&config)),
-            approvals: crate::approvals::Approvals::new(config.approval_ttl),
+            approvals: crate::approvals::Approvals::shared(config.approval_ttl, loaded.state.clone()),
             webhooks: loaded.webhooks,
             config,
             keys: loaded.keys,

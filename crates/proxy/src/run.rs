@@ -174,6 +174,9 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         if let Some(a) = admin_addr {
             proxy.webhooks.set_admin_base(format!("{admin_scheme}://{a}"));
         }
+        if proxy.state.shared().is_some() {
+            tokio::spawn(crate::approvals::watch_decisions(proxy.clone()));
+        }
         if !proxy.webhooks.is_empty() {
             tokio::spawn(proxy.webhooks.clone().run(roots.clone()));
         }
@@ -190,6 +193,8 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
                     let p = proxy.clone();
                     // Apart: it may wait on an exchange in flight.
                     tokio::spawn(async move { p.access_tokens.write_back().await });
+                    let p = proxy.clone();
+                    tokio::spawn(async move { p.approvals.write_back().await });
                 }
             })),
             proxy.stopping.clone(),

@@ -104,22 +104,22 @@ async fn route(
         }
         (&Method::GET, "approvals") => {
             require(op, Role::Read)?;
-            super::approvals::list(proxy)
+            super::approvals::list(proxy).await
         }
         (&Method::GET, p) if p.starts_with("approvals/") && p.ends_with("/discharge") => {
             require(op, Role::Approve)?;
-            super::approvals::discharge(proxy, &p["approvals/".len()..p.len() - "/discharge".len()])
+            super::approvals::discharge(proxy, &p["approvals/".len()..p.len() - "/discharge".len()]).await
         }
         (&Method::GET, p) if p.starts_with("approvals/") => {
             require(op, Role::Read)?;
-            super::approvals::get(proxy, &p["approvals/".len()..])
+            super::approvals::get(proxy, &p["approvals/".len()..]).await
         }
         (&Method::POST, p) if p.starts_with("approvals/") && (p.ends_with("/approve") || p.ends_with("/deny")) => {
             require(op, Role::Approve)?;
             let approve = p.ends_with("/approve");
             let id = p["approvals/".len()..].rsplit_once('/').map_or("", |(id, _)| id);
             let body = read_json(body).await?;
-            super::approvals::decide(proxy, ctx, op, id, approve, &body)
+            super::approvals::decide(proxy, ctx, op, id, approve, &body).await
         }
         (&Method::GET, "revocations") => {
             require(op, Role::Read)?;

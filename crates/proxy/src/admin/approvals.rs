@@ -23,32 +23,56 @@ fn unknown(id: &str) -> ApiError {
 }
 
 /// `GET /api/approvals`: newest first.
-pub fn list(proxy: &Proxy) -> ApiResult {
-    Ok(json(StatusCode::OK, &proxy.approvals.list()))
+pub async fn list(proxy: &Proxy) -> ApiResult {
+    let list = proxy.approvals.list().await.map_err(unavailable)?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+fn unavailable(e: crate::state::store::Unavailable) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+        e.to_string(),
+    )
 }
 
 /// `GET /api/approvals/ID`.
-pub fn get(proxy: &Proxy, id: &str) -> ApiResult {
-    let a = proxy.approvals.get(id).ok_or_else(|| unknown(id))?;
+pub async fn get(proxy: &Proxy, id: &str) -> ApiResult {
+    let a = proxy
+        .approvals
+        .get(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unknown(id))?;
     Ok(json(StatusCode::OK, &a))
 }
 
 /// `GET /api/approvals/ID/discharge`: `{"discharge": TOKEN}` (standard V2; verifiable
 /// with the caveat key, e.g. in pymacaroons).
-pub fn discharge(proxy: &Proxy, id: &str) -> ApiResult {
-    let a = proxy.approvals.get(id).ok_or_else(|| unknown(id))?;
-    let d = proxy.approvals.discharge(id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "no_discharge",
-            format!(
+pub async fn discharge(proxy: &Proxy, id: &str) -> ApiResult {
+    let a = proxy
+        .approvals
+        .get(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unknown(id))?;
+    let d = proxy
+        .approvals
+        .discharge(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_discharge",
+                format!(
                 "approval {id} is {:?} and has no discharge kept (only an approved one has, until it is used \
                  or expires)",
                 a.state
             )
-            .to_lowercase(),
-        )
-    })?;
+                .to_lowercase(),
+            )
+        })?;
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({"id": id, "discharge": d.encode()}),
@@ -57,7 +81,7 @@ pub fn discharge(proxy: &Proxy, id: &str) -> ApiResult {
 
 /// `POST /api/approvals/ID/approve` with `{"for"?: "10m", "method"?: "POST", "path"?:
 /// "/v1/refunds", "note"?: "..."}`, or `.../deny` with `{"reason"?: "..."}`.
-pub fn decide(
+pub async fn decide(
     proxy: &Proxy,
     ctx: &Ctx<'_>,
     op: &Operator,
@@ -109,7 +133,9 @@ pub fn decide(
     let decided = proxy
         .approvals
         .answer(id, &op.name, answer, &proxy.keys)
+        .await
         .map_err(|e| match e {
+            AnswerError::Unavailable(e) => unavailable(e),
             AnswerError::Unknown(id) => unknown(&id),
             AnswerError::Decided(..) => ApiError::new(StatusCode::CONFLICT, "already_decided", e.to_string()),
             AnswerError::Bad(_) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),

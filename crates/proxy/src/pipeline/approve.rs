@@ -36,14 +36,18 @@ pub async fn settle(proxy: &Arc<Proxy>, mut allowed: Allowed, ctx: &mut RequestC
     };
     let mut held: Option<(String, tokio::sync::watch::Receiver<State>)> = None;
     let outcome = loop {
-        if let Some(v) = with_kept_discharges(proxy, &allowed, &need) {
-            allowed.verified = Arc::new(v);
-            record.decision = "approved";
-            break Ok(());
+        match with_kept_discharges(proxy, &allowed, &need).await {
+            Ok(Some(v)) => {
+                allowed.verified = Arc::new(v);
+                record.decision = "approved";
+                break Ok(());
+            }
+            Ok(None) => {}
+            Err(e) => break Err(e),
         }
         let (id, mut rx) = match held.take() {
             Some(h) => h,
-            None => match file(proxy, &need, ctx) {
+            None => match file(proxy, &need, ctx).await {
                 Ok(h) => h,
                 Err(e) => break Err(e),
             },
@@ -51,16 +55,32 @@ pub async fn settle(proxy: &Arc<Proxy>, mut allowed: Allowed, ctx: &mut RequestC
         record.id = Some(id.clone());
         let wait = proxy.live.load().approval_wait;
         let left = wait.saturating_sub(start.elapsed());
+        // Shared approvals: a decision on another replica arrives published; this tick
+        // reads it from the store too, in case a publication was missed.
+        let poll = if proxy.config.state.is_some() {
+            std::time::Duration::from_secs(1)
+        } else {
+            left
+        };
         tokio::select! {
+            _ = tokio::time::sleep(poll), if poll < left => {
+                if let Ok(Some(a)) = proxy.approvals.get(&id).await {
+                    if a.state != State::Pending {
+                        proxy.approvals.wake(&id).await;
+                    }
+                }
+                held = Some((id, rx));
+                continue;
+            }
             changed = rx.changed() => {
                 let state = *rx.borrow_and_update();
                 match (changed, state) {
                     (Ok(()), State::Approved) => {
-                        record.by = proxy.approvals.get(&id).and_then(|a| a.decided_by);
+                        record.by = proxy.approvals.get(&id).await.ok().flatten().and_then(|a| a.decided_by);
                         // The discharge is kept: the next turn attaches it.
                     }
                     (Ok(()), State::Denied) => {
-                        let a = proxy.approvals.get(&id);
+                        let a = proxy.approvals.get(&id).await.ok().flatten();
                         record.decision = "denied";
                         record.by = a.as_ref().and_then(|a| a.decided_by.clone());
                         break Err(Deny::ApprovalDenied {
@@ -96,21 +116,32 @@ pub async fn settle(proxy: &Arc<Proxy>, mut allowed: Allowed, ctx: &mut RequestC
 
 /// The token verified with the discharges kept for its approval caveats, if there is one
 /// for each and the chain, with them, allows this request.
-fn with_kept_discharges(proxy: &Proxy, allowed: &Allowed, need: &NeedsApproval) -> Option<Verified> {
+async fn with_kept_discharges(
+    proxy: &Proxy,
+    allowed: &Allowed,
+    need: &NeedsApproval,
+) -> Result<Option<Verified>, Deny> {
     let mut discharges = need.presented.clone();
     for (id, _) in &need.caveats {
-        let d = proxy.approvals.discharge_for(id, &need.digest)?;
+        let kept = proxy
+            .approvals
+            .discharge_for(id, &need.digest)
+            .await
+            .map_err(|e| Deny::StateUnavailable(e.to_string()))?;
+        let Some(d) = kept else { return Ok(None) };
         discharges.push(need.token.bind(&d));
     }
-    let v = Verified::new(&need.token, allowed.payload.clone(), &discharges).ok()?;
-    match v.decide(&need.core) {
+    let Ok(v) = Verified::new(&need.token, allowed.payload.clone(), &discharges) else {
+        return Ok(None);
+    };
+    Ok(match v.decide(&need.core) {
         Decision::Allow => Some(v),
         Decision::Deny(_) => None,
-    }
+    })
 }
 
 /// Files the request as a pending approval (or joins the open one for it).
-fn file(
+async fn file(
     proxy: &Proxy,
     need: &NeedsApproval,
     ctx: &RequestCtx,
@@ -139,7 +170,7 @@ fn file(
         query: need.core.query.clone(),
         body: &body,
     };
-    match proxy.approvals.file(filing) {
+    match proxy.approvals.file(filing).await {
         Ok((id, rx, new)) => {
             if let Some(a) = new {
                 proxy.webhooks.notify(a);
@@ -147,5 +178,6 @@ fn file(
             Ok((id, rx))
         }
         Err(FileError::TooMany) => Err(Deny::TooManyApprovals),
+        Err(FileError::Unavailable(e)) => Err(Deny::StateUnavailable(e.to_string())),
     }
 }

@@ -17,6 +17,7 @@
 //! The store is never consulted for a token without usage or rate caveats. When it cannot
 //! be reached, the requests that need it are refused (fail closed) and the rest flow on.
 
+pub mod approvals;
 pub mod counters;
 pub mod revocations;
 pub mod store;

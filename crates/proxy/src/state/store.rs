@@ -21,7 +21,7 @@ pub struct Unavailable {
 
 /// The shared store: Redis or Valkey.
 pub struct RedisState {
-    client: redis::Client,
+    pub(super) client: redis::Client,
     config: redis::aio::ConnectionManagerConfig,
     /// One connection per runtime worker (index 0: any other thread), made on that
     /// worker's first counted request: a request and its round trip to the store stay on
