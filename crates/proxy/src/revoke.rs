@@ -192,6 +192,83 @@ impl Revocations {
     }
 }
 
+use anyhow::Context;
+use macaroon_home::KeyPairFiles;
+
+/// What a revocation names: its id, what it is in words, and the hosts (when known).
+pub struct Target {
+    /// The id written to the list.
+    pub id: String,
+    /// What it is, in words.
+    pub what: String,
+}
+
+/// The id `text` names at the grain asked for: a kid or branch id given as is, else the
+/// token's (stored NAME, token, or stdin).
+pub fn target(home: &std::path::Path, text: &str, family: bool) -> anyhow::Result<Target> {
+    let trimmed = text.trim();
+    if macaroon_home::listfile::is_kid(trimmed) || macaroon_home::listfile::is_branch_id(trimmed) {
+        let id = trimmed.to_ascii_lowercase();
+        if family && id.len() != 32 {
+            anyhow::bail!(
+                "--family needs a token or a family id (kid, 32 hex digits); {id:.16}... is a branch id, \
+                 which names one token and its children"
+            );
+        }
+        let what = if id.len() == 32 {
+            format!("token family {id}")
+        } else {
+            format!("branch {}", &id[..16])
+        };
+        return Ok(Target { id, what });
+    }
+    let token = token_or_stored_name(home, text)?;
+    // A stored NAME is a root: its branch is its whole family, named by its kid.
+    let family = family || macaroon_home::tokens::stored_token(home, trimmed).ok().flatten().is_some();
+    let keys = caveat::ProxyKeyPair::load_all(home)?;
+    let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
+    let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
+    let kid = payload.kid.to_ascii_lowercase();
+    Ok(if family {
+        Target {
+            what: format!("token family {kid} (hosts {})", hosts.join(", ")),
+            id: kid,
+        }
+    } else {
+        Target {
+            what: format!(
+                "token {} and every token narrowed from it (family {kid}, hosts {})",
+                token.signature_fingerprint(),
+                hosts.join(", ")
+            ),
+            id: token.branch_id(),
+        }
+    })
+}
+
+/// The token `text` stands for: a NAME stored by `macaroon wrap` in this home, else the
+/// token itself.
+pub fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Result<caveat::Token> {
+    let name = text.trim();
+    if let Some(stored) = macaroon_home::tokens::stored_token(home, name)? {
+        return caveat::Token::decode(&stored).with_context(|| {
+            format!("the stored token {name:?} is corrupt; revoke it with a copy of the token instead")
+        });
+    }
+    caveat::Token::decode(text).map_err(|e| {
+        if macaroon_home::tokens::check_name(name).is_ok() {
+            anyhow::anyhow!(
+                "no token named {name:?} is stored in {} (and it is not a token: {e}); see the names \
+                 with: macaroon list --home {}, or pass the token itself",
+                home.display(),
+                home.display()
+            )
+        } else {
+            anyhow::Error::new(e).context("not a valid token")
+        }
+    })
+}
+
 /// Runs `check` (which may touch the disk, so on the blocking pool) once a second until
 /// `stop`: how the home's lists are kept current without a request ever waiting on a file.
 pub async fn every_second_until<F>(stop: tokio_util::sync::CancellationToken, check: F)

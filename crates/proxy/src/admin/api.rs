@@ -102,7 +102,35 @@ async fn route(
             require(op, Role::Admin)?;
             super::issuers::remove(proxy, admin, ctx, op, &key["issuers/".len()..])
         }
-        (_, "whoami" | "events" | "tokens" | "issuers") => Err(ApiError::new(
+        (&Method::GET, "approvals") => {
+            require(op, Role::Read)?;
+            super::approvals::list(proxy)
+        }
+        (&Method::GET, p) if p.starts_with("approvals/") && p.ends_with("/discharge") => {
+            require(op, Role::Approve)?;
+            super::approvals::discharge(proxy, &p["approvals/".len()..p.len() - "/discharge".len()])
+        }
+        (&Method::GET, p) if p.starts_with("approvals/") => {
+            require(op, Role::Read)?;
+            super::approvals::get(proxy, &p["approvals/".len()..])
+        }
+        (&Method::POST, p) if p.starts_with("approvals/") && (p.ends_with("/approve") || p.ends_with("/deny")) => {
+            require(op, Role::Approve)?;
+            let approve = p.ends_with("/approve");
+            let id = p["approvals/".len()..].rsplit_once('/').map_or("", |(id, _)| id);
+            let body = read_json(body).await?;
+            super::approvals::decide(proxy, ctx, op, id, approve, &body)
+        }
+        (&Method::GET, "revocations") => {
+            require(op, Role::Read)?;
+            super::revocations::list(admin)
+        }
+        (&Method::POST, "revocations") => {
+            require(op, Role::Revoke)?;
+            let body = read_json(body).await?;
+            super::revocations::post(proxy, admin, ctx, op, &body).await
+        }
+        (_, "whoami" | "events" | "tokens" | "issuers" | "approvals" | "revocations") => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!(
@@ -114,7 +142,7 @@ async fn route(
             StatusCode::NOT_FOUND,
             "not_found",
             format!(
-                "{} is not part of the admin API: try /api/whoami, /api/events, /api/tokens or /api/issuers",
+                "{} is not part of the admin API: try /api/whoami, /api/events, /api/tokens, /api/issuers, /api/approvals or /api/revocations",
                 ctx.path
             ),
         )),

@@ -47,14 +47,14 @@ pub fn entries(proxy: &Proxy, admin: &AdminState) -> Result<Vec<Issuer>, ApiErro
     for (k, note) in crate::issuers::list(&admin.home).map_err(failed)? {
         out.push(Issuer {
             key: k.to_string(),
-            name: note,
+            name: crate::issuers::name_of(&k, &note),
             source: "file",
         });
     }
     for k in &proxy.config.issuers {
         out.push(Issuer {
             key: k.to_string(),
-            name: String::new(),
+            name: crate::issuers::name_of(k, ""),
             source: "flag",
         });
     }
@@ -107,7 +107,7 @@ pub fn add(
         StatusCode::CREATED,
         &Issuer {
             key: k.to_string(),
-            name: note,
+            name: crate::issuers::name_of(&k, &note),
             source: "file",
         },
     ))

@@ -4,12 +4,14 @@
 //! loopback.
 
 pub mod api;
+pub mod approvals;
 pub mod auth;
 pub mod events;
 pub mod health;
 pub mod issuers;
 pub mod metrics;
 pub mod reply;
+pub mod revocations;
 pub mod state;
 pub mod tls;
 
