@@ -181,7 +181,9 @@
         e.preventDefault();
         const id = f.dataset.id;
         const choice = f.elements["for"].value;
-        const body = { "for": choice };
+        // No "for": what the token's caveat asks (once, or its window).
+        const body = {};
+        if (choice) body["for"] = choice;
         const path = f.elements["path"].value.trim();
         if (path) body.path = path;
         const out = f.closest("article").querySelector(".result");

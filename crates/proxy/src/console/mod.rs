@@ -196,14 +196,14 @@ async fn logout(
     r
 }
 
-/// False when the request says it comes from another origin (`Origin`, or
-/// `Sec-Fetch-Site`) than the admin listener's own `Host`.
+/// False when the request says it comes from another origin (`Sec-Fetch-Site`, or else
+/// `Origin`) than the admin listener's own `Host`.
 fn same_origin(parts: &http::request::Parts) -> bool {
     let h = &parts.headers;
+    // Browsers say where a request comes from in Sec-Fetch-Site; under our
+    // `Referrer-Policy: no-referrer` they send `Origin: null` for our own forms.
     if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if !matches!(site, "same-origin" | "none") {
-            return false;
-        }
+        return matches!(site, "same-origin" | "none");
     }
     match (h.get(http::header::ORIGIN), h.get(http::header::HOST)) {
         (None, _) => true,
@@ -277,6 +277,8 @@ mod tests {
             ("origin", "https://evil.example")
         ])));
         assert!(!same_origin(&parts(&[("sec-fetch-site", "cross-site")])));
+        assert!(same_origin(&parts(&[("sec-fetch-site", "same-origin"), ("origin", "null")])));
+        assert!(!same_origin(&parts(&[("origin", "null"), ("host", "a")])));
     }
 
     #[test]

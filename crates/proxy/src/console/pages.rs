@@ -186,7 +186,7 @@ fn approvals(proxy: &Proxy, s: &Session) -> Markup {
                             form.approve data-id=(a.id) {
                                 label { "Allow "
                                     select name="for" {
-                                        option value="once" { "this request once" }
+                                        option value="" { (if a.scope == "once" { "this request, once".to_string() } else { format!("as the token asks ({})", a.scope) }) }
                                         option value="10m" { "for 10 minutes" }
                                         option value="1h" { "for 1 hour" }
                                     }
