@@ -17,6 +17,7 @@ import os
 import ssl
 import sys
 import threading
+import time
 
 from playwright.sync_api import expect, sync_playwright
 
@@ -31,8 +32,11 @@ MARKUP_BODY = json.dumps(
 )
 
 
+START = time.monotonic()
+
+
 def ok(what):
-    print("ok:", what, flush=True)
+    print("ok: %s (%.1f s)" % (what, time.monotonic() - START), flush=True)
 
 
 def call(token, method, path, body=None, timeout=30):
@@ -119,9 +123,10 @@ with sync_playwright() as p:
     status, _ = call(cfg["denied_token"], "GET", "/admin/console-probe")
     assert status == 403, status
     page.wait_for_selector("#events tr.decision-deny:has-text('/admin/console-probe')", timeout=2000)
+    shot(page, "live")
     page.click("#events tr:has-text('/admin/console-probe')")
     page.wait_for_selector("#record-json:has-text('\"decision\": \"deny\"')", timeout=2000)
-    shot(page, "live")
+    shot(page, "live-record")
     page.click("#close")
     ok("a denial appears in Live within 2 s, and a click shows the record")
 
@@ -163,6 +168,24 @@ with sync_playwright() as p:
     xp.close()
     not_run(page)
     ok("markup in a path, host, labels, query and reason is text in Live and in the record, and does not run")
+
+    # A burst (5,000 events at once, five seconds' worth at 1,000 a second) keeps the page
+    # answering: one DOM update per frame, at most 500 rows kept.
+    burst = "retry: 600000\n" + "".join(
+        "data: " + json.dumps(dict(evil, path="/v1/burst/%d" % i, host="api.example.test")) + "\n\n"
+        for i in range(5000))
+    bp = ctx.new_page()
+    bp.route("**/api/events*", lambda route: route.fulfill(
+        status=200, headers={"content-type": "text/event-stream"}, body=burst))
+    bp.goto(C + "/live")
+    bp.wait_for_selector("#events td:has-text('/v1/burst/4999')", timeout=5000)
+    t0 = time.monotonic()
+    rows = bp.evaluate("document.querySelectorAll('#events tbody tr').length")
+    assert rows == 500, rows
+    assert time.monotonic() - t0 < 1.0, "the page is slow to answer after a burst"
+    expect(bp.locator("#status")).to_contain_text("5000 events")
+    bp.close()
+    ok("a burst of 5,000 events leaves 500 rows and a page that answers")
 
     # Approvals: a held request, its body shown as text; approve it and the agent's call completes.
     held = {}
@@ -231,7 +254,9 @@ with sync_playwright() as p:
     page.wait_for_selector("table.issuers", timeout=5000)
     shot(page, "issuers")
     page.get_by_role("link", name="Health").click()
-    page.wait_for_selector("#metrics td.rate:not(:has-text('…'))", timeout=10000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.card .rate')].some(e => /^-?[0-9.]+$/.test(e.textContent))",
+        timeout=10000)
     shot(page, "health")
     ok("Issuers and Health render")
 

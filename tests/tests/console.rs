@@ -68,7 +68,7 @@ fn the_console_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr),
         w.proxy.stderr()
     );
-    assert_eq!(stdout.matches("ok:").count(), 11, "{stdout}");
+    assert_eq!(stdout.matches("ok:").count(), 12, "{stdout}");
 
     // The held request reached the upstream once, after the approval, and never before.
     let refunds: Vec<_> = w.up.seen().into_iter().filter(|r| r.target == "/v1/refunds").collect();

@@ -319,19 +319,24 @@
           const i = line.lastIndexOf(" ");
           values[line.slice(0, i)] = Number(line.slice(i + 1));
         }
-        for (const tr of document.querySelectorAll("#metrics tr[data-series]")) {
-          const v = values[tr.dataset.series];
-          if (v === undefined) continue;
-          tr.querySelector(".value").textContent = String(v);
-          if (last) {
-            const before = last.values[tr.dataset.series];
+        // Each element with data-prefix shows the sum of the series that start with it.
+        const sums = {};
+        for (const e of document.querySelectorAll("[data-prefix]")) {
+          const prefix = e.dataset.prefix;
+          let v = 0;
+          let any = false;
+          for (const k in values) {
+            if (k.startsWith(prefix)) { v += values[k]; any = true; }
+          }
+          sums[prefix] = v;
+          if (!any && last === null) continue;
+          e.querySelector(".value").textContent = String(v);
+          if (last && last.sums[prefix] !== undefined) {
             const secs = (now - last.at) / 1000;
-            if (before !== undefined && secs > 0) {
-              tr.querySelector(".rate").textContent = ((v - before) / secs).toFixed(1);
-            }
+            if (secs > 0) e.querySelector(".rate").textContent = ((v - last.sums[prefix]) / secs).toFixed(1);
           }
         }
-        last = { at: now, values: values };
+        last = { at: now, sums: sums };
       } catch (err) { /* try again */ }
       setTimeout(tick, 3000);
     }

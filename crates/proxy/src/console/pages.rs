@@ -323,26 +323,60 @@ fn issuers(proxy: &Proxy, admin: &AdminState, s: &Session) -> Markup {
     }
 }
 
+/// The Health view's headline numbers: a name and the series prefix summed for it.
+const HEADLINES: [(&str, &str); 6] = [
+    ("Requests allowed", "macaroon_requests_total{decision=\"allow\""),
+    ("Requests denied", "macaroon_requests_total{decision=\"deny\""),
+    ("Errors", "macaroon_requests_total{decision=\"error\""),
+    ("Upstream errors", "macaroon_upstream_errors_total"),
+    ("Upstream timeouts", "macaroon_upstream_timeouts_total"),
+    ("Audit lines dropped", "macaroon_audit_lines_dropped_total"),
+];
+
 fn health(proxy: &Proxy) -> Markup {
     let (up, line) = proxy.state.health();
     let text = crate::admin::metrics::text(proxy);
     let series: Vec<(&str, &str)> = text
         .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.contains("_bucket{"))
         .filter_map(|l| l.rsplit_once(' '))
         .collect();
+    let sum = |prefix: &str| -> f64 {
+        series
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .filter_map(|(_, v)| v.parse::<f64>().ok())
+            .sum()
+    };
     html! {
         h1 { "Health" }
-        p.lede { "What this replica knows about itself: its state store, and its counters (the same as /metrics). Rates are per second over the last few seconds." }
-        section.panel {
-            h2 { "State store" }
-            p { span class=(if up { "badge allow" } else { "badge deny" }) { (if up { "ok" } else { "degraded" }) } " " (line) }
+        p.lede { "What this replica knows about itself: its state store and its counters (the same as /metrics). Rates are per second over the last few seconds." }
+        div.cards {
+            div.card {
+                div.card-name { "State store" }
+                div.card-value { span class=(if up { "badge allow" } else { "badge deny" }) { (if up { "ok" } else { "degraded" }) } }
+                div.card-note { (line) }
+            }
+            div.card {
+                div.card-name { "Approvals waiting" }
+                div.card-value { (proxy.approvals.pending()) }
+            }
+            @for (name, prefix) in HEADLINES {
+                div.card data-prefix=(prefix) {
+                    div.card-name { (name) }
+                    div.card-value.value { (sum(prefix)) }
+                    div.card-note { span.rate { "…" } " per second" }
+                }
+            }
         }
-        table #metrics .metrics {
-            thead { tr { th { "Counter" } th.num { "Value" } th.num { "Per second" } } }
-            tbody {
-                @for (name, value) in &series {
-                    tr data-series=(name) { td.mono { (name) } td.num.value { (value) } td.num.rate { "…" } }
+        details.panel {
+            summary { "All counters" }
+            table #metrics .metrics {
+                thead { tr { th { "Counter" } th.num { "Value" } th.num { "Per second" } } }
+                tbody {
+                    @for (name, value) in &series {
+                        tr data-prefix=(name) { td.mono { (name) } td.num.value { (value) } td.num.rate { "…" } }
+                    }
                 }
             }
         }
