@@ -71,13 +71,25 @@ fn the_console_in_a_real_browser() {
     assert_eq!(stdout.matches("ok:").count(), 12, "{stdout}");
 
     // The held request reached the upstream once, after the approval, and never before.
-    let refunds: Vec<_> = w.up.seen().into_iter().filter(|r| r.target == "/v1/refunds").collect();
+    let refunds: Vec<_> =
+        w.up.seen()
+            .into_iter()
+            .filter(|r| r.target == "/v1/refunds")
+            .collect();
     assert_eq!(refunds.len(), 1);
     // Logins, the decision and the revocation are audited with the operator's name.
     let audit = w.proxy.audit();
-    for action in ["console.login", "approvals.approve", "revocations.add", "revocations.undo", "console.logout"] {
+    for action in [
+        "console.login",
+        "approvals.approve",
+        "revocations.add",
+        "revocations.undo",
+        "console.logout",
+    ] {
         assert!(
-            audit.iter().any(|l| l["action"] == action && l["operator"] == "root"),
+            audit
+                .iter()
+                .any(|l| l["action"] == action && l["operator"] == "root"),
             "no {action} line by root"
         );
     }
@@ -99,7 +111,11 @@ fn the_console_is_only_on_the_admin_listener_and_needs_a_login() {
     for view in ["/", "/live", "/approvals", "/tokens", "/issuers", "/health"] {
         let r = curl(&[&format!("{admin}{view}")]);
         assert_eq!(r.status, 303, "{view}");
-        assert!(r.headers.to_ascii_lowercase().contains("location: /login"), "{view}: {}", r.headers);
+        assert!(
+            r.headers.to_ascii_lowercase().contains("location: /login"),
+            "{view}: {}",
+            r.headers
+        );
         assert!(r.headers.contains("frame-ancestors 'none'"), "{view}");
     }
     // A login posted from another site is refused; a bad token gets no cookie.
@@ -117,15 +133,25 @@ fn the_console_is_only_on_the_admin_listener_and_needs_a_login() {
     assert_eq!(bad.status, 401);
     assert!(!bad.headers.to_ascii_lowercase().contains("set-cookie"));
     // A good one: a session cookie that is not the token, and the views open with it.
-    let good = curl(&["--data-urlencode", &format!("token={read}"), &format!("{admin}/login")]);
+    let good = curl(&[
+        "--data-urlencode",
+        &format!("token={read}"),
+        &format!("{admin}/login"),
+    ]);
     assert_eq!(good.status, 303);
     let cookie = good
         .headers
         .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
         .expect("a cookie")
         .to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     assert!(!cookie.contains(&read[..20]));
     let pair = cookie.split(';').next().unwrap_or_default().to_string();
     let live = curl(&["-H", &format!("Cookie: {pair}"), &format!("{admin}/live")]);

@@ -276,7 +276,15 @@ mod tests {
     fn families_count_and_stay_bounded() {
         let f = Families::default();
         f.seen("k1", (None, None), "a.com", "t1", "allow", 200, None);
-        f.seen("k1", (Some("acme"), Some(&["ci".to_string()])), "b.com", "t2", "deny", 403, Some("no"));
+        f.seen(
+            "k1",
+            (Some("acme"), Some(&["ci".to_string()])),
+            "b.com",
+            "t2",
+            "deny",
+            403,
+            Some("no"),
+        );
         assert_eq!(f.get("k1").expect("k1").issuer.as_deref(), Some("acme"));
         let k1 = f.get("k1").expect("k1");
         assert_eq!((k1.allowed, k1.denied, k1.last_decision), (1, 1, "deny"));

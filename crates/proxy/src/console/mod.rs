@@ -67,7 +67,8 @@ pub async fn handle(
 ) -> Response<Body> {
     let now = SystemTime::now();
     let (parts, body) = req.into_parts();
-    let session = session::cookie_id(&parts.headers).and_then(|id| admin.sessions.get(&id, now).map(|s| (id, s)));
+    let session =
+        session::cookie_id(&parts.headers).and_then(|id| admin.sessions.get(&id, now).map(|s| (id, s)));
     let path = parts.uri.path();
     let resp = match (&parts.method, path) {
         (&Method::GET, "/static/console.css") => asset(CSS, "text/css; charset=utf-8"),
@@ -88,7 +89,10 @@ pub async fn handle(
         },
         _ => html(
             StatusCode::METHOD_NOT_ALLOWED,
-            pages::message("Not allowed", "The console's pages are read with GET; changes go through its buttons."),
+            pages::message(
+                "Not allowed",
+                "The console's pages are read with GET; changes go through its buttons.",
+            ),
         ),
     };
     secure(resp)
@@ -107,7 +111,9 @@ async fn login(
     if !same_origin(parts) {
         return html(
             StatusCode::FORBIDDEN,
-            pages::login(Some("This login came from another site; open the console's own login page.")),
+            pages::login(Some(
+                "This login came from another site; open the console's own login page.",
+            )),
         );
     }
     let form = match read_form(body).await {
@@ -115,11 +121,17 @@ async fn login(
         None => {
             return html(
                 StatusCode::BAD_REQUEST,
-                pages::login(Some("The login form could not be read; paste the operator token and try again.")),
+                pages::login(Some(
+                    "The login form could not be read; paste the operator token and try again.",
+                )),
             )
         }
     };
-    let token = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v.trim()).unwrap_or("");
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.trim())
+        .unwrap_or("");
     let request_id = crate::ids::request_id();
     let ctx = Ctx {
         request_id: &request_id,
@@ -172,11 +184,18 @@ async fn logout(
     s: &Session,
 ) -> Response<Body> {
     let form = read_form(body).await.unwrap_or_default();
-    let csrf = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    let csrf = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     if !s.csrf_ok(csrf) {
         return html(
             StatusCode::FORBIDDEN,
-            pages::message("Refused", "This form lacked the console's CSRF token: use the Log out button on a console page."),
+            pages::message(
+                "Refused",
+                "This form lacked the console's CSRF token: use the Log out button on a console page.",
+            ),
         );
     }
     admin.sessions.end(id);
@@ -188,7 +207,14 @@ async fn logout(
         path: parts.uri.path(),
         query: None,
     };
-    audit_admin(proxy, &ctx, Some(&s.op.name), "console.logout", StatusCode::OK, "logged out".into());
+    audit_admin(
+        proxy,
+        &ctx,
+        Some(&s.op.name),
+        "console.logout",
+        StatusCode::OK,
+        "logged out".into(),
+    );
     let mut r = redirect("/login");
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(admin.tls.is_some())) {
         r.headers_mut().insert(SET_COOKIE, v);
@@ -208,7 +234,9 @@ fn same_origin(parts: &http::request::Parts) -> bool {
     match (h.get(http::header::ORIGIN), h.get(http::header::HOST)) {
         (None, _) => true,
         (Some(o), Some(host)) => {
-            let (Ok(o), Ok(host)) = (o.to_str(), host.to_str()) else { return false };
+            let (Ok(o), Ok(host)) = (o.to_str(), host.to_str()) else {
+                return false;
+            };
             o.split_once("://").is_some_and(|(_, rest)| rest == host)
         }
         (Some(_), None) => false,
@@ -217,13 +245,18 @@ fn same_origin(parts: &http::request::Parts) -> bool {
 
 /// A urlencoded form body of at most [`MAX_FORM`] bytes.
 async fn read_form(body: Incoming) -> Option<Vec<(String, String)>> {
-    let bytes = http_body_util::Limited::new(body, MAX_FORM).collect().await.ok()?.to_bytes();
+    let bytes = http_body_util::Limited::new(body, MAX_FORM)
+        .collect()
+        .await
+        .ok()?
+        .to_bytes();
     Some(form_urlencoded::parse(&bytes).into_owned().collect())
 }
 
 fn asset(text: &'static str, kind: &'static str) -> Response<Body> {
     let mut r = Response::new(full(Bytes::from_static(text.as_bytes())));
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
     r
 }
 
@@ -277,7 +310,10 @@ mod tests {
             ("origin", "https://evil.example")
         ])));
         assert!(!same_origin(&parts(&[("sec-fetch-site", "cross-site")])));
-        assert!(same_origin(&parts(&[("sec-fetch-site", "same-origin"), ("origin", "null")])));
+        assert!(same_origin(&parts(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "null")
+        ])));
         assert!(!same_origin(&parts(&[("origin", "null"), ("host", "a")])));
     }
 
@@ -286,6 +322,9 @@ mod tests {
         assert!(!CSP.contains("unsafe"));
         assert!(CSP.contains("frame-ancestors 'none'"));
         assert!(CSP.contains("script-src 'self'"));
-        assert!(!JS.contains("innerHTML"), "the script never parses data as markup");
+        assert!(
+            !JS.contains("innerHTML"),
+            "the script never parses data as markup"
+        );
     }
 }

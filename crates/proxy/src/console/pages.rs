@@ -98,7 +98,10 @@ pub fn view(proxy: &Proxy, admin: &AdminState, s: &Session, path: &str) -> Marku
         "/tokens" => layout(s, path, "Tokens", tokens(proxy, s)),
         "/issuers" => layout(s, path, "Issuers", issuers(proxy, admin, s)),
         "/health" => layout(s, path, "Health", health(proxy)),
-        _ => message("Not found", "The console has the views Live, Approvals, Tokens, Issuers and Health."),
+        _ => message(
+            "Not found",
+            "The console has the views Live, Approvals, Tokens, Issuers and Health.",
+        ),
     }
 }
 
@@ -135,7 +138,10 @@ fn live() -> Markup {
 
 /// The approvals' ids and states, so the page can tell when it is out of date.
 fn signature(all: &[Approval]) -> String {
-    let mut v: Vec<String> = all.iter().map(|a| format!("{}:{}", a.id, state_text(a.state))).collect();
+    let mut v: Vec<String> = all
+        .iter()
+        .map(|a| format!("{}:{}", a.id, state_text(a.state)))
+        .collect();
     v.sort();
     v.join(",")
 }
@@ -161,7 +167,8 @@ fn request_line(a: &Approval) -> Markup {
 fn approvals(proxy: &Proxy, s: &Session) -> Markup {
     let all = proxy.approvals.list();
     let may = s.op.may(Role::Approve);
-    let (pending, decided): (Vec<&Approval>, Vec<&Approval>) = all.iter().partition(|a| a.state == State::Pending);
+    let (pending, decided): (Vec<&Approval>, Vec<&Approval>) =
+        all.iter().partition(|a| a.state == State::Pending);
     html! {
         h1 { "Approvals" }
         p.lede { "Requests held until a person says yes. The agent waits while you decide; approving lets this request (or a window of them) through." }

@@ -139,7 +139,10 @@ mod tests {
         let (id, s) = sessions.start(op(now + Duration::from_secs(60)), now);
         assert_eq!(id.len(), 64);
         assert!(sessions.get(&id, now).is_some());
-        assert!(sessions.get(&id, now + Duration::from_secs(61)).is_none(), "expired");
+        assert!(
+            sessions.get(&id, now + Duration::from_secs(61)).is_none(),
+            "expired"
+        );
         assert!(sessions.get(&id, now).is_none(), "and forgotten");
         let (id, _) = sessions.start(op(now + Duration::from_secs(60)), now);
         sessions.end(&id);
@@ -155,7 +158,7 @@ mod tests {
         let (id, s) = Sessions::default().start(op(now + Duration::from_secs(60)), now);
         let c = set_cookie(&id, &s, true, now);
         assert!(c.starts_with(&format!("{COOKIE}={id};")));
-        for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure", "Max-Age=6"] {
+        for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure", "Max-Age=5"] {
             assert!(c.contains(part), "{c}");
         }
         assert!(!set_cookie(&id, &s, false, now).contains("Secure"));
