@@ -98,7 +98,9 @@
       tr.append(el("td", "host", r.host || ""));
       tr.append(el("td", "", r.issuer || ""));
       tr.append(el("td", "", (r.labels || []).join(", ")));
-      tr.append(el("td", "reason", r.reason || (r.operator ? "by " + r.operator : "")));
+      const reason = el("td", "reason");
+      reason.append(el("span", "clamp", r.reason || (r.operator ? "by " + r.operator : "")));
+      tr.append(reason);
       tr.addEventListener("click", () => {
         recordJson.textContent = JSON.stringify(r, null, 2);
         record.hidden = false;
@@ -108,7 +110,7 @@
 
     function showStatus() {
       let s = paused ? "Paused. " : "Live. ";
-      s += seen + " events since this page opened; showing the latest " + Math.min(kept.length, MAX_ROWS) + ".";
+      s += seen + (seen === 1 ? " event" : " events") + " since this page opened; showing the latest " + Math.min(kept.length, MAX_ROWS) + ".";
       if (dropped) s += " " + dropped + " were too many to send and were skipped.";
       status.textContent = s;
     }
