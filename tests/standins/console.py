@@ -234,6 +234,22 @@ with sync_playwright() as p:
     page.wait_for_selector("table.decided tr:has-text('approved'):has-text('root')", timeout=5000)
     ok("Approve released the held call (200); the decision shows who")
 
+    # Deny, with a reason the agent is told.
+    def agent2():
+        held["d"] = call(cfg["approval_token"], "POST", "/v1/refunds", body='{"refund": 99999}', timeout=60)
+
+    t2 = threading.Thread(target=agent2)
+    t2.start()
+    page.wait_for_selector("article.approval pre.body:has-text('99999')", timeout=10000)
+    page.fill("form.deny input[name='reason']", "too large, ask finance")
+    page.get_by_role("button", name="Deny").click()
+    t2.join(60)
+    assert not t2.is_alive(), "the denied call is still held"
+    status, text = held["d"]
+    assert status == 403 and "approval_denied" in text and "too large, ask finance" in text, held["d"]
+    page.wait_for_selector("table.decided tr:has-text('denied'):has-text('too large, ask finance')", timeout=5000)
+    ok("Deny refused the held call (403 approval_denied) with the reason")
+
     # Tokens: revoke a branch, the next call with it is refused; undo lets it through again.
     assert call(cfg["branch_token"], "GET", "/v1/branch")[0] == 200
     page.get_by_role("link", name="Tokens").click()

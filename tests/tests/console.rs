@@ -68,9 +68,9 @@ fn the_console_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr),
         w.proxy.stderr()
     );
-    assert_eq!(stdout.matches("ok:").count(), 12, "{stdout}");
+    assert_eq!(stdout.matches("ok:").count(), 13, "{stdout}");
 
-    // The held request reached the upstream once, after the approval, and never before.
+    // The approved request reached the upstream once, after the approval; the denied one never.
     let refunds: Vec<_> =
         w.up.seen()
             .into_iter()
@@ -82,6 +82,7 @@ fn the_console_in_a_real_browser() {
     for action in [
         "console.login",
         "approvals.approve",
+        "approvals.deny",
         "revocations.add",
         "revocations.undo",
         "console.logout",
