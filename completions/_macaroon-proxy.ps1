@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from it (its branch), or its whole family.')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
+            [CompletionResult]::new('approvals', 'approvals', [CompletionResultType]::ParameterValue, 'Approve or deny requests a running proxy holds for a person (docs/admin-api.md).')
             [CompletionResult]::new('operator', 'operator', [CompletionResultType]::ParameterValue, 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -95,6 +96,8 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('--body-timeout', '--body-timeout', [CompletionResultType]::ParameterName, 'How long a body the proxy reads whole (to check it) may take to arrive; a client that stops sending gets 408 and nothing is sent upstream')
             [CompletionResult]::new('--approval-wait', '--approval-wait', [CompletionResultType]::ParameterName, 'How long a request that needs a person''s approval is held while they decide; then 403 approval_pending (the approval stays open: a retry once approved goes through). Under boto3''s 60 s read timeout and Stripe''s 80 s by default')
             [CompletionResult]::new('--approval-ttl', '--approval-ttl', [CompletionResultType]::ParameterName, 'How long an undecided approval stays open')
+            [CompletionResult]::new('--approval-webhook', '--approval-webhook', [CompletionResultType]::ParameterName, 'POST a JSON notice of each new approval to this URL (repeatable): Slack and Mattermost incoming webhooks read its `text`. Signed with --approval-webhook-secret-file; retried, never blocking a request')
+            [CompletionResult]::new('--approval-webhook-secret-file', '--approval-webhook-secret-file', [CompletionResultType]::ParameterName, 'The shared secret the webhook notices are signed with (first line of FILE, which must be 0600): `Macaroon-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, "t.body"))`')
             [CompletionResult]::new('--issuer', '--issuer', [CompletionResultType]::ParameterName, 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer')
             [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Keep usage and rate counts and revocations in Redis or Valkey, shared by every replica given the same URL: redis://HOST:PORT/DB (default: in this process)')
@@ -193,6 +196,91 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
         'macaroon-proxy;issuers;help;help' {
             break
         }
+        'macaroon-proxy;approvals' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The approvals the proxy holds, newest first (pending, then decided)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'One approval: the whole request summary, body included')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve: the held request goes upstream (and, for a window, the requests like it until it ends)')
+            [CompletionResult]::new('deny', 'deny', [CompletionResultType]::ParameterValue, 'Deny: the held request gets 403 approval_denied, with the reason')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;approvals;list' {
+            [CompletionResult]::new('--admin-url', '--admin-url', [CompletionResultType]::ParameterName, 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)')
+            [CompletionResult]::new('--operator-token', '--operator-token', [CompletionResultType]::ParameterName, 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the JSON array (the shape of GET /api/approvals)')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Keep watching: print each new or changed approval as it happens (Ctrl-C ends)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;approvals;show' {
+            [CompletionResult]::new('--admin-url', '--admin-url', [CompletionResultType]::ParameterName, 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)')
+            [CompletionResult]::new('--operator-token', '--operator-token', [CompletionResultType]::ParameterName, 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the JSON object')
+            [CompletionResult]::new('--discharge', '--discharge', [CompletionResultType]::ParameterName, 'Print the discharge macaroon an approval minted (standard V2): the approval itself, verifiable with the caveat key. Needs the approve role')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;approvals;approve' {
+            [CompletionResult]::new('--admin-url', '--admin-url', [CompletionResultType]::ParameterName, 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)')
+            [CompletionResult]::new('--operator-token', '--operator-token', [CompletionResultType]::ParameterName, 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file')
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'A window instead of the scope the token asks for (10m, 1h; at most 24h)')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'In a window, only this method (default: the request''s)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'In a window, only paths under this one (default: the request''s path)')
+            [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A note kept with the decision')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;approvals;deny' {
+            [CompletionResult]::new('--admin-url', '--admin-url', [CompletionResultType]::ParameterName, 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)')
+            [CompletionResult]::new('--operator-token', '--operator-token', [CompletionResultType]::ParameterName, 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why (the agent sees it)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'macaroon-proxy;approvals;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The approvals the proxy holds, newest first (pending, then decided)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'One approval: the whole request summary, body included')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve: the held request goes upstream (and, for a window, the requests like it until it ends)')
+            [CompletionResult]::new('deny', 'deny', [CompletionResultType]::ParameterValue, 'Deny: the held request gets 403 approval_denied, with the reason')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'macaroon-proxy;approvals;help;list' {
+            break
+        }
+        'macaroon-proxy;approvals;help;show' {
+            break
+        }
+        'macaroon-proxy;approvals;help;approve' {
+            break
+        }
+        'macaroon-proxy;approvals;help;deny' {
+            break
+        }
+        'macaroon-proxy;approvals;help;help' {
+            break
+        }
         'macaroon-proxy;operator' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -257,6 +345,7 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             [CompletionResult]::new('ca', 'ca', [CompletionResultType]::ParameterValue, 'Print the local CA''s path and the environment lines clients need to use the proxy.')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token and every token narrowed from it (its branch), or its whole family.')
             [CompletionResult]::new('issuers', 'issuers', [CompletionResultType]::ParameterValue, 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).')
+            [CompletionResult]::new('approvals', 'approvals', [CompletionResultType]::ParameterValue, 'Approve or deny requests a running proxy holds for a person (docs/admin-api.md).')
             [CompletionResult]::new('operator', 'operator', [CompletionResultType]::ParameterValue, 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions.')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -297,6 +386,25 @@ Register-ArgumentCompleter -Native -CommandName 'macaroon-proxy' -ScriptBlock {
             break
         }
         'macaroon-proxy;help;issuers;list' {
+            break
+        }
+        'macaroon-proxy;help;approvals' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The approvals the proxy holds, newest first (pending, then decided)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'One approval: the whole request summary, body included')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve: the held request goes upstream (and, for a window, the requests like it until it ends)')
+            [CompletionResult]::new('deny', 'deny', [CompletionResultType]::ParameterValue, 'Deny: the held request gets 403 approval_denied, with the reason')
+            break
+        }
+        'macaroon-proxy;help;approvals;list' {
+            break
+        }
+        'macaroon-proxy;help;approvals;show' {
+            break
+        }
+        'macaroon-proxy;help;approvals;approve' {
+            break
+        }
+        'macaroon-proxy;help;approvals;deny' {
             break
         }
         'macaroon-proxy;help;operator' {

@@ -16,6 +16,9 @@ _macaroon__proxy() {
             ",$1")
                 cmd="macaroon__proxy"
                 ;;
+            macaroon__proxy,approvals)
+                cmd="macaroon__proxy__subcmd__approvals"
+                ;;
             macaroon__proxy,ca)
                 cmd="macaroon__proxy__subcmd__ca"
                 ;;
@@ -46,6 +49,39 @@ _macaroon__proxy() {
             macaroon__proxy,run)
                 cmd="macaroon__proxy__subcmd__run"
                 ;;
+            macaroon__proxy__subcmd__approvals,approve)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__approve"
+                ;;
+            macaroon__proxy__subcmd__approvals,deny)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__deny"
+                ;;
+            macaroon__proxy__subcmd__approvals,help)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__help"
+                ;;
+            macaroon__proxy__subcmd__approvals,list)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__list"
+                ;;
+            macaroon__proxy__subcmd__approvals,show)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__show"
+                ;;
+            macaroon__proxy__subcmd__approvals__subcmd__help,approve)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__help__subcmd__approve"
+                ;;
+            macaroon__proxy__subcmd__approvals__subcmd__help,deny)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__help__subcmd__deny"
+                ;;
+            macaroon__proxy__subcmd__approvals__subcmd__help,help)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__help__subcmd__help"
+                ;;
+            macaroon__proxy__subcmd__approvals__subcmd__help,list)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__help__subcmd__list"
+                ;;
+            macaroon__proxy__subcmd__approvals__subcmd__help,show)
+                cmd="macaroon__proxy__subcmd__approvals__subcmd__help__subcmd__show"
+                ;;
+            macaroon__proxy__subcmd__help,approvals)
+                cmd="macaroon__proxy__subcmd__help__subcmd__approvals"
+                ;;
             macaroon__proxy__subcmd__help,ca)
                 cmd="macaroon__proxy__subcmd__help__subcmd__ca"
                 ;;
@@ -75,6 +111,18 @@ _macaroon__proxy() {
                 ;;
             macaroon__proxy__subcmd__help,run)
                 cmd="macaroon__proxy__subcmd__help__subcmd__run"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__approvals,approve)
+                cmd="macaroon__proxy__subcmd__help__subcmd__approvals__subcmd__approve"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__approvals,deny)
+                cmd="macaroon__proxy__subcmd__help__subcmd__approvals__subcmd__deny"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__approvals,list)
+                cmd="macaroon__proxy__subcmd__help__subcmd__approvals__subcmd__list"
+                ;;
+            macaroon__proxy__subcmd__help__subcmd__approvals,show)
+                cmd="macaroon__proxy__subcmd__help__subcmd__approvals__subcmd__show"
                 ;;
             macaroon__proxy__subcmd__help__subcmd__issuers,add)
                 cmd="macaroon__proxy__subcmd__help__subcmd__issuers__subcmd__add"
@@ -155,12 +203,238 @@ _macaroon__proxy() {
 
     case "${cmd}" in
         macaroon__proxy)
-            opts="-h -V --home --help --version key keygen run check-config ca revoke issuers operator completions help"
+            opts="-h -V --home --help --version key keygen run check-config ca revoke issuers approvals operator completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals)
+            opts="-h -V --home --help --version list show approve deny help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__approve)
+            opts="-h -V --admin-url --operator-token --for --method --path --note --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__deny)
+            opts="-h -V --admin-url --operator-token --reason --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__help)
+            opts="list show approve deny help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__help__subcmd__deny)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__list)
+            opts="-h -V --admin-url --operator-token --json --watch --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__approvals__subcmd__show)
+            opts="-h -V --admin-url --operator-token --json --discharge --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -231,8 +505,78 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__help)
-            opts="key keygen run check-config ca revoke issuers operator completions help"
+            opts="key keygen run check-config ca revoke issuers approvals operator completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__approvals)
+            opts="list show approve deny"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__approvals__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__approvals__subcmd__deny)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__approvals__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        macaroon__subcmd__proxy__subcmd__help__subcmd__approvals__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -867,7 +1211,7 @@ _macaroon__proxy() {
             return 0
             ;;
         macaroon__subcmd__proxy__subcmd__run)
-            opts="-h -V --config --listen --audit-log --audit-format --otlp --admin --admin-cert --admin-key --admin-name --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --approval-wait --approval-ttl --issuer --allow-host --transparent --state --state-password-file --home --help --version"
+            opts="-h -V --config --listen --audit-log --audit-format --otlp --admin --admin-cert --admin-key --admin-name --upstream-ca --resolve --passthrough --allow-private --upstream-timeout --max-body --body-timeout --approval-wait --approval-ttl --approval-webhook --approval-webhook-secret-file --issuer --allow-host --transparent --state --state-password-file --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -938,6 +1282,14 @@ _macaroon__proxy() {
                     return 0
                     ;;
                 --approval-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approval-webhook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approval-webhook-secret-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

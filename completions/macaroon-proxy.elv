@@ -30,6 +30,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+            cand approvals 'Approve or deny requests a running proxy holds for a person (docs/admin-api.md).'
             cand operator 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -85,6 +86,8 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand --body-timeout 'How long a body the proxy reads whole (to check it) may take to arrive; a client that stops sending gets 408 and nothing is sent upstream'
             cand --approval-wait 'How long a request that needs a person''s approval is held while they decide; then 403 approval_pending (the approval stays open: a retry once approved goes through). Under boto3''s 60 s read timeout and Stripe''s 80 s by default'
             cand --approval-ttl 'How long an undecided approval stays open'
+            cand --approval-webhook 'POST a JSON notice of each new approval to this URL (repeatable): Slack and Mattermost incoming webhooks read its `text`. Signed with --approval-webhook-secret-file; retried, never blocking a request'
+            cand --approval-webhook-secret-file 'The shared secret the webhook notices are signed with (first line of FILE, which must be 0600): `Macaroon-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, "t.body"))`'
             cand --issuer 'Trust this issuer''s public key (base64; repeatable) besides $MACAROON_HOME/issuers and the home''s own issuer'
             cand --allow-host 'Only open tokens whose sealed hosts match: a host or *.SUFFIX (repeatable, comma-separated). Tokens for other hosts get 403 host_not_allowed'
             cand --state 'Keep usage and rate counts and revocations in Redis or Valkey, shared by every replica given the same URL: redis://HOST:PORT/DB (default: in this process)'
@@ -170,6 +173,80 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         }
         &'macaroon-proxy;issuers;help;help'= {
         }
+        &'macaroon-proxy;approvals'= {
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'The approvals the proxy holds, newest first (pending, then decided)'
+            cand show 'One approval: the whole request summary, body included'
+            cand approve 'Approve: the held request goes upstream (and, for a window, the requests like it until it ends)'
+            cand deny 'Deny: the held request gets 403 approval_denied, with the reason'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;approvals;list'= {
+            cand --admin-url 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)'
+            cand --operator-token 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --json 'Print the JSON array (the shape of GET /api/approvals)'
+            cand --watch 'Keep watching: print each new or changed approval as it happens (Ctrl-C ends)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;approvals;show'= {
+            cand --admin-url 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)'
+            cand --operator-token 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand --json 'Print the JSON object'
+            cand --discharge 'Print the discharge macaroon an approval minted (standard V2): the approval itself, verifiable with the caveat key. Needs the approve role'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;approvals;approve'= {
+            cand --admin-url 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)'
+            cand --operator-token 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file'
+            cand --for 'A window instead of the scope the token asks for (10m, 1h; at most 24h)'
+            cand --method 'In a window, only this method (default: the request''s)'
+            cand --path 'In a window, only paths under this one (default: the request''s path)'
+            cand --note 'A note kept with the decision'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;approvals;deny'= {
+            cand --admin-url 'The running proxy''s admin listener (default: $MACAROON_ADMIN_URL, else http://127.0.0.1:9090)'
+            cand --operator-token 'The operator token (default: $MACAROON_OPERATOR_TOKEN, else $MACAROON_HOME/operator.token). On the command line it shows in `ps`: prefer the variable or the file'
+            cand --reason 'Why (the agent sees it)'
+            cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'macaroon-proxy;approvals;help'= {
+            cand list 'The approvals the proxy holds, newest first (pending, then decided)'
+            cand show 'One approval: the whole request summary, body included'
+            cand approve 'Approve: the held request goes upstream (and, for a window, the requests like it until it ends)'
+            cand deny 'Deny: the held request gets 403 approval_denied, with the reason'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'macaroon-proxy;approvals;help;list'= {
+        }
+        &'macaroon-proxy;approvals;help;show'= {
+        }
+        &'macaroon-proxy;approvals;help;approve'= {
+        }
+        &'macaroon-proxy;approvals;help;deny'= {
+        }
+        &'macaroon-proxy;approvals;help;help'= {
+        }
         &'macaroon-proxy;operator'= {
             cand --home 'The macaroon home (keys, CA). Default: $MACAROON_HOME, else ~/.config/macaroon'
             cand -h 'Print help (see more with ''--help'')'
@@ -226,6 +303,7 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
             cand ca 'Print the local CA''s path and the environment lines clients need to use the proxy.'
             cand revoke 'Revoke a token and every token narrowed from it (its branch), or its whole family.'
             cand issuers 'Edit the issuers this proxy trusts ($MACAROON_HOME/issuers).'
+            cand approvals 'Approve or deny requests a running proxy holds for a person (docs/admin-api.md).'
             cand operator 'Operator tokens: the macaroons that open the admin API (docs/admin-api.md).'
             cand completions 'Print shell completions.'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -255,6 +333,20 @@ set edit:completion:arg-completer[macaroon-proxy] = {|@words|
         &'macaroon-proxy;help;issuers;rm'= {
         }
         &'macaroon-proxy;help;issuers;list'= {
+        }
+        &'macaroon-proxy;help;approvals'= {
+            cand list 'The approvals the proxy holds, newest first (pending, then decided)'
+            cand show 'One approval: the whole request summary, body included'
+            cand approve 'Approve: the held request goes upstream (and, for a window, the requests like it until it ends)'
+            cand deny 'Deny: the held request gets 403 approval_denied, with the reason'
+        }
+        &'macaroon-proxy;help;approvals;list'= {
+        }
+        &'macaroon-proxy;help;approvals;show'= {
+        }
+        &'macaroon-proxy;help;approvals;approve'= {
+        }
+        &'macaroon-proxy;help;approvals;deny'= {
         }
         &'macaroon-proxy;help;operator'= {
             cand mint 'Mint an operator token from this home''s operator.key (created, 0600, if absent).'

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries in a fresh home, as a user would run them.
 
 mod adversarial;
+mod approvals;
 mod audit_export;
 mod body;
 mod ca;

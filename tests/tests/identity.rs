@@ -21,7 +21,10 @@ fn until(w: &World, token: &str, want: u16) {
         if got == want {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "still {got}, want {want}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still {got}, want {want}"
+        );
         std::thread::yield_now();
     }
 }
@@ -43,7 +46,11 @@ fn labels_and_the_issuer_name_travel_into_the_audit_line_inspect_and_verify() {
     let skill = attenuate(&w, &ops, &["--label", "billing-skill", "--method", "GET"]);
     assert_eq!(charges(&w, &skill), 200);
     let last = w.proxy.audit().pop().expect("an audit line");
-    assert_eq!(last["labels"], serde_json::json!(["ops", "billing-skill"]), "{last}");
+    assert_eq!(
+        last["labels"],
+        serde_json::json!(["ops", "billing-skill"]),
+        "{last}"
+    );
     assert_eq!(last["issuer"], "local", "{last}");
     // The family maps back to the stored root: list and inspect show the same kid.
     let kid = last["kid"].as_str().expect("kid").to_string();
@@ -58,16 +65,36 @@ fn labels_and_the_issuer_name_travel_into_the_audit_line_inspect_and_verify() {
     let table = w.s.run("macaroon", &["inspect", &skill]).ok().out().to_string();
     assert!(table.contains("ops > billing-skill"), "{table}");
     let url = format!("https://{HOST}/v1/charges");
-    let verify = w.s.run("macaroon", &["verify", &skill, "--method", "GET", "--url", &url, "--json"]);
-    assert_eq!(json(verify.ok().out())["labels"], serde_json::json!(["ops", "billing-skill"]));
+    let verify = w.s.run(
+        "macaroon",
+        &["verify", &skill, "--method", "GET", "--url", &url, "--json"],
+    );
+    assert_eq!(
+        json(verify.ok().out())["labels"],
+        serde_json::json!(["ops", "billing-skill"])
+    );
     // A denial names them too; a label is strictly spelled.
-    let r = curl(&["-X", "POST", &format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&skill)]);
+    let r = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/v1/charges", w.proxy.url()),
+        "-H",
+        &bearer(&skill),
+    ]);
     assert_eq!(r.status, 403);
     let last = w.proxy.audit().pop().expect("an audit line");
-    assert_eq!((last["decision"].as_str(), last["labels"][1].as_str()), (Some("deny"), Some("billing-skill")));
-    let run = w.s.run("macaroon", &["attenuate", "api", "--label", "Billing Skill"]);
+    assert_eq!(
+        (last["decision"].as_str(), last["labels"][1].as_str()),
+        (Some("deny"), Some("billing-skill"))
+    );
+    let run =
+        w.s.run("macaroon", &["attenuate", "api", "--label", "Billing Skill"]);
     run.code(2);
-    assert!(run.stderr.contains("--label") && run.stderr.contains("lower-case"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--label") && run.stderr.contains("lower-case"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// `exec` labels the command's token with its base name unless told otherwise.
@@ -81,19 +108,46 @@ fn exec_labels_the_token_with_the_commands_name() {
     let proxy = w.proxy.url();
     let run = w.s.run(
         "macaroon",
-        &["exec", "--no-isolate", "--proxy", &proxy, "--token", "api", "--", "sh", "-c", &script],
-    );
-    assert_eq!(run.ok().out(), "200");
-    assert_eq!(w.proxy.audit().pop().expect("line")["labels"], serde_json::json!(["sh"]));
-    let run = w.s.run(
-        "macaroon",
         &[
-            "exec", "--no-isolate", "--proxy", &proxy, "--token", "api", "--label", "nightly-report", "--", "sh",
-            "-c", &script,
+            "exec",
+            "--no-isolate",
+            "--proxy",
+            &proxy,
+            "--token",
+            "api",
+            "--",
+            "sh",
+            "-c",
+            &script,
         ],
     );
     assert_eq!(run.ok().out(), "200");
-    assert_eq!(w.proxy.audit().pop().expect("line")["labels"], serde_json::json!(["nightly-report"]));
+    assert_eq!(
+        w.proxy.audit().pop().expect("line")["labels"],
+        serde_json::json!(["sh"])
+    );
+    let run = w.s.run(
+        "macaroon",
+        &[
+            "exec",
+            "--no-isolate",
+            "--proxy",
+            &proxy,
+            "--token",
+            "api",
+            "--label",
+            "nightly-report",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(run.ok().out(), "200");
+    assert_eq!(
+        w.proxy.audit().pop().expect("line")["labels"],
+        serde_json::json!(["nightly-report"])
+    );
 }
 
 /// The two-machine flow of docs/teams.md: B shows its issuer key, A trusts it by name, A
@@ -106,42 +160,86 @@ fn a_teammates_token_works_on_this_proxy_with_key_show_and_issuers_add_name() {
     // Before: B wraps against its own proxy key; A cannot open it, and says how to fix it.
     b.run("macaroon-proxy", &["keygen"]).ok();
     let wrong = b
-        .run_stdin("macaroon", &["wrap", "stripe", "--host", HOST, "--no-store"], SECRET)
+        .run_stdin(
+            "macaroon",
+            &["wrap", "stripe", "--host", HOST, "--no-store"],
+            SECRET,
+        )
         .ok()
         .out()
         .to_string();
     let r = curl(&[&format!("{}/v1/charges", a.proxy.url()), "-H", &bearer(&wrong)]);
     assert_eq!(r.status, 401);
     let body = String::from_utf8_lossy(&r.body).to_string();
-    assert!(body.contains("macaroon-proxy key show") && body.contains("--proxy-key"), "{body}");
+    assert!(
+        body.contains("macaroon-proxy key show") && body.contains("--proxy-key"),
+        "{body}"
+    );
 
-    let b_issuer = b.run("macaroon", &["issuer", "show"]).ok().out().trim().to_string();
-    a.s.run("macaroon-proxy", &["issuers", "add", &b_issuer, "--name", "bob"]).ok();
+    let b_issuer = b
+        .run("macaroon", &["issuer", "show"])
+        .ok()
+        .out()
+        .trim()
+        .to_string();
+    a.s.run("macaroon-proxy", &["issuers", "add", &b_issuer, "--name", "bob"])
+        .ok();
     let shown = a.s.run("macaroon-proxy", &["key", "show"]);
     shown.ok();
     let proxy_key = shown.out().trim().to_string();
-    assert_eq!(proxy_key, std::fs::read_to_string(a.s.home().join("proxy.pub")).expect("pub").trim());
-    assert!(shown.stderr.contains("--proxy-key") && shown.stderr.contains("issuers add"), "{}", shown.stderr);
+    assert_eq!(
+        proxy_key,
+        std::fs::read_to_string(a.s.home().join("proxy.pub"))
+            .expect("pub")
+            .trim()
+    );
+    assert!(
+        shown.stderr.contains("--proxy-key") && shown.stderr.contains("issuers add"),
+        "{}",
+        shown.stderr
+    );
     let token = b
-        .run_stdin("macaroon", &["wrap", "stripe", "--host", HOST, "--proxy-key", &proxy_key], SECRET)
+        .run_stdin(
+            "macaroon",
+            &["wrap", "stripe", "--host", HOST, "--proxy-key", &proxy_key],
+            SECRET,
+        )
         .ok()
         .out()
         .to_string();
     let agent = b
-        .run("macaroon", &["attenuate", "stripe", "--expires", "10m", "--label", "bob-agent"])
+        .run(
+            "macaroon",
+            &["attenuate", "stripe", "--expires", "10m", "--label", "bob-agent"],
+        )
         .ok()
         .out()
         .to_string();
     assert_ne!(token, agent);
     until(&a, &agent, 200);
     let last = a.proxy.audit().pop().expect("line");
-    assert_eq!((last["issuer"].as_str(), last["labels"][0].as_str()), (Some("bob"), Some("bob-agent")), "{last}");
-    let list = a.s.run("macaroon-proxy", &["issuers", "list"]).ok().out().to_string();
-    assert!(list.contains(&format!("{b_issuer}  # bob")) && list.contains("# local"), "{list}");
+    assert_eq!(
+        (last["issuer"].as_str(), last["labels"][0].as_str()),
+        (Some("bob"), Some("bob-agent")),
+        "{last}"
+    );
+    let list =
+        a.s.run("macaroon-proxy", &["issuers", "list"])
+            .ok()
+            .out()
+            .to_string();
+    assert!(
+        list.contains(&format!("{b_issuer}  # bob")) && list.contains("# local"),
+        "{list}"
+    );
     // --note stays an alias; removing the issuer refuses everything it wrapped.
     a.s.run("macaroon-proxy", &["issuers", "rm", &b_issuer]).ok();
     until(&a, &agent, 401);
-    a.s.run("macaroon-proxy", &["issuers", "add", &b_issuer, "--note", "bob again"]).ok();
+    a.s.run(
+        "macaroon-proxy",
+        &["issuers", "add", &b_issuer, "--note", "bob again"],
+    )
+    .ok();
     until(&a, &agent, 200);
     assert_eq!(a.proxy.audit().pop().expect("line")["issuer"], "bob again");
 }
@@ -160,7 +258,11 @@ fn a_branch_revocation_refuses_a_token_and_its_child_while_a_sibling_and_the_roo
     }
     let run = w.s.run("macaroon-proxy", &["revoke", &agent]);
     run.ok();
-    assert!(run.stderr.contains("every token narrowed from it"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("every token narrowed from it"),
+        "{}",
+        run.stderr
+    );
     let written = std::fs::read_to_string(w.s.home().join("revoked")).expect("revoked");
     let id = written.split_whitespace().next().expect("an id");
     assert_eq!(id.len(), 64, "a branch id: {written}");
@@ -171,17 +273,32 @@ fn a_branch_revocation_refuses_a_token_and_its_child_while_a_sibling_and_the_roo
     assert_eq!(r.status, 403);
     let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(body["error"]["code"], "revoked");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("revoked branch"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revoked branch"),
+        "{body}"
+    );
     w.assert_clean(before);
     assert_eq!(charges(&w, &sibling), 200);
     assert_eq!(charges(&w, &w.token), 200);
     // The dry run agrees, and narrowing the revoked branch is warned about.
     let url = format!("https://{HOST}/v1/charges");
-    w.s.run("macaroon", &["verify", &child, "--method", "GET", "--url", &url]).code(1);
-    w.s.run("macaroon", &["verify", &sibling, "--method", "GET", "--url", &url]).code(0);
+    w.s.run("macaroon", &["verify", &child, "--method", "GET", "--url", &url])
+        .code(1);
+    w.s.run(
+        "macaroon",
+        &["verify", &sibling, "--method", "GET", "--url", &url],
+    )
+    .code(0);
     let run = w.s.run("macaroon", &["attenuate", &child, "--expires", "5m"]);
     run.ok();
-    assert!(run.stderr.contains("revoked branch") && run.stderr.contains("--undo"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("revoked branch") && run.stderr.contains("--undo"),
+        "{}",
+        run.stderr
+    );
     let list = json(w.s.run("macaroon", &["list", "--json"]).ok().out());
     assert_eq!(list[0]["revoked"], false, "only a branch below the root: {list}");
 
@@ -200,7 +317,8 @@ fn a_branch_revocation_refuses_a_token_and_its_child_while_a_sibling_and_the_roo
     assert_eq!(list[0]["revoked"], true, "{list}");
     let table = w.s.run("macaroon", &["list"]).ok().out().to_string();
     assert!(table.contains("REVOKED"), "{table}");
-    w.s.run("macaroon-proxy", &["revoke", "--undo", "--family", "api"]).ok();
+    w.s.run("macaroon-proxy", &["revoke", "--undo", "--family", "api"])
+        .ok();
     until(&w, &w.token, 200);
     // Undoing what is not revoked says so.
     let run = w.s.run("macaroon-proxy", &["revoke", "--undo", &agent]);
@@ -218,15 +336,24 @@ fn a_branch_revoked_in_the_shared_store_is_refused_by_every_replica_and_undone()
     let (w, second) = crate::usage::replicas(&redis, &[]);
     let agent = w.narrow(&["--label", "agent", "--expires", "1h"]);
     let sibling = w.narrow(&["--label", "other", "--expires", "1h"]);
-    w.s.run("macaroon-proxy", &["revoke", "--state", &redis.url(), &agent]).ok();
-    let status = |p: &e2e::ProxyProcess, t: &str| curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(t)]).status;
+    w.s.run("macaroon-proxy", &["revoke", "--state", &redis.url(), &agent])
+        .ok();
+    let status =
+        |p: &e2e::ProxyProcess, t: &str| curl(&[&format!("{}/v1/charges", p.url()), "-H", &bearer(t)]).status;
     let start = Instant::now();
     while status(&w.proxy, &agent) != 403 || status(&second, &agent) != 403 {
         assert!(start.elapsed() < Duration::from_secs(5), "never refused");
     }
-    assert_eq!((status(&w.proxy, &sibling), status(&second, &sibling)), (200, 200));
+    assert_eq!(
+        (status(&w.proxy, &sibling), status(&second, &sibling)),
+        (200, 200)
+    );
     assert_eq!(redis.cli(&["SCARD", "macaroon:revoked"]), "1");
-    w.s.run("macaroon-proxy", &["revoke", "--undo", "--state", &redis.url(), &agent]).ok();
+    w.s.run(
+        "macaroon-proxy",
+        &["revoke", "--undo", "--state", &redis.url(), &agent],
+    )
+    .ok();
     let start = Instant::now();
     while status(&w.proxy, &agent) != 200 || status(&second, &agent) != 200 {
         assert!(start.elapsed() < Duration::from_secs(5), "never lifted");
@@ -241,23 +368,38 @@ fn a_closed_stdout_and_a_cut_token_get_quiet_and_plain_answers() {
     // A reader that is already gone (as `| head -c1` becomes): no panic, no message.
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    let out = w
-        .s
-        .cmd("macaroon")
-        .args(["list", "--json"])
-        .stdout(writer)
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("spawn");
+    let out =
+        w.s.cmd("macaroon")
+            .args(["list", "--json"])
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("spawn");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked") && out.status.code() != Some(101), "{err} {:?}", out.status);
+    assert!(
+        !err.contains("panicked") && out.status.code() != Some(101),
+        "{err} {:?}",
+        out.status
+    );
     // Cut at a length base64 allows, so the decoder sees a macaroon that ends early.
     let cut = &w.token[..w.token.len() / 2 / 4 * 4];
     let run = w.s.run("macaroon", &["inspect", cut]);
     run.code(2);
-    assert!(run.stderr.contains("cut short") && !run.stderr.contains("Unexpected end"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cut short") && !run.stderr.contains("Unexpected end"),
+        "{}",
+        run.stderr
+    );
     let run = w.s.run("macaroon", &["exec", "--token", "nosuch", "--", "true"]);
     run.code(2);
-    assert!(run.stderr.contains("no stored token named \"nosuch\""), "{}", run.stderr);
-    assert!(!run.stderr.contains("base64") && !run.stderr.contains("unused bits"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no stored token named \"nosuch\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("base64") && !run.stderr.contains("unused bits"),
+        "{}",
+        run.stderr
+    );
 }

@@ -41,8 +41,9 @@ impl ApprovalScope {
         if text == "once" {
             return Ok(ApprovalScope::Once);
         }
-        let d = humantime::parse_duration(text)
-            .map_err(|_| format!("{text:?} is not an approval scope; use once or a duration like 10m or 1h"))?;
+        let d = humantime::parse_duration(text).map_err(|_| {
+            format!("{text:?} is not an approval scope; use once or a duration like 10m or 1h")
+        })?;
         if d.is_zero() || d > MAX_APPROVAL_WINDOW {
             return Err(format!(
                 "an approval window is more than 0 and at most 24h, not {text}"
@@ -89,7 +90,9 @@ pub struct ApprovalCaveat {
 
 impl std::fmt::Debug for ApprovalCaveat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApprovalCaveat").field("scope", &self.scope).finish_non_exhaustive()
+        f.debug_struct("ApprovalCaveat")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
     }
 }
 
@@ -189,6 +192,9 @@ mod tests {
             assert!(ApprovalScope::parse(bad).is_err(), "{bad}");
         }
         assert!(ApprovalScope::Once.explain().contains("each request"));
-        assert!(ApprovalScope::parse("10m").expect("ok").explain().contains("good for 10m"));
+        assert!(ApprovalScope::parse("10m")
+            .expect("ok")
+            .explain()
+            .contains("good for 10m"));
     }
 }

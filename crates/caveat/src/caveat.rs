@@ -157,7 +157,8 @@ pub(crate) fn vec_heap<T>(v: &[T]) -> usize {
 /// A failed caveat check, in words a person understands.
 pub type Unmet = String;
 
-const FIELDS: &str = "time, method, host, path, query, form, json, body, uses, rate, label, request, mcp or graphql";
+const FIELDS: &str =
+    "time, method, host, path, query, form, json, body, uses, rate, label, request, mcp or graphql";
 
 impl Caveat {
     /// Heap bytes the parsed caveat holds (beyond its own size), for cache budgets
@@ -432,12 +433,12 @@ impl Caveat {
             | Caveat::Rate { .. }
             | Caveat::Label(_) => self.explain_at(req.time),
             Caveat::RequestDigest(_) => {
-                "this is not the one request the token allows (its method, host, path, query or body differ)".into()
+                "this is not the one request the token allows (its method, host, path, query or body differ)"
+                    .into()
             }
-            | Caveat::Operator(_)
-            | Caveat::Roles(_)
-            | Caveat::Mcp(_)
-            | Caveat::GraphQl(_) => self.explain_at(req.time),
+            Caveat::Operator(_) | Caveat::Roles(_) | Caveat::Mcp(_) | Caveat::GraphQl(_) => {
+                self.explain_at(req.time)
+            }
         };
         Err((DenyKind::CaveatFailed, why))
     }
@@ -683,7 +684,10 @@ fn parse_digest(
     match words {
         [_, (_, "digest"), (_, "="), (at, value)] => {
             let hex_part = value.strip_prefix("sha256:").ok_or_else(|| {
-                err(col(text, *at), format!("{value:?} is not a digest; expected e.g. \"{example}\""))
+                err(
+                    col(text, *at),
+                    format!("{value:?} is not a digest; expected e.g. \"{example}\""),
+                )
             })?;
             let mut d = [0u8; 32];
             if hex_part.len() != 64
@@ -791,7 +795,7 @@ mod tests {
         ] {
             assert!(Caveat::parse(bad).is_err(), "{bad}");
         }
-        let e = Caveat::parse("label = Billing").err().expect("refused").to_string();
+        let e = Caveat::parse("label = Billing").expect_err("refused").to_string();
         assert!(e.contains("lower-case"), "{e}");
     }
 

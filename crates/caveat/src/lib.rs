@@ -85,8 +85,8 @@ pub use crate::token::{
     MAX_TOKEN_LEN,
 };
 pub use crate::verify::{
-    chain_branch_ids, check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision, Denial, DenyKind,
-    Verified,
+    chain_branch_ids, check_predicates, decide, decide_unsealed, unseal, verify_chain, CacheKey, Decision,
+    Denial, DenyKind, Verified,
 };
 
 /// Random bytes from the operating system (ids the proxy hands out, e.g. approvals).

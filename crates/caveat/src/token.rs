@@ -148,7 +148,11 @@ impl Token {
     /// [`Token::mint`], also returning the family id (`kid`) sealed inside, which only
     /// the proxy could read back: `wrap` keeps it beside the stored token so `list` and
     /// `inspect` can show it.
-    pub fn mint_root(to: &PublicKey, req: MintRequest, now: SystemTime) -> Result<(Token, String), MintError> {
+    pub fn mint_root(
+        to: &PublicKey,
+        req: MintRequest,
+        now: SystemTime,
+    ) -> Result<(Token, String), MintError> {
         if req.hosts.is_empty() {
             return Err(MintError::NoHosts);
         }
@@ -515,6 +519,19 @@ fn unreachable_empty() -> ! {
     panic!("macaroon library refused a token with a non-empty identifier")
 }
 
+/// The digest a branch is known by: SHA-256 of the chain signature at that point. The
+/// signature itself (with the identifier and caveats, the token) is never written down;
+/// its first 8 bytes are the token's fingerprint, so a branch id starts with the
+/// fingerprint the audit line shows.
+pub fn branch_digest(sig: &[u8; 32]) -> [u8; 32] {
+    crypto::sha256(sig)
+}
+
+/// [`branch_digest`] in hex (64 digits): how revocation lists write a branch.
+pub fn branch_id_of(sig: &[u8; 32]) -> String {
+    hex::encode(branch_digest(sig))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,17 +570,4 @@ mod tests {
             "{e}"
         );
     }
-}
-
-/// The digest a branch is known by: SHA-256 of the chain signature at that point. The
-/// signature itself (with the identifier and caveats, the token) is never written down;
-/// its first 8 bytes are the token's fingerprint, so a branch id starts with the
-/// fingerprint the audit line shows.
-pub fn branch_digest(sig: &[u8; 32]) -> [u8; 32] {
-    crypto::sha256(sig)
-}
-
-/// [`branch_digest`] in hex (64 digits): how revocation lists write a branch.
-pub fn branch_id_of(sig: &[u8; 32]) -> String {
-    hex::encode(branch_digest(sig))
 }

@@ -308,7 +308,8 @@ impl Verified {
     pub fn new(token: &Token, payload: Arc<Payload>, discharges: &[Token]) -> Result<Verified, Denial> {
         let mut used_discharges = false;
         let mut sigs = Vec::new();
-        let predicates = verify_chain_inner(token, &payload.root, discharges, &mut used_discharges, &mut sigs)?;
+        let predicates =
+            verify_chain_inner(token, &payload.root, discharges, &mut used_discharges, &mut sigs)?;
         let branches: Vec<[u8; 32]> = sigs.iter().map(crate::token::branch_digest).collect();
         let caveats: Vec<Checked> = predicates.iter().map(|p| Checked::parse(&p.text)).collect();
         let labels: Vec<String> = caveats
@@ -340,7 +341,10 @@ impl Verified {
             + crate::caveat::vec_heap(&limits)
             + crate::caveat::vec_heap(&branches)
             + crate::caveat::vec_heap(&labels)
-            + labels.iter().map(|l| crate::caveat::string_heap(l)).sum::<usize>()
+            + labels
+                .iter()
+                .map(|l| crate::caveat::string_heap(l))
+                .sum::<usize>()
             + limits
                 .iter()
                 .map(|l| crate::caveat::string_heap(&l.caveat))
@@ -601,8 +605,7 @@ fn verify_chain_inner(
         true,
         &mut by_id,
         &mut predicates,
-        (0, &mut 0),
-        sigs,
+        (0, &mut 0, sigs),
     )?;
     *used_discharges = by_id.len() < presented;
     Ok(predicates)
@@ -615,8 +618,7 @@ fn chain(
     is_root: bool,
     discharges: &mut HashMap<Vec<u8>, &Token>,
     predicates: &mut Vec<Predicate>,
-    (depth, scopes): (usize, &mut usize),
-    sigs: &mut Vec<[u8; 32]>,
+    (depth, scopes, sigs): (usize, &mut usize, &mut Vec<[u8; 32]>),
 ) -> Result<(), Denial> {
     let scope = *scopes;
     let bad_sig = || {
@@ -662,8 +664,7 @@ fn chain(
                     false,
                     discharges,
                     predicates,
-                    (depth + 1, &mut *scopes),
-                    &mut Vec::new(),
+                    (depth + 1, &mut *scopes, &mut Vec::new()),
                 )?;
             }
         }
@@ -753,7 +754,10 @@ mod tests {
         assert!(ids(&child).contains(&agent_id));
         assert!(!ids(&sibling).contains(&agent_id));
         assert!(!ids(&root).contains(&agent_id));
-        assert!(ids(&sibling).contains(&root.branch_id()), "the root's branch is the family");
+        assert!(
+            ids(&sibling).contains(&root.branch_id()),
+            "the root's branch is the family"
+        );
         assert_eq!(ids(&child), chain_branch_ids(&child, &payload.root));
         let v = Verified::new(&child, payload, &[]).expect("verified");
         assert_eq!(v.labels(), ["agent".to_string(), "sub".to_string()]);

@@ -350,6 +350,29 @@ pub struct ThirdPartyArgs {
     /// The caveat id the third party will be asked to discharge.
     #[arg(long, value_name = "ID", requires = "third_party")]
     pub caveat_id: Option<String>,
+    /// Require a person's approval (at the proxy) for each request, or for a window with
+    /// --approval-scope: a third-party caveat only the proxy can discharge. Offline: needs
+    /// only the proxy's public key (this home's proxy.pub, --proxy-key or
+    /// MACAROON_PROXY_KEY).
+    #[arg(long, conflicts_with = "third_party")]
+    pub approval: bool,
+    /// What one approval covers: once (one exact request, the default) or a window like
+    /// 10m or 1h (at most 24h).
+    #[arg(
+        long,
+        value_name = "once|DURATION",
+        requires = "approval",
+        default_value = "once"
+    )]
+    pub approval_scope: String,
+    /// The proxy's public key for --approval (base64 or a file; `macaroon-proxy key show`).
+    #[arg(
+        long,
+        value_name = "PUBKEY",
+        env = "MACAROON_PROXY_KEY",
+        requires = "approval"
+    )]
+    pub proxy_key: Option<String>,
 }
 
 /// The libmacaroons serialization to print.

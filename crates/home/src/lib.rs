@@ -16,6 +16,7 @@
 //! ```
 
 pub mod listfile;
+pub mod text;
 pub mod tokens;
 
 use std::fs;

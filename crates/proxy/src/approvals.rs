@@ -144,6 +144,8 @@ struct Entry {
     /// The request itself, for the discharge's narrowing.
     request_digest: [u8; 32],
     filed: SystemTime,
+    /// The discharge approving minted (kept for `approvals show --discharge` after use).
+    minted: Option<Token>,
 }
 
 #[derive(Default)]
@@ -288,14 +290,18 @@ impl Approvals {
     }
 
     /// Files the request as a pending approval, or joins the open one for the same caveat
-    /// and request. Returns its id and a receiver that changes when it is decided.
-    pub fn file(&self, f: Filing<'_>) -> Result<(String, watch::Receiver<State>), FileError> {
+    /// and request. Returns its id, a receiver that changes when it is decided, and the
+    /// approval when it is new (to announce).
+    pub fn file(
+        &self,
+        f: Filing<'_>,
+    ) -> Result<(String, watch::Receiver<State>, Option<Approval>), FileError> {
         let dedupe = digest_of(&[f.caveat_id, &f.digest]);
         let mut inner = self.lock();
         self.expire(&mut inner);
         if let Some(id) = inner.open.get(&dedupe).cloned() {
             if let Some(e) = inner.entries.get(&id) {
-                return Ok((id, e.tx.subscribe()));
+                return Ok((id, e.tx.subscribe(), None));
             }
         }
         let open_in_family = inner
@@ -340,11 +346,13 @@ impl Approvals {
                 tx,
                 request_digest: f.digest,
                 filed: now,
+                minted: None,
             },
         );
         inner.open.insert(dedupe, id.clone());
         inner.order.push_back(id.clone());
-        Ok((id, rx))
+        let new = inner.entries.get(&id).map(|e| e.view.clone());
+        Ok((id, rx, new))
     }
 
     /// Marks approvals open longer than the TTL as expired, and forgets the oldest decided
@@ -355,8 +363,7 @@ impl Approvals {
             .entries
             .iter()
             .filter(|(_, e)| {
-                e.view.state == State::Pending
-                    && now.duration_since(e.filed).unwrap_or_default() > self.ttl()
+                e.view.state == State::Pending && now.duration_since(e.filed).unwrap_or_default() > self.ttl()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -369,7 +376,9 @@ impl Approvals {
             }
         }
         while inner.order.len() > KEEP_DECIDED + MAX_PENDING_PER_FAMILY * 64 {
-            let Some(oldest) = inner.order.pop_front() else { break };
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
             if inner
                 .entries
                 .get(&oldest)
@@ -401,15 +410,9 @@ impl Approvals {
         inner.entries.get(id).map(|e| e.view.clone())
     }
 
-    /// The discharge minted for an approved approval, if it is still kept.
+    /// The discharge an approval minted, if it was approved.
     pub fn discharge(&self, id: &str) -> Option<Token> {
-        let inner = self.lock();
-        let e = inner.entries.get(id)?;
-        let list = inner.granted.get(&caveat_key(&e.caveat_id))?;
-        list.iter()
-            .rev()
-            .find(|g| g.once.is_none_or(|d| d == e.request_digest))
-            .map(|g| g.discharge.clone())
+        self.lock().entries.get(id)?.minted.clone()
     }
 
     /// Records a person's answer; approving mints the discharge (from the caveat opened
@@ -451,7 +454,16 @@ impl Approvals {
                     Some(w) => ApprovalScope::Window(w),
                     None => opened.scope,
                 };
-                let (discharge, until, once, said) = mint(&opened, &e.caveat_id, scope, &e.view, &e.request_digest, method, path, now)?;
+                let (discharge, until, once, said) = mint(
+                    &opened,
+                    &e.caveat_id,
+                    scope,
+                    &e.view,
+                    &e.request_digest,
+                    method,
+                    path,
+                    now,
+                )?;
                 (
                     State::Approved,
                     Some((
@@ -468,17 +480,24 @@ impl Approvals {
         };
         let caveat_id = e.caveat_id.clone();
         let dedupe = e.dedupe;
-        let e = inner.entries.get_mut(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        let e = inner
+            .entries
+            .get_mut(id)
+            .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
         e.view.state = state;
         e.view.decided_by = Some(by.to_string());
         e.view.decided_at = Some(caveat::fmt_time(now));
         e.view.reason = reason;
         if let Some((g, said)) = granted {
             e.view.granted = Some(said.clone());
+            e.minted = Some(g.discharge.clone());
             inner.granted.entry(caveat_key(&caveat_id)).or_default().push(g);
         }
         inner.open.remove(&dedupe);
-        let e = inner.entries.get(id).ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
+        let e = inner
+            .entries
+            .get(id)
+            .ok_or_else(|| AnswerError::Unknown(id.to_string()))?;
         // Released only once the discharge is kept, so a held request finds it.
         e.tx.send_replace(state);
         Ok(e.view.clone())
@@ -489,6 +508,10 @@ impl Approvals {
         self.lock().open.len()
     }
 }
+
+/// A minted discharge: the token, until when it is kept, the one request it allows (for
+/// `once`), and what it allows in words.
+type Minted = (Token, SystemTime, Option<[u8; 32]>, String);
 
 /// Mints the discharge for an approval: `once` = this request's digest, one use, 10
 /// minutes; a window = its end, and the method and path prefix approved (default: the
@@ -503,11 +526,18 @@ fn mint(
     method: Option<String>,
     path: Option<String>,
     now: SystemTime,
-) -> Result<(Token, SystemTime, Option<[u8; 32]>, String), AnswerError> {
-    let discharge = Token::discharge(Some(caveat::APPROVAL_LOCATION.to_string()), &*opened.key, caveat_id)
-        .map_err(|e| AnswerError::Bad(format!("could not mint the discharge: {e}")))?;
+) -> Result<Minted, AnswerError> {
+    let discharge = Token::discharge(
+        Some(caveat::APPROVAL_LOCATION.to_string()),
+        &*opened.key,
+        caveat_id,
+    )
+    .map_err(|e| AnswerError::Bad(format!("could not mint the discharge: {e}")))?;
     let whole_seconds = |t: SystemTime| {
-        let s = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let s = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         SystemTime::UNIX_EPOCH + Duration::from_secs(s)
     };
     match scope {
@@ -527,19 +557,17 @@ fn mint(
         }
         ApprovalScope::Window(w) => {
             if w.is_zero() || w > caveat::MAX_APPROVAL_WINDOW {
-                return Err(AnswerError::Bad("an approval window is more than 0 and at most 24h".into()));
+                return Err(AnswerError::Bad(
+                    "an approval window is more than 0 and at most 24h".into(),
+                ));
             }
             let until = whole_seconds(now + w);
             let m = method.unwrap_or_else(|| view.method.clone()).to_ascii_uppercase();
-            let m = Method::parse_canonical(&m).map_err(|e| AnswerError::Bad(format!("--method {m:?}: {e}")))?;
+            let m =
+                Method::parse_canonical(&m).map_err(|e| AnswerError::Bad(format!("--method {m:?}: {e}")))?;
             let p = path.unwrap_or_else(|| view.path.clone());
             let p = RequestPath::parse(&p).map_err(|e| AnswerError::Bad(format!("--path {p:?}: {e}")))?;
-            let said = format!(
-                "{} under {} until {}",
-                m,
-                p,
-                caveat::fmt_time(until)
-            );
+            let said = format!("{} under {} until {}", m, p, caveat::fmt_time(until));
             let d = discharge
                 .attenuate(&Caveat::TimeBefore(until))
                 .attenuate(&Caveat::MethodIn(vec![m]))
@@ -576,19 +604,41 @@ mod tests {
         let c = ApprovalCaveat::new(ApprovalScope::Once);
         let id = c.seal(proxy.public());
         let a = Approvals::new(DEFAULT_TTL);
-        let (first, mut rx) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
-        let (again, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
+        let (first, mut rx, new) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (again, _, joined) = a.file(filing(&id, &c, [1; 32], "k")).expect("joined");
         assert_eq!(first, again);
-        let (other, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
+        assert!(
+            new.is_some() && joined.is_none(),
+            "only a new approval is announced"
+        );
+        let (other, _, _) = a.file(filing(&id, &c, [2; 32], "k")).expect("another request");
         assert_ne!(first, other);
         assert_eq!(a.list().len(), 2);
-        assert!(a.get(&first).expect("view").body.expect("body").contains("\"amount\": 500"));
+        assert!(a
+            .get(&first)
+            .expect("view")
+            .body
+            .expect("body")
+            .contains("\"amount\": 500"));
         assert!(a.discharge_for(&id, &[1; 32]).is_none());
-        let approve = Answer::Approve { window: None, method: None, path: None, note: None };
-        let v = a.answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy)).expect("approved");
-        assert_eq!((v.state, v.decided_by.as_deref()), (State::Approved, Some("alice")));
+        let approve = Answer::Approve {
+            window: None,
+            method: None,
+            path: None,
+            note: None,
+        };
+        let v = a
+            .answer(&first, "alice", approve.clone(), std::slice::from_ref(&proxy))
+            .expect("approved");
+        assert_eq!(
+            (v.state, v.decided_by.as_deref()),
+            (State::Approved, Some("alice"))
+        );
         assert_eq!(*rx.borrow_and_update(), State::Approved);
-        assert!(a.discharge_for(&id, &[2; 32]).is_none(), "once: only its own request");
+        assert!(
+            a.discharge_for(&id, &[2; 32]).is_none(),
+            "once: only its own request"
+        );
         let d = a.discharge_for(&id, &[1; 32]).expect("the discharge");
         assert!(a.discharge_for(&id, &[1; 32]).is_none(), "taken once");
         let text: Vec<String> = d
@@ -610,27 +660,43 @@ mod tests {
         let c = ApprovalCaveat::new(ApprovalScope::Window(Duration::from_secs(600)));
         let id = c.seal(proxy.public());
         let a = Approvals::new(DEFAULT_TTL);
-        let (ap, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
+        let (ap, _, _) = a.file(filing(&id, &c, [1; 32], "k")).expect("filed");
         let answer = Answer::Approve {
             window: Some(Duration::from_secs(3600)),
             method: Some("post".into()),
             path: Some("/v1".into()),
             note: Some("ok for the batch".into()),
         };
-        let v = a.answer(&ap, "alice", answer, std::slice::from_ref(&proxy)).expect("approved");
+        let v = a
+            .answer(&ap, "alice", answer, std::slice::from_ref(&proxy))
+            .expect("approved");
         assert!(v.granted.expect("granted").starts_with("POST under /v1 until"));
         assert!(a.discharge_for(&id, &[9; 32]).is_some());
         assert!(a.discharge_for(&id, &[9; 32]).is_some(), "a window is kept");
         let denied = a.file(filing(&id, &c, [3; 32], "k")).expect("filed").0;
         let v = a
-            .answer(&denied, "bob", Answer::Deny { reason: Some("not today".into()) }, &[])
+            .answer(
+                &denied,
+                "bob",
+                Answer::Deny {
+                    reason: Some("not today".into()),
+                },
+                &[],
+            )
             .expect("denied");
         assert_eq!((v.state, v.reason.as_deref()), (State::Denied, Some("not today")));
         for n in 0..MAX_PENDING_PER_FAMILY {
-            a.file(filing(&id, &c, [n as u8 + 10; 32], "crowded")).expect("room");
+            a.file(filing(&id, &c, [n as u8 + 10; 32], "crowded"))
+                .expect("room");
         }
-        assert!(matches!(a.file(filing(&id, &c, [200; 32], "crowded")), Err(FileError::TooMany)));
-        assert!(a.file(filing(&id, &c, [200; 32], "other")).is_ok(), "another family is not affected");
+        assert!(matches!(
+            a.file(filing(&id, &c, [200; 32], "crowded")),
+            Err(FileError::TooMany)
+        ));
+        assert!(
+            a.file(filing(&id, &c, [200; 32], "other")).is_ok(),
+            "another family is not affected"
+        );
     }
 
     #[test]
@@ -640,6 +706,10 @@ mod tests {
         assert_eq!(body_text(&[0xff, 0xfe]).as_deref(), Some("(2 bytes, not text)"));
         let big = "é".repeat(5000);
         let shown = body_text(big.as_bytes()).expect("text");
-        assert!(shown.len() < BODY_SHOWN + 64 && shown.ends_with("(10000 bytes in all)"), "{}", shown.len());
+        assert!(
+            shown.len() < BODY_SHOWN + 64 && shown.ends_with("(10000 bytes in all)"),
+            "{}",
+            shown.len()
+        );
     }
 }

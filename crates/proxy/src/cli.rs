@@ -159,6 +159,27 @@ enum Command {
         action: IssuersAction,
     },
 
+    /// Approve or deny requests a running proxy holds for a person (docs/admin-api.md).
+    ///
+    /// A token narrowed with `macaroon attenuate --approval` makes the proxy hold each
+    /// request until a person decides here, in the console, or through a webhook's link.
+    /// These commands call the proxy's admin API with an operator token (--admin-url or
+    /// MACAROON_ADMIN_URL; --operator-token, MACAROON_OPERATOR_TOKEN or
+    /// $MACAROON_HOME/operator.token).
+    ///
+    /// Examples:
+    ///   macaroon-proxy approvals list --watch
+    ///   macaroon-proxy approvals show 7kq2mxva
+    ///   macaroon-proxy approvals approve 7kq2mxva
+    ///   macaroon-proxy approvals approve 7kq2mxva --for 1h --path /v1/refunds
+    ///   macaroon-proxy approvals deny 7kq2mxva --reason "not during the freeze"
+    #[command(verbatim_doc_comment)]
+    Approvals {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::approvals_cli::ApprovalsAction,
+    },
+
     /// Operator tokens: the macaroons that open the admin API (docs/admin-api.md).
     ///
     /// Examples:
@@ -356,7 +377,10 @@ fn revoke(
     crate::revoke::Revocations::add(
         home,
         &id,
-        &format!("revoked {} {what}", caveat::fmt_time(std::time::SystemTime::now())),
+        &format!(
+            "revoked {} {what}",
+            caveat::fmt_time(std::time::SystemTime::now())
+        ),
     )
     .context("could not write the revocation list")?;
     eprintln!("Revoked {what}: running proxies refuse it within a second. Undo with: macaroon-proxy revoke --undo{} ...", if grain.family { " --family" } else { "" });
@@ -379,9 +403,9 @@ fn shared_revoke(
     let changed = rt.block_on(crate::state::revocations::revoke(url, password, id, undo))?;
     let shown = crate::state::store::without_password(url);
     match (changed, undo) {
-        (true, false) => eprintln!(
-            "Revoked {what} in {shown}: every replica using it refuses it within a second."
-        ),
+        (true, false) => {
+            eprintln!("Revoked {what} in {shown}: every replica using it refuses it within a second.")
+        }
         (false, false) => eprintln!("{what} was already revoked in {shown}."),
         (true, true) => eprintln!("Lifted the revocation of {what} in {shown}."),
         (false, true) => eprintln!("{what} was not revoked in {shown}."),
@@ -395,7 +419,9 @@ fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> 
         IssuersAction::Add { key, name } => {
             let name = name.trim();
             if name.contains(['\n', '\r', '#']) || name.chars().any(char::is_control) {
-                anyhow::bail!("--name {name:?} may not hold '#', a line break or control characters; e.g. --name alice");
+                anyhow::bail!(
+                    "--name {name:?} may not hold '#', a line break or control characters; e.g. --name alice"
+                );
             }
             let k = trust::add(home, &key, name)?;
             eprintln!(
@@ -540,7 +566,9 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
             println!("{}", g.keys.public().to_base64());
             Ok(())
         }
-        Command::Key { action: KeyAction::Show } => key_show(&home),
+        Command::Key {
+            action: KeyAction::Show,
+        } => key_show(&home),
         Command::Completions { .. } | Command::CheckConfig { .. } => Ok(()),
         Command::Run(a) => {
             let (cfg, source) = crate::config_file::resolve(&a, run_matches)?;
@@ -561,6 +589,7 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
         ),
         Command::Issuers { action } => issuers(&home, action),
         Command::Operator { action } => operator(&home, action),
+        Command::Approvals { action } => crate::approvals_cli::run(&home, action),
         Command::Ca { proxy_url } => {
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
             let bundle = macaroon_home::write_trust_bundle(&home, ca.cert_path())?;

@@ -50,6 +50,10 @@ pub struct Config {
     pub approval_wait: Duration,
     /// How long an undecided approval stays open.
     pub approval_ttl: Duration,
+    /// Where new approvals are announced.
+    pub approval_webhooks: Vec<String>,
+    /// The webhooks' signing secret file.
+    pub approval_webhook_secret_file: Option<PathBuf>,
     /// Issuers trusted besides the home's `issuers` file and local issuer.
     pub issuers: Vec<IssuerPublic>,
     /// `--allow-host`: the only hosts a token may be sealed for (empty: any).
@@ -174,6 +178,8 @@ impl Config {
             body_timeout: a.body_timeout,
             approval_wait: a.approval_wait,
             approval_ttl: a.approval_ttl,
+            approval_webhooks: a.approval_webhook.clone(),
+            approval_webhook_secret_file: a.approval_webhook_secret_file.clone(),
             issuers: a
                 .issuer
                 .iter()
@@ -215,6 +221,8 @@ impl Config {
             body_timeout: Duration::from_secs(30),
             approval_wait: crate::approvals::DEFAULT_WAIT,
             approval_ttl: crate::approvals::DEFAULT_TTL,
+            approval_webhooks: Vec::new(),
+            approval_webhook_secret_file: None,
             issuers: Vec::new(),
             allow_hosts: Vec::new(),
             state: None,
@@ -365,6 +373,15 @@ pub struct RunArgs {
     /// How long an undecided approval stays open.
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub approval_ttl: std::time::Duration,
+    /// POST a JSON notice of each new approval to this URL (repeatable): Slack and
+    /// Mattermost incoming webhooks read its `text`. Signed with
+    /// --approval-webhook-secret-file; retried, never blocking a request.
+    #[arg(long, value_name = "URL")]
+    pub approval_webhook: Vec<String>,
+    /// The shared secret the webhook notices are signed with (first line of FILE, which
+    /// must be 0600): `Macaroon-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, "t.body"))`.
+    #[arg(long, value_name = "FILE")]
+    pub approval_webhook_secret_file: Option<std::path::PathBuf>,
     /// Trust this issuer's public key (base64; repeatable) besides $MACAROON_HOME/issuers
     /// and the home's own issuer.
     #[arg(long, value_name = "PUBKEY")]

@@ -17,6 +17,9 @@ use caveat::IssuerPublic;
 use macaroon_home::ListFile;
 pub use macaroon_home::{ISSUERS_FILE, LOCAL_ISSUER_FILE};
 
+/// Each trusted key with its name.
+type Trusted = HashMap<[u8; 32], (IssuerPublic, Arc<str>)>;
+
 /// The trusted issuers of one proxy.
 pub struct Issuers {
     file: ListFile,
@@ -24,7 +27,7 @@ pub struct Issuers {
     /// From `run --issuer`: fixed for the process's life.
     flags: Vec<IssuerPublic>,
     /// Each trusted key with its name, as the audit line shows it.
-    trusted: RwLock<HashMap<[u8; 32], (IssuerPublic, Arc<str>)>>,
+    trusted: RwLock<Trusted>,
 }
 
 /// The name of the home's own issuer, trusted by default.
@@ -62,8 +65,8 @@ impl Issuers {
         Ok(me)
     }
 
-    fn read(&self) -> (HashMap<[u8; 32], (IssuerPublic, Arc<str>)>, Vec<String>) {
-        let mut keys: HashMap<[u8; 32], (IssuerPublic, Arc<str>)> = self
+    fn read(&self) -> (Trusted, Vec<String>) {
+        let mut keys: Trusted = self
             .flags
             .iter()
             .map(|k| (*k.as_bytes(), (*k, Arc::from(name_of(k, "")))))
@@ -103,7 +106,11 @@ impl Issuers {
 
     /// The name of `issuer` if it is trusted, else `None`. Reads memory only.
     pub fn name(&self, issuer: &IssuerPublic) -> Option<Arc<str>> {
-        self.trusted.read().ok()?.get(issuer.as_bytes()).map(|(_, n)| n.clone())
+        self.trusted
+            .read()
+            .ok()?
+            .get(issuer.as_bytes())
+            .map(|(_, n)| n.clone())
     }
 
     /// Every trusted key with its name.

@@ -8,7 +8,7 @@
 //!   the [`config::Config`] they make), `config_file` (`run --config FILE`), `reload`
 //!   (SIGHUP) and `limits` (every fixed timeout and size);
 //! * `listen` (accept, CONNECT, TLS interception) and `admin` (`/healthz`, `/metrics`, the
-//!   operator-token admin API); `admin_client` (the commands that call that API);
+//!   operator-token admin API); `admin_client` and `approvals_cli` (the commands that call that API);
 //! * `pipeline`: the request path, one file per phase, in order;
 //! * `request` (one request's context), `deny` (every refusal, in one table), `proxy` (the
 //!   shared [`proxy::Proxy`]: keys, caches, per-worker pools);
@@ -16,12 +16,13 @@
 //!   `upstream` (pool, address policy, decoding, scrubbing), `state` (the store shared
 //!   with replicas), `live` (the settings a reload swaps), `approvals` (requests held for a
 //!   person, and the discharges approving mints), `audit` (and `audit_export`: OCSF, OTLP), `feed` (what the admin API
-//!   streams), `metrics`, `issuers`, `revoke`, `ca`, `idle`, `operators` (`operator.key`);
+//!   streams), `metrics`, `issuers`, `revoke`, `ca`, `idle`, `operators` (`operator.key`), `webhook` (approval notices);
 //! * `http` (body and header helpers), `ids`, `worker`.
 
 pub mod admin;
 pub mod admin_client;
 pub mod approvals;
+pub mod approvals_cli;
 pub mod audit;
 pub mod audit_export;
 pub mod ca;
@@ -51,4 +52,5 @@ pub mod revoke;
 pub mod run;
 pub mod state;
 pub mod upstream;
+pub mod webhook;
 pub mod worker;

@@ -106,6 +106,7 @@ mod tests {
         };
         assert_eq!(a.changes(&longer), vec!["approval-wait: 50s -> 20s"]);
         assert!(!b.host_allowed(&Host::normalize("x.example.org").expect("host")));
-        assert!(Live::from_config(&Config::local()).host_allowed(&Host::normalize("x.example.org").expect("host")));
+        assert!(Live::from_config(&Config::local())
+            .host_allowed(&Host::normalize("x.example.org").expect("host")));
     }
 }

@@ -34,6 +34,8 @@ pub struct Loaded {
     pub issuers: Arc<Issuers>,
     /// Usage and rate counts (and shared revocations): here, or in `--state`.
     pub state: Arc<crate::state::State>,
+    /// Approval webhooks, checked at start-up.
+    pub webhooks: Arc<crate::webhook::Webhooks>,
 }
 
 /// Everything the pipeline needs, shared by all connections.
@@ -64,6 +66,8 @@ pub struct Proxy {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Requests held for a person's approval, and the discharges approving minted.
     pub approvals: crate::approvals::Approvals,
+    /// Where new approvals are announced (`--approval-webhook`).
+    pub webhooks: Arc<crate::webhook::Webhooks>,
     /// Upstream clients: one pool per runtime thread, so a request and the pooled
     /// connection it uses are driven by the same thread (index 0 for any other thread).
     pools: Vec<Pools>,
@@ -130,6 +134,7 @@ impl Proxy {
         Proxy {
             live: arc_swap::ArcSwap::from_pointee(crate::live::Live::from_config(&config)),
             approvals: crate::approvals::Approvals::new(config.approval_ttl),
+            webhooks: loaded.webhooks,
             config,
             keys: loaded.keys,
             ca: loaded.ca,

@@ -147,7 +147,8 @@ impl Revocations {
 
     /// How many revocations are in force (this home's and the shared store's).
     pub fn len(&self) -> usize {
-        self.kids.read().map(|s| s.all.len()).unwrap_or(0) + self.shared.read().map(|s| s.all.len()).unwrap_or(0)
+        self.kids.read().map(|s| s.all.len()).unwrap_or(0)
+            + self.shared.read().map(|s| s.all.len()).unwrap_or(0)
     }
 
     /// True when nothing is revoked.
@@ -224,7 +225,11 @@ pub fn target(home: &std::path::Path, text: &str, family: bool) -> anyhow::Resul
     }
     let token = token_or_stored_name(home, text)?;
     // A stored NAME is a root: its branch is its whole family, named by its kid.
-    let family = family || macaroon_home::tokens::stored_token(home, trimmed).ok().flatten().is_some();
+    let family = family
+        || macaroon_home::tokens::stored_token(home, trimmed)
+            .ok()
+            .flatten()
+            .is_some();
     let keys = caveat::ProxyKeyPair::load_all(home)?;
     let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
@@ -374,16 +379,25 @@ mod tests {
             r.check(A, &[root, agent, [9u8; 32]]),
             Some(Revocation::Branch(hex::encode(agent)))
         );
-        assert_eq!(r.check(A, &[root, agent]), Some(Revocation::Branch(hex::encode(agent))));
+        assert_eq!(
+            r.check(A, &[root, agent]),
+            Some(Revocation::Branch(hex::encode(agent)))
+        );
         assert_eq!(r.check(A, &[root, sibling]), None);
         assert_eq!(r.check(A, &[root]), None);
         assert!(r.lists(&hex::encode(agent)));
-        assert_eq!(Revocations::remove(dir.path(), &hex::encode(agent)).expect("undo"), 1);
+        assert_eq!(
+            Revocations::remove(dir.path(), &hex::encode(agent)).expect("undo"),
+            1
+        );
         r.refresh();
         assert_eq!(r.check(A, &[root, agent]), None, "undone");
         r.set_shared(HashSet::from([A.to_string(), hex::encode(sibling)]));
         assert_eq!(r.check(A, &[root]), Some(Revocation::Family(A.into())));
-        assert_eq!(r.check(B, &[sibling]), Some(Revocation::Branch(hex::encode(sibling))));
+        assert_eq!(
+            r.check(B, &[sibling]),
+            Some(Revocation::Branch(hex::encode(sibling)))
+        );
     }
 
     #[test]

@@ -146,6 +146,10 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         },
         revoked: revoked.clone(),
         issuers: issuers.clone(),
+        webhooks: Arc::new(crate::webhook::Webhooks::new(
+            &cfg.approval_webhooks,
+            cfg.approval_webhook_secret_file.as_deref(),
+        )?),
     };
     let workers = Workers::start(cfg.workers)?;
     let handles = workers.handles.clone();
@@ -167,6 +171,12 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         own.extend(admin_addr);
         let key_ids: Vec<String> = loaded.keys.iter().map(|k| k.key_id().to_string()).collect();
         let proxy = Arc::new(Proxy::new(cfg.clone(), loaded, own));
+        if let Some(a) = admin_addr {
+            proxy.webhooks.set_admin_base(format!("{admin_scheme}://{a}"));
+        }
+        if !proxy.webhooks.is_empty() {
+            tokio::spawn(proxy.webhooks.clone().run(roots.clone()));
+        }
         tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
         tokio::spawn(issuers.watch(proxy.stopping.clone()));
         tokio::spawn(sweep_upstreams(proxy.clone()));

@@ -313,10 +313,19 @@ pub fn revoked_warning(token: &caveat::Token, home: &Path, store: &Store) -> Opt
 /// otherwise: its base name, in the label alphabet (`python3.12` stays, `My Tool` becomes `my-tool`); none when nothing
 /// of it is left.
 pub fn default_label(program: &str) -> Option<String> {
-    let base = std::path::Path::new(program).file_name()?.to_string_lossy().to_ascii_lowercase();
+    let base = std::path::Path::new(program)
+        .file_name()?
+        .to_string_lossy()
+        .to_ascii_lowercase();
     let mut label: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     label.truncate(caveat::MAX_LABEL);
     let label = label.trim_matches('-').to_string();
@@ -332,16 +341,21 @@ pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()
         format,
         strict,
     } = args;
-    if attenuation.is_empty() && third_party.third_party.is_none() {
+    if attenuation.is_empty() && third_party.third_party.is_none() && !third_party.approval {
         bail!(
             "nothing to add: give at least one of --expires, --not-before, --method, --host, \
              --path, --path-glob, --query, --form, --json, --max-body, --uses, --rate, --caveat, \
-             --label or --third-party"
+             --label, --approval or --third-party"
         );
     }
     // Check every flag before reading the token, so a typo never consumes stdin.
     let now = SystemTime::now();
     let caveats = attenuation.caveats(now)?;
+    let approval_scope = third_party
+        .approval
+        .then(|| caveat::ApprovalScope::parse(&third_party.approval_scope))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--approval-scope: {e}"))?;
     let input = read_token(token.token.as_deref(), store)?;
     refuse_too_many_limits(&input.token, &caveats)?;
     let mut warnings = warnings(&input.token, &caveats, now);
@@ -369,6 +383,22 @@ pub fn run(args: AttenuateArgs, home: &Path, store: &Store) -> anyhow::Result<()
         }
         narrowed = narrowed.add_third_party(location, key.as_bytes(), id.as_bytes());
     }
+    if let Some(scope) = approval_scope {
+        let key = crate::commands::wrap::proxy_key(third_party.proxy_key.as_deref(), home)?;
+        if let Some(sealed) = caveat::SealedId::parse(&narrowed.identifier()) {
+            if sealed.key_id != key.key_id() {
+                bail!(
+                    "the token is sealed to proxy key {}, but the proxy key given is {}: an approval is asked of \
+                     the proxy that opens the token; pass its public key with --proxy-key (run `macaroon-proxy \
+                     key show` where it runs)",
+                    sealed.key_id,
+                    key.key_id()
+                );
+            }
+        }
+        let c = caveat::ApprovalCaveat::new(scope);
+        narrowed = narrowed.add_third_party(caveat::APPROVAL_LOCATION, &*c.key, &c.seal(&key));
+    }
     println!("{}", narrowed.encode_as(format.into()));
     Ok(())
 }
@@ -379,7 +409,10 @@ mod tests {
 
     #[test]
     fn the_default_label_is_the_base_name() {
-        assert_eq!(default_label("/usr/bin/python3.12").as_deref(), Some("python3.12"));
+        assert_eq!(
+            default_label("/usr/bin/python3.12").as_deref(),
+            Some("python3.12")
+        );
         assert_eq!(default_label("./My Tool").as_deref(), Some("my-tool"));
         assert_eq!(default_label("curl").as_deref(), Some("curl"));
         assert_eq!(default_label("/").as_deref(), None);

@@ -54,6 +54,10 @@ pub struct ThirdPartyInfo {
     /// True if a discharge with this id, bound to this token, was given with --discharge.
     /// (Its signature can only be checked by the proxy, which can open the chain.)
     pub discharged: bool,
+    /// What it asks, in plain words (for an approval caveat: a person's approval, and for
+    /// how long when this home can open it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<String>,
 }
 
 /// Everything `inspect` shows.
@@ -161,14 +165,24 @@ impl Inspection {
             },
             caveats,
             third_party: token
-                .third_party()
+                .third_party_raw()
                 .into_iter()
-                .map(|c| ThirdPartyInfo {
-                    discharged: discharges
-                        .iter()
-                        .any(|d| String::from_utf8_lossy(&d.identifier()) == c.id),
-                    location: c.location,
-                    id: c.id,
+                .map(|(location, raw)| {
+                    let approval = location == caveat::APPROVAL_LOCATION;
+                    let key_id = approval.then(|| caveat::approval_key_id(&raw)).flatten();
+                    ThirdPartyInfo {
+                        discharged: discharges.iter().any(|d| d.identifier() == raw),
+                        id: match key_id {
+                            Some(k) => format!("ap1, sealed to proxy key {k}"),
+                            None => String::from_utf8_lossy(&raw).into_owned(),
+                        },
+                        explain: approval.then(|| {
+                            "needs a person's approval at the proxy (once or for a window: sealed, so only \
+                             the proxy can say which)"
+                                .to_string()
+                        }),
+                        location,
+                    }
                 })
                 .collect(),
             signature_fingerprint: token.signature_fingerprint(),
@@ -272,21 +286,40 @@ impl fmt::Display for Inspection {
             writeln!(f, "{c}")?;
         }
         if !self.third_party.is_empty() {
-            let mut tp = table(["#", "THIRD-PARTY LOCATION", "CAVEAT ID", "DISCHARGE"]);
+            let mut tp = table(["#", "THIRD-PARTY LOCATION", "CAVEAT ID", "MEANING", "DISCHARGE"]);
             for (i, c) in self.third_party.iter().enumerate() {
                 let d = if c.discharged { "given" } else { "missing" };
                 tp.add_row(cells(vec![
                     (i + 1).to_string(),
                     c.location.clone(),
                     c.id.clone(),
+                    c.explain
+                        .clone()
+                        .unwrap_or_else(|| "needs a discharge from that location".into()),
                     d.to_string(),
                 ]));
             }
             writeln!(f, "{tp}")?;
-            writeln!(
-                f,
-                "Each third-party caveat needs a discharge token from its location."
-            )?;
+            if self
+                .third_party
+                .iter()
+                .any(|c| c.location == caveat::APPROVAL_LOCATION)
+            {
+                writeln!(
+                    f,
+                    "The proxy holds a request that needs approval until a person approves it; the approval is a discharge the proxy keeps."
+                )?;
+            }
+            if self
+                .third_party
+                .iter()
+                .any(|c| c.location != caveat::APPROVAL_LOCATION)
+            {
+                writeln!(
+                    f,
+                    "Each other third-party caveat needs a discharge token from its location."
+                )?;
+            }
         }
         Ok(())
     }
@@ -330,6 +363,22 @@ pub fn run(args: InspectArgs, store: &Store) -> anyhow::Result<()> {
         if let Ok(keys) = <caveat::ProxyKeyPair as macaroon_home::KeyPairFiles>::load_all(store.home()) {
             if let Ok(p) = caveat::unseal(&input.token, &keys) {
                 inspection.kid = Some(p.kid.to_ascii_lowercase());
+            }
+        }
+    }
+    // An approval caveat's scope is sealed to the proxy: this home can say it only when the
+    // proxy's key is here.
+    if inspection
+        .third_party
+        .iter()
+        .any(|c| c.location == caveat::APPROVAL_LOCATION)
+    {
+        if let Ok(keys) = <caveat::ProxyKeyPair as macaroon_home::KeyPairFiles>::load_all(store.home()) {
+            let raw = input.token.third_party_raw();
+            for (info, (_, id)) in inspection.third_party.iter_mut().zip(raw) {
+                if let Some(c) = caveat::ApprovalCaveat::open(&id, &keys) {
+                    info.explain = Some(c.scope.explain());
+                }
             }
         }
     }

@@ -25,9 +25,10 @@ pub fn run(args: ListArgs, store: &Store) -> anyhow::Result<()> {
         .map(|t| t.trim().to_string());
     // Revoked on this home's list: the family, or the root's own branch.
     let is_revoked = |e: &macaroon_home::tokens::Entry| {
-        [&e.kid, &e.branch]
-            .iter()
-            .any(|id| id.as_ref().is_some_and(|id| revoked.contains(&id.to_ascii_lowercase())))
+        [&e.kid, &e.branch].iter().any(|id| {
+            id.as_ref()
+                .is_some_and(|id| revoked.contains(&id.to_ascii_lowercase()))
+        })
     };
     let issuer = |e: &macaroon_home::tokens::Entry| -> Option<String> {
         let key = e.issuer.as_ref()?;
@@ -61,10 +62,23 @@ pub fn run(args: ListArgs, store: &Store) -> anyhow::Result<()> {
             e.name.clone(),
             e.hosts.join(", "),
             e.inject.clone(),
-            issuer(e).map_or_else(|| "?".into(), |i| if i.len() > 20 { format!("{}...", &i[..12]) } else { i }),
+            issuer(e).map_or_else(
+                || "?".into(),
+                |i| {
+                    if i.len() > 20 {
+                        format!("{}...", &i[..12])
+                    } else {
+                        i
+                    }
+                },
+            ),
             e.kid.clone().unwrap_or_else(|| "?".into()),
             e.expires.clone().unwrap_or_else(|| "never".into()),
-            if is_revoked(e) { "REVOKED".into() } else { "no".into() },
+            if is_revoked(e) {
+                "REVOKED".into()
+            } else {
+                "no".into()
+            },
         ]));
     }
     println!("{t}");

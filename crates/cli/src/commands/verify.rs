@@ -168,7 +168,13 @@ pub fn run(args: VerifyArgs, home: &Path, store: &Store) -> anyhow::Result<ExitS
     };
     let line = format!("{} {}", args.method, args.url);
     let allowed = decision.is_ok();
-    report(&line, args.json, decision, &limits(&input.token), &labels(&input.token));
+    report(
+        &line,
+        args.json,
+        decision,
+        &limits(&input.token),
+        &labels(&input.token),
+    );
     Ok(if allowed {
         ExitStatus::Success
     } else {
@@ -243,7 +249,11 @@ fn shared_revoked(url: &str, ids: &[String]) -> anyhow::Result<Option<String>> {
         .arg(ids)
         .query(&mut con)
         .context("the --state store did not answer")?;
-    Ok(ids.iter().zip(hits).find(|(_, hit)| *hit).map(|(id, _)| id.clone()))
+    Ok(ids
+        .iter()
+        .zip(hits)
+        .find(|(_, hit)| *hit)
+        .map(|(id, _)| id.clone()))
 }
 
 /// The token's labels (`label = NAME`), in chain order: who holds it.

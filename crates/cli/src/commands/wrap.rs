@@ -126,7 +126,7 @@ fn check_usable_size(len: usize, inject: &Injection) -> anyhow::Result<()> {
 
 /// The proxy public key: --proxy-key / MACAROON_PROXY_KEY (base64 or a file), else
 /// `$MACAROON_HOME/proxy.pub`.
-fn proxy_key(flag: Option<&str>, home: &Path) -> anyhow::Result<PublicKey> {
+pub(crate) fn proxy_key(flag: Option<&str>, home: &Path) -> anyhow::Result<PublicKey> {
     if let Some(value) = flag.map(str::trim).filter(|v| !v.is_empty()) {
         let path = Path::new(value);
         if path.is_file() {

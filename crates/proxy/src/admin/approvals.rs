@@ -49,12 +49,22 @@ pub fn discharge(proxy: &Proxy, id: &str) -> ApiResult {
             .to_lowercase(),
         )
     })?;
-    Ok(json(StatusCode::OK, &serde_json::json!({"id": id, "discharge": d.encode()})))
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"id": id, "discharge": d.encode()}),
+    ))
 }
 
 /// `POST /api/approvals/ID/approve` with `{"for"?: "10m", "method"?: "POST", "path"?:
 /// "/v1/refunds", "note"?: "..."}`, or `.../deny` with `{"reason"?: "..."}`.
-pub fn decide(proxy: &Proxy, ctx: &Ctx<'_>, op: &Operator, id: &str, approve: bool, body: &serde_json::Value) -> ApiResult {
+pub fn decide(
+    proxy: &Proxy,
+    ctx: &Ctx<'_>,
+    op: &Operator,
+    id: &str,
+    approve: bool,
+    body: &serde_json::Value,
+) -> ApiResult {
     let text = |k: &str| -> Result<Option<String>, ApiError> {
         match body.get(k) {
             None | Some(serde_json::Value::Null) => Ok(None),
@@ -78,7 +88,9 @@ pub fn decide(proxy: &Proxy, ctx: &Ctx<'_>, op: &Operator, id: &str, approve: bo
                         ApiError::new(
                             StatusCode::BAD_REQUEST,
                             "bad_request",
-                            format!("\"for\": {w:?} is not a window; use e.g. \"10m\" or \"1h\" (at most 24h)"),
+                            format!(
+                                "\"for\": {w:?} is not a window; use e.g. \"10m\" or \"1h\" (at most 24h)"
+                            ),
                         )
                     })?,
             ),
@@ -101,9 +113,11 @@ pub fn decide(proxy: &Proxy, ctx: &Ctx<'_>, op: &Operator, id: &str, approve: bo
             AnswerError::Unknown(id) => unknown(&id),
             AnswerError::Decided(..) => ApiError::new(StatusCode::CONFLICT, "already_decided", e.to_string()),
             AnswerError::Bad(_) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
-            AnswerError::Sealed(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "approval_sealed", e.to_string())
-            }
+            AnswerError::Sealed(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "approval_sealed",
+                e.to_string(),
+            ),
         })?;
     audit_decision(proxy, ctx, op, &decided);
     Ok(json(StatusCode::OK, &decided))
@@ -140,7 +154,11 @@ fn audit_decision(proxy: &Proxy, ctx: &Ctx<'_>, op: &Operator, a: &Approval) {
         })),
         event: Some("approval"),
         operator: Some(op.name.clone()),
-        action: Some(if decision == "approved" { "approvals.approve" } else { "approvals.deny" }),
+        action: Some(if decision == "approved" {
+            "approvals.approve"
+        } else {
+            "approvals.deny"
+        }),
         ..Default::default()
     });
 }

@@ -26,5 +26,11 @@ pub fn text(proxy: &Proxy) -> String {
     ));
     text.push_str(&proxy.audit.render_metrics());
     text.push_str(&proxy.audit.live().render_metrics());
+    text.push_str(&format!(
+        "# HELP macaroon_approvals_pending Approvals waiting for a person.\n\
+         # TYPE macaroon_approvals_pending gauge\nmacaroon_approvals_pending {}\n",
+        proxy.approvals.pending()
+    ));
+    text.push_str(&proxy.webhooks.render_metrics());
     text
 }

@@ -11,7 +11,7 @@
 mod event;
 pub mod ocsf;
 pub mod otlp;
-mod tls;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -125,7 +125,12 @@ fn file(
         caveat,
         digest: need.digest,
         issuer: ctx.rec.issuer.as_deref().map(str::to_string),
-        labels: ctx.rec.labels.as_deref().map(<[String]>::to_vec).unwrap_or_default(),
+        labels: ctx
+            .rec
+            .labels
+            .as_deref()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
         kid: ctx.rec.kid.clone().unwrap_or_default(),
         client: ctx.rec.client.clone(),
         method: need.core.method.to_string(),
@@ -135,7 +140,12 @@ fn file(
         body: &body,
     };
     match proxy.approvals.file(filing) {
-        Ok(h) => Ok(h),
+        Ok((id, rx, new)) => {
+            if let Some(a) = new {
+                proxy.webhooks.notify(a);
+            }
+            Ok((id, rx))
+        }
         Err(FileError::TooMany) => Err(Deny::TooManyApprovals),
     }
 }

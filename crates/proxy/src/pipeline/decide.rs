@@ -66,8 +66,12 @@ pub struct Pending {
     core: CoreRequest,
     verified: Arc<Verified>,
     /// The approval caveats the client sent no discharge for (with the token), if any.
-    approval: Option<(Token, Vec<Token>, Vec<(Vec<u8>, caveat::ApprovalCaveat)>)>,
+    approval: Option<Unapproved>,
 }
+
+/// A token whose approval caveats came without discharges: the token, the discharges
+/// sent, and each such caveat (id, opened).
+type Unapproved = (Token, Vec<Token>, Vec<(Vec<u8>, caveat::ApprovalCaveat)>);
 
 impl Pending {
     /// True when the body must be checked ([`Verified::needs_body_for`]): read it whole,
@@ -168,10 +172,13 @@ pub fn decide(
             } else {
                 let mut with_stand_ins = discharges.clone();
                 for (id, c) in &wanted {
-                    let d = Token::discharge(None, &*c.key, id).map_err(|e| Deny::BadRequest(e.to_string()))?;
+                    let d =
+                        Token::discharge(None, &*c.key, id).map_err(|e| Deny::BadRequest(e.to_string()))?;
                     with_stand_ins.push(token.bind(&d));
                 }
-                let v = Arc::new(Verified::new(&token, payload.clone(), &with_stand_ins).map_err(Deny::from_denial)?);
+                let v = Arc::new(
+                    Verified::new(&token, payload.clone(), &with_stand_ins).map_err(Deny::from_denial)?,
+                );
                 approval = Some(((*token).clone(), discharges.clone(), wanted));
                 v
             };
@@ -217,7 +224,11 @@ pub fn decide(
 
 /// The token's approval caveats (third-party caveats at `macaroon:approval` sealed to one
 /// of this proxy's keys) that none of `presented` discharges.
-fn approval_caveats(proxy: &Proxy, token: &Token, presented: &[Token]) -> Vec<(Vec<u8>, caveat::ApprovalCaveat)> {
+fn approval_caveats(
+    proxy: &Proxy,
+    token: &Token,
+    presented: &[Token],
+) -> Vec<(Vec<u8>, caveat::ApprovalCaveat)> {
     token
         .third_party_raw()
         .into_iter()

@@ -76,7 +76,12 @@ impl RedisState {
 /// Adds `id` (a kid or a branch id) to the store's revocation list, or with `undo` removes
 /// it (what `macaroon-proxy revoke --state` does); replicas see it within
 /// [`REVOCATION_POLL`]. True when the list changed.
-pub async fn revoke(url: &str, password: Option<&caveat::Secret>, id: &str, undo: bool) -> anyhow::Result<bool> {
+pub async fn revoke(
+    url: &str,
+    password: Option<&caveat::Secret>,
+    id: &str,
+    undo: bool,
+) -> anyhow::Result<bool> {
     let shown = without_password(url);
     let client = super::store::client(url, password)?;
     let work = async {
@@ -125,7 +130,10 @@ pub async fn watch_revocations(
         let polled = r.poll_revoked(seen).await;
         if polled.is_ok() && down {
             down = false;
-            tracing::info!("the state store {} answers again: shared revocations are current", r.shown);
+            tracing::info!(
+                "the state store {} answers again: shared revocations are current",
+                r.shown
+            );
         }
         match polled {
             Ok((m, version, kids)) if !m.is_empty() && marker.as_ref().is_none_or(|k| *k == m) => {

@@ -168,7 +168,10 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         attenuation.expires = Some(DEFAULT_EXPIRES.to_string());
     }
     if attenuation.label.is_none() {
-        attenuation.label = args.command.first().and_then(|p| crate::commands::attenuate::default_label(&p.to_string_lossy()));
+        attenuation.label = args
+            .command
+            .first()
+            .and_then(|p| crate::commands::attenuate::default_label(&p.to_string_lossy()));
     }
     let caveats = attenuation.caveats(SystemTime::now())?;
     let input = read_token(args.token.as_deref(), store)?;
@@ -476,7 +479,6 @@ fn spawn(mut cmd: Command, program: &std::ffi::OsStr) -> anyhow::Result<ExitStat
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn node_versions_that_honour_the_proxy_variables() {
