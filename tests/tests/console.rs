@@ -14,18 +14,6 @@ fn mint(w: &World, args: &[&str]) -> String {
     w.s.run("macaroon-proxy", &all).ok().out().to_string()
 }
 
-/// The world's token with an approval caveat (each request needs a person's yes), added
-/// with the core crate as `macaroon attenuate --approval` would.
-fn needing_approval(w: &World) -> String {
-    use macaroon_home::PublicKeyFile;
-    let proxy = caveat::PublicKey::load(&w.s.home().join("proxy.pub")).expect("proxy.pub");
-    let token = caveat::Token::decode(&w.token).expect("token");
-    let c = caveat::ApprovalCaveat::new(caveat::ApprovalScope::Once);
-    token
-        .add_third_party("macaroon:approval", &c.key[..], &c.seal(&proxy))
-        .encode()
-}
-
 #[test]
 fn the_console_in_a_real_browser() {
     if let Some(why) = e2e::missing_python(&["playwright"]) {
@@ -49,7 +37,7 @@ fn the_console_in_a_real_browser() {
         "admin_token": mint(&w, &["--name", "root", "--role", "admin", "--expires", "1h"]),
         "read_token": mint(&w, &["--name", "auditor", "--role", "read", "--expires", "1h"]),
         "denied_token": w.narrow(&["--path", "/v1/", "--label", "ci-bot"]),
-        "approval_token": needing_approval(&w),
+        "approval_token": w.narrow(&["--approval", "--label", "refund-bot"]),
         "branch_token": w.narrow(&["--label", "branch-bot"]),
         "shots": shots,
     });
