@@ -28,6 +28,8 @@ fn the_console_in_a_real_browser() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| cfg_dir.path().to_path_buf());
     std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let other = e2e::Session::new();
+    let other_issuer = other.run("macaroon", &["issuer", "show"]).ok().out().to_string();
     let cfg = serde_json::json!({
         "console": format!("http://{}", w.proxy.admin),
         "proxy_host": w.proxy.addr.ip().to_string(),
@@ -39,6 +41,7 @@ fn the_console_in_a_real_browser() {
         "denied_token": w.narrow(&["--path", "/v1/", "--label", "ci-bot"]),
         "approval_token": w.narrow(&["--approval", "--label", "refund-bot"]),
         "branch_token": w.narrow(&["--label", "branch-bot"]),
+        "other_issuer": other_issuer,
         "shots": shots,
     });
     let cfg_path = cfg_dir.path().join("console.json");
@@ -56,7 +59,7 @@ fn the_console_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr),
         w.proxy.stderr()
     );
-    assert_eq!(stdout.matches("ok:").count(), 13, "{stdout}");
+    assert_eq!(stdout.matches("ok:").count(), 14, "{stdout}");
 
     // The approved request reached the upstream once, after the approval; the denied one never.
     let refunds: Vec<_> =
@@ -65,7 +68,7 @@ fn the_console_in_a_real_browser() {
             .filter(|r| r.target == "/v1/refunds")
             .collect();
     assert_eq!(refunds.len(), 1);
-    // Logins, the decision and the revocation are audited with the operator's name.
+    // Logins, the decisions, the revocation and the issuer changes are audited with the operator's name.
     let audit = w.proxy.audit();
     for action in [
         "console.login",
@@ -73,6 +76,8 @@ fn the_console_in_a_real_browser() {
         "approvals.deny",
         "revocations.add",
         "revocations.undo",
+        "issuers.add",
+        "issuers.remove",
         "console.logout",
     ] {
         assert!(
