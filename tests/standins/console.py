@@ -266,6 +266,18 @@ with sync_playwright() as p:
     assert call(cfg["branch_token"], "GET", "/v1/branch")[0] == 200
     ok("Revoke branch refuses its next call; Undo lifts it")
 
+    page.reload()
+    page.get_by_role("button", name="Revoke family").first.click()
+    page.wait_for_selector("#revoke-result:has-text('revoked')", timeout=5000)
+    status, text = call(cfg["denied_token"], "GET", "/v1/family")
+    assert status in (401, 403) and "revoked" in text, (status, text)
+    page.reload()
+    page.wait_for_selector("table.families .badge:has-text('revoked')", timeout=5000)
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_selector("button:has-text('Revoke family')", timeout=5000)
+    assert call(cfg["denied_token"], "GET", "/v1/family")[0] == 200
+    ok("Revoke family refuses every token of it; its Undo lifts it")
+
     page.get_by_role("link", name="Issuers").click()
     page.wait_for_selector("table.issuers", timeout=5000)
     page.fill("#add-issuer input[name='key']", cfg["other_issuer"])

@@ -59,7 +59,7 @@ fn the_console_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr),
         w.proxy.stderr()
     );
-    assert_eq!(stdout.matches("ok:").count(), 14, "{stdout}");
+    assert_eq!(stdout.matches("ok:").count(), 15, "{stdout}");
 
     // The approved request reached the upstream once, after the approval; the denied one never.
     let refunds: Vec<_> =
