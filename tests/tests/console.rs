@@ -166,3 +166,51 @@ fn the_console_is_only_on_the_admin_listener_and_needs_a_login() {
     assert_eq!(post.status, 403);
     assert!(String::from_utf8_lossy(&post.body).contains("\"csrf\""));
 }
+
+#[test]
+fn under_tls_the_console_cookie_is_secure() {
+    let s = e2e::Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let audit = s.home().join("audit.jsonl");
+    let mut cmd = s.cmd("macaroon-proxy");
+    cmd.args([
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--admin-name",
+        "localhost",
+    ])
+    .arg("--audit-log")
+    .arg(&audit)
+    .stdout(std::process::Stdio::null());
+    let proxy = s.launch_proxy(cmd, audit);
+    let token = s
+        .run("macaroon-proxy", &["operator", "mint", "--name", "carol"])
+        .ok()
+        .out()
+        .to_string();
+    let port = proxy.admin.port();
+    let ca = s.home().join("ca.pem").display().to_string();
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let login = curl(&[
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+        "--data-urlencode",
+        &format!("token={token}"),
+        &format!("https://localhost:{port}/login"),
+    ]);
+    assert_eq!(login.status, 303, "{}", login.headers);
+    let cookie = login
+        .headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie")
+        .to_string();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+}
