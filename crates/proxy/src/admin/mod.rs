@@ -1,7 +1,7 @@
 //! The admin listener (`--admin`): `/healthz` ([`health`]) and `/metrics` ([`metrics`])
 //! openly, and the JSON admin API under `/api/` ([`api`]) to operator tokens only; on its
 //! own address, never on the proxy's listener, and over TLS ([`tls`]) on any address but
-//! loopback.
+//! loopback. The web console ([`crate::console`]) is served here too, at `/`.
 
 pub mod api;
 pub mod approvals;
