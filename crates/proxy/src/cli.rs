@@ -383,7 +383,10 @@ fn revoke(
         ),
     )
     .context("could not write the revocation list")?;
-    eprintln!("Revoked {what}: running proxies refuse it within a second. Undo with: macaroon-proxy revoke --undo{} ...", if grain.family { " --family" } else { "" });
+    eprintln!(
+        "Revoked {what}: running proxies refuse it within a second. Undo with: macaroon-proxy revoke --undo{} {id}",
+        if id.len() == 32 { " --family" } else { "" }
+    );
     Ok(())
 }
 

@@ -87,7 +87,7 @@ fn home_lists(home: &Path, token: &Token, keys: &[ProxyKeyPair], state: Option<&
             "revoked",
             format!(
                 "this token is in a revoked branch ({}): it or a token it was narrowed from was revoked \
-                 on this home's proxy (undo with: macaroon-proxy revoke --undo TOKEN)",
+                 on this home's proxy (undo with: macaroon-proxy revoke --undo {id})",
                 &id[..16]
             ),
             403,

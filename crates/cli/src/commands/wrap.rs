@@ -140,8 +140,9 @@ pub(crate) fn proxy_key(flag: Option<&str>, home: &Path) -> anyhow::Result<Publi
     let path = home.join(macaroon_home::PUBLIC_KEY_FILE);
     if !path.exists() {
         bail!(
-            "no proxy public key: {} does not exist. Create one with `macaroon-proxy keygen`, \
-             or pass --proxy-key (or set MACAROON_PROXY_KEY) with the proxy's public key",
+            "no proxy public key: {} does not exist. Start the proxy in this home once (`macaroon-proxy \
+             run` creates its key) or run `macaroon-proxy keygen`; for a proxy elsewhere, pass --proxy-key \
+             (or set MACAROON_PROXY_KEY) with the key `macaroon-proxy key show` prints there",
             path.display()
         );
     }
