@@ -7,6 +7,7 @@ mod body;
 mod ca;
 mod cli;
 mod completions;
+mod console;
 mod creds;
 mod deploy;
 mod exec;

@@ -133,6 +133,7 @@ impl Audit {
             let reason = record.reason.as_deref();
             (self.live.families).seen(
                 kid,
+                (record.issuer.as_deref(), record.labels.as_deref()),
                 &record.host,
                 &record.time,
                 record.decision,

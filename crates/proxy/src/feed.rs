@@ -120,6 +120,10 @@ impl Live {
 pub struct Family {
     /// The family id (`kid`).
     pub kid: String,
+    /// The issuer's name, once a token of it was opened.
+    pub issuer: Option<String>,
+    /// The labels of its last verified token, in chain order.
+    pub labels: Vec<String>,
     /// Hosts its requests were for (at most 16, first seen first).
     pub hosts: Vec<String>,
     /// RFC 3339 time of its first request here.
@@ -148,10 +152,12 @@ pub struct Families {
 }
 
 impl Families {
-    /// Records one request of family `kid`.
+    /// Records one request of family `kid` (its issuer and labels when known).
+    #[allow(clippy::too_many_arguments)]
     pub fn seen(
         &self,
         kid: &str,
+        who: (Option<&str>, Option<&[String]>),
         host: &str,
         time: &str,
         decision: &'static str,
@@ -171,6 +177,8 @@ impl Families {
         }
         let f = map.entry(kid.to_string()).or_insert_with(|| Family {
             kid: kid.to_string(),
+            issuer: None,
+            labels: Vec::new(),
             hosts: Vec::new(),
             first_seen: time.to_string(),
             last_seen: String::new(),
@@ -183,6 +191,16 @@ impl Families {
         });
         if !host.is_empty() && f.hosts.len() < FAMILY_HOSTS && !f.hosts.iter().any(|h| h == host) {
             f.hosts.push(host.to_string());
+        }
+        if let Some(i) = who.0 {
+            if f.issuer.as_deref() != Some(i) {
+                f.issuer = Some(i.to_string());
+            }
+        }
+        if let Some(l) = who.1 {
+            if f.labels != l {
+                f.labels = l.to_vec();
+            }
         }
         f.last_seen.clear();
         f.last_seen.push_str(time);
@@ -257,14 +275,23 @@ mod tests {
     #[test]
     fn families_count_and_stay_bounded() {
         let f = Families::default();
-        f.seen("k1", "a.com", "t1", "allow", 200, None);
-        f.seen("k1", "b.com", "t2", "deny", 403, Some("no"));
+        f.seen("k1", (None, None), "a.com", "t1", "allow", 200, None);
+        f.seen(
+            "k1",
+            (Some("acme"), Some(&["ci".to_string()])),
+            "b.com",
+            "t2",
+            "deny",
+            403,
+            Some("no"),
+        );
+        assert_eq!(f.get("k1").expect("k1").issuer.as_deref(), Some("acme"));
         let k1 = f.get("k1").expect("k1");
         assert_eq!((k1.allowed, k1.denied, k1.last_decision), (1, 1, "deny"));
         assert_eq!(k1.hosts, ["a.com", "b.com"]);
         assert_eq!((k1.first_seen.as_str(), k1.last_seen.as_str()), ("t1", "t2"));
         for i in 0..(FAMILIES + 50) {
-            f.seen(&format!("x{i}"), "a.com", "t", "allow", 200, None);
+            f.seen(&format!("x{i}"), (None, None), "a.com", "t", "allow", 200, None);
         }
         assert!(f.list().len() <= FAMILIES);
         assert!(

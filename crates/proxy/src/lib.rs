@@ -29,6 +29,7 @@ pub mod ca;
 pub mod cli;
 pub mod config;
 pub mod config_file;
+pub mod console;
 pub mod copies;
 pub mod credentials;
 pub mod deny;

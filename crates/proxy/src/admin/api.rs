@@ -16,7 +16,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Serialize;
 
-use super::auth::{authenticate, require};
+use super::auth::{authenticate_request, require};
 use super::reply::{audit_admin, json, read_json, ApiError, ApiResult, Ctx};
 use super::state::AdminState;
 use crate::http::Body;
@@ -38,7 +38,7 @@ pub async fn handle(
         path: parts.uri.path(),
         query: parts.uri.query(),
     };
-    let mut resp = match authenticate(&admin, &parts.headers) {
+    let mut resp = match authenticate_request(&admin, &parts.method, &parts.headers) {
         Ok(op) => match route(&proxy, &admin, &ctx, &op, body).await {
             Ok(r) => r,
             Err(e) => {

@@ -29,6 +29,13 @@ pub fn authenticate(admin: &AdminState, headers: &http::HeaderMap) -> Result<Ope
             scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
         })
         .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer OPTOKEN\"".into()))?;
+    verify_text(admin, text)
+}
+
+/// Verifies an operator token given as text (the `Authorization` header's, or the
+/// console's login form's). 401 when it does not verify.
+pub fn verify_text(admin: &AdminState, text: &str) -> Result<Operator, ApiError> {
+    let unauthorized = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", m);
     let token = caveat::Token::decode(text).map_err(|e| {
         unauthorized(format!(
             "the operator token is malformed ({e}); mint one with: macaroon-proxy operator mint"
@@ -42,6 +49,43 @@ pub fn authenticate(admin: &AdminState, headers: &http::HeaderMap) -> Result<Ope
         )
     })?;
     key.verify(&token, SystemTime::now()).map_err(unauthorized)
+}
+
+/// Who is calling: the operator token in `Authorization`, or else the console's session
+/// cookie, which for anything but GET and HEAD also needs the session's CSRF token in
+/// `X-CSRF-Token` (403 without it).
+pub fn authenticate_request(
+    admin: &AdminState,
+    method: &http::Method,
+    headers: &http::HeaderMap,
+) -> Result<Operator, ApiError> {
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        return authenticate(admin, headers);
+    }
+    let Some(id) = crate::console::session::cookie_id(headers) else {
+        return authenticate(admin, headers);
+    };
+    let session = admin.sessions.get(&id, SystemTime::now()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the console session has ended (logged out, or the operator token expired): log in again at /login",
+        )
+    })?;
+    if !matches!(*method, http::Method::GET | http::Method::HEAD) {
+        let sent = headers
+            .get(crate::console::session::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !session.csrf_ok(sent) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "a change made with the console's session needs its CSRF token in the X-CSRF-Token header                  (the console's pages send it); reload the page and try again",
+            ));
+        }
+    }
+    Ok(session.op)
 }
 
 /// 403 unless the operator's roles cover `need`.

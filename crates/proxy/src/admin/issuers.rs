@@ -10,12 +10,15 @@ use super::reply::{audit_admin, json, percent_decode, ApiError, ApiResult, Ctx};
 use super::state::AdminState;
 use crate::proxy::Proxy;
 
+/// One trusted issuer.
 #[derive(Serialize)]
-struct Issuer {
-    key: String,
-    name: String,
+pub struct Issuer {
+    /// Its public key.
+    pub key: String,
+    /// Its name (the note in the issuers file).
+    pub name: String,
     /// `file` ($MACAROON_HOME/issuers), `local` (this home's own) or `flag` (`run --issuer`).
-    source: &'static str,
+    pub source: &'static str,
 }
 
 fn failed(e: anyhow::Error) -> ApiError {
@@ -28,6 +31,11 @@ fn failed(e: anyhow::Error) -> ApiError {
 
 /// `GET /api/issuers`.
 pub fn list(proxy: &Proxy, admin: &AdminState) -> ApiResult {
+    Ok(json(StatusCode::OK, &entries(proxy, admin)?))
+}
+
+/// The trusted issuers (for the API and the console).
+pub fn entries(proxy: &Proxy, admin: &AdminState) -> Result<Vec<Issuer>, ApiError> {
     let mut out = Vec::new();
     if let Some(k) = crate::issuers::local(&admin.home) {
         out.push(Issuer {
@@ -50,7 +58,7 @@ pub fn list(proxy: &Proxy, admin: &AdminState) -> ApiResult {
             source: "flag",
         });
     }
-    Ok(json(StatusCode::OK, &out))
+    Ok(out)
 }
 
 /// `POST /api/issuers` with `{"key": "BASE64", "name": "alice"}`.

@@ -8,6 +8,16 @@ use crate::proxy::Proxy;
 
 /// The `/metrics` answer.
 pub fn metrics(proxy: &Proxy) -> Response<Body> {
+    let mut r = Response::new(full(text(proxy)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// The metrics, in Prometheus' text format (for `/metrics` and the console's Health view).
+pub fn text(proxy: &Proxy) -> String {
     let mut text = proxy.metrics.render();
     text.push_str(&format!(
         "# HELP macaroon_state_up 1 when the state store answered lately (always 1 for the embedded store).\n\
@@ -22,10 +32,5 @@ pub fn metrics(proxy: &Proxy) -> Response<Body> {
         proxy.approvals.pending()
     ));
     text.push_str(&proxy.webhooks.render_metrics());
-    let mut r = Response::new(full(text));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    r
+    text
 }

@@ -1,7 +1,7 @@
 //! The admin listener (`--admin`): `/healthz` ([`health`]) and `/metrics` ([`metrics`])
 //! openly, and the JSON admin API under `/api/` ([`api`]) to operator tokens only; on its
 //! own address, never on the proxy's listener, and over TLS ([`tls`]) on any address but
-//! loopback.
+//! loopback. The web console ([`crate::console`]) is served here too, at `/`.
 
 pub mod api;
 pub mod approvals;
@@ -55,13 +55,15 @@ async fn admin_conn(proxy: Arc<Proxy>, admin: Arc<AdminState>, stream: TcpStream
                 let path = req.uri().path();
                 let resp = if path == "/api" || path.starts_with("/api/") {
                     api::handle(proxy, admin, req, peer).await
+                } else if crate::console::serves(path) {
+                    crate::console::handle(proxy, admin, req, peer).await
                 } else {
                     match path {
                         "/healthz" => health::health(&proxy),
                         "/metrics" => metrics::metrics(&proxy),
                         _ => plain(
                             StatusCode::NOT_FOUND,
-                            "not found: try /healthz, /metrics or the admin API under /api/ (docs/admin-api.md)",
+                            "not found: try the console at /, /healthz, /metrics or the admin API under /api/ (docs/admin-api.md)",
                         ),
                     }
                 };

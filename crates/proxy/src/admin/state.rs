@@ -11,6 +11,8 @@ pub struct AdminState {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The operator key, loaded on first use (so a `operator mint` after start is seen).
     operator_key: Mutex<Option<caveat::OperatorKey>>,
+    /// The console's logged-in operators.
+    pub sessions: crate::console::session::Sessions,
 }
 
 impl AdminState {
@@ -23,6 +25,7 @@ impl AdminState {
             home,
             tls,
             operator_key: Mutex::new(key),
+            sessions: Default::default(),
         })
     }
 
