@@ -85,7 +85,15 @@ pub async fn handle(
         },
         (&Method::GET, view) => match session {
             None => redirect("/login"),
-            Some((_, s)) => html(StatusCode::OK, pages::view(&proxy, &admin, &s, view)),
+            Some((_, s)) => {
+                // Approvals may live in the shared store: read before the page is made.
+                let all = if view == "/approvals" {
+                    proxy.approvals.list().await.unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                html(StatusCode::OK, pages::view(&proxy, &admin, &s, view, &all))
+            }
         },
         _ => html(
             StatusCode::METHOD_NOT_ALLOWED,

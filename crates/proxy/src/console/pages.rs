@@ -91,10 +91,10 @@ fn layout(s: &Session, current: &str, title: &str, body: Markup) -> Markup {
 }
 
 /// A view by path (`/live`...), or a page saying there is none.
-pub fn view(proxy: &Proxy, admin: &AdminState, s: &Session, path: &str) -> Markup {
+pub fn view(proxy: &Proxy, admin: &AdminState, s: &Session, path: &str, all: &[Approval]) -> Markup {
     match path {
         "/live" => layout(s, path, "Live", live()),
-        "/approvals" => layout(s, path, "Approvals", approvals(proxy, s)),
+        "/approvals" => layout(s, path, "Approvals", approvals(all, s)),
         "/tokens" => layout(s, path, "Tokens", tokens(proxy, s)),
         "/issuers" => layout(s, path, "Issuers", issuers(proxy, admin, s)),
         "/health" => layout(s, path, "Health", health(proxy)),
@@ -164,15 +164,14 @@ fn request_line(a: &Approval) -> Markup {
     }
 }
 
-fn approvals(proxy: &Proxy, s: &Session) -> Markup {
-    let all = proxy.approvals.list();
+fn approvals(all: &[Approval], s: &Session) -> Markup {
     let may = s.op.may(Role::Approve);
     let (pending, decided): (Vec<&Approval>, Vec<&Approval>) =
         all.iter().partition(|a| a.state == State::Pending);
     html! {
         h1 { "Approvals" }
         p.lede { "Requests held until a person says yes. The agent waits while you decide; approving lets this request (or a window of them) through." }
-        section #approvals data-sig=(signature(&all)) {
+        section #approvals data-sig=(signature(all)) {
             h2 { "Waiting (" (pending.len()) ")" }
             @if pending.is_empty() { p.empty { "Nothing is waiting for a person." } }
             @for a in &pending {
