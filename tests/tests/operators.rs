@@ -377,3 +377,34 @@ fn a_non_loopback_admin_listener_serves_only_tls() {
     assert_ne!(plain.status, 200);
     assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
 }
+
+/// With `--state`, `/api/events` on any replica streams the whole team's events: a denial
+/// made on replica B appears on replica A's stream, and a later subscriber to A gets it in
+/// the backlog.
+#[test]
+fn with_state_every_replicas_events_reach_any_replicas_stream() {
+    let Some(redis) = e2e::redis::RedisServer::start_or_skip() else {
+        return;
+    };
+    let (w, second) = crate::usage::replicas(&redis, &[]);
+    let read = mint(&w, &["--name", "watcher"]);
+    let (mut stream, mut got) = subscribe(&w, &read, "");
+    assert!(got.contains("the team's stream"), "{got}");
+    let get_only = w.narrow(&["--method", "GET"]);
+    let denied = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &bearer(&get_only),
+        &format!("{}/v1/team-e2e", second.url()),
+    ]);
+    assert_eq!(denied.status, 403);
+    let is_event = |g: &str| {
+        g.lines()
+            .any(|l| l.starts_with("data: ") && l.contains("/v1/team-e2e"))
+    };
+    read_until(&mut stream, &mut got, &is_event);
+    let (mut again, mut got2) = subscribe(&w, &read, "?backlog=20");
+    read_until(&mut again, &mut got2, &is_event);
+    assert!(!got.contains(&get_only[..40]), "never the token");
+}

@@ -176,6 +176,7 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         }
         if proxy.state.shared().is_some() {
             tokio::spawn(crate::approvals::watch_decisions(proxy.clone()));
+            tokio::spawn(crate::admin::events::share(proxy.clone()));
         }
         if !proxy.webhooks.is_empty() {
             tokio::spawn(proxy.webhooks.clone().run(roots.clone()));

@@ -83,7 +83,7 @@ async fn route(
         }
         (&Method::GET, "events") => {
             require(op, Role::Read)?;
-            super::events::events(proxy, ctx.query)
+            super::events::events(proxy, ctx.query).await
         }
         (&Method::GET, "tokens") => {
             require(op, Role::Read)?;

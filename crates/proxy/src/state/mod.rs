@@ -21,6 +21,7 @@ pub mod approvals;
 pub mod counters;
 pub mod revocations;
 pub mod store;
+pub mod stream;
 
 use std::time::Instant;
 
