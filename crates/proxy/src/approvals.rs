@@ -807,39 +807,6 @@ impl Approvals {
 /// `once`), and what it allows in words.
 type Minted = (Token, SystemTime, Option<[u8; 32]>, String);
 
-/// Wakes the requests this replica holds when a decision is published (by any replica),
-/// until the proxy stops; reconnects after a store outage (held requests also poll).
-pub async fn watch_decisions(proxy: Arc<crate::proxy::Proxy>) {
-    use futures_core::Stream;
-    let Some(r) = proxy.state.shared() else { return };
-    loop {
-        match r.decisions().await {
-            Ok(mut pubsub) => {
-                let mut messages = std::pin::pin!(pubsub.on_message());
-                loop {
-                    let next = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx));
-                    tokio::select! {
-                        m = next => match m {
-                            Some(m) => {
-                                if let Ok(id) = m.get_payload::<String>() {
-                                    proxy.approvals.wake(&id).await;
-                                }
-                            }
-                            None => break,
-                        },
-                        _ = proxy.stopping.cancelled() => return,
-                    }
-                }
-            }
-            Err(e) => tracing::debug!("approval decisions: {e}"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = proxy.stopping.cancelled() => return,
-        }
-    }
-}
-
 /// How long a decided approval stays readable in the store after its TTL.
 const KEEP_SHARED: Duration = Duration::from_secs(24 * 3600);
 

@@ -175,7 +175,7 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
             proxy.webhooks.set_admin_base(format!("{admin_scheme}://{a}"));
         }
         if proxy.state.shared().is_some() {
-            tokio::spawn(crate::approvals::watch_decisions(proxy.clone()));
+            tokio::spawn(watch_decisions(proxy.clone()));
             tokio::spawn(crate::admin::events::share(proxy.clone()));
         }
         if !proxy.webhooks.is_empty() {
@@ -341,5 +341,38 @@ mod tests {
         assert!(bench_guard(true, Some("0".as_ref())).is_err());
         assert!(bench_guard(true, Some("yes".as_ref())).is_err());
         assert!(bench_guard(true, Some("1".as_ref())).is_ok());
+    }
+}
+
+/// Wakes the requests this replica holds when a decision is published (by any replica),
+/// until the proxy stops; reconnects after a store outage (held requests also poll).
+async fn watch_decisions(proxy: Arc<Proxy>) {
+    use futures_core::Stream;
+    let Some(r) = proxy.state.shared() else { return };
+    loop {
+        match r.decisions().await {
+            Ok(mut pubsub) => {
+                let mut messages = std::pin::pin!(pubsub.on_message());
+                loop {
+                    let next = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx));
+                    tokio::select! {
+                        m = next => match m {
+                            Some(m) => {
+                                if let Ok(id) = m.get_payload::<String>() {
+                                    proxy.approvals.wake(&id).await;
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = proxy.stopping.cancelled() => return,
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("approval decisions: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = proxy.stopping.cancelled() => return,
+        }
     }
 }

@@ -23,7 +23,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::admin::reply::{audit_admin, Ctx};
-use crate::admin::AdminState;
+use crate::admin::state::AdminState;
 use crate::http::{full, Body};
 use crate::proxy::Proxy;
 use session::Session;
@@ -41,14 +41,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                        connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; \
                        frame-ancestors 'none'";
 
-/// The console's views, as named in its navigation.
-pub const VIEWS: [(&str, &str); 5] = [
-    ("/live", "Live"),
-    ("/approvals", "Approvals"),
-    ("/tokens", "Tokens"),
-    ("/issuers", "Issuers"),
-    ("/health", "Health"),
-];
+pub use pages::VIEWS;
 
 /// True for the paths the console answers.
 pub fn serves(path: &str) -> bool {

@@ -6,10 +6,18 @@ use caveat::Role;
 use maud::{html, Markup, DOCTYPE};
 
 use super::session::Session;
-use super::VIEWS;
-use crate::admin::AdminState;
+use crate::admin::state::AdminState;
 use crate::approvals::{Approval, State};
 use crate::proxy::Proxy;
+
+/// The console's views, as named in its navigation.
+pub const VIEWS: [(&str, &str); 5] = [
+    ("/live", "Live"),
+    ("/approvals", "Approvals"),
+    ("/tokens", "Tokens"),
+    ("/issuers", "Issuers"),
+    ("/health", "Health"),
+];
 
 fn head(title: &str, csrf: Option<&str>) -> Markup {
     html! {
