@@ -329,21 +329,6 @@ async fn sweep_upstreams(proxy: Arc<Proxy>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_no_scrub_build_runs_only_when_asked_by_name() {
-        assert!(bench_guard(false, None).is_ok());
-        let e = bench_guard(true, None).expect_err("refused");
-        assert!(e.to_string().contains("MACAROON_BENCH_NO_SCRUB=1"), "{e}");
-        assert!(bench_guard(true, Some("0".as_ref())).is_err());
-        assert!(bench_guard(true, Some("yes".as_ref())).is_err());
-        assert!(bench_guard(true, Some("1".as_ref())).is_ok());
-    }
-}
-
 /// Wakes the requests this replica holds when a decision is published (by any replica),
 /// until the proxy stops; reconnects after a store outage (held requests also poll).
 async fn watch_decisions(proxy: Arc<Proxy>) {
@@ -374,5 +359,20 @@ async fn watch_decisions(proxy: Arc<Proxy>) {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             _ = proxy.stopping.cancelled() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_no_scrub_build_runs_only_when_asked_by_name() {
+        assert!(bench_guard(false, None).is_ok());
+        let e = bench_guard(true, None).expect_err("refused");
+        assert!(e.to_string().contains("MACAROON_BENCH_NO_SCRUB=1"), "{e}");
+        assert!(bench_guard(true, Some("0".as_ref())).is_err());
+        assert!(bench_guard(true, Some("yes".as_ref())).is_err());
+        assert!(bench_guard(true, Some("1".as_ref())).is_ok());
     }
 }
