@@ -605,3 +605,44 @@ fn replicas_share_approvals_through_the_store() {
     assert_eq!(plain.status, 200);
     assert_eq!(w.up.seen().len(), 5);
 }
+
+/// The bound on open approvals per family holds across replicas: 32 open on A, the 33rd
+/// asked through B is refused (429), and another family is not affected.
+#[test]
+fn the_bound_on_open_approvals_per_family_holds_across_replicas() {
+    let Some(redis) = e2e::redis::RedisServer::start_or_skip() else {
+        return;
+    };
+    let (w, second) = crate::usage::replicas(&redis, &["--approval-wait", "1s"]);
+    let token = agent(&w, "once");
+    let post = |p: &e2e::ProxyProcess, token: &str, body: String| {
+        let url = format!("{}/v1/refunds", p.url());
+        let auth = bearer(token);
+        std::thread::spawn(move || curl(&["-X", "POST", &url, "-H", &auth, "--data-binary", &body]))
+    };
+    let first: Vec<_> = (0..32)
+        .map(|n| post(&w.proxy, &token, format!("amount={n}")))
+        .collect();
+    for t in first {
+        assert_eq!(code(&t.join().expect("client")), "approval_pending");
+    }
+    let r = post(&second, &token, "amount=99".into()).join().expect("client");
+    assert_eq!((r.status, code(&r).as_str()), (429, "too_many_approvals"));
+    // A token of another family (another root) still files its own.
+    let other_root =
+        w.s.run_stdin("macaroon", &["wrap", "other", "--host", HOST], SECRET)
+            .ok()
+            .out()
+            .to_string();
+    let other =
+        w.s.run(
+            "macaroon",
+            &["attenuate", &other_root, "--expires", "1h", "--approval"],
+        )
+        .ok()
+        .out()
+        .to_string();
+    let r = post(&second, &other, "amount=1".into()).join().expect("client");
+    assert_eq!(code(&r), "approval_pending");
+    assert!(w.up.seen().is_empty());
+}

@@ -576,13 +576,23 @@ impl Approvals {
         };
         let json = serde_json::to_string(&rec).unwrap_or_default();
         let ttl = self.ttl();
-        let open = r
-            .approval_file(&rec.dedupe, &id, &json, ttl, ttl + KEEP_SHARED, unix_ms(now))
+        let filed = r
+            .approval_file(
+                &rec.dedupe,
+                &id,
+                &rec.view.kid,
+                &json,
+                ttl,
+                ttl + KEEP_SHARED,
+                unix_ms(now),
+                MAX_PENDING_PER_FAMILY,
+            )
             .await
             .map_err(FileError::Unavailable)?;
-        let (id, new) = match open {
-            Some(existing) => (existing, None),
-            None => {
+        let (id, new) = match filed {
+            crate::state::approvals::Filed::Open(existing) => (existing, None),
+            crate::state::approvals::Filed::TooMany => return Err(FileError::TooMany),
+            crate::state::approvals::Filed::New => {
                 self.remember(&id, json, now + ttl + KEEP_SHARED, None);
                 (id, Some(view))
             }
@@ -763,6 +773,7 @@ impl Approvals {
                 &new,
                 &rec.dedupe,
                 &hex::encode(caveat_key(&caveat_id)),
+                &rec.view.kid,
                 granted_json.as_deref(),
                 keep,
             )

@@ -24,12 +24,32 @@ fn open(dedupe: &str) -> String {
 fn granted(caveat: &str) -> String {
     format!("macaroon:approval-granted:{caveat}")
 }
+fn family(kid: &str) -> String {
+    format!("macaroon:approvals-open-family:{kid}")
+}
+
+/// What filing an approval did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Filed {
+    /// Stored as a new approval.
+    New,
+    /// One is open for the same request: its id.
+    Open(String),
+    /// The family has as many open approvals as it may.
+    TooMany,
+}
 
 /// Files a new approval unless one is open for the same request: returns the open one's
-/// id, or `None` when `record_json` was stored under `id`.
+/// id, '' when the family has ARGV[7] open approvals already, or nil when `record_json`
+/// was stored under `id`. The family's open approvals are a sorted set scored by when they
+/// expire, so an undecided one stops counting once it expires.
 const FILE_LUA: &str = r"
 local open = redis.call('GET', KEYS[1])
 if open and redis.call('EXISTS', 'macaroon:approval:' .. open) == 1 then return open end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[7]) then return '' end
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
@@ -43,6 +63,7 @@ const DECIDE_LUA: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[4], ARGV[6])
 if ARGV[3] ~= '' then
   redis.call('RPUSH', KEYS[3], ARGV[3])
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
@@ -64,27 +85,39 @@ return out
 
 impl RedisState {
     /// Stores a new approval, or returns the id of the one open for the same request.
+    #[allow(clippy::too_many_arguments)]
     pub async fn approval_file(
         &self,
         dedupe: &str,
         id: &str,
+        kid: &str,
         record_json: &str,
         open_for: Duration,
         keep_for: Duration,
-        score_ms: u64,
-    ) -> Result<Option<String>, Unavailable> {
+        now_ms: u64,
+        max_open: usize,
+    ) -> Result<Filed, Unavailable> {
+        let open_for_ms = open_for.as_millis().max(1) as u64;
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(FILE_LUA)
-            .arg(3)
+            .arg(4)
             .arg(open(dedupe))
             .arg(record(id))
             .arg(INDEX)
+            .arg(family(kid))
             .arg(id)
-            .arg(open_for.as_millis().max(1) as u64)
+            .arg(open_for_ms)
             .arg(record_json)
             .arg(keep_for.as_millis().max(1) as u64)
-            .arg(score_ms);
-        self.query(&cmd).await
+            .arg(now_ms)
+            .arg(now_ms)
+            .arg(max_open)
+            .arg(now_ms + open_for_ms);
+        Ok(match self.query::<Option<String>>(&cmd).await? {
+            None => Filed::New,
+            Some(s) if s.is_empty() => Filed::TooMany,
+            Some(id) => Filed::Open(id),
+        })
     }
 
     /// One approval's record.
@@ -108,15 +141,17 @@ impl RedisState {
         new: &str,
         dedupe: &str,
         caveat: &str,
+        kid: &str,
         granted_json: Option<&str>,
         keep_for: Duration,
     ) -> Result<bool, Unavailable> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(DECIDE_LUA)
-            .arg(3)
+            .arg(4)
             .arg(record(id))
             .arg(open(dedupe))
             .arg(granted(caveat))
+            .arg(family(kid))
             .arg(old)
             .arg(new)
             .arg(granted_json.unwrap_or(""))
