@@ -408,3 +408,28 @@ fn with_state_every_replicas_events_reach_any_replicas_stream() {
     read_until(&mut again, &mut got2, &is_event);
     assert!(!got.contains(&get_only[..40]), "never the token");
 }
+
+/// `/api/tokens` (the console's Tokens view) shows how many each usage and rate caveat of a
+/// family allows still, from the embedded store and from the shared one.
+#[test]
+fn tokens_show_what_the_limits_allow_still() {
+    let check = |w: &World| {
+        let read = mint(w, &["--name", "watcher"]);
+        let t = w.narrow(&["--expires", "1h", "--uses", "3", "--rate", "10/1m"]);
+        for _ in 0..2 {
+            let r = curl(&[&format!("{}/v1/charges", w.proxy.url()), "-H", &bearer(&t)]);
+            assert_eq!(r.status, 200);
+        }
+        let tokens = api(w, Some(&read), "GET", "/api/tokens", None);
+        let fam = &json(&tokens)[0];
+        assert_eq!(fam["limits"][0]["caveat"], "uses <= 3", "{fam}");
+        assert_eq!(fam["limits"][0]["left"], 1, "{fam}");
+        assert_eq!(fam["limits"][1]["caveat"], "rate <= 10/1m", "{fam}");
+        assert_eq!(fam["limits"][1]["left"], 8, "{fam}");
+    };
+    check(&world());
+    if let Some(redis) = e2e::redis::RedisServer::start_or_skip() {
+        let (w, _second) = crate::usage::replicas(&redis, &[]);
+        check(&w);
+    }
+}

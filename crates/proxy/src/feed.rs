@@ -140,8 +140,20 @@ pub struct Family {
     pub last_status: u16,
     /// Why, when the last request was denied.
     pub last_reason: Option<String>,
+    /// The usage and rate caveats of its last counted request, with how many each allowed
+    /// still after it (for a rate: in its window then).
+    pub limits: Vec<LimitLeft>,
     #[serde(skip)]
     tick: u64,
+}
+
+/// A usage or rate caveat and how many it allows still.
+#[derive(Clone, Debug, Serialize)]
+pub struct LimitLeft {
+    /// The caveat (`uses <= 100`, `rate <= 60/1m`).
+    pub caveat: String,
+    /// How many more requests it allowed after the last counted one.
+    pub left: u64,
 }
 
 /// The families seen, at most [`FAMILIES`]; when full, the least recently seen tenth is
@@ -149,6 +161,8 @@ pub struct Family {
 #[derive(Default)]
 pub struct Families {
     map: Mutex<(u64, HashMap<String, Family>)>,
+    /// What each family's limits allow still, by kid (kept for the families in `map`).
+    left: Mutex<HashMap<String, Vec<LimitLeft>>>,
 }
 
 impl Families {
@@ -174,6 +188,8 @@ impl Families {
             ticks.select_nth_unstable(cut);
             let bound = ticks[cut];
             map.retain(|_, f| f.tick > bound);
+            let mut left = self.left.lock().unwrap_or_else(|p| p.into_inner());
+            left.retain(|kid, _| map.contains_key(kid));
         }
         let f = map.entry(kid.to_string()).or_insert_with(|| Family {
             kid: kid.to_string(),
@@ -187,6 +203,7 @@ impl Families {
             last_decision: decision,
             last_status: status,
             last_reason: None,
+            limits: Vec::new(),
             tick,
         });
         if !host.is_empty() && f.hosts.len() < FAMILY_HOSTS && !f.hosts.iter().any(|h| h == host) {
@@ -215,22 +232,45 @@ impl Families {
         f.tick = tick;
     }
 
+    /// Records what the limits of family `kid` allow still (a counted request of it).
+    pub fn limits(&self, kid: &str, left: Vec<(String, u64)>) {
+        let shown = left
+            .into_iter()
+            .map(|(caveat, left)| LimitLeft { caveat, left })
+            .collect();
+        let mut all = self.left.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() < FAMILIES || all.contains_key(kid) {
+            all.insert(kid.to_string(), shown);
+        }
+    }
+
+    fn with_limits(&self, mut f: Family) -> Family {
+        if let Some(l) = self.left.lock().unwrap_or_else(|p| p.into_inner()).get(&f.kid) {
+            f.limits = l.clone();
+        }
+        f
+    }
+
     /// Every family, the most recently seen first.
     pub fn list(&self) -> Vec<Family> {
-        let guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let mut all: Vec<Family> = guard.1.values().cloned().collect();
+        let mut all: Vec<Family> = {
+            let guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            guard.1.values().cloned().collect()
+        };
         all.sort_by_key(|f| std::cmp::Reverse(f.tick));
-        all
+        all.into_iter().map(|f| self.with_limits(f)).collect()
     }
 
     /// One family.
     pub fn get(&self, kid: &str) -> Option<Family> {
-        self.map
+        let f = self
+            .map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .1
             .get(kid)
-            .cloned()
+            .cloned()?;
+        Some(self.with_limits(f))
     }
 }
 

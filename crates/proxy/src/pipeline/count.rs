@@ -19,7 +19,14 @@ pub async fn charge(proxy: &Proxy, allowed: &Allowed, ctx: &RequestCtx) -> Resul
         return Ok(());
     }
     match proxy.state.charge(limits, &ctx.rec.request_id).await {
-        Ok(Charge::Allowed) => Ok(()),
+        Ok(Charge::Allowed(left)) => {
+            // What the console's Tokens view shows: how many each limit allows still.
+            if let Some(kid) = ctx.rec.kid.as_ref().filter(|_| proxy.audit.live().enabled()) {
+                let shown: Vec<(String, u64)> = limits.iter().map(|l| l.caveat.clone()).zip(left).collect();
+                proxy.audit.live().families.limits(kid, shown);
+            }
+            Ok(())
+        }
         Ok(Charge::Limited { index, retry_after }) => {
             let caveat = limits.get(index).map(|l| (l.caveat.clone(), l.kind));
             let Some((caveat, kind)) = caveat else {

@@ -22,8 +22,9 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// The outcome of charging a token's limits for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Charge {
-    /// Every limit held; each was charged once.
-    Allowed,
+    /// Every limit held; each was charged once. How many each allows still, in order
+    /// (for a rate: in the current window).
+    Allowed(Vec<u64>),
     /// This limit (an index into the token's limits) is spent; nothing was charged.
     Limited {
         /// Which limit.
@@ -67,14 +68,15 @@ impl Embedded {
                 return Charge::Limited { index, retry_after };
             }
         }
+        let mut left = Vec::with_capacity(limits.len());
         for l in limits {
-            c.add(l, now, keep_for(l).map(|d| now + d));
+            left.push(c.add(l, now, keep_for(l).map(|d| now + d)));
         }
         c.charges_since_sweep += 1;
         if c.charges_since_sweep >= SWEEP_EVERY {
             c.sweep(now);
         }
-        Charge::Allowed
+        Charge::Allowed(left)
     }
 }
 
@@ -94,11 +96,15 @@ impl Counters {
         }
     }
 
-    fn add(&mut self, l: &Limit, now: Instant, until: Option<Instant>) {
+    /// Charges `l` once; how many it allows still.
+    fn add(&mut self, l: &Limit, now: Instant, until: Option<Instant>) -> u64 {
         let entry = self.map.entry(l.key).or_insert_with(|| match l.kind {
             LimitKind::Uses(_) => Counter::Uses { used: 0, until },
             LimitKind::Rate { .. } => Counter::Rate { log: VecDeque::new() },
         });
+        let max = match l.kind {
+            LimitKind::Uses(max) | LimitKind::Rate { max, .. } => max,
+        };
         match entry {
             Counter::Uses { used, until: u } => {
                 *used += 1;
@@ -107,8 +113,12 @@ impl Counters {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     _ => None,
                 };
+                max.saturating_sub(*used)
             }
-            Counter::Rate { log } => log.push_back(now),
+            Counter::Rate { log } => {
+                log.push_back(now);
+                max.saturating_sub(log.len() as u64)
+            }
         }
     }
 
@@ -141,7 +151,8 @@ const MAX_WINDOW_KEPT: Duration = caveat::MAX_WINDOW;
 /// Checks every limit, then charges all of them, on the server's clock. KEYS are the
 /// counters; ARGV holds, per key, its kind (`u` uses, `r` rate), its bound and a time in
 /// milliseconds (the window, or how long to keep a usage count; 0 keeps it for good), then
-/// a member id unique to this request. A usage count's life only ever grows. Returns {0, 0} when charged, {i, ms} when limit i
+/// a member id unique to this request. A usage count's life only ever grows. Returns {0, 0,
+/// left...} when charged (how many each limit allows still), {i, ms} when limit i
 /// (1-based) is spent, ms until a rate frees up (-1 for uses).
 const CHARGE_LUA: &str = r"
 local t = redis.call('TIME')
@@ -160,10 +171,12 @@ for i = 1, n do
   end
 end
 local id = ARGV[3*n+1]
+local out = {0, 0}
 for i = 1, n do
-  local kind, ms = ARGV[3*i-2], tonumber(ARGV[3*i])
+  local kind, max, ms = ARGV[3*i-2], tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
   if kind == 'u' then
     local used = redis.call('INCR', KEYS[i])
+    table.insert(out, math.max(max - used, 0))
     local ttl = redis.call('PTTL', KEYS[i])
     if ms == 0 then
       if ttl >= 0 then redis.call('PERSIST', KEYS[i]) end
@@ -173,9 +186,10 @@ for i = 1, n do
   else
     redis.call('ZADD', KEYS[i], now, now .. ':' .. id)
     redis.call('PEXPIRE', KEYS[i], ms)
+    table.insert(out, math.max(max - redis.call('ZCARD', KEYS[i]), 0))
   end
 end
-return {0, 0}
+return out
 ";
 
 /// The charge script, hashed once (sent by its hash, in full only when the store lacks it).
@@ -197,7 +211,7 @@ impl RedisState {
         }
         inv.arg(format!("{request_id}-{}", unique()));
         let mut con = self.connection()?;
-        let (index, ms): (i64, i64) = match self.timed(inv.invoke_async(&mut con)).await {
+        let answer: Vec<i64> = match self.timed(inv.invoke_async(&mut con)).await {
             // The connection broke since its last use (a store restart): once more on a
             // fresh one.
             Err(Attempt::Stale(_)) => {
@@ -206,8 +220,18 @@ impl RedisState {
             }
             first => self.observe(first.map_err(Attempt::detail))?,
         };
+        let (index, ms) = (
+            answer.first().copied().unwrap_or(-1),
+            answer.get(1).copied().unwrap_or(0),
+        );
         Ok(match usize::try_from(index) {
-            Ok(0) => Charge::Allowed,
+            Ok(0) => Charge::Allowed(
+                answer
+                    .iter()
+                    .skip(2)
+                    .map(|n| u64::try_from(*n).unwrap_or(0))
+                    .collect(),
+            ),
             Ok(i) if i <= limits.len() => Charge::Limited {
                 index: i - 1,
                 retry_after: u64::try_from(ms).ok().map(Duration::from_millis),
@@ -251,8 +275,12 @@ mod tests {
             },
         );
         let both = [uses.clone(), rate.clone()];
-        for _ in 0..3 {
-            assert_eq!(e.charge(&both, now), Charge::Allowed);
+        for n in 0..3u64 {
+            assert_eq!(
+                e.charge(&both, now),
+                Charge::Allowed(vec![2 - n, 99 - n]),
+                "what is left"
+            );
         }
         assert_eq!(
             e.charge(&both, now),
@@ -280,8 +308,11 @@ mod tests {
                 window: Duration::from_secs(60),
             },
         )];
-        assert_eq!(e.charge(&rate, t0), Charge::Allowed);
-        assert_eq!(e.charge(&rate, t0 + Duration::from_secs(30)), Charge::Allowed);
+        assert!(matches!(e.charge(&rate, t0), Charge::Allowed(_)));
+        assert!(matches!(
+            e.charge(&rate, t0 + Duration::from_secs(30)),
+            Charge::Allowed(_)
+        ));
         // At 59 s both are in the window; the first frees up at 60 s.
         assert_eq!(
             e.charge(&rate, t0 + Duration::from_secs(59)),
@@ -291,7 +322,10 @@ mod tests {
             }
         );
         // At 60 s the first has left the window: one more, and no more than 2 in any 60 s.
-        assert_eq!(e.charge(&rate, t0 + Duration::from_secs(60)), Charge::Allowed);
+        assert!(matches!(
+            e.charge(&rate, t0 + Duration::from_secs(60)),
+            Charge::Allowed(_)
+        ));
         assert!(matches!(
             e.charge(&rate, t0 + Duration::from_secs(61)),
             Charge::Limited { .. }
@@ -318,14 +352,23 @@ mod tests {
         long.expires = Some(SystemTime::now() + Duration::from_secs(3600));
         let mut short = long.clone();
         short.expires = Some(SystemTime::now() + Duration::from_secs(3));
-        assert_eq!(e.charge(std::slice::from_ref(&long), now), Charge::Allowed);
-        assert_eq!(e.charge(std::slice::from_ref(&short), now), Charge::Allowed);
+        assert!(matches!(
+            e.charge(std::slice::from_ref(&long), now),
+            Charge::Allowed(_)
+        ));
+        assert!(matches!(
+            e.charge(std::slice::from_ref(&short), now),
+            Charge::Allowed(_)
+        ));
         // Swept well after the short life: the count stays, so the third use is the last.
         e.counters
             .lock()
             .expect("lock")
             .sweep(now + EXPIRY_MARGIN + Duration::from_secs(60));
-        assert_eq!(e.charge(std::slice::from_ref(&long), now), Charge::Allowed);
+        assert!(matches!(
+            e.charge(std::slice::from_ref(&long), now),
+            Charge::Allowed(_)
+        ));
         assert!(matches!(
             e.charge(std::slice::from_ref(&long), now),
             Charge::Limited { index: 0, .. }
@@ -333,6 +376,6 @@ mod tests {
         // A far-off or absent expiry is kept without overflowing the clock.
         let mut far = limit(6, LimitKind::Uses(3));
         far.expires = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4));
-        assert_eq!(e.charge(&[far], now), Charge::Allowed);
+        assert!(matches!(e.charge(&[far], now), Charge::Allowed(_)));
     }
 }
