@@ -31,8 +31,16 @@ impl RedisState {
                 .arg(l.as_ref())
                 .ignore();
         }
+        // As every command: a connection a store restart broke is replaced once, rather
+        // than reported as the store being down (which would refuse counted requests).
         let mut con = self.connection()?;
-        self.bounded(pipe.query_async::<()>(&mut con)).await
+        match self.timed(pipe.query_async::<()>(&mut con)).await {
+            Err(super::store::Attempt::Stale(_)) => {
+                let mut con = self.fresh()?;
+                self.bounded(pipe.query_async::<()>(&mut con)).await
+            }
+            first => self.observe(first.map_err(super::store::Attempt::detail)),
+        }
     }
 
     /// The last `n` events, oldest first.
