@@ -35,6 +35,7 @@ pub mod feed;
 pub mod http;
 pub mod idle;
 pub mod ids;
+pub mod intercept_tls;
 pub mod issuers;
 pub mod keygen;
 pub mod limits;
