@@ -355,9 +355,11 @@ async fn intercept(
         return;
     };
     // The ClientHello first: its SNI says whether the shared session store may serve it.
+    // One deadline for the whole handshake, as before.
+    let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
     let acceptor =
         tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), TokioIo::new(upgraded));
-    let start = match tokio::time::timeout(HEADER_TIMEOUT, acceptor).await {
+    let start = match tokio::time::timeout_at(deadline, acceptor).await {
         Ok(Ok(start)) => start,
         Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
         Err(_) => return,
@@ -366,7 +368,7 @@ async fn intercept(
     let Ok(tls) = proxy.intercept_tls.config(host.clone(), leaf, sni.as_deref()) else {
         return;
     };
-    let stream = match tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(tls)).await {
+    let stream = match tokio::time::timeout_at(deadline, start.into_stream(tls)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
         Err(_) => return,
