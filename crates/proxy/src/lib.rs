@@ -37,6 +37,7 @@ pub mod feed;
 pub mod http;
 pub mod idle;
 pub mod ids;
+pub mod intercept_tls;
 pub mod issuers;
 pub mod keygen;
 pub mod limits;

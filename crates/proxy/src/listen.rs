@@ -11,7 +11,6 @@ use http::{Method, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -355,11 +354,21 @@ async fn intercept(
     let Ok(upgraded) = hyper::upgrade::on(req).await else {
         return;
     };
-    let Ok(tls) = server_config(host.clone(), leaf) else {
+    // The ClientHello first: its SNI says whether the shared session store may serve it.
+    // One deadline for the whole handshake, as before.
+    let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
+    let acceptor =
+        tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), TokioIo::new(upgraded));
+    let start = match tokio::time::timeout_at(deadline, acceptor).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
+        Err(_) => return,
+    };
+    let sni = start.client_hello().server_name().map(str::to_string);
+    let Ok(tls) = proxy.intercept_tls.config(host.clone(), leaf, sni.as_deref()) else {
         return;
     };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(TokioIo::new(upgraded))).await {
+    let stream = match tokio::time::timeout_at(deadline, start.into_stream(tls)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
         Err(_) => return,
@@ -454,7 +463,10 @@ async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst
         let Ok(leaf) = proxy.ca.leaf(host.as_str()) else {
             return;
         };
-        let Ok(cfg) = server_config(host.clone(), leaf) else {
+        let Ok(cfg) = proxy
+            .intercept_tls
+            .config(host.clone(), leaf, Some(host.as_str()))
+        else {
             return;
         };
         let tls = match tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(cfg)).await {
@@ -505,33 +517,4 @@ fn handshake_failed(proxy: &Proxy, peer: SocketAddr, host: &Host, e: &std::io::E
         "the client gave up the TLS handshake"
     };
     tracing::warn!(client = %peer, sni = %host, error = %text, "intercepted TLS handshake failed: {cause}");
-}
-
-/// Answers only for the CONNECT target: an SNI naming any other host fails the handshake.
-#[derive(Debug)]
-struct OneHost {
-    host: Host,
-    leaf: Arc<CertifiedKey>,
-}
-
-impl ResolvesServerCert for OneHost {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        match hello.server_name() {
-            None => Some(self.leaf.clone()),
-            Some(sni) => Host::normalize(sni)
-                .ok()
-                .filter(|h| *h == self.host)
-                .map(|_| self.leaf.clone()),
-        }
-    }
-}
-
-fn server_config(host: Host, leaf: Arc<CertifiedKey>) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
-    let mut cfg =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(OneHost { host, leaf }));
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(cfg))
 }

@@ -48,6 +48,8 @@ pub struct Proxy {
     pub keys: Vec<ProxyKeyPair>,
     /// The local CA for interception.
     pub ca: LocalCa,
+    /// Intercepted connections' TLS settings, with the session store they share.
+    pub intercept_tls: crate::intercept_tls::InterceptTls,
     /// Where connections may go.
     pub policy: Arc<AddressPolicy>,
     /// Audit log.
@@ -138,6 +140,7 @@ impl Proxy {
             config,
             keys: loaded.keys,
             ca: loaded.ca,
+            intercept_tls: crate::intercept_tls::InterceptTls::new(),
             policy,
             audit: loaded.audit,
             metrics,

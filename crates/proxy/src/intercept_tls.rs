@@ -1,0 +1,304 @@
+//! The server side of intercepted TLS (CONNECT tunnels and transparent mode): the rustls
+//! settings every intercepted connection starts from, built once, with one session store
+//! and one ticket key, so a client that comes back for the same host resumes its session
+//! (no certificate, no signature; TLS 1.2: no key exchange either) instead of a full
+//! handshake. Built per connection, as before, every store was new and empty: no client
+//! ever resumed, and each connection paid for building the settings and an empty store.
+//!
+//! Only a connection whose SNI is exactly the host it is for shares them: rustls resumes a
+//! session only for the SNI it was made for, so a session is never resumed for another
+//! host; a connection without SNI, or naming another host than its tunnel's, gets settings
+//! of its own with nothing to resume (and fails as before when the names differ).
+
+use std::sync::Arc;
+
+use caveat::Host;
+use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
+use rustls::sign::CertifiedKey;
+
+/// Sessions remembered for clients that resume by session id (TLS 1.2 without tickets);
+/// clients with tickets (all of TLS 1.3) need no memory here.
+const SESSIONS: usize = 1024;
+
+/// The shared starting point of intercepted connections' TLS settings.
+pub struct InterceptTls {
+    /// `None` if they could not be built: each connection then builds its own, and meets
+    /// the same error there.
+    shared: Option<ServerConfig>,
+}
+
+impl std::fmt::Debug for InterceptTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InterceptTls(..)")
+    }
+}
+
+impl Default for InterceptTls {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InterceptTls {
+    /// Settings with a session store and a ticket key (random, kept in memory only, rotated
+    /// by rustls every 6 hours). If no ticket key can be made, sessions resume by id only.
+    pub fn new() -> Self {
+        let shared = base(Arc::new(OneHost::none())).ok().map(|mut shared| {
+            shared.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSIONS);
+            if let Ok(ticketer) = rustls::crypto::ring::Ticketer::new() {
+                shared.ticketer = ticketer;
+            }
+            shared
+        });
+        InterceptTls { shared }
+    }
+
+    /// The settings for one connection to `host` with `leaf`, whose ClientHello named
+    /// `sni`: the shared ones (a clone: the store and ticket key are shared, the rest is
+    /// copied) when `sni` is exactly `host`, otherwise settings of its own.
+    pub fn config(
+        &self,
+        host: Host,
+        leaf: Arc<CertifiedKey>,
+        sni: Option<&str>,
+    ) -> Result<Arc<ServerConfig>, rustls::Error> {
+        let resolver = Arc::new(OneHost {
+            host,
+            leaf: Some(leaf),
+        });
+        let same = sni
+            .and_then(|s| Host::normalize(s).ok())
+            .is_some_and(|s| s == resolver.host);
+        match &self.shared {
+            Some(shared) if same => {
+                let mut cfg = shared.clone();
+                cfg.cert_resolver = resolver;
+                Ok(Arc::new(cfg))
+            }
+            _ => Ok(Arc::new(base(resolver)?)),
+        }
+    }
+}
+
+/// ALPN h2 and http/1.1, rustls' safe defaults, the ring provider with AES-128-GCM chosen
+/// first, and `resolver`.
+fn base(resolver: Arc<OneHost>) -> Result<ServerConfig, rustls::Error> {
+    let mut cfg = ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Ours, not the client's: most clients (OpenSSL's default) put AES-256-GCM-SHA384 first,
+    // whose key schedule runs on SHA-384, which no CPU speeds up; AES-128-GCM-SHA256's runs
+    // on SHA-256, which x86 and ARM CPUs do in hardware (as Go's TLS server prefers it).
+    cfg.ignore_client_order = true;
+    Ok(cfg)
+}
+
+/// rustls' ring provider, with the AES-128-GCM suites (TLS 1.3 and 1.2) moved first; the
+/// rest keep their order.
+fn provider() -> rustls::crypto::CryptoProvider {
+    use rustls::CipherSuite as S;
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites.sort_by_key(|s| {
+        !matches!(
+            s.suite(),
+            S::TLS13_AES_128_GCM_SHA256
+                | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        )
+    });
+    p
+}
+
+/// Answers only for the connection's host: an SNI naming any other host fails the
+/// handshake.
+#[derive(Debug)]
+struct OneHost {
+    host: Host,
+    leaf: Option<Arc<CertifiedKey>>,
+}
+
+impl OneHost {
+    /// Answers for no host (the shared settings' placeholder, always replaced).
+    fn none() -> Self {
+        OneHost {
+            host: Host::normalize("invalid").unwrap_or_else(|_| unreachable!("a valid host name")),
+            leaf: None,
+        }
+    }
+}
+
+impl ResolvesServerCert for OneHost {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match hello.server_name() {
+            None => self.leaf.clone(),
+            Some(sni) => Host::normalize(sni)
+                .ok()
+                .filter(|h| *h == self.host)
+                .and_then(|_| self.leaf.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::HandshakeKind;
+
+    /// One handshake over an in-memory pipe; how the server side went.
+    async fn handshake(
+        tls: &InterceptTls,
+        ca: &crate::ca::LocalCa,
+        client: &Arc<rustls::ClientConfig>,
+        host: &str,
+        sni: &str,
+    ) -> Option<HandshakeKind> {
+        let (c, s) = tokio::io::duplex(64 * 1024);
+        let leaf = ca.leaf(host).expect("leaf");
+        let host = Host::normalize(host).expect("host");
+        let server = async {
+            let start = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s)
+                .await
+                .ok()?;
+            let sni = start.client_hello().server_name().map(str::to_string);
+            let cfg = tls.config(host, leaf, sni.as_deref()).expect("config");
+            let mut stream = start.into_stream(cfg).await.ok()?;
+            // TLS 1.3 tickets go out after the handshake: write, so the client reads them.
+            tokio::io::AsyncWriteExt::write_all(&mut stream, b"x")
+                .await
+                .ok()?;
+            stream.get_ref().1.handshake_kind()
+        };
+        let client = async {
+            let name = rustls::pki_types::ServerName::try_from(sni.to_string()).expect("name");
+            let mut stream = tokio_rustls::TlsConnector::from(client.clone())
+                .connect(name, c)
+                .await
+                .ok()?;
+            let mut b = [0u8; 1];
+            tokio::io::AsyncReadExt::read_exact(&mut stream, &mut b)
+                .await
+                .ok()
+        };
+        let (kind, _) = tokio::join!(server, client);
+        kind
+    }
+
+    fn client(
+        ca: &crate::ca::LocalCa,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile_certs(ca.cert_pem()) {
+            roots.add(c).expect("root");
+        }
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_protocol_versions(versions)
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+
+    fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("pem")
+    }
+
+    /// A client that comes back for the same host resumes (TLS 1.3 and 1.2): no new
+    /// certificate, no signature. Settings built per connection never resumed.
+    #[tokio::test]
+    async fn a_client_that_comes_back_resumes_its_session() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
+        let tls = InterceptTls::new();
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            let client = client(&ca, &[version]);
+            let h = "api.example.test";
+            assert_eq!(
+                handshake(&tls, &ca, &client, h, h).await,
+                Some(HandshakeKind::Full)
+            );
+            assert_eq!(
+                handshake(&tls, &ca, &client, h, h).await,
+                Some(HandshakeKind::Resumed)
+            );
+        }
+    }
+
+    /// AES-128-GCM-SHA256 is chosen even when the client lists AES-256-GCM-SHA384 first.
+    #[tokio::test]
+    async fn aes_128_gcm_is_chosen_first() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
+        let tls = InterceptTls::new();
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            let client = client(&ca, &[version]);
+            let h = "api.example.test";
+            let suite = handshake_suite(&tls, &ca, &client, h).await;
+            assert!(
+                matches!(
+                    suite,
+                    Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+                        | Some(rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+                ),
+                "{suite:?}"
+            );
+        }
+    }
+
+    /// The suite one handshake chose.
+    async fn handshake_suite(
+        tls: &InterceptTls,
+        ca: &crate::ca::LocalCa,
+        client: &Arc<rustls::ClientConfig>,
+        host: &str,
+    ) -> Option<rustls::CipherSuite> {
+        let (c, s) = tokio::io::duplex(64 * 1024);
+        let leaf = ca.leaf(host).expect("leaf");
+        let cfg = tls
+            .config(Host::normalize(host).expect("host"), leaf, Some(host))
+            .expect("config");
+        let server = async {
+            let stream = tokio_rustls::TlsAcceptor::from(cfg).accept(s).await.ok()?;
+            stream.get_ref().1.negotiated_cipher_suite().map(|s| s.suite())
+        };
+        let client = async {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
+            tokio_rustls::TlsConnector::from(client.clone())
+                .connect(name, c)
+                .await
+                .ok()
+        };
+        tokio::join!(server, client).0
+    }
+
+    /// A session is never resumed for another host, and an SNI naming another host than
+    /// the connection's still fails the handshake, whatever the client kept.
+    #[tokio::test]
+    async fn sessions_stay_with_their_host() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
+        let tls = InterceptTls::new();
+        let client = client(&ca, &[&rustls::version::TLS13]);
+        let (a, b) = ("a.example.test", "b.example.test");
+        assert_eq!(
+            handshake(&tls, &ca, &client, a, a).await,
+            Some(HandshakeKind::Full)
+        );
+        assert_eq!(
+            handshake(&tls, &ca, &client, b, b).await,
+            Some(HandshakeKind::Full)
+        );
+        // A tunnel opened to b whose client names a (and holds a session for a): refused.
+        assert_eq!(handshake(&tls, &ca, &client, b, a).await, None);
+        assert_eq!(
+            handshake(&tls, &ca, &client, a, a).await,
+            Some(HandshakeKind::Resumed)
+        );
+    }
+}
