@@ -216,41 +216,34 @@ impl Caveat {
             message,
         };
         let words = split_words(text, &err)?;
+        // Past the end of the text (a missing word) points one column after it.
+        let at = |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
+        match words[0].1 {
+            "query" | "form" | "json" | "body" => content::parse(text, &words, &at),
+            "uses" | "rate" => parse_limit(text, &words, &err),
+            "request" => parse_digest(text, &words, &err),
+            "operator" | "role" => crate::operator::parse_caveat(&words).map_err(|(pos, m)| {
+                let column = if pos == usize::MAX {
+                    col(text, text.len()) + 1
+                } else {
+                    col(text, pos)
+                };
+                err(column, m)
+            }),
+            "mcp" => mcp::parse(text, &words, &at),
+            "graphql" => graphql::parse(text, &words, &at),
+            _ => Caveat::parse_request(text, &words, &err),
+        }
+    }
+
+    /// The caveats on the request line: `time`, `method`, `host`, `label`, `path`.
+    fn parse_request(
+        text: &str,
+        words: &[(usize, &str)],
+        err: &dyn Fn(usize, String) -> CaveatError,
+    ) -> Result<Caveat, CaveatError> {
         let (_, field) = words[0];
-        if matches!(field, "query" | "form" | "json" | "body") {
-            // Past the end of the text (a missing word) points one column after it.
-            let at =
-                |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
-            return content::parse(text, &words, &at);
-        }
-        if matches!(field, "uses" | "rate") {
-            return parse_limit(text, &words, &err);
-        }
-        if field == "request" {
-            return parse_digest(text, &words, &err);
-        }
-        if matches!(field, "operator" | "role") {
-            return crate::operator::parse_caveat(&words).map_err(|(at, m)| {
-                err(
-                    if at == usize::MAX {
-                        col(text, text.len()) + 1
-                    } else {
-                        col(text, at)
-                    },
-                    m,
-                )
-            });
-        }
-        if matches!(field, "mcp" | "graphql") {
-            let at =
-                |pos: usize, message: String| err(col(text, pos) + pos.saturating_sub(text.len()), message);
-            return if field == "mcp" {
-                mcp::parse(text, &words, &at)
-            } else {
-                graphql::parse(text, &words, &at)
-            };
-        }
-        let op = operator(text, &words, &err)?;
+        let op = operator(text, words, err)?;
         let values = &words[2..];
         // Each value is parsed once; an error points at its word. `operator` checked that
         // there is at least one value, and exactly one for `=`, `<` and `>`.
@@ -268,7 +261,7 @@ impl Caveat {
         let single = op == "=";
         Ok(match (field, op) {
             ("time", _) => {
-                let t = each(text, values, &err, parse_time)?.remove(0);
+                let t = each(text, values, err, parse_time)?.remove(0);
                 if op == "<" {
                     Caveat::TimeBefore(t)
                 } else {
@@ -276,7 +269,7 @@ impl Caveat {
                 }
             }
             ("method", _) => {
-                let mut ms = each(text, values, &err, |w| {
+                let mut ms = each(text, values, err, |w| {
                     Method::parse_canonical(w).map_err(|e| e.to_string())
                 })?;
                 if single {
@@ -286,7 +279,7 @@ impl Caveat {
                 }
             }
             ("host", _) => {
-                let mut hs = each(text, values, &err, |w| {
+                let mut hs = each(text, values, err, |w| {
                     Host::parse_canonical(w).map_err(|e| e.to_string())
                 })?;
                 if single {
@@ -300,11 +293,11 @@ impl Caveat {
                 check_label(name).map_err(|m| err(col(text, at), m))?;
                 Caveat::Label(name.to_string())
             }
-            ("path", "glob") => Caveat::PathGlob(each(text, values, &err, |w| {
+            ("path", "glob") => Caveat::PathGlob(each(text, values, err, |w| {
                 PathGlob::parse(w).map_err(|e| format!("bad path glob {w:?}: {e}"))
             })?),
             _ => {
-                let mut ps = each(text, values, &err, |w| {
+                let mut ps = each(text, values, err, |w| {
                     if w.contains('*') {
                         return Err(format!("{w:?} contains '*'; use \"path glob\" for patterns"));
                     }

@@ -213,6 +213,31 @@ pub struct Filing<'a> {
     pub body: &'a [u8],
 }
 
+impl Filing<'_> {
+    /// The approval this filing opens, as approvers see it.
+    fn pending(&self, id: &str, now: SystemTime) -> Approval {
+        Approval {
+            id: id.to_string(),
+            state: State::Pending,
+            created: caveat::fmt_time(now),
+            issuer: self.issuer.clone(),
+            labels: self.labels.clone(),
+            kid: self.kid.clone(),
+            client: self.client.clone(),
+            method: self.method.clone(),
+            host: self.host.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            body: body_text(self.body),
+            scope: self.caveat.scope.text(),
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            granted: None,
+        }
+    }
+}
+
 /// Why a request could not be filed.
 #[derive(Debug)]
 pub enum FileError {
@@ -345,25 +370,7 @@ impl Approvals {
         }
         let (tx, rx) = watch::channel(State::Pending);
         let now = SystemTime::now();
-        let view = Approval {
-            id: id.clone(),
-            state: State::Pending,
-            created: caveat::fmt_time(now),
-            issuer: f.issuer,
-            labels: f.labels,
-            kid: f.kid,
-            client: f.client,
-            method: f.method,
-            host: f.host,
-            path: f.path,
-            query: f.query,
-            body: body_text(f.body),
-            scope: f.caveat.scope.text(),
-            decided_by: None,
-            decided_at: None,
-            reason: None,
-            granted: None,
-        };
+        let view = f.pending(&id, now);
         inner.entries.insert(
             id.clone(),
             Entry {
@@ -547,25 +554,7 @@ impl Approvals {
         let dedupe = digest_of(&[f.caveat_id, &f.digest]);
         let now = SystemTime::now();
         let id = new_id();
-        let view = Approval {
-            id: id.clone(),
-            state: State::Pending,
-            created: caveat::fmt_time(now),
-            issuer: f.issuer,
-            labels: f.labels,
-            kid: f.kid,
-            client: f.client,
-            method: f.method,
-            host: f.host,
-            path: f.path,
-            query: f.query,
-            body: body_text(f.body),
-            scope: f.caveat.scope.text(),
-            decided_by: None,
-            decided_at: None,
-            reason: None,
-            granted: None,
-        };
+        let view = f.pending(&id, now);
         let rec = Record {
             view: view.clone(),
             caveat_id: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, f.caveat_id),
