@@ -43,9 +43,21 @@ fn agent(w: &World, scope: &str) -> String {
 
 /// Sends `POST /v1/refunds` with `body` in the background: the held request.
 fn send(w: &World, token: &str, body: &str) -> std::thread::JoinHandle<Reply> {
-    let url = format!("{}/v1/refunds", w.proxy.url());
+    send_to(&w.proxy, token, body)
+}
+
+/// [`send`] to one replica.
+fn send_to(p: &e2e::ProxyProcess, token: &str, body: &str) -> std::thread::JoinHandle<Reply> {
+    let url = format!("{}/v1/refunds", p.url());
     let (auth, body) = (bearer(token), body.to_string());
     std::thread::spawn(move || curl(&["-X", "POST", &url, "-H", &auth, "--data-binary", &body]))
+}
+
+/// Approves `id` (the API's body `body`), which must answer 200.
+fn approve(w: &World, op: &str, id: &str, body: &str) -> Reply {
+    let r = api(w, op, "POST", &format!("/api/approvals/{id}/approve"), Some(body));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r
 }
 
 /// Waits until the proxy holds a pending approval not in `known`; returns it.
@@ -98,19 +110,7 @@ fn a_held_request_goes_through_once_approved_and_the_next_one_is_held_again() {
     assert_eq!(a["scope"], "once");
     assert!(w.up.seen().is_empty(), "nothing is sent while it is held");
     let id = a["id"].as_str().expect("id").to_string();
-    let approved = api(
-        &w,
-        &op,
-        "POST",
-        &format!("/api/approvals/{id}/approve"),
-        Some("{}"),
-    );
-    assert_eq!(
-        approved.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&approved.body)
-    );
+    let approved = approve(&w, &op, &id, "{}");
     assert_eq!(json(&approved)["decided_by"], "alice");
     let r = held.join().expect("client");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -537,28 +537,12 @@ fn replicas_share_approvals_through_the_store() {
     let (w, second) = crate::usage::replicas(&redis, &[]);
     let op = mint(&w, &["--name", "alice", "--role", "approve"]);
     let token = agent(&w, "10m");
-    let on = |p: &e2e::ProxyProcess, body: &str| {
-        let url = format!("{}/v1/refunds", p.url());
-        let (auth, body) = (bearer(&token), body.to_string());
-        std::thread::spawn(move || curl(&["-X", "POST", &url, "-H", &auth, "--data-binary", &body]))
-    };
+    let on = |p: &e2e::ProxyProcess, body: &str| send_to(p, &token, body);
     // Held on B; A lists it and approves it.
     let held = on(&second, "amount=1");
     let a = next_pending(&w, &op, &[]);
     let id = a["id"].as_str().expect("id").to_string();
-    let approved = api(
-        &w,
-        &op,
-        "POST",
-        &format!("/api/approvals/{id}/approve"),
-        Some("{}"),
-    );
-    assert_eq!(
-        approved.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&approved.body)
-    );
+    approve(&w, &op, &id, "{}");
     let start = Instant::now();
     let r = held.join().expect("client");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -615,11 +599,7 @@ fn the_bound_on_open_approvals_per_family_holds_across_replicas() {
     };
     let (w, second) = crate::usage::replicas(&redis, &["--approval-wait", "1s"]);
     let token = agent(&w, "once");
-    let post = |p: &e2e::ProxyProcess, token: &str, body: String| {
-        let url = format!("{}/v1/refunds", p.url());
-        let auth = bearer(token);
-        std::thread::spawn(move || curl(&["-X", "POST", &url, "-H", &auth, "--data-binary", &body]))
-    };
+    let post = |p: &e2e::ProxyProcess, token: &str, body: String| send_to(p, token, &body);
     let first: Vec<_> = (0..32)
         .map(|n| post(&w.proxy, &token, format!("amount={n}")))
         .collect();

@@ -91,6 +91,23 @@ pub struct Approval {
     pub granted: Option<String>,
 }
 
+impl Approval {
+    /// Who asked, as the delegation path reads: `alice > ops > billing-skill`.
+    pub fn who(&self) -> String {
+        match (&self.issuer, self.labels.is_empty()) {
+            (Some(i), false) => format!("{i} > {}", self.labels.join(" > ")),
+            (Some(i), true) => i.clone(),
+            (None, _) => self.labels.join(" > "),
+        }
+    }
+
+    /// The request held: `POST https://api.example.com/v1/refunds?x=1`.
+    pub fn request(&self) -> String {
+        let query = self.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+        format!("{} https://{}{}{query}", self.method, self.host, self.path)
+    }
+}
+
 /// An approver's answer.
 #[derive(Clone, Debug)]
 pub enum Answer {

@@ -82,32 +82,25 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// One line for a person: id, state, who, what.
 fn line(a: &serde_json::Value) -> String {
-    let s = |k: &str| a[k].as_str().unwrap_or("").to_string();
-    let labels: Vec<&str> = a["labels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.as_str())
-        .collect();
-    let who = match (a["issuer"].as_str(), labels.is_empty()) {
-        (Some(i), false) => format!("{i} > {}", labels.join(" > ")),
-        (Some(i), true) => i.to_string(),
-        (None, _) => labels.join(" > "),
+    let Ok(a) = serde_json::from_value::<crate::approvals::Approval>(a.clone()) else {
+        return macaroon_home::text::clean(&a.to_string()).into_owned();
     };
-    let query = a["query"].as_str().map(|q| format!("?{q}")).unwrap_or_default();
-    let decided = match a["decided_by"].as_str() {
-        Some(by) => format!(" by {by}"),
-        None => String::new(),
-    };
+    let decided = a
+        .decided_by
+        .as_deref()
+        .map(|by| format!(" by {by}"))
+        .unwrap_or_default();
+    let state = serde_json::to_value(a.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     macaroon_home::text::clean(&format!(
-        "{}  {:<8}{decided}  {} https://{}{}{query}  ({who}; scope {}; {})",
-        s("id"),
-        s("state"),
-        s("method"),
-        s("host"),
-        s("path"),
-        s("scope"),
-        s("created"),
+        "{}  {state:<8}{decided}  {}  ({}; scope {}; {})",
+        a.id,
+        a.request(),
+        a.who(),
+        a.scope,
+        a.created,
     ))
     .into_owned()
 }

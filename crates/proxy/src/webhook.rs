@@ -117,19 +117,16 @@ impl Webhooks {
 
     /// The JSON body of a notice.
     pub fn body(&self, a: &Approval) -> Vec<u8> {
-        let who = match (&a.issuer, a.labels.is_empty()) {
-            (Some(i), false) => format!("{i} > {}", a.labels.join(" > ")),
-            (Some(i), true) => i.clone(),
-            (None, _) => a.labels.join(" > "),
-        };
-        let query = a.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
         let text = format!(
-            "Approval {} needed: {} https://{}{}{query} ({who}; {}). Approve with: macaroon-proxy approvals approve {}",
+            "Approval {} needed: {} ({}; {}). Approve with: macaroon-proxy approvals approve {}",
             a.id,
-            a.method,
-            a.host,
-            a.path,
-            if a.scope == "once" { "once".to_string() } else { format!("for {}", a.scope) },
+            a.request(),
+            a.who(),
+            if a.scope == "once" {
+                "once".to_string()
+            } else {
+                format!("for {}", a.scope)
+            },
             a.id
         );
         let base = self.admin_base.get().map(String::as_str);

@@ -37,6 +37,21 @@ impl Attenuation {
     /// Turns the flags into caveats, checking each one; relative times count from `now`.
     pub fn caveats(&self, now: SystemTime) -> anyhow::Result<Vec<Caveat>> {
         let mut out = Vec::new();
+        self.request_line(now, &mut out)?;
+        self.content(&mut out)?;
+        // Usage and rate caveats last: a count is kept as long as the expiry in force at
+        // its caveat, so `--expires 1h --uses 100` must put the time first.
+        out.sort_by_key(is_counted);
+        // The label last: it only names the holder.
+        if let Some(l) = &self.label {
+            caveat::check_label(l).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
+            out.push(Caveat::Label(l.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Time, method, host and path flags.
+    fn request_line(&self, now: SystemTime, out: &mut Vec<Caveat>) -> anyhow::Result<()> {
         if let Some(d) = &self.expires {
             let d = crate::time::parse_duration(d, "--expires")?;
             out.push(Caveat::TimeBefore(crate::time::whole_seconds(now + d)));
@@ -88,6 +103,11 @@ impl Attenuation {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             out.push(Caveat::PathGlob(globs));
         }
+        Ok(())
+    }
+
+    /// What the request contains (query, body, MCP, GraphQL), how often, and `--caveat`.
+    fn content(&self, out: &mut Vec<Caveat>) -> anyhow::Result<()> {
         // Each is parsed like --caveat, with its field in front: a typo names the flag.
         for (flag, field, exprs) in [
             ("--query", "query", &self.queries),
@@ -131,15 +151,7 @@ impl Attenuation {
         for c in &self.caveats {
             out.push(Caveat::parse(c).context("--caveat")?);
         }
-        // Usage and rate caveats last: a count is kept as long as the expiry in force at
-        // its caveat, so `--expires 1h --uses 100` must put the time first.
-        out.sort_by_key(is_counted);
-        // The label last: it only names the holder.
-        if let Some(l) = &self.label {
-            caveat::check_label(l).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
-            out.push(Caveat::Label(l.clone()));
-        }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -60,6 +60,69 @@ pub struct ThirdPartyInfo {
     pub explain: Option<String>,
 }
 
+/// One first-party caveat as `inspect` shows it: what it means as of `now`, and whether an
+/// earlier expiry or later not-before (`window`) overrides it.
+fn caveat_info(
+    text: &str,
+    parsed: &Result<Caveat, caveat::CaveatError>,
+    (not_before, expires): (Option<SystemTime>, Option<SystemTime>),
+    now: SystemTime,
+) -> CaveatInfo {
+    match parsed {
+        Ok(c) => {
+            let mut explain = c.explain_at(now);
+            if let (Caveat::TimeBefore(t), Some(e)) = (c, expires) {
+                if *t > e {
+                    explain.push_str("; an earlier expiry applies");
+                }
+            }
+            if let (Caveat::TimeAfter(t), Some(nb)) = (c, not_before) {
+                if *t < nb {
+                    explain.push_str("; a later not-before applies");
+                }
+            }
+            CaveatInfo {
+                predicate: text.to_string(),
+                kind: c.kind().to_string(),
+                explain,
+            }
+        }
+        Err(e) => CaveatInfo {
+            predicate: text.to_string(),
+            kind: "unknown".into(),
+            explain: format!(
+                "not understood, so the proxy denies every request ({})",
+                e.message
+            ),
+        },
+    }
+}
+
+/// The third-party caveats, an approval caveat named as such (its id is sealed bytes).
+fn third_party(token: &Token, discharges: &[Token]) -> Vec<ThirdPartyInfo> {
+    token
+        .third_party_raw()
+        .into_iter()
+        .map(|(location, raw)| {
+            let approval = location == caveat::APPROVAL_LOCATION;
+            let key_id = approval.then(|| caveat::approval_key_id(&raw)).flatten();
+            ThirdPartyInfo {
+                discharged: discharges.iter().any(|d| d.identifier() == raw),
+                id: match key_id {
+                    Some(k) => format!("ap1, sealed to proxy key {k}"),
+                    None => String::from_utf8_lossy(&raw).into_owned(),
+                },
+                explain: approval.then(|| {
+                    "needs a person's approval at the proxy (once or for a window: sealed, so only \
+                     the proxy can say which)"
+                        .to_string()
+                }),
+                location,
+            }
+        })
+        .collect()
+}
+
 /// Everything `inspect` shows.
 #[derive(Serialize)]
 pub struct Inspection {
@@ -124,34 +187,7 @@ impl Inspection {
             .max();
         let caveats = parsed
             .iter()
-            .map(|(text, c)| match c {
-                Ok(c) => {
-                    let mut explain = c.explain_at(now);
-                    if let (Caveat::TimeBefore(t), Some(e)) = (c, expires) {
-                        if *t > e {
-                            explain.push_str("; an earlier expiry applies");
-                        }
-                    }
-                    if let (Caveat::TimeAfter(t), Some(nb)) = (c, not_before) {
-                        if *t < nb {
-                            explain.push_str("; a later not-before applies");
-                        }
-                    }
-                    CaveatInfo {
-                        predicate: text.clone(),
-                        kind: c.kind().to_string(),
-                        explain,
-                    }
-                }
-                Err(e) => CaveatInfo {
-                    predicate: text.clone(),
-                    kind: "unknown".into(),
-                    explain: format!(
-                        "not understood, so the proxy denies every request ({})",
-                        e.message
-                    ),
-                },
-            })
+            .map(|(text, c)| caveat_info(text, c, (not_before, expires), now))
             .collect();
         Inspection {
             location: token.location(),
@@ -164,27 +200,7 @@ impl Inspection {
                 proxy_key_id: sealed.map(|s| s.key_id.to_string()),
             },
             caveats,
-            third_party: token
-                .third_party_raw()
-                .into_iter()
-                .map(|(location, raw)| {
-                    let approval = location == caveat::APPROVAL_LOCATION;
-                    let key_id = approval.then(|| caveat::approval_key_id(&raw)).flatten();
-                    ThirdPartyInfo {
-                        discharged: discharges.iter().any(|d| d.identifier() == raw),
-                        id: match key_id {
-                            Some(k) => format!("ap1, sealed to proxy key {k}"),
-                            None => String::from_utf8_lossy(&raw).into_owned(),
-                        },
-                        explain: approval.then(|| {
-                            "needs a person's approval at the proxy (once or for a window: sealed, so only \
-                             the proxy can say which)"
-                                .to_string()
-                        }),
-                        location,
-                    }
-                })
-                .collect(),
+            third_party: third_party(token, discharges),
             signature_fingerprint: token.signature_fingerprint(),
             wire_format: token.wire_format().to_string(),
             effective: window(not_before, expires, now),
