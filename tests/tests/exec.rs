@@ -299,6 +299,55 @@ fn exec_falls_back_to_landlock_where_user_namespaces_are_refused() {
     assert!(run.stdout.contains("call 200"), "{}", run.stdout);
 }
 
+/// A FUSE mount whose daemon died: every stat of it answers ENOTCONN until it is unmounted
+/// (which dropping this does).
+struct DeadMount(tempfile::TempDir);
+
+impl DeadMount {
+    /// Mounts `macaroon mount` in a fresh directory under the temporary directory and kills
+    /// it; None (skipped) where FUSE is unavailable.
+    fn new(w: &World) -> Option<DeadMount> {
+        if !crate::mount::fuse_available() {
+            return None;
+        }
+        let dir = DeadMount(tempfile::tempdir().expect("mountpoint"));
+        let mut child =
+            w.s.cmd("macaroon")
+                .arg("mount")
+                .arg(dir.0.path())
+                .args(["--token", "api"])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn mount");
+        crate::mount::wait_until_mounted(&mut child);
+        child.kill().expect("kill mount");
+        child.wait().expect("wait mount");
+        let err = std::fs::metadata(dir.0.path()).expect_err("a dead mount cannot be described");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotConnected, "{err}");
+        Some(dir)
+    }
+}
+
+impl Drop for DeadMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("fusermount3")
+            .args(["-u", "-z"])
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn landlock_isolation_passes_over_a_dead_fuse_mount_beside_the_home() {
+    let w = world();
+    let Some(_dead) = DeadMount::new(&w) else {
+        return;
+    };
+    let run = pry(&w, &[], &[("MACAROON_EXEC_REFUSE", "userns")]);
+    run.ok();
+    assert!(run.stdout.contains("call 200"), "{}", run.stdout);
+}
+
 #[test]
 fn exec_refuses_when_it_cannot_isolate_and_names_the_escape() {
     let w = world();

@@ -11,7 +11,7 @@ use e2e::Session;
 
 /// Skips (see [`e2e::skip_platform`], [`e2e::skip_or_fail`]) and returns false where FUSE
 /// cannot be used at all.
-fn fuse_available() -> bool {
+pub(crate) fn fuse_available() -> bool {
     if !std::path::Path::new("/dev/fuse").exists() {
         e2e::skip_platform("/dev/fuse is missing (no FUSE in this kernel or container)");
         return false;
@@ -25,7 +25,7 @@ fn fuse_available() -> bool {
 
 /// Waits for `macaroon mount` to say "Mounted"; anything else (an error, an exit, silence)
 /// fails the test with what it printed.
-fn wait_until_mounted(child: &mut std::process::Child) {
+pub(crate) fn wait_until_mounted(child: &mut std::process::Child) {
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     // Keep draining after the first line: the command prints again when it unmounts, and

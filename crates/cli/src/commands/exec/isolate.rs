@@ -252,9 +252,13 @@ fn landlock_rules(plan: &Plan) -> Result<(), String> {
     let blocked: Vec<PathBuf> = plan.cover.iter().chain(&plan.hide).cloned().collect();
     let mut rules = Vec::new();
     for (path, is_dir) in allowed_paths(&blocked) {
-        // A path that vanished meanwhile is simply not allowed.
+        // A path that vanished meanwhile, or one the kernel cannot describe (a FUSE mount
+        // whose daemon died answers ENOTCONN), is simply not allowed: adding it would fail
+        // the whole ruleset.
         if let Ok(fd) = PathFd::new(&path) {
-            rules.push(PathBeneath::new(fd, if is_dir { all } else { all & file }));
+            if describable(&fd) {
+                rules.push(PathBeneath::new(fd, if is_dir { all } else { all & file }));
+            }
         }
     }
     Ruleset::default()
@@ -265,6 +269,12 @@ fn landlock_rules(plan: &Plan) -> Result<(), String> {
         .and_then(|r| r.restrict_self())
         .map_err(|e| e.to_string())
         .and_then(enforced)
+}
+
+/// Whether `fstat` succeeds on `fd`, as the Landlock crate's rule check needs.
+fn describable(fd: &impl std::os::fd::AsFd) -> bool {
+    use std::os::fd::AsRawFd;
+    nix::sys::stat::fstat(fd.as_fd().as_raw_fd()).is_ok()
 }
 
 /// Every entry of the blocked paths' ancestors that neither is, holds nor leads to a
