@@ -92,6 +92,10 @@ fn base(resolver: Arc<OneHost>) -> Result<ServerConfig, rustls::Error> {
     // whose key schedule runs on SHA-384, which no CPU speeds up; AES-128-GCM-SHA256's runs
     // on SHA-256, which x86 and ARM CPUs do in hardware (as Go's TLS server prefers it).
     cfg.ignore_client_order = true;
+    // One ticket per connection, not rustls' two: HTTP clients resume from the latest one,
+    // and each ticket costs an encryption and a record on every handshake, resumed ones
+    // included. A client that opens several connections at once gets one from each.
+    cfg.send_tls13_tickets = 1;
     Ok(cfg)
 }
 

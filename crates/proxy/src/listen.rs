@@ -373,14 +373,16 @@ async fn intercept(
         Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
         Err(_) => return,
     };
-    serve_intercepted(proxy, stream, peer, mode).await;
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    serve_intercepted(proxy, stream, h2, peer, mode).await;
 }
 
-/// Serves HTTP/1.1 or HTTP/2 (by ALPN) inside an intercepted TLS stream; every request
+/// Serves HTTP/1.1 or HTTP/2 (by ALPN: `h2` is HTTP/2, anything else HTTP/1.1, as over TLS
+/// there is no prior-knowledge HTTP/2) inside an intercepted TLS stream; every request
 /// goes through the pipeline with the tunnel's one authority. A connection with no request
 /// open for [`TUNNEL_IDLE`] is closed gracefully (HTTP/2: GOAWAY), like an idle HTTP/1.1
 /// one.
-async fn serve_intercepted<S>(proxy: Arc<Proxy>, stream: S, peer: SocketAddr, mode: Mode)
+async fn serve_intercepted<S>(proxy: Arc<Proxy>, stream: S, h2: bool, peer: SocketAddr, mode: Mode)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -398,15 +400,32 @@ where
             }
         })
     };
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(MAX_HEAD);
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-    tokio::pin!(conn);
     let quiet = || !flags.answering();
+    // The protocol is known from the handshake: no sniffing the first bytes for HTTP/2's
+    // preface (hyper-util's auto builder), which costs every read of the connection a
+    // rewind buffer check.
+    if h2 {
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(stream), svc);
+        until_idle(conn, quiet, &stop).await;
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEAD)
+            .serve_connection(TokioIo::new(stream), svc);
+        until_idle(conn, quiet, &stop).await;
+    }
+}
+
+/// Drives an intercepted connection until it ends, or, once idle for [`TUNNEL_IDLE`] or
+/// when the proxy stops, shuts it down gracefully.
+async fn until_idle<C>(conn: C, quiet: impl Fn() -> bool, stop: &tokio_util::sync::CancellationToken)
+where
+    C: hyper_util::server::graceful::GracefulConnection,
+{
+    tokio::pin!(conn);
     let ended = tokio::select! {
         ended = crate::idle::until_quiet(&mut conn, quiet, TUNNEL_IDLE, true) => ended,
         _ = stop.cancelled() => Ended::Idle,
@@ -480,7 +499,8 @@ async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst
             token: None,
             transparent: true,
         };
-        serve_intercepted(proxy, tls, peer, mode).await;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        serve_intercepted(proxy, tls, h2, peer, mode).await;
     } else {
         let mode = Mode::TransparentHttp { port: dst.port() };
         let svc = service_fn(move |req| {
