@@ -628,12 +628,14 @@ const METHOD_FIELD: &str = "_method";
 /// checked. A body that was not read is the proxy's to read first
 /// ([`crate::Verified::needs_body_for`]).
 pub(crate) fn check_method_override(content: &Content<'_>) -> Result<(), String> {
-    let field = FieldName::of(METHOD_FIELD);
+    // Built once: this runs for every request a token with a method caveat makes.
+    static FIELD: std::sync::LazyLock<FieldName> = std::sync::LazyLock::new(|| FieldName::of(METHOD_FIELD));
+    let field = &*FIELD;
     let query = content.req.query.as_deref().unwrap_or("");
     let in_query = crate::field::lenient_names(query).any(|n| field.same_base(&n));
     let place = if in_query {
         "the query string"
-    } else if content.body_has(&field)? {
+    } else if content.body_has(field)? {
         "the body"
     } else {
         return Ok(());
