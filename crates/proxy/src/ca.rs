@@ -28,7 +28,33 @@ const LEAF_CACHE_MAX: usize = 10_000;
 /// Most sealed host names remembered, and leaves kept for them.
 const SEALED_MAX: usize = 10_000;
 
-type Leaves = quick_cache::sync::Cache<String, Arc<CertifiedKey>>;
+/// How long a leaf certificate is valid.
+const LEAF_VALID: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+/// How long a cached leaf is served before a new one is made: half its validity, so a
+/// proxy that runs for months never hands out an expired certificate.
+const LEAF_RENEW: std::time::Duration = std::time::Duration::from_secs(15 * 24 * 3600);
+/// How far back a leaf's validity starts (clients whose clocks are a little behind).
+const LEAF_BACKDATE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A cached leaf and when it was made.
+#[derive(Clone)]
+struct Leaf {
+    key: Arc<CertifiedKey>,
+    minted: std::time::SystemTime,
+}
+
+impl Leaf {
+    /// Still to be served at `now`: made less than [`LEAF_RENEW`] ago, and not in the
+    /// future (a clock set back past its start would see it as not yet valid).
+    fn fresh_at(&self, now: std::time::SystemTime) -> bool {
+        match now.duration_since(self.minted) {
+            Ok(age) => age < LEAF_RENEW,
+            Err(e) => e.duration() < LEAF_BACKDATE,
+        }
+    }
+}
+
+type Leaves = quick_cache::sync::Cache<String, Leaf>;
 
 /// The local CA and its leaf caches.
 pub struct LocalCa {
@@ -103,16 +129,36 @@ impl LocalCa {
 
     /// A leaf certificate for `host` (a DNS name or IP address), from the cache or new.
     pub fn leaf(&self, host: &str) -> anyhow::Result<Arc<CertifiedKey>> {
+        self.leaf_at(host, std::time::SystemTime::now())
+    }
+
+    /// [`LocalCa::leaf`] at `now`: a cached leaf made too long ago is replaced.
+    fn leaf_at(&self, host: &str, now: std::time::SystemTime) -> anyhow::Result<Arc<CertifiedKey>> {
         let protected = self.sealed.get(host).is_some();
-        if let Some(hit) = self.sealed_leaves.get(host) {
-            return Ok(hit);
+        if let Some(hit) = self.sealed_leaves.get(host).filter(|l| l.fresh_at(now)) {
+            return Ok(hit.key);
         }
-        if let Some(hit) = self.leaves.get(host) {
+        if let Some(hit) = self.leaves.get(host).filter(|l| l.fresh_at(now)) {
             if protected {
                 self.sealed_leaves.insert(host.to_string(), hit.clone());
             }
-            return Ok(hit);
+            return Ok(hit.key);
         }
+        let leaf = Leaf {
+            key: self.mint(host, now)?,
+            minted: now,
+        };
+        let cache = if protected {
+            &self.sealed_leaves
+        } else {
+            &self.leaves
+        };
+        cache.insert(host.to_string(), leaf.clone());
+        Ok(leaf.key)
+    }
+
+    /// A new leaf for `host`, valid from an hour before `now` for [`LEAF_VALID`].
+    fn mint(&self, host: &str, now: std::time::SystemTime) -> anyhow::Result<Arc<CertifiedKey>> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         params.subject_alt_names = vec![match host.parse::<std::net::IpAddr>() {
@@ -125,24 +171,16 @@ impl LocalCa {
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let now = std::time::SystemTime::now();
-        params.not_before = (now - std::time::Duration::from_secs(3600)).into();
-        params.not_after = (now + std::time::Duration::from_secs(30 * 24 * 3600)).into();
+        params.not_before = (now - LEAF_BACKDATE).into();
+        params.not_after = (now + LEAF_VALID).into();
         let cert = params.signed_by(&key, &self.issuer)?;
         let der_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let signing = rustls::crypto::ring::sign::any_supported_type(&der_key)
             .map_err(|e| anyhow::anyhow!("leaf key not usable: {e}"))?;
-        let certified = Arc::new(CertifiedKey::new(
+        Ok(Arc::new(CertifiedKey::new(
             vec![CertificateDer::from(cert.der().to_vec())],
             signing,
-        ));
-        let cache = if protected {
-            &self.sealed_leaves
-        } else {
-            &self.leaves
-        };
-        cache.insert(host.to_string(), certified.clone());
-        Ok(certified)
+        )))
     }
 }
 
@@ -260,6 +298,69 @@ mod tests {
         let b = ca.leaf("api.example.test").expect("leaf");
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &ca.leaf("127.0.0.1").expect("ip leaf")));
+    }
+
+    /// Whether `leaf` verifies for `host` against the CA at `at`.
+    fn valid_at(ca: &LocalCa, leaf: &CertifiedKey, host: &str, at: std::time::SystemTime) -> bool {
+        use rustls::client::danger::ServerCertVerifier;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(ca.cert_pem().as_bytes()) {
+            roots.add(c.expect("pem")).expect("root");
+        }
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .expect("verifier");
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
+        let secs = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        verifier
+            .verify_server_cert(
+                &leaf.cert[0],
+                &[],
+                &name,
+                &[],
+                rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs)),
+            )
+            .is_ok()
+    }
+
+    /// A proxy that runs for months never serves an expired leaf: a cached one is replaced
+    /// once half its 30 days are gone (and when the clock was set back before its start),
+    /// for sealed hosts and other names alike.
+    #[test]
+    fn cached_leaves_are_renewed_long_before_they_expire() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = LocalCa::load_or_create(dir.path()).expect("create");
+        ca.protect("api.example.test");
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let t0 = std::time::SystemTime::now();
+        for host in ["api.example.test", "other.example.test"] {
+            let first = ca.leaf_at(host, t0).expect("leaf");
+            assert!(Arc::ptr_eq(
+                &first,
+                &ca.leaf_at(host, t0 + 14 * day).expect("leaf")
+            ));
+            let later = t0 + 16 * day;
+            let renewed = ca.leaf_at(host, later).expect("leaf");
+            assert!(!Arc::ptr_eq(&first, &renewed), "{host}: not renewed");
+            assert!(Arc::ptr_eq(&renewed, &ca.leaf_at(host, later).expect("leaf")));
+            // The old one would have expired while the proxy still served it; the new one
+            // is valid well past that.
+            assert!(!valid_at(&ca, &first, host, t0 + 31 * day));
+            assert!(valid_at(&ca, &renewed, host, t0 + 31 * day));
+            assert!(valid_at(&ca, &renewed, host, later + 29 * day));
+            // A clock set back past the leaf's start gets a leaf valid at that time.
+            let back = later - 2 * day;
+            let rewound = ca.leaf_at(host, back).expect("leaf");
+            assert!(!Arc::ptr_eq(&renewed, &rewound));
+            assert!(valid_at(&ca, &rewound, host, back));
+        }
     }
 
     /// A flood of made-up names cycles the cache for other names, never a sealed host's.
