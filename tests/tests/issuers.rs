@@ -327,3 +327,24 @@ fn a_revoked_line_that_is_not_a_kid_is_never_ignored() {
         w.proxy.stderr()
     );
 }
+
+/// The quick start as a script runs it: the proxy first, in a home with no issuer yet, then
+/// `macaroon wrap` and the call at once, before the proxy's once-a-second re-read.
+#[test]
+fn a_key_wrapped_just_after_the_proxy_started_works_at_once() {
+    let s = Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let up = e2e::upstream::Upstream::start_with("127.0.0.1:0", &[HOST], Default::default());
+    let proxy = s.start_proxy(&up, &[HOST], &[]);
+    let token = s
+        .run_stdin("macaroon", &["wrap", "api", "--host", HOST], SECRET)
+        .ok()
+        .out()
+        .to_string();
+    let started = Instant::now();
+    let r = curl(&[&format!("{}/v1/charges", proxy.url()), "-H", &bearer(&token)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let audit = std::fs::read_to_string(&proxy.audit_path).unwrap_or_default();
+    assert!(audit.contains("\"issuer\":\"local\""), "{audit}");
+}

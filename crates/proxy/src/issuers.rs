@@ -113,6 +113,17 @@ impl Issuers {
             .map(|(_, n)| n.clone())
     }
 
+    /// [`Issuers::name`], and for an issuer not trusted yet, again after re-reading the
+    /// files if they changed: a token wrapped a moment ago by the home's first `macaroon
+    /// wrap` (or just added) works at once, not only after the next background re-read.
+    /// Only refusals pay the file check, after the sealed box was opened, which costs more.
+    pub fn name_or_reread(&self, issuer: &IssuerPublic) -> Option<Arc<str>> {
+        self.name(issuer).or_else(|| {
+            self.refresh();
+            self.name(issuer)
+        })
+    }
+
     /// Every trusted key with its name.
     pub fn all(&self) -> Vec<(IssuerPublic, Arc<str>)> {
         self.trusted

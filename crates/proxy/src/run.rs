@@ -103,7 +103,7 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
     if issuers.is_empty() {
         eprintln!(
             "macaroon-proxy: no trusted issuer yet, so tokens are refused until there is one: \
-             the first `macaroon wrap` in this home creates one (picked up within a second), or run: macaroon-proxy issuers add KEY"
+             the first `macaroon wrap` in this home creates one (trusted from its first request), or run: macaroon-proxy issuers add KEY"
         );
     }
     // One single-threaded runtime per core for connections (like nginx's workers: no task

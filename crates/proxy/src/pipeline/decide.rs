@@ -245,7 +245,7 @@ fn approval_caveats(
 /// Checked on every request, cache hit or not: removing an issuer stops its tokens at once.
 fn trusted(proxy: &Proxy, payload: &Payload, ctx: &mut RequestCtx) -> Result<(), Deny> {
     match payload.issuer() {
-        Some(i) => match proxy.issuers.name(i) {
+        Some(i) => match proxy.issuers.name_or_reread(i) {
             Some(name) => ctx.rec.issuer = Some(name),
             None => {
                 return Err(Deny::UntrustedIssuer {
