@@ -182,7 +182,7 @@ impl Proxy {
     /// Whether a token-shaped string is a token: text verified before (a cache hit), or
     /// one that decodes.
     pub fn resolve(&self, text: &str) -> Option<Resolved> {
-        let key = CacheKey::of(text);
+        let key = cache_key(text);
         let text_of = || crate::credentials::inject::TokenText(text.into());
         if let Some(verified) = self.verified.get(&key) {
             return Some(Resolved::Verified {
@@ -296,4 +296,68 @@ pub(crate) fn test_token(secret: &str) -> Token {
         std::time::SystemTime::now(),
     )
     .expect("mint")
+}
+
+/// How many token texts each thread remembers the cache key of.
+const KEY_MEMO_SLOTS: usize = 8;
+
+/// The last token texts a thread keyed, with their keys, and the slot the next one takes.
+type KeyMemo = (Vec<(Box<str>, CacheKey)>, usize);
+
+thread_local! {
+    static KEY_MEMO: std::cell::RefCell<KeyMemo> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// [`CacheKey::of`], remembered per thread for the last few texts: a kept-alive client
+/// sends the same token with every request, and the SHA-256 of its text (about 1.5k
+/// cycles) was 2-3 % of a kept-alive request's CPU. A hit needs the exact text (its
+/// length, then its last bytes, where the signature is, then every byte), so it never
+/// gives another text's key.
+fn cache_key(text: &str) -> CacheKey {
+    fn tail(s: &str) -> &[u8] {
+        &s.as_bytes()[s.len().saturating_sub(16)..]
+    }
+    KEY_MEMO.with(|memo| {
+        let Ok(mut memo) = memo.try_borrow_mut() else {
+            return CacheKey::of(text);
+        };
+        let (slots, next) = &mut *memo;
+        if let Some((_, key)) = slots
+            .iter()
+            .find(|(t, _)| t.len() == text.len() && tail(t) == tail(text) && **t == *text)
+        {
+            return *key;
+        }
+        let key = CacheKey::of(text);
+        if slots.len() < KEY_MEMO_SLOTS {
+            slots.push((text.into(), key));
+        } else {
+            slots[*next] = (text.into(), key);
+            *next = (*next + 1) % KEY_MEMO_SLOTS;
+        }
+        key
+    })
+}
+
+#[cfg(test)]
+mod key_memo_tests {
+    use super::*;
+
+    /// The memo answers exactly what `CacheKey::of` does: for repeats, for more texts
+    /// than it holds, and for texts of the same length and ending that differ inside.
+    #[test]
+    fn the_memo_gives_each_text_its_own_key() {
+        let base = "a".repeat(300);
+        let mut texts: Vec<String> = (0..20).map(|i| format!("{i:02}{base}sig-end")).collect();
+        let mut inner = base.clone();
+        inner.replace_range(150..151, "b");
+        texts.push(format!("00{inner}sig-end"));
+        for round in 0..3 {
+            for t in &texts {
+                assert_eq!(cache_key(t), CacheKey::of(t), "round {round}: {}", &t[..4]);
+                assert_eq!(cache_key(t), CacheKey::of(t), "repeat");
+            }
+        }
+        assert_ne!(cache_key(&texts[0]), cache_key(&texts[20]));
+    }
 }
