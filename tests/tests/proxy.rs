@@ -928,7 +928,12 @@ fn audit_lines_go_to_stdout_with_a_dash() {
         .expect("the proxy announces its address");
     let r = curl(&[&format!("http://{addr}/v1/charges"), "-H", &bearer(&w.token)]);
     assert_eq!(r.status, 200);
-    let _ = child.kill();
+    // Stopped as a service manager stops it (SIGTERM), which writes out the audit lines
+    // still queued: the line is written after the answer, so a SIGKILL right after the
+    // answer can lose it on a busy machine.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let out = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())
