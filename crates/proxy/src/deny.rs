@@ -288,49 +288,19 @@ impl Deny {
             Deny::CredentialExchange(e) => exchange_message(e),
             Deny::Unsignable(why) => why.clone(),
             Deny::Upstream { host, detail } => format!("the upstream {host} failed: {detail}"),
-            Deny::Unscannable { host, encoding } => format!(
-                "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
-                 identity; the proxy decodes only gzip, deflate, br and zstd, cannot scan this one for the \
-                 secret, and so does not pass it on"
-            ),
-            Deny::Undecodable { host, encoding, error } => format!(
-                "the upstream {host} answered with Content-Encoding {encoding:?} but its body does not decode \
-                 as {encoding} ({error}); HTTP's deflate is the zlib format, raw deflate is not. The proxy \
-                 cannot scan it for the secret, and so does not pass it on: fix the upstream's encoding, or \
-                 have it honour Accept-Encoding: identity"
-            ),
+            Deny::Unscannable { host, encoding } => unscannable_message(host, encoding),
+            Deny::Undecodable { host, encoding, error } => undecodable_message(host, encoding, error),
             Deny::Limited {
                 caveat,
-                kind: caveat::LimitKind::Uses(max),
-                ..
-            } => format!(
-                "this token's uses are spent: \"{caveat}\" allows {max} request{} in all, by this token and \
-                 every token narrowed from the same one; ask for a new token",
-                if *max == 1 { "" } else { "s" }
-            ),
-            Deny::Limited {
-                caveat, retry_after, ..
-            } => format!(
-                "rate limit reached: \"{caveat}\"; retry in {}s",
-                retry_secs(*retry_after)
-            ),
+                kind,
+                retry_after,
+            } => limited_message(caveat, kind, *retry_after),
             Deny::StateUnavailable(why) => format!(
                 "{why}; this token has usage or rate caveats, which are counted there, so the request was \
                  not forwarded (requests without such caveats are not affected); try again shortly"
             ),
-            Deny::ApprovalDenied { id, by, reason } => format!(
-                "a person{} denied this request (approval {id}){}; nothing was sent",
-                by.as_deref().map(|b| format!(" ({b})")).unwrap_or_default(),
-                reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-            ),
-            Deny::ApprovalPending { id, expired: false } => format!(
-                "this request needs a person's approval and nobody has decided yet: it is approval {id}, \
-                 still open. Ask an approver (`macaroon-proxy approvals approve {id}`, or the console), then \
-                 send the same request again: once approved it goes through at once. Nothing was sent"
-            ),
-            Deny::ApprovalPending { id, expired: true } => format!(
-                "approval {id} expired before anyone decided; send the request again to ask anew. Nothing was sent"
-            ),
+            Deny::ApprovalDenied { id, by, reason } => denied_message(id, by.as_deref(), reason.as_deref()),
+            Deny::ApprovalPending { id, expired } => pending_message(id, *expired),
             Deny::TooManyApprovals => format!(
                 "this token's family already has {} approvals waiting for a person; wait for them to be \
                  decided before sending more requests that need one",
@@ -423,6 +393,63 @@ impl Deny {
         }
         resp
     }
+}
+
+/// A spent `uses` caveat, or a rate limit reached.
+fn limited_message(caveat: &str, kind: &caveat::LimitKind, retry_after: Option<Duration>) -> String {
+    match kind {
+        caveat::LimitKind::Uses(max) => format!(
+            "this token's uses are spent: \"{caveat}\" allows {max} request{} in all, by this token and \
+             every token narrowed from the same one; ask for a new token",
+            if *max == 1 { "" } else { "s" }
+        ),
+        _ => format!(
+            "rate limit reached: \"{caveat}\"; retry in {}s",
+            retry_secs(retry_after)
+        ),
+    }
+}
+
+/// A person said no.
+fn denied_message(id: &str, by: Option<&str>, reason: Option<&str>) -> String {
+    format!(
+        "a person{} denied this request (approval {id}){}; nothing was sent",
+        by.map(|b| format!(" ({b})")).unwrap_or_default(),
+        reason.map(|r| format!(": {r}")).unwrap_or_default()
+    )
+}
+
+/// Nobody decided in time, or nobody decided before the approval expired.
+fn pending_message(id: &str, expired: bool) -> String {
+    if expired {
+        return format!(
+            "approval {id} expired before anyone decided; send the request again to ask anew. Nothing was sent"
+        );
+    }
+    format!(
+        "this request needs a person's approval and nobody has decided yet: it is approval {id}, \
+         still open. Ask an approver (`macaroon-proxy approvals approve {id}`, or the console), then \
+         send the same request again: once approved it goes through at once. Nothing was sent"
+    )
+}
+
+/// A response in an encoding the proxy cannot decode, so cannot scan for the secret.
+fn unscannable_message(host: &str, encoding: &str) -> String {
+    format!(
+        "the upstream {host} answered with Content-Encoding {encoding:?} although it was asked for \
+         identity; the proxy decodes only gzip, deflate, br and zstd, cannot scan this one for the \
+         secret, and so does not pass it on"
+    )
+}
+
+/// A response whose body does not decode as its encoding says.
+fn undecodable_message(host: &str, encoding: &str, error: &str) -> String {
+    format!(
+        "the upstream {host} answered with Content-Encoding {encoding:?} but its body does not decode \
+         as {encoding} ({error}); HTTP's deflate is the zlib format, raw deflate is not. The proxy \
+         cannot scan it for the secret, and so does not pass it on: fix the upstream's encoding, or \
+         have it honour Accept-Encoding: identity"
+    )
 }
 
 /// Whole seconds to wait, rounded up (a client that waits this long is not refused again

@@ -223,13 +223,18 @@ mod tests {
             .expect("pem")
     }
 
+    /// A fresh CA (in a directory that lives as long as the first value) and shared settings.
+    fn setup() -> (tempfile::TempDir, crate::ca::LocalCa, InterceptTls) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
+        (dir, ca, InterceptTls::new())
+    }
+
     /// A client that comes back for the same host resumes (TLS 1.3 and 1.2): no new
     /// certificate, no signature. Settings built per connection never resumed.
     #[tokio::test]
     async fn a_client_that_comes_back_resumes_its_session() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
-        let tls = InterceptTls::new();
+        let (_dir, ca, tls) = setup();
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
             let client = client(&ca, &[version]);
             let h = "api.example.test";
@@ -247,9 +252,7 @@ mod tests {
     /// AES-128-GCM-SHA256 is chosen even when the client lists AES-256-GCM-SHA384 first.
     #[tokio::test]
     async fn aes_128_gcm_is_chosen_first() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
-        let tls = InterceptTls::new();
+        let (_dir, ca, tls) = setup();
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
             let client = client(&ca, &[version]);
             let h = "api.example.test";
@@ -311,9 +314,7 @@ mod tests {
     /// hybrid for one that offers only that.
     #[tokio::test]
     async fn the_key_exchange_is_x25519_or_the_post_quantum_hybrid_when_asked() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
-        let tls = InterceptTls::new();
+        let (_dir, ca, tls) = setup();
         let h = "api.example.test";
         let usual = client(&ca, &[&rustls::version::TLS13]);
         let got = handshake_params(&tls, &ca, &usual, h).await.map(|(_, g)| g);
@@ -381,9 +382,7 @@ mod tests {
     /// One ticket per handshake, full or resumed: each costs an encryption and a record.
     #[tokio::test]
     async fn each_handshake_sends_one_ticket() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
-        let tls = InterceptTls::new();
+        let (_dir, ca, tls) = setup();
         let store = Arc::new(CountingStore {
             inner: rustls::client::ClientSessionMemoryCache::new(8),
             tickets: 0.into(),
@@ -406,9 +405,7 @@ mod tests {
     /// the connection's still fails the handshake, whatever the client kept.
     #[tokio::test]
     async fn sessions_stay_with_their_host() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
-        let tls = InterceptTls::new();
+        let (_dir, ca, tls) = setup();
         let client = client(&ca, &[&rustls::version::TLS13]);
         let (a, b) = ("a.example.test", "b.example.test");
         assert_eq!(

@@ -93,19 +93,7 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
     )?;
     let cfg = Arc::new(cfg);
     warn_if_few_descriptors();
-    let revoked = Arc::new(crate::revoke::Revocations::load(home).with_context(|| {
-        format!(
-            "could not read {}",
-            home.join(crate::revoke::REVOKED_FILE).display()
-        )
-    })?);
-    let issuers = Arc::new(crate::issuers::Issuers::load(home, cfg.issuers.clone())?);
-    if issuers.is_empty() {
-        eprintln!(
-            "macaroon-proxy: no trusted issuer yet, so tokens are refused until there is one: \
-             the first `macaroon wrap` in this home creates one (trusted from its first request), or run: macaroon-proxy issuers add KEY"
-        );
-    }
+    let (revoked, issuers) = trust_lists(home, &cfg)?;
     // One single-threaded runtime per core for connections (like nginx's workers: no task
     // migrates, no cross-thread hand-off between a request and its upstream connection),
     // and this thread's runtime for accepting, the admin listener, reloads and signals.
@@ -154,18 +142,8 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
     let workers = Workers::start(cfg.workers)?;
     let handles = workers.handles.clone();
     rt.block_on(async move {
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .with_context(|| format!("could not listen on {}; pick another with --listen", cfg.listen))?;
+        let (listener, admin) = bind(&cfg).await?;
         let local = listener.local_addr()?;
-        let admin = match cfg.admin {
-            Some(a) => Some(
-                TcpListener::bind(a)
-                    .await
-                    .with_context(|| format!("could not listen on {a} for --admin"))?,
-            ),
-            None => None,
-        };
         let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
         let mut own = vec![local];
         own.extend(admin_addr);
@@ -174,32 +152,17 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         if let Some(a) = admin_addr {
             proxy.webhooks.set_admin_base(format!("{admin_scheme}://{a}"));
         }
-        if proxy.state.shared().is_some() {
-            tokio::spawn(watch_decisions(proxy.clone()));
-            tokio::spawn(crate::admin::events::share(proxy.clone()));
-        }
-        if !proxy.webhooks.is_empty() {
-            tokio::spawn(proxy.webhooks.clone().run(roots.clone()));
-        }
-        tokio::spawn(revoked.clone().watch(proxy.stopping.clone()));
-        tokio::spawn(issuers.watch(proxy.stopping.clone()));
-        tokio::spawn(sweep_upstreams(proxy.clone()));
-        tokio::spawn(crate::reload::on_hangup(proxy.clone(), source, hangups));
-        tokio::spawn(crate::state::revocations::watch_revocations(
-            state,
-            revoked.clone(),
-            Some(Box::new({
-                let proxy = proxy.clone();
-                move || {
-                    let p = proxy.clone();
-                    // Apart: it may wait on an exchange in flight.
-                    tokio::spawn(async move { p.access_tokens.write_back().await });
-                    let p = proxy.clone();
-                    tokio::spawn(async move { p.approvals.write_back().await });
-                }
-            })),
-            proxy.stopping.clone(),
-        ));
+        spawn_background(
+            &proxy,
+            Background {
+                state,
+                revoked,
+                issuers,
+                roots,
+                source,
+                hangups,
+            },
+        );
         announce(local, admin_addr.map(|a| (admin_scheme, a)), &key_ids);
         if let Some(admin) = admin {
             tokio::spawn(crate::admin::serve(proxy.clone(), admin_state, admin));
@@ -221,6 +184,87 @@ pub fn run_with(home: &Path, cfg: Config, source: crate::config_file::Source) ->
         }
         anyhow::Ok(())
     })
+}
+
+/// The agents' listener and, with `--admin`, the admin one.
+async fn bind(cfg: &Config) -> anyhow::Result<(TcpListener, Option<TcpListener>)> {
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("could not listen on {}; pick another with --listen", cfg.listen))?;
+    let admin = match cfg.admin {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("could not listen on {a} for --admin"))?,
+        ),
+        None => None,
+    };
+    Ok((listener, admin))
+}
+
+/// The revocations and the trusted issuers of `home` (and `run --issuer`), said on
+/// stderr when no issuer is trusted yet.
+fn trust_lists(
+    home: &Path,
+    cfg: &Config,
+) -> anyhow::Result<(Arc<crate::revoke::Revocations>, Arc<crate::issuers::Issuers>)> {
+    let revoked = Arc::new(crate::revoke::Revocations::load(home).with_context(|| {
+        format!(
+            "could not read {}",
+            home.join(crate::revoke::REVOKED_FILE).display()
+        )
+    })?);
+    let issuers = Arc::new(crate::issuers::Issuers::load(home, cfg.issuers.clone())?);
+    if issuers.is_empty() {
+        eprintln!(
+            "macaroon-proxy: no trusted issuer yet, so tokens are refused until there is one: \
+             the first `macaroon wrap` in this home creates one (trusted from its first request), or run: macaroon-proxy issuers add KEY"
+        );
+    }
+    Ok((revoked, issuers))
+}
+
+/// What the proxy's background tasks need beside the proxy.
+struct Background {
+    state: Arc<crate::state::State>,
+    revoked: Arc<crate::revoke::Revocations>,
+    issuers: Arc<crate::issuers::Issuers>,
+    roots: rustls::RootCertStore,
+    source: crate::config_file::Source,
+    hangups: crate::reload::Hangups,
+}
+
+/// Starts the tasks that keep the proxy's lists, pools and shared state current: the
+/// team's decisions and audit stream (with `--state`), webhooks, the revocation and issuer
+/// files, the upstream sweep, SIGHUP reloads, and the store's revocations (whose restart
+/// makes this replica write back what it holds).
+fn spawn_background(proxy: &Arc<Proxy>, b: Background) {
+    if proxy.state.shared().is_some() {
+        tokio::spawn(watch_decisions(proxy.clone()));
+        tokio::spawn(crate::admin::events::share(proxy.clone()));
+    }
+    if !proxy.webhooks.is_empty() {
+        tokio::spawn(proxy.webhooks.clone().run(b.roots));
+    }
+    tokio::spawn(b.revoked.clone().watch(proxy.stopping.clone()));
+    tokio::spawn(b.issuers.watch(proxy.stopping.clone()));
+    tokio::spawn(sweep_upstreams(proxy.clone()));
+    tokio::spawn(crate::reload::on_hangup(proxy.clone(), b.source, b.hangups));
+    tokio::spawn(crate::state::revocations::watch_revocations(
+        b.state,
+        b.revoked,
+        Some(Box::new({
+            let proxy = proxy.clone();
+            move || {
+                let p = proxy.clone();
+                // Apart: it may wait on an exchange in flight.
+                tokio::spawn(async move { p.access_tokens.write_back().await });
+                let p = proxy.clone();
+                tokio::spawn(async move { p.approvals.write_back().await });
+            }
+        })),
+        proxy.stopping.clone(),
+    ));
 }
 
 /// The start-up lines a person reads (tests read the address from the first).

@@ -38,24 +38,23 @@ fn unavailable(e: crate::state::store::Unavailable) -> ApiError {
 
 /// `GET /api/approvals/ID`.
 pub async fn get(proxy: &Proxy, id: &str) -> ApiResult {
-    let a = proxy
+    Ok(json(StatusCode::OK, &existing(proxy, id).await?))
+}
+
+/// The approval `id`: 404 if there is none, 503 if the store cannot say.
+async fn existing(proxy: &Proxy, id: &str) -> Result<crate::approvals::Approval, ApiError> {
+    proxy
         .approvals
         .get(id)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| unknown(id))?;
-    Ok(json(StatusCode::OK, &a))
+        .ok_or_else(|| unknown(id))
 }
 
 /// `GET /api/approvals/ID/discharge`: `{"discharge": TOKEN}` (standard V2; verifiable
 /// with the caveat key, e.g. in pymacaroons).
 pub async fn discharge(proxy: &Proxy, id: &str) -> ApiResult {
-    let a = proxy
-        .approvals
-        .get(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| unknown(id))?;
+    let a = existing(proxy, id).await?;
     let d = proxy
         .approvals
         .discharge(id)

@@ -129,67 +129,15 @@ pub fn decide(
     let payload = open(proxy, &found.token, ctx)?;
     ctx.rec.kid = Some(payload.kid.clone());
     trusted(proxy, &payload, ctx)?;
-    let (host, port) = match authority.target {
-        Some(t) => t,
-        None => match payload.hosts.first() {
-            Some(h) => (h.clone(), 443),
-            None => return Err(Deny::BadRequest("the token has no sealed host".into())),
-        },
-    };
-    ctx.rec.host = host.to_string();
-    let method = Method::new(parts.method.as_str()).map_err(|e| Deny::BadRequest(e.to_string()))?;
+    let core = core_request(parts, authority, &payload, ctx)?;
     // Two types are two readings of one body: which one did the caveats check?
     let types = parts.headers.get_all(CONTENT_TYPE).iter().count();
     if types > 1 {
         return Err(Deny::AmbiguousContentType(types));
     }
     let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let path = RequestPath::parse(parts.uri.path())
-        .map_err(|e| Deny::BadPath(format!("the path is refused: {e}")))?;
-    let core = CoreRequest {
-        time: SystemTime::now(),
-        method,
-        scheme: authority.scheme,
-        host,
-        port,
-        path,
-        query: parts.uri.query().map(str::to_string),
-        headers: Vec::new(),
-        client: None,
-        body: BodyView::NotRead,
-    };
     let discharges = discharges(parts)?;
-    let mut approval = None;
-    let verified = match found.token {
-        Resolved::Verified { verified, .. } => verified,
-        Resolved::Decoded { token, key, .. } => {
-            // Approval caveats the client sent no discharge for: everything else is checked
-            // with a stand-in discharge (minted here, never kept, never forwarded), and the
-            // request is held for a person only if all of that allows it.
-            let wanted = approval_caveats(proxy, &token, &discharges);
-            let v = if wanted.is_empty() {
-                Arc::new(Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?)
-            } else {
-                let mut with_stand_ins = discharges.clone();
-                for (id, c) in &wanted {
-                    let d =
-                        Token::discharge(None, &*c.key, id).map_err(|e| Deny::BadRequest(e.to_string()))?;
-                    with_stand_ins.push(token.bind(&d));
-                }
-                let v = Arc::new(
-                    Verified::new(&token, payload.clone(), &with_stand_ins).map_err(Deny::from_denial)?,
-                );
-                approval = Some(((*token).clone(), discharges.clone(), wanted));
-                v
-            };
-            // Its hosts' leaves now stay cached whatever other names clients try.
-            for h in &payload.hosts {
-                proxy.ca.protect(h.as_str());
-            }
-            proxy.remember(key, v.clone());
-            v
-        }
-    };
+    let (verified, approval) = verified(proxy, found.token, &payload, discharges)?;
     ctx.rec.labels = Some(verified.shared_labels());
     // An approval names one exact request, body included: it is read whole.
     let needs_body = approval.is_some() || verified.needs_body_for(content_type);
@@ -220,6 +168,75 @@ pub fn decide(
         verified,
         approval,
     })
+}
+
+/// What the core decides on: the target (the authority's, else the token's first sealed
+/// host), the method and the normalized path, now.
+fn core_request(
+    parts: &Parts,
+    authority: Authority,
+    payload: &Payload,
+    ctx: &mut RequestCtx,
+) -> Result<CoreRequest, Deny> {
+    let (host, port) = match authority.target {
+        Some(t) => t,
+        None => match payload.hosts.first() {
+            Some(h) => (h.clone(), 443),
+            None => return Err(Deny::BadRequest("the token has no sealed host".into())),
+        },
+    };
+    ctx.rec.host = host.to_string();
+    let method = Method::new(parts.method.as_str()).map_err(|e| Deny::BadRequest(e.to_string()))?;
+    let path = RequestPath::parse(parts.uri.path())
+        .map_err(|e| Deny::BadPath(format!("the path is refused: {e}")))?;
+    Ok(CoreRequest {
+        time: SystemTime::now(),
+        method,
+        scheme: authority.scheme,
+        host,
+        port,
+        path,
+        query: parts.uri.query().map(str::to_string),
+        headers: Vec::new(),
+        client: None,
+        body: BodyView::NotRead,
+    })
+}
+
+/// The verified token: from the cache, or verified now (and kept) with `discharges`; with
+/// the approval caveats the client sent no discharge for, if any.
+fn verified(
+    proxy: &Proxy,
+    token: Resolved,
+    payload: &Arc<Payload>,
+    discharges: Vec<Token>,
+) -> Result<(Arc<Verified>, Option<Unapproved>), Deny> {
+    let (token, key) = match token {
+        Resolved::Verified { verified, .. } => return Ok((verified, None)),
+        Resolved::Decoded { token, key, .. } => (token, key),
+    };
+    // Approval caveats the client sent no discharge for: everything else is checked with a
+    // stand-in discharge (minted here, never kept, never forwarded), and the request is
+    // held for a person only if all of that allows it.
+    let wanted = approval_caveats(proxy, &token, &discharges);
+    let (v, approval) = if wanted.is_empty() {
+        let v = Verified::new(&token, payload.clone(), &discharges).map_err(Deny::from_denial)?;
+        (Arc::new(v), None)
+    } else {
+        let mut with_stand_ins = discharges.clone();
+        for (id, c) in &wanted {
+            let d = Token::discharge(None, &*c.key, id).map_err(|e| Deny::BadRequest(e.to_string()))?;
+            with_stand_ins.push(token.bind(&d));
+        }
+        let v = Verified::new(&token, payload.clone(), &with_stand_ins).map_err(Deny::from_denial)?;
+        (Arc::new(v), Some(((*token).clone(), discharges, wanted)))
+    };
+    // Its hosts' leaves now stay cached whatever other names clients try.
+    for h in &payload.hosts {
+        proxy.ca.protect(h.as_str());
+    }
+    proxy.remember(key, v.clone());
+    Ok((v, approval))
 }
 
 /// The token's approval caveats (third-party caveats at `macaroon:approval` sealed to one
