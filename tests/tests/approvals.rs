@@ -6,26 +6,11 @@ use std::time::{Duration, Instant};
 
 use crate::world::*;
 
-fn mint(w: &World, args: &[&str]) -> String {
-    let mut all = vec!["operator", "mint"];
-    all.extend_from_slice(args);
-    w.s.run("macaroon-proxy", &all).ok().out().to_string()
-}
+use crate::world::{json_of as json, operator_token as mint};
 
+/// A call to the admin API with an operator token.
 fn api(w: &World, token: &str, method: &str, path: &str, body: Option<&str>) -> Reply {
-    let url = format!("http://{}{path}", w.proxy.admin);
-    let auth = bearer(token);
-    let mut args = vec!["-X", method, "-H", auth.as_str()];
-    if let Some(b) = body {
-        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
-    }
-    args.push(&url);
-    curl(&args)
-}
-
-fn json(r: &Reply) -> serde_json::Value {
-    serde_json::from_slice(&r.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&r.body)))
+    admin_api(w, Some(token), method, path, body)
 }
 
 /// An agent's token that needs approval (`scope`: once or a window).

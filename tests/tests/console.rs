@@ -8,11 +8,7 @@ use std::path::Path;
 
 use crate::world::*;
 
-fn mint(w: &World, args: &[&str]) -> String {
-    let mut all = vec!["operator", "mint"];
-    all.extend_from_slice(args);
-    w.s.run("macaroon-proxy", &all).ok().out().to_string()
-}
+use crate::world::operator_token as mint;
 
 #[test]
 fn the_console_in_a_real_browser() {

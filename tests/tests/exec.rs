@@ -508,6 +508,8 @@ python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s
         run.stderr
     );
     assert_eq!(w.up.seen().len(), 1, "only the sealed call reached the upstream");
+    // Once the audit writer has caught up (lines are written after the answers).
+    w.proxy.audit();
     let audit = std::fs::read_to_string(&w.proxy.audit_path).unwrap_or_default();
     let other: Vec<&str> = audit.lines().filter(|l| l.contains(OTHER)).collect();
     assert!(

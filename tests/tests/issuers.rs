@@ -345,6 +345,8 @@ fn a_key_wrapped_just_after_the_proxy_started_works_at_once() {
     let r = curl(&[&format!("{}/v1/charges", proxy.url()), "-H", &bearer(&token)]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert!(started.elapsed() < Duration::from_secs(5));
-    let audit = std::fs::read_to_string(&proxy.audit_path).unwrap_or_default();
-    assert!(audit.contains("\"issuer\":\"local\""), "{audit}");
+    // Read once the proxy's audit writer has caught up: the line is written after the answer.
+    let audit = proxy.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["issuer"], "local", "{audit:?}");
 }

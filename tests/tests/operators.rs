@@ -7,32 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::world::*;
 
-/// `macaroon-proxy operator mint ARGS` in the world's home: the token.
-fn mint(w: &World, args: &[&str]) -> String {
-    let mut all = vec!["operator", "mint"];
-    all.extend_from_slice(args);
-    w.s.run("macaroon-proxy", &all).ok().out().to_string()
-}
-
-/// A call to the admin API: `curl ARGS URL`, with `token` as the bearer if given.
-fn api(w: &World, token: Option<&str>, method: &str, path: &str, body: Option<&str>) -> Reply {
-    let url = format!("http://{}{path}", w.proxy.admin);
-    let auth = token.map(bearer);
-    let mut args = vec!["-X", method];
-    if let Some(a) = &auth {
-        args.extend(["-H", a.as_str()]);
-    }
-    if let Some(b) = body {
-        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
-    }
-    args.push(&url);
-    curl(&args)
-}
-
-fn json(r: &Reply) -> serde_json::Value {
-    serde_json::from_slice(&r.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&r.body)))
-}
+use crate::world::{admin_api as api, json_of as json, operator_token as mint};
 
 #[test]
 fn only_an_operator_token_whose_role_covers_it_opens_the_api() {

@@ -128,3 +128,32 @@ impl World {
         );
     }
 }
+
+/// `macaroon-proxy operator mint ARGS` in the world's home: the operator token.
+pub fn operator_token(w: &World, args: &[&str]) -> String {
+    let mut all = vec!["operator", "mint"];
+    all.extend_from_slice(args);
+    w.s.run("macaroon-proxy", &all).ok().out().to_string()
+}
+
+/// A call to the world's admin API: `curl -X METHOD URL`, with `token` as the bearer if
+/// given and `body` as JSON.
+pub fn admin_api(w: &World, token: Option<&str>, method: &str, path: &str, body: Option<&str>) -> Reply {
+    let url = format!("http://{}{path}", w.proxy.admin);
+    let auth = token.map(bearer);
+    let mut args = vec!["-X", method];
+    if let Some(a) = &auth {
+        args.extend(["-H", a.as_str()]);
+    }
+    if let Some(b) = body {
+        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    args.push(&url);
+    curl(&args)
+}
+
+/// The reply's body as JSON; the test fails, showing the body, if it is not.
+pub fn json_of(r: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&r.body)))
+}
