@@ -15,6 +15,11 @@ use std::sync::Arc;
 use caveat::Host;
 use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
 use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::StartHandshake;
+
+use crate::coalesce::Coalesced;
 
 /// Sessions remembered for clients that resume by session id (TLS 1.2 without tickets);
 /// clients with tickets (all of TLS 1.3) need no memory here.
@@ -80,8 +85,31 @@ impl InterceptTls {
     }
 }
 
-/// ALPN h2 and http/1.1, rustls' safe defaults, the aws-lc-rs provider with AES-128-GCM
-/// chosen first, and `resolver`.
+/// Finishes a handshake whose ClientHello `start` holds, with `cfg`, its writes coalesced
+/// ([`Coalesced`]): the session ticket, its last record, goes out with the first response
+/// instead of on its own. A failed handshake's alert is still sent.
+pub async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
+    mut start: StartHandshake<Coalesced<S>>,
+    cfg: Arc<ServerConfig>,
+) -> std::io::Result<TlsStream<Coalesced<S>>> {
+    start.io.hold();
+    match start.into_stream(cfg).into_fallible().await {
+        Ok(mut stream) => {
+            // After TLS 1.3's handshake only the ticket can be held, and no client waits for
+            // it; after TLS 1.2's the client waits for the server's last flight.
+            let tls13 = stream.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+            stream.get_mut().0.release(!tls13);
+            Ok(stream)
+        }
+        Err((e, mut io)) => {
+            let _ = io.send_held().await;
+            Err(e)
+        }
+    }
+}
+
+/// ALPN h2 and http/1.1, rustls' safe defaults, [`provider`] (AES-128-GCM chosen first),
+/// and `resolver`.
 fn base(resolver: Arc<OneHost>) -> Result<ServerConfig, rustls::Error> {
     let mut cfg = ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()?
@@ -99,16 +127,21 @@ fn base(resolver: Arc<OneHost>) -> Result<ServerConfig, rustls::Error> {
     Ok(cfg)
 }
 
-/// rustls' aws-lc-rs provider, with the AES-128-GCM suites (TLS 1.3 and 1.2) moved first;
-/// the rest keep their order. aws-lc-rs rather than ring (which the proxy's other TLS
-/// uses) for the one handshake paid per client connection: even a resumed TLS 1.3
-/// handshake does an X25519 exchange, which aws-lc's formally verified s2n-bignum code
-/// does in about 60 % of ring's time (a keypair and an agreement: 31-36 µs against
-/// 55-59 µs here), and it also offers the X25519MLKEM768 post-quantum hybrid to clients
-/// that ask for it.
+/// The key exchange of rustls' aws-lc-rs provider with the cipher suites of its ring one,
+/// the AES-128-GCM suites (TLS 1.3 and 1.2) first; the rest keep their order.
+///
+/// aws-lc-rs for the key exchange paid on every client connection: even a resumed TLS 1.3
+/// handshake does an X25519 exchange, which aws-lc's formally verified s2n-bignum code does
+/// in about 60 % of ring's time (a keypair and an agreement: 31-36 µs against 55-59 µs
+/// here), and it also offers the X25519MLKEM768 post-quantum hybrid to clients that ask for
+/// it. ring (which the proxy's other TLS uses) for the suites, whose HKDF and HMAC run the
+/// TLS 1.3 key schedule: aws-lc sets up an HMAC context for each of its dozen steps, and a
+/// resumed handshake cost the server about 3 µs more with its suites (47-52 µs against
+/// 44-49 µs in an in-memory loop of resumed handshakes).
 fn provider() -> rustls::crypto::CryptoProvider {
     use rustls::CipherSuite as S;
     let mut p = rustls::crypto::aws_lc_rs::default_provider();
+    p.cipher_suites = rustls::crypto::ring::default_provider().cipher_suites;
     p.cipher_suites.sort_by_key(|s| {
         !matches!(
             s.suite(),
@@ -228,6 +261,122 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let ca = crate::ca::LocalCa::load_or_create(dir.path()).expect("ca");
         (dir, ca, InterceptTls::new())
+    }
+
+    /// Counts the write calls that reach a socket.
+    struct Counting<S> {
+        io: S,
+        writes: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+        }
+        fn poll_write_vectored(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.io.is_write_vectored()
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.io).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    /// One request and answer over a real socket through [`finish`]: the handshake kind and
+    /// the server's write calls (handshake, ticket and answer).
+    async fn exchange(
+        tls: &InterceptTls,
+        ca: &crate::ca::LocalCa,
+        client: &Arc<rustls::ClientConfig>,
+        host: &str,
+    ) -> (HandshakeKind, usize) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = async {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let io = Counting {
+                io: tcp,
+                writes: writes.clone(),
+            };
+            let acceptor = tokio_rustls::LazyConfigAcceptor::new(
+                rustls::server::Acceptor::default(),
+                Coalesced::new(io, bytes::Bytes::new()),
+            );
+            let start = acceptor.await.expect("client hello");
+            let leaf = ca.leaf(host).expect("leaf");
+            let cfg = tls
+                .config(Host::normalize(host).expect("host"), leaf, Some(host))
+                .expect("config");
+            let mut stream = finish(start, cfg).await.expect("handshake");
+            let mut request = [0u8; 5];
+            stream.read_exact(&mut request).await.expect("request");
+            stream.write_all(b"answer").await.expect("answer");
+            stream.flush().await.expect("flush");
+            stream.get_ref().1.handshake_kind().expect("kind")
+        };
+        let client = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let name = rustls::pki_types::ServerName::try_from(host.to_string()).expect("name");
+            let mut stream = tokio_rustls::TlsConnector::from(client.clone())
+                .connect(name, tcp)
+                .await
+                .expect("client handshake");
+            stream.write_all(b"GET /").await.expect("request");
+            let mut answer = [0u8; 6];
+            stream.read_exact(&mut answer).await.expect("answer");
+            assert_eq!(&answer, b"answer");
+            // A TLS 1.3 ticket is read with the answer: the next connection resumes.
+        };
+        let (kind, ()) = tokio::join!(server, client);
+        (kind, writes.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Through [`finish`], a TLS 1.3 server writes twice per connection, full or resumed:
+    /// its handshake, then the ticket with the answer (three before: the ticket went alone).
+    /// TLS 1.2, whose client waits for the server's last flight, is not held up by it.
+    #[tokio::test]
+    async fn the_ticket_goes_out_with_the_first_answer() {
+        let (_dir, ca, tls) = setup();
+        let h = "api.example.test";
+        let tls13 = client(&ca, &[&rustls::version::TLS13]);
+        assert_eq!(exchange(&tls, &ca, &tls13, h).await, (HandshakeKind::Full, 2));
+        assert_eq!(exchange(&tls, &ca, &tls13, h).await, (HandshakeKind::Resumed, 2));
+        let tls12 = client(&ca, &[&rustls::version::TLS12]);
+        assert_eq!(exchange(&tls, &ca, &tls12, h).await, (HandshakeKind::Full, 3));
+        assert_eq!(exchange(&tls, &ca, &tls12, h).await, (HandshakeKind::Resumed, 2));
     }
 
     /// A client that comes back for the same host resumes (TLS 1.3 and 1.2): no new

@@ -27,6 +27,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod ca;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
 pub mod config_file;
 pub mod console;

@@ -12,8 +12,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::sign::CertifiedKey;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::coalesce::Coalesced;
 use crate::http::Body;
 use crate::http::{full, plain};
 use crate::idle::{ConnIo, Ended, IoFlags, Tracked};
@@ -359,8 +361,8 @@ async fn intercept(
     // The ClientHello first: its SNI says whether the shared session store may serve it.
     // One deadline for the whole handshake, as before.
     let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
-    let acceptor =
-        tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), TokioIo::new(upgraded));
+    let io = Coalesced::new(TokioIo::new(upgraded), bytes::Bytes::new());
+    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
     let start = match tokio::time::timeout_at(deadline, acceptor).await {
         Ok(Ok(start)) => start,
         Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
@@ -370,13 +372,34 @@ async fn intercept(
     let Ok(tls) = proxy.intercept_tls.config(host.clone(), leaf, sni.as_deref()) else {
         return;
     };
-    let stream = match tokio::time::timeout_at(deadline, start.into_stream(tls)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => return handshake_failed(&proxy, peer, host, &e),
-        Err(_) => return,
+    let Some(stream) = handshake(&proxy, peer, host, start, tls, deadline).await else {
+        return;
     };
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
     serve_intercepted(proxy, stream, h2, peer, mode).await;
+}
+
+/// The rest of an intercepted handshake ([`crate::intercept_tls::finish`]) by `deadline`;
+/// a failure is reported.
+async fn handshake<S>(
+    proxy: &Proxy,
+    peer: SocketAddr,
+    host: &Host,
+    start: tokio_rustls::StartHandshake<Coalesced<S>>,
+    tls: Arc<rustls::ServerConfig>,
+    deadline: tokio::time::Instant,
+) -> Option<tokio_rustls::server::TlsStream<Coalesced<S>>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match tokio::time::timeout_at(deadline, crate::intercept_tls::finish(start, tls)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) => {
+            handshake_failed(proxy, peer, host, &e);
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Serves HTTP/1.1 or HTTP/2 (by ALPN: `h2` is HTTP/2, anything else HTTP/1.1, as over TLS
@@ -462,17 +485,27 @@ pub fn original_dst(_: &TcpStream) -> Option<SocketAddr> {
     None
 }
 
+/// How much of a redirected connection's first bytes are read to tell TLS from plain HTTP:
+/// a whole ClientHello as most clients send it (one with a post-quantum key share is about
+/// 1.8 KB); the rest is read as it comes.
+const FIRST_READ: usize = 2048;
+
 /// A connection redirected to us (transparent mode): TLS is intercepted by its SNI, which
 /// becomes the one authority; plain HTTP uses its Host header. The upstream is reached by
 /// resolving the sealed host name, never by trusting the redirected address.
-async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst: SocketAddr) {
-    let mut first = [0u8; 1];
-    let Ok(Ok(n)) = tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await else {
+async fn transparent(proxy: Arc<Proxy>, mut stream: TcpStream, peer: SocketAddr, dst: SocketAddr) {
+    // The first bytes tell TLS (a handshake record, 0x16) from plain HTTP; read, not
+    // peeked, they are read again from the wrapper.
+    let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
+    let mut first = bytes::BytesMut::with_capacity(FIRST_READ);
+    let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read_buf(&mut first)).await else {
         return;
     };
-    if n == 1 && first[0] == 0x16 {
-        let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
-        let Ok(Ok(start)) = tokio::time::timeout(HEADER_TIMEOUT, acceptor).await else {
+    let tls = n > 0 && first[0] == 0x16;
+    let io = Coalesced::new(stream, first.freeze());
+    if tls {
+        let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io);
+        let Ok(Ok(start)) = tokio::time::timeout_at(deadline, acceptor).await else {
             return;
         };
         // Without SNI there is no name to check against the sealed hosts: refuse.
@@ -492,10 +525,8 @@ async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst
         else {
             return;
         };
-        let tls = match tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(cfg)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => return handshake_failed(&proxy, peer, &host, &e),
-            Err(_) => return,
+        let Some(tls) = handshake(&proxy, peer, &host, start, cfg, deadline).await else {
+            return;
         };
         let mode = Mode::Tunnel {
             host,
@@ -516,7 +547,7 @@ async fn transparent(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr, dst
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
             .max_buf_size(MAX_HEAD)
-            .serve_connection(TokioIo::new(stream), svc)
+            .serve_connection(TokioIo::new(io), svc)
             .await;
     }
 }
