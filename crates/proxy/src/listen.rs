@@ -104,11 +104,10 @@ async fn accept_loop(proxy: Arc<Proxy>, listener: TcpListener, transparent_mode:
                 };
                 let _ = stream.set_nodelay(true);
                 // Redirected connections report another original destination; direct
-                // ones (clients using us as a proxy) report the listener itself.
+                // ones (clients using us as a proxy) report the listener itself, which is
+                // one of the proxy's own addresses.
                 let dst = if transparent_mode {
-                    original_dst(&stream)
-                        .filter(|d| Some(*d) != stream.local_addr().ok())
-                        .filter(|d| !proxy.policy.is_own(*d))
+                    original_dst(&stream).filter(|d| !proxy.policy.is_own(*d))
                 } else {
                     None
                 };
