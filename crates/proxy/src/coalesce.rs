@@ -25,7 +25,8 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A socket whose writes are held between [`Coalesced::hold`] and [`Coalesced::release`],
-/// and sent with the next write after, or before the connection waits for its peer.
+/// and sent before the next read (unless nobody waits for them), or with the next write,
+/// flush or shutdown.
 #[derive(Debug)]
 pub struct Coalesced<S> {
     io: S,
@@ -35,7 +36,7 @@ pub struct Coalesced<S> {
     held: Vec<u8>,
     /// Writes and flushes are held (the handshake).
     holding: bool,
-    /// The peer may be waiting for what is held: it is sent before a read waits.
+    /// The peer may be waiting for what is held: it is sent before reading, and on a flush.
     awaited: bool,
 }
 
@@ -57,9 +58,9 @@ impl<S> Coalesced<S> {
         self.holding = true;
     }
 
-    /// Ends the holding (the handshake is over): what is held goes out with the next write,
-    /// flush or shutdown, and also before a read waits if the peer may be waiting for it
-    /// (`awaited`; not for a TLS 1.3 session ticket, which no client waits for).
+    /// Ends the holding (the handshake is over). If the peer may be waiting for what is held
+    /// (`awaited`), it goes out before the next read or on a flush; if not (a TLS 1.3
+    /// session ticket, which no client waits for), with the next write or the shutdown.
     pub fn release(&mut self, awaited: bool) {
         self.holding = false;
         self.awaited = awaited;
@@ -171,7 +172,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesced<S> {
     }
 
     fn is_write_vectored(&self) -> bool {
-        true
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
