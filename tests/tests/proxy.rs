@@ -78,6 +78,59 @@ fn https_proxy_mode_intercepts_with_the_local_ca() {
     assert_eq!(w.up.seen().len(), 2);
 }
 
+/// curl (OpenSSL) through the interception with TLS 1.2 and with TLS 1.3, HTTP/1.1 and a
+/// new connection per request (each answer closes it): every request is answered. A TLS 1.2 client waits
+/// for the server's last handshake flight, which the proxy must not hold back; a TLS 1.3
+/// one gets its session ticket with the answer.
+#[test]
+fn curl_with_tls_1_2_and_1_3_gets_every_answer_on_a_new_connection_each() {
+    let w = world();
+    let ca = w.ca();
+    let proxy = w.proxy.url();
+    let url = format!("https://{HOST}/v1/charges");
+    let auth = bearer(&w.token);
+    for version in [&["--tlsv1.2", "--tls-max", "1.2"][..], &["--tlsv1.3"][..]] {
+        let one: Vec<&str> = [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{ssl_verify_result}\n",
+            "--proxy",
+            &proxy,
+            "--cacert",
+            &ca,
+            "-H",
+            &auth,
+            "-H",
+            "Connection: close",
+            "--http1.1",
+            &url,
+        ]
+        .into_iter()
+        .chain(version.iter().copied())
+        .collect();
+        let out = Command::new("curl")
+            .args(&one)
+            .arg("--next")
+            .args(&one)
+            .arg("--next")
+            .args(&one)
+            .output()
+            .expect("curl");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "200 0\n200 0\n200 0\n",
+            "{version:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(w.up.seen().len(), 6);
+    // A tunnel (and a handshake) per request: the answers closed their connections.
+    let tunnels = w.proxy.audit().iter().filter(|l| l["event"] == "connect").count();
+    assert_eq!(tunnels, 6);
+}
+
 #[test]
 fn large_and_chunked_bodies_stream_back_intact() {
     let w = world();
