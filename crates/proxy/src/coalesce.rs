@@ -65,11 +65,6 @@ impl<S> Coalesced<S> {
         self.holding = false;
         self.awaited = awaited;
     }
-
-    /// The number of bytes written and not sent yet.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
 }
 
 impl<S: AsyncWrite + Unpin> Coalesced<S> {
@@ -126,6 +121,22 @@ impl<S: AsyncWrite + Unpin> Coalesced<S> {
     }
 }
 
+/// Moves what fits of `early` (bytes read from a socket before it was wrapped) into `buf`;
+/// false when there is nothing left. The buffer they came in is let go once they are read,
+/// not kept with the connection.
+pub(crate) fn read_early(early: &mut Bytes, buf: &mut ReadBuf<'_>) -> bool {
+    if early.is_empty() {
+        return false;
+    }
+    let n = early.len().min(buf.remaining());
+    buf.put_slice(&early[..n]);
+    early.advance(n);
+    if early.is_empty() {
+        *early = Bytes::new();
+    }
+    true
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalesced<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -136,13 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalesced<S> {
                 return Poll::Ready(Err(e));
             }
         }
-        if !this.early.is_empty() {
-            let n = this.early.len().min(buf.remaining());
-            buf.put_slice(&this.early[..n]);
-            this.early.advance(n);
-            if this.early.is_empty() {
-                this.early = Bytes::new();
-            }
+        if read_early(&mut this.early, buf) {
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.io).poll_read(cx, buf)
@@ -288,7 +293,7 @@ mod tests {
         assert!(c.io.writes.is_empty());
         assert_eq!(try_read(&mut c), None);
         assert_eq!(c.io.writes, vec![b"server hello".to_vec()]);
-        assert_eq!(c.held(), 0);
+        assert!(c.held.is_empty());
     }
 
     /// After the handshake, the held ticket goes out in the same write as the response.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -145,14 +145,7 @@ impl ConnIo {
 impl AsyncRead for ConnIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.early.is_empty() {
-            let n = this.early.len().min(buf.remaining());
-            buf.put_slice(&this.early[..n]);
-            this.early.advance(n);
-            if this.early.is_empty() {
-                // Let the buffer it came in go now, not with the connection.
-                this.early = Bytes::new();
-            }
+        if crate::coalesce::read_early(&mut this.early, buf) {
             this.flags.read_pending.store(false, Relaxed);
             this.flags.unparsed.store(true, Relaxed);
             return Poll::Ready(Ok(()));
