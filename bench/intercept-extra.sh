@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Beyond the shared intercept script (../shared/bench/intercept-vs-nginx.sh, whose lib.sh this
+# Beyond the intercept comparison (bench/hops/intercept-vs-nginx.sh, whose lib.sh this
 # sources for the same upstream, nginx hops, token and CPU accounting): the intercept modes a
 # wrk run cannot show.
 #
@@ -26,8 +26,7 @@ if [ -z "${IN_NS:-}" ]; then
 fi
 ip link set lo up
 ip route add 203.0.113.0/24 dev lo src 127.0.0.1
-SHARED=${SHARED_BENCH:-$(dirname "$0")/../../shared/bench}
-source "$SHARED/lib.sh"
+source "$(dirname "$0")/hops/lib.sh"
 ROUNDS=${ROUNDS:-3} SECS=${SECS:-5}
 OURS=$(freeport) OURC=$(freeport)
 $BIN/macaroon-proxy run --transparent --listen 127.0.0.1:$OURS --audit-log $H/audit.jsonl --upstream-ca $H/tca.pem \
