@@ -11,18 +11,30 @@
 //! too. What the client may be waiting for is always sent before reading, so no handshake
 //! (TLS 1.2's, where the client waits for the server's last flight, included) can stall
 //! on it. After a TLS 1.3 handshake only the ticket is held, and it waits for the first
-//! write (the answer) or the shutdown, whatever is read or flushed before.
+//! write (the answer) or the shutdown, whatever is read or flushed before, but never longer
+//! than [`TICKET_HOLD`]: a client that opens a second connection while its first waits for
+//! a slow upstream (an LLM's answer can take a minute) resumes the session on it, and an
+//! idle connection gets its ticket too.
 //!
 //! It also reads first the bytes taken from the socket before it was wrapped (transparent
 //! mode reads the first bytes to tell TLS from plain HTTP, instead of peeking and reading
 //! them again).
 
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// How long a TLS 1.3 session ticket waits for the connection's first answer before it
+/// goes out on its own. An upstream on the same network answers well within it (the ticket
+/// then costs no write of its own); a client sees its ticket this soon after the handshake
+/// whatever the upstream does.
+pub const TICKET_HOLD: Duration = Duration::from_millis(10);
 
 /// A socket whose writes are held between [`Coalesced::hold`] and [`Coalesced::release`],
 /// and sent before the next read (unless nobody waits for them), or with the next write,
@@ -38,6 +50,8 @@ pub struct Coalesced<S> {
     holding: bool,
     /// The peer may be waiting for what is held: it is sent before reading, and on a flush.
     awaited: bool,
+    /// When what nobody waits for (a ticket) is sent anyway, at the latest.
+    due: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> Coalesced<S> {
@@ -50,6 +64,7 @@ impl<S> Coalesced<S> {
             held: Vec::new(),
             holding: false,
             awaited: true,
+            due: None,
         }
     }
 
@@ -58,19 +73,36 @@ impl<S> Coalesced<S> {
         self.holding = true;
     }
 
-    /// Ends the holding (the handshake is over). If the peer may be waiting for what is held
-    /// (`awaited`), it goes out before the next read or on a flush; if not (a TLS 1.3
-    /// session ticket, which no client waits for), with the next write or the shutdown.
-    pub fn release(&mut self, awaited: bool) {
+    /// Ends the holding (the handshake is over). With `None`, the peer may be waiting for
+    /// what is held: it goes out before the next read or on a flush. With `Some(limit)`
+    /// (a TLS 1.3 session ticket, which no client waits for), it goes out with the next
+    /// write or the shutdown, or on the first read or flush once `limit` has passed.
+    pub fn release(&mut self, limit: Option<Duration>) {
         self.holding = false;
-        self.awaited = awaited;
+        self.awaited = limit.is_none();
+        self.due = match limit {
+            Some(limit) if !self.held.is_empty() => Some(Box::pin(tokio::time::sleep(limit))),
+            _ => None,
+        };
+    }
+
+    /// Whether what is held must go out before reading and on a flush: the peer may wait
+    /// for it, or its time is up. Until then, the task is woken when it is.
+    fn send_now(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(due) = &mut self.due {
+            if due.as_mut().poll(cx).is_ready() {
+                self.due = None;
+                self.awaited = true;
+            }
+        }
+        self.awaited && !self.held.is_empty()
     }
 }
 
 impl<S: AsyncWrite + Unpin> Coalesced<S> {
     /// Sends what is held (a failed handshake's alert), holding nothing from now on.
     pub async fn send_held(&mut self) -> io::Result<()> {
-        self.release(true);
+        self.release(None);
         std::future::poll_fn(|cx| self.poll_send_held(cx)).await
     }
 
@@ -86,8 +118,9 @@ impl<S: AsyncWrite + Unpin> Coalesced<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        // Let the buffer go: the connection lives on without it.
+        // Let the buffer (and the timer) go: the connection lives on without them.
         self.held = Vec::new();
+        self.due = None;
         Poll::Ready(Ok(()))
     }
 
@@ -113,6 +146,7 @@ impl<S: AsyncWrite + Unpin> Coalesced<S> {
             }
             let past = n - self.held.len();
             self.held = Vec::new();
+            self.due = None;
             if past > 0 {
                 return Poll::Ready(Ok(past));
             }
@@ -142,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalesced<S> {
         let this = self.get_mut();
         // The peer may be waiting for what is held before it sends anything more. A send the
         // socket cannot take now is tried again on the next read or write.
-        if this.awaited && !this.held.is_empty() {
+        if this.send_now(cx) {
             if let Poll::Ready(Err(e)) = this.poll_send_held(cx) {
                 return Poll::Ready(Err(e));
             }
@@ -185,9 +219,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesced<S> {
         if this.holding {
             return Poll::Ready(Ok(()));
         }
-        // What nobody waits for (a ticket) waits for the next write: hyper flushes on every
-        // turn of its loop, with or without anything to write.
-        if this.awaited {
+        // What nobody waits for (a ticket) waits for the next write, or its time: hyper
+        // flushes on every turn of its loop, with or without anything to write.
+        if this.send_now(cx) {
             std::task::ready!(this.poll_send_held(cx))?;
         }
         Pin::new(&mut this.io).poll_flush(cx)
@@ -266,6 +300,9 @@ mod tests {
         }
     }
 
+    /// A limit no test reaches, however slow the machine.
+    const LONG: std::time::Duration = std::time::Duration::from_secs(3600);
+
     fn held_recorder(io: Recorder) -> Coalesced<Recorder> {
         let mut c = Coalesced::new(io, Bytes::new());
         c.hold();
@@ -302,7 +339,7 @@ mod tests {
         let mut c = held_recorder(Recorder::default());
         c.write_all(b"ticket").await.expect("write");
         c.flush().await.expect("flush");
-        c.release(false);
+        c.release(Some(LONG));
         assert_eq!(try_read(&mut c), None, "the request is not there yet");
         c.io.input.extend(b"GET /");
         assert_eq!(try_read(&mut c).as_deref(), Some(&b"GET /"[..]));
@@ -324,7 +361,7 @@ mod tests {
         };
         let mut c = held_recorder(io);
         c.write_all(b"0123456789").await.expect("write");
-        c.release(true);
+        c.release(None);
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let n = match Pin::new(&mut c).poll_write(&mut cx, b"abcdef") {
             Poll::Ready(Ok(n)) => n,
@@ -342,7 +379,7 @@ mod tests {
     async fn flush_and_shutdown_send_what_is_held() {
         let mut c = held_recorder(Recorder::default());
         c.write_all(b"flight").await.expect("write");
-        c.release(true);
+        c.release(None);
         assert_eq!(try_read(&mut c), None);
         assert_eq!(
             c.io.writes,
@@ -351,13 +388,13 @@ mod tests {
         );
         let mut c = held_recorder(Recorder::default());
         c.write_all(b"flight").await.expect("write");
-        c.release(true);
+        c.release(None);
         c.flush().await.expect("flush");
         assert_eq!(c.io.writes, vec![b"flight".to_vec()]);
         assert_eq!(c.io.flushes, 1);
         let mut c = held_recorder(Recorder::default());
         c.write_all(b"ticket").await.expect("write");
-        c.release(false);
+        c.release(Some(LONG));
         c.shutdown().await.expect("shutdown");
         assert_eq!(c.io.writes, vec![b"ticket".to_vec()]);
         assert!(c.io.shut);
@@ -365,6 +402,35 @@ mod tests {
         c.write_all(b"alert").await.expect("write");
         c.send_held().await.expect("send");
         assert_eq!(c.io.writes, vec![b"alert".to_vec()]);
+    }
+
+    /// A ticket with no answer to ride on goes out by itself once its time is up: on the
+    /// read that waits for the next request (woken by its timer, not by the socket), or on
+    /// a flush.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_ticket_goes_out_by_itself_when_its_time_is_up() {
+        use std::time::Duration;
+        let mut c = held_recorder(Recorder::default());
+        c.write_all(b"ticket").await.expect("write");
+        c.release(Some(TICKET_HOLD));
+        let mut b = [0u8; 8];
+        let early = TICKET_HOLD - Duration::from_millis(1);
+        assert!(tokio::time::timeout(early, c.read(&mut b)).await.is_err());
+        assert!(c.io.writes.is_empty(), "sent before its time");
+        assert!(tokio::time::timeout(Duration::from_secs(1), c.read(&mut b))
+            .await
+            .is_err());
+        assert_eq!(c.io.writes, vec![b"ticket".to_vec()]);
+        assert!(c.due.is_none(), "the timer is let go");
+
+        let mut c = held_recorder(Recorder::default());
+        c.write_all(b"ticket").await.expect("write");
+        c.release(Some(TICKET_HOLD));
+        c.flush().await.expect("flush");
+        assert!(c.io.writes.is_empty());
+        tokio::time::advance(TICKET_HOLD).await;
+        c.flush().await.expect("flush");
+        assert_eq!(c.io.writes, vec![b"ticket".to_vec()]);
     }
 
     /// Bytes read before wrapping come first, then the socket's.

@@ -87,10 +87,12 @@ impl InterceptTls {
 
 /// Finishes a handshake whose ClientHello `start` holds, with `cfg`, its writes coalesced
 /// ([`Coalesced`]): the session ticket, its last record, goes out with the first response
-/// instead of on its own. A failed handshake's alert is still sent.
+/// instead of on its own, if that comes within `ticket_hold` ([`crate::coalesce::TICKET_HOLD`]).
+/// A failed handshake's alert is still sent.
 pub async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
     mut start: StartHandshake<Coalesced<S>>,
     cfg: Arc<ServerConfig>,
+    ticket_hold: std::time::Duration,
 ) -> std::io::Result<TlsStream<Coalesced<S>>> {
     start.io.hold();
     match start.into_stream(cfg).into_fallible().await {
@@ -98,7 +100,7 @@ pub async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
             // After TLS 1.3's handshake only the ticket can be held, and no client waits for
             // it; after TLS 1.2's the client waits for the server's last flight.
             let tls13 = stream.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
-            stream.get_mut().0.release(!tls13);
+            stream.get_mut().0.release(tls13.then_some(ticket_hold));
             Ok(stream)
         }
         Err((e, mut io)) => {
@@ -340,7 +342,11 @@ mod tests {
             let cfg = tls
                 .config(Host::normalize(host).expect("host"), leaf, Some(host))
                 .expect("config");
-            let mut stream = finish(start, cfg).await.expect("handshake");
+            // The answer is written at once; the limit only keeps a slow machine from
+            // sending the ticket alone, which would change the count.
+            let mut stream = finish(start, cfg, std::time::Duration::from_secs(3600))
+                .await
+                .expect("handshake");
             let mut request = [0u8; 5];
             stream.read_exact(&mut request).await.expect("request");
             stream.write_all(b"answer").await.expect("answer");
@@ -487,6 +493,18 @@ mod tests {
     struct CountingStore {
         inner: rustls::client::ClientSessionMemoryCache,
         tickets: std::sync::atomic::AtomicUsize,
+        /// Told of each ticket.
+        ticket: tokio::sync::Notify,
+    }
+
+    impl CountingStore {
+        fn new() -> Self {
+            CountingStore {
+                inner: rustls::client::ClientSessionMemoryCache::new(8),
+                tickets: 0.into(),
+                ticket: tokio::sync::Notify::new(),
+            }
+        }
     }
 
     impl rustls::client::ClientSessionStore for CountingStore {
@@ -519,6 +537,7 @@ mod tests {
         ) {
             self.tickets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.inner.insert_tls13_ticket(name, value);
+            self.ticket.notify_one();
         }
         fn take_tls13_ticket(
             &self,
@@ -532,10 +551,7 @@ mod tests {
     #[tokio::test]
     async fn each_handshake_sends_one_ticket() {
         let (_dir, ca, tls) = setup();
-        let store = Arc::new(CountingStore {
-            inner: rustls::client::ClientSessionMemoryCache::new(8),
-            tickets: 0.into(),
-        });
+        let store = Arc::new(CountingStore::new());
         let mut cfg = (*client(&ca, &[&rustls::version::TLS13])).clone();
         cfg.resumption = rustls::client::Resumption::store(store.clone());
         let cfg = Arc::new(cfg);
@@ -548,6 +564,87 @@ mod tests {
             Some(HandshakeKind::Resumed)
         );
         assert_eq!(count(), 2);
+    }
+
+    /// A client whose first answer is slow (the upstream takes its time) gets its ticket
+    /// soon after the handshake anyway, from a connection served by hyper as the proxy
+    /// serves it: a second connection opened meanwhile resumes instead of paying for a
+    /// full handshake. Holding the ticket for the answer alone would fail this (no ticket
+    /// until the answer, which waits for the second connection).
+    #[tokio::test]
+    async fn a_second_connection_resumes_while_the_first_answer_is_pending() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_dir, ca, tls) = setup();
+        let h = "api.example.test";
+        let store = Arc::new(CountingStore::new());
+        let mut cfg = (*client(&ca, &[&rustls::version::TLS13])).clone();
+        cfg.resumption = rustls::client::Resumption::store(store.clone());
+        let cfg = Arc::new(cfg);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (answer_tx, answer_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = async {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let acceptor = tokio_rustls::LazyConfigAcceptor::new(
+                rustls::server::Acceptor::default(),
+                Coalesced::new(tcp, bytes::Bytes::new()),
+            );
+            let start = acceptor.await.expect("client hello");
+            let leaf = ca.leaf(h).expect("leaf");
+            let cfg = tls
+                .config(Host::normalize(h).expect("host"), leaf, Some(h))
+                .expect("config");
+            let stream = finish(start, cfg, crate::coalesce::TICKET_HOLD)
+                .await
+                .expect("handshake");
+            let slow = std::sync::Mutex::new(Some(answer_rx));
+            let service = hyper::service::service_fn(move |_req| {
+                let wait = slow.lock().expect("lock").take();
+                async move {
+                    if let Some(wait) = wait {
+                        let _ = wait.await;
+                    }
+                    let body = http_body_util::Full::new(bytes::Bytes::from_static(b"answer"));
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(body))
+                }
+            });
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await
+                .expect("serve");
+        };
+        let client = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let name = rustls::pki_types::ServerName::try_from(h.to_string()).expect("name");
+            let mut first = tokio_rustls::TlsConnector::from(cfg.clone())
+                .connect(name, tcp)
+                .await
+                .expect("client handshake");
+            first
+                .write_all(b"GET / HTTP/1.1\r\nhost: api.example.test\r\nconnection: close\r\n\r\n")
+                .await
+                .expect("request");
+            let mut answer = Vec::new();
+            let read_first = first.read_to_end(&mut answer);
+            let second = async {
+                tokio::time::timeout(std::time::Duration::from_secs(10), store.ticket.notified())
+                    .await
+                    .expect("no ticket reached the client while its first answer was pending");
+                let kind = handshake(&tls, &ca, &cfg, h, h).await;
+                answer_tx.send(()).expect("the server waits");
+                kind
+            };
+            let (read, kind) = tokio::join!(read_first, second);
+            read.expect("answer");
+            assert!(
+                answer.ends_with(b"answer"),
+                "{}",
+                String::from_utf8_lossy(&answer)
+            );
+            kind
+        };
+        let ((), kind) = tokio::join!(server, client);
+        assert_eq!(kind, Some(HandshakeKind::Resumed));
     }
 
     /// A session is never resumed for another host, and an SNI naming another host than

@@ -391,7 +391,12 @@ async fn handshake<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    match tokio::time::timeout_at(deadline, crate::intercept_tls::finish(start, tls)).await {
+    match tokio::time::timeout_at(
+        deadline,
+        crate::intercept_tls::finish(start, tls, crate::coalesce::TICKET_HOLD),
+    )
+    .await
+    {
         Ok(Ok(stream)) => Some(stream),
         Ok(Err(e)) => {
             handshake_failed(proxy, peer, host, &e);
