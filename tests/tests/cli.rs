@@ -1055,9 +1055,19 @@ fn a_url_for_a_host_and_rm_say_what_to_do() {
         "sk_live_URL",
     )
     .ok();
+    let kid = json(s.run("macaroon", &["list", "--json"]).ok())[0]["kid"]
+        .as_str()
+        .expect("kid")
+        .to_string();
     let run = s.run("macaroon", &["rm", "k"]);
     run.ok();
-    assert!(run.stderr.contains("macaroon-proxy revoke"), "{}", run.stderr);
+    // What stops every copy handed out: the family, named by the kid the root had.
+    assert!(
+        run.stderr
+            .contains(&format!("macaroon-proxy revoke --family {kid}")),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -1166,10 +1176,25 @@ fn proxy_revoke_takes_a_stored_name() {
     assert!(
         run.stderr
             .contains(&format!("no token named \"strpie\" is stored in {home}"))
-            && run.stderr.contains(&format!("macaroon list --home {home}")),
+            && run.stderr.contains(&format!("macaroon list --home {home}"))
+            && !run.stderr.contains("not a token"),
         "{}",
         run.stderr
     );
+    // A home no proxy runs with (a mistyped MACAROON_HOME) is refused, not written to: a
+    // revocation there would reach no proxy.
+    let elsewhere = s.home().join("typo");
+    let mut cmd = s.cmd("macaroon-proxy");
+    cmd.args(["revoke", "--family", "0123456789abcdef0123456789abcdef"])
+        .env("MACAROON_HOME", &elsewhere);
+    let run = e2e::Run::from(cmd.output().expect("run revoke"));
+    run.code(2);
+    assert!(
+        run.stderr.contains("has no proxy key") && run.stderr.contains("--home DIR or MACAROON_HOME"),
+        "{}",
+        run.stderr
+    );
+    assert!(!elsewhere.exists(), "nothing is created there");
 }
 
 #[test]

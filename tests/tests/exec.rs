@@ -438,6 +438,33 @@ fn exec_warns_that_an_old_node_bypasses_the_proxy() {
         "Node {version}: {}",
         run.stderr
     );
+    if old {
+        assert!(
+            run.stderr.contains("--sandbox"),
+            "the warning names the fix: {}",
+            run.stderr
+        );
+    }
+    // Under --sandbox every connection goes through the proxy, whatever Node does: no warning.
+    if let Some(why) = e2e::missing_tool("iptables", "apt-get install iptables") {
+        return e2e::skip_or_fail(why);
+    }
+    let mut cmd = w.s.cmd("macaroon");
+    cmd.args([
+        "exec",
+        "--sandbox",
+        "--token",
+        "api",
+        "--proxy",
+        &w.proxy.url(),
+        "--",
+        "node",
+        "-e",
+        "0",
+    ]);
+    let run = e2e::Run::from(cmd.output().expect("run exec --sandbox"));
+    run.ok();
+    assert!(!run.stderr.contains("ignores HTTPS_PROXY"), "{}", run.stderr);
 }
 
 /// `macaroon exec --sandbox ARGS -- sh -c SCRIPT` in the world's home.

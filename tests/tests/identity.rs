@@ -242,6 +242,43 @@ fn a_teammates_token_works_on_this_proxy_with_key_show_and_issuers_add_name() {
     .ok();
     until(&a, &agent, 200);
     assert_eq!(a.proxy.audit().pop().expect("line")["issuer"], "bob again");
+    // Adding a trusted key again renames it when given a name, and says so; without one,
+    // it changes nothing and says what the name is.
+    let run = a.s.run(
+        "macaroon-proxy",
+        &["issuers", "add", &b_issuer, "--name", "robert"],
+    );
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("was trusted as \"bob again\"; it is \"robert\" now"),
+        "{}",
+        run.stderr
+    );
+    let run = a.s.run("macaroon-proxy", &["issuers", "add", &b_issuer]);
+    run.ok();
+    assert!(
+        run.stderr.contains("already trusted, as \"robert\""),
+        "{}",
+        run.stderr
+    );
+    let list =
+        a.s.run("macaroon-proxy", &["issuers", "list"])
+            .ok()
+            .out()
+            .to_string();
+    assert_eq!(list.matches(b_issuer.as_str()).count(), 1, "{list}");
+    assert!(list.contains(&format!("{b_issuer}  # robert")), "{list}");
+    // The running proxy re-reads its trust list within a second: its audit lines follow.
+    let start = Instant::now();
+    loop {
+        assert_eq!(charges(&a, &agent), 200);
+        let issuer = a.proxy.audit().pop().expect("line")["issuer"].clone();
+        if issuer == "robert" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still {issuer}");
+    }
 }
 
 /// `revoke TOKEN` takes the token and its children and nothing else; `--undo` lifts it;

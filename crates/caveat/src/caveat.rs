@@ -395,7 +395,7 @@ impl Caveat {
         }
         let why = match self {
             Caveat::TimeBefore(t) => format!(
-                "the token expired at {} ({} ago)",
+                "the token expired at {} ({} ago); ask for a new token",
                 fmt_time(*t),
                 fmt_duration(req.time.duration_since(*t).unwrap_or_default())
             ),
@@ -827,7 +827,10 @@ mod tests {
         let why = c
             .check(&req("GET", "a.com", "/", NOON + 180))
             .expect_err("expired");
-        assert_eq!(why, "the token expired at 2026-11-25T12:00:00Z (3m ago)");
+        assert_eq!(
+            why,
+            "the token expired at 2026-11-25T12:00:00Z (3m ago); ask for a new token"
+        );
         assert!(
             c.check(&req("GET", "a.com", "/", NOON)).is_err(),
             "expiry instant itself is expired"

@@ -208,6 +208,10 @@ mod tests {
             .expect_err("short")
             .to_string()
             .contains("5 bytes, not 32"));
+        assert!(IssuerPublic::from_base64("notakey", "the key")
+            .expect_err("a word")
+            .to_string()
+            .contains("but it is 7 characters long, not 44: it may be truncated, or not a key;"));
     }
 
     #[test]

@@ -191,11 +191,20 @@ fn decode32(text: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
 /// 32 bytes from one line of standard base64 (a key's text form), or what is wrong with it
 /// in plain words. Shared by proxy keys and issuer keys.
 pub(crate) fn base64_32(text: &str) -> Result<Zeroizing<[u8; 32]>, String> {
-    let bytes = Zeroizing::new(
-        STANDARD
-            .decode(text.trim())
-            .map_err(|e| crate::token::base64_problem(&e).to_string())?,
-    );
+    let text = text.trim();
+    let bytes = Zeroizing::new(STANDARD.decode(text).map_err(|e| {
+        // 32 bytes are 44 characters with their padding: a word or a truncated copy is told
+        // by its length, not by whichever base64 rule it breaks first.
+        let len = text.chars().count();
+        let alphabet = text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+        if alphabet && len != 44 {
+            format!("it is {len} characters long, not 44: it may be truncated, or not a key")
+        } else {
+            crate::token::base64_problem(&e).to_string()
+        }
+    })?);
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(Zeroizing::new)
         .map_err(|_| format!("it decodes to {} bytes, not 32", bytes.len()))

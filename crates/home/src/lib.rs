@@ -95,14 +95,16 @@ fn io_err(path: &Path, e: std::io::Error) -> HomeError {
 
 /// A missing key file says how to make one.
 fn key_io_err(path: &Path, e: std::io::Error) -> HomeError {
-    let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        "; create a key with: macaroon-proxy keygen"
+    let message = if e.kind() == std::io::ErrorKind::NotFound {
+        "not found: this home has no proxy key. If a proxy runs with another home, name it \
+         (--home DIR or MACAROON_HOME); a new home gets its key from: macaroon-proxy keygen"
+            .to_string()
     } else {
-        ""
+        e.to_string()
     };
     HomeError::Io {
         path: path.display().to_string(),
-        message: format!("{e}{hint}"),
+        message,
     }
 }
 
@@ -261,6 +263,25 @@ pub fn check_private_mode(path: &Path) -> Result<(), HomeError> {
     Ok(())
 }
 
+/// Every `proxy*.key` in `home`, sorted.
+fn proxy_key_paths(home: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(home)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("proxy") && name.ends_with(".key")
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// Whether `home` holds a proxy key, as every home a proxy runs with does (a command that
+/// writes for a running proxy refuses a home without one: a mistyped `MACAROON_HOME`).
+pub fn has_proxy_key(home: &Path) -> bool {
+    proxy_key_paths(home).is_ok_and(|p| !p.is_empty())
+}
+
 /// Key files for the proxy's keypair: `use macaroon_home::KeyPairFiles` and call
 /// `ProxyKeyPair::load`, `load_all` and `save`.
 pub trait KeyPairFiles: Sized {
@@ -282,15 +303,7 @@ impl KeyPairFiles for ProxyKeyPair {
     }
 
     fn load_all(home: &Path) -> Result<Vec<Self>, HomeError> {
-        let entries = fs::read_dir(home).map_err(|e| key_io_err(&home.join(PRIVATE_KEY_FILE), e))?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.starts_with("proxy") && name.ends_with(".key")
-            })
-            .collect();
-        paths.sort();
+        let paths = proxy_key_paths(home).map_err(|e| key_io_err(&home.join(PRIVATE_KEY_FILE), e))?;
         if paths.is_empty() {
             return Err(key_io_err(
                 &home.join(PRIVATE_KEY_FILE),

@@ -101,32 +101,42 @@ impl ListFile {
                 f.set_permissions(std::fs::Permissions::from_mode(want))?;
             }
         }
-        if note.is_empty() {
-            writeln!(f, "{value}")
-        } else {
-            writeln!(f, "{value}  # {note}")
-        }
+        writeln!(f, "{}", line_of(value, note))
     }
 
     /// Removes every line whose entry `matches`; returns how many went. The file is
     /// replaced whole (written beside it, then renamed), so a reader never sees half of it.
     pub fn remove(path: &Path, matches: &dyn Fn(&str) -> bool) -> std::io::Result<usize> {
+        Self::rewrite(path, matches, None)
+    }
+
+    /// Gives every line whose entry `matches` the comment `note`; returns how many lines
+    /// changed. Replaced whole, as [`ListFile::remove`] does.
+    pub fn renote(path: &Path, matches: &dyn Fn(&str) -> bool, note: &str) -> std::io::Result<usize> {
+        Self::rewrite(path, matches, Some(note))
+    }
+
+    /// Rewrites the lines whose entry `matches`: with the comment `note`, or without them.
+    fn rewrite(path: &Path, matches: &dyn Fn(&str) -> bool, note: Option<&str>) -> std::io::Result<usize> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
-        let mut removed = 0;
+        let mut changed = 0;
         let mut kept = String::with_capacity(text.len());
         for line in text.lines() {
-            if matches(entry_of(line)) {
-                removed += 1;
+            let entry = entry_of(line);
+            if matches(entry) {
+                changed += 1;
+                let Some(note) = note else { continue };
+                kept.push_str(&line_of(entry, note));
             } else {
                 kept.push_str(line);
-                kept.push('\n');
             }
+            kept.push('\n');
         }
-        if removed > 0 {
+        if changed > 0 {
             #[cfg(unix)]
             let mode = {
                 use std::os::unix::fs::PermissionsExt;
@@ -136,7 +146,16 @@ impl ListFile {
             let mode = 0o644;
             crate::replace_file(path, kept.as_bytes(), mode)?;
         }
-        Ok(removed)
+        Ok(changed)
+    }
+}
+
+/// A line of a list: the entry, and its comment if there is one.
+fn line_of(value: &str, note: &str) -> String {
+    if note.is_empty() {
+        value.to_string()
+    } else {
+        format!("{value}  # {note}")
     }
 }
 
@@ -299,5 +318,24 @@ mod tests {
         let left = f.read().expect("read");
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].value, "two");
+    }
+
+    #[test]
+    fn renote_changes_the_comment_of_matching_lines_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("list");
+        std::fs::write(&path, "# header\none  # first\ntwo  # second\n").expect("write");
+        assert_eq!(
+            ListFile::renote(&path, &|e| e == "two", "renamed").expect("renote"),
+            1
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "# header\none  # first\ntwo  # renamed\n"
+        );
+        assert_eq!(
+            ListFile::renote(&path, &|e| e == "three", "x").expect("renote"),
+            0
+        );
     }
 }

@@ -338,6 +338,15 @@ fn revoke(
     state: Option<&str>,
     password_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
+    // A mistyped or unset MACAROON_HOME must not report a revocation no proxy will read.
+    if state.is_none() && !macaroon_home::has_proxy_key(home) {
+        anyhow::bail!(
+            "{} has no proxy key, so no proxy runs with this home and a revocation written here would \
+             reach none. Name the running proxy's home (--home DIR or MACAROON_HOME), or write to the \
+             store its replicas share (--state redis://HOST:PORT/DB)",
+            home.display()
+        );
+    }
     let text = if token == "-" {
         let mut buf = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf).context("could not read stdin")?;
@@ -426,12 +435,23 @@ fn issuers(home: &std::path::Path, action: IssuersAction) -> anyhow::Result<()> 
                     "--name {name:?} may not hold '#', a line break or control characters; e.g. --name alice"
                 );
             }
-            let k = trust::add(home, &key, name)?;
-            eprintln!(
-                "Trusted issuer {k} as {:?}: running proxies open what it wraps within a second, and their \
-                 audit lines name it.",
-                trust::name_of(&k, name)
-            );
+            match trust::add(home, &key, name, !name.is_empty())? {
+                (k, trust::Added::New) => eprintln!(
+                    "Trusted issuer {k} as {:?}: running proxies open what it wraps within a second, and \
+                     their audit lines name it.",
+                    trust::name_of(&k, name)
+                ),
+                (k, trust::Added::Renamed { from }) => eprintln!(
+                    "Issuer {k} was trusted as {:?}; it is {:?} now, in running proxies' audit lines \
+                     within a second.",
+                    trust::name_of(&k, &from),
+                    trust::name_of(&k, name)
+                ),
+                (k, trust::Added::Already(note)) => eprintln!(
+                    "Issuer {k} is already trusted, as {:?}; nothing changed (rename it with --name NAME).",
+                    trust::name_of(&k, &note)
+                ),
+            }
         }
         IssuersAction::Rm { key } => match trust::remove(home, &key)? {
             0 => anyhow::bail!(

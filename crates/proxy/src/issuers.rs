@@ -163,16 +163,40 @@ impl Issuers {
     }
 }
 
+/// What [`add`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Added {
+    /// The key is trusted now.
+    New,
+    /// It was trusted already, under the note `from`; now under the new one.
+    Renamed {
+        /// The note it had.
+        from: String,
+    },
+    /// It was trusted already, under this note, which stays.
+    Already(String),
+}
+
 /// `macaroon-proxy issuers add KEY [--name NAME]`: the name is kept as the line's note.
-pub fn add(home: &Path, key: &str, note: &str) -> anyhow::Result<IssuerPublic> {
+/// A key already trusted gets the new note only when `rename` (the caller named it).
+pub fn add(home: &Path, key: &str, note: &str, rename: bool) -> anyhow::Result<(IssuerPublic, Added)> {
     let k = IssuerPublic::from_base64(key, "the issuer key")?;
     let path = home.join(ISSUERS_FILE);
-    if list(home)?.iter().any(|(existing, _)| existing == &k) {
-        return Ok(k);
+    if let Some((_, old)) = list(home)?.into_iter().find(|(existing, _)| existing == &k) {
+        if !rename || old == note.trim() {
+            return Ok((k, Added::Already(old)));
+        }
+        ListFile::renote(
+            &path,
+            &|e| IssuerPublic::from_base64(e, "").is_ok_and(|x| x == k),
+            note,
+        )
+        .with_context(|| format!("could not rewrite {}", path.display()))?;
+        return Ok((k, Added::Renamed { from: old }));
     }
     ListFile::append(&path, &k.to_string(), note)
         .with_context(|| format!("could not write {}", path.display()))?;
-    Ok(k)
+    Ok((k, Added::New))
 }
 
 /// `macaroon-proxy issuers rm KEY`: how many lines went.

@@ -262,9 +262,15 @@ pub fn token_or_stored_name(home: &std::path::Path, text: &str) -> anyhow::Resul
     }
     caveat::Token::decode(text).map_err(|e| {
         if macaroon_home::tokens::check_name(name).is_ok() {
+            // Why a short word is no token says nothing useful; a long one may be a mangled copy.
+            let why = if name.len() < 64 {
+                String::new()
+            } else {
+                format!(" (and it is not a token: {e})")
+            };
             anyhow::anyhow!(
-                "no token named {name:?} is stored in {} (and it is not a token: {e}); see the names \
-                 with: macaroon list --home {}, or pass the token itself",
+                "no token named {name:?} is stored in {}{why}; see the names with: macaroon list --home {}, \
+                 or pass the token itself or its id",
                 home.display(),
                 home.display()
             )

@@ -93,8 +93,13 @@ pub fn add(
     } else {
         name.to_string()
     };
-    let k = crate::issuers::add(&admin.home, key, &note)
+    let (k, added) = crate::issuers::add(&admin.home, key, &note, !name.is_empty())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{e:#}")))?;
+    // A key trusted already keeps its name unless this call gave one.
+    let note = match added {
+        crate::issuers::Added::Already(old) => old,
+        crate::issuers::Added::New | crate::issuers::Added::Renamed { .. } => note,
+    };
     audit_admin(
         proxy,
         ctx,

@@ -351,6 +351,16 @@ const HEADLINES: [(&str, &str); 6] = [
     ("Audit lines dropped", "macaroon_audit_lines_dropped_total"),
 ];
 
+/// The sum of the series whose name starts with `prefix`: 0 when there is none (an empty
+/// `f64` sum is -0, which a page would show as "-0").
+fn total(series: &[(&str, &str)], prefix: &str) -> f64 {
+    series
+        .iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .filter_map(|(_, v)| v.parse::<f64>().ok())
+        .fold(0.0, |a, b| a + b)
+}
+
 fn health(proxy: &Proxy) -> Markup {
     let (up, line) = proxy.state.health();
     let text = crate::admin::metrics::text(proxy);
@@ -359,13 +369,7 @@ fn health(proxy: &Proxy) -> Markup {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.contains("_bucket{"))
         .filter_map(|l| l.rsplit_once(' '))
         .collect();
-    let sum = |prefix: &str| -> f64 {
-        series
-            .iter()
-            .filter(|(n, _)| n.starts_with(prefix))
-            .filter_map(|(_, v)| v.parse::<f64>().ok())
-            .sum()
-    };
+    let sum = |prefix: &str| total(&series, prefix);
     html! {
         h1 { "Health" }
         p.lede { "What this replica knows about itself: its state store and its counters (the same as /metrics). Rates are per second over the last few seconds." }
@@ -412,5 +416,21 @@ mod tests {
         assert!(!page.contains("<script>x"));
         assert!(page.contains("&lt;script&gt;x"));
         assert!(!page.contains("style="), "no inline style (CSP)");
+    }
+
+    #[test]
+    fn a_headline_with_no_series_reads_0() {
+        let series = [(
+            "macaroon_requests_total{decision=\"allow\",mode=\"reverse\"}",
+            "3",
+        )];
+        assert_eq!(
+            total(&series, "macaroon_requests_total{decision=\"error\"").to_string(),
+            "0"
+        );
+        assert_eq!(
+            total(&series, "macaroon_requests_total{decision=\"allow\"").to_string(),
+            "3"
+        );
     }
 }

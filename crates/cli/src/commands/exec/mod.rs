@@ -102,7 +102,8 @@ fn warn_about_old_node(program: &std::ffi::OsStr) {
         eprintln!(
             "macaroon: warning: Node {version} ignores HTTPS_PROXY for fetch and https \
              (NODE_USE_ENV_PROXY needs Node 22.21 or 24.5), so its requests will bypass the \
-             proxy and fail; use a newer Node, or point the SDK's base URL at the proxy"
+             proxy and fail; run it with --sandbox (every connection then goes through the \
+             proxy), use a newer Node, or point the SDK's base URL at the proxy"
         );
     }
 }
@@ -213,7 +214,10 @@ pub fn run(args: ExecArgs, home: &Path, store: &Store) -> anyhow::Result<ExitSta
         }
     }
     proxy_answers(&proxy)?;
-    warn_about_old_node(program);
+    // Under --sandbox every connection goes through the proxy, whatever Node does.
+    if !args.sandbox {
+        warn_about_old_node(program);
+    }
     spawn(cmd, program)
 }
 
