@@ -256,7 +256,7 @@ fn tokens(proxy: &Proxy, s: &Session) -> Markup {
         p.lede { "Token families this proxy has seen. A family is every token narrowed from one wrapped key; revoking it refuses them all, revoking a branch refuses one token and those narrowed from it." }
         @if families.is_empty() { p.empty { "No token has been used here yet." } } @else {
             table.families {
-                thead { tr { th { "Family" } th { "Issuer" } th { "Labels" } th { "Hosts" } th { "First seen" } th { "Last seen" } th.num { "Allowed" } th.num { "Denied" } th { "Left" } th { "Last" } @if may { th {} } } }
+                thead { tr { th { "Family" } th { "Issuer" } th { "Labels" } th title="Every host its requests named, refused ones included; the hosts a key is sealed for are inside the token" { "Hosts asked for" } th { "First seen" } th { "Last seen" } th.num { "Allowed" } th.num { "Denied" } th { "Left" } th { "Last" } @if may { th {} } } }
                 tbody {
                     @for f in &families {
                         tr data-kid=(f.kid) {
