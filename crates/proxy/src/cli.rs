@@ -614,6 +614,16 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
         Command::Operator { action } => operator(&home, action),
         Command::Approvals { action } => crate::approvals_cli::run(&home, action),
         Command::Ca { proxy_url } => {
+            // A CA made here for a home no proxy runs with (a mistyped MACAROON_HOME) is one
+            // no proxy signs with: clients trusting it would fail every handshake.
+            if !macaroon_home::has_proxy_key(&home) && !home.join(crate::ca::CA_CERT_FILE).exists() {
+                eprintln!(
+                    "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; this CA is \
+                     the one a proxy started with this home will use. If yours runs with another home, \
+                     name it (--home DIR or MACAROON_HOME).",
+                    home.display()
+                );
+            }
             let ca = crate::ca::LocalCa::load_or_create(&home)?;
             let bundle = macaroon_home::write_trust_bundle(&home, ca.cert_path())?;
             let python = crate::ca::write_python_hook(&home)?;
