@@ -1195,6 +1195,22 @@ fn proxy_revoke_takes_a_stored_name() {
         run.stderr
     );
     assert!(!elsewhere.exists(), "nothing is created there");
+    // A token sealed to another proxy's key is revoked where that proxy runs: said so.
+    let token = s
+        .run("macaroon", &["attenuate", "stripe", "--expires", "1h"])
+        .ok()
+        .out()
+        .to_string();
+    let other = Session::new();
+    other.run("macaroon-proxy", &["keygen"]).ok();
+    let run = other.run("macaroon-proxy", &["revoke", &token]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("which") && run.stderr.contains("does not hold: revoke it where the proxy"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&token), "the token is never echoed");
 }
 
 #[test]

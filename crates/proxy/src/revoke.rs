@@ -231,6 +231,17 @@ pub fn target(home: &std::path::Path, text: &str, family: bool) -> anyhow::Resul
             .flatten()
             .is_some();
     let keys = caveat::ProxyKeyPair::load_all(home)?;
+    if let Some(id) = token
+        .key_id()
+        .filter(|id| !keys.iter().any(|k| k.key_id() == *id))
+    {
+        anyhow::bail!(
+            "the token is sealed to proxy key {id}, which {} does not hold: revoke it where the proxy \
+             that holds that key runs (--home DIR or MACAROON_HOME), or by its family id (kid) from \
+             an audit line: macaroon-proxy revoke --family KID",
+            home.display()
+        );
+    }
     let payload = caveat::unseal(&token, &keys).map_err(|d| anyhow::anyhow!("{}", d.reason))?;
     let hosts: Vec<&str> = payload.hosts.iter().map(|h| h.as_str()).collect();
     let kid = payload.kid.to_ascii_lowercase();
