@@ -408,3 +408,23 @@ fn tokens_show_what_the_limits_allow_still() {
         check(&w);
     }
 }
+
+/// An operator key made in a home no proxy runs with (a mistyped `MACAROON_HOME`) says
+/// so: tokens under it open no running proxy. A proxy's home gets no such note.
+#[test]
+fn minting_in_a_home_without_a_proxy_key_says_so() {
+    let s = e2e::Session::new();
+    let run = s.run("macaroon-proxy", &["operator", "mint", "--name", "carol"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("created the operator key") && run.stderr.contains("has no proxy key"),
+        "{}",
+        run.stderr
+    );
+    let s = e2e::Session::new();
+    s.run("macaroon-proxy", &["keygen"]).ok();
+    let run = s.run("macaroon-proxy", &["operator", "mint", "--name", "carol"]);
+    run.ok();
+    assert!(run.stderr.contains("created the operator key"), "{}", run.stderr);
+    assert!(!run.stderr.contains("has no proxy key"), "{}", run.stderr);
+}

@@ -77,6 +77,14 @@ pub fn load_or_create(home: &Path) -> anyhow::Result<OperatorKey> {
                 "macaroon-proxy: created the operator key {} (mode 0600): copy it with proxy.key to every replica",
                 path.display()
             );
+            // A mistyped MACAROON_HOME: a token under a new key opens no running proxy.
+            if !macaroon_home::has_proxy_key(home) {
+                eprintln!(
+                    "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; a running \
+                     proxy's admin API opens only to tokens minted in its own home (--home DIR or MACAROON_HOME)",
+                    home.display()
+                );
+            }
             Ok(key)
         }
         // Another mint made it meanwhile: use that one.
