@@ -17,7 +17,8 @@
 # Each row: requests/s, the hop's CPU per request (us), p50/p99 (ms); 3 alternated rounds,
 # medians. Needs root, unshare, iptables, nginx, wrk and cargo (builds bench/tls-load).
 set -u
-if [ -z "${IN_NS:-}" ]; then
+if [ -z "${IN_NS:-}" ]; then  # install what is missing before the namespace, which has no network
+  for t in nginx wrk iptables; do command -v $t >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq nginx-light wrk iptables >/dev/null; break; }; done
   [ -n "${BIN:-}" ] || { echo "BIN=DIR naming macaroon and macaroon-proxy is needed"; exit 1; }
   export BIN=$(cd "$BIN" && pwd)
   (cd "$(dirname "$0")/tls-load" && cargo build --release --quiet) || exit 1

@@ -148,9 +148,11 @@ fn ca_lines_eval_in_sh_whatever_the_home_path_holds() {
     // A CA made in a home no proxy runs with (a mistyped MACAROON_HOME) says so; a proxy's
     // home (it has a key) gets no such note.
     assert!(run.stderr.contains("has no proxy key"), "{}", run.stderr);
-    s.run("macaroon-proxy", &["keygen"]).ok();
-    let run = s.run("macaroon-proxy", &["ca"]);
+    let proxy_home = Session::new();
+    proxy_home.run("macaroon-proxy", &["keygen"]).ok();
+    let run = proxy_home.run("macaroon-proxy", &["ca"]);
     run.ok();
+    assert!(run.stderr.contains("CA certificate:"), "{}", run.stderr);
     assert!(!run.stderr.contains("has no proxy key"), "{}", run.stderr);
     // The hook is the one `macaroon exec` writes, byte for byte.
     assert_eq!(

@@ -1194,7 +1194,16 @@ fn proxy_revoke_takes_a_stored_name() {
         "{}",
         run.stderr
     );
-    assert!(!elsewhere.exists(), "nothing is created there");
+    // A home that exists but holds no proxy key (a client's own home, say): refused too,
+    // and no revocation file is written there.
+    let bare = Session::new();
+    let run = bare.run(
+        "macaroon-proxy",
+        &["revoke", "--family", "0123456789abcdef0123456789abcdef"],
+    );
+    run.code(2);
+    assert!(run.stderr.contains("has no proxy key"), "{}", run.stderr);
+    assert!(!bare.home().join("revoked").exists(), "nothing written");
     // A token sealed to another proxy's key is revoked where that proxy runs: said so.
     let token = s
         .run("macaroon", &["attenuate", "stripe", "--expires", "1h"])

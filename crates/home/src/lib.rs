@@ -249,7 +249,7 @@ pub fn check_private_mode(path: &Path) -> Result<(), HomeError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(path).map_err(|e| key_io_err(path, e))?;
+        let meta = fs::metadata(path).map_err(|e| io_err(path, e))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(HomeError::TooOpen {
@@ -277,9 +277,14 @@ fn proxy_key_paths(home: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Whether `home` holds a proxy key, as every home a proxy runs with does (a command that
-/// writes for a running proxy refuses a home without one: a mistyped `MACAROON_HOME`).
-pub fn has_proxy_key(home: &Path) -> bool {
-    proxy_key_paths(home).is_ok_and(|p| !p.is_empty())
+/// writes for a running proxy refuses a home without one: a mistyped `MACAROON_HOME`). A
+/// home that does not exist has none; one that cannot be read is an error.
+pub fn has_proxy_key(home: &Path) -> std::io::Result<bool> {
+    match proxy_key_paths(home) {
+        Ok(p) => Ok(!p.is_empty()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Key files for the proxy's keypair: `use macaroon_home::KeyPairFiles` and call
@@ -297,6 +302,7 @@ pub trait KeyPairFiles: Sized {
 
 impl KeyPairFiles for ProxyKeyPair {
     fn load(path: &Path) -> Result<Self, HomeError> {
+        fs::metadata(path).map_err(|e| key_io_err(path, e))?;
         check_private_mode(path)?;
         let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| key_io_err(path, e))?);
         Ok(ProxyKeyPair::from_base64(&text, &path.display().to_string())?)

@@ -123,8 +123,14 @@ impl ListFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
+        // A byte-order mark (which `parse` skips) stays where it was, outside every entry.
+        let (bom, text) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => ("\u{feff}", rest),
+            None => ("", text.as_str()),
+        };
         let mut changed = 0;
-        let mut kept = String::with_capacity(text.len());
+        let mut kept = String::with_capacity(text.len() + bom.len());
+        kept.push_str(bom);
         for line in text.lines() {
             let entry = entry_of(line);
             if matches(entry) {
@@ -337,5 +343,18 @@ mod tests {
             ListFile::renote(&path, &|e| e == "three", "x").expect("renote"),
             0
         );
+        // A file an editor started with a byte-order mark: its first entry is found, and the
+        // mark stays.
+        std::fs::write(&path, "\u{feff}one  # first\ntwo\n").expect("write");
+        assert_eq!(
+            ListFile::renote(&path, &|e| e == "one", "renamed").expect("renote"),
+            1
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "\u{feff}one  # renamed\ntwo\n"
+        );
+        assert_eq!(ListFile::remove(&path, &|e| e == "one").expect("rm"), 1);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "\u{feff}two\n");
     }
 }

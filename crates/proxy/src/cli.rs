@@ -339,7 +339,9 @@ fn revoke(
     password_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     // A mistyped or unset MACAROON_HOME must not report a revocation no proxy will read.
-    if state.is_none() && !macaroon_home::has_proxy_key(home) {
+    let keyed =
+        macaroon_home::has_proxy_key(home).with_context(|| format!("could not read {}", home.display()))?;
+    if state.is_none() && !keyed {
         anyhow::bail!(
             "{} has no proxy key, so no proxy runs with this home and a revocation written here would \
              reach none. Name the running proxy's home (--home DIR or MACAROON_HOME), or write to the \
@@ -616,7 +618,8 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
         Command::Ca { proxy_url } => {
             // A CA made here for a home no proxy runs with (a mistyped MACAROON_HOME) is one
             // no proxy signs with: clients trusting it would fail every handshake.
-            if !macaroon_home::has_proxy_key(&home) && !home.join(crate::ca::CA_CERT_FILE).exists() {
+            let keyless = matches!(macaroon_home::has_proxy_key(&home), Ok(false));
+            if keyless && !home.join(crate::ca::CA_CERT_FILE).exists() {
                 eprintln!(
                     "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; this CA is \
                      the one a proxy started with this home will use. If yours runs with another home, \

@@ -182,16 +182,23 @@ pub enum Added {
 pub fn add(home: &Path, key: &str, note: &str, rename: bool) -> anyhow::Result<(IssuerPublic, Added)> {
     let k = IssuerPublic::from_base64(key, "the issuer key")?;
     let path = home.join(ISSUERS_FILE);
-    if let Some((_, old)) = list(home)?.into_iter().find(|(existing, _)| existing == &k) {
+    // A key listed twice is named by its last line, as the proxy reads it.
+    if let Some((_, old)) = list(home)?.into_iter().rev().find(|(existing, _)| existing == &k) {
         if !rename || old == note.trim() {
             return Ok((k, Added::Already(old)));
         }
-        ListFile::renote(
+        let changed = ListFile::renote(
             &path,
             &|e| IssuerPublic::from_base64(e, "").is_ok_and(|x| x == k),
             note,
         )
         .with_context(|| format!("could not rewrite {}", path.display()))?;
+        if changed == 0 {
+            anyhow::bail!(
+                "{k} is listed in {} but its line could not be rewritten; edit the file by hand",
+                path.display()
+            );
+        }
         return Ok((k, Added::Renamed { from: old }));
     }
     ListFile::append(&path, &k.to_string(), note)

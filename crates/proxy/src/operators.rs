@@ -78,7 +78,7 @@ pub fn load_or_create(home: &Path) -> anyhow::Result<OperatorKey> {
                 path.display()
             );
             // A mistyped MACAROON_HOME: a token under a new key opens no running proxy.
-            if !macaroon_home::has_proxy_key(home) {
+            if matches!(macaroon_home::has_proxy_key(home), Ok(false)) {
                 eprintln!(
                     "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; a running \
                      proxy's admin API opens only to tokens minted in its own home (--home DIR or MACAROON_HOME)",
