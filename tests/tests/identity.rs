@@ -242,11 +242,15 @@ fn a_teammates_token_works_on_this_proxy_with_key_show_and_issuers_add_name() {
     .ok();
     until(&a, &agent, 200);
     assert_eq!(a.proxy.audit().pop().expect("line")["issuer"], "bob again");
-    // Adding a trusted key again renames it when given a name, and says so; without one,
-    // it changes nothing and says what the name is.
+    renaming_an_issuer_shows_in_the_list_and_the_audit(&a, &b_issuer, &agent);
+}
+
+/// Adding a trusted key again renames it when given a name, and says so; without one, it
+/// changes nothing and says what the name is. The running proxy's audit lines follow.
+fn renaming_an_issuer_shows_in_the_list_and_the_audit(a: &World, b_issuer: &str, agent: &str) {
     let run = a.s.run(
         "macaroon-proxy",
-        &["issuers", "add", &b_issuer, "--name", "robert"],
+        &["issuers", "add", b_issuer, "--name", "robert"],
     );
     run.ok();
     assert!(
@@ -255,7 +259,7 @@ fn a_teammates_token_works_on_this_proxy_with_key_show_and_issuers_add_name() {
         "{}",
         run.stderr
     );
-    let run = a.s.run("macaroon-proxy", &["issuers", "add", &b_issuer]);
+    let run = a.s.run("macaroon-proxy", &["issuers", "add", b_issuer]);
     run.ok();
     assert!(
         run.stderr.contains("already trusted, as \"robert\""),
@@ -267,12 +271,12 @@ fn a_teammates_token_works_on_this_proxy_with_key_show_and_issuers_add_name() {
             .ok()
             .out()
             .to_string();
-    assert_eq!(list.matches(b_issuer.as_str()).count(), 1, "{list}");
+    assert_eq!(list.matches(b_issuer).count(), 1, "{list}");
     assert!(list.contains(&format!("{b_issuer}  # robert")), "{list}");
     // The running proxy re-reads its trust list within a second: its audit lines follow.
     let start = Instant::now();
     loop {
-        assert_eq!(charges(&a, &agent), 200);
+        assert_eq!(charges(a, agent), 200);
         let issuer = a.proxy.audit().pop().expect("line")["issuer"].clone();
         if issuer == "robert" {
             break;
