@@ -416,19 +416,16 @@ fn exec_warns_that_an_old_node_bypasses_the_proxy() {
     };
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let w = world();
-    let mut cmd = w.s.cmd("macaroon");
-    cmd.args([
-        "exec",
-        "--token",
-        "api",
-        "--proxy",
-        &w.proxy.url(),
-        "--",
-        "node",
-        "-e",
-    ])
-    .arg("console.log(process.env.NODE_USE_ENV_PROXY)");
-    let run = e2e::Run::from(cmd.output().expect("run exec"));
+    // `macaroon exec [FLAGS] --token api -- node -e SCRIPT`: node is the command itself.
+    let node = |flags: &[&str], script: &str| {
+        let mut cmd = w.s.cmd("macaroon");
+        cmd.arg("exec")
+            .args(flags)
+            .args(["--token", "api", "--proxy", &w.proxy.url()]);
+        cmd.args(["--", "node", "-e", script]);
+        e2e::Run::from(cmd.output().expect("run exec"))
+    };
+    let run = node(&[], "console.log(process.env.NODE_USE_ENV_PROXY)");
     run.ok();
     assert_eq!(run.out(), "1");
     let old = version.starts_with("v20.") || version.starts_with("v18.");
@@ -449,20 +446,7 @@ fn exec_warns_that_an_old_node_bypasses_the_proxy() {
     if let Some(why) = e2e::missing_tool("iptables", "apt-get install iptables") {
         return e2e::skip_or_fail(why);
     }
-    let mut cmd = w.s.cmd("macaroon");
-    cmd.args([
-        "exec",
-        "--sandbox",
-        "--token",
-        "api",
-        "--proxy",
-        &w.proxy.url(),
-        "--",
-        "node",
-        "-e",
-        "0",
-    ]);
-    let run = e2e::Run::from(cmd.output().expect("run exec --sandbox"));
+    let run = node(&["--sandbox"], "0");
     run.ok();
     assert!(!run.stderr.contains("ignores HTTPS_PROXY"), "{}", run.stderr);
 }

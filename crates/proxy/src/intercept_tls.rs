@@ -315,6 +315,27 @@ mod tests {
         }
     }
 
+    /// The server side of an intercepted connection for `host` on `io`, as the proxy runs
+    /// it: the ClientHello read, then [`finish`] with `ticket_hold`.
+    async fn serve_tls<S: AsyncRead + AsyncWrite + Unpin>(
+        io: S,
+        tls: &InterceptTls,
+        ca: &crate::ca::LocalCa,
+        host: &str,
+        ticket_hold: std::time::Duration,
+    ) -> TlsStream<Coalesced<S>> {
+        let acceptor = tokio_rustls::LazyConfigAcceptor::new(
+            rustls::server::Acceptor::default(),
+            Coalesced::new(io, bytes::Bytes::new()),
+        );
+        let start = acceptor.await.expect("client hello");
+        let leaf = ca.leaf(host).expect("leaf");
+        let cfg = tls
+            .config(Host::normalize(host).expect("host"), leaf, Some(host))
+            .expect("config");
+        finish(start, cfg, ticket_hold).await.expect("handshake")
+    }
+
     /// One request and answer over a real socket through [`finish`]: the handshake kind and
     /// the server's write calls (handshake, ticket and answer).
     async fn exchange(
@@ -333,20 +354,10 @@ mod tests {
                 io: tcp,
                 writes: writes.clone(),
             };
-            let acceptor = tokio_rustls::LazyConfigAcceptor::new(
-                rustls::server::Acceptor::default(),
-                Coalesced::new(io, bytes::Bytes::new()),
-            );
-            let start = acceptor.await.expect("client hello");
-            let leaf = ca.leaf(host).expect("leaf");
-            let cfg = tls
-                .config(Host::normalize(host).expect("host"), leaf, Some(host))
-                .expect("config");
             // The answer is written at once; the limit only keeps a slow machine from
             // sending the ticket alone, which would change the count.
-            let mut stream = finish(start, cfg, std::time::Duration::from_secs(3600))
-                .await
-                .expect("handshake");
+            let hold = std::time::Duration::from_secs(3600);
+            let mut stream = serve_tls(io, tls, ca, host, hold).await;
             let mut request = [0u8; 5];
             stream.read_exact(&mut request).await.expect("request");
             stream.write_all(b"answer").await.expect("answer");
@@ -585,18 +596,7 @@ mod tests {
         let (answer_tx, answer_rx) = tokio::sync::oneshot::channel::<()>();
         let server = async {
             let (tcp, _) = listener.accept().await.expect("accept");
-            let acceptor = tokio_rustls::LazyConfigAcceptor::new(
-                rustls::server::Acceptor::default(),
-                Coalesced::new(tcp, bytes::Bytes::new()),
-            );
-            let start = acceptor.await.expect("client hello");
-            let leaf = ca.leaf(h).expect("leaf");
-            let cfg = tls
-                .config(Host::normalize(h).expect("host"), leaf, Some(h))
-                .expect("config");
-            let stream = finish(start, cfg, crate::coalesce::TICKET_HOLD)
-                .await
-                .expect("handshake");
+            let stream = serve_tls(tcp, &tls, &ca, h, crate::coalesce::TICKET_HOLD).await;
             let slow = std::sync::Mutex::new(Some(answer_rx));
             let service = hyper::service::service_fn(move |_req| {
                 let wait = slow.lock().expect("lock").take();
