@@ -323,6 +323,18 @@ fn key_show(home: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says so on stderr when `home` has no proxy key (a mistyped `MACAROON_HOME`, most
+/// likely) and a command just made something there: what that means is `consequence`.
+pub(crate) fn note_if_keyless(home: &std::path::Path, consequence: &str) {
+    if matches!(macaroon_home::has_proxy_key(home), Ok(false)) {
+        eprintln!(
+            "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; {consequence}. If \
+             yours runs with another home, name it (--home DIR or MACAROON_HOME).",
+            home.display()
+        );
+    }
+}
+
 /// `revoke --family` and `--undo`.
 struct Grain {
     family: bool,
@@ -339,9 +351,10 @@ fn revoke(
     password_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     // A mistyped or unset MACAROON_HOME must not report a revocation no proxy will read.
-    let keyed =
-        macaroon_home::has_proxy_key(home).with_context(|| format!("could not read {}", home.display()))?;
-    if state.is_none() && !keyed {
+    if state.is_none()
+        && !macaroon_home::has_proxy_key(home)
+            .with_context(|| format!("could not read {}", home.display()))?
+    {
         anyhow::bail!(
             "{} has no proxy key, so no proxy runs with this home and a revocation written here would \
              reach none. Name the running proxy's home (--home DIR or MACAROON_HOME), or write to the \
@@ -616,15 +629,11 @@ fn run(cli: Cli, run_matches: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
         Command::Operator { action } => operator(&home, action),
         Command::Approvals { action } => crate::approvals_cli::run(&home, action),
         Command::Ca { proxy_url } => {
-            // A CA made here for a home no proxy runs with (a mistyped MACAROON_HOME) is one
-            // no proxy signs with: clients trusting it would fail every handshake.
-            let keyless = matches!(macaroon_home::has_proxy_key(&home), Ok(false));
-            if keyless && !home.join(crate::ca::CA_CERT_FILE).exists() {
-                eprintln!(
-                    "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; this CA is \
-                     the one a proxy started with this home will use. If yours runs with another home, \
-                     name it (--home DIR or MACAROON_HOME).",
-                    home.display()
+            // A CA made here for a home no proxy runs with is one no proxy signs with.
+            if !home.join(crate::ca::CA_CERT_FILE).exists() {
+                note_if_keyless(
+                    &home,
+                    "this CA is the one a proxy started with this home will use",
                 );
             }
             let ca = crate::ca::LocalCa::load_or_create(&home)?;

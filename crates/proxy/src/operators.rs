@@ -77,14 +77,10 @@ pub fn load_or_create(home: &Path) -> anyhow::Result<OperatorKey> {
                 "macaroon-proxy: created the operator key {} (mode 0600): copy it with proxy.key to every replica",
                 path.display()
             );
-            // A mistyped MACAROON_HOME: a token under a new key opens no running proxy.
-            if matches!(macaroon_home::has_proxy_key(home), Ok(false)) {
-                eprintln!(
-                    "macaroon-proxy: note: {} has no proxy key, so no proxy runs with it yet; a running \
-                     proxy's admin API opens only to tokens minted in its own home (--home DIR or MACAROON_HOME)",
-                    home.display()
-                );
-            }
+            crate::cli::note_if_keyless(
+                home,
+                "a running proxy's admin API opens only to tokens minted in its own home",
+            );
             Ok(key)
         }
         // Another mint made it meanwhile: use that one.
